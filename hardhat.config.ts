@@ -1,0 +1,45 @@
+import path from "node:path";
+import { subtask } from "hardhat/config";
+import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task-names";
+import type { HardhatUserConfig } from "hardhat/types";
+
+// This machine cannot download compilers: hand Hardhat the solc-js build that ships in the
+// `solc` npm package. Its version is pinned in package.json and must match `solidity.version`.
+const SOLC_VERSION = "0.8.28";
+
+subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string }, _hre, runSuper) => {
+  if (args.solcVersion !== SOLC_VERSION) return runSuper();
+  const solcPkg = path.dirname(require.resolve("solc/package.json"));
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const longVersion: string = require("solc/package.json").version;
+  return {
+    compilerPath: path.join(solcPkg, "soljson.js"),
+    isSolcJs: true,
+    version: args.solcVersion,
+    longVersion,
+  };
+});
+
+const config: HardhatUserConfig = {
+  solidity: {
+    version: SOLC_VERSION,
+    settings: { optimizer: { enabled: true, runs: 200 } },
+  },
+  paths: {
+    sources: "./contracts",
+    tests: "./test/hardhat-none",
+    cache: "./cache",
+    artifacts: "./artifacts",
+  },
+  networks: {
+    hardhat: {
+      chainId: 31337,
+      // The tBTC Deposit master and libraries exceed the 24 KiB limit only in unoptimised
+      // builds; allow it anyway so that any artifact deploys as it does on mainnet.
+      allowUnlimitedContractSize: true,
+      mining: { auto: true },
+    },
+  },
+};
+
+export default config;

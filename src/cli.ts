@@ -1,0 +1,108 @@
+import { Command, CommanderError, Option } from "commander";
+import { ExitCode, KeepctlError, UsageError, shortMessageOf } from "./lib/errors";
+import { Output, toJson } from "./lib/output";
+import { redact } from "./lib/redact";
+import { collect, runState, shutdown } from "./commands/common";
+import * as listKeeps from "./commands/list-keeps";
+import * as check from "./commands/check";
+import * as redeem from "./commands/redeem";
+import * as watch from "./commands/watch";
+import * as raiPrice from "./commands/rai-price";
+import * as empLiquidate from "./commands/emp-liquidate";
+import * as empDispute from "./commands/emp-dispute";
+import * as devnet from "./commands/devnet";
+import * as config from "./commands/config";
+
+const VERSION: string = require("../../package.json").version;
+
+export function buildProgram(): Command {
+  const program = new Command("keepctl")
+    .description("Operator toolkit for tBTC v1 keeps, the RAI redemption-rate feed and UMA EMP bots")
+    .version(VERSION, "-V, --version")
+    .option("--json", "print one JSON document (NDJSON events for loops) on stdout")
+    .option("-v, --verbose", "show stack traces and debug detail on stderr")
+    .option("-q, --quiet", "no informational messages on stderr")
+    .option("--rpc-url <url>", "JSON-RPC endpoint; repeat for failover (env KEEPCTL_RPC_URLS)", collect)
+    .addOption(new Option("--network <name>", "network preset (env KEEPCTL_NETWORK)").choices(["mainnet", "devnet"]))
+    .option("--deployment <file>", "deployment JSON for a non-preset chain, e.g. the devnet's (env KEEPCTL_DEPLOYMENT)")
+    .option("--config <file>", "config file (JSON; env KEEPCTL_CONFIG)")
+    .option("--data-dir <dir>", "cache, journal and lock directory (env KEEPCTL_DATA_DIR)")
+    .option("--no-color", "no colour in output");
+  program.showHelpAfterError("(run with --help for usage)");
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
+
+  listKeeps.register(program);
+  check.register(program);
+  redeem.register(program);
+  watch.register(program);
+  raiPrice.register(program);
+  empLiquidate.register(program);
+  empDispute.register(program);
+  devnet.register(program);
+  config.register(program);
+
+  program.exitOverride();
+  for (const c of program.commands) c.exitOverride();
+  return program;
+}
+
+function wantsJson(argv: string[]): boolean {
+  return argv.includes("--json");
+}
+
+/** Runs the CLI; resolves to the process exit code. Never throws. */
+export async function main(argv: string[]): Promise<number> {
+  const onSignal = () => {
+    if (shutdown.signal.aborted) process.exit(ExitCode.INTERRUPTED);
+    shutdown.abort();
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  const program = buildProgram();
+  const verbose = argv.includes("--verbose") || argv.includes("-v");
+  const json = wantsJson(argv);
+  try {
+    await program.parseAsync(argv);
+    if (shutdown.signal.aborted && runState.exitCode === 0) return ExitCode.INTERRUPTED;
+    return runState.exitCode;
+  } catch (e) {
+    return reportError(e, { json, verbose });
+  } finally {
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
+  }
+}
+
+export function reportError(e: unknown, opts: { json: boolean; verbose: boolean }): number {
+  if (e instanceof CommanderError) {
+    if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return 0;
+    // commander already printed its message on stderr
+    if (opts.json) process.stdout.write(toJson({ error: { code: "USAGE", message: e.message.replace(/^error: /, "") } }) + "\n");
+    return ExitCode.USAGE;
+  }
+  const err: KeepctlError =
+    e instanceof KeepctlError
+      ? e
+      : isInvalidArgument(e)
+        ? new UsageError(shortMessageOf(e))
+        : new KeepctlError("INTERNAL", ExitCode.INTERNAL, `internal error: ${shortMessageOf(e)}`, { cause: e, hint: "run again with --verbose and report it" });
+  const message = redact(err.message);
+  const hint = err.hint ? redact(err.hint) : undefined;
+  if (opts.json) {
+    process.stdout.write(toJson({ error: { code: err.code, message, ...(hint ? { hint } : {}) } }) + "\n");
+  }
+  new Output({ json: opts.json }).error(message, hint);
+  if (opts.verbose) {
+    let cur: unknown = e;
+    while (cur) {
+      if (cur instanceof Error && cur.stack) process.stderr.write(redact(cur.stack) + "\n");
+      cur = cur instanceof Error ? (cur as Error & { cause?: unknown }).cause : undefined;
+      if (cur) process.stderr.write("caused by:\n");
+    }
+  }
+  return err.exitCode;
+}
+
+function isInvalidArgument(e: unknown): boolean {
+  return !!e && typeof e === "object" && (e as { code?: string }).code === "INVALID_ARGUMENT";
+}

@@ -1,0 +1,6 @@
+import type { Command } from "commander";
+import { notBuilt } from "./common";
+
+export function register(program: Command): void {
+  notBuilt(program, "watch", "loop: check, redeem, alert, heartbeat");
+}

@@ -1,0 +1,107 @@
+import Table from "cli-table3";
+import chalk from "chalk";
+
+/**
+ * The one renderer. Data goes to stdout: a table on a TTY, tab-separated lines when piped, or
+ * exactly one JSON document with --json. Human messages (info/warn/progress) go to stderr.
+ */
+export interface Column<Row> {
+  header: string;
+  /** Plain text of the cell (also used for the tab-separated form). */
+  value: (row: Row) => string;
+  align?: "left" | "right";
+  /** Optional colouring on a TTY only. */
+  color?: (row: Row, text: string) => string;
+}
+
+export interface OutputOptions {
+  json?: boolean;
+  /** Overrides detection (tests). */
+  isTTY?: boolean;
+  stdout?: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr?: NodeJS.WritableStream & { isTTY?: boolean };
+  color?: boolean;
+  quiet?: boolean;
+}
+
+/** JSON.stringify with bigints as decimal strings. */
+export function toJson(value: unknown, space?: number): string {
+  return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v), space);
+}
+
+export class Output {
+  readonly json: boolean;
+  readonly isTTY: boolean;
+  readonly stderrTTY: boolean;
+  private readonly out: NodeJS.WritableStream;
+  private readonly err: NodeJS.WritableStream;
+  private readonly colored: boolean;
+  private readonly quiet: boolean;
+
+  constructor(opts: OutputOptions = {}) {
+    this.out = opts.stdout ?? process.stdout;
+    this.err = opts.stderr ?? process.stderr;
+    this.json = !!opts.json;
+    this.isTTY = opts.isTTY ?? !!(this.out as { isTTY?: boolean }).isTTY;
+    this.stderrTTY = opts.isTTY ?? !!(this.err as { isTTY?: boolean }).isTTY;
+    this.colored = (opts.color ?? true) && this.isTTY && !process.env.NO_COLOR;
+    this.quiet = !!opts.quiet;
+  }
+
+  /** Print the command's result document (JSON mode) — call exactly once. */
+  document(doc: unknown): void {
+    this.out.write(toJson(doc, this.isTTY ? 2 : undefined) + "\n");
+  }
+
+  /** One NDJSON event line (watch --json and bots). */
+  event(ev: Record<string, unknown>): void {
+    this.out.write(toJson(ev) + "\n");
+  }
+
+  table<Row>(rows: Row[], columns: Column<Row>[]): void {
+    if (this.isTTY) {
+      const t = new Table({
+        head: columns.map((c) => (this.colored ? chalk.bold(c.header) : c.header)),
+        colAligns: columns.map((c) => c.align ?? "left"),
+        style: { head: [], border: [] },
+      });
+      for (const r of rows) {
+        t.push(columns.map((c) => {
+          const text = c.value(r);
+          return this.colored && c.color ? c.color(r, text) : text;
+        }));
+      }
+      this.out.write(t.toString() + "\n");
+    } else {
+      this.out.write(columns.map((c) => c.header.toLowerCase().replace(/\s+/g, "_")).join("\t") + "\n");
+      for (const r of rows) this.out.write(columns.map((c) => c.value(r).replace(/[\t\n]/g, " ")).join("\t") + "\n");
+    }
+  }
+
+  /** A line of data on stdout (human mode). */
+  line(text = ""): void {
+    this.out.write(text + "\n");
+  }
+
+  info(msg: string): void {
+    if (!this.quiet) this.err.write(msg + "\n");
+  }
+  warn(msg: string): void {
+    this.err.write((this.colored ? chalk.yellow("warning: ") : "warning: ") + msg + "\n");
+  }
+  error(msg: string, hint?: string): void {
+    this.err.write((this.stderrTTY && !process.env.NO_COLOR ? chalk.red("error: ") : "error: ") + msg + "\n");
+    if (hint) this.err.write("hint: " + hint + "\n");
+  }
+  /** Progress for long scans: stderr, TTY only, overwritten in place. */
+  progress(msg: string): void {
+    if (this.stderrTTY && !this.json && !this.quiet) this.err.write("\r\x1b[2K" + msg);
+  }
+  progressDone(): void {
+    if (this.stderrTTY && !this.json && !this.quiet) this.err.write("\r\x1b[2K");
+  }
+  paint(kind: "ok" | "warn" | "bad" | "dim", text: string): string {
+    if (!this.colored) return text;
+    return kind === "ok" ? chalk.green(text) : kind === "warn" ? chalk.yellow(text) : kind === "bad" ? chalk.red(text) : chalk.dim(text);
+  }
+}
