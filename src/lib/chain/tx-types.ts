@@ -1,0 +1,60 @@
+import type { Interface, InterfaceAbi, TransactionReceipt } from "ethers";
+import type { Fees } from "./fees";
+
+/** Types of the transaction engine (tx.ts), apart so callers can import them cheaply. */
+export interface TxRequest {
+  to: string;
+  data?: string;
+  value?: bigint;
+  /** Short name for events and messages, e.g. "redeem 0xabc…". */
+  label: string;
+  /** ABI of the target, to decode custom errors on revert. */
+  abi?: InterfaceAbi | Interface;
+}
+
+export interface PreparedTx extends Fees {
+  gasEstimate: bigint;
+  gasLimit: bigint;
+  baseFee: bigint;
+  worstCaseFeeWei: bigint;
+}
+
+export interface TxResult {
+  hash: string;
+  receipt: TransactionReceipt;
+  nonce: number;
+  /** Every hash broadcast for this nonce (the mined one among them). */
+  hashes: string[];
+}
+
+export type TxEvent =
+  | { type: "sent"; label: string; nonce: number; hash: string; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }
+  | { type: "replaced"; label: string; nonce: number; hash: string; previousHash: string; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }
+  | { type: "fee-cap-reached"; label: string; nonce: number; maxFeePerGas: bigint; cap: bigint }
+  | { type: "replace-rejected"; label: string; nonce: number; reason: string }
+  | { type: "mined"; label: string; nonce: number; hash: string; blockNumber: number; status: number; gasUsed: bigint }
+  /** sent=false: nothing reached the node. code: the KeepctlError code (NONCE_TAKEN = ours can never mine). */
+  | { type: "failed"; label: string; nonce?: number; hash?: string; error: string; sent: boolean; code?: string };
+
+export type BeforeBroadcast = (signedTx: string, hash: string, nonce: number, ctx: { label: string; attempt: number }) => Promise<void> | void;
+
+export interface TxSenderOptions {
+  /** Operator's hard cap on maxFeePerGas, in gwei. Never signed above. */
+  maxFeeGwei: number | string;
+  /** Gas limit = estimate × margin (default 1.25). */
+  gasMargin?: number;
+  /** Percent both fee fields rise per replacement (default 12.5; nodes demand ≥ 10). */
+  bumpPct?: number;
+  /** Resend at the same nonce when not mined this long after the last send (default 60 s). */
+  replaceAfterMs?: number;
+  /** Receipt polling interval (default 2 s). */
+  pollMs?: number;
+  /** Give up waiting for a receipt after this long (default 15 min); the tx may still mine. */
+  receiptTimeoutMs?: number;
+  /** Floor for the priority fee, in wei. */
+  minTipWei?: bigint;
+  onEvent?: (ev: TxEvent) => void;
+  /** Persist the signed tx BEFORE it leaves the process (see journal.ts); throwing aborts the send. */
+  beforeBroadcast?: BeforeBroadcast;
+  signal?: AbortSignal;
+}

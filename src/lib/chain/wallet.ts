@@ -1,0 +1,102 @@
+import fs from "node:fs";
+import { Wallet, type Provider } from "ethers";
+import { ConfigError } from "../errors";
+import { registerSecret } from "../redact";
+
+export interface LoadWalletOptions {
+  /** Encrypted JSON keystore (geth / ethers / MyCrypto format). */
+  keystorePath?: string;
+  /** File holding the keystore password; one trailing newline is ignored. */
+  passwordFile?: string;
+  /** Raw hex key, for CI only; config.ts reads it from the environment and passes it here. */
+  privateKeyFromEnv?: string;
+  /** True when stdin/stderr are a TTY and a hidden prompt may be shown. */
+  interactive: boolean;
+  /** Asks for a hidden answer; defaults to an inquirer password prompt on stderr. */
+  prompt?: (msg: string) => Promise<string>;
+}
+
+/**
+ * The signing wallet, connected to `provider`. Order: raw key from env (CI), else the keystore
+ * with its password from a file or a hidden prompt. Secrets are registered for redaction as soon
+ * as they are read, and no message built here ever contains them.
+ */
+export async function loadWallet(opts: LoadWalletOptions, provider: Provider | null): Promise<Wallet> {
+  if (opts.privateKeyFromEnv) return fromRawKey(opts.privateKeyFromEnv, provider);
+  if (!opts.keystorePath) {
+    throw new ConfigError("no signing key configured", {
+      hint: "pass --keystore <file> (env KEEPCTL_KEYSTORE), or set KEEPCTL_PRIVATE_KEY for CI",
+    });
+  }
+  const json = readKeystore(opts.keystorePath);
+  const password = await readPassword(opts);
+  registerSecret(password);
+  let wallet: Wallet;
+  try {
+    const decrypted = await Wallet.fromEncryptedJson(json, password);
+    registerSecret(decrypted.privateKey);
+    wallet = new Wallet(decrypted.privateKey, provider);
+  } catch (e) {
+    if (isWrongPassword(e)) {
+      throw new ConfigError(`wrong password for keystore ${opts.keystorePath}`, { hint: "check the password file (one line, the password only)" });
+    }
+    throw new ConfigError(`cannot decrypt keystore ${opts.keystorePath}: not a valid encrypted JSON keystore`, {
+      hint: "create one with `cast wallet import` or geth, or point --keystore at the right file",
+    });
+  }
+  return wallet;
+}
+
+function fromRawKey(raw: string, provider: Provider | null): Wallet {
+  const key = raw.trim();
+  registerSecret(key);
+  registerSecret(key.startsWith("0x") ? key.slice(2) : `0x${key}`);
+  if (!/^(0x)?[0-9a-fA-F]{64}$/.test(key)) {
+    throw new ConfigError("KEEPCTL_PRIVATE_KEY is not a 32-byte hex key", { hint: "use 64 hex characters, with or without 0x" });
+  }
+  return new Wallet(key.startsWith("0x") ? key : `0x${key}`, provider);
+}
+
+function readKeystore(file: string): string {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ConfigError(`keystore ${file} ${code === "ENOENT" ? "does not exist" : "cannot be read"}`, {
+      hint: "pass --keystore <file> with the path of an encrypted JSON keystore",
+    });
+  }
+}
+
+async function readPassword(opts: LoadWalletOptions): Promise<string> {
+  if (opts.passwordFile) {
+    let text: string;
+    try {
+      text = fs.readFileSync(opts.passwordFile, "utf8");
+    } catch {
+      throw new ConfigError(`password file ${opts.passwordFile} cannot be read`, { hint: "check --password-file (env KEEPCTL_PASSWORD_FILE)" });
+    }
+    // Editors add a trailing newline; everything else (spaces included) is part of the password.
+    return text.replace(/\r?\n$/, "");
+  }
+  if (!opts.interactive) {
+    throw new ConfigError("the keystore needs a password and there is no terminal to ask for it", {
+      hint: "pass --password-file <file> (env KEEPCTL_PASSWORD_FILE)",
+    });
+  }
+  const ask = opts.prompt ?? inquirerPrompt;
+  return ask(`Password for keystore ${opts.keystorePath}:`);
+}
+
+async function inquirerPrompt(message: string): Promise<string> {
+  // Loaded lazily: inquirer is heavy and only needed on a TTY. Prompt on stderr so stdout stays data.
+  const inquirer = (await import("inquirer")).default;
+  const prompt = inquirer.createPromptModule({ output: process.stderr });
+  const answer = await prompt<{ password: string }>([{ type: "password", name: "password", message, mask: "*" }]);
+  return answer.password;
+}
+
+function isWrongPassword(e: unknown): boolean {
+  const msg = e instanceof Error ? e.message : String(e);
+  return /incorrect password|invalid password/i.test(msg);
+}
