@@ -1,6 +1,83 @@
 import type { Command } from "commander";
-import { notBuilt } from "./common";
+import { collect, globalsOf, outputOf } from "./common";
+import { SETTINGS, loadConfig, type Config } from "../lib/config";
+import { connectWithConfig } from "../lib/chain/provider";
+import { redactUrl } from "../lib/redact";
+
+interface Row { setting: string; value: string; source: string; from: string }
 
 export function register(program: Command): void {
-  notBuilt(program, "config", "show the resolved configuration and where each value came from");
+  program
+    .command("config")
+    .description("show the resolved configuration and where each value came from (secrets redacted)")
+    .option("--operator <address>", "operator address; repeat or comma-separate (env KEEPCTL_OPERATORS)", collect)
+    .option("--threshold <percent>", "warn threshold in % (env KEEPCTL_WARN_THRESHOLD)")
+    .option("--check-rpc", "also connect: verify the chain id and print the latest block")
+    .action(async (_opts, cmd: Command) => {
+      const flags = globalsOf(cmd);
+      const out = outputOf(cmd);
+      const cfg = loadConfig(flags, process.env, { requireRpc: !!flags.checkRpc });
+      for (const w of cfg.warnings) out.warn(w);
+      const values = displayValues(cfg);
+      let rpc: { chainId: number; latestBlock: number; httpRequests: number } | undefined;
+      if (flags.checkRpc) {
+        const provider = await connectWithConfig(cfg);
+        try {
+          const latestBlock = await provider.getBlockNumber();
+          rpc = { chainId: Number((await provider.getNetwork()).chainId), latestBlock, httpRequests: provider.stats.httpRequests };
+        } finally {
+          provider.destroy();
+        }
+      }
+      if (out.json) {
+        out.document({
+          values,
+          sources: cfg.sources,
+          origins: cfg.origins,
+          configFile: cfg.configFile ?? null,
+          deploymentFile: cfg.deploymentFile ?? null,
+          warnings: cfg.warnings,
+          ...(rpc ? { rpc } : {}),
+        });
+        return;
+      }
+      const rows: Row[] = [];
+      for (const [key, value] of Object.entries(values)) {
+        const source = cfg.sources[key] ?? "-";
+        const from = cfg.origins[key] ?? "-";
+        if (value && typeof value === "object" && !Array.isArray(value)) {
+          const entries = Object.entries(value as Record<string, string>);
+          if (entries.length === 0) rows.push({ setting: key, value: "(none)", source, from });
+          for (const [name, addr] of entries) rows.push({ setting: `${key}.${name}`, value: addr, source, from });
+        } else {
+          rows.push({ setting: key, value: text(value), source, from });
+        }
+      }
+      out.table(rows, [
+        { header: "Setting", value: (r) => r.setting },
+        { header: "Value", value: (r) => r.value },
+        { header: "Source", value: (r) => r.source },
+        { header: "From", value: (r) => r.from },
+      ]);
+      if (rpc) out.info(`rpc ok: chain ${rpc.chainId}, latest block ${rpc.latestBlock}`);
+    });
+}
+
+/** Every setting's value as it may be shown: URLs as origin only, secrets as ***. */
+export function displayValues(cfg: Config): Record<string, unknown> {
+  const shown: Record<string, unknown> = {};
+  for (const s of SETTINGS) {
+    const v = cfg.values[s.key];
+    if (v === undefined) { shown[s.key] = null; continue; }
+    if (s.secret === "url") shown[s.key] = Array.isArray(v) ? v.map((u) => redactUrl(String(u))) : redactUrl(String(v));
+    else if (s.secret) shown[s.key] = "***";
+    else shown[s.key] = v;
+  }
+  return shown;
+}
+
+function text(v: unknown): string {
+  if (v === null || v === undefined) return "(unset)";
+  if (Array.isArray(v)) return v.length ? v.join(", ") : "(none)";
+  return String(v);
 }

@@ -11,6 +11,8 @@ export const ExitCode = {
   RPC: 4,
   REVERT: 5,
   FUNDS: 6,
+  /** A price or data point was asked for but no data covers it (e.g. rai-price with no rate in the window). */
+  NO_DATA: 7,
   UNHEALTHY: 10,
   INTERRUPTED: 130,
 } as const;

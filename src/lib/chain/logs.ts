@@ -1,0 +1,115 @@
+import { ethers } from "ethers";
+import { RpcError } from "../errors";
+
+/**
+ * eth_getLogs over a long block range. Public endpoints cap a query at some number of blocks or
+ * results (often 10k) and say so in an error; we scan in chunks and halve the chunk when told
+ * the range is too large, instead of failing the whole scan.
+ */
+export interface LogQuery {
+  address?: string | string[];
+  topics?: (string | string[] | null)[];
+  fromBlock: number;
+  toBlock: number;
+}
+
+export interface GetLogsOptions {
+  /** Blocks per eth_getLogs call to start with. Default 5000. */
+  chunkSize?: number;
+  /** Give up (RpcError) when a chunk this small is still refused. Default 1. */
+  minChunkSize?: number;
+  onProgress?: (doneBlocks: number, totalBlocks: number) => void;
+  /**
+   * Chunks in flight at once. Calls made together share one HTTP request when the provider
+   * batches. Default 1.
+   */
+  concurrency?: number;
+}
+
+export const DEFAULT_LOG_CHUNK_SIZE = 5000;
+
+const RANGE_ERROR_RE =
+  /range|too many|too large|limit exceeded|exceeds? (the )?(max|limit)|more than \d+|result(s)? (set )?(size|window)|response size|query timeout|-32005/i;
+
+/** True for the errors endpoints use to say "ask for fewer blocks". */
+export function isRangeTooLargeError(e: unknown): boolean {
+  return RANGE_ERROR_RE.test(errorText(e));
+}
+
+function errorText(e: unknown): string {
+  const parts: string[] = [];
+  const seen = new Set<unknown>();
+  const walk = (v: unknown, depth: number) => {
+    if (!v || depth > 4 || seen.has(v)) return;
+    seen.add(v);
+    if (typeof v === "string") return void parts.push(v);
+    if (typeof v !== "object") return;
+    const o = v as Record<string, unknown>;
+    for (const k of ["shortMessage", "message"]) if (typeof o[k] === "string") parts.push(o[k] as string);
+    if (typeof o.code === "number") parts.push(String(o.code));
+    for (const k of ["error", "info", "cause"]) walk(o[k], depth + 1);
+  };
+  walk(e, 0);
+  return parts.join(" | ");
+}
+
+interface Range { from: number; to: number }
+
+export async function getLogsChunked(
+  provider: ethers.Provider,
+  q: LogQuery,
+  opts: GetLogsOptions = {},
+): Promise<ethers.Log[]> {
+  if (q.toBlock < q.fromBlock) return [];
+  const minChunk = Math.max(1, opts.minChunkSize ?? 1);
+  let chunk = Math.max(minChunk, opts.chunkSize ?? DEFAULT_LOG_CHUNK_SIZE);
+  const concurrency = Math.max(1, opts.concurrency ?? 1);
+  const total = q.toBlock - q.fromBlock + 1;
+  let done = 0;
+  let next = q.fromBlock;
+  // Ranges refused as too large, waiting to be re-asked in smaller pieces.
+  const retryQueue: Range[] = [];
+  const found: ethers.Log[] = [];
+
+  const take = (): Range | undefined => {
+    const r = retryQueue.shift();
+    if (r) {
+      if (r.to - r.from + 1 <= chunk) return r;
+      retryQueue.unshift({ from: r.from + chunk, to: r.to });
+      return { from: r.from, to: r.from + chunk - 1 };
+    }
+    if (next > q.toBlock) return undefined;
+    const range = { from: next, to: Math.min(q.toBlock, next + chunk - 1) };
+    next = range.to + 1;
+    return range;
+  };
+
+  const worker = async () => {
+    for (let r = take(); r; r = take()) {
+      try {
+        const logs = await provider.getLogs({ address: q.address, topics: q.topics, fromBlock: r.from, toBlock: r.to });
+        found.push(...logs);
+        done += r.to - r.from + 1;
+        opts.onProgress?.(done, total);
+      } catch (e) {
+        const size = r.to - r.from + 1;
+        // Our own RpcError means no endpoint answered at all: smaller ranges will not help.
+        if (e instanceof RpcError || !isRangeTooLargeError(e)) throw e;
+        if (size <= minChunk) {
+          throw new RpcError(`eth_getLogs refused even a ${size}-block range (blocks ${r.from}-${r.to})`, {
+            code: "LOG_RANGE",
+            cause: e,
+            hint: "the endpoint limits log queries; try another RPC URL",
+          });
+        }
+        // The endpoint's limit is stable: keep the smaller chunk for the rest of the scan.
+        chunk = Math.max(minChunk, Math.min(chunk, Math.floor(size / 2)));
+        retryQueue.unshift(r);
+      }
+    }
+  };
+
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  found.sort((a, b) => a.blockNumber - b.blockNumber || a.index - b.index);
+  return found;
+}

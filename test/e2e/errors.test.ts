@@ -1,0 +1,108 @@
+import { execFileSync, spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PACKAGE_ROOT, freePort, startHardhatNode, type LocalNode } from "../../src/devnet/node";
+
+/** The built binary: exit codes, one-line errors, and secrets that never reach the terminal. */
+const BIN = path.join(PACKAGE_ROOT, "bin", "keepctl");
+const home = fs.mkdtempSync(path.join(os.tmpdir(), "keepctl-e2e-"));
+
+interface Run { code: number | null; stdout: string; stderr: string }
+
+function keepctl(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  // A clean environment and a cwd without .env, so only what the test gives counts.
+  const base: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: home, NO_COLOR: "1", KEEPCTL_DATA_DIR: path.join(home, "data") };
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: home, env: { ...base, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+let node: LocalNode | undefined;
+
+beforeAll(() => {
+  // tsc still emits when someone else's file has a type error; the binary is what we test.
+  try {
+    execFileSync(process.execPath, [require.resolve("typescript/bin/tsc", { paths: [PACKAGE_ROOT] }), "-p", "tsconfig.json"], { cwd: PACKAGE_ROOT, stdio: "ignore" });
+  } catch { /* checked below */ }
+  expect(fs.existsSync(path.join(PACKAGE_ROOT, "dist", "src", "cli.js"))).toBe(true);
+});
+afterAll(async () => {
+  await node?.stop();
+  fs.rmSync(home, { recursive: true, force: true });
+});
+
+describe("keepctl config", () => {
+  it("never prints the API key embedded in an RPC URL", async () => {
+    const r = await keepctl(["config", "--rpc-url", "https://x.example/v3/SECRETKEY", "--json"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout + r.stderr).not.toContain("SECRETKEY");
+    const doc = JSON.parse(r.stdout);
+    expect(doc.values.rpcUrls).toEqual(["https://x.example/***"]);
+    expect(doc.sources.rpcUrls).toBe("flag");
+    expect(doc.values.contracts.TBTCSystem).toBe("0xe20A5C79b39bC8C363f0f49ADcFa82C2a01ab64a");
+  });
+
+  it("shows each value's source, tab-separated when piped", async () => {
+    const r = await keepctl(["config", "--threshold", "150"], { OPERATORS: "0x1111111111111111111111111111111111111111", KEEPCTL_RPC_URLS: "https://y.example/key/abcdefghijkl" });
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split("\n");
+    expect(lines[0]).toBe("setting\tvalue\tsource\tfrom");
+    expect(lines).toContain("warnThreshold\t150\tflag\t--threshold");
+    expect(lines).toContain("operators\t0x1111111111111111111111111111111111111111\tenv\tOPERATORS");
+    expect(lines).toContain("rpcUrls\thttps://y.example/***\tenv\tKEEPCTL_RPC_URLS");
+    expect(lines).toContain("startBlock\t10880657\tpreset\tmainnet preset");
+    expect(r.stdout).not.toContain("abcdefghijkl");
+  });
+
+  it("rejects a malformed operator with exit 2 and one line, no stack", async () => {
+    const r = await keepctl(["config", "--operator", "0xnot-an-address"]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe('error: invalid address "0xnot-an-address" (from --operator)\n');
+  });
+
+  it("reports the same error as a JSON document with --json", async () => {
+    const r = await keepctl(["config", "--json"], { KEEPCTL_WARN_THRESHOLD: "5000" });
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout)).toEqual({ error: { code: "USAGE", message: "must be between 100 and 1000, got 5000 (from KEEPCTL_WARN_THRESHOLD)" } });
+  });
+
+  it("exits 3 for a missing config file and for a missing RPC URL", async () => {
+    const file = await keepctl(["config", "--config", "nope.json"]);
+    expect(file.code).toBe(3);
+    expect(file.stderr).toMatch(/^error: cannot read config file .*nope\.json: ENOENT\nhint: /);
+    const rpc = await keepctl(["config", "--check-rpc"]);
+    expect(rpc.code).toBe(3);
+    expect(rpc.stderr).toBe("error: no RPC URL configured\nhint: pass --rpc-url or set KEEPCTL_RPC_URLS\n");
+  });
+
+  it("exits 4 when the RPC endpoint is unreachable, without leaking its key", async () => {
+    const port = await freePort();
+    const r = await keepctl(["config", "--check-rpc", "--rpc-url", `http://127.0.0.1:${port}/v3/SECRETKEY`], { KEEPCTL_RPC_RETRIES: "1" });
+    expect(r.code).toBe(4);
+    expect(r.stderr.split("\n")[0]).toBe(`error: no RPC endpoint answered: http://127.0.0.1:${port}/*** (ECONNREFUSED)`);
+    expect(r.stdout + r.stderr).not.toContain("SECRETKEY");
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("checks the chain: exit 4 on the wrong chain, chain id and latest block on the right one", async () => {
+    node = await startHardhatNode();
+    const wrong = await keepctl(["config", "--check-rpc", "--rpc-url", node.rpcUrl]);
+    expect(wrong.code).toBe(4);
+    expect(wrong.stderr.split("\n")[0]).toBe("error: RPC endpoint serves chain 31337, expected chain 1");
+    const right = await keepctl(["config", "--check-rpc", "--network", "devnet", "--rpc-url", node.rpcUrl, "--json"]);
+    expect(right.code).toBe(0);
+    const doc = JSON.parse(right.stdout);
+    expect(doc.rpc.chainId).toBe(31337);
+    expect(doc.rpc.latestBlock).toBeGreaterThanOrEqual(0);
+    expect(doc.values.rpcUrls).toEqual([node.rpcUrl]);
+  });
+});

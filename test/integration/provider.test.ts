@@ -1,0 +1,282 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { ethers } from "ethers";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect, getLogsChunked, KeepctlProvider } from "../../src/lib/chain";
+import { ExitCode, RpcError } from "../../src/lib/errors";
+import { freePort, startHardhatNode, type LocalNode } from "../../src/devnet/node";
+
+/**
+ * The provider against a real Hardhat node, behind real loopback HTTP servers that misbehave the
+ * way public endpoints do: rate limits, hangs, dead ports, batch refusal, log-range caps.
+ */
+type Rpc = { id: number; method: string; params: unknown[] };
+type Reply = { status: number; body?: unknown } | "forward" | "hang";
+
+interface Proxy {
+  url: string;
+  hits: { batch: boolean; methods: string[] }[];
+  close(): Promise<void>;
+}
+
+async function startProxy(upstream: string, decide: (calls: Rpc[], hit: number, batch: boolean) => Reply): Promise<Proxy> {
+  const hits: Proxy["hits"] = [];
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => (body += d));
+    req.on("end", async () => {
+      const json = JSON.parse(body);
+      const batch = Array.isArray(json);
+      const calls: Rpc[] = batch ? json : [json];
+      hits.push({ batch, methods: calls.map((c) => c.method) });
+      const reply = decide(calls, hits.length, batch);
+      if (reply === "hang") return; // never answer; the client's timeout must fire
+      if (reply === "forward") {
+        const up = await fetch(upstream, { method: "POST", headers: { "content-type": "application/json" }, body });
+        res.writeHead(up.status, { "content-type": "application/json" }).end(await up.text());
+        return;
+      }
+      res.writeHead(reply.status, { "content-type": "application/json" }).end(reply.body === undefined ? "" : JSON.stringify(reply.body));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    hits,
+    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  };
+}
+
+let node: LocalNode;
+const proxies: Proxy[] = [];
+const proxy = async (decide: Parameters<typeof startProxy>[1]) => {
+  const p = await startProxy(node.rpcUrl, decide);
+  proxies.push(p);
+  return p;
+};
+// Generous timeout (the machine may be busy; a spurious timeout would add a retry); tiny backoff.
+const fast = { timeoutMs: 5000, backoffMs: 5 };
+
+async function rejection(p: Promise<unknown>): Promise<RpcError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as RpcError;
+  }
+  throw new Error("expected a rejection");
+}
+
+beforeAll(async () => {
+  node = await startHardhatNode();
+});
+afterAll(async () => {
+  for (const p of proxies) await p.close();
+  await node?.stop();
+});
+
+describe("connect", () => {
+  it("verifies the chain id and counts the probe", async () => {
+    const p = await connect({ rpcUrls: [node.rpcUrl], chainId: 31337 });
+    expect(p).toBeInstanceOf(KeepctlProvider);
+    expect(p.stats).toEqual({ httpRequests: 1, rpcCalls: 1, byMethod: { eth_chainId: 1 } });
+    expect(await p.getBlockNumber()).toBeGreaterThanOrEqual(0);
+    p.destroy();
+  });
+
+  it("learns the chain id when none is expected", async () => {
+    const p = await connect({ rpcUrls: [node.rpcUrl] });
+    expect((await p.getNetwork()).chainId).toBe(31337n);
+    p.destroy();
+  });
+
+  it("refuses an endpoint on the wrong chain with an exit-4 error", async () => {
+    const e = await rejection(connect({ rpcUrls: [node.rpcUrl], chainId: 1 }));
+    expect(e).toBeInstanceOf(RpcError);
+    expect(e.code).toBe("CHAIN_MISMATCH");
+    expect(e.exitCode).toBe(ExitCode.RPC);
+    expect(e.message).toBe("RPC endpoint serves chain 31337, expected chain 1");
+  });
+
+  it("fails with exit 4 and redacted URLs when nothing answers", async () => {
+    const down1 = await freePort();
+    const down2 = await freePort();
+    const e = await rejection(
+      connect({ rpcUrls: [`http://127.0.0.1:${down1}/v3/SECRETKEY123`, `http://127.0.0.1:${down2}`], chainId: 31337, ...fast, retries: 2 }),
+    );
+    expect(e).toBeInstanceOf(RpcError);
+    expect(e.exitCode).toBe(ExitCode.RPC);
+    expect(e.code).toBe("RPC_UNREACHABLE");
+    expect(e.message).toBe(`no RPC endpoint answered: http://127.0.0.1:${down1}/*** (ECONNREFUSED), http://127.0.0.1:${down2} (ECONNREFUSED)`);
+    expect(e.message).not.toContain("SECRETKEY123");
+  });
+});
+
+describe("retry and failover", () => {
+  it("skips a dead URL and a hung one, retries 429s, and counts every HTTP request", async () => {
+    const down = `http://127.0.0.1:${await freePort()}`;
+    const hung = await proxy(() => "hang");
+    const flaky = await proxy((_c, hit) => (hit <= 2 ? { status: 429, body: { error: "slow down" } } : "forward"));
+    const p = new KeepctlProvider([down, hung.url, flaky.url], 31337, { ...fast, timeoutMs: 1500, retries: 3 });
+    const block = await p.getBlockNumber();
+    expect(block).toBe(await new ethers.JsonRpcProvider(node.rpcUrl, undefined, { staticNetwork: true }).getBlockNumber());
+    // A hung URL costs a whole timeout, so it is left after one try while others remain.
+    expect(hung.hits.length).toBe(1);
+    expect(flaky.hits.length).toBe(3);
+    expect(p.stats.httpRequests).toBe(3 + 1 + 3);
+    expect(p.stats.rpcCalls).toBe(1);
+    expect(p.stats.byMethod).toEqual({ eth_blockNumber: 1 });
+    p.resetStats();
+    expect(p.stats).toEqual({ httpRequests: 0, rpcCalls: 0, byMethod: {} });
+    p.destroy();
+  });
+
+  it("retries 5xx on the same URL and gives up after the configured attempts", async () => {
+    const broken = await proxy(() => ({ status: 502, body: { error: "bad gateway" } }));
+    const p = new KeepctlProvider([broken.url], 31337, { ...fast, retries: 4 });
+    const e = await rejection(p.getBlockNumber());
+    expect(e).toBeInstanceOf(RpcError);
+    expect(e.message).toBe(`no RPC endpoint answered: ${broken.url} (HTTP 502)`);
+    expect(broken.hits.length).toBe(4);
+    p.destroy();
+  });
+
+  it("times out a lone hung endpoint instead of waiting minutes", async () => {
+    const hung = await proxy(() => "hang");
+    const p = new KeepctlProvider([hung.url], 31337, { timeoutMs: 200, backoffMs: 5, retries: 2 });
+    const started = Date.now();
+    const e = await rejection(p.getBlockNumber());
+    expect(e.message).toBe(`no RPC endpoint answered: ${hung.url} (timed out after 200 ms)`);
+    expect(hung.hits.length).toBe(2);
+    expect(Date.now() - started).toBeLessThan(3000);
+    p.destroy();
+  });
+
+  it("does not retry a 401 but fails over at once", async () => {
+    const denied = await proxy(() => ({ status: 401, body: { error: "bad key" } }));
+    const p = new KeepctlProvider([denied.url, node.rpcUrl], 31337, fast);
+    expect(await p.getBlockNumber()).toBeGreaterThanOrEqual(0);
+    expect(denied.hits.length).toBe(1);
+    expect(p.stats.httpRequests).toBe(2);
+    p.destroy();
+  });
+});
+
+describe("batching", () => {
+  const addresses = Array.from({ length: 10 }, (_, i) => ethers.zeroPadValue(ethers.toBeHex(i + 1), 20));
+
+  it("puts calls made in the same tick into one HTTP request", async () => {
+    const seen = await proxy(() => "forward");
+    const p = new KeepctlProvider([seen.url], 31337, fast);
+    const balances = await Promise.all(addresses.map((a) => p.getBalance(a)));
+    expect(balances).toHaveLength(10);
+    expect(p.stats.httpRequests).toBe(1);
+    expect(p.stats.rpcCalls).toBe(10);
+    expect(p.stats.byMethod.eth_getBalance).toBe(10);
+    expect(seen.hits).toEqual([{ batch: true, methods: Array(10).fill("eth_getBalance") }]);
+    p.destroy();
+  });
+
+  it("honours batchMaxCount, and 1 turns batching off", async () => {
+    const seen = await proxy(() => "forward");
+    const four = new KeepctlProvider([seen.url], 31337, { ...fast, batchMaxCount: 4 });
+    await Promise.all(addresses.map((a) => four.getBalance(a)));
+    expect(four.stats.httpRequests).toBe(3);
+    expect(seen.hits.map((h) => h.methods.length)).toEqual([4, 4, 2]);
+    four.destroy();
+    const one = new KeepctlProvider([seen.url], 31337, { ...fast, batchMaxCount: 1 });
+    await Promise.all(addresses.map((a) => one.getBalance(a)));
+    expect(one.stats.httpRequests).toBe(10);
+    expect(seen.hits.slice(3).every((h) => !h.batch)).toBe(true);
+    one.destroy();
+  });
+
+  it("says how to turn batching off when an endpoint refuses batches", async () => {
+    const noBatch = await proxy((_c, _h, batch) => (batch ? { status: 200, body: { jsonrpc: "2.0", id: null, error: { code: -32600, message: "batch requests are not supported" } } } : "forward"));
+    const p = new KeepctlProvider([noBatch.url], 31337, fast);
+    const e = await rejection(Promise.all(addresses.slice(0, 2).map((a) => p.getBalance(a))));
+    expect(e).toBeInstanceOf(RpcError);
+    expect(e.message).toContain("batch rejected: batch requests are not supported (set KEEPCTL_BATCH_MAX_COUNT=1)");
+    expect(noBatch.hits.length).toBe(1); // not retried: it will not change its mind
+    p.destroy();
+  });
+});
+
+describe("getLogsChunked", () => {
+  // Runtime code: LOG1 with topic = first calldata word (PUSH1 0 CALLDATALOAD PUSH1 0 PUSH1 0 LOG1 STOP),
+  // behind an init code that copies it out; a contract this small needs no compiler.
+  const EMITTER_INITCODE = "0x6009600c60003960096000f3" + "60003560006000a100";
+  const LOGS = 24;
+  let emitter: string;
+  let firstBlock: number;
+  let lastBlock: number;
+  const topic = (i: number) => ethers.zeroPadValue(ethers.toBeHex(i), 32);
+
+  beforeAll(async () => {
+    const raw = new ethers.JsonRpcProvider(node.rpcUrl, 31337, { staticNetwork: true });
+    const [from] = (await raw.send("eth_accounts", [])) as string[];
+    const deployHash = await raw.send("eth_sendTransaction", [{ from, data: EMITTER_INITCODE }]);
+    const deployed = (await raw.getTransactionReceipt(deployHash))!;
+    emitter = deployed.contractAddress!;
+    firstBlock = deployed.blockNumber;
+    for (let i = 1; i <= LOGS; i++) {
+      await raw.send("eth_sendTransaction", [{ from, to: emitter, data: topic(i) }]);
+      if (i % 3 === 0) await raw.send("hardhat_mine", ["0x5"]); // gaps of empty blocks
+    }
+    await raw.send("hardhat_mine", ["0x3"]);
+    lastBlock = await raw.getBlockNumber();
+    raw.destroy();
+  });
+
+  /** Refuses any eth_getLogs over more than `max` blocks, like a public endpoint. */
+  const capped = (max: number) =>
+    proxy((calls, _h, batch) => {
+      const c = calls[0];
+      if (batch || c.method !== "eth_getLogs") return "forward";
+      const f = c.params[0] as { fromBlock: string; toBlock: string };
+      const span = Number(f.toBlock) - Number(f.fromBlock) + 1;
+      if (span > max) return { status: 200, body: { jsonrpc: "2.0", id: c.id, error: { code: -32005, message: `block range is too large (max ${max})` } } };
+      return "forward";
+    });
+
+  const spans = (p: Proxy) =>
+    p.hits.filter((h) => h.methods[0] === "eth_getLogs").length;
+
+  it("halves the chunk on range errors and returns every log in order", async () => {
+    const cap = await capped(4);
+    const p = new KeepctlProvider([cap.url], 31337, { ...fast, batchMaxCount: 1 });
+    const progress: number[] = [];
+    const span = lastBlock - firstBlock + 1;
+    expect(span).toBe(1 + LOGS + 8 * 5 + 3);
+    const logs = await getLogsChunked(p, { address: emitter, fromBlock: firstBlock, toBlock: lastBlock }, {
+      chunkSize: 16,
+      onProgress: (done, total) => { progress.push(done); expect(total).toBe(span); },
+    });
+    expect(logs.map((l) => Number(l.topics[0]))).toEqual(Array.from({ length: LOGS }, (_, i) => i + 1));
+    expect(logs.map((l) => l.blockNumber)).toEqual([...logs.map((l) => l.blockNumber)].sort((a, b) => a - b));
+    expect(progress.at(-1)).toBe(span);
+    expect(progress).toEqual([...progress].sort((a, b) => a - b));
+    // 16 -> 8 -> 4: two refusals, then every chunk of at most 4 blocks is accepted.
+    expect(spans(cap)).toBe(2 + Math.ceil(span / 4));
+    p.destroy();
+  });
+
+  it("filters by topic and keeps order with several chunks in flight", async () => {
+    const cap = await capped(10);
+    const p = new KeepctlProvider([cap.url], 31337, { ...fast, batchMaxCount: 1 });
+    const want = [topic(2), topic(3), topic(20)];
+    const logs = await getLogsChunked(p, { address: [emitter], topics: [want], fromBlock: firstBlock, toBlock: lastBlock }, { chunkSize: 40, concurrency: 3 });
+    expect(logs.map((l) => l.topics[0])).toEqual(want);
+    p.destroy();
+  });
+
+  it("gives up with exit 4 when even the smallest chunk is refused", async () => {
+    const cap = await capped(4);
+    const p = new KeepctlProvider([cap.url], 31337, { ...fast, batchMaxCount: 1 });
+    const e = await rejection(getLogsChunked(p, { address: emitter, fromBlock: firstBlock, toBlock: lastBlock }, { chunkSize: 32, minChunkSize: 8 }));
+    expect(e).toBeInstanceOf(RpcError);
+    expect(e.code).toBe("LOG_RANGE");
+    expect(e.message).toBe(`eth_getLogs refused even a 8-block range (blocks ${firstBlock}-${firstBlock + 7})`);
+    p.destroy();
+  });
+});
