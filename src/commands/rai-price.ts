@@ -1,6 +1,100 @@
-import type { Command } from "commander";
-import { notBuilt } from "./common";
+import { Command, Option } from "commander";
+import { loadConfig } from "../lib/config";
+import { connect, type KeepctlProvider } from "../lib/chain/provider";
+import { ConfigError, UsageError } from "../lib/errors";
+import { addPresetContracts } from "../lib/presets";
+import { redact } from "../lib/redact";
+import { fetchRaiPrice, formatFixed, MAINNET_RAI_CONTRACTS, plotRates, type RaiPriceResult, type SourceChoice } from "../lib/rai";
+import { globalsOf, outputOf, parseIntOption } from "./common";
+
+addPresetContracts("mainnet", MAINNET_RAI_CONTRACTS);
+
+/** --at: unix seconds, or an ISO 8601 date/time (UTC unless it says otherwise). */
+export function parseAt(raw: string): number {
+  const s = raw.trim();
+  if (/^\d+$/.test(s)) return Number(s);
+  const ms = /^\d{4}-\d{2}-\d{2}/.test(s) ? Date.parse(s) : NaN;
+  if (!Number.isFinite(ms)) throw new UsageError(`--at must be unix seconds or an ISO date (e.g. 2021-06-01T00:00:00Z), got "${raw}"`);
+  return Math.floor(ms / 1000);
+}
+
+const iso = (t: number) => new Date(t * 1000).toISOString().replace(".000Z", "Z");
 
 export function register(program: Command): void {
-  notBuilt(program, "rai-price", "RAI redemption-rate price feed (annualized TWAP)");
+  program
+    .command("rai-price")
+    .description("RAI redemption-rate price: the annualized redemption rate, time-weighted over a window")
+    .option("--rate-setter <addr>", "RateSetter address (default: contracts.RateSetter of the network/deployment)")
+    .option("--subgraph-url <url>", "Reflexer subgraph GraphQL endpoint (env KEEPCTL_SUBGRAPH_URL)")
+    .option("--at <time>", "price at this time: unix seconds or ISO date (default: latest block)", parseAt)
+    .option("--window <seconds>", "TWAP length in seconds (default 28800)", parseIntOption("--window", 1, 31_536_000))
+    .addOption(new Option("--source <source>", "where rates come from (default auto)").choices(["auto", "subgraph", "events"]))
+    .option("--points", "list the rate observations the TWAP used")
+    .option("--plot", "ASCII chart of the annualized rate over the window")
+    .addHelpText("after", "\nExit codes: 0 price printed, 2 bad flag, 3 missing setting, 4 RPC/subgraph unreachable,\n7 no redemption rate known anywhere in the window.")
+    .action(async (_opts: unknown, cmd: Command) => {
+      const flags = globalsOf(cmd);
+      const out = outputOf(cmd);
+      const cfg = loadConfig(flags, process.env, { requireRpc: false });
+      // --source and --window are this command's own flags; the table holds the env/file values.
+      const source = ((flags.source as string | undefined) ?? cfg.values.raiSource) as SourceChoice;
+      const subgraphUrl = cfg.subgraphUrl;
+      const rateSetter = (cfg.values.rateSetter as string | undefined) ?? cfg.contracts.RateSetter;
+      const needsChain = source === "events" || (source === "auto" && !subgraphUrl);
+      if (needsChain && cfg.rpcUrls.length === 0) throw new ConfigError("no RPC URL configured (the events source reads the chain)", { hint: "pass --rpc-url or set KEEPCTL_RPC_URLS, or give --subgraph-url" });
+      if (needsChain && !rateSetter) throw new ConfigError(`no RateSetter address for network ${cfg.network}`, { hint: "pass --rate-setter ADDR or add contracts.RateSetter to the deployment file" });
+      let provider: KeepctlProvider | undefined;
+      try {
+        if (cfg.rpcUrls.length > 0 && rateSetter) {
+          provider = await connect({ rpcUrls: cfg.rpcUrls, chainId: cfg.chainId, timeoutMs: cfg.rpcTimeoutMs, retries: cfg.rpcRetries, batchMaxCount: cfg.batchMaxCount });
+        }
+        const result = await fetchRaiPrice({
+          provider, rateSetter, subgraphUrl, source,
+          at: flags.at as number | undefined,
+          windowSec: (flags.window as number | undefined) ?? (cfg.values.raiTwapLength as number),
+          updateRateDelay: cfg.values.raiUpdateRateDelay as number,
+          chunkSize: cfg.logChunkSize,
+          floorBlock: cfg.startBlock,
+          subgraphTimeoutMs: cfg.values.subgraphTimeoutMs as number,
+        });
+        render(result, out, { points: !!flags.points, plot: !!flags.plot });
+      } finally {
+        provider?.destroy();
+      }
+    });
+}
+
+function render(r: RaiPriceResult, out: ReturnType<typeof outputOf>, show: { points: boolean; plot: boolean }): void {
+  r.warnings = r.warnings.map((w) => redact(w));
+  for (const w of r.warnings) out.warn(w);
+  const points = r.observations.map((o) => ({
+    timestamp: o.timestamp, time: iso(o.timestamp), block: o.block, source: o.source,
+    perSecondRate: o.perSecondRate.toString(), annualized: formatFixed(o.price, 18),
+  }));
+  if (out.json) {
+    out.document({
+      price: r.priceDecimal, priceWei: r.price.toString(), decimals: 18,
+      window: { start: r.window.start, end: r.window.end, seconds: r.window.end - r.window.start, startTime: iso(r.window.start), endTime: iso(r.window.end) },
+      source: r.sourceUsed, warnings: r.warnings, points,
+    });
+    return;
+  }
+  out.line(`price   ${r.priceDecimal}`);
+  out.line(`wei     ${r.price}`);
+  out.line(`window  ${iso(r.window.start)} .. ${iso(r.window.end)} (${r.window.end - r.window.start} s)`);
+  out.line(`source  ${r.sourceUsed}`);
+  if (show.points) {
+    out.line();
+    out.table(points, [
+      { header: "Time", value: (p) => p.time },
+      { header: "Timestamp", value: (p) => String(p.timestamp), align: "right" },
+      { header: "Block", value: (p) => String(p.block), align: "right" },
+      { header: "Per-second rate", value: (p) => p.perSecondRate, align: "right" },
+      { header: "Annualized", value: (p) => p.annualized, align: "right" },
+    ]);
+  }
+  if (show.plot) {
+    out.line();
+    for (const l of plotRates(r.observations, r.window)) out.line(l);
+  }
 }

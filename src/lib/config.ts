@@ -99,6 +99,16 @@ export function parseContracts(raw: unknown): Record<string, string> {
   return out;
 }
 
+/** Non-negative decimal with at most 18 places, kept as text; `belowOne` restricts it to [0, 1). */
+export function parseDecimal18(belowOne: boolean) {
+  return (raw: unknown): string => {
+    const s = String(raw).trim();
+    if (!/^\d+(\.\d{1,18})?$/.test(s)) throw new Error(`expected a decimal number with at most 18 places, got "${s}"`);
+    if (belowOne && !/^0+(\.\d+)?$/.test(s)) throw new Error(`must be at least 0 and below 1, got ${s}`);
+    return s;
+  };
+}
+
 function expandHome(p: string): string {
   return p === "~" || p.startsWith("~/") ? path.join(os.homedir(), p.slice(1)) : p;
 }
@@ -150,6 +160,16 @@ export const SETTINGS: Setting[] = [
   { key: "interval", flag: "interval", env: ["KEEPCTL_INTERVAL"], default: 60, describe: "seconds between watch loops", parse: parseInteger(1, 86_400) },
   { key: "minEthBalance", env: ["KEEPCTL_MIN_ETH"], default: "0.1", describe: "alert when the account's ETH falls below this", parse: (r) => { const s = String(r).trim(); if (!/^\d+(\.\d{1,18})?$/.test(s)) throw new Error(`expected an ETH amount, got "${s}"`); return s; } },
   { key: "maxBlockAgeSec", env: ["KEEPCTL_MAX_BLOCK_AGE"], default: 300, describe: "alert when no new block arrived for this many seconds", parse: parseInteger(1) },
+  // ---- UMA EMP bots (emp-liquidate, emp-dispute); decimals are kept as text, exact to 18 places ----
+  { key: "empAddress", flag: "emp", env: ["KEEPCTL_EMP_ADDRESS", "EMP_ADDRESS"], describe: "ExpiringMultiParty address (else contracts.ExpiringMultiParty)", parse: parseAddress },
+  { key: "empPrice", flag: "price", describe: "fixed price override for the EMP bots (decimal, 18 dp)", parse: parseDecimal18(false) },
+  { key: "crThreshold", flag: "crThreshold", env: ["KEEPCTL_CR_THRESHOLD", "CR_THRESHOLD"], default: "0.02", describe: "price shading of the EMP bots, in [0, 1)", parse: parseDecimal18(true) },
+  { key: "liquidationDeadline", flag: "liquidationDeadline", env: ["KEEPCTL_LIQUIDATION_DEADLINE"], default: 300, describe: "seconds a liquidation may wait to be mined", parse: parseInteger(1, 86_400) },
+  { key: "maxTokens", flag: "maxTokens", env: ["KEEPCTL_MAX_TOKENS_TO_LIQUIDATE"], describe: "most synthetic tokens per liquidation (decimal)", parse: parseDecimal18(false) },
+  { key: "defenseActivationPercent", flag: "defenseActivationPercent", env: ["KEEPCTL_DEFENSE_ACTIVATION_PERCENT"], describe: "whale defence: % of withdrawal liveness after which to liquidate minSponsorTokens", parse: parseNumber(0, 100) },
+  { key: "disputeDelay", flag: "disputeDelay", env: ["KEEPCTL_DISPUTE_DELAY"], default: 60, describe: "seconds after a liquidation before disputing it", parse: parseInteger(0, 86_400) },
+  { key: "empLookback", flag: "lookback", env: ["KEEPCTL_EMP_LOOKBACK"], describe: "disputer price lookback (s); default the EMP's liquidationLiveness", parse: parseInteger(0, 31_536_000) },
+  { key: "botRetries", flag: "retries", env: ["KEEPCTL_BOT_RETRIES"], default: 3, describe: "retries of a failed EMP bot pass", parse: parseInteger(0, 20) },
   // Other modules: add one row here, or call defineSetting() from your own module.
 ];
 

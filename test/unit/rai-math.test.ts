@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import { RAY, annualize, formatFixed, parseFixed, rpower } from "../../src/lib/rai/math";
+
+describe("rpower", () => {
+  it("matches the reference check values after annualizing", () => {
+    expect(formatFixed(annualize(999999999848547411861463422n), 18)).toBe("0.995235179127827689");
+    expect(formatFixed(annualize(RAY), 18)).toBe("1.000000000000000000");
+  });
+
+  it("handles the zero cases like the contract", () => {
+    expect(rpower(0n, 0n)).toBe(RAY);
+    expect(rpower(0n, 5n)).toBe(0n);
+    expect(rpower(123n * RAY, 0n)).toBe(RAY);
+    expect(rpower(3n * RAY, 1n)).toBe(3n * RAY);
+  });
+
+  it("is exact for integer powers and rounds each product half up", () => {
+    expect(rpower(2n * RAY, 10n)).toBe(1024n * RAY);
+    expect(rpower(3n, 2n, 10n)).toBe(1n); // (3*3 + 5) / 10 = 1: 0.09 rounds up to 0.1
+    expect(rpower(14n, 2n, 10n)).toBe(20n); // 1.4^2 = 1.96 -> 2.0 (half up)
+    // 1.5^3 = 3.375, but the contract squares first: x=(225+5)/10=23, z=(15*23+5)/10=35
+    expect(rpower(15n, 3n, 10n)).toBe(35n);
+  });
+
+  it("agrees with naive repeated multiplication when no rounding happens", () => {
+    for (let n = 0n; n < 40n; n++) expect(rpower(2n * RAY, n)).toBe(2n ** n * RAY);
+  });
+
+  it("above 1 RAY annualizes above 1, below gives below", () => {
+    const up = annualize(RAY + 1_000_000_000_000_000n);
+    const down = annualize(RAY - 1_000_000_000_000_000n);
+    expect(up > 10n ** 18n).toBe(true);
+    expect(down < 10n ** 18n).toBe(true);
+  });
+});
+
+describe("fixed-point text", () => {
+  it("round-trips RAY decimal strings exactly", () => {
+    expect(parseFixed("0.999999999848547411861463422", 27)).toBe(999999999848547411861463422n);
+    expect(parseFixed("1", 27)).toBe(RAY);
+    expect(parseFixed("1.5e-3", 4)).toBe(15n);
+    expect(parseFixed("1000e-3", 0)).toBe(1n);
+    expect(() => parseFixed("0.1234", 3)).toThrow(/more than 3 decimals/);
+    expect(() => parseFixed("abc", 3)).toThrow(/not a decimal/);
+    expect(formatFixed(-1500n, 3)).toBe("-1.500");
+  });
+});

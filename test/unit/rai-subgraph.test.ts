@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SubgraphServer } from "../../src/devnet/subgraph-server";
+import { parseQuery } from "../../src/devnet/graphql-args";
+import { RAY, SubgraphClient, SubgraphError, annualize, computeTwap } from "../../src/lib/rai";
+
+// A real HTTP server on 127.0.0.1 serving preloaded rates (no chain needed).
+const rates = [
+  { perSecondRate: 999999999848547411861463422n, timestamp: 1000, block: 10 },
+  { perSecondRate: RAY, timestamp: 2000, block: 20 },
+  // three rates sharing one createdAt, to straddle a page edge
+  { perSecondRate: RAY + 10n ** 18n, timestamp: 3000, block: 30 },
+  { perSecondRate: RAY + 2n * 10n ** 18n, timestamp: 3000, block: 31 },
+  { perSecondRate: RAY - 10n ** 18n, timestamp: 3000, block: 32 },
+  { perSecondRate: RAY + 5n * 10n ** 17n, timestamp: 4000, block: 40 },
+];
+let server: SubgraphServer;
+let url: string;
+
+beforeAll(async () => {
+  server = new SubgraphServer({});
+  server.preload(rates);
+  url = await server.start();
+});
+afterAll(async () => server?.stop());
+
+describe("SubgraphClient against the local subgraph server", () => {
+  it("fetches the rate in force at the start plus every later one, each once, across tied page edges", async () => {
+    for (const pageSize of [1, 2, 3, 1000]) {
+      const obs = await new SubgraphClient({ url, pageSize }).fetchWindow({ start: 1500, end: 3500 });
+      expect(obs.map((o) => o.block).sort((a, b) => a - b)).toEqual([10, 20, 30, 31, 32]);
+    }
+  });
+
+  it("recomputes the price from perSecondRate, never the float annualizedRate", async () => {
+    const obs = await new SubgraphClient({ url }).fetchWindow({ start: 0, end: 1500 });
+    expect(obs).toHaveLength(1);
+    expect(obs[0].perSecondRate).toBe(999999999848547411861463422n);
+    expect(obs[0].price).toBe(995235179127827689n);
+    const raw = await fetch(url, { method: "POST", body: JSON.stringify({ query: "{ redemptionRates(first: 1) { perSecondRate annualizedRate } }" }) }).then((r) => r.json());
+    // the float field is close but not exact: 18-decimal digits beyond float64 precision
+    expect(Math.abs(Number(raw.data.redemptionRates[0].annualizedRate) - 0.995235179127827689)).toBeLessThan(1e-8);
+    expect(raw.data.redemptionRates[0].perSecondRate).toBe("0.999999999848547411861463422");
+  });
+
+  it("TWAP over subgraph data matches TWAP over the source rates", async () => {
+    const obs = await new SubgraphClient({ url, pageSize: 2 }).fetchWindow({ start: 500, end: 5000 });
+    const direct = computeTwap(rates.map((r) => ({ timestamp: r.timestamp, block: r.block, price: annualize(r.perSecondRate) })), 500, 5000);
+    expect(computeTwap(obs, 500, 5000)).toBe(direct);
+  });
+
+  it("turns 503 and silence into SubgraphError with a clear message", async () => {
+    server.goDown("503");
+    await expect(new SubgraphClient({ url }).fetchWindow({ start: 0, end: 10 })).rejects.toThrow(/subgraph answered HTTP 503/);
+    server.goDown("hang");
+    const err = await new SubgraphClient({ url, timeoutMs: 200 }).fetchWindow({ start: 0, end: 10 }).catch((e) => e);
+    expect(err).toBeInstanceOf(SubgraphError);
+    expect(err.message).toBe("subgraph did not answer within 200 ms");
+    server.goUp();
+    await expect(new SubgraphClient({ url }).fetchWindow({ start: 0, end: 10 })).resolves.toEqual([]);
+  });
+
+  it("reports GraphQL errors", async () => {
+    const bad = await fetch(url, { method: "POST", body: JSON.stringify({ query: "{ redemptionRates(first: 5000) { id } }" }) }).then((r) => r.json());
+    expect(bad.errors[0].message).toMatch(/first/);
+  });
+});
+
+describe("the server's GraphQL argument parser", () => {
+  it("reads variables, objects, enums and aliases", () => {
+    const roots = parseQuery(`query Q($a: BigInt!) { r: redemptionRates(first: 2, orderDirection: desc, where: { createdAt_lte: $a, x_in: [1, "b"] }) { id createdAt } }`, { a: "77" });
+    expect(roots).toEqual([{ name: "redemptionRates", args: { first: 2, orderDirection: "desc", where: { createdAt_lte: "77", x_in: [1, "b"] } }, fields: ["id", "createdAt"] }]);
+    expect(() => parseQuery("{ redemptionRates(first: $nope) { id } }")).toThrow(/Variable "\$nope" is not defined/);
+  });
+});

@@ -1,0 +1,69 @@
+import { describe, expect, it } from "vitest";
+import { computeTwap, type PricePoint } from "../../src/lib/rai/twap";
+
+const pts = (...pairs: [number, number][]): PricePoint[] => pairs.map(([timestamp, p]) => ({ timestamp, price: BigInt(p) }));
+
+describe("computeTwap reference checks", () => {
+  it("(2,2),(3,4) over [1,4] -> 3 (time before the first point left out)", () => {
+    expect(computeTwap(pts([2, 2], [3, 4]), 1, 4)).toBe(3n);
+  });
+  it("(2,2),(3,3) over [4,5] -> 3 (last point before the window carried in)", () => {
+    expect(computeTwap(pts([2, 2], [3, 3]), 4, 5)).toBe(3n);
+  });
+  it("no points -> null", () => {
+    expect(computeTwap([], 1, 4)).toBeNull();
+  });
+});
+
+describe("computeTwap properties", () => {
+  it("a constant rate gives that rate whatever the window", () => {
+    const p = 995235179127827689n;
+    const points = [0, 10800, 21600, 32400].map((timestamp) => ({ timestamp, price: p }));
+    for (const [s, e] of [[0, 28800], [5, 7], [20000, 50000], [32400, 32401]]) expect(computeTwap(points, s, e)).toBe(p);
+  });
+
+  it("page order does not matter", () => {
+    const points = pts([100, 7], [50, 3], [400, 11], [250, 5], [10, 1]);
+    const sorted = [...points].sort((a, b) => a.timestamp - b.timestamp);
+    const reversed = [...sorted].reverse();
+    for (const [s, e] of [[0, 500], [60, 300], [260, 260 + 17]]) {
+      const want = computeTwap(sorted, s, e);
+      expect(computeTwap(points, s, e)).toBe(want);
+      expect(computeTwap(reversed, s, e)).toBe(want);
+    }
+  });
+
+  it("a window entirely before the first point is null, not zero", () => {
+    expect(computeTwap(pts([100, 5]), 10, 90)).toBeNull();
+    expect(computeTwap(pts([100, 5]), 10, 100)).toBeNull();
+    expect(computeTwap(pts([100, 5]), 10, 101)).toBe(5n);
+  });
+
+  it("points after the window end are ignored and a point exactly at start is in force", () => {
+    expect(computeTwap(pts([0, 1], [10, 9], [20, 1000]), 10, 20)).toBe(9n);
+  });
+
+  it("floors the division", () => {
+    // 1 for 2 s, 2 for 1 s -> 4/3 = 1.33 -> 1
+    expect(computeTwap(pts([0, 1], [2, 2]), 0, 3)).toBe(1n);
+    // 1 for 1 s, 2 for 2 s -> 5/3 -> 1
+    expect(computeTwap(pts([0, 1], [1, 2]), 0, 3)).toBe(1n);
+  });
+
+  it("the later of two points with the same timestamp wins", () => {
+    const points: PricePoint[] = [
+      { timestamp: 5, price: 2n, block: 8 },
+      { timestamp: 5, price: 9n, block: 7 },
+    ];
+    expect(computeTwap(points, 5, 10)).toBe(2n);
+  });
+
+  it("weights by seconds, exactly", () => {
+    // 10 for 3 s, 40 for 1 s -> 70 / 4 = 17
+    expect(computeTwap(pts([0, 10], [3, 40]), 0, 4)).toBe(17n);
+  });
+
+  it("rejects a window that ends before it starts", () => {
+    expect(() => computeTwap([], 5, 4)).toThrow(/before its start/);
+  });
+});
