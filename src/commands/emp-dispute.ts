@@ -1,6 +1,29 @@
 import type { Command } from "commander";
-import { notBuilt } from "./common";
+import type { Output } from "../lib/output";
+import { EmpDisputer, type DisputerPassSummary } from "../lib/uma/disputer";
+import { formatFixed } from "../lib/uma/fixed-point";
+import { addBotOptions, runBot } from "./emp-liquidate";
+
+function renderDisputerSummary(out: Output, s: DisputerPassSummary): void {
+  const count = (st: string) => s.disputes.filter((d) => d.status === st).length;
+  out.line(`pass ${s.pass}: block ${s.block}, ${s.liquidations} liquidations`);
+  out.line(`disputed ${count("disputed")}, lost races ${count("lost-race")}, dry-run ${count("dry-run")}, withdrawn ${s.withdrawals.filter((w) => w.status === "withdrawn").length}`);
+  for (const d of s.disputes) out.line(`  ${d.status}\t${d.sponsor}#${d.liquidationId}\tbond ${formatFixed(d.bond)}${d.hash ? `\t${d.hash}` : ""}`);
+  for (const w of s.withdrawals) out.line(`  ${w.status}\t${w.sponsor}#${w.liquidationId}\t${formatFixed(w.paidToDisputer)} collateral${w.hash ? `\t${w.hash}` : ""}`);
+}
 
 export function register(program: Command): void {
-  notBuilt(program, "emp-dispute", "UMA ExpiringMultiParty disputer bot");
+  addBotOptions(
+    program
+      .command("emp-dispute")
+      .description("UMA ExpiringMultiParty disputer bot: dispute wrong liquidations, withdraw rewards"),
+  )
+    .option("--dispute-delay <seconds>", "seconds after a liquidation before disputing it (default 60)")
+    .option("--lookback <seconds>", "how far back the feed prices liquidations (default: the EMP's liquidationLiveness)")
+    .action(async (_opts: unknown, cmd: Command) => {
+      await runBot(cmd, "disputer", (s) => {
+        const bot = new EmpDisputer(s.ctx, s.dispute);
+        return (n) => bot.runPass(n);
+      }, renderDisputerSummary);
+    });
 }

@@ -1,0 +1,215 @@
+import { ExitCode, KeepctlError, RevertError, shortMessageOf } from "../errors";
+import type { Alert } from "../alert/types";
+import { LookbackError } from "../rai/types";
+import type { RaiFeed } from "../rai/feed";
+import { pingHeartbeat } from "../alert/heartbeat";
+import type { BotEmit, BotSender } from "./bot-sender";
+import { empInterface, encodeApprove, encodeWithdrawLiquidation, erc20Interface, decodeWithdrawLiquidationResult, type EmpClient, type EmpParams, type ScanOptions } from "./emp-client";
+import type { LiquidationSnapshot, RewardRole } from "./dispute-strategy";
+
+/**
+ * What both bots share: the price source, the context a pass runs in, reward withdrawal, and the
+ * loop itself (update -> act -> withdraw, each pass wrapped in retries with backoff).
+ */
+
+/** Where a pass gets its price: the RAI feed, or an operator's fixed --price. */
+export interface PriceSource {
+  readonly label: string;
+  update(): Promise<void>;
+  /** Current price (1e18 = 1.0); null when none is known. */
+  current(): bigint | null;
+  /** Historical price at `t`; null when `t` is outside what the source can look back to. */
+  at(t: bigint): bigint | null;
+}
+
+export function fixedPrice(price: bigint): PriceSource {
+  return { label: "--price", update: async () => undefined, current: () => price, at: () => price };
+}
+
+export function raiFeedPrice(feed: RaiFeed, onWarning?: (msg: string) => void): PriceSource {
+  return {
+    label: "RAI redemption-rate feed",
+    update: async () => {
+      const s = await feed.update();
+      for (const w of s.warnings) onWarning?.(w);
+    },
+    current: () => feed.currentPrice(),
+    at: (t) => {
+      try {
+        return feed.historicalPrice(Number(t));
+      } catch (e) {
+        if (e instanceof LookbackError) return null; // the strategy skips it as outside-lookback
+        throw e;
+      }
+    },
+  };
+}
+
+/** Reads and sends must go through a provider without ethers' response cache (FreshProvider). */
+export interface BotContext {
+  client: EmpClient;
+  params: EmpParams;
+  sender: BotSender;
+  price: PriceSource;
+  emit: BotEmit;
+  /** fromBlock (the EMP's deployment) and chunk size for event scans. */
+  scan: ScanOptions;
+  alert?: (a: Alert) => Promise<void>;
+  signal?: AbortSignal;
+  /** Called between update and act (tests use it to stage races). */
+  beforeAct?: () => Promise<void>;
+}
+
+/** Approves `amount` of `token` to the EMP (journaled `${emp}:${token}:approve`); true when only simulated (dry-run). */
+export async function approveExactly(ctx: BotContext, token: string, which: string, amount: bigint): Promise<boolean> {
+  const { params, sender, emit } = ctx;
+  const req = { ...encodeApprove(token, params.address, amount), label: `approve ${which} for ${params.address}`, abi: erc20Interface };
+  const r = await sender.send(`${params.address}:${token}:approve`, req, { repeatable: true, meta: { amount: amount.toString() } });
+  if (r.status !== "dry-run") return false;
+  emit({ type: "skipped", action: "approve", token: which, amount, reason: "dry-run" });
+  return true;
+}
+
+export interface WithdrawalOutcome {
+  sponsor: string;
+  liquidationId: bigint;
+  status: "withdrawn" | "dry-run" | "lost-race";
+  hash?: string;
+  paidToLiquidator: bigint;
+  paidToDisputer: bigint;
+  paidToSponsor: bigint;
+}
+
+/**
+ * Collects what `role` is owed: simulates withdrawLiquidation for each candidate and sends only
+ * when it would succeed and pay this account something (a dispute waits for the oracle's price).
+ */
+export async function withdrawRewards(ctx: BotContext, candidates: LiquidationSnapshot[], role: RewardRole): Promise<WithdrawalOutcome[]> {
+  const me = ctx.sender.address.toLowerCase();
+  const out: WithdrawalOutcome[] = [];
+  for (const l of candidates) {
+    if (ctx.signal?.aborted) break;
+    const req = { ...encodeWithdrawLiquidation(ctx.params.address, l.id, l.sponsor), label: `withdraw ${l.sponsor}#${l.id}`, abi: empInterface };
+    let payout;
+    try {
+      payout = decodeWithdrawLiquidationResult(await ctx.sender.provider.call({ ...req, from: ctx.sender.address }));
+    } catch {
+      ctx.emit({ type: "skipped", action: "withdraw", sponsor: l.sponsor, liquidationId: l.id, reason: "not-withdrawable-yet" });
+      continue;
+    }
+    const mine = (l.liquidator.toLowerCase() === me ? payout.paidToLiquidator : 0n) + (l.disputer.toLowerCase() === me ? payout.paidToDisputer : 0n);
+    if (mine === 0n) {
+      ctx.emit({ type: "skipped", action: "withdraw", sponsor: l.sponsor, liquidationId: l.id, reason: "nothing-owed" });
+      continue;
+    }
+    const key = `${ctx.params.address}:${l.sponsor}:${l.id}:withdraw`;
+    try {
+      const sent = await ctx.sender.send(key, req, { repeatable: false, meta: { role, expected: mine.toString() } });
+      if (sent.status === "dry-run") {
+        ctx.emit({ type: "skipped", action: "withdraw", sponsor: l.sponsor, liquidationId: l.id, reason: "dry-run", role, ...payout, gasLimit: sent.prepared.gasLimit });
+        out.push({ sponsor: l.sponsor, liquidationId: l.id, status: "dry-run", ...payout });
+        continue;
+      }
+      if (sent.status === "done-earlier") continue;
+      const ev = sent.receipt.logs.map((x) => safeParse(x)).find((e) => e?.name === "LiquidationWithdrawn");
+      const paid = ev
+        ? { paidToLiquidator: ev.args.paidToLiquidator as bigint, paidToDisputer: ev.args.paidToDisputer as bigint, paidToSponsor: ev.args.paidToSponsor as bigint }
+        : payout;
+      ctx.emit({ type: "withdrawn", sponsor: l.sponsor, liquidationId: l.id, role, hash: sent.hash, ...paid });
+      await ctx.alert?.({ key: `withdrawn:${key}`, level: "info", title: `EMP reward withdrawn (${role})`, text: `liquidation ${l.id} of ${l.sponsor}`, fields: { ...paid, tx: sent.hash } });
+      out.push({ sponsor: l.sponsor, liquidationId: l.id, status: "withdrawn", hash: sent.hash, ...paid });
+    } catch (e) {
+      // Anyone may call withdrawLiquidation and it pays every party: if the record is gone, we were paid.
+      const [now] = (await ctx.client.readLiquidations(l.sponsor)).filter((x) => x.id === l.id);
+      if (e instanceof RevertError && (!now || now.state === 0)) {
+        const message = `liquidation ${l.id} of ${l.sponsor} was withdrawn by someone else first (it pays every party); skipped`;
+        ctx.sender.journal.recordSkipped(key, message);
+        ctx.emit({ type: "warning", action: "withdraw", sponsor: l.sponsor, liquidationId: l.id, reason: "lost-race", message });
+        out.push({ sponsor: l.sponsor, liquidationId: l.id, status: "lost-race", ...payout });
+        continue;
+      }
+      throw e;
+    }
+  }
+  return out;
+}
+
+function safeParse(log: { topics: readonly string[]; data: string }) {
+  try {
+    return empInterface.parseLog(log);
+  } catch {
+    return null;
+  }
+}
+
+export interface LoopOptions {
+  /** Seconds between passes; 0 means one pass. */
+  intervalSec: number;
+  once: boolean;
+  /** Retries of a failed pass before it counts as failed (default 3). */
+  retries: number;
+  /** First backoff delay, doubling per retry (default 1000 ms). */
+  backoffMs?: number;
+  signal: AbortSignal;
+  emit: BotEmit;
+  heartbeatUrl?: string;
+  alert?: (a: Alert) => Promise<void>;
+}
+
+/** Config, usage and interruption errors end the bot; anything else is worth another try. */
+function isFatal(e: unknown): boolean {
+  if (!(e instanceof KeepctlError)) return false;
+  const fatal: number[] = [ExitCode.USAGE, ExitCode.CONFIG, ExitCode.INTERRUPTED];
+  return fatal.includes(e.exitCode);
+}
+
+/**
+ * Runs `pass` once, or every `intervalSec` until the signal aborts. A pass that still fails after
+ * its retries ends a one-shot run with that error; a long-running bot reports it and goes on.
+ */
+export async function runBotLoop<T>(pass: (n: number) => Promise<T>, o: LoopOptions): Promise<{ passes: number; last?: T }> {
+  const once = o.once || o.intervalSec === 0;
+  let last: T | undefined;
+  let passes = 0;
+  for (let n = 1; !o.signal.aborted; n++) {
+    let error: unknown;
+    for (let attempt = 0; attempt <= o.retries && !o.signal.aborted; attempt++) {
+      try {
+        last = await pass(n);
+        error = undefined;
+        break;
+      } catch (e) {
+        if (isFatal(e)) throw e;
+        error = e;
+        const willRetry = attempt < o.retries;
+        o.emit({ type: "error", pass: n, attempt: attempt + 1, willRetry, message: shortMessageOf(e), code: e instanceof KeepctlError ? e.code : "INTERNAL" });
+        if (willRetry) await sleep((o.backoffMs ?? 1000) * 2 ** attempt, o.signal);
+      }
+    }
+    passes = n;
+    if (error !== undefined) {
+      if (once) throw error;
+      await o.alert?.({ key: "emp-bot-pass-failed", level: "critical", title: "EMP bot pass failed", text: shortMessageOf(error) }).catch(() => undefined);
+    }
+    if (o.heartbeatUrl) {
+      const hb = await pingHeartbeat(o.heartbeatUrl);
+      if (!hb.ok) o.emit({ type: "warning", message: hb.error });
+    }
+    if (once) break;
+    await sleep(o.intervalSec * 1000, o.signal);
+  }
+  return { passes, last };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
