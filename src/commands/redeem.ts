@@ -1,6 +1,157 @@
 import type { Command } from "commander";
-import { notBuilt } from "./common";
+import { formatEther, formatUnits } from "ethers";
+import { loadConfig, parseAddress, requireOperators, settingOf, type Config } from "../lib/config";
+import { ExitCode, InsufficientFundsError, UsageError } from "../lib/errors";
+import type { Output } from "../lib/output";
+import { AuditLog } from "../lib/audit";
+import { planRedemptions, type Plan } from "../lib/tbtc/planner";
+import { readCandidates, readTbtc, type KnownRisk } from "../lib/tbtc/redeem-facts";
+import { estimatePlanGas, executePlan, settleJournal, type RedeemEvent, type RedemptionOutcome } from "../lib/tbtc/redeemer";
+import { openRedeemSession, payoutScriptOf } from "../lib/tbtc/redeem-session";
+import { loadTbtcRun } from "../lib/tbtc/report";
+import { State } from "../lib/tbtc/abis";
+import { collect, globalsOf, outputOf, runState, shutdown } from "./common";
 
 export function register(program: Command): void {
-  notBuilt(program, "redeem", "redeem at-risk deposits with the wallet's TBTC");
+  program
+    .command("redeem")
+    .description("redeem at-risk deposits with the wallet's TBTC (shows the plan, confirms, sends)")
+    .option("--deposit <address>", "deposit to redeem; repeat or comma-separate (default: at-risk deposits of --operator)", collect)
+    .option("--operator <address>", "operator whose at-risk deposits to redeem (env KEEPCTL_OPERATORS)", collect)
+    .option("--btc-address <address>", "BTC address the redemption pays to (env KEEPCTL_BTC_ADDRESS)")
+    .option("--redeem-below <pct>", "redeem deposits below this collateralization % (env KEEPCTL_REDEEM_BELOW; default 130)")
+    .option("--fee-sats <sats>", "BTC fee left to the redemption tx (env KEEPCTL_REDEMPTION_FEE_SATS; default 10000)")
+    .option("--max-fee-gwei <gwei>", "hard cap on the gas price (env KEEPCTL_MAX_FEE_GWEI; default 200)")
+    .option("--keystore <file>", "encrypted JSON keystore (env KEEPCTL_KEYSTORE; raw key only via KEEPCTL_PRIVATE_KEY)")
+    .option("--password-file <file>", "keystore password file (env KEEPCTL_PASSWORD_FILE; else a hidden prompt on a TTY)")
+    .option("-y, --yes", "do not ask for confirmation (required when not on a terminal)")
+    .option("--dry-run", "simulate and show the plan; send nothing")
+    .addHelpText("after", "\nExit codes: 0 done (also nothing to do, or a deposit redeemed by someone else first), 2 bad flag or\nno --yes off a terminal, 3 missing key/BTC address or account in use, 4 RPC, 5 revert, 6 not enough TBTC/ETH.\nSee docs/redeem-watch.md.")
+    .action(async (_opts, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const out = outputOf(cmd);
+      const dryRun = !!g.dryRun;
+      const interactive = !!process.stdin.isTTY && !!process.stderr.isTTY;
+      // Refuse before touching the chain or the key: nothing can be sent without a yes.
+      if (!dryRun && !g.yes && !interactive) {
+        throw new UsageError("keepctl redeem sends transactions and needs --yes when not run on a terminal", { hint: "add --yes, or --dry-run to only see the plan" });
+      }
+      const cfg = loadConfig(g);
+      const explicit = ((g.deposit as string[] | undefined) ?? []).map((a) => {
+        try {
+          return parseAddress(a);
+        } catch {
+          throw new UsageError(`--deposit: invalid address "${a}"`);
+        }
+      });
+      const script = payoutScriptOf(cfg, true)!;
+      const audit = AuditLog.open(cfg.dataDir);
+      const session = await openRedeemSession(cfg, { interactive, lock: !dryRun, onEvent: (ev) => onRedeemEvent(out, ev) });
+      try {
+        const me = session.wallet.address;
+        // A crashed run's transactions first: rebroadcast or confirm them, never sign twice.
+        if (!dryRun) await settleJournal(session.sender, shutdown.signal);
+        const { deposits, known } = explicit.length ? { deposits: explicit, known: new Map<string, KnownRisk>() } : await operatorDeposits(cfg, session.provider);
+        const [candidates, tbtc] = await Promise.all([readCandidates(session.fresh, session.contracts, deposits, me, known), readTbtc(session.fresh, session.contracts.token, me)]);
+        const plan = planRedemptions(candidates, tbtc.balance, { redeemBelowPct: settingOf<number>(cfg, "redeemBelow"), feeSats: BigInt(settingOf<number>(cfg, "feeSats")), ignoreThreshold: explicit.length > 0 });
+        const gas = await estimatePlanGas(session.sender, session.contracts, plan, script.redeemerOutputScript);
+        const gasBy = new Map(gas.map((x) => [x.deposit, x]));
+        const doc = { account: me, btcAddress: script.address, dryRun, ...planJson(plan, gasBy) };
+        if (!out.json) showPlan(out, plan, gasBy, me, script.address);
+
+        if (plan.funded.length === 0) {
+          if (out.json) out.document({ ...doc, results: [] });
+          if (plan.unfunded.length) throw new InsufficientFundsError(`not enough TBTC: ${plan.unfunded.length} deposit(s) need ${formatUnits(plan.unfunded[0].shortfallTbtc, 18)} TBTC more at least`, { hint: "top up the account's TBTC and run again" });
+          if (!out.json) out.info("nothing to redeem");
+          return;
+        }
+        if (dryRun) {
+          if (out.json) out.document({ ...doc, results: [] });
+          else out.info("dry run: nothing was sent");
+          return;
+        }
+        if (!g.yes && !(await confirm(`Send ${plan.funded.length} redemption(s) from ${me}?`))) {
+          if (out.json) out.document({ ...doc, results: [], cancelled: true });
+          else out.info("cancelled: nothing was sent");
+          return;
+        }
+        const results = await executePlan(session.sender, session.contracts, plan, script.redeemerOutputScript, shutdown.signal);
+        for (const r of results) audit.record("redeem", { deposit: r.deposit, path: r.path, status: r.status, hash: r.hash, reason: r.reason, account: me });
+        if (out.json) out.document({ ...doc, results: results.map(resultJson) });
+        else showResults(out, results);
+        const failed = results.find((r) => r.status === "failed");
+        if (failed) runState.exitCode = failed.error?.exitCode ?? ExitCode.INTERNAL;
+        else if (plan.unfunded.length) runState.exitCode = ExitCode.FUNDS;
+      } finally {
+        session.close();
+      }
+    });
+}
+
+async function operatorDeposits(cfg: Config, provider: Parameters<typeof loadTbtcRun>[1]["provider"]) {
+  const run = await loadTbtcRun(cfg, { operators: requireOperators(cfg), useCache: true, provider });
+  const live = run.deposits.filter((d) => !d.finished && (d.state === State.ACTIVE || d.state === State.COURTESY_CALL));
+  const known = new Map<string, KnownRisk>(live.map((d) => [d.deposit.toLowerCase(), { collateralBp: d.collateralBp, courtesyDeadline: d.courtesyDeadline }]));
+  return { deposits: live.map((d) => d.deposit), known };
+}
+
+async function confirm(message: string): Promise<boolean> {
+  const inquirer = (await import("inquirer")).default;
+  const prompt = inquirer.createPromptModule({ output: process.stderr });
+  const a = await prompt<{ ok: boolean }>([{ type: "confirm", name: "ok", message, default: false }]);
+  return a.ok;
+}
+
+type GasInfo = { gasLimit: bigint; worstCaseFeeWei: bigint; simulated: boolean; error?: string };
+const btc = (sats: bigint) => formatUnits(sats, 8);
+const tbtcStr = (wei: bigint) => formatUnits(wei, 18);
+
+function planJson(plan: Plan, gas: Map<string, GasInfo>) {
+  return {
+    availableTbtc: plan.availableTbtc,
+    totalCostTbtc: plan.totalCostTbtc,
+    worstCaseGasWei: [...gas.values()].reduce((s, g) => s + g.worstCaseFeeWei, 0n),
+    plan: plan.funded.map((f) => ({ deposit: f.address, path: f.path, lotSats: f.lotSats, costTbtc: f.costTbtc, feeSats: f.feeSats, outputValueSats: f.outputValueSats, collateralPct: f.collateralPct, gasLimit: gas.get(f.address)?.gasLimit ?? null, worstCaseGasWei: gas.get(f.address)?.worstCaseFeeWei ?? null, simulationError: gas.get(f.address)?.error ?? null })),
+    unfunded: plan.unfunded.map((u) => ({ deposit: u.address, costTbtc: u.costTbtc, shortfallTbtc: u.shortfallTbtc })),
+    skipped: plan.skipped.map((s) => ({ deposit: s.address, reason: s.reason })),
+  };
+}
+
+function resultJson(r: RedemptionOutcome) {
+  return { deposit: r.deposit, path: r.path, status: r.status, hash: r.hash ?? null, reason: r.reason ?? null, ...(r.error ? { error: { code: r.error.code, message: r.error.message } } : {}) };
+}
+
+function showPlan(out: Output, plan: Plan, gas: Map<string, GasInfo>, me: string, btcAddress: string): void {
+  out.info(`account ${me}: ${tbtcStr(plan.availableTbtc)} TBTC available; paying out to ${btcAddress}`);
+  if (plan.funded.length) {
+    out.table(plan.funded, [
+      { header: "Deposit", value: (f) => f.address },
+      { header: "Path", value: (f) => f.path },
+      { header: "Lot BTC", align: "right", value: (f) => btc(f.lotSats) },
+      { header: "Collat %", align: "right", value: (f) => f.collateralPct.toFixed(2) },
+      { header: "TBTC cost", align: "right", value: (f) => tbtcStr(f.costTbtc) },
+      { header: "Max gas ETH", align: "right", value: (f) => { const g = gas.get(f.address); return g ? `${formatEther(g.worstCaseFeeWei)}${g.simulated ? "" : " (est.)"}` : "-"; } },
+    ]);
+  }
+  for (const f of plan.funded) { const e = gas.get(f.address)?.error; if (e) out.warn(`simulation: ${e}`); }
+  for (const u of plan.unfunded) out.warn(`${u.address}: needs ${tbtcStr(u.costTbtc)} TBTC, ${tbtcStr(u.shortfallTbtc)} more than is left`);
+  for (const s of plan.skipped) out.info(`skip ${s.address}: ${s.reason}`);
+}
+
+function showResults(out: Output, results: RedemptionOutcome[]): void {
+  out.table(results, [
+    { header: "Deposit", value: (r) => r.deposit },
+    { header: "Status", value: (r) => r.status, color: (r, t) => out.paint(r.status === "requested" || r.status === "already-requested" ? "ok" : r.status === "lost-race" ? "warn" : "bad", t) },
+    { header: "Tx", value: (r) => r.hash ?? "-" },
+    { header: "Note", value: (r) => r.reason ?? "" },
+  ]);
+}
+
+function onRedeemEvent(out: Output, ev: RedeemEvent): void {
+  if (out.json) return;
+  if (ev.type === "warning") out.warn(ev.message);
+  else if (ev.type === "recovered") out.info(`journal: ${ev.key} was in flight; on chain it is ${ev.status}`);
+  else if (ev.type === "sent") out.info(`sent ${ev.label} (nonce ${ev.nonce}) ${ev.hash}`);
+  else if (ev.type === "replaced") out.info(`replaced ${ev.label} at nonce ${ev.nonce}: ${ev.hash}`);
+  else if (ev.type === "fee-cap-reached") out.warn(`${ev.label}: fee cap reached; waiting at the cap`);
 }

@@ -41,7 +41,7 @@ async function demo(): Promise<void> {
 
     // The devnet operator's key is a well-known test key; a real operator uses --keystore.
     process.env.KEEPCTL_PRIVATE_KEY = devnetWallet(1).privateKey;
-    await run(["watch", ...common, "--operator", op1, "--once", "--yes", "--btc-address", "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"]);
+    await run(["watch", ...common, "--operator", op1, "--once", "--notify-courtesy", "--btc-address", "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"]);
     delete process.env.KEEPCTL_PRIVATE_KEY;
     await run(["list-keeps", ...common, "--operator", op1]);
   } finally {

@@ -1,0 +1,100 @@
+import type { Wallet } from "ethers";
+import { ConfigError } from "../errors";
+import { requireContract, settingOf, type Config } from "../config";
+import { loadWallet } from "../chain/wallet";
+import type { KeepctlProvider } from "../chain/provider";
+import { Journal, acquireAccountLock, type AccountLock } from "../journal";
+import { connectFromConfig } from "./report";
+import { btcNetworkForChain, decodeBtcAddress, type DecodedBtcAddress } from "./btc-address";
+import { JournaledSender, type RedeemEvent } from "./redeemer";
+import { FreshProvider } from "./fresh-provider";
+import type { TbtcContracts } from "./redeem-facts";
+
+/**
+ * What `redeem` and `watch` share before acting: the tBTC addresses, the payout script, the
+ * provider, the signing wallet with its journaled sender, and the per-account lock.
+ */
+export function tbtcContractsOf(cfg: Config): TbtcContracts {
+  return {
+    system: requireContract(cfg, "TBTCSystem"),
+    token: requireContract(cfg, "TBTCToken"),
+    vendingMachine: requireContract(cfg, "VendingMachine"),
+    depositToken: requireContract(cfg, "TBTCDepositToken"),
+    startBlock: cfg.startBlock,
+  };
+}
+
+/** The configured BTC payout address, decoded and checked against the chain's Bitcoin network. */
+export function payoutScriptOf(cfg: Config, required: boolean): DecodedBtcAddress | undefined {
+  const addr = settingOf<string | undefined>(cfg, "btcAddress");
+  if (!addr) {
+    if (!required) return undefined;
+    throw new ConfigError("no BTC address to redeem to", { hint: "pass --btc-address ADDR or set KEEPCTL_BTC_ADDRESS" });
+  }
+  return decodeBtcAddress(addr, btcNetworkForChain(cfg.chainId));
+}
+
+export function hasSigningKey(cfg: Config): boolean {
+  return !!(settingOf<string | undefined>(cfg, "privateKey") || settingOf<string | undefined>(cfg, "keystore"));
+}
+
+export interface RedeemSession {
+  /** Scans (cached responses are fine there). */
+  provider: KeepctlProvider;
+  /** Sends and reads around sends: never a cached response. */
+  fresh: FreshProvider;
+  wallet: Wallet;
+  journal: Journal;
+  sender: JournaledSender;
+  contracts: TbtcContracts;
+  lock?: AccountLock;
+  close(): void;
+}
+
+export interface OpenSessionOptions {
+  interactive: boolean;
+  prompt?: (msg: string) => Promise<string>;
+  /** Take the per-account lock (not for --dry-run, which sends nothing). */
+  lock: boolean;
+  onEvent?: (ev: RedeemEvent) => void;
+  provider?: KeepctlProvider;
+}
+
+export async function openRedeemSession(cfg: Config, o: OpenSessionOptions): Promise<RedeemSession> {
+  const contracts = tbtcContractsOf(cfg);
+  const provider = o.provider ?? (await connectFromConfig(cfg));
+  try {
+    const wallet = await loadWallet(
+      {
+        keystorePath: settingOf<string | undefined>(cfg, "keystore"),
+        passwordFile: settingOf<string | undefined>(cfg, "passwordFile"),
+        privateKeyFromEnv: settingOf<string | undefined>(cfg, "privateKey"),
+        interactive: o.interactive,
+        prompt: o.prompt,
+      },
+      null,
+    );
+    const fresh = new FreshProvider(provider, cfg.chainId);
+    const signer = wallet.connect(fresh);
+    const lock = o.lock ? acquireAccountLock(cfg.dataDir, wallet.address) : undefined;
+    const journal = Journal.open(cfg.dataDir);
+    const sender = new JournaledSender(signer, fresh, journal, { maxFeeGwei: settingOf<number>(cfg, "maxFeeGwei") }, o.onEvent);
+    return {
+      provider,
+      fresh,
+      wallet: signer,
+      journal,
+      sender,
+      contracts,
+      lock,
+      close: () => {
+        lock?.release();
+        fresh.destroy();
+        if (!o.provider) provider.destroy();
+      },
+    };
+  } catch (e) {
+    if (!o.provider) provider.destroy();
+    throw e;
+  }
+}

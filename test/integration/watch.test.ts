@@ -1,0 +1,152 @@
+import fs from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { ethers } from "ethers";
+import { startDevnet, devnetWallet, type Devnet } from "../../src/devnet/scenario";
+import { openDeposit, signRedemptionDigest } from "../../src/devnet/deposits";
+import { depositContract, send, setEthBtcPrice } from "../../src/devnet/tbtc";
+import { loadConfig, type Config } from "../../src/lib/config";
+import { KeepctlProvider } from "../../src/lib/chain/provider";
+import { AlertHub, createNotifiers } from "../../src/lib/alert";
+import { AuditLog } from "../../src/lib/audit";
+import { Journal } from "../../src/lib/journal";
+import { connectFromConfig } from "../../src/lib/tbtc/report";
+import { FreshProvider } from "../../src/lib/tbtc/fresh-provider";
+import { JournaledSender } from "../../src/lib/tbtc/redeemer";
+import { tbtcContractsOf } from "../../src/lib/tbtc/redeem-session";
+import { decodeBtcAddress } from "../../src/lib/tbtc/btc-address";
+import { runWatch, watchOnce, type WatchDeps, type WatchEvent } from "../../src/lib/watch";
+
+/** The watch loop against the devnet, with a local HTTP server standing in for Slack and the webhook. */
+const BTC = 100_000_000n;
+const operator = devnetWallet(1).address;
+const home = fs.mkdtempSync(path.join(os.tmpdir(), "keepctl-watch-"));
+let devnet: Devnet;
+let provider: KeepctlProvider;
+let cfg: Config;
+let deposit: string;
+let snapshot: string;
+let server: http.Server;
+let got: { path: string; body: string }[] = [];
+let port: number;
+
+beforeAll(async () => {
+  const file = path.join(home, "deployment.json");
+  devnet = await startDevnet({ seed: false, out: file });
+  deposit = (await openDeposit(devnet.deployment, { lotSats: 5n * BTC, members: [operator, devnetWallet(3).address, devnetWallet(4).address], fundWith: "vendingMachine" })).deposit;
+  // Extra TBTC for the deployer to hand out.
+  await openDeposit(devnet.deployment, { lotSats: 1n * BTC, members: [devnetWallet(5).address, devnetWallet(3).address, devnetWallet(4).address], fundWith: "vendingMachine" });
+  cfg = loadConfig({ deployment: file, dataDir: path.join(home, "data") }, {}, { dotenv: false });
+  provider = await connectFromConfig(cfg);
+  server = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => (body += d));
+    req.on("end", () => {
+      got.push({ path: req.url ?? "", body });
+      res.end("ok");
+    });
+  });
+  await new Promise<void>((res) => server.listen(0, "127.0.0.1", res));
+  port = (server.address() as { port: number }).port;
+  snapshot = await provider.send("evm_snapshot", []);
+}, 300_000);
+
+beforeEach(async () => {
+  await provider.send("evm_revert", [snapshot]);
+  snapshot = await provider.send("evm_snapshot", []);
+  got = [];
+  fs.rmSync(path.join(home, "data"), { recursive: true, force: true });
+});
+
+afterAll(async () => {
+  server?.close();
+  provider?.destroy();
+  await devnet?.stop();
+});
+
+function deps(over: Partial<WatchDeps> & { events: WatchEvent[] }): WatchDeps {
+  const hub = new AlertHub(createNotifiers({ slackWebhookUrl: `http://127.0.0.1:${port}/slack`, webhookUrl: `http://127.0.0.1:${port}/hook` }));
+  return {
+    cfg,
+    provider,
+    contracts: tbtcContractsOf(cfg),
+    operators: [operator],
+    hub,
+    audit: AuditLog.open(cfg.dataDir),
+    policy: { warnBelowPct: 140, redeemBelowPct: 130, notifyCourtesy: false, feeSats: 10_000n, minEthWei: 10n ** 17n, maxBlockAgeSec: 300 },
+    emit: (e) => over.events.push(e),
+    signal: new AbortController().signal,
+    intervalSec: 1,
+    once: true,
+    ...over,
+  };
+}
+
+async function redeemerSender(): Promise<JournaledSender> {
+  const fresh = new FreshProvider(provider, 31337);
+  const w = new ethers.Wallet(ethers.Wallet.createRandom().privateKey, fresh);
+  await provider.send("hardhat_setBalance", [w.address, ethers.toQuantity(ethers.parseEther("10"))]);
+  await send(devnet.deployment.contracts.tbtcToken.transfer(w.address, 5n * 10n ** 18n + 10n ** 16n));
+  return new JournaledSender(w, fresh, Journal.open(cfg.dataDir), { maxFeeGwei: 1000, pollMs: 50 });
+}
+
+const slackTexts = () => got.filter((g) => g.path === "/slack").map((g) => JSON.parse(g.body).text as string);
+
+describe("keepctl watch loop", () => {
+  it("alerts once per condition across loops (deduped), and resolves when it clears", async () => {
+    await setEthBtcPrice(devnet.deployment, 0.027); // 150% -> 135%: below the 140% warning line
+    const events: WatchEvent[] = [];
+    const d = deps({ events });
+    await runWatch(d);
+    await runWatch(d);
+    const warned = slackTexts().filter((t) => /below warning threshold/.test(t));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatch(new RegExp(`${deposit} collateralization 13[45]\\.\\d\\d% is below 140%`));
+    expect(got.filter((g) => g.path === "/hook").length).toBe(1);
+    await setEthBtcPrice(devnet.deployment, 0.03);
+    await runWatch(d);
+    expect(slackTexts().at(-1)).toMatch(/^\[RESOLVED\] deposit below warning threshold/);
+  });
+
+  it("an RPC that does not answer is an alert and a failed loop, not a crash", async () => {
+    const dead = new KeepctlProvider(["http://127.0.0.1:1"], 31337, { retries: 1, timeoutMs: 500, backoffMs: 10 });
+    const events: WatchEvent[] = [];
+    const res = await runWatch(deps({ events, provider: dead }));
+    dead.destroy();
+    expect(res.failures).toBe(1);
+    expect(events.map((e) => e.type)).toEqual(["loop-error", "alert", "heartbeat"]);
+    expect(events[2].ok).toBe(false);
+    expect(slackTexts()[0]).toMatch(/^\[CRITICAL\] RPC failing/);
+  });
+
+  it("no new block for longer than the limit raises the stale-chain alert", async () => {
+    const events: WatchEvent[] = [];
+    const head = await provider.getBlockNumber();
+    const summary = await watchOnce(deps({ events, now: () => 10_000 }), { loop: 1, lastHead: head, lastNewBlockAt: 10_000 - 301 });
+    expect(summary.alerts.map((a) => a.key)).toContain("stale-chain");
+    expect(slackTexts().some((t) => /no new block for 301 s/.test(t))).toBe(true);
+  });
+
+  it("redeems by policy, then submits the keep's signature on the next loop", async () => {
+    await setEthBtcPrice(devnet.deployment, 0.024); // 120%
+    const sender = await redeemerSender();
+    const script = decodeBtcAddress("tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx", "testnet").redeemerOutputScript;
+    const events: WatchEvent[] = [];
+    const d = deps({ events, sender, script });
+    await runWatch(d);
+    expect(events.filter((e) => e.type === "redemption").map((e) => e.status)).toEqual(["requested"]);
+    expect(Number(await depositContract(devnet.deployment, deposit).currentState())).toBe(5);
+    expect(slackTexts().some((t) => /^\[INFO\] redemption requested/.test(t))).toBe(true);
+
+    const keep = (await depositContract(devnet.deployment, deposit).keepAddress()) as string;
+    await signRedemptionDigest(devnet.deployment, keep);
+    events.length = 0;
+    await runWatch(d);
+    expect(events.find((e) => e.type === "redemption-progress")?.action).toBe("signature-submitted");
+    expect(Number(await depositContract(devnet.deployment, deposit).currentState())).toBe(6);
+    const audit = fs.readFileSync(path.join(cfg.dataDir, "audit.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).action);
+    expect(audit).toEqual(["redeem", "provide-redemption-signature"]);
+  });
+});

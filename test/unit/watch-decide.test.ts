@@ -1,0 +1,129 @@
+import { describe, expect, it } from "vitest";
+import { courtesyCallable, decideLoop, dropRedeemedAlerts, needsCandidateRead, outcomeAlerts, type WatchPolicy, type WatchReadings, type WatchedDeposit } from "../../src/lib/watch-decide";
+import { State, type Candidate } from "../../src/lib/tbtc/planner";
+import { redemptionTimes } from "../../src/lib/tbtc/progress";
+
+const TBTC = 10n ** 18n;
+const ETH = 10n ** 18n;
+const policy: WatchPolicy = { warnBelowPct: 135, redeemBelowPct: 130, notifyCourtesy: true, feeSats: 10_000n, minEthWei: ETH / 10n, maxBlockAgeSec: 300 };
+
+function dep(address: string, collateralPct: number | undefined, extra: Partial<WatchedDeposit> = {}): WatchedDeposit {
+  return { address, state: State.ACTIVE, collateralPct, undercollateralizedPct: 125, severePct: 110, courtesyDeadline: null, ...extra };
+}
+function cand(address: string, collateralPct: number, costBtc: bigint, extra: Partial<Candidate> = {}): Candidate {
+  return { address, state: State.ACTIVE, lotSats: costBtc * 100_000_000n, utxoSats: costBtc * 100_000_000n, collateralPct, courtesyDeadline: null, costTbtc: costBtc * TBTC, path: "vending-machine", ...extra };
+}
+function readings(over: Partial<WatchReadings> = {}): WatchReadings {
+  return { now: 10_000, chainNow: 10_000, lastNewBlockAt: 9_990, deposits: [], candidates: [], tbtcBalance: 0n, ethBalance: ETH, ...over };
+}
+const keys = (r: { alerts: { key: string }[] }) => r.alerts.map((a) => a.key).sort();
+
+describe("decideLoop alerts by collateralization", () => {
+  it("150% ok, 133% warn, 124.5% courtesy, 109% liquidation", () => {
+    const d = decideLoop(readings({ deposits: [dep("0xa", 150), dep("0xb", 133), dep("0xc", 124.5), dep("0xd", 109)] }), policy);
+    expect(keys(d)).toEqual(["courtesy:0xc", "liquidation:0xd", "warn:0xb"]);
+    expect(d.alerts.find((a) => a.key === "warn:0xb")!.level).toBe("warning");
+    expect(d.alerts.find((a) => a.key === "liquidation:0xd")!.level).toBe("critical");
+  });
+
+  it("exactly at the warn threshold is not a warning; just below is", () => {
+    expect(keys(decideLoop(readings({ deposits: [dep("0xa", 135)] }), policy))).toEqual([]);
+    expect(keys(decideLoop(readings({ deposits: [dep("0xa", 134.99)] }), policy))).toEqual(["warn:0xa"]);
+  });
+
+  it("a courtesy call says how long is left, or that it expired", () => {
+    const live = decideLoop(readings({ deposits: [dep("0xa", 120, { state: State.COURTESY_CALL, courtesyDeadline: 10_000 + 3600 })] }), policy);
+    expect(live.alerts[0].text).toMatch(/expires in 60 min/);
+    const expired = decideLoop(readings({ deposits: [dep("0xa", 120, { state: State.COURTESY_CALL, courtesyDeadline: 9_000 })] }), policy);
+    expect(expired.alerts[0].text).toMatch(/expired/);
+  });
+
+  it("ignores finished deposits", () => {
+    expect(decideLoop(readings({ deposits: [dep("0xa", 50, { state: State.REDEEMED })] }), policy).alerts).toEqual([]);
+  });
+});
+
+describe("courtesy calls", () => {
+  it("notifies ACTIVE deposits whose integer % is below the threshold only", () => {
+    expect(courtesyCallable(dep("0xa", 124.99))).toBe(true);
+    expect(courtesyCallable(dep("0xa", 125.4))).toBe(false); // the contract floors to 125, not < 125
+    expect(courtesyCallable(dep("0xa", 120, { state: State.COURTESY_CALL }))).toBe(false);
+    expect(courtesyCallable(dep("0xa", undefined))).toBe(false);
+    const d = decideLoop(readings({ deposits: [dep("0xa", 124), dep("0xb", 126)] }), policy);
+    expect(d.notifyCourtesy).toEqual(["0xa"]);
+    expect(decideLoop(readings({ deposits: [dep("0xa", 124)] }), { ...policy, notifyCourtesy: false }).notifyCourtesy).toEqual([]);
+  });
+});
+
+describe("redemption decisions", () => {
+  it("reads candidates only below the redeem threshold or in courtesy call", () => {
+    expect(needsCandidateRead(dep("0xa", 129.9), policy)).toBe(true);
+    expect(needsCandidateRead(dep("0xa", 130), policy)).toBe(false);
+    expect(needsCandidateRead(dep("0xa", 140, { state: State.COURTESY_CALL }), policy)).toBe(true);
+    expect(needsCandidateRead(dep("0xa", 100, { state: State.AWAITING_WITHDRAWAL_SIGNATURE }), policy)).toBe(false);
+  });
+
+  it("plans what the balance covers and alerts the shortfall of the rest", () => {
+    const r = readings({ candidates: [cand("0xa", 120, 5n), cand("0xb", 115, 5n), cand("0xc", 125, 1n)], tbtcBalance: 7n * TBTC });
+    const d = decideLoop(r, policy);
+    expect(d.plan.funded.map((f) => f.address)).toEqual(["0xb", "0xc"]);
+    const short = d.alerts.find((a) => a.key === "tbtc-short")!;
+    expect(short.text).toMatch(/1 at-risk deposit\(s\).*4\.0000 TBTC short.*0xa/);
+  });
+
+  it("no shortfall alert when everything is funded", () => {
+    const d = decideLoop(readings({ candidates: [cand("0xa", 120, 5n)], tbtcBalance: 5n * TBTC }), policy);
+    expect(d.plan.funded).toHaveLength(1);
+    expect(keys(d)).toEqual([]);
+  });
+});
+
+describe("account and liveness alerts", () => {
+  it("ETH below the minimum warns; read-only mode (no balance) does not", () => {
+    expect(keys(decideLoop(readings({ ethBalance: ETH / 10n - 1n }), policy))).toEqual(["eth-low"]);
+    expect(keys(decideLoop(readings({ ethBalance: ETH / 10n }), policy))).toEqual([]);
+    expect(keys(decideLoop(readings({ ethBalance: undefined }), policy))).toEqual([]);
+  });
+  it("no new block for longer than the limit is critical", () => {
+    expect(keys(decideLoop(readings({ now: 10_000, lastNewBlockAt: 10_000 - 301 }), policy))).toEqual(["stale-chain"]);
+    expect(keys(decideLoop(readings({ now: 10_000, lastNewBlockAt: 10_000 - 300 }), policy))).toEqual([]);
+  });
+});
+
+describe("redemption timeouts", () => {
+  it("signature after 2 h in AWAITING_WITHDRAWAL_SIGNATURE, proof after 6 h in AWAITING_WITHDRAWAL_PROOF", () => {
+    expect(redemptionTimes(State.AWAITING_WITHDRAWAL_SIGNATURE, 0, 7200).overdue).toBeNull();
+    expect(redemptionTimes(State.AWAITING_WITHDRAWAL_SIGNATURE, 0, 7201).overdue).toBe("signature");
+    expect(redemptionTimes(State.AWAITING_WITHDRAWAL_PROOF, 0, 7201).overdue).toBeNull();
+    expect(redemptionTimes(State.AWAITING_WITHDRAWAL_PROOF, 0, 21601).overdue).toBe("proof");
+    const d = decideLoop(readings({ chainNow: 8000, deposits: [dep("0xa", undefined, { state: State.AWAITING_WITHDRAWAL_SIGNATURE, requestedAt: 0 })] }), policy);
+    expect(keys(d)).toEqual(["sig-timeout:0xa"]);
+  });
+});
+
+describe("outcomeAlerts", () => {
+  it("maps outcomes to levels and keys", () => {
+    const a = outcomeAlerts([
+      { deposit: "0xa", path: "vending-machine", status: "requested", hash: "0x1" },
+      { deposit: "0xb", path: "request-redemption", status: "failed", reason: "boom" },
+      { deposit: "0xc", path: "request-redemption", status: "lost-race", reason: "someone else" },
+    ]);
+    expect(a.map((x) => [x.key, x.level])).toEqual([
+      ["redeemed:0xa", "info"],
+      ["redeem-failed:0xb", "critical"],
+      ["redeem-race:0xc", "warning"],
+    ]);
+    expect(a[1].text).toContain("boom");
+  });
+});
+
+describe("dropRedeemedAlerts", () => {
+  it("drops collateral alerts of deposits just redeemed, keeps the rest", () => {
+    const d = decideLoop(readings({ deposits: [dep("0xa", 109), dep("0xb", 109)], ethBalance: 0n }), policy);
+    const kept = dropRedeemedAlerts(d.alerts, [
+      { deposit: "0xa", path: "vending-machine", status: "requested", hash: "0x1" },
+      { deposit: "0xb", path: "vending-machine", status: "failed", reason: "x" },
+    ]);
+    expect(kept.map((a) => a.key).sort()).toEqual(["eth-low", "liquidation:0xb"]);
+  });
+});
