@@ -1,6 +1,66 @@
 import type { Command } from "commander";
-import { notBuilt } from "./common";
+import { loadConfig } from "../lib/config";
+import { ExitCode } from "../lib/errors";
+import { formatPercentBp, worstHealth, type Health } from "../lib/tbtc/health";
+import { judgeLive, type JudgedDeposit } from "../lib/tbtc/report";
+import { collect, globalsOf, outputOf, runState } from "./common";
+import { reportHeader, runTbtc } from "./list-keeps";
 
 export function register(program: Command): void {
-  notBuilt(program, "check", "judge the operators' deposits against thresholds; exit 10 when any is at risk");
+  program
+    .command("check")
+    .description("judge the operators' live deposits against thresholds; exit 10 when any is not ok")
+    .option("--operator <address>", "operator address; repeat or comma-separate (env KEEPCTL_OPERATORS)", collect)
+    .option("--threshold <pct>", "warn below this collateralization % (env KEEPCTL_WARN_THRESHOLD; default 130)")
+    .option("--no-cache", "neither read nor write the scan cache")
+    .action(async (_opts, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const out = outputOf(cmd);
+      const cfg = loadConfig(g);
+      const run = await runTbtc(cfg, out, g.cache !== false);
+      const judged = judgeLive(run, { warnThresholdPct: cfg.warnThreshold });
+      const worst = worstHealth(judged.map((j) => j.health));
+      if (worst !== "ok") runState.exitCode = ExitCode.UNHEALTHY;
+
+      if (out.json) {
+        return out.document({
+          ...reportHeader(cfg, run),
+          warnThreshold: cfg.warnThreshold,
+          healthy: worst === "ok",
+          worst,
+          deposits: judged.map(judgedJson),
+        });
+      }
+      if (judged.length === 0) {
+        out.info(`no live deposits for ${cfg.operators.join(", ")} (block ${run.block})`);
+        return;
+      }
+      const paint = (h: Health, t: string) => out.paint(h === "ok" ? "ok" : h === "warn" ? "warn" : "bad", t);
+      out.table(judged, [
+        { header: "Deposit", value: (j) => j.deposit.deposit },
+        { header: "State", value: (j) => j.deposit.stateName },
+        { header: "Collat %", align: "right", value: (j) => (j.deposit.collateralBp === undefined ? "-" : formatPercentBp(j.deposit.collateralBp)) },
+        { header: "Health", value: (j) => j.health, color: (j, t) => paint(j.health, t) },
+        { header: "Reason", value: (j) => j.reason },
+      ]);
+      const bad = judged.filter((j) => j.health !== "ok").length;
+      if (bad > 0) out.warn(`${bad} of ${judged.length} live deposits need attention (worst: ${worst})`);
+      else out.info(`all ${judged.length} live deposits are ok`);
+    });
+}
+
+function judgedJson(j: JudgedDeposit) {
+  const d = j.deposit;
+  return {
+    deposit: d.deposit,
+    keep: d.keep,
+    operators: d.operators,
+    state: d.stateName,
+    collateralization: d.collateralBp === undefined ? null : formatPercentBp(d.collateralBp),
+    undercollateralizedThresholdPercent: d.undercollateralizedThresholdPercent ?? null,
+    severelyUndercollateralizedThresholdPercent: d.severelyUndercollateralizedThresholdPercent ?? null,
+    courtesyCallDeadline: d.courtesyDeadline === undefined ? null : new Date(d.courtesyDeadline * 1000).toISOString(),
+    health: j.health,
+    reason: j.reason,
+  };
 }

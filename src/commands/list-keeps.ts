@@ -1,6 +1,131 @@
 import type { Command } from "commander";
-import { notBuilt } from "./common";
+import { ethers } from "ethers";
+import { loadConfig, requireOperators, type Config } from "../lib/config";
+import { UsageError } from "../lib/errors";
+import type { Column, Output } from "../lib/output";
+import { DEPOSIT_STATES, parseStateName } from "../lib/tbtc/abis";
+import { formatDuration, formatPercentBp } from "../lib/tbtc/health";
+import { loadTbtcRun, type TbtcRun } from "../lib/tbtc/report";
+import type { OperatorDeposit } from "../lib/tbtc/scan";
+import { collect, globalsOf, outputOf } from "./common";
 
 export function register(program: Command): void {
-  notBuilt(program, "list-keeps", "every keep and deposit an operator signs for");
+  program
+    .command("list-keeps")
+    .description("every keep and deposit the operators sign for, with collateral and deadlines")
+    .option("--operator <address>", "operator address; repeat or comma-separate (env KEEPCTL_OPERATORS)", collect)
+    .option("--state <name>", `only deposits in this state; repeatable (${DEPOSIT_STATES.join(", ")})`, collect)
+    .option("--active", "only deposits that can still change (keep active, not finished)")
+    .option("--no-cache", "neither read nor write the scan cache")
+    .action(async (_opts, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const states = parseStates(g.state as string[] | undefined);
+      const out = outputOf(cmd);
+      const cfg = loadConfig(g);
+      const run = await runTbtc(cfg, out, g.cache !== false);
+      const rows = run.deposits.filter(
+        (d) => (!states || (d.state !== undefined && states.has(d.state))) && (!g.active || (!d.finished && d.keepActive)),
+      );
+      if (out.json) return out.document({ ...reportHeader(cfg, run), keeps: rows.map(depositJson) });
+      if (rows.length === 0) return out.info(`no keeps found for ${cfg.operators.join(", ")} (block ${run.block})`);
+      out.table(rows, keepColumns(out, run.blockTime));
+    });
+}
+
+export function parseStates(raw: string[] | undefined): Set<number> | undefined {
+  if (!raw || raw.length === 0) return undefined;
+  return new Set(
+    raw.map((s) => {
+      const n = parseStateName(s);
+      if (n === undefined) throw new UsageError(`unknown deposit state "${s}" (known: ${DEPOSIT_STATES.join(", ")})`);
+      return n;
+    }),
+  );
+}
+
+/** Loads the operators' deposits, showing scan progress on a TTY. */
+export async function runTbtc(cfg: Config, out: Output, useCache: boolean): Promise<TbtcRun> {
+  const operators = requireOperators(cfg);
+  try {
+    return await loadTbtcRun(cfg, {
+      operators,
+      useCache,
+      onScanProgress: (done, total) => out.progress(`scanning blocks: ${done}/${total}`),
+    });
+  } finally {
+    out.progressDone();
+  }
+}
+
+export function reportHeader(cfg: Config, run: TbtcRun) {
+  return {
+    network: cfg.network,
+    chainId: run.chainId,
+    block: run.block,
+    blockTime: new Date(run.blockTime * 1000).toISOString(),
+    operators: cfg.operators,
+    priceWeiPerSatoshi: run.priceWeiPerSat ?? null,
+    priceCheck: run.priceCheck ?? null,
+  };
+}
+
+const iso = (unix?: number) => (unix === undefined ? null : new Date(unix * 1000).toISOString());
+
+/** A deposit for --json: big numbers as decimal strings, absent values as null. */
+export function depositJson(d: OperatorDeposit) {
+  return {
+    keep: d.keep,
+    deposit: d.deposit,
+    members: d.members,
+    operators: d.operators,
+    createdBlock: d.createdBlock,
+    state: d.stateName,
+    stateCode: d.state ?? null,
+    finished: d.finished,
+    keepActive: d.keepActive ?? null,
+    keepClosed: d.keepClosed ?? null,
+    keepTerminated: d.keepTerminated ?? null,
+    lotSizeSatoshis: d.lotSizeSatoshis?.toString() ?? null,
+    lotBtc: d.lotSizeSatoshis === undefined ? null : ethers.formatUnits(d.lotSizeSatoshis, 8),
+    bondWei: d.bondWei?.toString() ?? null,
+    bondEth: d.bondWei === undefined ? null : ethers.formatEther(d.bondWei),
+    collateralization: d.collateralBp === undefined ? null : formatPercentBp(d.collateralBp),
+    thresholds: {
+      initial: d.initialCollateralizedPercent ?? null,
+      undercollateralized: d.undercollateralizedThresholdPercent ?? null,
+      severelyUndercollateralized: d.severelyUndercollateralizedThresholdPercent ?? null,
+    },
+    courtesyCalledAt: iso(d.courtesyCalledAt),
+    courtesyCallDeadline: iso(d.courtesyDeadline),
+    remainingTermSeconds: d.remainingTermSec?.toString() ?? null,
+    error: d.error ?? null,
+  };
+}
+
+const short = (a: string) => `${a.slice(0, 8)}…${a.slice(-4)}`;
+
+function trimDecimals(s: string, max: number): string {
+  const [i, f = ""] = s.split(".");
+  const t = f.slice(0, max).replace(/0+$/, "");
+  return t ? `${i}.${t}` : i;
+}
+
+export function keepColumns(out: Output, now: number): Column<OperatorDeposit>[] {
+  const addr = (a: string) => (out.isTTY ? short(a) : a);
+  return [
+    { header: "Keep", value: (d) => addr(d.keep) },
+    { header: "Deposit", value: (d) => addr(d.deposit) },
+    { header: "State", value: (d) => (d.error ? `ERROR: ${d.error}` : d.stateName),
+      color: (d, t) => out.paint(d.error || d.state === 8 || d.state === 9 || d.state === 10 ? "bad" : d.finished ? "dim" : "ok", t) },
+    { header: "Lot BTC", align: "right", value: (d) => (d.lotSizeSatoshis === undefined ? "-" : trimDecimals(ethers.formatUnits(d.lotSizeSatoshis, 8), 8)) },
+    { header: "Bond ETH", align: "right", value: (d) => (d.bondWei === undefined ? "-" : trimDecimals(ethers.formatEther(d.bondWei), 4)) },
+    { header: "Collat %", align: "right", value: (d) => (d.collateralBp === undefined ? "-" : formatPercentBp(d.collateralBp)) },
+    { header: "Thresholds", value: (d) =>
+      d.initialCollateralizedPercent === undefined ? "-"
+        : `${d.initialCollateralizedPercent}/${d.undercollateralizedThresholdPercent}/${d.severelyUndercollateralizedThresholdPercent}` },
+    { header: "Courtesy deadline", value: (d) =>
+      d.courtesyDeadline === undefined ? "-"
+        : `${iso(d.courtesyDeadline)} (${d.courtesyDeadline > now ? "in " + formatDuration(d.courtesyDeadline - now) : "expired"})` },
+    { header: "Remaining term", align: "right", value: (d) => (d.remainingTermSec === undefined || d.finished ? "-" : formatDuration(Number(d.remainingTermSec))) },
+  ];
 }

@@ -1,0 +1,113 @@
+import { ethers } from "ethers";
+import { getLogsChunked } from "../chain/logs";
+import {
+  COURTESY_CALLED_TOPIC,
+  EXITED_COURTESY_CALL_TOPIC,
+  FUNDED_TOPIC,
+  KEEP_CREATED_TOPIC,
+} from "./abis";
+
+/**
+ * Finding an operator's keeps. `members` is not indexed in BondedECDSAKeepCreated, so no log
+ * filter can select an operator: we read every tBTC keep's creation event and match members
+ * ourselves, case-insensitively (the original script compared checksummed to lower-case strings
+ * and silently found nothing).
+ */
+export interface KeepCreated {
+  keep: string;
+  /** The keep's owner: the tBTC Deposit contract. */
+  deposit: string;
+  members: string[];
+  application: string;
+  block: number;
+}
+
+export type CourtesyEvent = { kind: "called" | "exited"; deposit: string; at: number; block: number };
+
+export interface TbtcEvents {
+  keeps: KeepCreated[];
+  /** In chain order. */
+  courtesy: CourtesyEvent[];
+  /** Funded events: the deposit's fundedAt, from which its remaining term follows without a call. */
+  funded: { deposit: string; at: number }[];
+}
+
+const coder = ethers.AbiCoder.defaultAbiCoder();
+const topicAddress = (t: string) => ethers.getAddress("0x" + t.slice(26));
+
+// Decoded by hand rather than with Interface.parseLog, which recomputes every event's topic hash
+// per log: on a mainnet-sized scan that was most of the run time.
+export function decodeKeepCreated(log: ethers.Log): KeepCreated {
+  if (log.topics[0] !== KEEP_CREATED_TOPIC || log.topics.length !== 4) {
+    throw new Error(`log ${log.transactionHash}:${log.index} is not BondedECDSAKeepCreated`);
+  }
+  const [members] = coder.decode(["address[]", "uint256"], log.data) as unknown as [string[]];
+  return {
+    keep: topicAddress(log.topics[1]),
+    deposit: topicAddress(log.topics[2]),
+    members: [...members].map((m) => ethers.getAddress(m)),
+    application: topicAddress(log.topics[3]),
+    block: log.blockNumber,
+  };
+}
+
+/** `_timestamp`, the last word of the data of every TBTCSystem deposit event we read. */
+function eventTimestamp(log: ethers.Log): number {
+  return Number(BigInt(ethers.dataSlice(log.data, ethers.dataLength(log.data) - 32)));
+}
+
+/** Lower-cased set of operator addresses, whatever case they were typed in. */
+export function operatorSet(operators: Iterable<string>): Set<string> {
+  return new Set([...operators].map((o) => o.trim().toLowerCase()));
+}
+
+/** The members of `keep` that are among `operators` (checksummed), empty when none. */
+export function matchingMembers(members: readonly string[], operators: ReadonlySet<string>): string[] {
+  return members.filter((m) => operators.has(m.toLowerCase()));
+}
+
+export interface ScanOptions {
+  factory: string;
+  system: string;
+  fromBlock: number;
+  toBlock: number;
+  chunkSize?: number;
+  concurrency?: number;
+  onProgress?: (doneBlocks: number, totalBlocks: number) => void;
+}
+
+/**
+ * One chunked log scan for keep creations (on the factory), courtesy calls and fundings (on
+ * the system): one pass over the range instead of several. Keeps opened for other applications than
+ * this tBTC system are dropped.
+ */
+export async function scanTbtcEvents(provider: ethers.Provider, o: ScanOptions): Promise<TbtcEvents> {
+  const logs = await getLogsChunked(
+    provider,
+    {
+      address: [o.factory, o.system],
+      topics: [[KEEP_CREATED_TOPIC, COURTESY_CALLED_TOPIC, EXITED_COURTESY_CALL_TOPIC, FUNDED_TOPIC]],
+      fromBlock: o.fromBlock,
+      toBlock: o.toBlock,
+    },
+    { chunkSize: o.chunkSize, concurrency: o.concurrency ?? 4, onProgress: o.onProgress },
+  );
+  const factory = o.factory.toLowerCase();
+  const system = o.system.toLowerCase();
+  const out: TbtcEvents = { keeps: [], courtesy: [], funded: [] };
+  for (const log of logs) {
+    const addr = log.address.toLowerCase();
+    const topic = log.topics[0];
+    if (addr === factory && topic === KEEP_CREATED_TOPIC) {
+      const k = decodeKeepCreated(log);
+      if (k.application.toLowerCase() === system) out.keeps.push(k);
+    } else if (addr === system && log.topics.length >= 2) {
+      const deposit = topicAddress(log.topics[1]);
+      const at = eventTimestamp(log);
+      if (topic === FUNDED_TOPIC) out.funded.push({ deposit, at });
+      else if (topic === COURTESY_CALLED_TOPIC) out.courtesy.push({ kind: "called", deposit, at, block: log.blockNumber });
+      else if (topic === EXITED_COURTESY_CALL_TOPIC) out.courtesy.push({ kind: "exited", deposit, at, block: log.blockNumber });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,79 @@
+import { connect, type KeepctlProvider, type RpcStats } from "../chain/provider";
+import { requireContract, type Config } from "../config";
+import { judgeDeposit, type Judgement } from "./health";
+import { loadOperatorDeposits, type OperatorDeposit, type TbtcReport } from "./scan";
+
+/**
+ * What `list-keeps`, `check` (and `watch`) share: connect with the configured endpoints, find
+ * and read the operators' deposits, and judge the live ones.
+ */
+export interface TbtcRunOptions {
+  operators: readonly string[];
+  /** false: neither read nor write the cache (--no-cache). */
+  useCache: boolean;
+  onScanProgress?: (doneBlocks: number, totalBlocks: number) => void;
+  /** An already connected provider (tests, bench, watch); otherwise one is opened and closed here. */
+  provider?: KeepctlProvider;
+}
+
+export interface TbtcRun extends TbtcReport {
+  chainId: number;
+  stats: RpcStats;
+}
+
+export function connectFromConfig(cfg: Config): Promise<KeepctlProvider> {
+  return connect({
+    rpcUrls: cfg.rpcUrls,
+    chainId: cfg.chainId,
+    timeoutMs: cfg.rpcTimeoutMs,
+    retries: cfg.rpcRetries,
+    batchMaxCount: cfg.batchMaxCount,
+  });
+}
+
+export async function loadTbtcRun(cfg: Config, o: TbtcRunOptions): Promise<TbtcRun> {
+  const factory = requireContract(cfg, "BondedECDSAKeepFactory");
+  const system = requireContract(cfg, "TBTCSystem");
+  const provider = o.provider ?? (await connectFromConfig(cfg));
+  try {
+    const report = await loadOperatorDeposits(provider, {
+      chainId: cfg.chainId,
+      factory,
+      system,
+      startBlock: cfg.startBlock,
+      operators: o.operators,
+      dataDir: o.useCache ? cfg.dataDir : undefined,
+      logChunkSize: cfg.logChunkSize,
+      onScanProgress: o.onScanProgress,
+    });
+    return { ...report, chainId: cfg.chainId, stats: { ...provider.stats, byMethod: { ...provider.stats.byMethod } } };
+  } finally {
+    if (!o.provider) provider.destroy();
+  }
+}
+
+export interface JudgedDeposit extends Judgement {
+  deposit: OperatorDeposit;
+}
+
+/** Judges every deposit that can still change; finished ones are history, not risk. */
+export function judgeLive(report: Pick<TbtcReport, "deposits" | "blockTime">, o: { warnThresholdPct: number; courtesyMarginSec?: number }): JudgedDeposit[] {
+  return report.deposits
+    .filter((d) => !d.finished)
+    .map((d) => {
+      if (d.error || d.state === undefined || d.undercollateralizedThresholdPercent === undefined) {
+        return { deposit: d, health: "warn" as const, reason: `could not read the deposit: ${d.error ?? "no data"}` };
+      }
+      const j = judgeDeposit(
+        {
+          state: d.state,
+          collateralBp: d.collateralBp,
+          undercollateralizedThresholdPercent: d.undercollateralizedThresholdPercent,
+          severelyUndercollateralizedThresholdPercent: d.severelyUndercollateralizedThresholdPercent!,
+          courtesyDeadline: d.courtesyDeadline,
+        },
+        { now: report.blockTime, warnThresholdPct: o.warnThresholdPct, courtesyMarginSec: o.courtesyMarginSec },
+      );
+      return { deposit: d, ...j };
+    });
+}

@@ -1,0 +1,232 @@
+import { ethers } from "ethers";
+import { RpcError } from "../errors";
+import { COURTESY_CALL_DURATION_SEC, DEPOSIT_TERM_SEC, FINAL_STATES, State, stateName } from "./abis";
+import { cacheFile, emptyCache, loadCache, saveCache, type StoredLiveFacts, type TbtcCache } from "./cache";
+import { fetchPriceWeiPerSat, readContractCollateral, readDeposits, type DepositRef, type FixedFacts, type LiveFacts } from "./deposits";
+import { collateralBasisPoints } from "./health";
+import { matchingMembers, operatorSet, scanTbtcEvents } from "./keeps";
+
+/**
+ * An operator's tBTC position, from the cache where it can be and the chain where it must be:
+ * 1. one request for the head block (and the cached last block, to detect a reorg or a new devnet);
+ * 2. logs of the blocks not scanned yet (keep creations + courtesy calls);
+ * 3. one burst of batched reads for the deposits that can still change, plus the price.
+ * Finished deposits (final state or closed keep) are served from the cache, never read again.
+ */
+export interface OperatorDeposit {
+  keep: string;
+  deposit: string;
+  members: string[];
+  /** The requested operators that sign for this keep. */
+  operators: string[];
+  createdBlock: number;
+  /** Final state or closed keep: cannot change any more. */
+  finished: boolean;
+  state?: number;
+  stateName: string;
+  lotSizeSatoshis?: bigint;
+  initialCollateralizedPercent?: number;
+  undercollateralizedThresholdPercent?: number;
+  severelyUndercollateralizedThresholdPercent?: number;
+  bondWei?: bigint;
+  keepActive?: boolean;
+  keepClosed?: boolean;
+  keepTerminated?: boolean;
+  /** Collateralization × 100 from bond, lot and price (two decimals, rounded down). */
+  collateralBp?: bigint;
+  courtesyCalledAt?: number;
+  courtesyDeadline?: number;
+  remainingTermSec?: bigint;
+  error?: string;
+}
+
+export interface TbtcReport {
+  block: number;
+  blockTime: number;
+  priceWeiPerSat?: bigint;
+  deposits: OperatorDeposit[];
+  /** Blocks whose logs this run fetched (0 when the cache was current). */
+  scannedBlocks: number;
+  /** Deposits read from the chain this run (the rest came from the cache). */
+  readDeposits: number;
+  /**
+   * Our figure against the contract's collateralizationPercentage() for one deposit read this
+   * run: all deposits share the system's price, so one agreeing sample proves the price source.
+   */
+  priceCheck?: PriceCheck;
+  /** Wall time of each phase (ms): head check, log scan, reads. */
+  timings: { headMs: number; scanMs: number; readMs: number };
+}
+
+export interface PriceCheck {
+  deposit: string;
+  contractPercent: bigint;
+  computedPercent: bigint;
+  ok: boolean;
+}
+
+export interface LoadOptions {
+  chainId: number;
+  factory: string;
+  system: string;
+  startBlock: number;
+  operators: readonly string[];
+  /** Cache directory root; undefined disables the cache (--no-cache). */
+  dataDir?: string;
+  logChunkSize?: number;
+  logConcurrency?: number;
+  onScanProgress?: (doneBlocks: number, totalBlocks: number) => void;
+}
+
+type RawBlock = { number: string; hash: string; timestamp: string } | null;
+
+const toStored = (l: LiveFacts): StoredLiveFacts => ({
+  state: l.state,
+  bondWei: l.bondWei.toString(),
+  keepActive: l.keepActive,
+  keepClosed: l.keepClosed,
+  keepTerminated: l.keepTerminated,
+});
+const fromStored = (s: StoredLiveFacts): LiveFacts => ({
+  ...s,
+  bondWei: BigInt(s.bondWei),
+});
+
+/** What Deposit.remainingTerm() answers: fundedAt + term - now, floored at 0 (0 when never funded). */
+export function remainingTerm(fundedAt: number | undefined, now: number): bigint {
+  if (fundedAt === undefined) return 0n;
+  return BigInt(Math.max(0, fundedAt + DEPOSIT_TERM_SEC - now));
+}
+
+/** Deposits in a final state, or whose keep was closed, will not change again. */
+export function isFinished(l: LiveFacts): boolean {
+  return FINAL_STATES.has(l.state) || l.keepClosed;
+}
+
+export async function loadOperatorDeposits(provider: ethers.JsonRpcProvider, o: LoadOptions): Promise<TbtcReport> {
+  const key = { chainId: o.chainId, factory: o.factory, system: o.system, startBlock: o.startBlock };
+  const file = o.dataDir ? cacheFile(o.dataDir, key) : undefined;
+  let cache: TbtcCache = file ? loadCache(file, key) : emptyCache(key);
+
+  // 1. Head and the cached block's hash in one batch.
+  const t0 = performance.now();
+  const hasCursor = cache.lastBlock >= o.startBlock && !!cache.lastBlockHash;
+  const [head, cursor] = await Promise.all([
+    provider.send("eth_getBlockByNumber", ["latest", false]) as Promise<RawBlock>,
+    hasCursor ? (provider.send("eth_getBlockByNumber", [ethers.toQuantity(cache.lastBlock), false]) as Promise<RawBlock>) : Promise.resolve(null),
+  ]);
+  if (!head) throw new RpcError("the RPC endpoint returned no latest block");
+  const block = Number(head.number);
+  const blockTime = Number(head.timestamp);
+  if (hasCursor && (!cursor || cursor.hash !== cache.lastBlockHash || block < cache.lastBlock)) {
+    // Reorg past our cursor, or another chain behind the same id (a restarted devnet): start over.
+    cache = emptyCache(key);
+  }
+
+  // 2. New blocks' logs.
+  const t1 = performance.now();
+  const from = Math.max(o.startBlock, cache.lastBlock + 1);
+  let scannedBlocks = 0;
+  if (from <= block) {
+    const ev = await scanTbtcEvents(provider, {
+      factory: o.factory,
+      system: o.system,
+      fromBlock: from,
+      toBlock: block,
+      chunkSize: o.logChunkSize,
+      concurrency: o.logConcurrency,
+      onProgress: o.onScanProgress,
+    });
+    for (const k of ev.keeps) {
+      cache.keeps[k.keep.toLowerCase()] = { deposit: k.deposit, members: k.members, block: k.block };
+    }
+    for (const c of ev.courtesy) {
+      const d = c.deposit.toLowerCase();
+      if (c.kind === "called") cache.courtesyCalledAt[d] = c.at;
+      else delete cache.courtesyCalledAt[d];
+    }
+    for (const f of ev.funded) cache.fundedAt[f.deposit.toLowerCase()] = f.at;
+    scannedBlocks = block - from + 1;
+  }
+  cache.lastBlock = block;
+  cache.lastBlockHash = head.hash;
+
+  // 3. The operators' keeps; read what can still change.
+  const t2 = performance.now();
+  const ops = operatorSet(o.operators);
+  const mine = Object.entries(cache.keeps)
+    .map(([keep, k]) => ({ keep: ethers.getAddress(keep), ...k, operators: matchingMembers(k.members, ops) }))
+    .filter((k) => k.operators.length > 0)
+    .sort((a, b) => a.block - b.block || a.keep.localeCompare(b.keep));
+
+  const snap = cache.snapshot && cache.snapshot.block === block ? cache.snapshot : { block, blockTime, facts: {} as Record<string, StoredLiveFacts> };
+  const toRead: DepositRef[] = mine
+    .filter((k) => !cache.finished[k.deposit.toLowerCase()] && !snap.facts[k.deposit.toLowerCase()])
+    .map((k) => ({ deposit: k.deposit, keep: k.keep }));
+  const needFixed = new Set(toRead.map((r) => r.deposit.toLowerCase()).filter((d) => !cache.fixed[d]));
+  const wantPrice = snap.priceWeiPerSat === undefined && mine.some((k) => !cache.finished[k.deposit.toLowerCase()]);
+  const priceFrom = toRead[0]?.deposit ?? mine.find((k) => !cache.finished[k.deposit.toLowerCase()])?.deposit;
+  // Newest deposits are the likeliest to be live (a finished one has no figure to compare); a
+  // few samples cost three calls and spare a second round trip.
+  const samples = toRead.slice(-3).map((r) => r.deposit);
+  const [reads, price, sampledPcts] = await Promise.all([
+    toRead.length > 0 ? readDeposits(provider, toRead, { block, needFixed }) : Promise.resolve(new Map()),
+    wantPrice && priceFrom ? fetchPriceWeiPerSat(provider, o.system, priceFrom, block) : Promise.resolve(undefined),
+    Promise.all(samples.map((d) => readContractCollateral(provider, d, block))),
+  ]);
+  const t3 = performance.now();
+  if (price !== undefined) snap.priceWeiPerSat = price.toString();
+  const priceWeiPerSat = snap.priceWeiPerSat === undefined ? undefined : BigInt(snap.priceWeiPerSat);
+
+  const errors = new Map<string, string>();
+  for (const [d, r] of reads) {
+    if (r.error) { errors.set(d, r.error); continue; }
+    if (r.fixed) {
+      cache.fixed[d] = { ...r.fixed, lotSizeSatoshis: r.fixed.lotSizeSatoshis.toString() };
+    }
+    if (r.live) {
+      if (isFinished(r.live)) cache.finished[d] = toStored(r.live);
+      else snap.facts[d] = toStored(r.live);
+    }
+  }
+  cache.snapshot = snap;
+  if (file) saveCache(file, cache);
+
+  const deposits = mine.map((k): OperatorDeposit => {
+    const d = k.deposit.toLowerCase();
+    const stored = cache.finished[d] ?? snap.facts[d];
+    const live = stored ? fromStored(stored) : undefined;
+    const f = cache.fixed[d];
+    const fixed: FixedFacts | undefined = f ? { ...f, lotSizeSatoshis: BigInt(f.lotSizeSatoshis) } : undefined;
+    const courtesyCalledAt = live?.state === State.COURTESY_CALL ? cache.courtesyCalledAt[d] : undefined;
+    const finished = !!cache.finished[d];
+    return {
+      keep: k.keep,
+      deposit: k.deposit,
+      members: k.members,
+      operators: k.operators,
+      createdBlock: k.block,
+      finished,
+      state: live?.state,
+      stateName: live ? stateName(live.state) : "UNKNOWN",
+      ...fixed,
+      ...(live ? { bondWei: live.bondWei, keepActive: live.keepActive, keepClosed: live.keepClosed, keepTerminated: live.keepTerminated,
+        remainingTermSec: remainingTerm(cache.fundedAt[d], blockTime) } : {}),
+      collateralBp: live && fixed && priceWeiPerSat !== undefined && !finished ? collateralBasisPoints(live.bondWei, fixed.lotSizeSatoshis, priceWeiPerSat) : undefined,
+      courtesyCalledAt,
+      courtesyDeadline: courtesyCalledAt === undefined ? undefined : courtesyCalledAt + COURTESY_CALL_DURATION_SEC,
+      error: errors.get(d),
+    };
+  });
+  let priceCheck: PriceCheck | undefined;
+  for (const [i, addr] of samples.entries()) {
+    const d = deposits.find((x) => x.deposit === addr);
+    const contractPercent = sampledPcts[i];
+    if (!d || d.collateralBp === undefined || contractPercent === undefined) continue;
+    const computedPercent = d.collateralBp / 100n;
+    priceCheck = { deposit: d.deposit, contractPercent, computedPercent, ok: computedPercent === contractPercent };
+    break;
+  }
+  return { block, blockTime, priceWeiPerSat, deposits, scannedBlocks, readDeposits: toRead.length, priceCheck,
+    timings: { headMs: t1 - t0, scanMs: t2 - t1, readMs: t3 - t2 } };
+}
