@@ -7,7 +7,6 @@ import { startHardhatNode, type LocalNode } from "../../src/devnet/node";
 import { deployEmp, seedSponsors, loadUmaArtifact, type EmpDeployment, type EmpSeed } from "../../src/devnet/uma";
 import { deployRai, seedRateHistory, type RaiDeployment, type SeededRate } from "../../src/devnet/rai";
 import { connect, type KeepctlProvider } from "../../src/lib/chain/provider";
-import { FreshProvider } from "../../src/lib/tbtc/fresh-provider";
 import { Journal } from "../../src/lib/journal";
 import { RaiFeed } from "../../src/lib/rai/feed";
 import { RAY, annualize } from "../../src/lib/rai/math";
@@ -27,7 +26,7 @@ const OTHER = 8; // a third wallet that liquidates before our bot, or wrongly
 
 let node: LocalNode;
 let inner: KeepctlProvider;
-let provider: FreshProvider;
+let provider: KeepctlProvider;
 let dep: EmpDeployment;
 let rai: RaiDeployment;
 let rates: SeededRate[];
@@ -72,7 +71,7 @@ const byLabel = (l: string) => seed.sponsors.find((s) => s.label === l)!;
 beforeAll(async () => {
   node = await startHardhatNode();
   inner = await connect({ rpcUrls: [node.rpcUrl], chainId: 31337 });
-  provider = new FreshProvider(inner, 31337);
+  provider = inner;
   const deployer = await provider.getSigner(0);
   rai = await deployRai(deployer);
   rates = await seedRateHistory(rai, { count: 3, intervalSec: 10800, rates: NEAR_ONE });

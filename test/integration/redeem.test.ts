@@ -14,14 +14,13 @@ import { JournaledSender, estimatePlanGas, executePlan, type RedeemEvent } from 
 import { advanceRedemption } from "../../src/lib/tbtc/progress";
 import { REDEMPTION_REQUESTED_TOPIC } from "../../src/lib/tbtc/redeem-abi";
 import { decodeBtcAddress } from "../../src/lib/tbtc/btc-address";
-import { FreshProvider } from "../../src/lib/tbtc/fresh-provider";
 
 const BTC = 100_000_000n;
 // BIP-173 testnet P2WPKH vector's program, as a regtest address is what a devnet pays to.
 const PAYOUT = decodeBtcAddress("tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx", "testnet");
 
 let devnet: Devnet;
-let provider: FreshProvider;
+let provider: KeepctlProvider;
 let inner: KeepctlProvider;
 let contracts: TbtcContracts;
 let snapshot: string;
@@ -41,7 +40,7 @@ beforeAll(async () => {
   // 150% -> 120%: every deposit is below the 130% redeem threshold and the 125% courtesy line.
   await setEthBtcPrice(dep, 0.024);
   inner = await connect({ rpcUrls: [devnet.rpcUrl], chainId: 31337 });
-  provider = new FreshProvider(inner, 31337);
+  provider = inner;
   contracts = {
     system: dep.addresses.TBTCSystem,
     token: dep.addresses.TBTCToken,

@@ -13,7 +13,6 @@ import { AlertHub, createNotifiers } from "../../src/lib/alert";
 import { AuditLog } from "../../src/lib/audit";
 import { Journal } from "../../src/lib/journal";
 import { connectFromConfig } from "../../src/lib/tbtc/report";
-import { FreshProvider } from "../../src/lib/tbtc/fresh-provider";
 import { JournaledSender } from "../../src/lib/tbtc/redeemer";
 import { tbtcContractsOf } from "../../src/lib/tbtc/redeem-session";
 import { decodeBtcAddress } from "../../src/lib/tbtc/btc-address";
@@ -85,7 +84,7 @@ function deps(over: Partial<WatchDeps> & { events: WatchEvent[] }): WatchDeps {
 }
 
 async function redeemerSender(): Promise<JournaledSender> {
-  const fresh = new FreshProvider(provider, 31337);
+  const fresh = provider;
   const w = new ethers.Wallet(ethers.Wallet.createRandom().privateKey, fresh);
   await provider.send("hardhat_setBalance", [w.address, ethers.toQuantity(ethers.parseEther("10"))]);
   await send(devnet.deployment.contracts.tbtcToken.transfer(w.address, 5n * 10n ** 18n + 10n ** 16n));

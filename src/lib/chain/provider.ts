@@ -55,6 +55,9 @@ export class KeepctlProvider extends ethers.JsonRpcProvider {
     super(rpcUrls[0], network, {
       staticNetwork: network,
       batchMaxCount: opts.batchMaxCount ?? DEFAULT_BATCH_MAX_COUNT,
+      // No response cache: a sender must never read a receipt or state from before its own tx
+      // mined, and a race check re-reads what was read moments ago.
+      cacheTimeout: -1,
     });
     this.rpcUrls = [...rpcUrls];
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;

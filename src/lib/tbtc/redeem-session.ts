@@ -7,7 +7,6 @@ import { Journal, acquireAccountLock, type AccountLock } from "../journal";
 import { connectFromConfig } from "./report";
 import { btcNetworkForChain, decodeBtcAddress, type DecodedBtcAddress } from "./btc-address";
 import { JournaledSender, type RedeemEvent } from "./redeemer";
-import { FreshProvider } from "./fresh-provider";
 import type { TbtcContracts } from "./redeem-facts";
 
 /**
@@ -41,8 +40,8 @@ export function hasSigningKey(cfg: Config): boolean {
 export interface RedeemSession {
   /** Scans (cached responses are fine there). */
   provider: KeepctlProvider;
-  /** Sends and reads around sends: never a cached response. */
-  fresh: FreshProvider;
+  /** Sends and reads around sends (the same provider; it keeps no response cache). */
+  fresh: KeepctlProvider;
   wallet: Wallet;
   journal: Journal;
   sender: JournaledSender;
@@ -74,7 +73,7 @@ export async function openRedeemSession(cfg: Config, o: OpenSessionOptions): Pro
       },
       null,
     );
-    const fresh = new FreshProvider(provider, cfg.chainId);
+    const fresh = provider;
     const signer = wallet.connect(fresh);
     const lock = o.lock ? acquireAccountLock(cfg.dataDir, wallet.address) : undefined;
     const journal = Journal.open(cfg.dataDir);
@@ -89,7 +88,6 @@ export async function openRedeemSession(cfg: Config, o: OpenSessionOptions): Pro
       lock,
       close: () => {
         lock?.release();
-        fresh.destroy();
         if (!o.provider) provider.destroy();
       },
     };

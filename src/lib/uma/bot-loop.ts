@@ -45,7 +45,7 @@ export function raiFeedPrice(feed: RaiFeed, onWarning?: (msg: string) => void): 
   };
 }
 
-/** Reads and sends must go through a provider without ethers' response cache (FreshProvider). */
+/** Reads and sends must go through a provider without ethers' response cache (KeepctlProvider has none). */
 export interface BotContext {
   client: EmpClient;
   params: EmpParams;

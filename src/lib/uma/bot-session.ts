@@ -1,7 +1,6 @@
 import { settingOf, type Config } from "../config";
 import { ConfigError, UsageError } from "../errors";
-import { connectWithConfig } from "../chain/provider";
-import { FreshProvider } from "../tbtc/fresh-provider";
+import { connectWithConfig, type KeepctlProvider } from "../chain/provider";
 import { loadWallet } from "../chain/wallet";
 import { Journal, acquireAccountLock, type AccountLock } from "../journal";
 import { AlertHub, createNotifiers, type Alert } from "../alert";
@@ -33,7 +32,7 @@ export interface OpenBotOptions {
 
 export interface BotSession {
   ctx: BotContext;
-  provider: FreshProvider;
+  provider: KeepctlProvider;
   liquidation: LiquidationConfig;
   dispute: DisputeConfig;
   alert?: (a: Alert) => Promise<void>;
@@ -63,10 +62,8 @@ export function strategyConfigOf(cfg: Config): { liquidation: LiquidationConfig;
 
 export async function openBotSession(cfg: Config, o: OpenBotOptions): Promise<BotSession> {
   const emp = empAddressOf(cfg);
-  const inner = await connectWithConfig(cfg);
-  // Without ethers' 250 ms response cache: a race check re-reads what the pass read moments ago,
-  // and the sender must never see a receipt lookup from before its tx mined.
-  const provider = new FreshProvider(inner, cfg.chainId);
+  // KeepctlProvider keeps no response cache: race checks re-read what the pass read moments ago.
+  const provider = await connectWithConfig(cfg);
   let lock: AccountLock | undefined;
   try {
     const client = new EmpClient(provider, emp);
@@ -111,13 +108,11 @@ export async function openBotSession(cfg: Config, o: OpenBotOptions): Promise<Bo
       close: () => {
         held?.release();
         provider.destroy();
-        inner.destroy();
       },
     };
   } catch (e) {
     lock?.release();
     provider.destroy();
-    inner.destroy();
     throw e;
   }
 }
@@ -126,7 +121,7 @@ export async function openBotSession(cfg: Config, o: OpenBotOptions): Promise<Bo
  * --price wins; otherwise the RAI feed from events (RateSetter) and/or the subgraph. The
  * liquidator only needs the current price; the disputer looks back over liquidation liveness.
  */
-function priceSourceOf(cfg: Config, o: OpenBotOptions, provider: FreshProvider, liquidationLiveness: number): PriceSource {
+function priceSourceOf(cfg: Config, o: OpenBotOptions, provider: KeepctlProvider, liquidationLiveness: number): PriceSource {
   const fixed = settingOf<string | undefined>(cfg, "empPrice");
   if (fixed !== undefined) return fixedPrice(parseFixed(fixed));
   const rateSetter = settingOf<string | undefined>(cfg, "rateSetter") ?? cfg.contracts.RateSetter;
