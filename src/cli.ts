@@ -58,6 +58,8 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
+  // main() may run several times in one process (the demo, tests): start each run clean.
+  runState.exitCode = 0;
   const program = buildProgram();
   const verbose = argv.includes("--verbose") || argv.includes("-v");
   const json = wantsJson(argv);

@@ -25,7 +25,7 @@ async function run(args: string[]): Promise<number> {
 async function demo(): Promise<void> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "keepctl-demo-"));
   const out = path.join(work, "deployment.devnet.json");
-  process.stderr.write("Starting a local Hardhat node and deploying the real tBTC v1.1.0 contracts (about 20 s) ...\n");
+  process.stderr.write("Starting a local Hardhat node and deploying the real tBTC v1.1.0 contracts (a few seconds) ...\n");
   const devnet = await startDevnet({ out });
   const signer = startAutoSigner(devnet.deployment);
   const [op1] = devnet.file.operators;
