@@ -16,7 +16,7 @@ export function register(program: Command): void {
     .action(async (_opts, cmd: Command) => {
       const flags = globalsOf(cmd);
       const out = outputOf(cmd);
-      const cfg = loadConfig(flags, process.env, { requireRpc: !!flags.checkRpc });
+      const cfg = loadConfig(flags, undefined, { requireRpc: !!flags.checkRpc });
       for (const w of cfg.warnings) out.warn(w);
       const values = displayValues(cfg);
       let rpc: { chainId: number; latestBlock: number; httpRequests: number } | undefined;

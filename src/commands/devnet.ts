@@ -40,7 +40,7 @@ export function register(program: Command): void {
       const out = outputOf(cmd);
       const port = (g.port as number | undefined) ?? DEFAULT_PORT;
       const outFile = path.resolve((g.out as string | undefined) ?? DEFAULT_OUT);
-      const dataDir = loadConfig(g, process.env, { requireRpc: false }).values.dataDir as string | undefined;
+      const dataDir = loadConfig(g, undefined, { requireRpc: false }).values.dataDir as string | undefined;
       await assertPortFree(port);
 
       out.info(`starting a Hardhat node on 127.0.0.1:${port} and deploying tBTC v1 ...`);

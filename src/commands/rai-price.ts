@@ -35,7 +35,7 @@ export function register(program: Command): void {
     .action(async (_opts: unknown, cmd: Command) => {
       const flags = globalsOf(cmd);
       const out = outputOf(cmd);
-      const cfg = loadConfig(flags, process.env, { requireRpc: false });
+      const cfg = loadConfig(flags, undefined, { requireRpc: false });
       // --source and --window are this command's own flags; the table holds the env/file values.
       const source = ((flags.source as string | undefined) ?? cfg.values.raiSource) as SourceChoice;
       const subgraphUrl = cfg.subgraphUrl;

@@ -2,6 +2,7 @@ import path from "node:path";
 import { ethers } from "ethers";
 import { PACKAGE_ROOT } from "./node";
 import { parseFixed } from "../lib/uma/fixed-point";
+import type { EmpNumericParams } from "../lib/uma/emp-client";
 
 /**
  * Deploys UMA's real ExpiringMultiParty with its DVM stand-ins (Finder, IdentifierWhitelist, Store
@@ -67,16 +68,7 @@ export interface EmpDeployment {
     synthetic: string;
     emp: string;
   };
-  params: {
-    collateralRequirement: bigint;
-    minSponsorTokens: bigint;
-    liquidationLiveness: bigint;
-    withdrawalLiveness: bigint;
-    expirationTimestamp: bigint;
-    disputeBondPercentage: bigint;
-    sponsorDisputeRewardPercentage: bigint;
-    disputerDisputeRewardPercentage: bigint;
-  };
+  params: EmpNumericParams;
 }
 
 async function deploy(signer: ethers.Signer, name: UmaContractName, args: unknown[]): Promise<ethers.BaseContract> {

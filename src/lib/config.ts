@@ -286,6 +286,11 @@ function layerValue(s: Setting, layer: Layer): { raw: unknown; origin: string } 
   return v === undefined || v === null ? undefined : { raw: v, origin: layer.origin(k) };
 }
 
+/** False when NO_COLOR is set (any non-empty value, per no-color.org); output.ts asks here so only this file reads the environment. */
+export function colorAllowed(env: NodeJS.ProcessEnv = process.env): boolean {
+  return !env.NO_COLOR;
+}
+
 export function loadConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): Config {
   const cwd = opts.cwd ?? process.cwd();
   // .env fills gaps only: a real environment variable always wins.

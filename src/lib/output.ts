@@ -1,5 +1,6 @@
 import Table from "cli-table3";
 import chalk from "chalk";
+import { colorAllowed } from "./config";
 
 /**
  * The one renderer. Data goes to stdout: a table on a TTY, tab-separated lines when piped, or
@@ -21,6 +22,8 @@ export interface OutputOptions {
   stdout?: NodeJS.WritableStream & { isTTY?: boolean };
   stderr?: NodeJS.WritableStream & { isTTY?: boolean };
   color?: boolean;
+  /** What the environment allows (NO_COLOR); defaults to config.ts's colorAllowed(). */
+  envAllowsColor?: boolean;
   quiet?: boolean;
 }
 
@@ -36,6 +39,7 @@ export class Output {
   private readonly out: NodeJS.WritableStream;
   private readonly err: NodeJS.WritableStream;
   private readonly colored: boolean;
+  private readonly envAllowsColor: boolean;
   private readonly quiet: boolean;
 
   constructor(opts: OutputOptions = {}) {
@@ -44,7 +48,8 @@ export class Output {
     this.json = !!opts.json;
     this.isTTY = opts.isTTY ?? !!(this.out as { isTTY?: boolean }).isTTY;
     this.stderrTTY = opts.isTTY ?? !!(this.err as { isTTY?: boolean }).isTTY;
-    this.colored = (opts.color ?? true) && this.isTTY && !process.env.NO_COLOR;
+    this.envAllowsColor = opts.envAllowsColor ?? colorAllowed();
+    this.colored = (opts.color ?? true) && this.isTTY && this.envAllowsColor;
     this.quiet = !!opts.quiet;
   }
 
@@ -90,7 +95,7 @@ export class Output {
     this.err.write((this.colored ? chalk.yellow("warning: ") : "warning: ") + msg + "\n");
   }
   error(msg: string, hint?: string): void {
-    this.err.write((this.stderrTTY && !process.env.NO_COLOR ? chalk.red("error: ") : "error: ") + msg + "\n");
+    this.err.write((this.stderrTTY && this.envAllowsColor ? chalk.red("error: ") : "error: ") + msg + "\n");
     if (hint) this.err.write("hint: " + hint + "\n");
   }
   /** Progress for long scans: stderr, TTY only, overwritten in place. */

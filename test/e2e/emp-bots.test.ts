@@ -1,18 +1,18 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ethers } from "ethers";
-import { PACKAGE_ROOT, startHardhatNode, type LocalNode } from "../../src/devnet/node";
+import { startHardhatNode, type LocalNode } from "../../src/devnet/node";
 import { deployEmp, seedSponsors, loadUmaArtifact, type EmpDeployment, type EmpSeed } from "../../src/devnet/uma";
 import { deployRai, seedRateHistory } from "../../src/devnet/rai";
 import { RAY } from "../../src/lib/rai/math";
 import { EmpClient, encodeApprove, encodeCreateLiquidation } from "../../src/lib/uma/emp-client";
 import { LiquidationState } from "../../src/lib/uma/dispute-strategy";
 import { FP_ONE, fpMul, parseFixed } from "../../src/lib/uma/fixed-point";
+import { buildOnce, spawnKeepctl } from "../helpers/cli";
 
-/** Runs the built binary (build first: `npx tsc -p tsconfig.json`). */
+/** Runs the built binary (built by buildOnce when a source is newer than dist/). */
 const MNEMONIC = "test test test test test test test test test test test junk";
 const keyOf = (i: number) => ethers.HDNodeWallet.fromPhrase(MNEMONIC, undefined, `m/44'/60'/0'/0/${i}`).privateKey;
 const OTHER = 8;
@@ -26,19 +26,7 @@ let client: EmpClient;
 let deployment: string;
 let snapshot: string;
 
-function start(args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<{ code: number; stdout: string; stderr: string }>; stdout: () => string } {
-  const child = spawn(process.execPath, [path.join(PACKAGE_ROOT, "bin/keepctl"), ...args], {
-    cwd: tmp,
-    env: { PATH: process.env.PATH ?? "", HOME: tmp, NO_COLOR: "1", KEEPCTL_DATA_DIR: path.join(tmp, "data"), ...env },
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (d) => (stdout += d));
-  child.stderr!.on("data", (d) => (stderr += d));
-  const done = new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr })));
-  return { child, done, stdout: () => stdout };
-}
-
+const start = (args: string[], env: Record<string, string> = {}) => spawnKeepctl(args, { home: tmp, env });
 const keepctl = (args: string[], env: Record<string, string> = {}) => start(args, env).done;
 const asBot = (index: number) => ({ KEEPCTL_PRIVATE_KEY: keyOf(index) });
 const events = (stdout: string) => stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -63,6 +51,7 @@ async function liquidateWrongly(sponsor: string, tokens: bigint): Promise<void> 
 }
 
 beforeAll(async () => {
+  buildOnce();
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "keepctl-emp-e2e-"));
   node = await startHardhatNode();
   provider = new ethers.JsonRpcProvider(node.rpcUrl, 31337, { staticNetwork: true, cacheTimeout: -1 });

@@ -1,38 +1,19 @@
-import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PACKAGE_ROOT, freePort, startHardhatNode, type LocalNode } from "../../src/devnet/node";
+import { buildOnce, runKeepctl } from "../helpers/cli";
+import { freePort, startHardhatNode, type LocalNode } from "../../src/devnet/node";
 
 /** The built binary: exit codes, one-line errors, and secrets that never reach the terminal. */
-const BIN = path.join(PACKAGE_ROOT, "bin", "keepctl");
 const home = fs.mkdtempSync(path.join(os.tmpdir(), "keepctl-e2e-"));
 
-interface Run { code: number | null; stdout: string; stderr: string }
-
-function keepctl(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  // A clean environment and a cwd without .env, so only what the test gives counts.
-  const base: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: home, NO_COLOR: "1", KEEPCTL_DATA_DIR: path.join(home, "data") };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: home, env: { ...base, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const keepctl = (args: string[], env: Record<string, string> = {}) => runKeepctl(args, { home, env });
 
 let node: LocalNode | undefined;
 
 beforeAll(() => {
-  // tsc still emits when someone else's file has a type error; the binary is what we test.
-  try {
-    execFileSync(process.execPath, [require.resolve("typescript/bin/tsc", { paths: [PACKAGE_ROOT] }), "-p", "tsconfig.json"], { cwd: PACKAGE_ROOT, stdio: "ignore" });
-  } catch { /* checked below */ }
-  expect(fs.existsSync(path.join(PACKAGE_ROOT, "dist", "src", "cli.js"))).toBe(true);
+  buildOnce();
 });
 afterAll(async () => {
   await node?.stop();

@@ -1,39 +1,22 @@
-import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PACKAGE_ROOT, freePort } from "../../src/devnet/node";
+import { buildOnce, runKeepctl } from "../helpers/cli";
+import { freePort } from "../../src/devnet/node";
 import { type Devnet, startDevnet } from "../../src/devnet/scenario";
 
 /** `keepctl list-keeps` end to end against the seeded devnet. */
-const BIN = path.join(PACKAGE_ROOT, "bin", "keepctl");
 const home = fs.mkdtempSync(path.join(os.tmpdir(), "keepctl-e2e-lk-"));
 const deploymentFile = path.join(home, "deployment.json");
 let devnet: Devnet;
 
-interface Run { code: number | null; stdout: string; stderr: string }
-
-function keepctl(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const base: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: home, NO_COLOR: "1", KEEPCTL_DATA_DIR: path.join(home, "data") };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: home, env: { ...base, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const keepctl = (args: string[], env: Record<string, string> = {}) => runKeepctl(args, { home, env });
 
 const seededFor = (op: string) => devnet.scenario.deposits.filter((d) => d.members.some((m) => m.toLowerCase() === op.toLowerCase()));
 
 beforeAll(async () => {
-  try {
-    execFileSync(process.execPath, [require.resolve("typescript/bin/tsc", { paths: [PACKAGE_ROOT] }), "-p", "tsconfig.json"], { cwd: PACKAGE_ROOT, stdio: "ignore" });
-  } catch { /* tsc emits despite other rooms' type errors; checked below */ }
-  expect(fs.existsSync(path.join(PACKAGE_ROOT, "dist", "src", "commands", "list-keeps.js"))).toBe(true);
+  buildOnce();
   devnet = await startDevnet({ out: deploymentFile });
 }, 600_000);
 

@@ -1,28 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ethers } from "ethers";
-import { PACKAGE_ROOT, startHardhatNode, type LocalNode } from "../../src/devnet/node";
+import { startHardhatNode, type LocalNode } from "../../src/devnet/node";
 import { deployRai, seedRateHistory, type SeededRate } from "../../src/devnet/rai";
 import { startSubgraphServer, type SubgraphServer } from "../../src/devnet/subgraph-server";
 import { annualize, computeTwap } from "../../src/lib/rai";
+import { buildOnce, runKeepctl } from "../helpers/cli";
 
-/** Runs the built binary; the test suite builds nothing itself (run `npx tsc -p tsconfig.json` first). */
-function keepctl(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(PACKAGE_ROOT, "bin/keepctl"), ...args], {
-      cwd: tmp,
-      env: { PATH: process.env.PATH ?? "", HOME: tmp, NO_COLOR: "1", KEEPCTL_DATA_DIR: path.join(tmp, "data"), ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+/** Runs the built binary (built by buildOnce when a source is newer than dist/). */
+const keepctl = (args: string[], env: Record<string, string> = {}) => runKeepctl(args, { home: tmp, env });
 
 let tmp: string;
 let node: LocalNode;
@@ -32,6 +20,7 @@ let deployment: string;
 let server: SubgraphServer;
 
 beforeAll(async () => {
+  buildOnce();
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "keepctl-rai-e2e-"));
   node = await startHardhatNode();
   provider = new ethers.JsonRpcProvider(node.rpcUrl, undefined, { staticNetwork: true });

@@ -1,23 +1,20 @@
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ethers } from "ethers";
-import { PACKAGE_ROOT } from "../../src/devnet/node";
 import { startDevnet, devnetWallet, type Devnet } from "../../src/devnet/scenario";
 import { openDeposit } from "../../src/devnet/deposits";
 import { depositContract, send, setEthBtcPrice } from "../../src/devnet/tbtc";
+import { buildOnce, spawnKeepctl } from "../helpers/cli";
+import { startRecorder } from "../helpers/http";
 
 /** `keepctl redeem` and `keepctl watch` end to end: the built binary against the devnet. */
-const BIN = path.join(PACKAGE_ROOT, "bin", "keepctl");
 const home = fs.mkdtempSync(path.join(os.tmpdir(), "keepctl-e2e-redeem-"));
 const BTC = 100_000_000n;
 const PAYOUT = "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx";
 const RR_TOPIC = ethers.id("RedemptionRequested(address,address,bytes32,uint256,bytes,uint256,bytes)");
-
-interface Run { code: number | null; stdout: string; stderr: string }
 
 let devnet: Devnet;
 let provider: ethers.JsonRpcProvider;
@@ -28,31 +25,16 @@ const operator = devnetWallet(1).address;
 const deposits: string[] = [];
 let redeemer: ethers.Wallet;
 
-function start(args: string[], env: Record<string, string> = {}): ChildProcess {
-  const base: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: home, NO_COLOR: "1", KEEPCTL_DATA_DIR: dataDir };
-  return spawn(process.execPath, [BIN, "--deployment", deploymentFile, ...args], { cwd: home, env: { ...base, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-}
-
-function keepctl(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = start(args, env);
-    let stdout = "";
-    let stderr = "";
-    child.stdout!.on("data", (d) => (stdout += d));
-    child.stderr!.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const spawnHere = (args: string[], env: Record<string, string> = {}) => spawnKeepctl(["--deployment", deploymentFile, ...args], { home, dataDir, env });
+const start = (args: string[], env: Record<string, string> = {}) => spawnHere(args, env).child;
+const keepctl = (args: string[], env: Record<string, string> = {}) => spawnHere(args, env).done;
 
 const keyEnv = () => ({ KEEPCTL_PRIVATE_KEY: redeemer.privateKey, KEEPCTL_BTC_ADDRESS: PAYOUT });
 const stateOf = async (d: string) => Number(await depositContract(devnet.deployment, d, provider).currentState());
 const requestsFor = async (d: string) => (await provider.getLogs({ topics: [RR_TOPIC, ethers.zeroPadValue(d, 32)], fromBlock: 0, toBlock: "latest" })).length;
 
 beforeAll(async () => {
-  try {
-    execFileSync(process.execPath, [require.resolve("typescript/bin/tsc", { paths: [PACKAGE_ROOT] }), "-p", "tsconfig.json"], { cwd: PACKAGE_ROOT, stdio: "ignore" });
-  } catch { /* tsc emits despite other rooms' type errors; the binary is what we test */ }
+  buildOnce();
   deploymentFile = path.join(home, "deployment.json");
   devnet = await startDevnet({ seed: false, out: deploymentFile });
   provider = new ethers.JsonRpcProvider(devnet.rpcUrl, 31337, { staticNetwork: true, cacheTimeout: -1 });
@@ -178,17 +160,8 @@ describe("keepctl redeem", () => {
 
 describe("keepctl watch", () => {
   it("--once after the price drops redeems, and Slack and the webhook hear about it", async () => {
-    const got: { path: string; body: string }[] = [];
-    const server = http.createServer((req, res) => {
-      let body = "";
-      req.on("data", (d) => (body += d));
-      req.on("end", () => {
-        got.push({ path: req.url ?? "", body });
-        res.end("ok");
-      });
-    });
-    await new Promise<void>((res) => server.listen(0, "127.0.0.1", res));
-    const port = (server.address() as { port: number }).port;
+    const hooks = await startRecorder();
+    const { got, port } = hooks;
     try {
       await setEthBtcPrice(devnet.deployment, 0.024);
       const r = await keepctl(["watch", "--once", "--json", "--operator", operator, "--notify-courtesy"], {
@@ -213,7 +186,7 @@ describe("keepctl watch", () => {
       expect(got.some((g) => g.path === "/beat")).toBe(true);
       expect(r.stdout + r.stderr).not.toContain("SECRET");
     } finally {
-      server.close();
+      await hooks.close();
     }
   });
 

@@ -1,5 +1,4 @@
 import fs from "node:fs";
-import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -16,6 +15,7 @@ import { connectFromConfig } from "../../src/lib/tbtc/report";
 import { JournaledSender } from "../../src/lib/tbtc/redeemer";
 import { tbtcContractsOf } from "../../src/lib/tbtc/redeem-session";
 import { decodeBtcAddress } from "../../src/lib/tbtc/btc-address";
+import { startRecorder, type Recorder } from "../helpers/http";
 import { runWatch, watchOnce, type WatchDeps, type WatchEvent } from "../../src/lib/watch";
 
 /** The watch loop against the devnet, with a local HTTP server standing in for Slack and the webhook. */
@@ -27,8 +27,8 @@ let provider: KeepctlProvider;
 let cfg: Config;
 let deposit: string;
 let snapshot: string;
-let server: http.Server;
-let got: { path: string; body: string }[] = [];
+let hooks: Recorder | undefined;
+let got: Recorder["got"] = [];
 let port: number;
 
 beforeAll(async () => {
@@ -39,28 +39,21 @@ beforeAll(async () => {
   await openDeposit(devnet.deployment, { lotSats: 1n * BTC, members: [devnetWallet(5).address, devnetWallet(3).address, devnetWallet(4).address], fundWith: "vendingMachine" });
   cfg = loadConfig({ deployment: file, dataDir: path.join(home, "data") }, {}, { dotenv: false });
   provider = await connectFromConfig(cfg);
-  server = http.createServer((req, res) => {
-    let body = "";
-    req.on("data", (d) => (body += d));
-    req.on("end", () => {
-      got.push({ path: req.url ?? "", body });
-      res.end("ok");
-    });
-  });
-  await new Promise<void>((res) => server.listen(0, "127.0.0.1", res));
-  port = (server.address() as { port: number }).port;
+  hooks = await startRecorder();
+  got = hooks.got;
+  port = hooks.port;
   snapshot = await provider.send("evm_snapshot", []);
 }, 300_000);
 
 beforeEach(async () => {
   await provider.send("evm_revert", [snapshot]);
   snapshot = await provider.send("evm_snapshot", []);
-  got = [];
+  got.length = 0;
   fs.rmSync(path.join(home, "data"), { recursive: true, force: true });
 });
 
 afterAll(async () => {
-  server?.close();
+  await hooks?.close();
   provider?.destroy();
   await devnet?.stop();
 });

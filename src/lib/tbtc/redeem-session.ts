@@ -1,9 +1,9 @@
 import type { Wallet } from "ethers";
 import { ConfigError } from "../errors";
 import { requireContract, settingOf, type Config } from "../config";
-import { loadWallet } from "../chain/wallet";
+import { openSigningAccount } from "../chain/session";
 import type { KeepctlProvider } from "../chain/provider";
-import { Journal, acquireAccountLock, type AccountLock } from "../journal";
+import type { AccountLock, Journal } from "../journal";
 import { connectFromConfig } from "./report";
 import { btcNetworkForChain, decodeBtcAddress, type DecodedBtcAddress } from "./btc-address";
 import { JournaledSender, type RedeemEvent } from "./redeemer";
@@ -63,20 +63,8 @@ export async function openRedeemSession(cfg: Config, o: OpenSessionOptions): Pro
   const contracts = tbtcContractsOf(cfg);
   const provider = o.provider ?? (await connectFromConfig(cfg));
   try {
-    const wallet = await loadWallet(
-      {
-        keystorePath: settingOf<string | undefined>(cfg, "keystore"),
-        passwordFile: settingOf<string | undefined>(cfg, "passwordFile"),
-        privateKeyFromEnv: settingOf<string | undefined>(cfg, "privateKey"),
-        interactive: o.interactive,
-        prompt: o.prompt,
-      },
-      null,
-    );
     const fresh = provider;
-    const signer = wallet.connect(fresh);
-    const lock = o.lock ? acquireAccountLock(cfg.dataDir, wallet.address) : undefined;
-    const journal = Journal.open(cfg.dataDir);
+    const { wallet: signer, lock, journal } = await openSigningAccount(cfg, { interactive: o.interactive, prompt: o.prompt, lock: o.lock }, fresh);
     const sender = new JournaledSender(signer, fresh, journal, { maxFeeGwei: settingOf<number>(cfg, "maxFeeGwei") }, o.onEvent);
     return {
       provider,

@@ -1,4 +1,4 @@
-import { connect, type KeepctlProvider, type RpcStats } from "../chain/provider";
+import { connectWithConfig, type KeepctlProvider, type RpcStats } from "../chain/provider";
 import { requireContract, type Config } from "../config";
 import { judgeDeposit, type Judgement } from "./health";
 import { loadOperatorDeposits, type OperatorDeposit, type TbtcReport } from "./scan";
@@ -21,15 +21,8 @@ export interface TbtcRun extends TbtcReport {
   stats: RpcStats;
 }
 
-export function connectFromConfig(cfg: Config): Promise<KeepctlProvider> {
-  return connect({
-    rpcUrls: cfg.rpcUrls,
-    chainId: cfg.chainId,
-    timeoutMs: cfg.rpcTimeoutMs,
-    retries: cfg.rpcRetries,
-    batchMaxCount: cfg.batchMaxCount,
-  });
-}
+/** The configured endpoints, connected (the same settings every command uses). */
+export const connectFromConfig: (cfg: Config) => Promise<KeepctlProvider> = connectWithConfig;
 
 export async function loadTbtcRun(cfg: Config, o: TbtcRunOptions): Promise<TbtcRun> {
   const factory = requireContract(cfg, "BondedECDSAKeepFactory");

@@ -1,8 +1,8 @@
 import { settingOf, type Config } from "../config";
 import { ConfigError, UsageError } from "../errors";
 import { connectWithConfig, type KeepctlProvider } from "../chain/provider";
-import { loadWallet } from "../chain/wallet";
-import { Journal, acquireAccountLock, type AccountLock } from "../journal";
+import { openSigningAccount } from "../chain/session";
+import type { AccountLock } from "../journal";
 import { AlertHub, createNotifiers, type Alert } from "../alert";
 import { RaiFeed, type SourceChoice } from "../rai/feed";
 import { BotSender, type BotEmit } from "./bot-sender";
@@ -69,19 +69,10 @@ export async function openBotSession(cfg: Config, o: OpenBotOptions): Promise<Bo
     const client = new EmpClient(provider, emp);
     const params = await client.readParams();
     const price = priceSourceOf(cfg, o, provider, Number(params.liquidationLiveness));
-    const wallet = await loadWallet(
-      {
-        keystorePath: settingOf<string | undefined>(cfg, "keystore"),
-        passwordFile: settingOf<string | undefined>(cfg, "passwordFile"),
-        privateKeyFromEnv: settingOf<string | undefined>(cfg, "privateKey"),
-        interactive: o.interactive,
-        prompt: o.prompt,
-      },
-      provider,
-    );
     // --dry-run sends nothing, so it may run beside the live bot of the same account.
-    lock = o.dryRun ? undefined : acquireAccountLock(cfg.dataDir, wallet.address);
-    const journal = Journal.open(cfg.dataDir);
+    const account = await openSigningAccount(cfg, { interactive: o.interactive, prompt: o.prompt, lock: !o.dryRun }, provider);
+    const { wallet, journal } = account;
+    lock = account.lock;
     const sender = new BotSender(wallet, provider, journal, { maxFeeGwei: settingOf<number>(cfg, "maxFeeGwei"), signal: o.signal, dryRun: o.dryRun }, o.emit);
     const hub = new AlertHub(
       createNotifiers({

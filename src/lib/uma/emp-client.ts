@@ -13,8 +13,8 @@ import type { LiquidationSnapshot } from "./dispute-strategy";
  */
 export * from "./emp-calls";
 
-export interface EmpParams {
-  address: string;
+/** The EMP's numeric constructor parameters (what the devnet deploys with and the client reads back). */
+export interface EmpNumericParams {
   collateralRequirement: bigint;
   minSponsorTokens: bigint;
   liquidationLiveness: bigint;
@@ -23,6 +23,10 @@ export interface EmpParams {
   disputeBondPercentage: bigint;
   sponsorDisputeRewardPercentage: bigint;
   disputerDisputeRewardPercentage: bigint;
+}
+
+export interface EmpParams extends EmpNumericParams {
+  address: string;
   /** bytes32 hex as stored. */
   priceIdentifier: string;
   /** The identifier decoded as text ("RaiRedemptionRate"), or the hex when it is not text. */
