@@ -121,7 +121,7 @@ export function register(program: Command): void {
   )
     .option("--liquidation-deadline <seconds>", "seconds a liquidation may wait to be mined (default 300)")
     .option("--max-tokens <decimal>", "most synthetic tokens per liquidation (default: the bot's balance)")
-    .option("--defense-activation-percent <percent>", "whale defence: % of a withdrawal's liveness after which to liquidate minSponsorTokens")
+    .option("--defense-activation-percent <pct>", "whale defence: % of a withdrawal's liveness after which to liquidate minSponsorTokens")
     .action(async (_opts: unknown, cmd: Command) => {
       await runBot(cmd, "liquidator", (s) => {
         const bot = new EmpLiquidator(s.ctx, s.liquidation);

@@ -31,7 +31,7 @@ export function register(program: Command): void {
     .addOption(new Option("--source <source>", "where rates come from (default auto)").choices(["auto", "subgraph", "events"]))
     .option("--points", "list the rate observations the TWAP used")
     .option("--plot", "ASCII chart of the annualized rate over the window")
-    .addHelpText("after", "\nExit codes: 0 price printed, 2 bad flag, 3 missing setting, 4 RPC/subgraph unreachable,\n7 no redemption rate known anywhere in the window.")
+    .addHelpText("after", "\nExit codes: 0 price printed, 2 bad flag, 3 missing setting or no contract at the RateSetter\naddress, 4 RPC/subgraph unreachable, 7 no redemption rate known anywhere in the window.")
     .action(async (_opts: unknown, cmd: Command) => {
       const flags = globalsOf(cmd);
       const out = outputOf(cmd);
@@ -47,6 +47,10 @@ export function register(program: Command): void {
       try {
         if (cfg.rpcUrls.length > 0 && rateSetter) {
           provider = await connect({ rpcUrls: cfg.rpcUrls, chainId: cfg.chainId, timeoutMs: cfg.rpcTimeoutMs, retries: cfg.rpcRetries, batchMaxCount: cfg.batchMaxCount });
+          // An address without code has no events: say so instead of "no rate in the window" (7).
+          if ((await provider.getCode(rateSetter)) === "0x") {
+            throw new ConfigError(`no contract at RateSetter address ${rateSetter}`, { hint: "check --rate-setter or contracts.RateSetter for this network" });
+          }
         }
         const result = await fetchRaiPrice({
           provider, rateSetter, subgraphUrl, source,

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { formatUnits, parseEther } from "ethers";
 import { loadConfig, requireOperators, settingOf } from "../lib/config";
-import { ExitCode } from "../lib/errors";
+import { ExitCode, KeepctlError } from "../lib/errors";
 import type { Output } from "../lib/output";
 import { AuditLog } from "../lib/audit";
 import { AlertHub, createNotifiers } from "../lib/alert";
@@ -93,8 +93,8 @@ export function register(program: Command): void {
           heartbeatUrl: settingOf(cfg, "heartbeatUrl"),
           dryRun: !!g.dryRun,
         });
-        // --once is for cron: a failed loop must show in the exit code.
-        if (g.once && res.failures > 0) runState.exitCode = ExitCode.RPC;
+        // --once is for cron: a failed loop must show in the exit code (its own; RPC if unknown).
+        if (g.once && res.failures > 0) runState.exitCode = res.lastError instanceof KeepctlError ? res.lastError.exitCode : ExitCode.RPC;
       } finally {
         session?.close();
         provider.destroy();

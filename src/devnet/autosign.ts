@@ -40,7 +40,8 @@ export function startAutoSigner(dep: TbtcDeployment, opts: { intervalMs?: number
         }
       }
     } catch (e) {
-      opts.onError?.(e);
+      // After stop() an in-flight tick fails on the destroyed provider; that is not an error.
+      if (!stopped) opts.onError?.(e);
     }
     if (!stopped) timer = setTimeout(tick, opts.intervalMs ?? 500);
   };

@@ -127,7 +127,7 @@ export const SETTINGS: Setting[] = [
   { key: "startBlock", env: ["KEEPCTL_START_BLOCK", "MINBLOCK"], default: 0, describe: "first block of log scans", parse: parseInteger(0) },
   { key: "operators", flag: "operator", env: ["KEEPCTL_OPERATORS", "OPERATORS"], default: [], describe: "operator addresses", parse: parseAddressList },
   { key: "warnThreshold", flag: "threshold", env: ["KEEPCTL_WARN_THRESHOLD", "COLLATERALISATION_THRESHOLD"], default: 130,
-    describe: "collateralization % at or below which a deposit is at risk", parse: parseNumber(100, 1000) },
+    describe: "collateralization % below which a deposit is at risk", parse: parseNumber(100, 1000) },
   { key: "rpcTimeoutMs", env: ["KEEPCTL_RPC_TIMEOUT_MS"], default: 15000, describe: "per-request RPC timeout (ms)", parse: parseInteger(100, 600_000) },
   { key: "rpcRetries", env: ["KEEPCTL_RPC_RETRIES"], default: 3, describe: "attempts per RPC URL before failing over", parse: parseInteger(1, 20) },
   { key: "batchMaxCount", env: ["KEEPCTL_BATCH_MAX_COUNT"], default: 100, describe: "JSON-RPC calls per batch (1 disables batching)", parse: parseInteger(1, 1000) },

@@ -201,10 +201,14 @@ async function waitNext(d: WatchDeps, lastHead: number): Promise<void> {
   }
 }
 
-/** Runs loops until `once` or the abort signal; returns the number of loops that failed. */
-export async function runWatch(d: WatchDeps): Promise<{ loops: number; failures: number }> {
+/**
+ * Runs loops until `once` or the abort signal; returns the number of loops that failed and the
+ * last failure (so `--once` can exit with its code).
+ */
+export async function runWatch(d: WatchDeps): Promise<{ loops: number; failures: number; lastError?: unknown }> {
   const st: LoopState = { loop: 0, lastHead: -1, lastNewBlockAt: Math.floor(Date.now() / 1000) };
   let failures = 0;
+  let lastError: unknown;
   while (!d.signal.aborted) {
     st.loop++;
     const started = Date.now();
@@ -216,6 +220,7 @@ export async function runWatch(d: WatchDeps): Promise<{ loops: number; failures:
     } catch (e) {
       ok = false;
       failures++;
+      lastError = e;
       const msg = e instanceof KeepctlError ? e.message : shortMessageOf(e);
       d.emit({ type: "loop-error", loop: st.loop, error: msg, code: e instanceof KeepctlError ? e.code : "INTERNAL" });
       const rpc = e instanceof RpcError;
@@ -231,5 +236,5 @@ export async function runWatch(d: WatchDeps): Promise<{ loops: number; failures:
     await waitNext(d, st.lastHead);
   }
   if (d.signal.aborted) d.emit({ type: "stopped", reason: "signal", loops: st.loop });
-  return { loops: st.loop, failures };
+  return { loops: st.loop, failures, lastError };
 }

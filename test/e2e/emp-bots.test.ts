@@ -163,6 +163,12 @@ describe("keepctl emp-liquidate", () => {
     expect(r.stdout).toBe("");
   });
 
+  it("no EMP address at all is a configuration error (exit 3), like a missing RateSetter", async () => {
+    const r = await keepctl(["emp-liquidate", "--once", "--price", "1", "--rpc-url", node.rpcUrl, "--network", "devnet"], asBot(seed.liquidator.index));
+    expect(r.code).toBe(3);
+    expect(r.stderr).toBe("error: no EMP address: pass --emp ADDR\nhint: or set KEEPCTL_EMP_ADDRESS, or contracts.ExpiringMultiParty in the deployment file\n");
+  });
+
   it("an --emp without code is a configuration error (exit 3)", async () => {
     const empty = ethers.Wallet.createRandom().address;
     const r = await keepctl(["emp-dispute", "--once", "--emp", empty, "--deployment", deployment], asBot(seed.disputer.index));

@@ -106,6 +106,13 @@ describe("keepctl rai-price", () => {
     expect(r.stderr).toMatch(/^error: no redemption rate is known for the window/m);
   });
 
+  it("a --rate-setter without code: exit 3, not 7", async () => {
+    const empty = ethers.Wallet.createRandom().address;
+    const r = await keepctl(["rai-price", "--deployment", deployment, "--rate-setter", empty]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toBe(`error: no contract at RateSetter address ${empty}\nhint: check --rate-setter or contracts.RateSetter for this network\n`);
+  });
+
   it("no RateSetter configured: exit 3 naming the fix", async () => {
     const r = await keepctl(["rai-price", "--rpc-url", node.rpcUrl, "--network", "devnet"]);
     expect(r.code).toBe(3);

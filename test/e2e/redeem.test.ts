@@ -190,6 +190,16 @@ describe("keepctl watch", () => {
     }
   });
 
+  it("watch --once exits with the failed loop's own code (corrupt journal: 3)", async () => {
+    // Line 1 is not JSON and not the torn last line, so reading the journal fails inside the loop.
+    fs.writeFileSync(path.join(dataDir, "journal.jsonl"), 'not json\n{"key":"a","state":"planned","at":1}\n{"key":"a","state":"planned","at":2}\n');
+    const r = await keepctl(["watch", "--once", "--json", "--operator", operator], keyEnv());
+    expect(r.code, r.stderr).toBe(3);
+    const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(events.find((e) => e.type === "loop-error")).toMatchObject({ code: "JOURNAL_CORRUPT" });
+    expect(events.at(-1)).toMatchObject({ type: "heartbeat", ok: false });
+  });
+
   it("stops cleanly on SIGINT between loops", async () => {
     const child = start(["watch", "--interval", "30", "--json", "--operator", operator], {});
     let out = "";

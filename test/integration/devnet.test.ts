@@ -213,6 +213,17 @@ describe("devnet helpers", () => {
       auto.stop();
     }
   });
+
+  it("the auto-signer reports nothing once stopped, even when its provider goes away mid-check", async () => {
+    const own = new ethers.JsonRpcProvider(devnet.rpcUrl, 31337, { staticNetwork: true });
+    const errors: unknown[] = [];
+    // The first check starts at once; stop and destroy while its request is in flight.
+    const auto = startAutoSigner({ ...devnet.deployment, provider: own }, { intervalMs: 50, onError: (e) => errors.push(e) });
+    auto.stop();
+    own.destroy();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(errors).toEqual([]);
+  });
 });
 
 describe("synthetic SPV data", () => {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import net from "node:net";
 import { SubgraphServer } from "../../src/devnet/subgraph-server";
 import { parseQuery } from "../../src/devnet/graphql-args";
 import { RAY, SubgraphClient, SubgraphError, annualize, computeTwap } from "../../src/lib/rai";
@@ -57,6 +58,17 @@ describe("SubgraphClient against the local subgraph server", () => {
     expect(err.message).toBe("subgraph did not answer within 200 ms");
     server.goUp();
     await expect(new SubgraphClient({ url }).fetchWindow({ start: 0, end: 10 })).resolves.toEqual([]);
+  });
+
+  it("an unreachable subgraph says which setting to check", async () => {
+    const probe = net.createServer();
+    await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
+    const port = (probe.address() as net.AddressInfo).port;
+    await new Promise((r) => probe.close(r));
+    const err = await new SubgraphClient({ url: `http://127.0.0.1:${port}/graphql` }).fetchWindow({ start: 0, end: 10 }).catch((e) => e);
+    expect(err).toBeInstanceOf(SubgraphError);
+    expect(err.message).toMatch(/^subgraph request failed: /);
+    expect(err.hint).toBe("check --subgraph-url / KEEPCTL_SUBGRAPH_URL, or use --source auto");
   });
 
   it("reports GraphQL errors", async () => {

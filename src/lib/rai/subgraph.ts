@@ -60,7 +60,8 @@ export class SubgraphClient {
       body = res.ok ? await res.json() : undefined;
     } catch (e) {
       const timedOut = (e as Error)?.name === "TimeoutError";
-      throw new SubgraphError(timedOut ? `subgraph did not answer within ${timeoutMs} ms` : `subgraph request failed: ${(e as Error).message}`, { cause: e });
+      throw new SubgraphError(timedOut ? `subgraph did not answer within ${timeoutMs} ms` : `subgraph request failed: ${(e as Error).message}`,
+        { cause: e, hint: timedOut ? undefined : "check --subgraph-url / KEEPCTL_SUBGRAPH_URL, or use --source auto" });
     }
     if (!res.ok) throw new SubgraphError(`subgraph answered HTTP ${res.status}`);
     const doc = body as { data?: { redemptionRates?: RawRate[] }; errors?: { message?: string }[] };

@@ -1,5 +1,5 @@
 import { settingOf, type Config } from "../config";
-import { ConfigError, UsageError } from "../errors";
+import { ConfigError } from "../errors";
 import { connectWithConfig, type KeepctlProvider } from "../chain/provider";
 import { openSigningAccount } from "../chain/session";
 import type { AccountLock } from "../journal";
@@ -42,7 +42,7 @@ export interface BotSession {
 /** The EMP to watch: --emp / KEEPCTL_EMP_ADDRESS, else contracts.ExpiringMultiParty. */
 export function empAddressOf(cfg: Config): string {
   const emp = settingOf<string | undefined>(cfg, "empAddress") ?? cfg.contracts.ExpiringMultiParty;
-  if (!emp) throw new UsageError("no EMP address: pass --emp ADDR", { hint: "or set KEEPCTL_EMP_ADDRESS, or contracts.ExpiringMultiParty in the deployment file" });
+  if (!emp) throw new ConfigError("no EMP address: pass --emp ADDR", { hint: "or set KEEPCTL_EMP_ADDRESS, or contracts.ExpiringMultiParty in the deployment file" });
   return emp;
 }
 
