@@ -6,7 +6,8 @@ import { loadConfig } from "../lib/config";
 import { UsageError } from "../lib/errors";
 import { devnetDeploymentPath } from "../lib/presets";
 import { startAutoSigner } from "../devnet/autosign";
-import { startDevnet } from "../devnet/scenario";
+import { devnetWallet, startDevnet, type Devnet } from "../devnet/scenario";
+import type { Output } from "../lib/output";
 import { globalsOf, outputOf, parseIntOption, shutdown } from "./common";
 
 const DEFAULT_PORT = 8545;
@@ -26,6 +27,23 @@ async function assertPortFree(port: number): Promise<void> {
   });
 }
 
+/** The RAI and EMP example commands (the liquidator's key is a public hardhat test key). */
+function printPlaygroundHints(out: Output, devnet: Devnet, outFile: string): void {
+  const f = devnet.file;
+  if (f.contracts.RateSetter) {
+    out.line(`RAI: RateSetter ${f.contracts.RateSetter}, ${f.rai?.rates.length ?? 0} rate updates; subgraph at ${f.subgraphUrl}`);
+    out.line(`try: keepctl --deployment ${outFile} rai-price --points`);
+    out.line(`     (add --subgraph-url ${f.subgraphUrl} to read the loopback subgraph instead of events)`);
+  }
+  if (f.emp && f.contracts.ExpiringMultiParty) {
+    const liq = f.emp.liquidator;
+    out.line(`UMA EMP: ${f.contracts.ExpiringMultiParty}, ${f.emp.sponsors.length} sponsors; liquidator = account ${liq.accountIndex} (${liq.address}), disputer = account ${f.emp.disputer.accountIndex}`);
+    out.line(`try (public hardhat test key of the liquidator; never use it elsewhere):`);
+    out.line(`  KEEPCTL_PRIVATE_KEY=${devnetWallet(liq.accountIndex).privateKey} \\`);
+    out.line(`  keepctl --deployment ${outFile} emp-liquidate --emp ${f.contracts.ExpiringMultiParty} --once --dry-run`);
+  }
+}
+
 export function register(program: Command): void {
   program
     .command("devnet")
@@ -34,17 +52,24 @@ export function register(program: Command): void {
     .option("--out <file>", `where to write the deployment JSON (default ${DEFAULT_OUT})`)
     .option("--no-seed", "deploy the contracts only, no seeded deposits")
     .option("--no-auto-sign", "do not play the keeps' signers (redemption signatures stay pending)")
-    .addHelpText("after", "\nRuns until Ctrl-C (SIGINT) or SIGTERM, then stops the node. The deployment file is also\ncopied to <data-dir>/devnet/deployment.json so that `--network devnet` finds it.")
+    .option("--no-rai", "skip the RAI OracleRelayer/RateSetter doubles, their rate history and the loopback subgraph")
+    .option("--no-emp", "skip the UMA ExpiringMultiParty and its sponsors")
+    .addHelpText("after", "\nAlso deploys, unless skipped: the RAI OracleRelayer/RateSetter doubles with 12 h of rate updates\nand a loopback subgraph (rai-price), and a UMA ExpiringMultiParty with sponsors (EMP bots).\nRuns until Ctrl-C (SIGINT) or SIGTERM, then stops the node and the subgraph server. The\ndeployment file is also copied to <data-dir>/devnet/deployment.json so that `--network devnet`\nfinds it. All accounts come from hardhat's public test mnemonic: never reuse their keys.")
     .action(async (_opts: unknown, cmd: Command) => {
       const g = globalsOf(cmd);
       const out = outputOf(cmd);
       const port = (g.port as number | undefined) ?? DEFAULT_PORT;
       const outFile = path.resolve((g.out as string | undefined) ?? DEFAULT_OUT);
-      const dataDir = loadConfig(g, undefined, { requireRpc: false }).values.dataDir as string | undefined;
+      // --no-emp sets `emp`, which config.ts would read as the EMP address flag (--emp): keep it out.
+      const { emp: empFlag, rai: raiFlag, ...configFlags } = g;
+      const dataDir = loadConfig(configFlags, undefined, { requireRpc: false }).values.dataDir as string | undefined;
       await assertPortFree(port);
 
-      out.info(`starting a Hardhat node on 127.0.0.1:${port} and deploying tBTC v1 ...`);
-      const devnet = await startDevnet({ port, out: outFile, seed: g.seed !== false });
+      const rai = raiFlag !== false;
+      const emp = empFlag !== false;
+      const parts = ["tBTC v1", ...(rai ? ["RAI"] : []), ...(emp ? ["a UMA EMP"] : [])];
+      out.info(`starting a Hardhat node on 127.0.0.1:${port} and deploying ${parts.join(", ")} ...`);
+      const devnet = await startDevnet({ port, out: outFile, seed: g.seed !== false, rai, emp });
       const signer = g.autoSign === false ? undefined : startAutoSigner(devnet.deployment, { onError: (e) => out.warn(`auto-signer: ${String(e)}`) });
       try {
         let presetCopy: string | undefined;
@@ -55,13 +80,17 @@ export function register(program: Command): void {
         }
         const f = devnet.file;
         if (out.json) {
-          out.document({ rpcUrl: f.rpcUrl, chainId: f.chainId, deploymentFile: outFile, presetCopy, contracts: f.contracts, operators: f.operators, deposits: f.deposits });
+          out.document({
+            rpcUrl: f.rpcUrl, chainId: f.chainId, deploymentFile: outFile, presetCopy, contracts: f.contracts, operators: f.operators, deposits: f.deposits,
+            subgraphUrl: f.subgraphUrl, emp: f.emp,
+          });
         } else {
           out.line(`devnet ready: ${f.rpcUrl} (chain ${f.chainId}), ${f.deposits.length} deposits seeded`);
           out.line(`deployment file: ${outFile}`);
           if (presetCopy) out.line(`also at: ${presetCopy} (used by --network devnet)`);
           out.line(`operators: ${f.operators.join(", ")}`);
           out.line(`try: keepctl --deployment ${outFile} --rpc-url ${f.rpcUrl} list-keeps --operator ${f.operators[0] ?? "<address>"}`);
+          printPlaygroundHints(out, devnet, outFile);
         }
         out.info("press Ctrl-C to stop");
         await new Promise<void>((resolve) => {

@@ -1,6 +1,7 @@
 /**
  * `npm run demo`: a newcomer's first contact. Starts the devnet in-process (real tBTC v1 contracts,
- * seeded scenario), then runs the real CLI against it exactly as a user would type it.
+ * seeded scenario, RAI rate feed doubles, a UMA EMP), then runs the real CLI against it exactly as
+ * a user would type it.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -25,8 +26,8 @@ async function run(args: string[]): Promise<number> {
 async function demo(): Promise<void> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "keepctl-demo-"));
   const out = path.join(work, "deployment.devnet.json");
-  process.stderr.write("Starting a local Hardhat node and deploying the real tBTC v1.1.0 contracts (a few seconds) ...\n");
-  const devnet = await startDevnet({ out });
+  process.stderr.write("Starting a local Hardhat node and deploying tBTC v1.1.0, the RAI doubles and a UMA EMP (a few seconds) ...\n");
+  const devnet = await startDevnet({ out, rai: true, emp: true });
   const signer = startAutoSigner(devnet.deployment);
   const [op1] = devnet.file.operators;
   const common = ["--deployment", out, "--data-dir", path.join(work, "data")];
@@ -44,6 +45,15 @@ async function demo(): Promise<void> {
     await run(["watch", ...common, "--operator", op1, "--once", "--notify-courtesy", "--btc-address", "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"]);
     delete process.env.KEEPCTL_PRIVATE_KEY;
     await run(["list-keeps", ...common, "--operator", op1]);
+
+    process.stderr.write("\nRAI: the redemption-rate TWAP over the seeded rate updates (events of the RateSetter double).\n");
+    await run(["rai-price", ...common, "--points"]);
+
+    const emp = devnet.file.emp!;
+    process.stderr.write(`\nUMA EMP at ${devnet.file.contracts.ExpiringMultiParty}: the liquidator bot decides which of ${emp.sponsors.length} sponsors to liquidate, sending nothing.\n`);
+    process.env.KEEPCTL_PRIVATE_KEY = devnetWallet(emp.liquidator.accountIndex).privateKey;
+    await run(["emp-liquidate", ...common, "--once", "--dry-run"]);
+    delete process.env.KEEPCTL_PRIVATE_KEY;
   } finally {
     signer.stop();
     await devnet.stop();

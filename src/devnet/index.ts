@@ -15,3 +15,5 @@ export type { DigestSignature } from "./signer";
 export { buildFundingProof, buildRedemptionProof, fundingProofArgs, redemptionProofArgs, mineHeaders, p2wpkhScript, uint64LE, hash256, hash160 } from "./spv";
 export type { SpvProof } from "./spv";
 export { tbtcAbi, tbtcArtifact, linkTbtc, doubleArtifact } from "./artifacts";
+export { startRaiPlayground, startEmpPlayground, playgroundFileParts, RAI_SEED, EMP_FIRST_ACCOUNT_INDEX } from "./playground";
+export type { RaiPlayground, EmpPlayground, PlaygroundFileParts } from "./playground";

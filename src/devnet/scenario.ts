@@ -4,6 +4,7 @@ import { ethers } from "ethers";
 import { type LocalNode, startHardhatNode } from "./node";
 import { type DepositStateName, type OpenedDeposit, courtesyCall, liquidateDeposit, openDeposit, redeemDeposit } from "./deposits";
 import { type DeployOptions, type TbtcDeployment, deployTbtcSystem } from "./tbtc";
+import { type EmpPlayground, type PlaygroundFileParts, type RaiPlayground, playgroundFileParts, startEmpPlayground, startRaiPlayground } from "./playground";
 
 /**
  * The seeded tBTC world: two operators who share 3-member keeps with four other signers, and
@@ -139,6 +140,12 @@ export interface DevnetDeploymentFile {
   deployer: string;
   /** Seeded deposits; lot sizes as decimal strings. */
   deposits: Array<Omit<SeededDeposit, "lotSats"> & { lotSats: string }>;
+  /** The loopback subgraph serving the RAI rates (with `rai`). */
+  subgraphUrl?: string;
+  /** Seeded RAI rates (with `rai`); perSecondRate as RAY decimal strings. */
+  rai?: PlaygroundFileParts["rai"];
+  /** The EMP's sponsors and bot wallets by hardhat account index (with `emp`). */
+  emp?: PlaygroundFileParts["emp"];
 }
 
 export interface Devnet {
@@ -148,6 +155,10 @@ export interface Devnet {
   deployment: TbtcDeployment;
   scenario: ScenarioSummary;
   file: DevnetDeploymentFile;
+  /** RAI doubles, their seeded rates and the loopback subgraph (when started with `rai`). */
+  rai?: RaiPlayground;
+  /** The UMA EMP and its seeded sponsors (when started with `emp`). */
+  emp?: EmpPlayground;
   /** Where the file was written, if `out` was given. */
   outPath?: string;
   stop(): Promise<void>;
@@ -159,6 +170,13 @@ export interface StartDevnetOptions extends DeployOptions {
   out?: string;
   /** Seed the scenario (default true). */
   seed?: boolean;
+  /**
+   * Also deploy the RAI doubles, seed 12 h of rate updates and serve a loopback subgraph
+   * (default false: the tests that only need tBTC stay fast; `keepctl devnet` turns it on).
+   */
+  rai?: boolean;
+  /** Also deploy a UMA EMP with sponsors and funded liquidator/disputer wallets (default false). */
+  emp?: boolean;
 }
 
 /**
@@ -169,30 +187,40 @@ export function devnetProvider(rpcUrl: string): ethers.JsonRpcProvider {
   return new ethers.JsonRpcProvider(rpcUrl, 31337, { staticNetwork: true, batchMaxCount: 1, cacheTimeout: -1, pollingInterval: 50 });
 }
 
-export function deploymentFileOf(rpcUrl: string, dep: TbtcDeployment, scenario: ScenarioSummary): DevnetDeploymentFile {
+export function deploymentFileOf(rpcUrl: string, dep: TbtcDeployment, scenario: ScenarioSummary, extra?: PlaygroundFileParts): DevnetDeploymentFile {
   return {
     network: "devnet",
     chainId: 31337,
     rpcUrl,
-    contracts: { ...dep.addresses },
+    contracts: { ...dep.addresses, ...extra?.contracts },
     operators: scenario.operators,
     deploymentBlock: dep.deploymentBlock,
     ethBtc: scenario.ethBtc,
     operatorAccountIndexes: scenario.operatorAccountIndexes,
     deployer: scenario.deployer,
     deposits: scenario.deposits.map((d) => ({ ...d, lotSats: d.lotSats.toString() })),
+    ...(extra?.subgraphUrl ? { subgraphUrl: extra.subgraphUrl } : {}),
+    ...(extra?.rai ? { rai: extra.rai } : {}),
+    ...(extra?.emp ? { emp: extra.emp } : {}),
   };
 }
 
-/** Starts a Hardhat node, deploys tBTC v1 with the doubles, seeds the scenario, writes the file. */
+/**
+ * Starts a Hardhat node, deploys tBTC v1 with the doubles, seeds the scenario, writes the file.
+ * With `rai`, the rate history is seeded after tBTC's deploy (which jumps the clock 64 days) but
+ * before its scenario, so the rates are recent and the courtesy call's 6 h timer starts last.
+ */
 export async function startDevnet(opts: StartDevnetOptions = {}): Promise<Devnet> {
   const node = await startHardhatNode({ port: opts.port });
+  let rai: RaiPlayground | undefined;
   try {
     const provider = devnetProvider(node.rpcUrl);
     const signer = await provider.getSigner(0);
     const deployment = await deployTbtcSystem(signer, opts);
+    if (opts.rai) rai = await startRaiPlayground(signer, node.rpcUrl);
     const scenario = opts.seed === false ? await emptyScenario(deployment) : await seedScenario(deployment);
-    const file = deploymentFileOf(node.rpcUrl, deployment, scenario);
+    const emp = opts.emp ? await startEmpPlayground(signer, provider) : undefined;
+    const file = deploymentFileOf(node.rpcUrl, deployment, scenario, playgroundFileParts(rai, emp));
     let outPath: string | undefined;
     if (opts.out) {
       outPath = path.resolve(opts.out);
@@ -206,13 +234,17 @@ export async function startDevnet(opts: StartDevnetOptions = {}): Promise<Devnet
       deployment,
       scenario,
       file,
+      rai,
+      emp,
       outPath,
       stop: async () => {
+        await rai?.subgraph.stop();
         provider.destroy();
         await node.stop();
       },
     };
   } catch (e) {
+    await rai?.subgraph.stop();
     await node.stop();
     throw e;
   }

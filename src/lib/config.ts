@@ -343,6 +343,7 @@ export function loadConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEn
     const values: Record<string, unknown> = {
       chainId: d.chainId, contracts: d.contracts, operators: d.operators, startBlock: d.deploymentBlock,
       rpcUrls: d.rpcUrl ? [d.rpcUrl] : undefined,
+      subgraphUrl: typeof d.subgraphUrl === "string" ? d.subgraphUrl : undefined,
     };
     presetLayer = { source: "deployment", values, origin: (k) => `deployment file key "${k === "startBlock" ? "deploymentBlock" : k === "rpcUrls" ? "rpcUrl" : k}"` };
     if (!flags.network && !envVars.KEEPCTL_NETWORK && !fileLayer?.values.network) {
