@@ -52,6 +52,15 @@ function wantsJson(argv: string[]): boolean {
 
 /** Runs the CLI; resolves to the process exit code. Never throws. */
 export async function main(argv: string[]): Promise<number> {
+  // `keepctl list-keeps | head`: the reader went away. Not an error of ours: stop quietly, exit 0.
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.listenerCount("error") === 0) {
+      stream.on("error", (e: NodeJS.ErrnoException) => {
+        if (e.code === "EPIPE") process.exit(ExitCode.OK);
+        throw e;
+      });
+    }
+  }
   const onSignal = () => {
     if (shutdown.signal.aborted) process.exit(ExitCode.INTERRUPTED);
     shutdown.abort();

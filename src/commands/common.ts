@@ -64,3 +64,14 @@ export function notBuilt(program: Command, name: string, summary: string): void 
       throw new UsageError(`keepctl ${name} is not built yet`, { hint: "see README.md for the commands available" });
     });
 }
+
+/**
+ * The options of every command that signs: where the key comes from and the fee cap. A raw key
+ * has no flag on purpose (argv is visible to every user of the machine): KEEPCTL_PRIVATE_KEY only.
+ */
+export function addSigningOptions(cmd: Command): Command {
+  return cmd
+    .option("--keystore <file>", "encrypted JSON keystore (env KEEPCTL_KEYSTORE; a raw key only via KEEPCTL_PRIVATE_KEY)")
+    .option("--password-file <file>", "keystore password file (env KEEPCTL_PASSWORD_FILE; else a hidden prompt on a terminal)")
+    .option("--max-fee-gwei <gwei>", "hard cap on maxFeePerGas, never signed above (env KEEPCTL_MAX_FEE_GWEI; default 200)");
+}

@@ -7,11 +7,11 @@ import type { BotEvent } from "../lib/uma/bot-sender";
 import { openBotSession, type BotName, type BotSession } from "../lib/uma/bot-session";
 import { formatFixed } from "../lib/uma/fixed-point";
 import { EmpLiquidator, type LiquidatorPassSummary } from "../lib/uma/liquidator";
-import { globalsOf, outputOf, parseIntOption, shutdown } from "./common";
+import { addSigningOptions, globalsOf, outputOf, parseIntOption, shutdown } from "./common";
 
 /** Options both EMP bots take (the disputer adds its own). */
 export function addBotOptions(cmd: Command): Command {
-  return cmd
+  return addSigningOptions(cmd)
     .option("--emp <address>", "ExpiringMultiParty address (env KEEPCTL_EMP_ADDRESS; else contracts.ExpiringMultiParty)")
     .option("--price <decimal>", "fixed price instead of the RAI feed (decimal, up to 18 places)")
     .option("--cr-threshold <decimal>", "price shading, in [0, 1) (default 0.02)")
@@ -19,9 +19,6 @@ export function addBotOptions(cmd: Command): Command {
     .option("--once", "one pass, then exit")
     .option("--dry-run", "decide and simulate, send nothing")
     .option("--retries <n>", "retries of a failed pass, with backoff (default 3)")
-    .option("--max-fee-gwei <gwei>", "hard cap on maxFeePerGas (default 200)")
-    .option("--keystore <file>", "encrypted JSON keystore (env KEEPCTL_KEYSTORE; raw key only via KEEPCTL_PRIVATE_KEY)")
-    .option("--password-file <file>", "file holding the keystore password (env KEEPCTL_PASSWORD_FILE)")
     .option("--rate-setter <address>", "RAI RateSetter for the feed (else contracts.RateSetter)")
     .option("--subgraph-url <url>", "Reflexer subgraph for the feed (env KEEPCTL_SUBGRAPH_URL)")
     .addOption(new Option("--source <source>", "where the feed reads rates (default auto)").choices(["auto", "subgraph", "events"]))

@@ -10,20 +10,16 @@ import { estimatePlanGas, executePlan, settleJournal, type RedeemEvent, type Red
 import { openRedeemSession, payoutScriptOf } from "../lib/tbtc/redeem-session";
 import { loadTbtcRun } from "../lib/tbtc/report";
 import { State } from "../lib/tbtc/abis";
-import { collect, globalsOf, outputOf, runState, shutdown } from "./common";
+import { addSigningOptions, collect, globalsOf, outputOf, runState, shutdown } from "./common";
 
 export function register(program: Command): void {
-  program
-    .command("redeem")
+  addSigningOptions(program.command("redeem"))
     .description("redeem at-risk deposits with the wallet's TBTC (shows the plan, confirms, sends)")
     .option("--deposit <address>", "deposit to redeem; repeat or comma-separate (default: at-risk deposits of --operator)", collect)
     .option("--operator <address>", "operator whose at-risk deposits to redeem (env KEEPCTL_OPERATORS)", collect)
     .option("--btc-address <address>", "BTC address the redemption pays to (env KEEPCTL_BTC_ADDRESS)")
     .option("--redeem-below <pct>", "redeem deposits below this collateralization % (env KEEPCTL_REDEEM_BELOW; default 130)")
     .option("--fee-sats <sats>", "BTC fee left to the redemption tx (env KEEPCTL_REDEMPTION_FEE_SATS; default 10000)")
-    .option("--max-fee-gwei <gwei>", "hard cap on the gas price (env KEEPCTL_MAX_FEE_GWEI; default 200)")
-    .option("--keystore <file>", "encrypted JSON keystore (env KEEPCTL_KEYSTORE; raw key only via KEEPCTL_PRIVATE_KEY)")
-    .option("--password-file <file>", "keystore password file (env KEEPCTL_PASSWORD_FILE; else a hidden prompt on a TTY)")
     .option("-y, --yes", "do not ask for confirmation (required when not on a terminal)")
     .option("--dry-run", "simulate and show the plan; send nothing")
     .addHelpText("after", "\nExit codes: 0 done (also nothing to do, or a deposit redeemed by someone else first), 2 bad flag or\nno --yes off a terminal, 3 missing key/BTC address or account in use, 4 RPC, 5 revert, 6 not enough TBTC/ETH.\nSee docs/redeem-watch.md.")

@@ -9,11 +9,10 @@ import type { RedeemEvent } from "../lib/tbtc/redeemer";
 import { hasSigningKey, openRedeemSession, payoutScriptOf, tbtcContractsOf, type RedeemSession } from "../lib/tbtc/redeem-session";
 import { connectFromConfig } from "../lib/tbtc/report";
 import { runWatch, type WatchEvent } from "../lib/watch";
-import { collect, globalsOf, outputOf, runState, shutdown } from "./common";
+import { addSigningOptions, collect, globalsOf, outputOf, runState, shutdown } from "./common";
 
 export function register(program: Command): void {
-  program
-    .command("watch")
+  addSigningOptions(program.command("watch"))
     .description("loop: check the operators' deposits, courtesy-call, redeem by policy, submit signatures, alert, heartbeat")
     .option("--operator <address>", "operator address; repeat or comma-separate (env KEEPCTL_OPERATORS)", collect)
     .option("--interval <seconds>", "seconds between loops (env KEEPCTL_INTERVAL; default 60)")
@@ -25,9 +24,6 @@ export function register(program: Command): void {
     .option("--no-redeem", "never redeem; alert only")
     .option("--btc-address <address>", "BTC address redemptions pay to (env KEEPCTL_BTC_ADDRESS)")
     .option("--fee-sats <sats>", "BTC fee left to the redemption tx (env KEEPCTL_REDEMPTION_FEE_SATS)")
-    .option("--max-fee-gwei <gwei>", "hard cap on the gas price (env KEEPCTL_MAX_FEE_GWEI)")
-    .option("--keystore <file>", "encrypted JSON keystore (env KEEPCTL_KEYSTORE; raw key only via KEEPCTL_PRIVATE_KEY)")
-    .option("--password-file <file>", "keystore password file (env KEEPCTL_PASSWORD_FILE)")
     .option("--heartbeat-url <url>", "URL pinged after every loop (env KEEPCTL_HEARTBEAT_URL)")
     .option("--dry-run", "decide and report, send nothing")
     .action(async (_opts, cmd: Command) => {

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildOnce, runKeepctl } from "../helpers/cli";
+import { buildOnce, runKeepctl, spawnKeepctl } from "../helpers/cli";
 import { freePort, startHardhatNode, type LocalNode } from "../../src/devnet/node";
 
 /** The built binary: exit codes, one-line errors, and secrets that never reach the terminal. */
@@ -85,5 +85,18 @@ describe("keepctl config", () => {
     expect(doc.rpc.chainId).toBe(31337);
     expect(doc.rpc.latestBlock).toBeGreaterThanOrEqual(0);
     expect(doc.values.rpcUrls).toEqual([node.rpcUrl]);
+  });
+});
+
+describe("a reader that goes away", () => {
+  it("`keepctl ... | head`: a closed stdout ends the run quietly with exit 0, no stack trace", async () => {
+    for (const args of [["--help"], ["config", "--rpc-url", "https://x.example/v3/KEY", "--json"]]) {
+      const run = spawnKeepctl(args, { home });
+      // Close our end before the child has written anything: its first write meets EPIPE.
+      run.child.stdout!.destroy();
+      const r = await run.done;
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+    }
   });
 });

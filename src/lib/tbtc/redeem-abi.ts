@@ -1,20 +1,15 @@
 import { ethers } from "ethers";
+import { DEPOSIT_ABI } from "./abis";
+import { ERC20_ABI, erc20Interface } from "../chain/erc20";
+
+export { ERC20_ABI, erc20Interface };
 
 /**
- * The write side of tBTC v1.1.0 that redemption needs (the read side lives in abis.ts). Human-
- * readable fragments, checked against the npm artifacts in test/unit/planner.test.ts.
+ * The write side of tBTC v1.1.0 that redemption needs. The Deposit interface adds these to the
+ * read fragments of abis.ts. Human-readable fragments, checked against the npm artifacts in
+ * test/unit/planner.test.ts.
  */
 export const DEPOSIT_WRITE_ABI = [
-  "function currentState() view returns (uint256)",
-  "function lotSizeSatoshis() view returns (uint64)",
-  "function lotSizeTbtc() view returns (uint256)",
-  "function utxoValue() view returns (uint256)",
-  "function remainingTerm() view returns (uint256)",
-  "function keepAddress() view returns (address)",
-  "function collateralizationPercentage() view returns (uint256)",
-  "function undercollateralizedThresholdPercent() view returns (uint16)",
-  "function getRedemptionTbtcRequirement(address _redeemer) view returns (uint256)",
-  "function getOwnerRedemptionTbtcRequirement(address _redeemer) view returns (uint256)",
   "function requestRedemption(bytes8 _outputValueBytes, bytes _redeemerOutputScript)",
   "function provideRedemptionSignature(uint8 _v, bytes32 _r, bytes32 _s)",
   "function notifyCourtesyCall()",
@@ -22,12 +17,6 @@ export const DEPOSIT_WRITE_ABI = [
 
 export const VENDING_MACHINE_ABI = [
   "function tbtcToBtc(address _depositAddress, bytes8 _outputValueBytes, bytes _redeemerOutputScript)",
-] as const;
-
-export const ERC20_ABI = [
-  "function balanceOf(address) view returns (uint256)",
-  "function allowance(address owner, address spender) view returns (uint256)",
-  "function approve(address spender, uint256 amount) returns (bool)",
 ] as const;
 
 export const ERC721_ABI = ["function ownerOf(uint256 tokenId) view returns (address)"] as const;
@@ -39,9 +28,8 @@ export const REDEMPTION_EVENTS_ABI = [
 
 export const KEEP_SIGNATURE_ABI = ["event SignatureSubmitted(bytes32 indexed digest, bytes32 r, bytes32 s, uint8 recoveryID)"] as const;
 
-export const depositWriteInterface = new ethers.Interface(DEPOSIT_WRITE_ABI);
+export const depositWriteInterface = new ethers.Interface([...DEPOSIT_ABI, ...DEPOSIT_WRITE_ABI]);
 export const vendingMachineInterface = new ethers.Interface(VENDING_MACHINE_ABI);
-export const erc20Interface = new ethers.Interface(ERC20_ABI);
 export const erc721Interface = new ethers.Interface(ERC721_ABI);
 export const redemptionEventsInterface = new ethers.Interface(REDEMPTION_EVENTS_ABI);
 export const keepSignatureInterface = new ethers.Interface(KEEP_SIGNATURE_ABI);

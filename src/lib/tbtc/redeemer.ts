@@ -5,6 +5,7 @@ import { TxSender, type TxEvent, type TxRequest, type TxResult, type TxSenderOpt
 import { State, stateName } from "./abis";
 import { outputValueBytes8LE, type Plan, type PlannedRedemption } from "./planner";
 import { depositWriteInterface, erc20Interface, vendingMachineInterface } from "./redeem-abi";
+import { encodeApproveData } from "../chain/erc20";
 import { findRedemptionRequest, readDepositState, readTbtc, type TbtcContracts } from "./redeem-facts";
 
 /**
@@ -79,7 +80,7 @@ export function redemptionCall(item: PlannedRedemption, c: Pick<TbtcContracts, "
 }
 
 export function approveData(spender: string, amount: bigint): string {
-  return erc20Interface.encodeFunctionData("approve", [spender, amount]);
+  return encodeApproveData(spender, amount);
 }
 
 /**

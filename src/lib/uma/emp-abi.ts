@@ -37,10 +37,4 @@ export const EMP_ABI = [
   "event RequestWithdrawal(address indexed sponsor, uint256 indexed collateralAmount)",
 ] as const;
 
-export const ERC20_ABI = [
-  "function balanceOf(address) view returns (uint256)",
-  "function allowance(address owner, address spender) view returns (uint256)",
-  "function approve(address spender, uint256 amount) returns (bool)",
-  "function decimals() view returns (uint8)",
-  "function symbol() view returns (string)",
-] as const;
+export { ERC20_ABI } from "../chain/erc20";

@@ -1,12 +1,13 @@
 import { ethers } from "ethers";
-import { EMP_ABI, ERC20_ABI } from "./emp-abi";
+import { EMP_ABI } from "./emp-abi";
+import { encodeApproveData } from "../chain/erc20";
 
 /**
  * Calldata builders and result decoders for the EMP calls the bots send. They only encode; the
  * transaction engine simulates, signs and sends.
  */
 export const empInterface = new ethers.Interface(EMP_ABI);
-export const erc20Interface = new ethers.Interface(ERC20_ABI);
+export { erc20Interface } from "../chain/erc20";
 
 export interface TxRequest {
   to: string;
@@ -41,7 +42,7 @@ export function encodeWithdrawLiquidation(emp: string, liquidationId: bigint, sp
 }
 
 export function encodeApprove(token: string, spender: string, amount: bigint = ethers.MaxUint256): TxRequest {
-  return { to: ethers.getAddress(token), data: erc20Interface.encodeFunctionData("approve", [spender, amount]) };
+  return { to: ethers.getAddress(token), data: encodeApproveData(spender, amount) };
 }
 
 export interface WithdrawLiquidationResult {

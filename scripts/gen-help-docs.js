@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// Rewrites the generated block of docs/commands.md from the built binary's real --help output.
+// Run after changing an option: `npx tsc -p tsconfig.json && node scripts/gen-help-docs.js`.
+"use strict";
+const { execFileSync } = require("node:child_process");
+const fs = require("node:fs");
+const path = require("node:path");
+
+const root = path.resolve(__dirname, "..");
+const doc = path.join(root, "docs", "commands.md");
+const bin = path.join(root, "bin", "keepctl");
+const commands = ["", "list-keeps", "check", "redeem", "watch", "rai-price", "emp-liquidate", "emp-dispute", "devnet", "config"];
+const START = "<!-- help:start: generated from the real --help output; do not edit by hand -->";
+const END = "<!-- help:end -->";
+
+const help = (cmd) =>
+  execFileSync(process.execPath, [bin, ...(cmd ? [cmd] : []), "--help"], { env: { ...process.env, NO_COLOR: "1", COLUMNS: "80" } })
+    .toString()
+    .trimEnd();
+
+const blocks = commands.map((c) => `### keepctl ${c ? `${c} --help` : "--help (global options)"}\n\n\`\`\`\n${help(c)}\n\`\`\`\n`);
+const text = fs.readFileSync(doc, "utf8");
+const a = text.indexOf(START);
+const b = text.indexOf(END);
+if (a < 0 || b < a) throw new Error("docs/commands.md: help markers not found");
+fs.writeFileSync(doc, `${text.slice(0, a + START.length)}\n\n${blocks.join("\n")}\n${text.slice(b)}`);
+console.log(`docs/commands.md: ${commands.length} help blocks written`);
