@@ -4,7 +4,7 @@ import path from "node:path";
 import dotenv from "dotenv";
 import { ethers } from "ethers";
 import { ConfigError, UsageError } from "./errors";
-import { redactUrl, registerSecret } from "./redact";
+import { keyLikeHostLabel, redactUrl, registerSecret } from "./redact";
 import { PRESETS, devnetDeploymentPath, type DeploymentFile } from "./presets";
 
 /**
@@ -385,7 +385,7 @@ function urlKeyParts(url: string): string[] {
   try {
     const u = new URL(url);
     const parts = [...u.pathname.split("/"), ...u.searchParams.values(), decodeURIComponent(u.password)];
-    return parts.filter((p) => p.length >= 12);
+    return [...parts.filter((p) => p.length >= 12), ...u.hostname.split(".").filter(keyLikeHostLabel)];
   } catch {
     return [];
   }

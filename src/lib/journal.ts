@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { Transaction, type JsonRpcProvider, type TransactionReceipt } from "ethers";
 import { ExitCode, KeepctlError, shortMessageOf } from "./errors";
+import { redact } from "./redact";
 import type { BeforeBroadcast, TxEvent } from "./chain/tx";
 
 /**
@@ -120,10 +121,10 @@ export class Journal {
     this.append({ key, state: "mined", minedHash: receipt.hash, status: receipt.status ?? 0, blockNumber: receipt.blockNumber });
   }
   recordFailed(key: string, reason: string): void {
-    this.append({ key, state: "failed", reason });
+    this.append({ key, state: "failed", reason: redact(reason) });
   }
   recordSkipped(key: string, reason: string): void {
-    this.append({ key, state: "skipped", reason });
+    this.append({ key, state: "skipped", reason: redact(reason) });
   }
 
   /** Entries a crash may have left with a tx in flight (optionally for one account). */

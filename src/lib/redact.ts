@@ -9,11 +9,17 @@ export function registerSecret(value: string | undefined | null): void {
   if (value && value.length >= 4) secrets.add(value);
 }
 
+/** A host label that looks like an API key (some providers put the key in the hostname). */
+export function keyLikeHostLabel(label: string): boolean {
+  return label.length >= 12 && /\d/.test(label) && /[a-z]/i.test(label);
+}
+
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     const hasMore = (u.pathname && u.pathname !== "/") || u.search || u.username || u.password;
-    return `${u.protocol}//${u.host}${hasMore ? "/***" : ""}`;
+    const host = u.host.split(".").map((l) => (keyLikeHostLabel(l) ? "***" : l)).join(".");
+    return `${u.protocol}//${host}${hasMore ? "/***" : ""}`;
   } catch {
     return "***";
   }

@@ -1,5 +1,6 @@
 import type { Config } from "./config";
 import { KeepctlError, RpcError, shortMessageOf } from "./errors";
+import { redact } from "./redact";
 import type { AlertHub } from "./alert/hub";
 import type { Alert } from "./alert/types";
 import { pingHeartbeat } from "./alert/heartbeat";
@@ -221,7 +222,8 @@ export async function runWatch(d: WatchDeps): Promise<{ loops: number; failures:
       ok = false;
       failures++;
       lastError = e;
-      const msg = e instanceof KeepctlError ? e.message : shortMessageOf(e);
+      // Alerts leave the machine (Slack, webhooks): never a key or RPC URL in them.
+      const msg = redact(e instanceof KeepctlError ? e.message : shortMessageOf(e));
       d.emit({ type: "loop-error", loop: st.loop, error: msg, code: e instanceof KeepctlError ? e.code : "INTERNAL" });
       const rpc = e instanceof RpcError;
       await alertAll(d, [{ key: rpc ? "rpc-failing" : "loop-error", level: "critical", title: rpc ? "RPC failing" : "watch loop failed", text: msg }], new Set()).catch(() => undefined);

@@ -43,14 +43,14 @@ beforeAll(async () => {
   devnet = spawnKeepctl(["devnet", "--port", String(port), "--out", file], { home });
   let exited = false;
   void devnet.done.then(() => { exited = true; });
-  const deadline = Date.now() + 150_000;
+  const deadline = Date.now() + 540_000;
   while (!devnet.stderr().includes("press Ctrl-C")) {
     if (exited) throw new Error(`keepctl devnet exited early: ${devnet.stderr()}`);
     if (Date.now() > deadline) throw new Error(`keepctl devnet not ready in time: ${devnet.stderr()}`);
     await new Promise((r) => setTimeout(r, 200));
   }
   dep = JSON.parse(fs.readFileSync(file, "utf8"));
-}, 180_000);
+}, 600_000);
 
 afterAll(async () => {
   if (devnet && devnet.child.exitCode === null) {

@@ -31,6 +31,13 @@ describe("keepctl config", () => {
     expect(doc.values.contracts.TBTCSystem).toBe("0xe20A5C79b39bC8C363f0f49ADcFa82C2a01ab64a");
   });
 
+  it("never prints an API key that the provider puts in the hostname", async () => {
+    const r = await keepctl(["config", "--rpc-url", "https://k3y9a8b7c6d5e4f3.rpc.example", "--json"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout + r.stderr).not.toContain("k3y9a8b7c6d5e4f3");
+    expect(JSON.parse(r.stdout).values.rpcUrls).toEqual(["https://***.rpc.example"]);
+  });
+
   it("shows each value's source, tab-separated when piped", async () => {
     const r = await keepctl(["config", "--threshold", "150"], { OPERATORS: "0x1111111111111111111111111111111111111111", KEEPCTL_RPC_URLS: "https://y.example/key/abcdefghijkl" });
     expect(r.code).toBe(0);

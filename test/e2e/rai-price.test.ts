@@ -1,3 +1,4 @@
+import { bruteTwap } from "../helpers/rai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
 import os from "node:os";
@@ -6,7 +7,6 @@ import { ethers } from "ethers";
 import { startHardhatNode, type LocalNode } from "../../src/devnet/node";
 import { deployRai, seedRateHistory, type SeededRate } from "../../src/devnet/rai";
 import { startSubgraphServer, type SubgraphServer } from "../../src/devnet/subgraph-server";
-import { annualize, computeTwap } from "../../src/lib/rai";
 import { buildOnce, runKeepctl } from "../helpers/cli";
 
 /** Runs the built binary (built by buildOnce when a source is newer than dist/). */
@@ -38,7 +38,7 @@ afterAll(async () => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-const expected = (at: number, window: number) => computeTwap(seeded.map((r) => ({ timestamp: r.timestamp, price: annualize(r.perSecondRate) })), at - window, at)!;
+const expected = (at: number, window: number) => bruteTwap(seeded, at - window, at)!;
 
 describe("keepctl rai-price", () => {
   it("--json prints one document with the price in decimal and wei, from events", async () => {

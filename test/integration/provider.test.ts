@@ -117,7 +117,7 @@ describe("retry and failover", () => {
     const down = `http://127.0.0.1:${await freePort()}`;
     const hung = await proxy(() => "hang");
     const flaky = await proxy((_c, hit) => (hit <= 2 ? { status: 429, body: { error: "slow down" } } : "forward"));
-    const p = new KeepctlProvider([down, hung.url, flaky.url], 31337, { ...fast, timeoutMs: 1500, retries: 3 });
+    const p = new KeepctlProvider([down, hung.url, flaky.url], 31337, { ...fast, timeoutMs: 5000, retries: 3 });
     const block = await p.getBlockNumber();
     expect(block).toBe(await new ethers.JsonRpcProvider(node.rpcUrl, undefined, { staticNetwork: true }).getBlockNumber());
     // A hung URL costs a whole timeout, so it is left after one try while others remain.

@@ -1,3 +1,4 @@
+import { bruteTwap } from "../helpers/rai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ethers } from "ethers";
 import { startHardhatNode, type LocalNode } from "../../src/devnet/node";
@@ -12,19 +13,6 @@ let dep: RaiDeployment;
 let seeded: SeededRate[];
 let head: number; // chain time after seeding
 let server: SubgraphServer;
-
-/** Independent of computeTwap: walk the window second by second. */
-function bruteTwap(rates: SeededRate[], start: number, end: number): bigint | null {
-  let sum = 0n;
-  let covered = 0n;
-  for (let s = start; s < end; s++) {
-    const inForce = rates.filter((r) => r.timestamp <= s).pop();
-    if (!inForce) continue;
-    sum += annualize(inForce.perSecondRate);
-    covered++;
-  }
-  return covered === 0n ? null : sum / covered;
-}
 
 beforeAll(async () => {
   node = await startHardhatNode();

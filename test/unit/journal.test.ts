@@ -4,6 +4,7 @@ import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Journal, JournalInFlightError, acquireAccountLock } from "../../src/lib/journal";
+import { registerSecret } from "../../src/lib/redact";
 
 let dir: string;
 beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), "keepctl-journal-unit-")); });
@@ -12,6 +13,17 @@ afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 const ACCOUNT = "0x00000000000000000000000000000000000000Aa";
 
 describe("Journal", () => {
+  it("never writes a secret into a failure or skip reason (error texts can carry RPC URLs)", () => {
+    registerSecret("journal-test-api-key-123");
+    const j = Journal.open(dir);
+    j.begin("0xdep:redeem", { account: ACCOUNT });
+    j.recordFailed("0xdep:redeem", "no RPC endpoint answered: https://rpc.example/v3/journal-test-api-key-123 (ECONNREFUSED)");
+    j.begin("0xdep2:redeem", { account: ACCOUNT });
+    j.recordSkipped("0xdep2:redeem", "lost race; node said journal-test-api-key-123");
+    const text = fs.readFileSync(j.file, "utf8");
+    expect(text).not.toContain("journal-test-api-key-123");
+    expect(j.get("0xdep:redeem")!.reason).toContain("https://rpc.example/***");
+  });
   it("folds state changes per key and keeps every attempt", () => {
     const j = Journal.open(dir);
     expect(j.begin("0xdep:redeem", { account: ACCOUNT, meta: { lot: "0.1" } }).status).toBe("started");

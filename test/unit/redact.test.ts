@@ -8,6 +8,11 @@ describe("redactUrl", () => {
     expect(redactUrl("https://user:pw@rpc.example")).toBe("https://rpc.example/***");
     expect(redactUrl("wss://ws.example/key")).toBe("wss://ws.example/***");
   });
+  it("hides an API key that a provider puts in the hostname, but not ordinary host names", () => {
+    expect(redactUrl("https://a1b2c3d4e5f6a7b8c9.eth.rpc.example/")).toBe("https://***.eth.rpc.example");
+    expect(redactUrl("https://a1b2c3d4e5f6a7b8c9.eth.rpc.example/v1")).toBe("https://***.eth.rpc.example/***");
+    expect(redactUrl("https://polygon-mainnet.g.alchemy.com")).toBe("https://polygon-mainnet.g.alchemy.com");
+  });
   it("leaves a bare origin readable and hides what is not a URL", () => {
     expect(redactUrl("http://127.0.0.1:8545")).toBe("http://127.0.0.1:8545");
     expect(redactUrl("http://127.0.0.1:8545/")).toBe("http://127.0.0.1:8545");

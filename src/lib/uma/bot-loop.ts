@@ -1,4 +1,5 @@
 import { ExitCode, KeepctlError, RevertError, shortMessageOf } from "../errors";
+import { redact } from "../redact";
 import type { Alert } from "../alert/types";
 import { LookbackError } from "../rai/types";
 import type { RaiFeed } from "../rai/feed";
@@ -182,14 +183,14 @@ export async function runBotLoop<T>(pass: (n: number) => Promise<T>, o: LoopOpti
         if (isFatal(e)) throw e;
         error = e;
         const willRetry = attempt < o.retries;
-        o.emit({ type: "error", pass: n, attempt: attempt + 1, willRetry, message: shortMessageOf(e), code: e instanceof KeepctlError ? e.code : "INTERNAL" });
+        o.emit({ type: "error", pass: n, attempt: attempt + 1, willRetry, message: redact(shortMessageOf(e)), code: e instanceof KeepctlError ? e.code : "INTERNAL" });
         if (willRetry) await sleep((o.backoffMs ?? 1000) * 2 ** attempt, o.signal);
       }
     }
     passes = n;
     if (error !== undefined) {
       if (once) throw error;
-      await o.alert?.({ key: "emp-bot-pass-failed", level: "critical", title: "EMP bot pass failed", text: shortMessageOf(error) }).catch(() => undefined);
+      await o.alert?.({ key: "emp-bot-pass-failed", level: "critical", title: "EMP bot pass failed", text: redact(shortMessageOf(error)) }).catch(() => undefined);
     }
     if (o.heartbeatUrl) {
       const hb = await pingHeartbeat(o.heartbeatUrl);

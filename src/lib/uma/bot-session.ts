@@ -1,5 +1,6 @@
 import { settingOf, type Config } from "../config";
 import { ConfigError } from "../errors";
+import { redact } from "../redact";
 import { connectWithConfig, type KeepctlProvider } from "../chain/provider";
 import { openSigningAccount } from "../chain/session";
 import type { AccountLock } from "../journal";
@@ -130,5 +131,5 @@ function priceSourceOf(cfg: Config, o: OpenBotOptions, provider: KeepctlProvider
     floorBlock: cfg.startBlock,
     subgraphTimeoutMs: settingOf<number>(cfg, "subgraphTimeoutMs"),
   });
-  return raiFeedPrice(feed, (w) => o.emit({ type: "warning", message: w }));
+  return raiFeedPrice(feed, (w) => o.emit({ type: "warning", message: redact(w) }));
 }
