@@ -1,10 +1,9 @@
 import { Command, Option } from "commander";
 import { loadConfig } from "../lib/config";
-import { connect, type KeepctlProvider } from "../lib/chain/provider";
-import { ConfigError, UsageError } from "../lib/errors";
+import { UsageError } from "../lib/errors";
 import { addPresetContracts } from "../lib/presets";
 import { redact } from "../lib/redact";
-import { fetchRaiPrice, formatFixed, MAINNET_RAI_CONTRACTS, plotRates, type RaiPriceResult, type SourceChoice } from "../lib/rai";
+import { formatFixed, raiPriceFromConfig, MAINNET_RAI_CONTRACTS, plotRates, type RaiPriceResult, type SourceChoice } from "../lib/rai";
 import { globalsOf, outputOf, parseIntOption } from "./common";
 
 addPresetContracts("mainnet", MAINNET_RAI_CONTRACTS);
@@ -36,35 +35,9 @@ export function register(program: Command): void {
       const flags = globalsOf(cmd);
       const out = outputOf(cmd);
       const cfg = loadConfig(flags, undefined, { requireRpc: false });
-      // --source and --window are this command's own flags; the table holds the env/file values.
-      const source = ((flags.source as string | undefined) ?? cfg.values.raiSource) as SourceChoice;
-      const subgraphUrl = cfg.subgraphUrl;
-      const rateSetter = (cfg.values.rateSetter as string | undefined) ?? cfg.contracts.RateSetter;
-      const needsChain = source === "events" || (source === "auto" && !subgraphUrl);
-      if (needsChain && cfg.rpcUrls.length === 0) throw new ConfigError("no RPC URL configured (the events source reads the chain)", { hint: "pass --rpc-url or set KEEPCTL_RPC_URLS, or give --subgraph-url" });
-      if (needsChain && !rateSetter) throw new ConfigError(`no RateSetter address for network ${cfg.network}`, { hint: "pass --rate-setter ADDR or add contracts.RateSetter to the deployment file" });
-      let provider: KeepctlProvider | undefined;
-      try {
-        if (cfg.rpcUrls.length > 0 && rateSetter) {
-          provider = await connect({ rpcUrls: cfg.rpcUrls, chainId: cfg.chainId, timeoutMs: cfg.rpcTimeoutMs, retries: cfg.rpcRetries, batchMaxCount: cfg.batchMaxCount });
-          // An address without code has no events: say so instead of "no rate in the window" (7).
-          if ((await provider.getCode(rateSetter)) === "0x") {
-            throw new ConfigError(`no contract at RateSetter address ${rateSetter}`, { hint: "check --rate-setter or contracts.RateSetter for this network" });
-          }
-        }
-        const result = await fetchRaiPrice({
-          provider, rateSetter, subgraphUrl, source,
-          at: flags.at as number | undefined,
-          windowSec: (flags.window as number | undefined) ?? (cfg.values.raiTwapLength as number),
-          updateRateDelay: cfg.values.raiUpdateRateDelay as number,
-          chunkSize: cfg.logChunkSize,
-          floorBlock: cfg.startBlock,
-          subgraphTimeoutMs: cfg.values.subgraphTimeoutMs as number,
-        });
-        render(result, out, { points: !!flags.points, plot: !!flags.plot });
-      } finally {
-        provider?.destroy();
-      }
+      // --source and --window are this command's own flags; the settings table holds env/file values.
+      const result = await raiPriceFromConfig(cfg, { source: flags.source as SourceChoice | undefined, at: flags.at as number | undefined, windowSec: flags.window as number | undefined });
+      render(result, out, { points: !!flags.points, plot: !!flags.plot });
     });
 }
 

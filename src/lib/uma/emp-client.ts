@@ -1,5 +1,5 @@
+import { requireContractCode } from "../chain/code";
 import { ethers } from "ethers";
-import { ConfigError } from "../errors";
 import { getLogsChunked } from "../chain/logs";
 import { fpMul } from "./fixed-point";
 import { EMP_ABI, ERC20_ABI } from "./emp-abi";
@@ -88,9 +88,7 @@ export class EmpClient {
   }
 
   async readParams(): Promise<EmpParams> {
-    if ((await this.provider.getCode(this.address)) === "0x") {
-      throw new ConfigError(`no contract at EMP address ${this.address}`, { hint: "check the EMP address for this network" });
-    }
+    await requireContractCode(this.provider, this.address, "EMP", "check the EMP address for this network");
     const c = this.contract;
     const [cr, minTokens, liqLive, wdLive, exp, bond, sponsorReward, disputerReward, id, coll, tok] = await Promise.all([
       c.collateralRequirement(), c.minSponsorTokens(), c.liquidationLiveness(), c.withdrawalLiveness(), c.expirationTimestamp(),
