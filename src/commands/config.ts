@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { collect, globalsOf, outputOf } from "./common";
 import { SETTINGS, loadConfig, type Config } from "../lib/config";
-import { connectWithConfig } from "../lib/chain/provider";
+import { probeRpc } from "../lib/chain/provider";
 import { redactUrl } from "../lib/redact";
 
 interface Row { setting: string; value: string; source: string; from: string }
@@ -19,16 +19,7 @@ export function register(program: Command): void {
       const cfg = loadConfig(flags, undefined, { requireRpc: !!flags.checkRpc });
       for (const w of cfg.warnings) out.warn(w);
       const values = displayValues(cfg);
-      let rpc: { chainId: number; latestBlock: number; httpRequests: number } | undefined;
-      if (flags.checkRpc) {
-        const provider = await connectWithConfig(cfg);
-        try {
-          const latestBlock = await provider.getBlockNumber();
-          rpc = { chainId: Number((await provider.getNetwork()).chainId), latestBlock, httpRequests: provider.stats.httpRequests };
-        } finally {
-          provider.destroy();
-        }
-      }
+      const rpc = flags.checkRpc ? await probeRpc(cfg) : undefined;
       if (out.json) {
         out.document({
           values,

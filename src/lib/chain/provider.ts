@@ -229,3 +229,14 @@ export function connectWithConfig(cfg: {
     batchMaxCount: cfg.batchMaxCount,
   });
 }
+
+/** `keepctl config --check-rpc`: connect (chain id verified), read the head, close. */
+export async function probeRpc(cfg: Parameters<typeof connectWithConfig>[0]): Promise<{ chainId: number; latestBlock: number; httpRequests: number }> {
+  const provider = await connectWithConfig(cfg);
+  try {
+    const latestBlock = await provider.getBlockNumber();
+    return { chainId: Number((await provider.getNetwork()).chainId), latestBlock, httpRequests: provider.stats.httpRequests };
+  } finally {
+    provider.destroy();
+  }
+}
