@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // Builds dist/ once before any worker, for the e2e tests that run the binary.
+    globalSetup: ["test/helpers/global-setup.ts"],
     testTimeout: 120_000,
     hookTimeout: 180_000,
     pool: "forks",

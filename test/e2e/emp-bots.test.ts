@@ -12,7 +12,7 @@ import { LiquidationState } from "../../src/lib/uma/dispute-strategy";
 import { FP_ONE, fpMul, parseFixed } from "../../src/lib/uma/fixed-point";
 import { buildOnce, spawnKeepctl } from "../helpers/cli";
 
-/** Runs the built binary (built by buildOnce when a source is newer than dist/). */
+/** Runs the built binary (built by the vitest globalSetup; buildOnce checks it is current). */
 const MNEMONIC = "test test test test test test test test test test test junk";
 const keyOf = (i: number) => ethers.HDNodeWallet.fromPhrase(MNEMONIC, undefined, `m/44'/60'/0'/0/${i}`).privateKey;
 const OTHER = 8;
@@ -137,9 +137,13 @@ describe("keepctl emp-liquidate", () => {
       });
       const bot = start(["emp-liquidate", "--once", "--json", "--price", "1", "--deployment", deployment], asBot(seed.liquidator.index));
       // Mine once the bot's first liquidation joins the rival's in the pool; then mine as usual.
-      for (let i = 0; i < 200; i++) {
+      for (let waited = 0; ; waited += 100) {
         const pending = await provider.send("eth_getBlockByNumber", ["pending", false]);
         if (pending.transactions.length >= 2) break;
+        if (waited >= 60_000) {
+          bot.child.kill("SIGTERM");
+          throw new Error(`the bot's liquidation never reached the mempool in 60 s (pending: ${pending.transactions.length}); bot stderr: ${bot.stderr()}`);
+        }
         await new Promise((r) => setTimeout(r, 100));
       }
       await provider.send("evm_mine", []);
@@ -178,7 +182,13 @@ describe("keepctl emp-liquidate", () => {
 
   it("stops cleanly on SIGTERM between passes", async () => {
     const bot = start(["emp-liquidate", "--json", "--interval", "30", "--price", "1", "--deployment", deployment], asBot(seed.liquidator.index));
-    for (let i = 0; i < 300 && !bot.stdout().includes('"heartbeat"'); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let waited = 0; !bot.stdout().includes('"heartbeat"'); waited += 100) {
+      if (waited >= 60_000) {
+        bot.child.kill("SIGKILL");
+        throw new Error(`no heartbeat from the bot in 60 s; stdout: ${bot.stdout()} stderr: ${bot.stderr()}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
     bot.child.kill("SIGTERM");
     const r = await bot.done;
     expect(r.code).toBe(130);

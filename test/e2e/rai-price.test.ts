@@ -9,7 +9,7 @@ import { deployRai, seedRateHistory, type SeededRate } from "../../src/devnet/ra
 import { startSubgraphServer, type SubgraphServer } from "../../src/devnet/subgraph-server";
 import { buildOnce, runKeepctl } from "../helpers/cli";
 
-/** Runs the built binary (built by buildOnce when a source is newer than dist/). */
+/** Runs the built binary (built by the vitest globalSetup; buildOnce checks it is current). */
 const keepctl = (args: string[], env: Record<string, string> = {}) => runKeepctl(args, { home: tmp, env });
 
 let tmp: string;
@@ -85,10 +85,15 @@ describe("keepctl rai-price", () => {
   });
 
   it("bad --window exits 2 with a usage message", async () => {
-    for (const w of ["0", "abc", "-5"]) {
+    const why: Record<string, string> = {
+      "0": "--window must be between 1 and 31536000, got 0",
+      abc: '--window must be a whole number, got "abc"',
+      "-5": '--window must be a whole number, got "-5"',
+    };
+    for (const [w, message] of Object.entries(why)) {
       const r = await keepctl(["rai-price", "--deployment", deployment, "--window", w]);
       expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(/--window must be|error:/);
+      expect(r.stderr.split("\n")[0]).toBe(`error: ${message}`);
     }
   });
 

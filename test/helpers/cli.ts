@@ -1,7 +1,7 @@
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import fs from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { PACKAGE_ROOT } from "../../src/devnet/node";
+import { distProblem } from "./build";
 
 /** The e2e side of the suite: run the built binary `node bin/keepctl` as a user would. */
 export const BIN = path.join(PACKAGE_ROOT, "bin", "keepctl");
@@ -51,33 +51,11 @@ export function runKeepctl(args: string[], o: CliOptions): Promise<Run> {
   return spawnKeepctl(args, o).done;
 }
 
-const DIST_CLI = path.join(PACKAGE_ROOT, "dist", "src", "cli.js");
-let built = false;
-
-function newestSourceMtime(dir: string): number {
-  let newest = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) newest = Math.max(newest, newestSourceMtime(p));
-    else if (e.name.endsWith(".ts")) newest = Math.max(newest, fs.statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
 /**
- * Builds dist/ when a source is newer than it (`npm test` builds first, so usually nothing to
- * do); once per test file. tsc still emits when a file has a type error; the binary is what we test.
+ * Checks that dist/ is built and no source is newer; the vitest globalSetup
+ * (test/helpers/global-setup.ts) builds it once before any worker starts.
  */
 export function buildOnce(): void {
-  if (built) return;
-  const stale =
-    !fs.existsSync(DIST_CLI) ||
-    Math.max(newestSourceMtime(path.join(PACKAGE_ROOT, "src")), newestSourceMtime(path.join(PACKAGE_ROOT, "bench"))) > fs.statSync(DIST_CLI).mtimeMs;
-  if (stale) {
-    try {
-      execFileSync(process.execPath, [require.resolve("typescript/bin/tsc", { paths: [PACKAGE_ROOT] }), "-p", "tsconfig.json"], { cwd: PACKAGE_ROOT, stdio: "ignore" });
-    } catch { /* checked below */ }
-  }
-  if (!fs.existsSync(DIST_CLI)) throw new Error("dist/src/cli.js is missing: run `npx tsc -p tsconfig.json`");
-  built = true;
+  const problem = distProblem();
+  if (problem) throw new Error(`${problem}: run \`npx tsc -p tsconfig.json\` (the vitest globalSetup should have built it)`);
 }

@@ -216,12 +216,31 @@ describe("devnet helpers", () => {
 
   it("the auto-signer reports nothing once stopped, even when its provider goes away mid-check", async () => {
     const own = new ethers.JsonRpcProvider(devnet.rpcUrl, 31337, { staticNetwork: true });
+    // Every request the signer makes through `own` is tracked, so the test knows when its tick is over.
+    const inFlight: Promise<unknown>[] = [];
+    const tracked = new Proxy(own, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop, target);
+        if (typeof v !== "function") return v;
+        return (...args: unknown[]) => {
+          const r = v.apply(target, args);
+          if (r instanceof Promise) inFlight.push(r.catch(() => undefined));
+          return r;
+        };
+      },
+    });
     const errors: unknown[] = [];
     // The first check starts at once; stop and destroy while its request is in flight.
-    const auto = startAutoSigner({ ...devnet.deployment, provider: own }, { intervalMs: 50, onError: (e) => errors.push(e) });
+    const auto = startAutoSigner({ ...devnet.deployment, provider: tracked }, { intervalMs: 50, onError: (e) => errors.push(e) });
     auto.stop();
     own.destroy();
-    await new Promise((r) => setTimeout(r, 300));
+    expect(inFlight.length).toBeGreaterThan(0);
+    // Wait until no request is pending, then one macrotask so the tick's catch has run.
+    for (let seen = -1; seen !== inFlight.length; ) {
+      seen = inFlight.length;
+      await Promise.all(inFlight);
+      await new Promise((r) => setImmediate(r));
+    }
     expect(errors).toEqual([]);
   });
 });

@@ -247,7 +247,8 @@ describe("getLogsChunked", () => {
     const p = new KeepctlProvider([cap.url], 31337, { ...fast, batchMaxCount: 1 });
     const progress: number[] = [];
     const span = lastBlock - firstBlock + 1;
-    expect(span).toBe(1 + LOGS + 8 * 5 + 3);
+    // at least the blocks mined above (a loaded node may add none, but never fewer)
+    expect(span).toBeGreaterThanOrEqual(1 + LOGS + 8 * 5 + 3);
     const logs = await getLogsChunked(p, { address: emitter, fromBlock: firstBlock, toBlock: lastBlock }, {
       chunkSize: 16,
       onProgress: (done, total) => { progress.push(done); expect(total).toBe(span); },

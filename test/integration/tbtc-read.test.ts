@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type KeepctlProvider } from "../../src/lib/chain/provider";
 import { State } from "../../src/lib/tbtc/abis";
 import { readDeposits } from "../../src/lib/tbtc/deposits";
+import { cacheFile } from "../../src/lib/tbtc/cache";
 import { judgeLive } from "../../src/lib/tbtc/report";
 import { loadOperatorDeposits, type LoadOptions, type TbtcReport } from "../../src/lib/tbtc/scan";
 import { openDeposit } from "../../src/devnet/deposits";
@@ -216,7 +217,15 @@ describe("the cache", () => {
 
   it("drops the cache when the cached block was replaced (reorg or a new devnet)", async () => {
     const op = devnet.scenario.operators[1];
-    // After the revert above, the cache's last block no longer exists with that hash.
+    // Cache a head that a revert then removes: the cached last block is above the new head.
+    const snap = await rpc("evm_snapshot");
+    for (let i = 0; i < 3; i++) await rpc("evm_mine");
+    await loadOperatorDeposits(await fresh(), opts([op], { dataDir }));
+    await rpc("evm_revert", [snap]);
+    const file = cacheFile(dataDir, { chainId: 31337, factory: devnet.deployment.addresses.BondedECDSAKeepFactory });
+    const cached = JSON.parse(fs.readFileSync(file, "utf8")) as { lastBlock: number };
+    expect(cached.lastBlock).toBeGreaterThan(await devnet.provider.getBlockNumber());
+
     const p = await fresh();
     const r = await loadOperatorDeposits(p, opts([op], { dataDir }));
     expect(r.scannedBlocks).toBe(r.block - devnet.deployment.deploymentBlock + 1);
