@@ -42,11 +42,11 @@ export function register(program: Command): void {
       });
       const script = payoutScriptOf(cfg, true)!;
       const audit = AuditLog.open(cfg.dataDir);
-      const session = await openRedeemSession(cfg, { interactive, lock: !dryRun, onEvent: (ev) => onRedeemEvent(out, ev) });
+      const session = await openRedeemSession(cfg, { interactive, dryRun, onEvent: (ev) => onRedeemEvent(out, ev) });
       try {
         const me = session.wallet.address;
         // A crashed run's transactions first: rebroadcast or confirm them, never sign twice.
-        if (!dryRun) await settleJournal(session.sender, shutdown.signal);
+        if (!dryRun) await settleJournal(session.sender);
         const { deposits, known } = explicit.length ? { deposits: explicit, known: new Map<string, KnownRisk>() } : await operatorDeposits(cfg, session.provider);
         const [candidates, tbtc] = await Promise.all([readCandidates(session.fresh, session.contracts, deposits, me, known), readTbtc(session.fresh, session.contracts.token, me)]);
         const plan = planRedemptions(candidates, tbtc.balance, { redeemBelowPct: settingOf<number>(cfg, "redeemBelow"), feeSats: BigInt(settingOf<number>(cfg, "feeSats")), ignoreThreshold: explicit.length > 0 });
@@ -77,6 +77,7 @@ export function register(program: Command): void {
         else showResults(out, results);
         const failed = results.find((r) => r.status === "failed");
         if (failed) runState.exitCode = failed.error?.exitCode ?? ExitCode.INTERNAL;
+        else if (results.some((r) => r.status === "pending")) runState.exitCode = ExitCode.TX_PENDING;
         else if (plan.unfunded.length) runState.exitCode = ExitCode.FUNDS;
       } finally {
         session.close();

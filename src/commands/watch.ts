@@ -59,7 +59,7 @@ export function register(program: Command): void {
               void hub.notify({ key: `redeem-sent:${ev.deposit}`, level: "info", title: "redemption sent", text: `redemption of ${ev.deposit} sent (nonce ${ev.nonce}, tx ${ev.hash})` }).catch(() => undefined);
             }
           };
-          session = await openRedeemSession(cfg, { interactive, lock: !g.dryRun, provider, onEvent });
+          session = await openRedeemSession(cfg, { interactive, dryRun: !!g.dryRun, provider, onEvent });
         } else {
           emit({ type: "notice", text: "no signing key configured: watching and alerting only (no courtesy calls, redemptions or signatures)" });
         }

@@ -147,6 +147,8 @@ export const SETTINGS: Setting[] = [
   { key: "redeemBelow", flag: "redeemBelow", env: ["KEEPCTL_REDEEM_BELOW"], default: 130, describe: "redeem deposits whose collateralization % is below this", parse: parseNumber(100, 1000) },
   { key: "feeSats", flag: "feeSats", env: ["KEEPCTL_REDEMPTION_FEE_SATS"], default: 10000, describe: "BTC fee (sat) left to the redemption tx; >= 2000 and < half the UTXO", parse: parseInteger(2000) },
   { key: "maxFeeGwei", flag: "maxFeeGwei", env: ["KEEPCTL_MAX_FEE_GWEI"], default: 200, describe: "hard cap on maxFeePerGas (gwei); never signed above", parse: parseNumber(0.000000001, 1_000_000) },
+  { key: "receiptTimeoutSec", env: ["KEEPCTL_RECEIPT_TIMEOUT"], default: 900, describe: "seconds to wait for a sent tx to mine before reporting it pending (still tracked)", parse: parseInteger(1, 86_400) },
+  { key: "lockDir", env: ["KEEPCTL_LOCK_DIR"], describe: "machine-wide directory of per-account send locks (default <tmpdir>/keepctl-locks)", parse: (r) => path.resolve(expandHome(String(r).trim())) },
   { key: "keystore", flag: "keystore", env: ["KEEPCTL_KEYSTORE"], describe: "encrypted JSON keystore of the signing account", parse: (r) => path.resolve(expandHome(String(r).trim())) },
   { key: "passwordFile", flag: "passwordFile", env: ["KEEPCTL_PASSWORD_FILE"], describe: "file holding the keystore password", parse: (r) => path.resolve(expandHome(String(r).trim())) },
   // Raw key: environment only (CI). No flag; the odd file key keeps it out of config files.

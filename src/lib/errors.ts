@@ -13,6 +13,10 @@ export const ExitCode = {
   FUNDS: 6,
   /** A price or data point was asked for but no data covers it (e.g. rai-price with no rate in the window). */
   NO_DATA: 7,
+  /** Another sender uses the signing account (a nonce keepctl cannot explain): the account stops. */
+  ACCOUNT_CONFLICT: 8,
+  /** A transaction was sent but not mined by the deadline: still tracked, resumed by the next run. */
+  TX_PENDING: 9,
   UNHEALTHY: 10,
   INTERRUPTED: 130,
 } as const;

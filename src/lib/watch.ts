@@ -6,6 +6,7 @@ import type { Alert } from "./alert/types";
 import { pingHeartbeat } from "./alert/heartbeat";
 import type { AuditLog } from "./audit";
 import type { KeepctlProvider } from "./chain/provider";
+import { AccountConflictError } from "./chain/nonce";
 import { State, stateName } from "./tbtc/abis";
 import { depositWriteInterface } from "./tbtc/redeem-abi";
 import { headBlock, readCandidates, readTbtc, type KnownRisk, type TbtcContracts } from "./tbtc/redeem-facts";
@@ -84,7 +85,7 @@ export async function watchOnce(d: WatchDeps, st: LoopState): Promise<LoopSummar
   const now = d.now ?? (() => Math.floor(Date.now() / 1000));
   // What an earlier run left in flight is finished before anything is planned again.
   if (d.sender && !d.dryRun) {
-    const settled = await settleJournal(d.sender, d.signal);
+    const settled = await settleJournal(d.sender);
     if (settled.length) d.emit({ type: "journal-settled", keys: settled });
   }
   const run = await loadTbtcRun(d.cfg, { operators: d.operators, useCache: true, provider: d.provider });
@@ -111,11 +112,19 @@ export async function watchOnce(d: WatchDeps, st: LoopState): Promise<LoopSummar
     for (const addr of firstLook.notifyCourtesy) {
       if (d.signal.aborted) break;
       try {
-        const res = await s.tx.send({ to: addr, data: depositWriteInterface.encodeFunctionData("notifyCourtesyCall"), label: `courtesy-call ${addr}`, abi: depositWriteInterface });
+        // Journaled like every other action: a crash or a lost answer is settled, never sent twice.
+        // Repeatable: a deposit that left its courtesy call may fall again later.
+        const res = await s.send(addr, "courtesy-call", { to: addr, data: depositWriteInterface.encodeFunctionData("notifyCourtesyCall"), abi: depositWriteInterface }, { repeatable: true });
+        if (res.status === "pending") {
+          d.emit({ type: "courtesy-call-pending", deposit: addr, hashes: res.hashes });
+          continue;
+        }
+        const hash = res.status === "mined" ? res.hash : undefined;
         courtesyCalls.push(addr);
-        d.audit.record("courtesy-call", { deposit: addr, hash: res.hash, status: "mined" });
-        d.emit({ type: "courtesy-call", deposit: addr, hash: res.hash });
+        d.audit.record("courtesy-call", { deposit: addr, hash, status: "mined" });
+        d.emit({ type: "courtesy-call", deposit: addr, hash });
       } catch (e) {
+        if (e instanceof AccountConflictError) throw e; // another sender on this key: stop acting
         d.audit.record("courtesy-call", { deposit: addr, status: "failed", error: shortMessageOf(e) });
         d.emit({ type: "courtesy-call-failed", deposit: addr, error: shortMessageOf(e) });
       }
@@ -222,6 +231,12 @@ export async function runWatch(d: WatchDeps): Promise<{ loops: number; failures:
       ok = false;
       failures++;
       lastError = e;
+      if (e instanceof AccountConflictError) {
+        // Acting on would risk doing everything twice: alert and end the loop (exit 8).
+        d.emit({ type: "loop-error", loop: st.loop, error: redact(e.message), code: e.code });
+        await alertAll(d, [{ key: `account-conflict:${d.sender?.address ?? ""}`, level: "critical", title: "another sender uses this account", text: redact(e.message) }], new Set()).catch(() => undefined);
+        break;
+      }
       // Alerts leave the machine (Slack, webhooks): never a key or RPC URL in them.
       const msg = redact(e instanceof KeepctlError ? e.message : shortMessageOf(e));
       d.emit({ type: "loop-error", loop: st.loop, error: msg, code: e instanceof KeepctlError ? e.code : "INTERNAL" });

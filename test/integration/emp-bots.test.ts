@@ -8,7 +8,7 @@ import { startHardhatNode, type LocalNode } from "../../src/devnet/node";
 import { deployEmp, seedSponsors, loadUmaArtifact, type EmpDeployment, type EmpSeed } from "../../src/devnet/uma";
 import { deployRai, seedRateHistory, type RaiDeployment, type SeededRate } from "../../src/devnet/rai";
 import { connect, type KeepctlProvider } from "../../src/lib/chain/provider";
-import { Journal } from "../../src/lib/journal";
+import { Journal } from "../../src/lib/chain/journal";
 import { RaiFeed } from "../../src/lib/rai/feed";
 import { RAY } from "../../src/lib/rai/math";
 import { ConfigError } from "../../src/lib/errors";

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ContractFactory, Interface, JsonRpcProvider, Wallet, parseEther } from "ethers";
 import { startHardhatNode, PACKAGE_ROOT, type LocalNode } from "../../src/devnet/node";
-import { Journal, JournalInFlightError, acquireAccountLock, reconcile, recover } from "../../src/lib/journal";
+import { Journal, JournalInFlightError, acquireAccountLock, reconcile, recover } from "../../src/lib/chain/journal";
 import { TxSender, type TxEvent } from "../../src/lib/chain/tx";
 
 const artifact = JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, "artifacts/contracts/txtest/Reverter.sol/Reverter.json"), "utf8"));

@@ -7,7 +7,7 @@ import { startDevnet, devnetWallet, type Devnet } from "../../src/devnet/scenari
 import { openDeposit, redeemDeposit, signRedemptionDigest, courtesyCall } from "../../src/devnet/deposits";
 import { depositContract, increaseTime, send, setEthBtcPrice } from "../../src/devnet/tbtc";
 import { connect, type KeepctlProvider } from "../../src/lib/chain/provider";
-import { Journal } from "../../src/lib/journal";
+import { Journal } from "../../src/lib/chain/journal";
 import { planRedemptions, State } from "../../src/lib/tbtc/planner";
 import { readCandidates, readTbtc, type TbtcContracts } from "../../src/lib/tbtc/redeem-facts";
 import { JournaledSender, estimatePlanGas, executePlan, type RedeemEvent } from "../../src/lib/tbtc/redeemer";

@@ -88,13 +88,14 @@ describe("TxSender on a local node", () => {
     expect(events.filter((e) => e.type === "mined")).toHaveLength(1);
   });
 
-  it("stops raising at the fee cap, never signs above it, and says so", async () => {
+  it("stops raising at the fee cap: every step valid (>= +10% on both fees), never above the cap, and reports the live fee", async () => {
     const wallet = await fundedWallet();
     const sender0 = new TxSender(wallet, provider, { maxFeeGwei: 1000 });
     const prep = await sender0.prepare({ to: reverter, data: bump(), label: "bump" });
-    // room for one full 12.5% step, then a partial one up to the cap
+    // room for one full 12.5% step (112.5%), not for a second (126.6%)
     const cap = (prep.maxFeePerGas * 120n) / 100n;
     const capGwei = (Number(cap) / 1e9).toFixed(9);
+    const capWei = BigInt(Math.round(Number(capGwei) * 1e9));
     const events: TxEvent[] = [];
     const signed: Transaction[] = [];
     const sender = new TxSender(wallet, provider, {
@@ -108,9 +109,17 @@ describe("TxSender on a local node", () => {
     const countAtCap = signed.length;
     await new Promise((r) => setTimeout(r, 800)); // several replace intervals
     expect(signed.length).toBe(countAtCap);
-    const capWei = BigInt(Math.round(Number(capGwei) * 1e9));
+    expect(signed).toHaveLength(2);
     for (const tx of signed) expect(tx.maxFeePerGas!).toBeLessThanOrEqual(capWei);
-    expect(signed.at(-1)!.maxFeePerGas).toBe(capWei);
+    for (let i = 1; i < signed.length; i++) {
+      expect(signed[i].maxFeePerGas! * 100n).toBeGreaterThanOrEqual(signed[i - 1].maxFeePerGas! * 110n);
+      expect(signed[i].maxPriorityFeePerGas! * 100n).toBeGreaterThanOrEqual(signed[i - 1].maxPriorityFeePerGas! * 110n);
+    }
+    // the node holds the last step, and that is the fee the event reports as live
+    expect((await provider.getTransaction(signed[1].hash!))?.maxFeePerGas).toBe(signed[1].maxFeePerGas);
+    const atCap = events.filter((e) => e.type === "fee-cap-reached");
+    expect(atCap).toHaveLength(1);
+    expect(atCap[0]).toMatchObject({ maxFeePerGas: signed[1].maxFeePerGas, cap: capWei });
     expect(new Set(signed.map((t) => t.nonce)).size).toBe(1);
     await provider.send("evm_mine", []);
     const res = await pending;
@@ -217,7 +226,7 @@ describe("TxSender on a local node", () => {
     expect(await rawErr(a)).toBeNull();
     expect(classifyNodeError(await rawErr(a))).toBe("already-known");
     const b = await sign(0, 10n ** 10n + 1n);
-    expect(classifyNodeError(await rawErr(b))).toBe("underpriced");
+    expect(classifyNodeError(await rawErr(b))).toBe("replacement-underpriced");
     await provider.send("evm_mine", []);
     const c = await sign(0, 2n * 10n ** 10n);
     expect(classifyNodeError(await rawErr(c))).toBe("nonce-too-low");

@@ -10,7 +10,7 @@ import { loadConfig, type Config } from "../../src/lib/config";
 import { KeepctlProvider } from "../../src/lib/chain/provider";
 import { AlertHub, createNotifiers } from "../../src/lib/alert";
 import { AuditLog } from "../../src/lib/audit";
-import { Journal } from "../../src/lib/journal";
+import { Journal } from "../../src/lib/chain/journal";
 import { connectFromConfig } from "../../src/lib/tbtc/report";
 import { JournaledSender } from "../../src/lib/tbtc/redeemer";
 import { tbtcContractsOf } from "../../src/lib/tbtc/redeem-session";

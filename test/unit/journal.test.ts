@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Journal, JournalInFlightError, acquireAccountLock } from "../../src/lib/journal";
+import { Journal, JournalInFlightError, acquireAccountLock } from "../../src/lib/chain/journal";
 import { registerSecret } from "../../src/lib/redact";
 
 let dir: string;
@@ -66,10 +66,13 @@ describe("Journal", () => {
 });
 
 describe("account lock", () => {
-  const lockFile = () => path.join(dir, "locks", `${ACCOUNT.toLowerCase()}.lock`);
-  const writeLock = (pid: number) => {
-    fs.mkdirSync(path.dirname(lockFile()), { recursive: true });
-    fs.writeFileSync(lockFile(), JSON.stringify({ pid, host: os.hostname(), since: "x" }));
+  const lockFile = () => path.join(dir, `any-${ACCOUNT.toLowerCase()}.lock`);
+  const writeLock = (o: Record<string, unknown>) => {
+    fs.writeFileSync(lockFile(), JSON.stringify({ host: os.hostname(), token: "t0", since: "x", ...o }));
+  };
+  const startOf = (pid: number) => {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
   };
 
   it("one holder at a time; release frees it", () => {
@@ -77,23 +80,52 @@ describe("account lock", () => {
     expect(JSON.parse(fs.readFileSync(lock.file, "utf8")).pid).toBe(process.pid);
     expect(() => acquireAccountLock(dir, ACCOUNT)).toThrow(`account ${ACCOUNT} is in use by another keepctl process (pid ${process.pid}`);
     lock.release();
+    expect(fs.existsSync(lock.file)).toBe(false);
     acquireAccountLock(dir, ACCOUNT).release();
   });
 
-  it("refuses a lock held by a live process with ACCOUNT_LOCKED (exit 3)", () => {
-    writeLock(process.ppid);
+  it("locks per chain: the same account on another chain is another lock", () => {
+    const a = acquireAccountLock(dir, ACCOUNT, "31337-aaaa");
+    const b = acquireAccountLock(dir, ACCOUNT, "31337-bbbb");
+    expect(a.file).not.toBe(b.file);
+    a.release();
+    b.release();
+  });
+
+  it("refuses a lock held by a live process with ACCOUNT_LOCKED (exit 8)", () => {
+    writeLock({ pid: process.ppid, start: startOf(process.ppid) });
     let err: any;
     try { acquireAccountLock(dir, ACCOUNT); } catch (e) { err = e; }
     expect(err.code).toBe("ACCOUNT_LOCKED");
-    expect(err.exitCode).toBe(3);
+    expect(err.exitCode).toBe(8);
     expect(err.hint).toContain(lockFile());
   });
 
   it("takes over a lock whose process is dead", () => {
     const dead = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"]).stdout.toString();
-    writeLock(Number(dead));
+    writeLock({ pid: Number(dead) });
     const lock = acquireAccountLock(dir, ACCOUNT);
     expect(JSON.parse(fs.readFileSync(lockFile(), "utf8")).pid).toBe(process.pid);
     lock.release();
+  });
+
+  it("survives pid reuse: our own pid from an earlier process start is stale", () => {
+    // A restarted container: same pid, same hostname, but not a lock this process took.
+    writeLock({ pid: process.pid, start: startOf(process.pid), token: "from-an-earlier-start" });
+    const lock = acquireAccountLock(dir, ACCOUNT);
+    expect(JSON.parse(fs.readFileSync(lockFile(), "utf8")).token).not.toBe("from-an-earlier-start");
+    lock.release();
+  });
+
+  it("a live pid that started after the lock was written is a reused pid: stale", () => {
+    writeLock({ pid: process.ppid, start: String(Number(startOf(process.ppid)) + 1) });
+    const lock = acquireAccountLock(dir, ACCOUNT);
+    expect(JSON.parse(fs.readFileSync(lockFile(), "utf8")).pid).toBe(process.pid);
+    lock.release();
+  });
+
+  it("a lock from before a reboot is stale", () => {
+    writeLock({ pid: process.ppid, start: startOf(process.ppid), boot: "another-boot" });
+    acquireAccountLock(dir, ACCOUNT).release();
   });
 });

@@ -34,26 +34,24 @@ export function worstCaseFeeWei(gasLimit: bigint, maxFeePerGas: bigint): bigint 
   return gasLimit * maxFeePerGas;
 }
 
-export interface BumpResult extends Fees {
-  /** The max fee was clipped to the cap (the bump may be smaller than asked). */
-  capped: boolean;
-}
+/** The smallest rise a node accepts for a same-nonce replacement: geth and Hardhat demand +10% on both fields. */
+export const DEFAULT_REPLACEMENT_PCT = 10;
 
 /**
- * Fees for a replacement at the same nonce. Nodes only accept a replacement when BOTH fields rise
- * (geth: by 10%), so both go up by `bumpPct` (at least 1 wei), clipped to `cap`. Returns null when
- * nothing can rise any more because the max fee already sits at the cap.
+ * Fees for a replacement at the same nonce. Both fields rise by `bumpPct`, and never by less than
+ * the node's replacement rule (`minPct`, default 10%): a smaller step is silently refused by the
+ * pool. Returns null when the next VALID step would put the max fee above `cap`: then there is no
+ * further replacement (a step clipped to the cap would be rejected as underpriced anyway).
  */
-export function bumpFees(fees: Fees, bumpPct: number, cap: bigint): BumpResult | null {
-  if (fees.maxFeePerGas >= cap) return null;
-  let maxFee = raiseByPct(fees.maxFeePerGas, bumpPct);
+export function bumpFees(fees: Fees, bumpPct: number, cap: bigint, minPct = DEFAULT_REPLACEMENT_PCT): Fees | null {
+  const pct = Math.max(bumpPct, minPct);
+  let maxFee = raiseByPct(fees.maxFeePerGas, pct);
   if (maxFee <= fees.maxFeePerGas) maxFee = fees.maxFeePerGas + 1n;
-  let tip = raiseByPct(fees.maxPriorityFeePerGas, bumpPct);
+  let tip = raiseByPct(fees.maxPriorityFeePerGas, pct);
   if (tip <= fees.maxPriorityFeePerGas) tip = fees.maxPriorityFeePerGas + 1n;
-  const capped = maxFee > cap;
-  if (capped) maxFee = cap;
+  if (maxFee > cap) return null;
   if (tip > maxFee) tip = maxFee;
-  return { maxFeePerGas: maxFee, maxPriorityFeePerGas: tip, capped };
+  return { maxFeePerGas: maxFee, maxPriorityFeePerGas: tip };
 }
 
 /** The base fee is above what the operator allows: sending now could never be mined. */

@@ -1,21 +1,74 @@
 import type { JsonRpcProvider } from "ethers";
+import { ExitCode, KeepctlError } from "../errors";
+
+/**
+ * Another sender uses this account: its nonce moved in a way our own journal cannot explain, or a
+ * nonce we signed for was taken by a transaction we never sent. Sending on would risk acting twice
+ * (the other sender may be a second keepctl doing the same work), so the account stops.
+ */
+export class AccountConflictError extends KeepctlError {
+  constructor(message: string, opts: { hint?: string; details?: Record<string, unknown>; code?: string } = {}) {
+    super(opts.code ?? "ACCOUNT_CONFLICT", ExitCode.ACCOUNT_CONFLICT, message, {
+      hint: opts.hint ?? "another program (or a second keepctl) is sending from this key: stop it, or give keepctl its own account",
+      details: opts.details,
+    });
+  }
+}
 
 /**
  * The account's next nonce, owned by us rather than by ethers (whose NonceManager never rolls a
- * failed send back). next = max(node's pending count, last nonce broadcast + 1): the node's
- * count catches transactions sent elsewhere with the same key, the local value covers a node
- * whose pending pool lags behind what we just sent.
+ * failed send back), and the account-wide guard. next = max(node's pending count, last nonce we
+ * used + 1). Once this process has a baseline, a pending count ABOVE what we expect can only come
+ * from another sender: that is a conflict, never a reason to pick a higher nonce and go on.
  */
 export class NonceTracker {
   private lastUsed: number | undefined;
+  /** The pending count when the session started (after the journal was settled). */
+  private baseline: number | undefined;
+
   constructor(
     private readonly provider: JsonRpcProvider,
     readonly address: string,
+    /** What the journal knows this account signed (nonces of every attempt, any state). */
+    private readonly journaled: () => Iterable<number> = () => [],
   ) {}
 
+  /** The node's pending count, checked against what this process and its journal explain. */
   async next(): Promise<number> {
-    const pending = await this.provider.getTransactionCount(this.address, "pending");
-    return this.lastUsed === undefined ? pending : Math.max(pending, this.lastUsed + 1);
+    const pending = await this.count("pending");
+    const local = this.localExpected();
+    if (local !== undefined && pending > local) {
+      const ours = new Set(this.journaled());
+      const unexplained: number[] = [];
+      for (let n = local; n < pending; n++) if (!ours.has(n)) unexplained.push(n);
+      if (unexplained.length) {
+        throw new AccountConflictError(`account ${this.address}: the chain's pending nonce is ${pending}, but keepctl signed nothing at nonce ${unexplained.join(", ")}`, {
+          details: { pending, expected: local, unexplained },
+        });
+      }
+    }
+    this.baseline ??= pending;
+    return local === undefined ? pending : Math.max(pending, local);
+  }
+
+  /**
+   * Takes the baseline for this session (call it after settling what an earlier run left): the
+   * pending count, refusing when transactions are pending at nonces our journal never signed —
+   * another sender is at work on this account right now.
+   */
+  async startSession(): Promise<number> {
+    const [latest, pending] = await Promise.all([this.count("latest"), this.count("pending")]);
+    const ours = new Set(this.journaled());
+    const foreign: number[] = [];
+    for (let n = latest; n < pending; n++) if (!ours.has(n)) foreign.push(n);
+    if (foreign.length) {
+      throw new AccountConflictError(`account ${this.address} has ${foreign.length} pending transaction(s) keepctl did not sign (nonces ${foreign.join(", ")})`, {
+        details: { latest, pending, foreign },
+      });
+    }
+    this.baseline = pending;
+    this.lastUsed = undefined;
+    return pending;
   }
 
   /** Called only after the node accepted (or may have accepted) a tx at `nonce`. */
@@ -23,9 +76,22 @@ export class NonceTracker {
     if (this.lastUsed === undefined || nonce > this.lastUsed) this.lastUsed = nonce;
   }
 
-  /** After "nonce too high" / "too low": forget the local guess and trust the node again. */
+  /** The next nonce by this process's own reckoning; undefined before any baseline. */
+  private localExpected(): number | undefined {
+    if (this.baseline === undefined && this.lastUsed === undefined) return undefined;
+    return Math.max(this.baseline ?? 0, this.lastUsed === undefined ? 0 : this.lastUsed + 1);
+  }
+
+  private async count(tag: "latest" | "pending"): Promise<number> {
+    const n = await this.provider.getTransactionCount(this.address, tag);
+    if (!Number.isSafeInteger(n) || n < 0) throw new KeepctlError("RPC_BAD_ANSWER", ExitCode.RPC, `the node answered a ${tag} nonce that is not a count: ${String(n)}`);
+    return n;
+  }
+
+  /** After "nonce too high": a gap the node will not fill; trust the node's count again. */
   reset(): void {
     this.lastUsed = undefined;
+    this.baseline = undefined;
   }
 }
 

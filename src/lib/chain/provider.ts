@@ -26,6 +26,7 @@ export interface ConnectOptions {
 export const DEFAULT_TIMEOUT_MS = 15_000;
 export const DEFAULT_RETRIES = 3;
 export const DEFAULT_BATCH_MAX_COUNT = 100;
+const BROADCAST = "eth_sendRawTransaction";
 const MAX_BACKOFF_MS = 8_000;
 
 type Payload = ethers.JsonRpcPayload | ethers.JsonRpcPayload[];
@@ -75,13 +76,19 @@ export class KeepctlProvider extends ethers.JsonRpcProvider {
     const calls = Array.isArray(payload) ? payload : [payload];
     this.stats.rpcCalls += calls.length;
     for (const c of calls) this.stats.byMethod[c.method] = (this.stats.byMethod[c.method] ?? 0) + 1;
+    const post = { timeoutMs: this.timeoutMs, retries: this.retries, backoffMs: this.backoffMs, onHttpRequest: () => { this.stats.httpRequests++; } };
+    // A broadcast is never retried, failed over or batched by the transport: a lost answer does
+    // not mean a lost transaction, and a retry of an accepted tx comes back as "nonce too low".
+    // The sender decides what to do with an unknown outcome (it rebroadcasts the same bytes).
+    const broadcasts = calls.filter((c) => c.method === BROADCAST);
+    if (broadcasts.length === 0) return (await postWithFailover(this.rpcUrls, payload, post)) as ethers.JsonRpcResult[];
+    const others = calls.filter((c) => c.method !== BROADCAST);
+    const parts = await Promise.all([
+      others.length ? postWithFailover(this.rpcUrls, others, post) : Promise.resolve([]),
+      ...broadcasts.map((c) => postWithFailover(this.rpcUrls.slice(0, 1), c, { ...post, retries: 1 })),
+    ]);
     // Error entries are passed through too; ethers maps them per call (the base type is narrow).
-    return (await postWithFailover(this.rpcUrls, payload, {
-      timeoutMs: this.timeoutMs,
-      retries: this.retries,
-      backoffMs: this.backoffMs,
-      onHttpRequest: () => { this.stats.httpRequests++; },
-    })) as ethers.JsonRpcResult[];
+    return parts.flat() as ethers.JsonRpcResult[];
   }
 }
 

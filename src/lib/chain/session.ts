@@ -1,26 +1,38 @@
-import type { Provider, Wallet } from "ethers";
+import type { JsonRpcProvider, Wallet } from "ethers";
 import { settingOf, type Config } from "../config";
-import { Journal, acquireAccountLock, type AccountLock } from "../journal";
+import type { Alert } from "../alert/types";
+import { KeepctlError } from "../errors";
+import { redact } from "../redact";
+import { Journal } from "./journal";
+import { acquireAccountLock, defaultLockDir, type AccountLock } from "./account-lock";
+import { ActionSender, type ActionSenderOptions, type SenderEvent } from "./sender";
 import { loadWallet } from "./wallet";
 
 /**
  * The signing side every sending command opens the same way (redeem, watch, the EMP bots): the
- * wallet from the configured key or keystore, the per-account lock, and the journal.
+ * wallet from the configured key or keystore, the machine-wide per-account lock, the journal, and
+ * the one journaled sender over them.
  */
 export interface SigningAccount {
   wallet: Wallet;
   journal: Journal;
+  sender: ActionSender;
   lock?: AccountLock;
 }
 
 export interface SigningAccountOptions {
   interactive: boolean;
   prompt?: (msg: string) => Promise<string>;
-  /** Take the per-account lock; --dry-run sends nothing, so it may run beside a live process. */
-  lock: boolean;
+  /** --dry-run: simulate and price only; it takes no lock, so it may run beside a live process. */
+  dryRun: boolean;
+  signal?: AbortSignal;
+  onEvent?: (ev: SenderEvent) => void;
+  alert?: (a: Alert) => Promise<void>;
+  /** Engine timings (tests shorten them). */
+  timings?: Pick<ActionSenderOptions, "pollMs" | "receiptTimeoutMs" | "replaceAfterMs" | "rebroadcastMs">;
 }
 
-export async function openSigningAccount(cfg: Config, o: SigningAccountOptions, provider: Provider): Promise<SigningAccount> {
+export async function openSigningAccount(cfg: Config, o: SigningAccountOptions, provider: JsonRpcProvider): Promise<SigningAccount> {
   const wallet = await loadWallet(
     {
       keystorePath: settingOf<string | undefined>(cfg, "keystore"),
@@ -31,11 +43,36 @@ export async function openSigningAccount(cfg: Config, o: SigningAccountOptions, 
     },
     provider,
   );
-  const lock = o.lock ? acquireAccountLock(cfg.dataDir, wallet.address) : undefined;
+  // The nonce space is per chain: the lock is named by chain id and genesis hash, so two devnets
+  // (or mainnet and a fork) with the same test key do not block each other.
+  let lock: AccountLock | undefined;
   try {
-    return { wallet, lock, journal: Journal.open(cfg.dataDir) };
+    lock = o.dryRun ? undefined : acquireAccountLock(settingOf<string | undefined>(cfg, "lockDir") ?? defaultLockDir(), wallet.address, await chainTag(provider));
+  } catch (e) {
+    if (e instanceof KeepctlError && e.code === "ACCOUNT_LOCKED") {
+      await o.alert?.({ key: `account-conflict:${wallet.address}`, level: "critical", title: "another keepctl uses this account", text: redact(e.message) }).catch(() => undefined);
+    }
+    throw e;
+  }
+  try {
+    const journal = Journal.open(cfg.dataDir);
+    const sender = new ActionSender(wallet, provider, journal, {
+      maxFeeGwei: settingOf<number>(cfg, "maxFeeGwei"),
+      receiptTimeoutMs: settingOf<number>(cfg, "receiptTimeoutSec") * 1000,
+      dryRun: o.dryRun,
+      signal: o.signal,
+      onEvent: o.onEvent,
+      alert: o.alert,
+      ...o.timings,
+    });
+    return { wallet, lock, journal, sender };
   } catch (e) {
     lock?.release();
     throw e;
   }
+}
+
+async function chainTag(provider: JsonRpcProvider): Promise<string> {
+  const [network, genesis] = await Promise.all([provider.getNetwork(), provider.getBlock(0)]);
+  return `${network.chainId}-${(genesis?.hash ?? "0x").slice(2, 14) || "unknown"}`;
 }

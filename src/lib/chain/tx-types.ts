@@ -28,23 +28,44 @@ export interface TxResult {
 }
 
 export type TxEvent =
-  | { type: "sent"; label: string; nonce: number; hash: string; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }
+  /** confirmed=false: the node's answer was lost; the tx is treated as sent and settled from the chain. */
+  | { type: "sent"; label: string; nonce: number; hash: string; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint; confirmed: boolean }
   | { type: "replaced"; label: string; nonce: number; hash: string; previousHash: string; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }
-  | { type: "fee-cap-reached"; label: string; nonce: number; maxFeePerGas: bigint; cap: bigint }
+  /** The same signed bytes sent again because the node knew none of our hashes for the nonce. */
+  | { type: "rebroadcast"; label: string; nonce: number; hash: string; outcome: string }
+  /** No valid replacement step fits under the cap; the fees shown are the ones live in the pool. */
+  | { type: "fee-cap-reached"; label: string; nonce: number; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint; cap: bigint }
   | { type: "replace-rejected"; label: string; nonce: number; reason: string }
   | { type: "mined"; label: string; nonce: number; hash: string; blockNumber: number; status: number; gasUsed: bigint }
-  /** sent=false: nothing reached the node. code: the KeepctlError code (NONCE_TAKEN = ours can never mine). */
-  | { type: "failed"; label: string; nonce?: number; hash?: string; error: string; sent: boolean; code?: string };
+  /** Not mined by the deadline: unknown, still tracked (journal state stays "sent"). */
+  | { type: "pending"; label: string; nonce: number; hashes: string[] }
+  /**
+   * sent=false: nothing of this action can be in a pool. final: none of its hashes can ever be
+   * mined (refused, or the nonce went to a foreign tx), so the action may be planned again.
+   */
+  | { type: "failed"; label: string; nonce?: number; hash?: string; error: string; sent: boolean; final: boolean; code?: string };
 
 export type BeforeBroadcast = (signedTx: string, hash: string, nonce: number, ctx: { label: string; attempt: number }) => Promise<void> | void;
+
+/** Per-send hooks (the journal of one action). */
+export interface TxHooks {
+  beforeBroadcast?: BeforeBroadcast;
+  onEvent?: (ev: TxEvent) => void;
+}
 
 export interface TxSenderOptions {
   /** Operator's hard cap on maxFeePerGas, in gwei. Never signed above. */
   maxFeeGwei: number | string;
   /** Gas limit = estimate × margin (default 1.25). */
   gasMargin?: number;
-  /** Percent both fee fields rise per replacement (default 12.5; nodes demand ≥ 10). */
+  /** Percent both fee fields rise per replacement (default 12.5). */
   bumpPct?: number;
+  /** The node's replacement rule: the least rise it accepts on both fields (default 10). */
+  replacementPct?: number;
+  /** Rebroadcast the same bytes when the node knows none of our hashes, this often (default 10 s). */
+  rebroadcastMs?: number;
+  /** Nonces the journal knows this account signed (explains a pending count above our own). */
+  journaledNonces?: () => number[];
   /** Resend at the same nonce when not mined this long after the last send (default 60 s). */
   replaceAfterMs?: number;
   /** Receipt polling interval (default 2 s). */

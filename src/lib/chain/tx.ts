@@ -1,28 +1,56 @@
 import { Transaction, formatEther, type JsonRpcProvider, type TransactionReceipt, type Wallet } from "ethers";
-import type { PreparedTx, TxEvent, TxRequest, TxResult, TxSenderOptions } from "./tx-types";
+import type { PreparedTx, TxEvent, TxHooks, TxRequest, TxResult, TxSenderOptions } from "./tx-types";
 import { ExitCode, InsufficientFundsError, InterruptedError, KeepctlError, RevertError, RpcError, shortMessageOf } from "../errors";
-import { classifyNodeError, simulationError } from "./errors-rpc";
-import { bumpFees, formatGwei, gweiToWei, initialFees, worstCaseFeeWei, type Fees } from "./fees";
-import { NonceTracker, SerialQueue } from "./nonce";
+import { classifyNodeError, simulationError, type NodeErrorKind } from "./errors-rpc";
+import { DEFAULT_REPLACEMENT_PCT, bumpFees, formatGwei, gweiToWei, initialFees, worstCaseFeeWei, type Fees } from "./fees";
+import { AccountConflictError, NonceTracker, SerialQueue } from "./nonce";
+import { sleep } from "./sleep";
 
 export { bumpFees, worstCaseFeeWei } from "./fees";
+export { AccountConflictError } from "./nonce";
 
-export type { TxRequest, PreparedTx, TxResult, TxEvent, BeforeBroadcast, TxSenderOptions } from "./tx-types";
+export type { TxRequest, PreparedTx, TxResult, TxEvent, TxHooks, BeforeBroadcast, TxSenderOptions } from "./tx-types";
 
-interface Inflight extends Fees {
+/** Sent, but not mined by the deadline: the hashes stay tracked and the next run resumes them. */
+export class TxPendingError extends KeepctlError {
+  constructor(message: string, readonly hashes: string[], readonly nonce: number) {
+    super("TX_PENDING", ExitCode.TX_PENDING, message, {
+      hint: "it may still be mined; run again later — the journal keeps the signed transactions and never signs a second one",
+      details: { hashes, nonce },
+    });
+  }
+}
+
+interface Attempt extends Fees {
+  hash: string;
+  raw: string;
+}
+
+interface Inflight {
   req: TxRequest;
   nonce: number;
   gasLimit: bigint;
   chainId: bigint;
-  hashes: string[];
+  /** Every signed tx for this nonce that may be in a pool, oldest first. */
+  attempts: Attempt[];
+  /** Fees of the newest tx a node took (or may have taken): what is live. */
+  live: Fees;
+  /** Fees of the newest tx signed (a refused replacement climbs from here). */
+  tried: Fees;
   lastSentAt: number;
+  lastRebroadcastAt: number;
   atCap: boolean;
-  attempts: number;
+  hooks: TxHooks;
 }
+
+/** Outcomes of a broadcast after which a tx may be in a pool: it counts as sent. */
+const MAYBE_POOLED = new Set<NodeErrorKind | "accepted">(["accepted", "already-known", "unknown"]);
 
 /**
  * The single sender for one account: simulate, price under the cap, pick the nonce, sign,
- * journal, broadcast, then watch and re-price at the SAME nonce until one of the hashes mines.
+ * journal, broadcast ONCE, then settle from the chain: receipts of every hash sent for the nonce,
+ * the same bytes rebroadcast when the node forgot them, same-nonce replacements under the cap.
+ * It never signs an action at a second nonce: a lost answer is "sent, outcome unknown".
  */
 export class TxSender {
   readonly address: string;
@@ -30,6 +58,8 @@ export class TxSender {
   private readonly queue = new SerialQueue();
   private readonly cap: bigint;
   private chainId?: bigint;
+  /** Set once another sender shows up on this account: nothing more is signed. */
+  private halted?: AccountConflictError;
 
   constructor(
     private readonly wallet: Wallet,
@@ -37,7 +67,7 @@ export class TxSender {
     private readonly opts: TxSenderOptions,
   ) {
     this.address = wallet.address;
-    this.nonces = new NonceTracker(provider, wallet.address);
+    this.nonces = new NonceTracker(provider, wallet.address, () => opts.journaledNonces?.() ?? []);
     this.cap = gweiToWei(opts.maxFeeGwei);
   }
 
@@ -57,14 +87,35 @@ export class TxSender {
     return { gasEstimate, gasLimit, ...fees, worstCaseFeeWei: worstCaseFeeWei(gasLimit, fees.maxFeePerGas) };
   }
 
+  /**
+   * The account guard at the start of a session (after the journal is settled): refuses when
+   * transactions we never signed are pending from this account.
+   */
+  async startSession(): Promise<void> {
+    try {
+      await this.nonces.startSession();
+    } catch (e) {
+      if (e instanceof AccountConflictError) this.halted = e;
+      throw e;
+    }
+  }
+
+  /** Why this account stopped sending, if it did. */
+  get conflict(): AccountConflictError | undefined {
+    return this.halted;
+  }
+
   /** Sends and waits until one of the hashes for its nonce is mined (status checked). */
-  async send(req: TxRequest): Promise<TxResult> {
+  async send(req: TxRequest, hooks: TxHooks = {}): Promise<TxResult> {
     let tx: Inflight;
     try {
+      if (this.halted) throw this.halted;
       if (this.opts.signal?.aborted) throw new InterruptedError(`not sending ${req.label}: shutting down`);
-      tx = await this.queue.run(() => this.broadcastFirst(req));
+      tx = await this.queue.run(() => this.broadcastFirst(req, hooks));
     } catch (e) {
-      this.emit({ type: "failed", label: req.label, error: shortMessageOf(e), sent: false, code: codeOf(e) });
+      if (e instanceof AccountConflictError) this.halted ??= e;
+      // Nothing of this action can be in a pool: broadcastFirst returns as soon as one may be.
+      this.emit(hooks, { type: "failed", label: req.label, error: shortMessageOf(e), sent: false, final: true, code: codeOf(e) });
       throw e;
     }
     return this.watchAndReport(tx);
@@ -72,26 +123,31 @@ export class TxSender {
 
   /**
    * Takes over a tx journaled by an earlier process (its signed raw txs, oldest first): waits
-   * for any of them to mine and keeps re-pricing the SAME nonce. Never signs a new nonce.
+   * for any of them to mine, rebroadcasts the same bytes when the node forgot them, and re-prices
+   * the SAME nonce. Never signs a new nonce.
    */
-  async adopt(rawTxs: string[], label: string): Promise<TxResult> {
+  async adopt(rawTxs: string[], label: string, hooks: TxHooks = {}): Promise<TxResult> {
     if (!rawTxs.length) throw new KeepctlError("INTERNAL", ExitCode.INTERNAL, `nothing to adopt for ${label}`);
-    const last = Transaction.from(rawTxs.at(-1)!);
+    const txs = rawTxs.map((r) => Transaction.from(r));
+    const last = txs.at(-1)!;
     if (last.from?.toLowerCase() !== this.address.toLowerCase()) {
       throw new KeepctlError("WRONG_ACCOUNT", ExitCode.CONFIG, `${label} was signed by ${last.from}, not by ${this.address}`, { hint: "use the account that sent it" });
     }
     this.nonces.markUsed(last.nonce);
+    const fees = { maxFeePerGas: last.maxFeePerGas ?? 0n, maxPriorityFeePerGas: last.maxPriorityFeePerGas ?? 0n };
     const tx: Inflight = {
       req: { to: last.to ?? "", data: last.data, value: last.value, label },
       nonce: last.nonce,
       gasLimit: last.gasLimit,
       chainId: last.chainId,
-      maxFeePerGas: last.maxFeePerGas ?? 0n,
-      maxPriorityFeePerGas: last.maxPriorityFeePerGas ?? 0n,
-      hashes: rawTxs.map((r) => Transaction.from(r).hash!),
+      attempts: txs.map((t, i) => ({ hash: t.hash!, raw: rawTxs[i], maxFeePerGas: t.maxFeePerGas ?? 0n, maxPriorityFeePerGas: t.maxPriorityFeePerGas ?? 0n })),
+      live: fees,
+      tried: fees,
       lastSentAt: Date.now(),
-      atCap: (last.maxFeePerGas ?? 0n) >= this.cap,
-      attempts: rawTxs.length,
+      // Rebroadcast at once: after a crash nobody knows whether the node still has it.
+      lastRebroadcastAt: 0,
+      atCap: false,
+      hooks,
     };
     return this.watchAndReport(tx);
   }
@@ -100,20 +156,29 @@ export class TxSender {
     try {
       return await this.watch(tx);
     } catch (e) {
-      this.emit({ type: "failed", label: tx.req.label, nonce: tx.nonce, hash: tx.hashes.at(-1), error: shortMessageOf(e), sent: true, code: codeOf(e) });
+      if (e instanceof TxPendingError) {
+        this.emit(tx.hooks, { type: "pending", label: tx.req.label, nonce: tx.nonce, hashes: tx.attempts.map((a) => a.hash) });
+      } else {
+        // final: none of our hashes can ever be mined (the nonce went to a foreign tx).
+        const final = e instanceof AccountConflictError;
+        if (final) this.halted ??= e as AccountConflictError;
+        if (!(e instanceof RevertError)) this.emit(tx.hooks, { type: "failed", label: tx.req.label, nonce: tx.nonce, hash: tx.attempts.at(-1)?.hash, error: shortMessageOf(e), sent: true, final, code: codeOf(e) });
+      }
       throw e;
     }
   }
 
-  private emit(ev: TxEvent): void {
-    try {
-      this.opts.onEvent?.(ev);
-    } catch {
-      // a broken listener must not break a send in flight
+  private emit(hooks: TxHooks, ev: TxEvent): void {
+    for (const f of [hooks.onEvent, this.opts.onEvent]) {
+      try {
+        f?.(ev);
+      } catch {
+        // a broken listener must not break a send in flight
+      }
     }
   }
 
-  private async broadcastFirst(req: TxRequest): Promise<Inflight> {
+  private async broadcastFirst(req: TxRequest, hooks: TxHooks): Promise<Inflight> {
     const prep = await this.prepare(req);
     const balance = await this.provider.getBalance(this.address, "pending");
     const need = (req.value ?? 0n) + prep.worstCaseFeeWei;
@@ -123,40 +188,49 @@ export class TxSender {
       });
     }
     this.chainId ??= (await this.provider.getNetwork()).chainId;
-    for (let attempt = 1; ; attempt++) {
+    for (let round = 1; ; round++) {
       const nonce = await this.nonces.next();
-      const tx: Inflight = { req, nonce, gasLimit: prep.gasLimit, chainId: this.chainId, maxFeePerGas: prep.maxFeePerGas, maxPriorityFeePerGas: prep.maxPriorityFeePerGas, hashes: [], lastSentAt: 0, atCap: prep.maxFeePerGas >= this.cap, attempts: 0 };
-      const { hash, outcome, error } = await this.signAndBroadcast(tx, tx);
-      if (outcome === "accepted" || outcome === "already-known" || outcome === "network") {
-        this.nonces.markUsed(nonce);
-        tx.hashes.push(hash);
-        tx.lastSentAt = Date.now();
-        this.emit({ type: "sent", label: req.label, nonce, hash, maxFeePerGas: tx.maxFeePerGas, maxPriorityFeePerGas: tx.maxPriorityFeePerGas });
-        if (tx.atCap) this.emit({ type: "fee-cap-reached", label: req.label, nonce, maxFeePerGas: tx.maxFeePerGas, cap: this.cap });
-        return tx;
+      const fees = { maxFeePerGas: prep.maxFeePerGas, maxPriorityFeePerGas: prep.maxPriorityFeePerGas };
+      const tx: Inflight = {
+        req, nonce, gasLimit: prep.gasLimit, chainId: this.chainId, attempts: [], live: fees, tried: fees,
+        lastSentAt: 0, lastRebroadcastAt: Date.now(), atCap: false, hooks,
+      };
+      const { kind, error } = await this.signAndBroadcast(tx, fees);
+      if (MAYBE_POOLED.has(kind) || (kind === "nonce-too-low" && (await this.nodeHas(tx.attempts[0].hash)) !== false)) {
+        return this.markSent(tx, kind);
       }
-      // A definite rejection: this signed tx can never be mined, so a fresh nonce is safe.
-      if ((outcome === "nonce-too-low" || outcome === "nonce-too-high") && attempt < 3) {
+      // From here on this signed tx was definitely refused: it can never be mined.
+      if (kind === "nonce-too-low" || kind === "replacement-underpriced") {
+        // The nonce is held by a tx this process did not sign. Only our journal (an earlier run)
+        // may explain it, when the node's pending count lagged; anything else is another sender.
+        if (round < 3 && (this.opts.journaledNonces?.() ?? []).includes(nonce)) {
+          this.nonces.reset();
+          continue;
+        }
+        throw new AccountConflictError(`${req.label}: nonce ${nonce} of ${this.address} is held by a transaction keepctl did not sign`, { details: { nonce } });
+      }
+      if (kind === "nonce-too-high" && round < 3) {
         this.nonces.reset();
         continue;
       }
-      if (outcome === "insufficient-funds") {
+      if (kind === "insufficient-funds") {
         throw new InsufficientFundsError(`${req.label}: the node refused the transaction for lack of funds`, { cause: error, hint: "fund the account with ETH for value and gas" });
-      }
-      if (outcome === "underpriced") {
-        throw new RpcError(`${req.label}: another transaction from ${this.address} is pending at nonce ${nonce}`, {
-          code: "NONCE_BUSY",
-          cause: error,
-          hint: "is the same key used by another program? wait for it to mine, then retry",
-        });
       }
       throw asKeepctl(simulationError(error, req.label, req.abi), `${req.label}: the node refused the transaction`);
     }
   }
 
-  /** Signs `tx` at `fees`, journals it, broadcasts it, and says what the node answered. */
-  private async signAndBroadcast(tx: Inflight, fees: Fees) {
-    const signed = await this.wallet.signTransaction({
+  private markSent(tx: Inflight, kind: NodeErrorKind | "accepted"): Inflight {
+    const a = tx.attempts[0];
+    this.nonces.markUsed(tx.nonce);
+    tx.lastSentAt = Date.now();
+    this.emit(tx.hooks, { type: "sent", label: tx.req.label, nonce: tx.nonce, hash: a.hash, maxFeePerGas: a.maxFeePerGas, maxPriorityFeePerGas: a.maxPriorityFeePerGas, confirmed: kind !== "unknown" });
+    return tx;
+  }
+
+  /** Signs `tx` at `fees`, journals it, broadcasts it once, and says what the node answered. */
+  private async signAndBroadcast(tx: Inflight, fees: Fees): Promise<{ hash: string; kind: NodeErrorKind | "accepted"; error?: unknown }> {
+    const raw = await this.wallet.signTransaction({
       type: 2,
       chainId: tx.chainId,
       nonce: tx.nonce,
@@ -167,15 +241,31 @@ export class TxSender {
       maxFeePerGas: fees.maxFeePerGas,
       maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
     });
-    const hash = Transaction.from(signed).hash!;
-    tx.attempts += 1;
-    await this.opts.beforeBroadcast?.(signed, hash, tx.nonce, { label: tx.req.label, attempt: tx.attempts });
+    const hash = Transaction.from(raw).hash!;
+    tx.tried = fees;
+    for (const f of [this.opts.beforeBroadcast, tx.hooks.beforeBroadcast]) await f?.(raw, hash, tx.nonce, { label: tx.req.label, attempt: tx.attempts.length + 1 });
+    const kind = await this.broadcast(raw);
+    // Kept unless the node definitely refused it: a refused tx is in no pool and never mines.
+    if (MAYBE_POOLED.has(kind.kind) || kind.kind === "nonce-too-low") tx.attempts.push({ hash, raw, ...fees });
+    return { hash, ...kind };
+  }
+
+  private async broadcast(raw: string): Promise<{ kind: NodeErrorKind | "accepted"; error?: unknown }> {
     try {
-      await this.provider.send("eth_sendRawTransaction", [signed]);
-      return { hash, outcome: "accepted" as const, error: undefined };
+      await this.provider.send("eth_sendRawTransaction", [raw]);
+      return { kind: "accepted" };
     } catch (error) {
-      const kind = classifyNodeError(error);
-      return { hash, outcome: kind, error };
+      return { kind: classifyNodeError(error), error };
+    }
+  }
+
+  /** true/false when the node said whether it knows `hash`; undefined when it could not be asked. */
+  private async nodeHas(hash: string): Promise<boolean | undefined> {
+    try {
+      if (await this.provider.getTransaction(hash)) return true;
+      return !!(await this.provider.getTransactionReceipt(hash));
+    } catch {
+      return undefined;
     }
   }
 
@@ -183,79 +273,92 @@ export class TxSender {
     const started = Date.now();
     const timeoutMs = this.opts.receiptTimeoutMs ?? 15 * 60_000;
     const replaceAfter = this.opts.replaceAfterMs ?? 60_000;
+    const rebroadcastAfter = this.opts.rebroadcastMs ?? 10_000;
+    let spentChecks = 0;
     for (;;) {
-      const mined = await this.findReceipt(tx.hashes);
+      // A read that fails is no verdict: the loop asks again until the deadline.
+      const mined = await this.tryRead(() => this.findReceipt(tx));
       if (mined) return this.finish(tx, mined);
       if (this.opts.signal?.aborted) throw new InterruptedError(`stopped waiting for ${tx.req.label} (nonce ${tx.nonce}); it may still be mined`);
       if (Date.now() - started > timeoutMs) {
-        throw new RpcError(`${tx.req.label}: not mined within ${Math.round(timeoutMs / 1000)} s (nonce ${tx.nonce})`, {
-          code: "TX_NOT_MINED",
-          details: { hashes: tx.hashes },
-          hint: "it may still be mined; run again later — the journal remembers the sent hashes",
-        });
+        throw new TxPendingError(`${tx.req.label}: not mined within ${Math.round(timeoutMs / 1000)} s (nonce ${tx.nonce}); still tracked`, tx.attempts.map((a) => a.hash), tx.nonce);
       }
-      if ((await this.provider.getTransactionCount(this.address, "latest")) > tx.nonce) {
-        // The nonce is spent. If none of our hashes has a receipt even now, someone else spent it.
-        const late = await this.findReceipt(tx.hashes);
-        if (late) return this.finish(tx, late);
-        throw new RpcError(`${tx.req.label}: nonce ${tx.nonce} was used by a transaction keepctl did not send`, {
-          code: "NONCE_TAKEN",
-          hint: "another program uses this key; give keepctl its own account",
-        });
+      const latest = await this.tryRead(() => this.provider.getTransactionCount(this.address, "latest"));
+      if (latest !== undefined && latest > tx.nonce) {
+        // The nonce is spent; a receipt of ours may lag behind the count on a load-balanced RPC.
+        if (++spentChecks >= 3) {
+          throw new AccountConflictError(`${tx.req.label}: nonce ${tx.nonce} was used by a transaction keepctl did not send`, { details: { nonce: tx.nonce }, code: "NONCE_TAKEN" });
+        }
+      } else if (latest !== undefined) {
+        spentChecks = 0;
+        if (!tx.atCap && Date.now() - tx.lastSentAt >= replaceAfter) await this.replace(tx);
+        else if (Date.now() - tx.lastRebroadcastAt >= rebroadcastAfter) await this.rebroadcastIfForgotten(tx);
       }
-      if (!tx.atCap && Date.now() - tx.lastSentAt >= replaceAfter) await this.replace(tx);
       await sleep(this.opts.pollMs ?? 2_000, this.opts.signal);
     }
   }
 
-  private async findReceipt(hashes: string[]): Promise<TransactionReceipt | null> {
-    for (const h of [...hashes].reverse()) {
-      const r = await this.provider.getTransactionReceipt(h);
+  private async tryRead<T>(read: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await read();
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async findReceipt(tx: Inflight): Promise<TransactionReceipt | null> {
+    for (const a of [...tx.attempts].reverse()) {
+      const r = await this.provider.getTransactionReceipt(a.hash);
       if (r) return r;
     }
     return null;
   }
 
+  /**
+   * The node knows none of our hashes for this nonce (dropped, or the first broadcast never
+   * arrived): send the newest signed bytes again. Same bytes, same hash: always safe.
+   */
+  private async rebroadcastIfForgotten(tx: Inflight): Promise<void> {
+    tx.lastRebroadcastAt = Date.now();
+    for (const a of tx.attempts) if ((await this.nodeHas(a.hash)) !== false) return;
+    const newest = tx.attempts.at(-1);
+    if (!newest) return;
+    const { kind } = await this.broadcast(newest.raw);
+    this.emit(tx.hooks, { type: "rebroadcast", label: tx.req.label, nonce: tx.nonce, hash: newest.hash, outcome: kind });
+    // Below the base fee now: only a same-nonce replacement can get it mined.
+    if (kind === "underpriced" && !tx.atCap) tx.lastSentAt = 0;
+  }
+
   private async replace(tx: Inflight): Promise<void> {
-    const bumped = bumpFees(tx, this.opts.bumpPct ?? 12.5, this.cap);
+    const bumped = bumpFees(tx.tried, this.opts.bumpPct ?? 12.5, this.cap, this.opts.replacementPct ?? DEFAULT_REPLACEMENT_PCT);
     if (!bumped) {
       tx.atCap = true;
-      this.emit({ type: "fee-cap-reached", label: tx.req.label, nonce: tx.nonce, maxFeePerGas: tx.maxFeePerGas, cap: this.cap });
+      this.emit(tx.hooks, { type: "fee-cap-reached", label: tx.req.label, nonce: tx.nonce, maxFeePerGas: tx.live.maxFeePerGas, maxPriorityFeePerGas: tx.live.maxPriorityFeePerGas, cap: this.cap });
       return;
     }
-    const previousHash = tx.hashes.at(-1)!;
-    const { hash, outcome, error } = await this.signAndBroadcast(tx, bumped);
+    const previousHash = tx.attempts.at(-1)?.hash;
+    const { hash, kind, error } = await this.signAndBroadcast(tx, bumped);
     tx.lastSentAt = Date.now();
-    if (outcome === "accepted" || outcome === "already-known" || outcome === "network") {
-      tx.hashes.push(hash);
-      tx.maxFeePerGas = bumped.maxFeePerGas;
-      tx.maxPriorityFeePerGas = bumped.maxPriorityFeePerGas;
-      this.emit({ type: "replaced", label: tx.req.label, nonce: tx.nonce, hash, previousHash, ...bumped });
-    } else if (outcome === "underpriced") {
-      // The node wants more than this step; climb from here next time (still under the cap).
-      tx.maxFeePerGas = bumped.maxFeePerGas;
-      tx.maxPriorityFeePerGas = bumped.maxPriorityFeePerGas;
-      this.emit({ type: "replace-rejected", label: tx.req.label, nonce: tx.nonce, reason: "replacement underpriced" });
-    } else if (outcome !== "nonce-too-low") {
+    tx.lastRebroadcastAt = Date.now();
+    if (MAYBE_POOLED.has(kind)) {
+      tx.live = bumped;
+      this.emit(tx.hooks, { type: "replaced", label: tx.req.label, nonce: tx.nonce, hash, previousHash: previousHash ?? "", ...bumped });
+    } else if (kind !== "nonce-too-low") {
       // nonce-too-low: something mined at this nonce; the receipt check on the next loop decides.
-      if (outcome === "insufficient-funds") tx.atCap = true;
-      this.emit({ type: "replace-rejected", label: tx.req.label, nonce: tx.nonce, reason: shortMessageOf(error) });
-    }
-    if (bumped.capped && !tx.atCap) {
-      tx.atCap = true;
-      this.emit({ type: "fee-cap-reached", label: tx.req.label, nonce: tx.nonce, maxFeePerGas: bumped.maxFeePerGas, cap: this.cap });
+      if (kind === "insufficient-funds") tx.atCap = true;
+      this.emit(tx.hooks, { type: "replace-rejected", label: tx.req.label, nonce: tx.nonce, reason: shortMessageOf(error) });
     }
   }
 
   private finish(tx: Inflight, receipt: TransactionReceipt): TxResult {
-    this.emit({ type: "mined", label: tx.req.label, nonce: tx.nonce, hash: receipt.hash, blockNumber: receipt.blockNumber, status: receipt.status ?? 0, gasUsed: receipt.gasUsed });
+    this.emit(tx.hooks, { type: "mined", label: tx.req.label, nonce: tx.nonce, hash: receipt.hash, blockNumber: receipt.blockNumber, status: receipt.status ?? 0, gasUsed: receipt.gasUsed });
     if (receipt.status !== 1) {
       throw new RevertError(`${tx.req.label} reverted on chain in block ${receipt.blockNumber} (tx ${receipt.hash})`, {
         details: { hash: receipt.hash, nonce: tx.nonce },
         hint: "the state changed between simulation and mining; check the target and retry",
       });
     }
-    return { hash: receipt.hash, receipt, nonce: tx.nonce, hashes: [...tx.hashes] };
+    return { hash: receipt.hash, receipt, nonce: tx.nonce, hashes: tx.attempts.map((a) => a.hash) };
   }
 }
 
@@ -266,19 +369,6 @@ function codeOf(e: unknown): string | undefined {
 function asKeepctl(e: unknown, fallback: string): KeepctlError {
   if (e instanceof KeepctlError) return e;
   return new RpcError(`${fallback}: ${shortMessageOf(e)}`, { cause: e, code: "RPC_ERROR" });
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }
 
 export { formatGwei };

@@ -4,7 +4,7 @@ import { getLogsChunked } from "../chain/logs";
 import { State, stateName } from "./abis";
 import { depositWriteInterface, keepSignatureInterface, REDEMPTION_PROOF_TIMEOUT_SEC, REDEMPTION_SIGNATURE_TIMEOUT_SEC, SIGNATURE_SUBMITTED_TOPIC } from "./redeem-abi";
 import { findRedemptionRequest, headBlock, readDepositState, type TbtcContracts } from "./redeem-facts";
-import { settleInFlight, type JournaledSender } from "./redeemer";
+import type { JournaledSender } from "./redeemer";
 
 /**
  * After a redemption request: the keep signs the request's digest (SignatureSubmitted on the
@@ -55,7 +55,7 @@ export interface RedemptionProgress {
   proofDeadline?: number;
   overdue: Overdue;
   /** What we did this round. */
-  action: "signature-submitted" | "waiting-for-signature" | "awaiting-proof" | "nothing" | "failed";
+  action: "signature-submitted" | "signature-pending" | "waiting-for-signature" | "awaiting-proof" | "nothing" | "failed";
   hash?: string;
   error?: string;
 }
@@ -87,15 +87,16 @@ export async function advanceRedemption(s: JournaledSender, c: TbtcContracts, de
 
     const action = `signature:${req.digest.slice(0, 18)}`;
     const key = `${address}:${action}`;
-    const prior = await settleInFlight(s, address, key, opts.signal);
-    if (prior === 1) return { ...info, action: "signature-submitted" };
+    const prior = await s.settle(address, action);
+    if (prior.status === "mined") return { ...info, action: "signature-submitted", hash: prior.hash };
+    if (prior.status === "pending") return { ...info, action: "signature-pending" };
     // Someone else may have submitted it meanwhile: that is fine, it is the same signature.
     if ((await readDepositState(s.provider, address)) !== State.AWAITING_WITHDRAWAL_SIGNATURE) return { ...info, action: "awaiting-proof" };
-    s.journal.begin(key, { account: s.address, meta: { digest: req.digest } });
     const data = depositWriteInterface.encodeFunctionData("provideRedemptionSignature", [sig.v, sig.r, sig.s]);
     try {
-      const res = await s.send(address, action, { to: address, data, abi: depositWriteInterface });
-      return { ...info, action: "signature-submitted", hash: res.hash };
+      const res = await s.send(address, action, { to: address, data, abi: depositWriteInterface }, { meta: { digest: req.digest } });
+      if (res.status === "pending") return { ...info, action: "signature-pending" };
+      return { ...info, action: "signature-submitted", hash: res.status === "mined" ? res.hash : undefined };
     } catch (e) {
       if ((await readDepositState(s.provider, address)) === State.AWAITING_WITHDRAWAL_PROOF) {
         s.journal.recordSkipped(key, "signature provided by someone else");

@@ -1,12 +1,14 @@
 import type { Wallet } from "ethers";
 import { ConfigError } from "../errors";
 import { requireContract, settingOf, type Config } from "../config";
-import { openSigningAccount } from "../chain/session";
+import { openSigningAccount, type SigningAccountOptions } from "../chain/session";
+import type { Alert } from "../alert/types";
 import type { KeepctlProvider } from "../chain/provider";
-import type { AccountLock, Journal } from "../journal";
+import type { AccountLock } from "../chain/account-lock";
+import type { Journal } from "../chain/journal";
 import { connectFromConfig } from "./report";
 import { btcNetworkForChain, decodeBtcAddress, type DecodedBtcAddress } from "./btc-address";
-import { JournaledSender, type RedeemEvent } from "./redeemer";
+import { JournaledSender, redeemEventOf, type RedeemEvent } from "./redeemer";
 import type { TbtcContracts } from "./redeem-facts";
 
 /**
@@ -53,10 +55,14 @@ export interface RedeemSession {
 export interface OpenSessionOptions {
   interactive: boolean;
   prompt?: (msg: string) => Promise<string>;
-  /** Take the per-account lock (not for --dry-run, which sends nothing). */
-  lock: boolean;
+  /** --dry-run: simulate only; no lock is taken and nothing is journaled or sent. */
+  dryRun: boolean;
   onEvent?: (ev: RedeemEvent) => void;
   provider?: KeepctlProvider;
+  signal?: AbortSignal;
+  /** Engine alerts (fee cap, account conflict) through the configured channels. */
+  alert?: (a: Alert) => Promise<void>;
+  timings?: SigningAccountOptions["timings"];
 }
 
 export async function openRedeemSession(cfg: Config, o: OpenSessionOptions): Promise<RedeemSession> {
@@ -64,8 +70,13 @@ export async function openRedeemSession(cfg: Config, o: OpenSessionOptions): Pro
   const provider = o.provider ?? (await connectFromConfig(cfg));
   try {
     const fresh = provider;
-    const { wallet: signer, lock, journal } = await openSigningAccount(cfg, { interactive: o.interactive, prompt: o.prompt, lock: o.lock }, fresh);
-    const sender = new JournaledSender(signer, fresh, journal, { maxFeeGwei: settingOf<number>(cfg, "maxFeeGwei") }, o.onEvent);
+    const account = await openSigningAccount(
+      cfg,
+      { interactive: o.interactive, prompt: o.prompt, dryRun: o.dryRun, signal: o.signal, alert: o.alert, timings: o.timings, onEvent: (ev) => o.onEvent?.(redeemEventOf(ev)) },
+      fresh,
+    );
+    const { wallet: signer, lock, journal } = account;
+    const sender = new JournaledSender(account.sender, o.onEvent);
     return {
       provider,
       fresh,

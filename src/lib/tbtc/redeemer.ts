@@ -1,7 +1,7 @@
 import { ethers } from "ethers";
-import { KeepctlError, RevertError, RpcError, shortMessageOf } from "../errors";
-import { Journal, recover } from "../journal";
-import { TxSender, type TxEvent, type TxRequest, type TxResult, type TxSenderOptions } from "../chain/tx";
+import { ExitCode, KeepctlError, RevertError, shortMessageOf } from "../errors";
+import type { ActionSender, SendOptions, SendOutcome, SenderEvent, SettleOutcome } from "../chain/sender";
+import { AccountConflictError, type TxEvent, type TxRequest } from "../chain/tx";
 import { State, stateName } from "./abis";
 import { outputValueBytes8LE, type Plan, type PlannedRedemption } from "./planner";
 import { depositWriteInterface, erc20Interface, vendingMachineInterface } from "./redeem-abi";
@@ -10,64 +10,67 @@ import { findRedemptionRequest, readDepositState, readTbtc, type TbtcContracts }
 
 /**
  * Executes a redemption plan: per deposit an exact-amount approval then the request, all
- * deposits in parallel (TxSender hands out nonces in order). Every signed tx is journaled under
- * `${deposit}:approve` / `${deposit}:redeem` before it leaves the process, so a restart after a
- * crash finishes the journaled tx instead of paying twice. Losing the race to another redeemer
- * is a warning and a skip.
+ * deposits in parallel (the sender hands out nonces in order). Every action goes through the one
+ * journaled sender under `${deposit}:approve` / `${deposit}:redeem`, so a restart after a crash
+ * or a lost RPC answer settles the journaled tx instead of paying twice. Losing the race to
+ * another redeemer is a warning and a skip.
  */
 export type RedeemEvent =
   | { type: "warning"; deposit: string; message: string }
   | { type: "recovered"; deposit: string; key: string; status: string }
   | ({ deposit: string; action: string } & TxEvent);
 
-/** TxSender whose journal hooks are routed per request (label -> journal key). */
+/** Splits a tBTC action key `${address}:${action}`. */
+export function splitKey(key: string): { deposit: string; action: string } {
+  const i = key.indexOf(":");
+  return i < 0 ? { deposit: key, action: "" } : { deposit: key.slice(0, i), action: key.slice(i + 1) };
+}
+
+/** SenderEvent -> RedeemEvent (the deposit and action come from the journal key). */
+export function redeemEventOf(ev: SenderEvent): RedeemEvent {
+  const { deposit, action } = splitKey(ev.key);
+  if (ev.type === "recovered") return { type: "recovered", deposit, key: ev.key, status: ev.status };
+  const { key: _key, ...tx } = ev;
+  return { ...tx, deposit, action };
+}
+
+/** The tBTC view of the one journaled sender: actions are named by deposit (or spender) and verb. */
 export class JournaledSender {
-  readonly tx: TxSender;
-  private readonly routes = new Map<string, { key: string; deposit: string; action: string }>();
   constructor(
-    wallet: ethers.Wallet,
-    readonly provider: ethers.JsonRpcProvider,
-    readonly journal: Journal,
-    opts: Omit<TxSenderOptions, "beforeBroadcast" | "onEvent">,
+    readonly sender: ActionSender,
     private readonly onEvent?: (ev: RedeemEvent) => void,
-  ) {
-    this.tx = new TxSender(wallet, provider, {
-      ...opts,
-      beforeBroadcast: (raw, hash, nonce, ctx) => {
-        const r = this.routes.get(ctx.label);
-        if (r) journal.hooks(r.key).beforeBroadcast(raw, hash, nonce, ctx);
-      },
-      onEvent: (ev) => {
-        const r = this.routes.get(ev.label);
-        if (r) journal.hooks(r.key).onEvent(ev);
-        this.onEvent?.({ ...ev, deposit: r?.deposit ?? "", action: r?.action ?? "" });
-      },
-    });
+  ) {}
+  get tx() {
+    return this.sender.tx;
+  }
+  get provider() {
+    return this.sender.provider;
+  }
+  get journal() {
+    return this.sender.journal;
   }
   get address(): string {
-    return this.tx.address;
+    return this.sender.address;
   }
   emit(ev: RedeemEvent): void {
     this.onEvent?.(ev);
   }
-  /** Sends `req` journaled under `${deposit}:${action}`. */
-  async send(deposit: string, action: string, req: Omit<TxRequest, "label">): Promise<TxResult> {
-    const key = `${deposit}:${action}`;
-    const label = `${action} ${deposit}`;
-    this.routes.set(label, { key, deposit, action });
-    try {
-      return await this.tx.send({ ...req, label });
-    } finally {
-      this.routes.delete(label);
-    }
+  /** Sends `req` as the action `${deposit}:${action}`. */
+  send(deposit: string, action: string, req: Omit<TxRequest, "label">, o: SendOptions = {}): Promise<SendOutcome> {
+    return this.sender.send(`${deposit}:${action}`, { ...req, label: `${action} ${deposit}` }, o);
+  }
+  settle(deposit: string, action: string): Promise<SettleOutcome> {
+    return this.sender.settle(`${deposit}:${action}`);
   }
 }
 
 export interface RedemptionOutcome {
   deposit: string;
   path: PlannedRedemption["path"];
-  status: "requested" | "already-requested" | "lost-race" | "failed";
+  /** pending: sent, not mined by the deadline; tracked, and resumed by the next run (never re-signed). */
+  status: "requested" | "already-requested" | "lost-race" | "pending" | "failed";
   hash?: string;
+  hashes?: string[];
   reason?: string;
   error?: KeepctlError;
 }
@@ -84,37 +87,11 @@ export function approveData(spender: string, amount: bigint): string {
 }
 
 /**
- * Brings a journaled in-flight tx for `key` to an end: records it mined, or rebroadcasts its own
- * signed tx and waits for it. Returns the receipt status, or undefined when nothing was in flight
- * (or its nonce went to another tx, so it can never mine).
- */
-export async function settleInFlight(s: JournaledSender, deposit: string, key: string, signal?: AbortSignal, maxWaitMs = 10 * 60_000): Promise<number | undefined> {
-  let entry = s.journal.get(key);
-  if (!entry || (entry.state !== "sending" && entry.state !== "sent")) return entry?.state === "mined" ? entry.status : undefined;
-  const deadline = Date.now() + maxWaitMs;
-  for (let first = true; ; first = false) {
-    const r = await recover(s.journal, s.provider, entry);
-    if (first || r.status === "mined") s.emit({ type: "recovered", deposit, key, status: r.status });
-    if (r.status === "mined") return r.receipt.status ?? 0;
-    if (r.status === "nonce-used") return undefined;
-    if (signal?.aborted) throw new KeepctlError("INTERRUPTED", 130, `stopped while ${key} was still pending`);
-    if (Date.now() > deadline) {
-      throw new RpcError(`${key}: the journaled transaction is still pending after ${Math.round(maxWaitMs / 1000)} s`, { code: "TX_NOT_MINED", hint: "run again later; keepctl will not sign a second one while it may mine" });
-    }
-    await new Promise((res) => setTimeout(res, 1000));
-    entry = s.journal.get(key)!;
-  }
-}
-
-/**
  * Finishes what a crashed or interrupted run left in flight for this account, before anything
- * is read or planned: every dropped tx is rebroadcast at once (a later nonce waits on an earlier
- * one), then all are awaited. Returns the keys settled.
+ * is read or planned; then takes the account guard's baseline. Returns the keys settled.
  */
-export async function settleJournal(s: JournaledSender, signal?: AbortSignal): Promise<string[]> {
-  const entries = s.journal.resume(s.address);
-  await Promise.all(entries.map((e) => settleInFlight(s, e.key.split(":")[0], e.key, signal)));
-  return entries.map((e) => e.key);
+export function settleJournal(s: JournaledSender): Promise<string[]> {
+  return s.sender.startSession();
 }
 
 const REDEEMABLE = new Set([State.ACTIVE, State.COURTESY_CALL]);
@@ -133,25 +110,30 @@ async function lostRace(s: JournaledSender, c: TbtcContracts, item: PlannedRedem
   return { deposit: item.address, path: item.path, status: "lost-race", reason };
 }
 
-/** One deposit: recover, re-check, approve exactly, request. Never throws (the outcome says). */
+/** One deposit: settle, re-check, approve exactly, request. Never throws (the outcome says). */
 export async function redeemOne(s: JournaledSender, c: TbtcContracts, item: PlannedRedemption, script: string, signal?: AbortSignal): Promise<RedemptionOutcome> {
   const key = `${item.address}:redeem`;
   const base = { deposit: item.address, path: item.path };
   try {
-    const prior = await settleInFlight(s, item.address, key, signal);
-    if (prior === 1) return { ...base, status: "already-requested", reason: "a journaled request from an earlier run was mined" };
+    const prior = await s.settle(item.address, "redeem");
+    if (prior.status === "mined") return { ...base, status: "already-requested", hash: prior.hash, reason: "a journaled request from an earlier run was mined" };
+    if (prior.status === "pending") return { ...base, status: "pending", hashes: prior.hashes, reason: "the request from an earlier run is not mined yet; still tracked" };
     const raced = await lostRace(s, c, item, key);
     if (raced) return raced;
 
     const call = redemptionCall(item, c, script);
     // The VendingMachine is one spender for many deposits: executePlan approves their total once.
-    if (item.path === "request-redemption") await ensureAllowance(s, c, item.address, item.costTbtc, signal);
+    if (item.path === "request-redemption") {
+      const approval = await ensureAllowance(s, c, item.address, item.costTbtc);
+      if (approval === "pending") return { ...base, status: "pending", reason: "the approval is not mined yet; still tracked" };
+    }
     if (signal?.aborted) return { ...base, status: "failed", reason: "interrupted before the request was sent" };
-    const begun = s.journal.begin(key, { account: s.address, meta: { path: item.path, feeSats: item.feeSats.toString(), costTbtc: item.costTbtc.toString() } });
-    if (begun.status === "done") return { ...base, status: "already-requested", reason: "the journal records this request as mined" };
     try {
-      const res = await s.send(item.address, "redeem", { to: call.to, data: call.data, abi: call.abi });
-      return { ...base, status: "requested", hash: res.hash };
+      const meta = { path: item.path, feeSats: item.feeSats.toString(), costTbtc: item.costTbtc.toString() };
+      const r = await s.send(item.address, "redeem", { to: call.to, data: call.data, abi: call.abi }, { meta });
+      if (r.status === "mined") return { ...base, status: "requested", hash: r.hash };
+      if (r.status === "pending") return { ...base, status: "pending", hashes: r.hashes, reason: "sent; not mined by the deadline, still tracked" };
+      return { ...base, status: "already-requested", reason: "the journal records this request as mined" };
     } catch (e) {
       // A revert in simulation or on chain is how a lost race shows up: check before calling it a failure.
       if (e instanceof RevertError || (e instanceof KeepctlError && e.exitCode === 5)) {
@@ -161,7 +143,8 @@ export async function redeemOne(s: JournaledSender, c: TbtcContracts, item: Plan
       throw e;
     }
   } catch (e) {
-    const err = e instanceof KeepctlError ? e : new KeepctlError("INTERNAL", 1, shortMessageOf(e), { cause: e });
+    if (e instanceof AccountConflictError) throw e; // the account stops; no outcome per deposit
+    const err = e instanceof KeepctlError ? e : new KeepctlError("INTERNAL", ExitCode.INTERNAL, shortMessageOf(e), { cause: e });
     return { ...base, status: "failed", reason: err.message, error: err };
   }
 }
@@ -169,13 +152,14 @@ export async function redeemOne(s: JournaledSender, c: TbtcContracts, item: Plan
 /**
  * Approves exactly `amount` to `spender` unless the allowance already covers it (e.g. after a
  * restart). Journaled under `${spender}:approve`; an approval in flight is settled first, never
- * signed twice.
+ * signed twice. "pending" when an approval is sent but not mined yet.
  */
-export async function ensureAllowance(s: JournaledSender, c: Pick<TbtcContracts, "token">, spender: string, amount: bigint, signal?: AbortSignal): Promise<void> {
-  await settleInFlight(s, spender, `${spender}:approve`, signal);
+export async function ensureAllowance(s: JournaledSender, c: Pick<TbtcContracts, "token">, spender: string, amount: bigint): Promise<"ok" | "pending"> {
+  if ((await s.settle(spender, "approve")).status === "pending") return "pending";
   const { allowance } = await readTbtc(s.provider, c.token, s.address, spender);
-  if (allowance >= amount) return;
-  await s.send(spender, "approve", { to: c.token, data: approveData(spender, amount), abi: erc20Interface });
+  if (allowance >= amount) return "ok";
+  const r = await s.send(spender, "approve", { to: c.token, data: approveData(spender, amount), abi: erc20Interface }, { repeatable: true, meta: { amount: amount.toString() } });
+  return r.status === "pending" ? "pending" : "ok";
 }
 
 /**
@@ -186,19 +170,21 @@ export async function ensureAllowance(s: JournaledSender, c: Pick<TbtcContracts,
 export async function executePlan(s: JournaledSender, c: TbtcContracts, plan: Pick<Plan, "funded">, script: string, signal?: AbortSignal): Promise<RedemptionOutcome[]> {
   const viaVm = plan.funded.filter((f) => f.path === "vending-machine");
   let vmError: KeepctlError | undefined;
+  let vmPending = false;
   if (viaVm.length) {
     try {
-      await ensureAllowance(s, c, c.vendingMachine, viaVm.reduce((sum, f) => sum + f.costTbtc, 0n), signal);
+      vmPending = (await ensureAllowance(s, c, c.vendingMachine, viaVm.reduce((sum, f) => sum + f.costTbtc, 0n))) === "pending";
     } catch (e) {
-      vmError = e instanceof KeepctlError ? e : new KeepctlError("INTERNAL", 1, shortMessageOf(e), { cause: e });
+      if (e instanceof AccountConflictError) throw e;
+      vmError = e instanceof KeepctlError ? e : new KeepctlError("INTERNAL", ExitCode.INTERNAL, shortMessageOf(e), { cause: e });
     }
   }
   return Promise.all(
-    plan.funded.map((item) =>
-      item.path === "vending-machine" && vmError
-        ? Promise.resolve<RedemptionOutcome>({ deposit: item.address, path: item.path, status: "failed", reason: `approving the VendingMachine failed: ${vmError.message}`, error: vmError })
-        : redeemOne(s, c, item, script, signal),
-    ),
+    plan.funded.map((item): Promise<RedemptionOutcome> => {
+      if (item.path !== "vending-machine" || (!vmError && !vmPending)) return redeemOne(s, c, item, script, signal);
+      if (vmPending) return Promise.resolve({ deposit: item.address, path: item.path, status: "pending", reason: "the VendingMachine approval is not mined yet; still tracked" });
+      return Promise.resolve({ deposit: item.address, path: item.path, status: "failed", reason: `approving the VendingMachine failed: ${vmError!.message}`, error: vmError });
+    }),
   );
 }
 

@@ -112,6 +112,7 @@ export async function withdrawRewards(ctx: BotContext, candidates: LiquidationSn
         continue;
       }
       if (sent.status === "done-earlier") continue;
+      if (sent.status === "pending") continue; // sent, not mined yet: the next pass settles it
       const ev = sent.receipt.logs.map((x) => safeParse(x)).find((e) => e?.name === "LiquidationWithdrawn");
       const paid = ev
         ? { paidToLiquidator: ev.args.paidToLiquidator as bigint, paidToDisputer: ev.args.paidToDisputer as bigint, paidToSponsor: ev.args.paidToSponsor as bigint }
@@ -160,7 +161,7 @@ export interface LoopOptions {
 /** Config, usage and interruption errors end the bot; anything else is worth another try. */
 function isFatal(e: unknown): boolean {
   if (!(e instanceof KeepctlError)) return false;
-  const fatal: number[] = [ExitCode.USAGE, ExitCode.CONFIG, ExitCode.INTERRUPTED];
+  const fatal: number[] = [ExitCode.USAGE, ExitCode.CONFIG, ExitCode.INTERRUPTED, ExitCode.ACCOUNT_CONFLICT];
   return fatal.includes(e.exitCode);
 }
 

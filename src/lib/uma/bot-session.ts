@@ -2,11 +2,11 @@ import { settingOf, type Config } from "../config";
 import { ConfigError } from "../errors";
 import { redact } from "../redact";
 import { connectWithConfig, type KeepctlProvider } from "../chain/provider";
-import { openSigningAccount } from "../chain/session";
-import type { AccountLock } from "../journal";
+import { openSigningAccount, type SigningAccountOptions } from "../chain/session";
+import type { AccountLock } from "../chain/account-lock";
 import { AlertHub, createNotifiers, type Alert } from "../alert";
 import { RaiFeed, type SourceChoice } from "../rai/feed";
-import { BotSender, type BotEmit } from "./bot-sender";
+import { BotSender, botEventOf, type BotEmit } from "./bot-sender";
 import { fixedPrice, raiFeedPrice, type BotContext, type PriceSource } from "./bot-loop";
 import { EmpClient } from "./emp-client";
 import { parseFixed } from "./fixed-point";
@@ -29,6 +29,8 @@ export interface OpenBotOptions {
   /** --source of the command, else the raiSource setting. */
   source?: SourceChoice;
   prompt?: (msg: string) => Promise<string>;
+  /** Engine timings (tests shorten them). */
+  timings?: SigningAccountOptions["timings"];
 }
 
 export interface BotSession {
@@ -70,26 +72,28 @@ export async function openBotSession(cfg: Config, o: OpenBotOptions): Promise<Bo
     const client = new EmpClient(provider, emp);
     const params = await client.readParams();
     const price = priceSourceOf(cfg, o, provider, Number(params.liquidationLiveness));
-    // --dry-run sends nothing, so it may run beside the live bot of the same account.
-    const account = await openSigningAccount(cfg, { interactive: o.interactive, prompt: o.prompt, lock: !o.dryRun }, provider);
-    const { wallet, journal } = account;
-    lock = account.lock;
-    const sender = new BotSender(wallet, provider, journal, { maxFeeGwei: settingOf<number>(cfg, "maxFeeGwei"), signal: o.signal, dryRun: o.dryRun }, o.emit);
-    const hub = new AlertHub(
-      createNotifiers({
-        slackWebhookUrl: settingOf(cfg, "slackWebhookUrl"),
-        discordWebhookUrl: settingOf(cfg, "discordWebhookUrl"),
-        telegramBotToken: settingOf(cfg, "telegramBotToken"),
-        telegramChatId: settingOf(cfg, "telegramChatId"),
-        webhookUrl: settingOf(cfg, "webhookUrl"),
-      }),
-    );
+    const notifiers = createNotifiers({
+      slackWebhookUrl: settingOf(cfg, "slackWebhookUrl"),
+      discordWebhookUrl: settingOf(cfg, "discordWebhookUrl"),
+      telegramBotToken: settingOf(cfg, "telegramBotToken"),
+      telegramChatId: settingOf(cfg, "telegramChatId"),
+      webhookUrl: settingOf(cfg, "webhookUrl"),
+    });
+    const hub = new AlertHub(notifiers);
     const alert = hub.channels.length
       ? async (a: Alert) => {
           const r = await hub.notify(a);
           for (const f of r.failed) o.emit({ type: "warning", message: `alert via ${f.channel} failed: ${f.error}` });
         }
       : undefined;
+    // --dry-run sends nothing, so it may run beside the live bot of the same account (no lock).
+    const account = await openSigningAccount(
+      cfg,
+      { interactive: o.interactive, prompt: o.prompt, dryRun: o.dryRun, signal: o.signal, alert, timings: o.timings, onEvent: (ev) => { const b = botEventOf(ev); if (b) o.emit(b); } },
+      provider,
+    );
+    lock = account.lock;
+    const sender = new BotSender(account.sender, o.emit);
     const ctx: BotContext = {
       client, params, sender, price, emit: o.emit, alert, signal: o.signal,
       scan: { fromBlock: cfg.startBlock, chunkSize: cfg.logChunkSize },

@@ -12,7 +12,7 @@ export interface DisputeOutcome {
   sponsor: string;
   liquidationId: bigint;
   bond: bigint;
-  status: "disputed" | "dry-run" | "lost-race" | "failed" | "no-funds";
+  status: "disputed" | "dry-run" | "lost-race" | "pending" | "failed" | "no-funds";
   hash?: string;
   message?: string;
 }
@@ -36,7 +36,7 @@ export class EmpDisputer {
   async runPass(pass = 1): Promise<DisputerPassSummary> {
     const { ctx } = this;
     const me = ctx.sender.address;
-    await ctx.sender.settleInFlight(`${ctx.params.address}:`);
+    await ctx.sender.beginPass(`${ctx.params.address}:`, pass);
 
     // ---- update
     const block = await ctx.sender.provider.getBlockNumber();
@@ -114,6 +114,7 @@ export class EmpDisputer {
       if (r.status === "mined") {
         await ctx.alert?.({ key: `disputed:${key}`, level: "info", title: "EMP liquidation disputed", text: `liquidation ${d.liquidationId} of ${d.sponsor}`, fields: { bond: d.bond, tx: r.hash } });
       }
+      if (r.status === "pending") return { ...base, status: "pending" };
       return { ...base, status: "disputed", hash: r.status === "mined" ? r.hash : undefined };
     } catch (e) {
       if (!(e instanceof RevertError)) throw e;

@@ -14,7 +14,8 @@ export interface LiquidationOutcome {
   sponsor: string;
   tokens: bigint;
   reason: string;
-  status: "liquidated" | "dry-run" | "lost-race" | "failed";
+  /** pending: sent, not mined by the deadline; tracked and settled by the next pass, never re-sent. */
+  status: "liquidated" | "dry-run" | "lost-race" | "pending" | "failed";
   hash?: string;
   liquidationId?: bigint;
   lockedCollateral?: bigint;
@@ -47,7 +48,7 @@ export class EmpLiquidator {
   async runPass(pass = 1): Promise<LiquidatorPassSummary> {
     const { ctx } = this;
     const me = ctx.sender.address;
-    await ctx.sender.settleInFlight(`${ctx.params.address}:`);
+    await ctx.sender.beginPass(`${ctx.params.address}:`, pass);
 
     // ---- update
     const block = await ctx.sender.provider.getBlockNumber();
@@ -157,6 +158,7 @@ export class EmpLiquidator {
         emit({ type: "skipped", action: "liquidate", sponsor: d.sponsor, tokens: d.tokens, reason: "dry-run", gasLimit: r.prepared.gasLimit, worstCaseFeeWei: r.prepared.worstCaseFeeWei });
         return { ...base, status: "dry-run" };
       }
+      if (r.status === "pending") return { ...base, status: "pending" };
       if (r.status !== "mined") return { ...base, status: "liquidated" };
       this.mine.add(d.sponsor);
       const created = liquidationCreated(r.receipt);

@@ -1,9 +1,9 @@
 import fs from "node:fs";
 import path from "node:path";
-import { Transaction, type JsonRpcProvider, type TransactionReceipt } from "ethers";
-import { ExitCode, KeepctlError, shortMessageOf } from "./errors";
-import { redact } from "./redact";
-import type { BeforeBroadcast, TxEvent } from "./chain/tx";
+import { Transaction, type TransactionReceipt } from "ethers";
+import { ExitCode, KeepctlError } from "../errors";
+import { redact } from "../redact";
+import type { TxEvent, TxHooks } from "./tx-types";
 
 /**
  * Crash-safe record of every write action, keyed by target + action (`${deposit}:redeem`), in
@@ -50,7 +50,7 @@ interface Line {
 export class JournalInFlightError extends KeepctlError {
   constructor(key: string) {
     super("JOURNAL_IN_FLIGHT", ExitCode.CONFIG, `a transaction for ${key} may still be in flight`, {
-      hint: "recover the journal first (reconcile its hashes) — keepctl never signs a second one blindly",
+      hint: "settle it first (keepctl does at the start of every run) — it never signs a second one blindly",
     });
   }
 }
@@ -100,14 +100,28 @@ export class Journal {
 
   /**
    * Claims `key` for a new action. Returns "done" if it already succeeded on chain; throws
-   * JournalInFlightError if a tx for it may be pending (recover() it first).
+   * JournalInFlightError if a tx for it may be pending (settle it first). A `repeatable` action
+   * (approving again, liquidating what is left of a position) starts a new round after a mined
+   * one — but never within the same `round` (one pass of a loop, retries included), so a pass
+   * that is retried after its liquidation mined does not liquidate again.
    */
-  begin(key: string, info: { account: string; meta?: Record<string, unknown> }): { status: "started" | "done"; entry: JournalEntry } {
+  begin(key: string, info: { account: string; meta?: Record<string, unknown>; repeatable?: boolean; round?: string }): { status: "started" | "done"; entry: JournalEntry } {
     const cur = this.get(key);
     if (cur && (cur.state === "sending" || cur.state === "sent")) throw new JournalInFlightError(key);
-    if (cur && cur.state === "mined" && cur.status === 1) return { status: "done", entry: cur };
-    this.append({ key, state: "planned", account: info.account, meta: info.meta });
+    if (cur && cur.state === "mined" && cur.status === 1) {
+      const sameRound = info.round !== undefined && cur.meta?.round === info.round;
+      if (!info.repeatable || sameRound) return { status: "done", entry: cur };
+      this.recordSkipped(key, "closed: a new round of this action follows");
+    }
+    this.append({ key, state: "planned", account: info.account, meta: { ...info.meta, ...(info.round !== undefined ? { round: info.round } : {}) } });
     return { status: "started", entry: this.get(key)! };
+  }
+
+  /** Every nonce this journal holds a signed tx for, from `account`. */
+  nonces(account: string): number[] {
+    const out: number[] = [];
+    for (const e of this.entries().values()) if (e.account?.toLowerCase() === account.toLowerCase()) for (const a of e.attempts) out.push(a.nonce);
+    return out;
   }
 
   /** Journals a signed tx before it is broadcast. */
@@ -135,14 +149,15 @@ export class Journal {
   }
 
   /** TxSender hooks that keep this journal in step with one send for `key`. */
-  hooks(key: string): { beforeBroadcast: BeforeBroadcast; onEvent: (ev: TxEvent) => void } {
+  hooks(key: string): Required<TxHooks> {
     return {
       beforeBroadcast: (rawTx, hash, nonce) => this.recordSending(key, { rawTx, hash, nonce }),
-      onEvent: (ev) => {
+      onEvent: (ev: TxEvent) => {
         if (ev.type === "sent" || ev.type === "replaced") this.recordSent(key);
         else if (ev.type === "mined") this.append({ key, state: "mined", minedHash: ev.hash, status: ev.status, blockNumber: ev.blockNumber });
-        // Only failures that prove none of our hashes can still mine end the entry.
-        else if (ev.type === "failed" && (!ev.sent || ev.code === "NONCE_TAKEN")) this.recordFailed(key, ev.error);
+        // Only a failure that proves none of our hashes can still mine ends the entry; a lost
+        // answer, a read error or a deadline leaves it "sent", to be settled from the chain.
+        else if (ev.type === "failed" && ev.final) this.recordFailed(key, ev.error);
       },
     };
   }
@@ -156,61 +171,6 @@ export class Journal {
       fs.closeSync(fd);
     }
   }
-}
-
-export type Reconciled =
-  | { status: "mined"; hash: string; receipt: TransactionReceipt }
-  | { status: "pending"; hashes: string[] }
-  | { status: "dropped" } // the node knows none of them and the nonce is free: rebroadcast the raw tx
-  | { status: "nonce-used" }; // the nonce went to a tx not in the journal: ours can never mine
-
-/** Where a journaled entry's transaction stands on chain. */
-export async function reconcile(provider: JsonRpcProvider, entry: JournalEntry): Promise<Reconciled> {
-  const hashes = entry.attempts.map((a) => a.hash);
-  const findMined = async () => {
-    for (const h of hashes) {
-      const r = await provider.getTransactionReceipt(h);
-      if (r) return r;
-    }
-    return null;
-  };
-  const mined = await findMined();
-  if (mined) return { status: "mined", hash: mined.hash, receipt: mined };
-  const known: string[] = [];
-  for (const h of hashes) if (await provider.getTransaction(h)) known.push(h);
-  if (known.length) return { status: "pending", hashes: known };
-  const last = entry.attempts.at(-1);
-  if (!last || !entry.account) return { status: "dropped" };
-  if ((await provider.getTransactionCount(entry.account, "latest")) > last.nonce) {
-    const late = await findMined();
-    return late ? { status: "mined", hash: late.hash, receipt: late } : { status: "nonce-used" };
-  }
-  return { status: "dropped" };
-}
-
-/**
- * Reconciles an in-flight entry and brings the journal up to date: mined -> recorded; nonce
- * used elsewhere -> failed (safe to plan again); dropped -> its latest raw tx rebroadcast.
- */
-export async function recover(journal: Journal, provider: JsonRpcProvider, entry: JournalEntry): Promise<Reconciled & { rebroadcast?: boolean; error?: string }> {
-  const r = await reconcile(provider, entry);
-  if (r.status === "mined") journal.recordMined(entry.key, r.receipt);
-  else if (r.status === "nonce-used") journal.recordFailed(entry.key, "its nonce was used by another transaction");
-  else if (r.status === "dropped") {
-    const last = entry.attempts.at(-1);
-    if (!last) {
-      journal.recordFailed(entry.key, "nothing was signed before the crash");
-      return r;
-    }
-    try {
-      await provider.send("eth_sendRawTransaction", [last.rawTx]);
-      journal.recordSent(entry.key);
-      return { ...r, rebroadcast: true };
-    } catch (e) {
-      return { ...r, rebroadcast: false, error: shortMessageOf(e) };
-    }
-  }
-  return r;
 }
 
 /** The decoded fields of a journaled raw tx (for display, or to resume fee bumping). */
