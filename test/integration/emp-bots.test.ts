@@ -12,7 +12,8 @@ import { Journal } from "../../src/lib/chain/journal";
 import { RaiFeed } from "../../src/lib/rai/feed";
 import { RAY } from "../../src/lib/rai/math";
 import { ConfigError } from "../../src/lib/errors";
-import { BotSender, type BotEvent } from "../../src/lib/uma/bot-sender";
+import { BotSender, botEventOf, type BotEvent } from "../../src/lib/uma/bot-sender";
+import { ActionSender } from "../../src/lib/chain/sender";
 import { fixedPrice, raiFeedPrice, runBotLoop, type BotContext, type PriceSource } from "../../src/lib/uma/bot-loop";
 import { EmpLiquidator } from "../../src/lib/uma/liquidator";
 import { EmpDisputer } from "../../src/lib/uma/disputer";
@@ -55,7 +56,8 @@ function botCtx(index: number, price: PriceSource, o: { dryRun?: boolean; before
   const events: BotEvent[] = [];
   const emit = (ev: Omit<BotEvent, "bot">) => events.push({ ...ev, bot: "liquidator" });
   const wallet = new ethers.Wallet(keyOf(index), provider);
-  const sender = new BotSender(wallet, provider, Journal.open(dataDir), { maxFeeGwei: 100, dryRun: !!o.dryRun, pollMs: 50 }, emit);
+  const action = new ActionSender(wallet, provider, Journal.open(dataDir), { maxFeeGwei: 100, dryRun: !!o.dryRun, pollMs: 50, onEvent: (ev) => { const b = botEventOf(ev); if (b) emit(b); } });
+  const sender = new BotSender(action, emit);
   const ctx: BotContext = { client, params: undefined as never, sender, price, emit, scan: { fromBlock: dep.deployBlock, chunkSize: 50 }, beforeAct: o.beforeAct };
   return { ctx, events, wallet };
 }

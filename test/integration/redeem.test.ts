@@ -10,7 +10,8 @@ import { connect, type KeepctlProvider } from "../../src/lib/chain/provider";
 import { Journal } from "../../src/lib/chain/journal";
 import { planRedemptions, State } from "../../src/lib/tbtc/planner";
 import { readCandidates, readTbtc, type TbtcContracts } from "../../src/lib/tbtc/redeem-facts";
-import { JournaledSender, estimatePlanGas, executePlan, type RedeemEvent } from "../../src/lib/tbtc/redeemer";
+import { JournaledSender, estimatePlanGas, executePlan, redeemEventOf, type RedeemEvent } from "../../src/lib/tbtc/redeemer";
+import { ActionSender } from "../../src/lib/chain/sender";
 import { advanceRedemption } from "../../src/lib/tbtc/progress";
 import { REDEMPTION_REQUESTED_TOPIC } from "../../src/lib/tbtc/redeem-abi";
 import { decodeBtcAddress } from "../../src/lib/tbtc/btc-address";
@@ -73,7 +74,8 @@ async function redeemerWith(tbtc: bigint): Promise<ethers.Wallet> {
 function session(w: ethers.Wallet, events: RedeemEvent[] = []) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "keepctl-redeem-"));
   const journal = Journal.open(dir);
-  return { journal, sender: new JournaledSender(w, provider, journal, { maxFeeGwei: 1000, pollMs: 50 }, (e) => events.push(e)) };
+  const action = new ActionSender(w, provider, journal, { maxFeeGwei: 1000, pollMs: 50, dryRun: false, onEvent: (e) => events.push(redeemEventOf(e)) });
+  return { journal, sender: new JournaledSender(action, (e) => events.push(e)) };
 }
 
 /** Waits until exactly `n` transactions are pending, then mines them in one block. */

@@ -11,6 +11,7 @@ import { KeepctlProvider } from "../../src/lib/chain/provider";
 import { AlertHub, createNotifiers } from "../../src/lib/alert";
 import { AuditLog } from "../../src/lib/audit";
 import { Journal } from "../../src/lib/chain/journal";
+import { ActionSender } from "../../src/lib/chain/sender";
 import { connectFromConfig } from "../../src/lib/tbtc/report";
 import { JournaledSender } from "../../src/lib/tbtc/redeemer";
 import { tbtcContractsOf } from "../../src/lib/tbtc/redeem-session";
@@ -81,7 +82,7 @@ async function redeemerSender(): Promise<JournaledSender> {
   const w = new ethers.Wallet(ethers.Wallet.createRandom().privateKey, fresh);
   await provider.send("hardhat_setBalance", [w.address, ethers.toQuantity(ethers.parseEther("10"))]);
   await send(devnet.deployment.contracts.tbtcToken.transfer(w.address, 5n * 10n ** 18n + 10n ** 16n));
-  return new JournaledSender(w, fresh, Journal.open(cfg.dataDir), { maxFeeGwei: 1000, pollMs: 50 });
+  return new JournaledSender(new ActionSender(w, fresh, Journal.open(cfg.dataDir), { maxFeeGwei: 1000, pollMs: 50, dryRun: false }));
 }
 
 const slackTexts = () => got.filter((g) => g.path === "/slack").map((g) => JSON.parse(g.body).text as string);
