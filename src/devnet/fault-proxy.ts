@@ -33,7 +33,7 @@ export interface RpcCall {
 export interface FaultProxy {
   url: string;
   /** Requests seen, faults injected by kind, and JSON-RPC calls by method. */
-  counts: { requests: number; calls: number; faults: Record<FaultKind, number>; byMethod: Record<string, number> };
+  counts: { requests: number; calls: number; faults: Record<FaultKind, number>; byMethod: Record<string, number>; broadcastFaults: number };
   /** Broadcasts the node actually received through this proxy (raw txs). */
   forwardedBroadcasts: string[];
   setRate(rate: number): void;
@@ -60,7 +60,7 @@ export async function startFaultProxy(o: FaultProxyOptions): Promise<FaultProxy>
   let rate = o.rate ?? 0;
   const kinds = o.kinds ?? FAULT_KINDS;
   const stallMs = o.stallMs ?? 3_000;
-  const counts: FaultProxy["counts"] = { requests: 0, calls: 0, faults: Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>, byMethod: {} };
+  const counts: FaultProxy["counts"] = { requests: 0, calls: 0, faults: Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>, byMethod: {}, broadcastFaults: 0 };
   const forwardedBroadcasts: string[] = [];
   const held: { res: http.ServerResponse; body: string; calls: RpcCall[] }[] = [];
   const timers = new Set<NodeJS.Timeout>();
@@ -115,6 +115,7 @@ export async function startFaultProxy(o: FaultProxyOptions): Promise<FaultProxy>
     const fault = pickFault(calls);
     if (!fault) return pass(res, body, calls);
     counts.faults[fault]++;
+    if (calls.some((c) => c.method === "eth_sendRawTransaction")) counts.broadcastFaults++;
     switch (fault) {
       case "rate-limit":
         return answer(res, 429, JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: 429, message: "Too Many Requests" } }), { "retry-after": "0" });

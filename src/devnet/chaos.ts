@@ -1,0 +1,362 @@
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { ethers } from "ethers";
+import { PACKAGE_ROOT, startHardhatNode, type LocalNode } from "./node";
+import { startDevnet, devnetWallet, type Devnet } from "./scenario";
+import { openDeposit } from "./deposits";
+import { send, setEthBtcPrice } from "./tbtc";
+import { deployEmp, seedSponsors, type EmpDeployment, type EmpSeed } from "./uma";
+import { FAULT_KINDS, startFaultProxy, type FaultKind } from "./fault-proxy";
+import { encodeApprove, encodeCreateLiquidation, empInterface } from "../lib/uma/emp-client";
+import { parseFixed } from "../lib/uma/fixed-point";
+
+/**
+ * The exactly-once harness: the real binary, through the fault-injecting proxy, against the real
+ * contracts; re-run like cron would until it exits 0; then everything is counted FROM THE CHAIN —
+ * every transaction the key sent since the case began, the contracts' events per target — never
+ * from keepctl's own output. Used by test/integration/chaos.test.ts (a few seeds) and
+ * `npm run chaos` (many).
+ */
+export type ChaosCommand = "watch" | "redeem" | "emp-liquidate" | "emp-dispute";
+export const CHAOS_COMMANDS: readonly ChaosCommand[] = ["watch", "redeem", "emp-liquidate", "emp-dispute"];
+
+export interface ChaosCaseResult {
+  command: ChaosCommand;
+  seed: number;
+  rate: number;
+  /** Invocations until exit 0 (cron-style re-runs after a failed one). */
+  runs: number;
+  exitCodes: number[];
+  /** Actions the scenario needs (a redemption per at-risk deposit, a liquidation per sponsor, ...). */
+  required: number;
+  /** Of those, done on chain exactly once. */
+  done: number;
+  /** Transactions beyond one per action: more than one event per target, or the same call twice. */
+  duplicates: number;
+  reverted: number;
+  transactions: number;
+  faults: Record<FaultKind, number>;
+  /** Faults that hit an eth_sendRawTransaction (lost or late answers to a broadcast). */
+  broadcastFaults: number;
+  /** Critical "failed" alerts for an action that succeeded on chain. */
+  falseFailureAlerts: number;
+  ms: number;
+  stderrTail?: string;
+}
+
+interface World {
+  provider: ethers.JsonRpcProvider;
+  rpcUrl: string;
+  home: string;
+  deploymentFile: string;
+  snapshot: string;
+  close(): Promise<void>;
+}
+
+const BTC = 100_000_000n;
+const PAYOUT = "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx";
+const BIN = path.join(PACKAGE_ROOT, "bin", "keepctl");
+const RR_TOPIC = ethers.id("RedemptionRequested(address,address,bytes32,uint256,bytes,uint256,bytes)");
+const CC_TOPIC = ethers.id("CourtesyCalled(address,uint256)");
+
+// ---- worlds: one chain per family, reverted to a snapshot before every case ----------------------
+
+export interface TbtcWorld extends World {
+  kind: "tbtc";
+  devnet: Devnet;
+  operator: string;
+  deposits: string[];
+  redeemer: ethers.Wallet;
+}
+
+export async function startTbtcWorld(lots: bigint[] = [1n, 1n, 5n]): Promise<TbtcWorld> {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), "keepctl-chaos-tbtc-"));
+  const deploymentFile = path.join(home, "deployment.json");
+  const devnet = await startDevnet({ seed: false, out: deploymentFile });
+  const provider = new ethers.JsonRpcProvider(devnet.rpcUrl, 31337, { staticNetwork: true, cacheTimeout: -1 });
+  const operator = devnetWallet(1).address;
+  const members = [operator, devnetWallet(3).address, devnetWallet(4).address];
+  const deposits: string[] = [];
+  for (const lot of lots) deposits.push((await openDeposit(devnet.deployment, { lotSats: lot * BTC, members, fundWith: "vendingMachine" })).deposit);
+  // Another operator's deposit: the deployer then holds the TBTC to hand out.
+  await openDeposit(devnet.deployment, { lotSats: 5n * BTC, members: [devnetWallet(5).address, devnetWallet(3).address, devnetWallet(4).address], fundWith: "vendingMachine" });
+  const redeemer = new ethers.Wallet(ethers.Wallet.createRandom().privateKey, provider);
+  await provider.send("hardhat_setBalance", [redeemer.address, ethers.toQuantity(ethers.parseEther("10"))]);
+  const total = lots.reduce((a, b) => a + b, 0n);
+  await send(devnet.deployment.contracts.tbtcToken.transfer(redeemer.address, total * 10n ** 18n + 10n ** 17n));
+  const snapshot = await provider.send("evm_snapshot", []);
+  return {
+    kind: "tbtc", devnet, provider, rpcUrl: devnet.rpcUrl, home, deploymentFile, snapshot, operator, deposits, redeemer,
+    close: async () => {
+      provider.destroy();
+      await devnet.stop();
+      fs.rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface EmpWorld extends World {
+  kind: "emp";
+  node: LocalNode;
+  dep: EmpDeployment;
+  seed: EmpSeed;
+}
+
+const OTHER = 8;
+
+export async function startEmpWorld(): Promise<EmpWorld> {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), "keepctl-chaos-emp-"));
+  const node = await startHardhatNode();
+  const provider = new ethers.JsonRpcProvider(node.rpcUrl, 31337, { staticNetwork: true, cacheTimeout: -1 });
+  const dep = await deployEmp(await provider.getSigner(0));
+  const seed = await seedSponsors(dep, provider);
+  // Another liquidator, for the disputer's case: it liquidates a healthy position.
+  const syn = new ethers.Contract(dep.addresses.synthetic, ["function transfer(address,uint256) returns (bool)"], await provider.getSigner(seed.liquidator.index));
+  await (await syn.transfer(await (await provider.getSigner(OTHER)).getAddress(), parseFixed("150"))).wait();
+  const deploymentFile = path.join(home, "deployment.json");
+  fs.writeFileSync(deploymentFile, JSON.stringify({ network: "devnet", chainId: 31337, rpcUrl: node.rpcUrl, deploymentBlock: 0, contracts: { ExpiringMultiParty: dep.addresses.emp } }));
+  const snapshot = await provider.send("evm_snapshot", []);
+  return {
+    kind: "emp", node, dep, seed, provider, rpcUrl: node.rpcUrl, home, deploymentFile, snapshot,
+    close: async () => {
+      provider.destroy();
+      await node.stop();
+      fs.rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+async function resetWorld(w: World): Promise<void> {
+  await w.provider.send("evm_revert", [w.snapshot]);
+  w.snapshot = await w.provider.send("evm_snapshot", []);
+}
+
+// ---- one case ---------------------------------------------------------------------------------
+
+export interface ChaosCaseOptions {
+  seed: number;
+  /** Share of HTTP requests that fail (default 0.3). */
+  rate?: number;
+  /** Cron-style re-runs before giving up (default 12). */
+  maxRuns?: number;
+}
+
+export async function runChaosCase(world: TbtcWorld | EmpWorld, command: ChaosCommand, o: ChaosCaseOptions): Promise<ChaosCaseResult> {
+  const rate = o.rate ?? 0.3;
+  await resetWorld(world);
+  const started = Date.now();
+  const setup = await prepare(world, command);
+  const fromBlock = (await world.provider.getBlockNumber()) + 1;
+  const nonceBefore = await world.provider.getTransactionCount(setup.account, "latest");
+  const proxy = await startFaultProxy({ target: world.rpcUrl, rate, seed: o.seed, stallMs: 1_500 });
+  const alerts = await startAlertSink();
+  const dataDir = fs.mkdtempSync(path.join(world.home, "data-"));
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "",
+    HOME: world.home,
+    NO_COLOR: "1",
+    KEEPCTL_RPC_URLS: proxy.url,
+    KEEPCTL_DATA_DIR: dataDir,
+    KEEPCTL_LOCK_DIR: path.join(dataDir, "locks"),
+    KEEPCTL_PRIVATE_KEY: setup.key,
+    KEEPCTL_RPC_TIMEOUT_MS: "1000",
+    KEEPCTL_RPC_RETRIES: "4",
+    KEEPCTL_TX_POLL_MS: "100",
+    KEEPCTL_REBROADCAST_MS: "400",
+    KEEPCTL_RECEIPT_TIMEOUT: "30",
+    KEEPCTL_WEBHOOK_URL: `${alerts.url}/hook`,
+    ...setup.env,
+  };
+  const exitCodes: number[] = [];
+  let stderrTail = "";
+  const maxRuns = o.maxRuns ?? 12;
+  try {
+    while (exitCodes.length < maxRuns) {
+      const r = await runBinary(["--deployment", world.deploymentFile, ...setup.args], env, world.home);
+      exitCodes.push(r.code);
+      if (process.env.KEEPCTL_CHAOS_LOG) fs.appendFileSync(process.env.KEEPCTL_CHAOS_LOG, `=== ${command} seed ${o.seed} run ${exitCodes.length} exit ${r.code}\n${r.stdout}\n--- stderr\n${r.stderr}\n`);
+      stderrTail = r.stderr.trim().split("\n").slice(-3).join("\n");
+      if (r.code === 0) break;
+    }
+  } finally {
+    await proxy.close();
+    await alerts.close();
+  }
+  const counted = await setup.count(fromBlock);
+  const txs = await transactionsFrom(world.provider, setup.account, fromBlock);
+  const nonceAfter = await world.provider.getTransactionCount(setup.account, "latest");
+  if (nonceAfter - nonceBefore !== txs.length) throw new Error(`chaos: ${nonceAfter - nonceBefore} nonces used but ${txs.length} transactions found`);
+  const sameCall = new Map<string, number>();
+  for (const t of txs) sameCall.set(`${t.to}:${t.data}`, (sameCall.get(`${t.to}:${t.data}`) ?? 0) + 1);
+  const exactRepeats = [...sameCall.values()].reduce((a, n) => a + n - 1, 0);
+  const falseFailureAlerts = alerts.got.filter((a) => a.level === "critical" && /failed/.test(a.title) && counted.succeeded(a)).length;
+  return {
+    command, seed: o.seed, rate, runs: exitCodes.length, exitCodes,
+    required: counted.required, done: counted.done, duplicates: Math.max(counted.extraEvents, exactRepeats),
+    reverted: txs.filter((t) => t.status !== 1).length, transactions: txs.length,
+    faults: { ...proxy.counts.faults }, broadcastFaults: proxy.counts.broadcastFaults, falseFailureAlerts, ms: Date.now() - started,
+    stderrTail: exitCodes.at(-1) === 0 ? undefined : stderrTail,
+  };
+}
+
+interface Setup {
+  account: string;
+  key: string;
+  args: string[];
+  env: Record<string, string>;
+  count(fromBlock: number): Promise<{ required: number; done: number; extraEvents: number; succeeded: (a: SinkAlert) => boolean }>;
+}
+
+async function prepare(world: TbtcWorld | EmpWorld, command: ChaosCommand): Promise<Setup> {
+  if (world.kind === "tbtc") {
+    if (command !== "watch" && command !== "redeem") throw new Error(`${command} needs the EMP world`);
+    // 150% -> ~107%: under the redeem line and under the courtesy-call threshold.
+    await setEthBtcPrice(world.devnet.deployment, 0.024);
+    const args = command === "watch"
+      ? ["watch", "--once", "--json", "--operator", world.operator, "--notify-courtesy"]
+      : ["redeem", "--yes", "--json", "--operator", world.operator];
+    return {
+      account: world.redeemer.address,
+      key: world.redeemer.privateKey,
+      args,
+      env: { KEEPCTL_BTC_ADDRESS: PAYOUT },
+      count: async (fromBlock) => {
+        let done = 0;
+        let extra = 0;
+        for (const d of world.deposits) {
+          const rr = await world.provider.getLogs({ topics: [RR_TOPIC, ethers.zeroPadValue(d, 32)], fromBlock, toBlock: "latest" });
+          const cc = await world.provider.getLogs({ topics: [CC_TOPIC, ethers.zeroPadValue(d, 32)], fromBlock, toBlock: "latest" });
+          if (rr.length === 1) done++;
+          extra += Math.max(0, rr.length - 1) + Math.max(0, cc.length - 1);
+        }
+        const redeemed = new Set(world.deposits.map((d) => d.toLowerCase()));
+        return { required: world.deposits.length, done, extraEvents: extra, succeeded: (a) => /redemption/.test(a.title) && [...redeemed].some((d) => a.text.toLowerCase().includes(d)) };
+      },
+    };
+  }
+  const { dep, seed, provider } = world;
+  const empI = empInterface;
+  if (command === "emp-liquidate") {
+    const bot = await provider.getSigner(seed.liquidator.index);
+    // At price 1.0 with the default 2% shading, the 1.2 and pending-withdrawal positions are under 1.25.
+    return {
+      account: await bot.getAddress(),
+      key: keyOf(seed.liquidator.index),
+      args: ["emp-liquidate", "--once", "--json", "--price", "1"],
+      env: {},
+      count: async (fromBlock) => {
+        const logs = await provider.getLogs({ address: dep.addresses.emp, topics: [empI.getEvent("LiquidationCreated")!.topicHash], fromBlock, toBlock: "latest" });
+        const bySponsor = new Map<string, number>();
+        for (const l of logs) {
+          const ev = empI.parseLog(l)!;
+          if ((ev.args.liquidator as string).toLowerCase() !== seed.liquidator.address.toLowerCase()) continue;
+          const s = (ev.args.sponsor as string).toLowerCase();
+          bySponsor.set(s, (bySponsor.get(s) ?? 0) + 1);
+        }
+        const required = seed.sponsors.filter((s) => s.label === "cr-1.2" || s.label === "pending-withdrawal").map((s) => s.address.toLowerCase());
+        return {
+          required: required.length,
+          done: required.filter((s) => bySponsor.get(s) === 1).length,
+          extraEvents: [...bySponsor.values()].reduce((a, n) => a + n - 1, 0),
+          succeeded: () => false,
+        };
+      },
+    };
+  }
+  // emp-dispute: another liquidator liquidates a healthy (2.0) position; the disputer disputes it.
+  const victim = seed.sponsors.find((s) => s.label === "cr-2.0")!;
+  const other = await provider.getSigner(OTHER);
+  const now = BigInt((await provider.getBlock("latest"))!.timestamp);
+  await (await other.sendTransaction(encodeApprove(dep.addresses.synthetic, dep.addresses.emp))).wait();
+  await (await other.sendTransaction(encodeCreateLiquidation(dep.addresses.emp, { sponsor: victim.address, minCollateralPerToken: 0n, maxCollateralPerToken: parseFixed("2.5"), maxTokensToLiquidate: victim.tokens, deadline: now + 300n }))).wait();
+  await provider.send("evm_increaseTime", [61]);
+  await provider.send("evm_mine", []);
+  return {
+    account: seed.disputer.address,
+    key: keyOf(seed.disputer.index),
+    args: ["emp-dispute", "--once", "--json", "--price", "1"],
+    env: {},
+    count: async (fromBlock) => {
+      const logs = await provider.getLogs({ address: dep.addresses.emp, topics: [empI.getEvent("LiquidationDisputed")!.topicHash], fromBlock, toBlock: "latest" });
+      const ours = logs.map((l) => empI.parseLog(l)!).filter((e) => (e.args.disputer as string).toLowerCase() === seed.disputer.address.toLowerCase());
+      return { required: 1, done: ours.length === 1 ? 1 : 0, extraEvents: Math.max(0, ours.length - 1), succeeded: () => false };
+    },
+  };
+}
+
+const MNEMONIC = "test test test test test test test test test test test junk";
+function keyOf(index: number): string {
+  return ethers.HDNodeWallet.fromPhrase(MNEMONIC, undefined, `m/44'/60'/0'/0/${index}`).privateKey;
+}
+
+async function transactionsFrom(provider: ethers.JsonRpcProvider, account: string, fromBlock: number): Promise<{ to: string; data: string; status: number }[]> {
+  const head = await provider.getBlockNumber();
+  const out: { to: string; data: string; status: number }[] = [];
+  for (let b = fromBlock; b <= head; b++) {
+    const block = await provider.getBlock(b, true);
+    for (const tx of block?.prefetchedTransactions ?? []) {
+      if (tx.from.toLowerCase() !== account.toLowerCase()) continue;
+      const r = await provider.getTransactionReceipt(tx.hash);
+      out.push({ to: (tx.to ?? "").toLowerCase(), data: tx.data, status: r?.status ?? 0 });
+    }
+  }
+  return out;
+}
+
+function runBinary(args: string[], env: Record<string, string>, cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    // A run that hangs is a failure of its own: end it (the harness re-runs, as cron would).
+    const t = setTimeout(() => child.kill("SIGKILL"), 180_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(t);
+      resolve({ code: code ?? 137, stdout, stderr });
+    });
+  });
+}
+
+interface SinkAlert {
+  level: string;
+  title: string;
+  text: string;
+}
+
+/** The generic-webhook alert channel on loopback: what an operator would have been told. */
+async function startAlertSink(): Promise<{ url: string; got: SinkAlert[]; close(): Promise<void> }> {
+  const got: SinkAlert[] = [];
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => (body += d));
+    req.on("end", () => {
+      try {
+        const j = JSON.parse(body) as Partial<SinkAlert>;
+        got.push({ level: String(j.level ?? ""), title: String(j.title ?? ""), text: String(j.text ?? "") });
+      } catch {
+        // not an alert
+      }
+      res.end("ok");
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    got,
+    close: () => new Promise<void>((r) => {
+      server.close(() => r());
+      server.closeAllConnections();
+    }),
+  };
+}
+
+export function emptyFaultCounts(): Record<FaultKind, number> {
+  return Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
+}
