@@ -14,6 +14,7 @@ export const ExitCode = {
   /** A price or data point was asked for but no data covers it (e.g. rai-price with no rate in the window). */
   NO_DATA: 7,
   UNHEALTHY: 10,
+  LOOP_FAILING: 11, // watch / an EMP bot gave up after --max-failed-passes failed passes in a row
   INTERRUPTED: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];

@@ -93,6 +93,16 @@ describe("keepctl config", () => {
     expect(doc.rpc.latestBlock).toBeGreaterThanOrEqual(0);
     expect(doc.values.rpcUrls).toEqual([node.rpcUrl]);
   });
+
+  it("fails over from a dead first URL after one attempt, with one warning on stderr naming it (redacted)", async () => {
+    node ??= await startHardhatNode();
+    const port = await freePort();
+    const r = await keepctl(["config", "--check-rpc", "--network", "devnet", "--rpc-url", `http://127.0.0.1:${port}/v3/SECRETKEY`, "--rpc-url", node.rpcUrl, "--json"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe(`warning: RPC endpoint http://127.0.0.1:${port}/*** failed (ECONNREFUSED); other endpoints are used first for 30 s\n`);
+    // one refused attempt, then eth_chainId and eth_blockNumber at the good URL (not 3 retries of the dead one)
+    expect(JSON.parse(r.stdout).rpc.httpRequests).toBe(3);
+  });
 });
 
 describe("a reader that goes away", () => {

@@ -57,11 +57,13 @@ export interface OpenSessionOptions {
   lock: boolean;
   onEvent?: (ev: RedeemEvent) => void;
   provider?: KeepctlProvider;
+  /** Where the provider's "endpoint failing" lines go when it is opened here. */
+  onRpcWarning?: (message: string) => void;
 }
 
 export async function openRedeemSession(cfg: Config, o: OpenSessionOptions): Promise<RedeemSession> {
   const contracts = tbtcContractsOf(cfg);
-  const provider = o.provider ?? (await connectFromConfig(cfg));
+  const provider = o.provider ?? (await connectFromConfig(cfg, { onWarning: o.onRpcWarning }));
   try {
     const fresh = provider;
     const { wallet: signer, lock, journal } = await openSigningAccount(cfg, { interactive: o.interactive, prompt: o.prompt, lock: o.lock }, fresh);
