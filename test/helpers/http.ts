@@ -36,13 +36,16 @@ export interface RpcSwitch {
   close(): Promise<void>;
 }
 
-export async function startRpcSwitch(upstream: string): Promise<RpcSwitch> {
+/** `downAfter`: answer that many requests, then go down by itself (for a process the test cannot reach into). */
+export async function startRpcSwitch(upstream: string, o: { downAfter?: number } = {}): Promise<RpcSwitch> {
+  let served = 0;
   const server = http.createServer((req, res) => {
     let body = "";
     req.on("data", (d) => (body += d));
     req.on("end", async () => {
       const json = JSON.parse(body) as { method: string } | { method: string }[];
       sw.methods.push(...(Array.isArray(json) ? json : [json]).map((c) => c.method));
+      if (o.downAfter !== undefined && ++served > o.downAfter) sw.down = true;
       if (sw.down) return void res.writeHead(503, { "content-type": "application/json" }).end('{"error":"unavailable"}');
       try {
         const up = await fetch(upstream, { method: "POST", headers: { "content-type": "application/json" }, body });
