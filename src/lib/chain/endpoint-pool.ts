@@ -10,6 +10,7 @@ import { redactUrl } from "../redact";
 export interface EndpointStats {
   /** Origin only: URLs embed API keys. */
   url: string;
+  /** "cooling" until re-admitted: after its cool-down ends it stays so until a probe or a call succeeds. */
   state: "healthy" | "cooling";
   /** When the current cool-down ends (ms since the epoch); null when healthy. */
   coolingUntil: number | null;
