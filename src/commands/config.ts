@@ -19,7 +19,7 @@ export function register(program: Command): void {
       const cfg = loadConfig(flags, undefined, { requireRpc: !!flags.checkRpc });
       for (const w of cfg.warnings) out.warn(w);
       const values = displayValues(cfg);
-      const rpc = flags.checkRpc ? await probeRpc(cfg) : undefined;
+      const rpc = flags.checkRpc ? await probeRpc(cfg, { onWarning: (m) => out.warn(m) }) : undefined;
       if (out.json) {
         out.document({
           values,

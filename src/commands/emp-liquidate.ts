@@ -22,8 +22,9 @@ export function addBotOptions(cmd: Command): Command {
     .option("--rate-setter <address>", "RAI RateSetter for the feed (else contracts.RateSetter)")
     .option("--subgraph-url <url>", "Reflexer subgraph for the feed (env KEEPCTL_SUBGRAPH_URL)")
     .addOption(new Option("--source <source>", "where the feed reads rates (default auto)").choices(["auto", "subgraph", "events"]))
-    .option("--heartbeat-url <url>", "URL pinged after every pass (env KEEPCTL_HEARTBEAT_URL)")
-    .addHelpText("after", "\nExit codes: 0 done (also nothing to do, or a race lost to another bot), 2 bad flag, 3 missing\nsetting or no contract at --emp, 4 RPC unreachable, 5 revert, 6 insufficient funds, 130 interrupted.");
+    .option("--heartbeat-url <url>", "URL pinged after every pass that succeeded (env KEEPCTL_HEARTBEAT_URL)")
+    .option("--max-failed-passes <n>", "exit 11 after this many failed passes in a row, after a critical alert; 0 = never (env KEEPCTL_MAX_FAILED_PASSES; default 5)")
+    .addHelpText("after", "\nExit codes: 0 done (also nothing to do, or a race lost to another bot), 2 bad flag, 3 missing\nsetting or no contract at --emp, 4 RPC unreachable, 5 revert, 6 insufficient funds, 11 gave up\nafter --max-failed-passes failed passes in a row, 130 interrupted.");
 }
 
 /** Loads config, opens the bot and runs its loop; `makePass` builds the bot's pass function. */
@@ -43,7 +44,7 @@ export async function runBot<S>(
   const emit = (ev: Omit<BotEvent, "bot">) => (out.json ? out.event({ ...ev, bot }) : renderEvent(out, ev));
   const session = await openBotSession(cfg, {
     bot, dryRun: !!flags.dryRun, emit, signal: shutdown.signal, source: flags.source as SourceChoice | undefined,
-    interactive: !!process.stdin.isTTY && !!process.stderr.isTTY,
+    interactive: !!process.stdin.isTTY && !!process.stderr.isTTY, onRpcWarning: (m) => out.warn(m),
   });
   try {
     const pass = makePass(session);
@@ -54,6 +55,7 @@ export async function runBot<S>(
     }, {
       intervalSec: settingOf<number>(cfg, "interval"), once, retries: settingOf<number>(cfg, "botRetries"),
       signal: shutdown.signal, emit, heartbeatUrl: settingOf<string | undefined>(cfg, "heartbeatUrl"), alert: session.alert,
+      maxFailedPasses: settingOf<number>(cfg, "maxFailedPasses"),
     });
   } finally {
     session.close();

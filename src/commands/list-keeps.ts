@@ -51,6 +51,7 @@ export async function runTbtc(cfg: Config, out: Output, useCache: boolean): Prom
       operators,
       useCache,
       onScanProgress: (done, total) => out.progress(`scanning blocks: ${done}/${total}`),
+      onRpcWarning: (m) => out.warn(m),
     });
   } finally {
     out.progressDone();

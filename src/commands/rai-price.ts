@@ -36,7 +36,7 @@ export function register(program: Command): void {
       const out = outputOf(cmd);
       const cfg = loadConfig(flags, undefined, { requireRpc: false });
       // --source and --window are this command's own flags; the settings table holds env/file values.
-      const result = await raiPriceFromConfig(cfg, { source: flags.source as SourceChoice | undefined, at: flags.at as number | undefined, windowSec: flags.window as number | undefined });
+      const result = await raiPriceFromConfig(cfg, { source: flags.source as SourceChoice | undefined, at: flags.at as number | undefined, windowSec: flags.window as number | undefined, onRpcWarning: (m) => out.warn(m) });
       render(result, out, { points: !!flags.points, plot: !!flags.plot });
     });
 }

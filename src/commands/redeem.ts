@@ -42,7 +42,7 @@ export function register(program: Command): void {
       });
       const script = payoutScriptOf(cfg, true)!;
       const audit = AuditLog.open(cfg.dataDir);
-      const session = await openRedeemSession(cfg, { interactive, dryRun, onEvent: (ev) => onRedeemEvent(out, ev) });
+      const session = await openRedeemSession(cfg, { interactive, dryRun, onEvent: (ev) => onRedeemEvent(out, ev), onRpcWarning: (m) => out.warn(m) });
       try {
         const me = session.wallet.address;
         // A crashed run's transactions first: rebroadcast or confirm them, never sign twice.

@@ -24,7 +24,8 @@ export function register(program: Command): void {
     .option("--no-redeem", "never redeem; alert only")
     .option("--btc-address <address>", "BTC address redemptions pay to (env KEEPCTL_BTC_ADDRESS)")
     .option("--fee-sats <sats>", "BTC fee left to the redemption tx (env KEEPCTL_REDEMPTION_FEE_SATS)")
-    .option("--heartbeat-url <url>", "URL pinged after every loop (env KEEPCTL_HEARTBEAT_URL)")
+    .option("--heartbeat-url <url>", "URL pinged after every loop that succeeded (env KEEPCTL_HEARTBEAT_URL)")
+    .option("--max-failed-passes <n>", "exit 11 after this many failed loops in a row, after a critical alert; 0 = never (env KEEPCTL_MAX_FAILED_PASSES; default 5)")
     .option("--dry-run", "decide and report, send nothing")
     .action(async (_opts, cmd: Command) => {
       const g = globalsOf(cmd);
@@ -47,7 +48,7 @@ export function register(program: Command): void {
           webhookUrl: settingOf(cfg, "webhookUrl"),
         }),
       ]);
-      const provider = await connectFromConfig(cfg);
+      const provider = await connectFromConfig(cfg, { onWarning: (m) => out.warn(m) });
       let session: RedeemSession | undefined;
       try {
         if (hasSigningKey(cfg)) {
@@ -87,6 +88,7 @@ export function register(program: Command): void {
           once: !!g.once,
           onBlock: !!g.onBlock,
           heartbeatUrl: settingOf(cfg, "heartbeatUrl"),
+          maxFailedLoops: settingOf<number>(cfg, "maxFailedPasses"),
           dryRun: !!g.dryRun,
         });
         // --once is for cron: a failed loop must show in the exit code (its own; RPC if unknown).

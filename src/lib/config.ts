@@ -176,6 +176,7 @@ export const SETTINGS: Setting[] = [
   { key: "disputeDelay", flag: "disputeDelay", env: ["KEEPCTL_DISPUTE_DELAY"], default: 60, describe: "seconds after a liquidation before disputing it", parse: parseInteger(0, 86_400) },
   { key: "empLookback", flag: "lookback", env: ["KEEPCTL_EMP_LOOKBACK"], describe: "disputer price lookback (s); default the EMP's liquidationLiveness", parse: parseInteger(0, 31_536_000) },
   { key: "botRetries", flag: "retries", env: ["KEEPCTL_BOT_RETRIES"], default: 3, describe: "retries of a failed EMP bot pass", parse: parseInteger(0, 20) },
+  { key: "maxFailedPasses", flag: "maxFailedPasses", env: ["KEEPCTL_MAX_FAILED_PASSES"], default: 5, describe: "failed watch loops / EMP bot passes in a row before exiting 11 (0 = never)", parse: parseInteger(0, 10_000) },
   // Other modules: add one row here, or call defineSetting() from your own module.
 ];
 

@@ -18,6 +18,7 @@ export const ExitCode = {
   /** A transaction was sent but not mined by the deadline: still tracked, resumed by the next run. */
   TX_PENDING: 9,
   UNHEALTHY: 10,
+  LOOP_FAILING: 11, // watch / an EMP bot gave up after --max-failed-passes failed passes in a row
   INTERRUPTED: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];

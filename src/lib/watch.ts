@@ -4,6 +4,7 @@ import { redact } from "./redact";
 import type { AlertHub } from "./alert/hub";
 import type { Alert } from "./alert/types";
 import { pingHeartbeat } from "./alert/heartbeat";
+import { DEFAULT_MAX_FAILED_PASSES, FailureStreak, LoopFailingError } from "./loop";
 import type { AuditLog } from "./audit";
 import type { KeepctlProvider } from "./chain/provider";
 import { AccountConflictError } from "./chain/nonce";
@@ -40,7 +41,10 @@ export interface WatchDeps {
   once: boolean;
   /** Also wake up as soon as a new block arrives. */
   onBlock?: boolean;
+  /** Pinged after each loop that succeeded, never after a failed one (a dead-man switch). */
   heartbeatUrl?: string;
+  /** Failed loops in a row after which watch alerts and exits 11; 0 = never (default 5). */
+  maxFailedLoops?: number;
   dryRun?: boolean;
   /** Wall clock in seconds (tests). */
   now?: () => number;
@@ -213,12 +217,14 @@ async function waitNext(d: WatchDeps, lastHead: number): Promise<void> {
 
 /**
  * Runs loops until `once` or the abort signal; returns the number of loops that failed and the
- * last failure (so `--once` can exit with its code).
+ * last failure (so `--once` can exit with its code). `maxFailedLoops` failures in a row end a
+ * long-running watch with LoopFailingError (exit 11) after a critical alert.
  */
 export async function runWatch(d: WatchDeps): Promise<{ loops: number; failures: number; lastError?: unknown }> {
   const st: LoopState = { loop: 0, lastHead: -1, lastNewBlockAt: Math.floor(Date.now() / 1000) };
   let failures = 0;
   let lastError: unknown;
+  const streak = new FailureStreak(d.maxFailedLoops ?? DEFAULT_MAX_FAILED_PASSES);
   while (!d.signal.aborted) {
     st.loop++;
     const started = Date.now();
@@ -249,6 +255,13 @@ export async function runWatch(d: WatchDeps): Promise<{ loops: number; failures:
       beat.ping = hb.ok ? "ok" : hb.error;
     }
     d.emit(beat);
+    if (ok) streak.succeeded();
+    else if (streak.failed() && !d.once && !d.signal.aborted) {
+      const text = streak.describe("loops", lastError);
+      await alertAll(d, [{ key: "watch-stopping", level: "critical", title: "watch stopping", text }], new Set()).catch(() => undefined);
+      d.emit({ type: "stopped", reason: "failing", loops: st.loop, failedInRow: streak.count });
+      throw new LoopFailingError(`watch stopped: ${text}`, { cause: lastError, details: { failedLoops: streak.count } });
+    }
     if (d.once) break;
     await waitNext(d, st.lastHead);
   }

@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildOnce, runKeepctl, spawnKeepctl } from "../helpers/cli";
+import { startRecorder, startRpcSwitch } from "../helpers/http";
 import { freePort, startHardhatNode, type LocalNode } from "../../src/devnet/node";
 
 /** The built binary: exit codes, one-line errors, and secrets that never reach the terminal. */
@@ -92,6 +93,44 @@ describe("keepctl config", () => {
     expect(doc.rpc.chainId).toBe(31337);
     expect(doc.rpc.latestBlock).toBeGreaterThanOrEqual(0);
     expect(doc.values.rpcUrls).toEqual([node.rpcUrl]);
+  });
+
+  it("fails over from a dead first URL after one attempt, with one warning on stderr naming it (redacted)", async () => {
+    node ??= await startHardhatNode();
+    const port = await freePort();
+    const r = await keepctl(["config", "--check-rpc", "--network", "devnet", "--rpc-url", `http://127.0.0.1:${port}/v3/SECRETKEY`, "--rpc-url", node.rpcUrl, "--json"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe(`warning: RPC endpoint http://127.0.0.1:${port}/*** failed (ECONNREFUSED); other endpoints are used first for 30 s\n`);
+    // one refused attempt, then eth_chainId and eth_blockNumber at the good URL (not 3 retries of the dead one)
+    expect(JSON.parse(r.stdout).rpc.httpRequests).toBe(3);
+  });
+});
+
+describe("a looping command that keeps failing", () => {
+  it("watch: no heartbeat ping, one critical alert, then exit 11 after --max-failed-passes failed loops", async () => {
+    node ??= await startHardhatNode();
+    const rpc = await startRpcSwitch(node.rpcUrl, { downAfter: 1 }); // answers the chain-id check, then 503
+    const hooks = await startRecorder();
+    try {
+      const base = `http://127.0.0.1:${hooks.port}`;
+      const r = await keepctl(
+        ["watch", "--network", "devnet", "--rpc-url", rpc.url, "--operator", "0x1111111111111111111111111111111111111111", "--interval", "1", "--max-failed-passes", "2", "--heartbeat-url", `${base}/ping/check-uuid`, "--json"],
+        { KEEPCTL_RPC_RETRIES: "1", KEEPCTL_WEBHOOK_URL: `${base}/hook`, KEEPCTL_CONTRACTS: "BondedECDSAKeepFactory=0x2222222222222222222222222222222222222222,TBTCSystem=0x3333333333333333333333333333333333333333,TBTCToken=0x4444444444444444444444444444444444444444,VendingMachine=0x5555555555555555555555555555555555555555,TBTCDepositToken=0x6666666666666666666666666666666666666666" },
+      );
+      expect(r.code, r.stderr).toBe(11);
+      expect(r.stderr.split("\n")[0]).toBe(`error: watch stopped: 2 loops failed in a row; last: no RPC endpoint answered: ${rpc.url} (HTTP 503)`);
+      expect(hooks.got.filter((g) => g.path === "/ping/check-uuid")).toEqual([]);
+      const stopping = hooks.got.filter((g) => g.path === "/hook").map((g) => JSON.parse(g.body)).filter((a) => a.key === "watch-stopping");
+      expect(stopping).toHaveLength(1);
+      expect(stopping[0].level).toBe("critical");
+      const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+      expect(events.filter((e) => e.type === "heartbeat").map((e) => e.ok)).toEqual([false, false]);
+      expect(events.at(-2)).toMatchObject({ type: "stopped", reason: "failing", failedInRow: 2 });
+      expect(events.at(-1)).toEqual({ error: { code: "LOOP_FAILING", message: expect.stringMatching(/^watch stopped: 2 loops failed in a row/), hint: expect.stringContaining("supervisor") } });
+    } finally {
+      await hooks.close();
+      await rpc.close();
+    }
   });
 });
 

@@ -11,7 +11,10 @@ import { connect, type KeepctlProvider } from "../../src/lib/chain/provider";
 import { Journal } from "../../src/lib/chain/journal";
 import { RaiFeed } from "../../src/lib/rai/feed";
 import { RAY } from "../../src/lib/rai/math";
-import { ConfigError } from "../../src/lib/errors";
+import { ConfigError, ExitCode, RpcError } from "../../src/lib/errors";
+import { LoopFailingError } from "../../src/lib/loop";
+import { AlertHub, createNotifiers } from "../../src/lib/alert";
+import { startRecorder } from "../helpers/http";
 import { BotSender, botEventOf, type BotEvent } from "../../src/lib/uma/bot-sender";
 import { ActionSender } from "../../src/lib/chain/sender";
 import { fixedPrice, raiFeedPrice, runBotLoop, type BotContext, type PriceSource } from "../../src/lib/uma/bot-loop";
@@ -309,6 +312,55 @@ describe("bot loop", () => {
     calls = 0;
     await expect(runBotLoop(async () => { calls++; throw new ConfigError("bad"); }, { intervalSec: 0, once: true, retries: 2, backoffMs: 1, signal: new AbortController().signal, emit: silent })).rejects.toThrow("bad");
     expect(calls).toBe(1);
+  });
+
+  it("pings the heartbeat only after good passes, and gives up with exit 11 and one critical alert after N failed passes in a row", async () => {
+    const hooks = await startRecorder();
+    try {
+      const base = `http://127.0.0.1:${hooks.port}`;
+      // The feed fails on passes 2 and 4-6 (each attempt of those passes): a subgraph outage, say.
+      let pass = 0;
+      const flaky: PriceSource = {
+        label: "flaky feed",
+        update: async () => { if (pass === 2 || pass >= 4) throw new RpcError("subgraph unreachable"); },
+        current: () => FP_ONE,
+        at: () => FP_ONE,
+      };
+      const bot = await withParams(botCtx(seed.liquidator.index, flaky, { dryRun: true }));
+      const liquidator = new EmpLiquidator(bot.ctx);
+      const hub = new AlertHub(createNotifiers({ webhookUrl: `${base}/hook` }));
+      const nonceBefore = await provider.getTransactionCount(bot.wallet.address);
+      const err = await runBotLoop((n) => { pass = n; return liquidator.runPass(n); }, {
+        intervalSec: 0.01, once: false, retries: 1, backoffMs: 1, signal: new AbortController().signal, emit: bot.ctx.emit,
+        heartbeatUrl: `${base}/ping/check-uuid`, maxFailedPasses: 3,
+        alert: async (a) => { await hub.notify(a); },
+      }).then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(LoopFailingError);
+      expect((err as LoopFailingError).exitCode).toBe(ExitCode.LOOP_FAILING);
+      expect((err as LoopFailingError).message).toBe("EMP bot stopped: 3 passes failed in a row; last: subgraph unreachable");
+      expect(pass).toBe(6);
+      // passes 1 and 3 were good: two pings, none for the five failed passes
+      expect(hooks.got.filter((g) => g.path === "/ping/check-uuid")).toHaveLength(2);
+      const hook = hooks.got.filter((g) => g.path === "/hook").map((g) => JSON.parse(g.body) as { key: string; level: string; title: string; text: string });
+      const stopping = hook.filter((h) => h.key === "emp-bot-stopping");
+      expect(stopping).toEqual([expect.objectContaining({ level: "critical", title: "EMP bot stopping", text: "3 passes failed in a row; last: subgraph unreachable" })]);
+      // every attempt of every failed pass was reported; nothing was sent (dry-run)
+      expect(bot.events.filter((e) => e.type === "error").map((e) => e.pass)).toEqual([2, 2, 4, 4, 5, 5, 6, 6]);
+      expect(await provider.getTransactionCount(bot.wallet.address)).toBe(nonceBefore);
+    } finally {
+      await hooks.close();
+    }
+  });
+
+  it("--max-failed-passes 0 never gives up", async () => {
+    const ac = new AbortController();
+    let calls = 0;
+    const r = await runBotLoop(async () => {
+      calls++;
+      if (calls === 8) ac.abort();
+      throw new Error("always down");
+    }, { intervalSec: 0.001, once: false, retries: 0, signal: ac.signal, emit: silent, maxFailedPasses: 0 });
+    expect(r.passes).toBe(8);
   });
 
   it("keeps looping at the interval until aborted", async () => {

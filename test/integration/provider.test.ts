@@ -2,7 +2,8 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { ethers } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, getLogsChunked, KeepctlProvider } from "../../src/lib/chain";
+import { connect, getLogsChunked, KeepctlProvider, postWithFailover } from "../../src/lib/chain";
+import { EndpointPool } from "../../src/lib/chain/endpoint-pool";
 import { ExitCode, RpcError } from "../../src/lib/errors";
 import { freePort, startHardhatNode, type LocalNode } from "../../src/devnet/node";
 
@@ -79,7 +80,8 @@ describe("connect", () => {
   it("verifies the chain id and counts the probe", async () => {
     const p = await connect({ rpcUrls: [node.rpcUrl], chainId: 31337 });
     expect(p).toBeInstanceOf(KeepctlProvider);
-    expect(p.stats).toEqual({ httpRequests: 1, rpcCalls: 1, byMethod: { eth_chainId: 1 } });
+    expect(p.stats).toMatchObject({ httpRequests: 1, rpcCalls: 1, byMethod: { eth_chainId: 1 } });
+    expect(p.stats.endpoints).toEqual([{ url: node.rpcUrl, state: "healthy", coolingUntil: null, strikes: 0, coolDowns: 0, httpRequests: 1, failures: 0, lastError: null, lastFailureAt: null }]);
     expect(await p.getBlockNumber()).toBeGreaterThanOrEqual(0);
     p.destroy();
   });
@@ -120,14 +122,17 @@ describe("retry and failover", () => {
     const p = new KeepctlProvider([down, hung.url, flaky.url], 31337, { ...fast, timeoutMs: 5000, retries: 3 });
     const block = await p.getBlockNumber();
     expect(block).toBe(await new ethers.JsonRpcProvider(node.rpcUrl, undefined, { staticNetwork: true }).getBlockNumber());
-    // A hung URL costs a whole timeout, so it is left after one try while others remain.
+    // A dead or hung URL costs one try while others remain; the last one gets the retries.
     expect(hung.hits.length).toBe(1);
     expect(flaky.hits.length).toBe(3);
-    expect(p.stats.httpRequests).toBe(3 + 1 + 3);
+    expect(p.stats.httpRequests).toBe(1 + 1 + 3);
+    expect(p.stats.endpoints.map((e) => [e.state, e.httpRequests, e.lastError])).toEqual([
+      ["cooling", 1, "ECONNREFUSED"], ["cooling", 1, "timed out after 5000 ms"], ["healthy", 3, null]]); // retried 429s that then answered are no failure
     expect(p.stats.rpcCalls).toBe(1);
     expect(p.stats.byMethod).toEqual({ eth_blockNumber: 1 });
     p.resetStats();
-    expect(p.stats).toEqual({ httpRequests: 0, rpcCalls: 0, byMethod: {} });
+    expect(p.stats).toMatchObject({ httpRequests: 0, rpcCalls: 0, byMethod: {} });
+    expect(p.stats.endpoints.map((e) => e.state)).toEqual(["cooling", "cooling", "healthy"]); // health is not a counter
     p.destroy();
   });
 
@@ -159,6 +164,129 @@ describe("retry and failover", () => {
     expect(denied.hits.length).toBe(1);
     expect(p.stats.httpRequests).toBe(2);
     p.destroy();
+  });
+});
+
+describe("failover with a memory", () => {
+  /** A JSON-RPC endpoint that fails (503 or 429) while `down`, else forwards to the node. */
+  const switchable = async (status = 503) => {
+    const state = { down: true };
+    const p = await proxy(() => (state.down ? { status, body: { error: "unavailable" } } : "forward"));
+    return Object.assign(p, { state, methods: () => p.hits.flatMap((h) => h.methods) });
+  };
+
+  it("sends later calls straight to the good endpoint, and warns once per cool-down", async () => {
+    const bad = await switchable();
+    const good = await switchable();
+    good.state.down = false;
+    const warnings: string[] = [];
+    const started = Date.now();
+    const p = await connect({ rpcUrls: [`${bad.url}/v3/SECRETKEY1234567890`, good.url], chainId: 31337, ...fast, onWarning: (m) => warnings.push(m) });
+    for (let i = 0; i < 4; i++) await p.getBlockNumber();
+    // one attempt at the dead URL (not `retries`), then never again within its cool-down
+    expect(bad.hits.length).toBe(1);
+    expect(good.methods()).toEqual(["eth_chainId", "eth_blockNumber", "eth_blockNumber", "eth_blockNumber", "eth_blockNumber"]);
+    expect(warnings).toEqual([`RPC endpoint ${bad.url}/*** failed (HTTP 503); other endpoints are used first for 30 s`]);
+    expect(p.stats.endpoints[0]).toMatchObject({ state: "cooling", coolDowns: 1, lastError: "HTTP 503" });
+    expect(p.stats.endpoints[0].coolingUntil).toBeGreaterThanOrEqual(started + 30_000);
+    p.destroy();
+  });
+
+  it("re-admits an endpoint after its cool-down once a probe succeeds; a failed probe doubles the cool-down", async () => {
+    const first = await switchable();
+    const second = await switchable();
+    second.state.down = false;
+    const warnings: string[] = [];
+    const p = new KeepctlProvider([first.url, second.url], 31337, { ...fast, coolDownMs: 500, onWarning: (m) => warnings.push(m) });
+    await p.getBlockNumber();
+    expect(first.methods()).toEqual(["eth_blockNumber"]);
+    await new Promise((r) => setTimeout(r, 550));
+    // still down: one probe, a new, longer cool-down, a second warning; the call is served by the other
+    await p.getBlockNumber();
+    expect(first.methods()).toEqual(["eth_blockNumber", "eth_chainId"]);
+    expect(warnings).toEqual([
+      `RPC endpoint ${first.url} failed (HTTP 503); other endpoints are used first for 0.5 s`,
+      `RPC endpoint ${first.url} failed (HTTP 503); other endpoints are used first for 1 s`,
+    ]);
+    first.state.down = false;
+    await p.getBlockNumber();
+    expect(first.hits.length).toBe(2); // recovered, but its cool-down has not ended yet
+    await new Promise((r) => setTimeout(r, 1050));
+    const secondBefore = second.hits.length;
+    await p.getBlockNumber();
+    await p.getBlockNumber();
+    expect(first.methods()).toEqual(["eth_blockNumber", "eth_chainId", "eth_chainId", "eth_blockNumber", "eth_blockNumber"]);
+    expect(second.hits.length).toBe(secondBefore);
+    expect(p.stats.endpoints[0]).toMatchObject({ state: "healthy", coolingUntil: null, strikes: 0 });
+    expect(warnings).toHaveLength(2);
+    p.destroy();
+  });
+
+  it("a probe that reads another chain id keeps the endpoint out", async () => {
+    // Answers again after its outage, but for chain 1 (a misrouted load balancer, say).
+    let mode: "down" | "wrong-chain" = "down";
+    const wrong = await proxy((calls) => (mode === "down" ? { status: 503 } : { status: 200, body: { jsonrpc: "2.0", id: calls[0].id, result: "0x1" } }));
+    const good = await proxy(() => "forward");
+    const warnings: string[] = [];
+    const p = new KeepctlProvider([wrong.url, good.url], 31337, { ...fast, coolDownMs: 100, onWarning: (m) => warnings.push(m) });
+    await p.getBlockNumber();
+    mode = "wrong-chain";
+    await new Promise((r) => setTimeout(r, 150));
+    await p.getBlockNumber();
+    await p.getBlockNumber();
+    expect(wrong.hits.map((h) => h.methods[0])).toEqual(["eth_blockNumber", "eth_chainId"]);
+    expect(good.hits.length).toBe(3);
+    expect(warnings[1]).toBe(`RPC endpoint ${wrong.url} failed (probe: serves chain 1, expected 31337); other endpoints are used first for 0.2 s`);
+    p.destroy();
+  });
+
+  it("when every endpoint is cooling down it still tries them, the one that failed longest ago first", async () => {
+    const a = await switchable();
+    const b = await switchable();
+    const p = new KeepctlProvider([a.url, b.url], 31337, { ...fast, retries: 2 });
+    const e = await rejection(p.getBlockNumber());
+    expect(e.message).toBe(`no RPC endpoint answered: ${a.url} (HTTP 503), ${b.url} (HTTP 503)`);
+    expect([a.hits.length, b.hits.length]).toEqual([1, 2]); // one try each, the retries on the last
+    b.state.down = false;
+    await new Promise((r) => setTimeout(r, 5));
+    // both cool down; a failed first, so it is tried first, then b, which now answers
+    expect(await p.getBlockNumber()).toBeGreaterThanOrEqual(0);
+    expect([a.hits.length, b.hits.length]).toEqual([2, 3]);
+    // b is healthy again and goes first; a (still cooling) is left alone
+    await p.getBlockNumber();
+    expect([a.hits.length, b.hits.length]).toEqual([2, 4]);
+    expect(p.stats.endpoints.map((x) => x.state)).toEqual(["cooling", "healthy"]);
+    p.destroy();
+  });
+
+  it("a single endpoint keeps its retries on every call, and warns nothing (its error says it all)", async () => {
+    const only = await switchable();
+    const warnings: string[] = [];
+    const p = new KeepctlProvider([only.url], 31337, { ...fast, retries: 3, onWarning: (m) => warnings.push(m) });
+    await rejection(p.getBlockNumber());
+    await rejection(p.getBlockNumber());
+    expect(only.hits.length).toBe(6);
+    only.state.down = false;
+    expect(await p.getBlockNumber()).toBeGreaterThanOrEqual(0);
+    expect(p.stats.endpoints[0].state).toBe("healthy");
+    expect(warnings).toEqual([]);
+    p.destroy();
+  });
+
+  it("maxAttempts 1 sends a payload once, to the first usable endpoint only", async () => {
+    const a = await switchable();
+    const b = await switchable();
+    b.state.down = false;
+    const pool = new EndpointPool([a.url, b.url]);
+    const payload = { jsonrpc: "2.0", id: 1, method: "eth_blockNumber", params: [] } as const;
+    const opts = { timeoutMs: 5000, retries: 3, backoffMs: 5, chainId: 31337n, onHttpRequest: () => undefined, maxAttempts: 1 };
+    const e = await rejection(postWithFailover(pool, payload, opts));
+    expect(e.message).toBe(`no RPC endpoint answered: ${a.url} (HTTP 503)`);
+    expect([a.hits.length, b.hits.length]).toEqual([1, 0]);
+    // the failure is remembered: the next payload goes to b
+    const [r] = await postWithFailover(pool, payload, opts);
+    expect("result" in r && typeof r.result).toBe("string");
+    expect([a.hits.length, b.hits.length]).toEqual([1, 1]);
   });
 });
 

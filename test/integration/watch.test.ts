@@ -16,7 +16,9 @@ import { connectFromConfig } from "../../src/lib/tbtc/report";
 import { JournaledSender } from "../../src/lib/tbtc/redeemer";
 import { tbtcContractsOf } from "../../src/lib/tbtc/redeem-session";
 import { decodeBtcAddress } from "../../src/lib/tbtc/btc-address";
-import { startRecorder, type Recorder } from "../helpers/http";
+import { startRecorder, startRpcSwitch, type Recorder } from "../helpers/http";
+import { ExitCode } from "../../src/lib/errors";
+import { LoopFailingError } from "../../src/lib/loop";
 import { runWatch, watchOnce, type WatchDeps, type WatchEvent } from "../../src/lib/watch";
 
 /** The watch loop against the devnet, with a local HTTP server standing in for Slack and the webhook. */
@@ -112,6 +114,61 @@ describe("keepctl watch loop", () => {
     expect(events.map((e) => e.type)).toEqual(["loop-error", "alert", "heartbeat"]);
     expect(events[2].ok).toBe(false);
     expect(slackTexts()[0]).toMatch(/^\[CRITICAL\] RPC failing/);
+  });
+
+  it("pings the heartbeat only after good loops, and exits 11 with one critical alert after N failed loops in a row", async () => {
+    const rpc = await startRpcSwitch(cfg.rpcUrls[0]);
+    const flaky = new KeepctlProvider([rpc.url], 31337, { retries: 2, timeoutMs: 5000, backoffMs: 5 });
+    try {
+      const events: WatchEvent[] = [];
+      const d = deps({
+        events, provider: flaky, once: false, intervalSec: 0.01, maxFailedLoops: 3, heartbeatUrl: `http://127.0.0.1:${port}/ping/check-uuid`,
+        // the RPC goes down after the first (good) loop
+        emit: (e) => { events.push(e); if (e.type === "heartbeat" && e.loop === 1) rpc.down = true; },
+      });
+      const err = await runWatch(d).then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(LoopFailingError);
+      expect((err as LoopFailingError).exitCode).toBe(ExitCode.LOOP_FAILING);
+      expect((err as LoopFailingError).message).toBe(`watch stopped: 3 loops failed in a row; last: no RPC endpoint answered: ${rpc.url} (HTTP 503)`);
+      expect(events.filter((e) => e.type === "heartbeat").map((e) => e.ok)).toEqual([true, false, false, false]);
+      expect(got.filter((g) => g.path === "/ping/check-uuid")).toHaveLength(1);
+      const hook = got.filter((g) => g.path === "/hook").map((g) => JSON.parse(g.body) as { key: string; level: string; title: string; text: string });
+      expect(hook.filter((h) => h.key === "watch-stopping")).toEqual([expect.objectContaining({ level: "critical", title: "watch stopping", text: `3 loops failed in a row; last: no RPC endpoint answered: ${rpc.url} (HTTP 503)` })]);
+      expect(events.at(-1)).toEqual({ type: "stopped", reason: "failing", loops: 4, failedInRow: 3 });
+    } finally {
+      flaky.destroy();
+      await rpc.close();
+    }
+  });
+
+  it("a good loop resets the count of failed loops", async () => {
+    const rpc = await startRpcSwitch(cfg.rpcUrls[0]);
+    const flaky = new KeepctlProvider([rpc.url], 31337, { retries: 1, timeoutMs: 5000, backoffMs: 5 });
+    const ac = new AbortController();
+    try {
+      const events: WatchEvent[] = [];
+      // loops 1, 2 fail, 3 is good, 4, 5 fail, then stop: never 3 in a row
+      const plan = [true, true, false, true, true];
+      rpc.down = plan[0];
+      const d = deps({
+        events, provider: flaky, once: false, intervalSec: 0.01, maxFailedLoops: 3, signal: ac.signal, heartbeatUrl: `http://127.0.0.1:${port}/ping/check-uuid`,
+        emit: (e) => {
+          events.push(e);
+          if (e.type !== "heartbeat") return;
+          const next = plan[e.loop as number];
+          if (next === undefined) ac.abort();
+          else rpc.down = next;
+        },
+      });
+      const res = await runWatch(d);
+      expect(res).toMatchObject({ loops: 5, failures: 4 });
+      expect(events.filter((e) => e.type === "heartbeat").map((e) => e.ok)).toEqual([false, false, true, false, false]);
+      expect(got.filter((g) => g.path === "/ping/check-uuid")).toHaveLength(1);
+      expect(got.filter((g) => g.path === "/hook" && /watch-stopping/.test(g.body))).toHaveLength(0);
+    } finally {
+      flaky.destroy();
+      await rpc.close();
+    }
   });
 
   it("no new block for longer than the limit raises the stale-chain alert", async () => {

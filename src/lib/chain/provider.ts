@@ -1,16 +1,21 @@
 import { ethers } from "ethers";
 import { RpcError } from "../errors";
-import { redactUrl } from "../redact";
+import { Endpoint, EndpointPool, type EndpointStats } from "./endpoint-pool";
+
+export type { EndpointStats } from "./endpoint-pool";
 
 /**
  * A JSON-RPC provider over several URLs. ethers' own JsonRpcProvider waits 300 s per request,
  * never retries a 429 and re-detects the network forever; operators' cron jobs need the opposite:
  * a short timeout, a few retries with backoff, then the next URL, then a clean exit-4 error.
+ * A failing URL is remembered (EndpointPool): later calls start at one that works.
  */
 export interface RpcStats {
   httpRequests: number;
   rpcCalls: number;
   byMethod: Record<string, number>;
+  /** Health of each configured URL, in configured order (live; for metrics). */
+  endpoints: EndpointStats[];
 }
 
 export interface ConnectOptions {
@@ -21,6 +26,12 @@ export interface ConnectOptions {
   batchMaxCount?: number;
   /** First backoff delay; doubles on each retry (tests shorten it). Default 250 ms. */
   backoffMs?: number;
+  /** First cool-down of a failing URL (doubles per failure in a row, up to maxCoolDownMs). Default 30 s. */
+  coolDownMs?: number;
+  /** Default 10 min. */
+  maxCoolDownMs?: number;
+  /** One line per cool-down naming the failing URL (redacted); the caller decides where it goes. */
+  onWarning?: (message: string) => void;
 }
 
 export const DEFAULT_TIMEOUT_MS = 15_000;
@@ -39,18 +50,21 @@ class AttemptError extends Error {
   }
 }
 
-export function newStats(): RpcStats {
-  return { httpRequests: 0, rpcCalls: 0, byMethod: {} };
+export function newStats(endpoints: EndpointStats[] = []): RpcStats {
+  return { httpRequests: 0, rpcCalls: 0, byMethod: {}, endpoints };
 }
 
 export class KeepctlProvider extends ethers.JsonRpcProvider {
-  readonly stats: RpcStats = newStats();
+  readonly stats: RpcStats;
   readonly rpcUrls: readonly string[];
+  /** Shared with a provider rebuilt by connect(), so what the first probe learnt is kept. */
+  readonly pool: EndpointPool;
   private readonly timeoutMs: number;
   private readonly retries: number;
   private readonly backoffMs: number;
+  private readonly chainId: bigint;
 
-  constructor(rpcUrls: string[], chainId: number, opts: Omit<ConnectOptions, "rpcUrls" | "chainId"> = {}) {
+  constructor(rpcUrls: string[], chainId: number, opts: Omit<ConnectOptions, "rpcUrls" | "chainId"> & { pool?: EndpointPool } = {}) {
     if (rpcUrls.length === 0) throw new RpcError("no RPC URL given", { hint: "pass --rpc-url or set KEEPCTL_RPC_URLS" });
     const network = ethers.Network.from(chainId);
     super(rpcUrls[0], network, {
@@ -64,6 +78,9 @@ export class KeepctlProvider extends ethers.JsonRpcProvider {
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.retries = Math.max(1, opts.retries ?? DEFAULT_RETRIES);
     this.backoffMs = opts.backoffMs ?? 250;
+    this.chainId = BigInt(chainId);
+    this.pool = opts.pool ?? new EndpointPool(rpcUrls, { coolDownMs: opts.coolDownMs, maxCoolDownMs: opts.maxCoolDownMs, onWarning: opts.onWarning });
+    this.stats = newStats(this.pool.stats);
   }
 
   resetStats(): void {
@@ -76,57 +93,115 @@ export class KeepctlProvider extends ethers.JsonRpcProvider {
     const calls = Array.isArray(payload) ? payload : [payload];
     this.stats.rpcCalls += calls.length;
     for (const c of calls) this.stats.byMethod[c.method] = (this.stats.byMethod[c.method] ?? 0) + 1;
-    const post = { timeoutMs: this.timeoutMs, retries: this.retries, backoffMs: this.backoffMs, onHttpRequest: () => { this.stats.httpRequests++; } };
-    // A broadcast is never retried, failed over or batched by the transport: a lost answer does
-    // not mean a lost transaction, and a retry of an accepted tx comes back as "nonce too low".
-    // The sender decides what to do with an unknown outcome (it rebroadcasts the same bytes).
+    const post = { timeoutMs: this.timeoutMs, retries: this.retries, backoffMs: this.backoffMs, chainId: this.chainId, onHttpRequest: () => { this.stats.httpRequests++; } };
+    // A broadcast is never retried or batched by the transport: a lost answer does not mean a
+    // lost transaction, and a retry of an accepted tx comes back as "nonce too low". One attempt,
+    // on the endpoint the pool trusts most; the sender settles an unknown outcome from the chain
+    // (and rebroadcasts the same bytes itself).
     const broadcasts = calls.filter((c) => c.method === BROADCAST);
-    if (broadcasts.length === 0) return (await postWithFailover(this.rpcUrls, payload, post)) as ethers.JsonRpcResult[];
+    if (broadcasts.length === 0) return (await postWithFailover(this.pool, payload, post)) as ethers.JsonRpcResult[];
     const others = calls.filter((c) => c.method !== BROADCAST);
     const parts = await Promise.all([
-      others.length ? postWithFailover(this.rpcUrls, others, post) : Promise.resolve([]),
-      ...broadcasts.map((c) => postWithFailover(this.rpcUrls.slice(0, 1), c, { ...post, retries: 1 })),
+      others.length ? postWithFailover(this.pool, others, post) : Promise.resolve([]),
+      ...broadcasts.map((c) => postWithFailover(this.pool, c, { ...post, maxAttempts: 1 })),
     ]);
     // Error entries are passed through too; ethers maps them per call (the base type is narrow).
     return parts.flat() as ethers.JsonRpcResult[];
   }
 }
 
-interface PostOptions {
+export interface PostOptions {
   timeoutMs: number;
+  /** Attempts on the last endpoint a call tries (the others get one each). */
   retries: number;
   backoffMs: number;
+  /** What a probe must read back before a cooled-down endpoint is trusted again. */
+  chainId: bigint;
   onHttpRequest: () => void;
+  /**
+   * Most HTTP requests carrying this payload, over all endpoints (probes not counted). Unset: one
+   * per endpoint and `retries` on the last. 1: a payload that must never be sent twice.
+   */
+  maxAttempts?: number;
 }
 
-/** POSTs one payload: each URL in order, up to `retries` attempts each, backoff between attempts. */
-async function postWithFailover(urls: readonly string[], payload: Payload, o: PostOptions): Promise<Result[]> {
+/**
+ * POSTs one payload. Endpoints come from the pool: healthy ones in configured order, cooling ones
+ * only when nothing else is left. Each gets one attempt while another endpoint remains (a dead
+ * URL costs one attempt per cool-down, not `retries` per call); the last one gets `retries`.
+ */
+export async function postWithFailover(pool: EndpointPool, payload: Payload, o: PostOptions): Promise<Result[]> {
   const body = JSON.stringify(payload);
+  const isBatch = Array.isArray(payload);
   const failures: string[] = [];
-  for (const [i, url] of urls.entries()) {
-    const isLast = i === urls.length - 1;
-    for (let attempt = 1; attempt <= o.retries; attempt++) {
-      try {
-        o.onHttpRequest();
-        return await postOnce(url, body, Array.isArray(payload), o.timeoutMs);
-      } catch (e) {
-        const err = e instanceof AttemptError ? e : new AttemptError(String(e), true);
-        // A hung endpoint costs a whole timeout per try: move on while another URL remains.
-        const retry = err.retry && !(err.timedOut && !isLast);
-        if (!retry || attempt === o.retries) {
-          failures.push(`${redactUrl(url)} (${err.message})`);
-          break;
-        }
-        const delay = Math.min(MAX_BACKOFF_MS, err.retryAfterMs ?? o.backoffMs * 2 ** (attempt - 1));
-        await new Promise((r) => setTimeout(r, delay));
-      }
+  const tried = new Set<Endpoint>();
+  let budget = o.maxAttempts ?? Number.POSITIVE_INFINITY;
+  for (let ep = pool.next(tried); ep && budget > 0; ep = pool.next(tried)) {
+    tried.add(ep);
+    // Back from a cool-down: prove it with a cheap read while a known-good endpoint remains.
+    if (pool.needsProbe(ep) && pool.hasHealthyBesides(ep, tried) && !(await probe(pool, ep, o))) {
+      failures.push(`${ep.label} (${ep.stats.lastError})`);
+      continue;
     }
+    const isLast = pool.next(tried) === undefined;
+    const r = await attemptEndpoint(ep, body, isBatch, Math.min(budget, isLast ? o.retries : 1), isLast, o);
+    budget -= r.used;
+    if (r.ok) {
+      pool.succeeded(ep, "call");
+      return r.results;
+    }
+    pool.failed(ep, r.error.message, r.error.retryAfterMs);
+    failures.push(`${ep.label} (${r.error.message})`);
   }
   // URL first, detail in parentheses: the CLI's redactor treats a trailing ":" or ";" as part of a URL.
   throw new RpcError(`no RPC endpoint answered: ${failures.join(", ")}`, {
     hint: "check --rpc-url / KEEPCTL_RPC_URLS, or add a second URL for failover",
     details: { failures },
   });
+}
+
+type Attempted = { ok: true; results: Result[]; used: number } | { ok: false; error: AttemptError; used: number };
+
+/** Up to `attempts` tries at one endpoint, with backoff; stops early on an error a retry cannot fix. */
+async function attemptEndpoint(ep: Endpoint, body: string, isBatch: boolean, attempts: number, isLast: boolean, o: PostOptions): Promise<Attempted> {
+  let used = 0;
+  for (;;) {
+    used++;
+    o.onHttpRequest();
+    ep.stats.httpRequests++;
+    try {
+      return { ok: true, results: await postOnce(ep.url, body, isBatch, o.timeoutMs), used };
+    } catch (e) {
+      const err = e instanceof AttemptError ? e : new AttemptError(String(e), true);
+      // A hung endpoint costs a whole timeout per try: move on while another URL remains.
+      const retry = err.retry && !(err.timedOut && !isLast);
+      if (!retry || used >= attempts) return { ok: false, error: err, used };
+      const delay = Math.min(MAX_BACKOFF_MS, err.retryAfterMs ?? o.backoffMs * 2 ** (used - 1));
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+/** One eth_chainId at an endpoint whose cool-down ended; concurrent calls share it. */
+function probe(pool: EndpointPool, ep: Endpoint, o: PostOptions): Promise<boolean> {
+  ep.probing ??= (async () => {
+    o.onHttpRequest();
+    ep.stats.httpRequests++;
+    try {
+      const [r] = await postOnce(ep.url, JSON.stringify({ jsonrpc: "2.0", id: 0, method: "eth_chainId", params: [] }), false, o.timeoutMs);
+      if (!("result" in r) || typeof r.result !== "string") throw new AttemptError("probe: no chain id", false);
+      if (BigInt(r.result) !== o.chainId) throw new AttemptError(`probe: serves chain ${BigInt(r.result)}, expected ${o.chainId}`, false);
+      pool.succeeded(ep, "probe");
+      return true;
+    } catch (e) {
+      const err = e instanceof AttemptError ? e : new AttemptError(String(e), true);
+      pool.failed(ep, err.message, err.retryAfterMs);
+      return false;
+    } finally {
+      ep.probing = undefined;
+    }
+  })();
+  return ep.probing;
 }
 
 async function postOnce(url: string, body: string, isBatch: boolean, timeoutMs: number): Promise<Result[]> {
@@ -201,8 +276,8 @@ export async function connect(opts: ConnectOptions): Promise<KeepctlProvider> {
     throw new RpcError(`RPC endpoint failed to report its chain id: ${(e as Error).message?.split("\n")[0]}`, { cause: e });
   }
   if (chainId === undefined) {
-    // Rebuild with the real network; carry the probe's request count over.
-    const real = new KeepctlProvider(rpcUrls, actual, rest);
+    // Rebuild with the real network; carry the probe's request count and endpoint health over.
+    const real = new KeepctlProvider(rpcUrls, actual, { ...rest, pool: provider.pool });
     real.stats.httpRequests = provider.stats.httpRequests;
     real.stats.rpcCalls = provider.stats.rpcCalls;
     real.stats.byMethod = { ...provider.stats.byMethod };
@@ -227,19 +302,20 @@ export function connectWithConfig(cfg: {
   rpcTimeoutMs: number;
   rpcRetries: number;
   batchMaxCount: number;
-}): Promise<KeepctlProvider> {
+}, o: { onWarning?: (message: string) => void } = {}): Promise<KeepctlProvider> {
   return connect({
     rpcUrls: cfg.rpcUrls,
     chainId: cfg.chainId,
     timeoutMs: cfg.rpcTimeoutMs,
     retries: cfg.rpcRetries,
     batchMaxCount: cfg.batchMaxCount,
+    onWarning: o.onWarning,
   });
 }
 
 /** `keepctl config --check-rpc`: connect (chain id verified), read the head, close. */
-export async function probeRpc(cfg: Parameters<typeof connectWithConfig>[0]): Promise<{ chainId: number; latestBlock: number; httpRequests: number }> {
-  const provider = await connectWithConfig(cfg);
+export async function probeRpc(cfg: Parameters<typeof connectWithConfig>[0], o: Parameters<typeof connectWithConfig>[1] = {}): Promise<{ chainId: number; latestBlock: number; httpRequests: number }> {
+  const provider = await connectWithConfig(cfg, o);
   try {
     const latestBlock = await provider.getBlockNumber();
     return { chainId: Number((await provider.getNetwork()).chainId), latestBlock, httpRequests: provider.stats.httpRequests };

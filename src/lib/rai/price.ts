@@ -41,14 +41,14 @@ export async function fetchRaiPrice(opts: Omit<RaiFeedOptions, "twapLength" | "l
  * `keepctl rai-price` from a loaded config: picks the sources, connects only when the chain is
  * needed or available, refuses a RateSetter address without code, and always closes what it opened.
  */
-export async function raiPriceFromConfig(cfg: Config, o: { source?: SourceChoice; at?: number; windowSec?: number }): Promise<RaiPriceResult> {
+export async function raiPriceFromConfig(cfg: Config, o: { source?: SourceChoice; at?: number; windowSec?: number; onRpcWarning?: (message: string) => void }): Promise<RaiPriceResult> {
   const source = o.source ?? settingOf<SourceChoice>(cfg, "raiSource");
   const subgraphUrl = cfg.subgraphUrl;
   const rateSetter = settingOf<string | undefined>(cfg, "rateSetter") ?? cfg.contracts.RateSetter;
   const needsChain = source === "events" || (source === "auto" && !subgraphUrl);
   if (needsChain && cfg.rpcUrls.length === 0) throw new ConfigError("no RPC URL configured (the events source reads the chain)", { hint: "pass --rpc-url or set KEEPCTL_RPC_URLS, or give --subgraph-url" });
   if (needsChain && !rateSetter) throw new ConfigError(`no RateSetter address for network ${cfg.network}`, { hint: "pass --rate-setter ADDR or add contracts.RateSetter to the deployment file" });
-  const provider = cfg.rpcUrls.length > 0 && rateSetter ? await connectWithConfig(cfg) : undefined;
+  const provider = cfg.rpcUrls.length > 0 && rateSetter ? await connectWithConfig(cfg, { onWarning: o.onRpcWarning }) : undefined;
   try {
     if (provider && rateSetter) await requireContractCode(provider, rateSetter, "RateSetter", "check --rate-setter or contracts.RateSetter for this network");
     return await fetchRaiPrice({

@@ -63,11 +63,13 @@ export interface OpenSessionOptions {
   /** Engine alerts (fee cap, account conflict) through the configured channels. */
   alert?: (a: Alert) => Promise<void>;
   timings?: SigningAccountOptions["timings"];
+  /** Where the provider's "endpoint failing" lines go when it is opened here. */
+  onRpcWarning?: (message: string) => void;
 }
 
 export async function openRedeemSession(cfg: Config, o: OpenSessionOptions): Promise<RedeemSession> {
   const contracts = tbtcContractsOf(cfg);
-  const provider = o.provider ?? (await connectFromConfig(cfg));
+  const provider = o.provider ?? (await connectFromConfig(cfg, { onWarning: o.onRpcWarning }));
   try {
     const fresh = provider;
     const account = await openSigningAccount(

@@ -14,6 +14,8 @@ export interface TbtcRunOptions {
   onScanProgress?: (doneBlocks: number, totalBlocks: number) => void;
   /** An already connected provider (tests, bench, watch); otherwise one is opened and closed here. */
   provider?: KeepctlProvider;
+  /** Where the provider's "endpoint failing" lines go (the command prints them on stderr). */
+  onRpcWarning?: (message: string) => void;
 }
 
 export interface TbtcRun extends TbtcReport {
@@ -22,12 +24,12 @@ export interface TbtcRun extends TbtcReport {
 }
 
 /** The configured endpoints, connected (the same settings every command uses). */
-export const connectFromConfig: (cfg: Config) => Promise<KeepctlProvider> = connectWithConfig;
+export const connectFromConfig: (cfg: Config, o?: { onWarning?: (message: string) => void }) => Promise<KeepctlProvider> = connectWithConfig;
 
 export async function loadTbtcRun(cfg: Config, o: TbtcRunOptions): Promise<TbtcRun> {
   const factory = requireContract(cfg, "BondedECDSAKeepFactory");
   const system = requireContract(cfg, "TBTCSystem");
-  const provider = o.provider ?? (await connectFromConfig(cfg));
+  const provider = o.provider ?? (await connectFromConfig(cfg, { onWarning: o.onRpcWarning }));
   try {
     const report = await loadOperatorDeposits(provider, {
       chainId: cfg.chainId,

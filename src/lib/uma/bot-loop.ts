@@ -4,6 +4,7 @@ import type { Alert } from "../alert/types";
 import { LookbackError } from "../rai/types";
 import type { RaiFeed } from "../rai/feed";
 import { pingHeartbeat } from "../alert/heartbeat";
+import { DEFAULT_MAX_FAILED_PASSES, FailureStreak, LoopFailingError } from "../loop";
 import type { BotEmit, BotSender } from "./bot-sender";
 import { empInterface, encodeApprove, encodeWithdrawLiquidation, erc20Interface, decodeWithdrawLiquidationResult, type EmpClient, type EmpParams, type ScanOptions } from "./emp-client";
 import type { LiquidationSnapshot, RewardRole } from "./dispute-strategy";
@@ -154,8 +155,11 @@ export interface LoopOptions {
   backoffMs?: number;
   signal: AbortSignal;
   emit: BotEmit;
+  /** Pinged after each pass that succeeded, never after a failed one (it is a dead-man switch). */
   heartbeatUrl?: string;
   alert?: (a: Alert) => Promise<void>;
+  /** Failed passes in a row after which a long-running bot alerts and exits 11; 0 = never (default 5). */
+  maxFailedPasses?: number;
 }
 
 /** Config, usage and interruption errors end the bot; anything else is worth another try. */
@@ -167,12 +171,14 @@ function isFatal(e: unknown): boolean {
 
 /**
  * Runs `pass` once, or every `intervalSec` until the signal aborts. A pass that still fails after
- * its retries ends a one-shot run with that error; a long-running bot reports it and goes on.
+ * its retries ends a one-shot run with that error; a long-running bot reports it and goes on,
+ * until `maxFailedPasses` in a row end it with LoopFailingError (exit 11) after a critical alert.
  */
 export async function runBotLoop<T>(pass: (n: number) => Promise<T>, o: LoopOptions): Promise<{ passes: number; last?: T }> {
   const once = o.once || o.intervalSec === 0;
   let last: T | undefined;
   let passes = 0;
+  const streak = new FailureStreak(o.maxFailedPasses ?? DEFAULT_MAX_FAILED_PASSES);
   for (let n = 1; !o.signal.aborted; n++) {
     let error: unknown;
     for (let attempt = 0; attempt <= o.retries && !o.signal.aborted; attempt++) {
@@ -191,11 +197,21 @@ export async function runBotLoop<T>(pass: (n: number) => Promise<T>, o: LoopOpti
     passes = n;
     if (error !== undefined) {
       if (once) throw error;
+      // Stopping on a signal anyway: exit 130, not "failing".
+      const giveUp = streak.failed() && !o.signal.aborted;
       await o.alert?.({ key: "emp-bot-pass-failed", level: "critical", title: "EMP bot pass failed", text: redact(shortMessageOf(error)) }).catch(() => undefined);
-    }
-    if (o.heartbeatUrl) {
-      const hb = await pingHeartbeat(o.heartbeatUrl);
-      if (!hb.ok) o.emit({ type: "warning", message: hb.error });
+      if (giveUp) {
+        const text = streak.describe("passes", error);
+        await o.alert?.({ key: "emp-bot-stopping", level: "critical", title: "EMP bot stopping", text }).catch(() => undefined);
+        throw new LoopFailingError(`EMP bot stopped: ${text}`, { cause: error, details: { failedPasses: streak.count } });
+      }
+    } else {
+      streak.succeeded();
+      // Only a good pass proves the bot alive: a dead-man switch must trip when every pass fails.
+      if (o.heartbeatUrl) {
+        const hb = await pingHeartbeat(o.heartbeatUrl);
+        if (!hb.ok) o.emit({ type: "warning", message: hb.error });
+      }
     }
     if (once) break;
     await sleep(o.intervalSec * 1000, o.signal);

@@ -31,6 +31,8 @@ export interface OpenBotOptions {
   prompt?: (msg: string) => Promise<string>;
   /** Engine timings (tests shorten them). */
   timings?: SigningAccountOptions["timings"];
+  /** Where the provider's "endpoint failing" lines go (the command prints them on stderr). */
+  onRpcWarning?: (message: string) => void;
 }
 
 export interface BotSession {
@@ -66,7 +68,7 @@ export function strategyConfigOf(cfg: Config): { liquidation: LiquidationConfig;
 export async function openBotSession(cfg: Config, o: OpenBotOptions): Promise<BotSession> {
   const emp = empAddressOf(cfg);
   // KeepctlProvider keeps no response cache: race checks re-read what the pass read moments ago.
-  const provider = await connectWithConfig(cfg);
+  const provider = await connectWithConfig(cfg, { onWarning: o.onRpcWarning });
   let lock: AccountLock | undefined;
   try {
     const client = new EmpClient(provider, emp);
