@@ -1,5 +1,6 @@
 import { ethers } from "ethers";
 import { RpcError } from "../errors";
+import { redact } from "../redact";
 import { Endpoint, EndpointPool, type EndpointStats } from "./endpoint-pool";
 
 export type { EndpointStats } from "./endpoint-pool";
@@ -99,15 +100,64 @@ export class KeepctlProvider extends ethers.JsonRpcProvider {
     // on the endpoint the pool trusts most; the sender settles an unknown outcome from the chain
     // (and rebroadcasts the same bytes itself).
     const broadcasts = calls.filter((c) => c.method === BROADCAST);
-    if (broadcasts.length === 0) return (await postWithFailover(this.pool, payload, post)) as ethers.JsonRpcResult[];
     const others = calls.filter((c) => c.method !== BROADCAST);
     const parts = await Promise.all([
-      others.length ? postWithFailover(this.pool, others, post) : Promise.resolve([]),
+      others.length ? this.postReads(Array.isArray(payload) ? others : others[0], post) : Promise.resolve([]),
       ...broadcasts.map((c) => postWithFailover(this.pool, c, { ...post, maxAttempts: 1 })),
     ]);
     // Error entries are passed through too; ethers maps them per call (the base type is narrow).
     return parts.flat() as ethers.JsonRpcResult[];
   }
+
+  /**
+   * Reads, retried as a whole on transport failures (postWithFailover) and call by call when the
+   * node answers a transient JSON-RPC error object ("internal error", "header not found"): a
+   * public endpoint's hiccup must not decide what keepctl reports. Reverts and bad-request
+   * errors are answers, not hiccups: they are passed through.
+   */
+  private async postReads(payload: Payload, post: PostOptions): Promise<Result[]> {
+    const calls = Array.isArray(payload) ? payload : [payload];
+    let results = await postWithFailover(this.pool, payload, post);
+    for (let attempt = 1; attempt < this.retries; attempt++) {
+      const redo = calls.filter((c) => results.some((r) => r.id === c.id && "error" in r && r.error && isTransientRpcError(r.error)));
+      if (redo.length === 0) break;
+      await new Promise((r) => setTimeout(r, this.backoffMs * 2 ** (attempt - 1)));
+      const again = await postWithFailover(this.pool, Array.isArray(payload) ? redo : redo[0], post);
+      results = results.map((r) => again.find((a) => a.id === r.id) ?? r);
+    }
+    return results;
+  }
+
+  /**
+   * ethers turns ANY error object answering eth_call into a CALL_EXCEPTION ("missing revert
+   * data") and other ones into "could not coalesce error": an outage would read as a revert (exit
+   * 5) or a bug (exit 1). Only a real revert stays a revert; everything else the node said is an
+   * RpcError (exit 4) that carries the node's own words (the sender classifies broadcasts by them).
+   */
+  override getRpcError(payload: ethers.JsonRpcPayload, error: ethers.JsonRpcError): Error {
+    const e = error.error as { code?: unknown; message?: unknown; data?: unknown } | undefined;
+    if (payload.method === BROADCAST || !e || looksLikeRevert(e)) return super.getRpcError(payload, error);
+    const words = String(e.message ?? "no message").replace(/\s+/g, " ").slice(0, 200);
+    return new RpcError(`the node answered ${payload.method} with an error: ${redact(words)}${typeof e.code === "number" ? ` (code ${e.code})` : ""}`, {
+      code: "RPC_NODE_ERROR",
+      cause: error,
+      hint: "the RPC endpoint is failing or not a full node for this chain; check --rpc-url / KEEPCTL_RPC_URLS or add a fallback URL",
+      details: { method: payload.method, rpcCode: e.code },
+    });
+  }
+}
+
+/** A JSON-RPC error object that reports an EVM revert (eth_call / estimateGas), in any client's wording. */
+export function looksLikeRevert(e: { code?: unknown; message?: unknown; data?: unknown }): boolean {
+  if (e.code === 3) return true;
+  if (typeof e.data === "string" && /^0x[0-9a-f]{8}/i.test(e.data)) return true;
+  return /revert|vm exception|invalid opcode|out of gas|stack (under|over)flow|invalid jump/i.test(String(e.message ?? ""));
+}
+
+/** Worth asking again: not a revert, not a malformed request (-32600..-32602). */
+function isTransientRpcError(e: { code?: unknown; message?: unknown; data?: unknown }): boolean {
+  if (looksLikeRevert(e)) return false;
+  return !(e.code === -32600 || e.code === -32601 || e.code === -32602);
 }
 
 export interface PostOptions {
