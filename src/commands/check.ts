@@ -15,7 +15,7 @@ export function register(program: Command): void {
     .action(async (_opts, cmd: Command) => {
       const g = globalsOf(cmd);
       const out = outputOf(cmd);
-      const cfg = loadCommandConfig(g, out);
+      const cfg = loadCommandConfig(g, out, { writesDataDir: g.cache !== false });
       const run = await runTbtc(cfg, out, g.cache !== false);
       const judged = judgeLive(run, { warnThresholdPct: cfg.warnThreshold });
       const worst = worstHealth(judged.map((j) => j.health));

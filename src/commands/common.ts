@@ -3,6 +3,7 @@ import { Output } from "../lib/output";
 import { UsageError } from "../lib/errors";
 import { loadConfig, type Config, type LoadOptions } from "../lib/config";
 import { echo } from "../lib/redact";
+import { ensurePrivateDir } from "../lib/fs-safe";
 
 /** Options every command accepts (declared once on the root program). */
 export interface GlobalOptions {
@@ -68,10 +69,15 @@ export function parseNumberOption(name: string, min: number, max: number) {
   };
 }
 
-/** Loads the config for a command and shows its warnings (a key source overridden, ...) on stderr. */
-export function loadCommandConfig(flags: Record<string, unknown>, out: Output, opts?: LoadOptions): Config {
+/**
+ * Loads the config for a command and shows its warnings (a key source overridden, ...) on stderr.
+ * `writesDataDir`: the command keeps a cache, journal, lock or audit log, so the data dir is
+ * created 0700 here, before any of those (some create it themselves, subject to the umask).
+ */
+export function loadCommandConfig(flags: Record<string, unknown>, out: Output, opts?: LoadOptions & { writesDataDir?: boolean }): Config {
   const cfg = loadConfig(flags, undefined, opts);
   for (const w of cfg.warnings) out.warn(w);
+  if (opts?.writesDataDir) ensurePrivateDir(cfg.dataDir);
   return cfg;
 }
 

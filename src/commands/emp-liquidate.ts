@@ -40,7 +40,7 @@ export async function runBot<S>(
   // --interval 0 means one pass; the shared interval setting starts at 1 s.
   const once = !!flags.once || flags.interval === 0;
   if (flags.interval === 0) delete flags.interval;
-  const cfg = loadCommandConfig(flags, out);
+  const cfg = loadCommandConfig(flags, out, { writesDataDir: true });
   checkKeyFilePerms(cfg.signing, (m) => out.warn(m));
   const emit = (ev: Omit<BotEvent, "bot">) => (out.json ? out.event({ ...ev, bot }) : renderEvent(out, ev));
   const session = await openBotSession(cfg, {

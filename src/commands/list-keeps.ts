@@ -22,7 +22,7 @@ export function register(program: Command): void {
       const g = globalsOf(cmd);
       const states = parseStates(g.state as string[] | undefined);
       const out = outputOf(cmd);
-      const cfg = loadCommandConfig(g, out);
+      const cfg = loadCommandConfig(g, out, { writesDataDir: g.cache !== false });
       const run = await runTbtc(cfg, out, g.cache !== false);
       const rows = run.deposits.filter(
         (d) => (!states || (d.state !== undefined && states.has(d.state))) && (!g.active || (!d.finished && d.keepActive)),

@@ -34,7 +34,7 @@ export function register(program: Command): void {
       if (!dryRun && !g.yes && !interactive) {
         throw new UsageError("keepctl redeem sends transactions and needs --yes when not run on a terminal", { hint: "add --yes, or --dry-run to only see the plan" });
       }
-      const cfg = loadCommandConfig(g, out);
+      const cfg = loadCommandConfig(g, out, { writesDataDir: true });
       const explicit = splitOption("--deposit", (g.deposit as string[] | undefined) ?? []).map((a) => {
         try {
           return parseAddress(a);

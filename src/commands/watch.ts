@@ -31,7 +31,7 @@ export function register(program: Command): void {
     .action(async (_opts, cmd: Command) => {
       const g = globalsOf(cmd);
       const out = outputOf(cmd);
-      const cfg = loadCommandConfig(g, out);
+      const cfg = loadCommandConfig(g, out, { writesDataDir: true });
       const operators = requireOperators(cfg);
       const redeem = g.redeem !== false;
       const script = redeem ? payoutScriptOf(cfg, false) : undefined;

@@ -4,7 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Mnemonic, randomBytes } from "ethers";
-import { buildOnce, runKeepctl, spawnKeepctl } from "../helpers/cli";
+import { spawn } from "node:child_process";
+import { BIN, buildOnce, cliEnv, runKeepctl, spawnKeepctl } from "../helpers/cli";
 
 /**
  * The binary under misconfiguration: a secret typed into the wrong setting never reaches the
@@ -153,5 +154,21 @@ describe("URLs with API keys need not be in argv", () => {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
     }
+  });
+});
+
+describe("the data dir under umask 000", () => {
+  it("is created 0700 by a command that keeps a cache, even when the run then fails", async () => {
+    const dataDir = path.join(home, "umask0", "data");
+    const env = cliEnv({ home, dataDir });
+    const code = await new Promise<number | null>((resolve, reject) => {
+      // The shell sets the umask the way an operator's misconfigured service would.
+      const child = spawn("/bin/sh", ["-c", `umask 000 && exec "${process.execPath}" "${BIN}" check --rpc-url ${RPC} --operator 0x1111111111111111111111111111111111111111`], { cwd: home, env, stdio: "ignore" });
+      child.on("error", reject);
+      child.on("close", resolve);
+    });
+    expect(code).toBe(4); // nothing listens on the RPC port
+    expect(fs.statSync(dataDir).mode & 0o777).toBe(0o700);
+    expect(fs.statSync(path.dirname(dataDir)).mode & 0o777).toBe(0o700);
   });
 });
