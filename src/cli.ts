@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { ExitCode, KeepctlError, UsageError, shortMessageOf } from "./lib/errors";
 import { Output, toJson } from "./lib/output";
-import { redact } from "./lib/redact";
+import { redact, sanitizeCommanderText } from "./lib/redact";
 import { collect, runState, shutdown } from "./commands/common";
 import * as listKeeps from "./commands/list-keeps";
 import * as check from "./commands/check";
@@ -22,14 +22,16 @@ export function buildProgram(): Command {
     .option("--json", "print one JSON document (NDJSON events for loops) on stdout")
     .option("-v, --verbose", "show stack traces and debug detail on stderr")
     .option("-q, --quiet", "no informational messages on stderr")
-    .option("--rpc-url <url>", "JSON-RPC endpoint; repeat for failover (env KEEPCTL_RPC_URLS)", collect)
+    .option("--rpc-url <url>", "JSON-RPC endpoint; repeat for failover (env KEEPCTL_RPC_URLS; visible in ps: prefer --rpc-url-file)", collect)
+    .option("--rpc-url-file <file>", "file with JSON-RPC endpoints, one per line, keeping API keys out of argv (env KEEPCTL_RPC_URLS_FILE)")
     .addOption(new Option("--network <name>", "network preset (env KEEPCTL_NETWORK)").choices(["mainnet", "devnet"]))
     .option("--deployment <file>", "deployment JSON for a non-preset chain, e.g. the devnet's (env KEEPCTL_DEPLOYMENT)")
     .option("--config <file>", "config file (JSON; env KEEPCTL_CONFIG)")
     .option("--data-dir <dir>", "cache, journal and lock directory (env KEEPCTL_DATA_DIR)")
     .option("--no-color", "no colour in output");
   program.showHelpAfterError("(run with --help for usage)");
-  program.configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
+  // Commander's own errors echo option names and values: redacted, escaped and cut like ours.
+  program.configureOutput({ writeErr: (s) => process.stderr.write(sanitizeCommanderText(s)), writeOut: (s) => process.stdout.write(s) });
 
   listKeeps.register(program);
   check.register(program);
@@ -86,9 +88,12 @@ export async function main(argv: string[]): Promise<number> {
 
 export function reportError(e: unknown, opts: { json: boolean; verbose: boolean }): number {
   if (e instanceof CommanderError) {
-    if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return 0;
+    // Bare `keepctl`: commander printed the help on stderr and flags it as an error (exitCode 1).
+    const noCommand = e.code === "commander.help" && e.exitCode !== 0;
+    if (!noCommand && (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help")) return 0;
     // commander already printed its message on stderr
-    if (opts.json) process.stdout.write(toJson({ error: { code: "USAGE", message: e.message.replace(/^error: /, "") } }) + "\n");
+    const message = noCommand ? "no command given" : sanitizeCommanderText(e.message).replace(/^error: /, "");
+    if (opts.json) process.stdout.write(toJson({ error: { code: "USAGE", message } }) + "\n");
     return ExitCode.USAGE;
   }
   const err: KeepctlError =

@@ -1,9 +1,8 @@
 import type { Command } from "commander";
-import { loadConfig } from "../lib/config";
 import { ExitCode } from "../lib/errors";
 import { formatPercentBp, worstHealth, type Health } from "../lib/tbtc/health";
 import { judgeLive, type JudgedDeposit } from "../lib/tbtc/report";
-import { collect, globalsOf, outputOf, runState } from "./common";
+import { collect, globalsOf, loadCommandConfig, outputOf, runState } from "./common";
 import { reportHeader, runTbtc } from "./list-keeps";
 
 export function register(program: Command): void {
@@ -16,7 +15,7 @@ export function register(program: Command): void {
     .action(async (_opts, cmd: Command) => {
       const g = globalsOf(cmd);
       const out = outputOf(cmd);
-      const cfg = loadConfig(g);
+      const cfg = loadCommandConfig(g, out, { writesDataDir: g.cache !== false });
       const run = await runTbtc(cfg, out, g.cache !== false);
       const judged = judgeLive(run, { warnThresholdPct: cfg.warnThreshold });
       const worst = worstHealth(judged.map((j) => j.health));

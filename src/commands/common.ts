@@ -1,12 +1,16 @@
 import type { Command } from "commander";
 import { Output } from "../lib/output";
 import { UsageError } from "../lib/errors";
+import { loadConfig, type Config, type LoadOptions } from "../lib/config";
+import { echo } from "../lib/redact";
+import { ensurePrivateDir } from "../lib/fs-safe";
 
 /** Options every command accepts (declared once on the root program). */
 export interface GlobalOptions {
   json?: boolean;
   verbose?: boolean;
   rpcUrl?: string[];
+  rpcUrlFile?: string;
   network?: string;
   deployment?: string;
   config?: string;
@@ -30,26 +34,51 @@ export const runState = { exitCode: 0 };
 /** Aborted on SIGINT/SIGTERM; long-running commands stop at the next safe point. */
 export const shutdown = new AbortController();
 
+/**
+ * A repeatable option. Values are kept as given (comma lists are split by config.ts), so that an
+ * empty one (`--operator ""`) reaches validation and fails instead of vanishing.
+ */
 export function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), ...value.split(",").map((s) => s.trim()).filter(Boolean)];
+  return [...(previous ?? []), value];
 }
 
+/** A collect()ed option's items: comma-split and trimmed; an empty item is a usage error. */
+export function splitOption(name: string, raw: string[]): string[] {
+  const items = raw.flatMap((v) => v.split(",").map((s) => s.trim()));
+  if (items.some((s) => s === "")) throw new UsageError(`${name}: empty value`, { hint: `give ${name} a value, or leave the option out` });
+  return items;
+}
+
+/** Plain digits only (" 12", "0x80", "1e3" are rejected), within [min, max]. */
 export function parseIntOption(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (raw: string): number => {
-    if (!/^\d+$/.test(raw.trim())) throw new UsageError(`${name} must be a whole number, got "${raw}"`);
+    if (!/^\d+$/.test(raw)) throw new UsageError(`${name} must be a whole number, got "${echo(raw)}"`);
     const n = Number(raw);
     if (n < min || n > max) throw new UsageError(`${name} must be between ${min} and ${max}, got ${n}`);
     return n;
   };
 }
 
+/** Digits with an optional decimal part, within [min, max]. */
 export function parseNumberOption(name: string, min: number, max: number) {
   return (raw: string): number => {
+    if (!/^\d+(\.\d+)?$/.test(raw)) throw new UsageError(`${name} must be a decimal number, got "${echo(raw)}"`);
     const n = Number(raw);
-    if (raw.trim() === "" || !Number.isFinite(n)) throw new UsageError(`${name} must be a number, got "${raw}"`);
     if (n < min || n > max) throw new UsageError(`${name} must be between ${min} and ${max}, got ${n}`);
     return n;
   };
+}
+
+/**
+ * Loads the config for a command and shows its warnings (a key source overridden, ...) on stderr.
+ * `writesDataDir`: the command keeps a cache, journal, lock or audit log, so the data dir is
+ * created 0700 here, before any of those (some create it themselves, subject to the umask).
+ */
+export function loadCommandConfig(flags: Record<string, unknown>, out: Output, opts?: LoadOptions & { writesDataDir?: boolean }): Config {
+  const cfg = loadConfig(flags, undefined, opts);
+  for (const w of cfg.warnings) out.warn(w);
+  if (opts?.writesDataDir) ensurePrivateDir(cfg.dataDir);
+  return cfg;
 }
 
 /** Placeholder for commands another issue delivers. */
@@ -71,7 +100,8 @@ export function notBuilt(program: Command, name: string, summary: string): void 
  */
 export function addSigningOptions(cmd: Command): Command {
   return cmd
-    .option("--keystore <file>", "encrypted JSON keystore (env KEEPCTL_KEYSTORE; a raw key only via KEEPCTL_PRIVATE_KEY)")
+    .option("--keystore <file>", "encrypted JSON keystore (env KEEPCTL_KEYSTORE); beats KEEPCTL_PRIVATE_KEY, the raw key for CI")
     .option("--password-file <file>", "keystore password file (env KEEPCTL_PASSWORD_FILE; else a hidden prompt on a terminal)")
-    .option("--max-fee-gwei <gwei>", "hard cap on maxFeePerGas, never signed above (env KEEPCTL_MAX_FEE_GWEI; default 200)");
+    .option("--max-fee-gwei <gwei>", "hard cap on maxFeePerGas, never signed above (env KEEPCTL_MAX_FEE_GWEI; default 200)")
+    .option("--strict-perms", "a keystore or password file readable by group/others is an error, not a warning (env KEEPCTL_STRICT_PERMS)");
 }

@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import { collect, globalsOf, outputOf } from "./common";
-import { SETTINGS, loadConfig, type Config } from "../lib/config";
+import { displayValues, loadConfig } from "../lib/config";
 import { probeRpc } from "../lib/chain/provider";
-import { redactUrl } from "../lib/redact";
+import { keyFilePermProblems } from "../lib/chain/wallet";
 
 interface Row { setting: string; value: string; source: string; from: string }
 
@@ -20,11 +20,14 @@ export function register(program: Command): void {
       for (const w of cfg.warnings) out.warn(w);
       const values = displayValues(cfg);
       const rpc = flags.checkRpc ? await probeRpc(cfg, { onWarning: (m) => out.warn(m) }) : undefined;
+      // Shown like any command that signs would show them (never fatal here: config only reports).
+      for (const p of keyFilePermProblems(cfg.signing)) out.warn(p);
       if (out.json) {
         out.document({
           values,
           sources: cfg.sources,
           origins: cfg.origins,
+          keySource: cfg.signing.keySource,
           configFile: cfg.configFile ?? null,
           deploymentFile: cfg.deploymentFile ?? null,
           warnings: cfg.warnings,
@@ -50,21 +53,9 @@ export function register(program: Command): void {
         { header: "Source", value: (r) => r.source },
         { header: "From", value: (r) => r.from },
       ]);
+      out.info(`signing key: ${cfg.signing.keySource === "none" ? "none configured" : `${cfg.signing.keySource} (from ${cfg.origins[cfg.signing.keySource === "keystore" ? "keystore" : "privateKey"]})`}`);
       if (rpc) out.info(`rpc ok: chain ${rpc.chainId}, latest block ${rpc.latestBlock}`);
     });
-}
-
-/** Every setting's value as it may be shown: URLs as origin only, secrets as ***. */
-export function displayValues(cfg: Config): Record<string, unknown> {
-  const shown: Record<string, unknown> = {};
-  for (const s of SETTINGS) {
-    const v = cfg.values[s.key];
-    if (v === undefined) { shown[s.key] = null; continue; }
-    if (s.secret === "url") shown[s.key] = Array.isArray(v) ? v.map((u) => redactUrl(String(u))) : redactUrl(String(v));
-    else if (s.secret) shown[s.key] = "***";
-    else shown[s.key] = v;
-  }
-  return shown;
 }
 
 function text(v: unknown): string {

@@ -5,6 +5,7 @@ import type { Command } from "commander";
 import { loadConfig } from "../lib/config";
 import { UsageError } from "../lib/errors";
 import { devnetDeploymentPath } from "../lib/presets";
+import { ensurePrivateDir } from "../lib/fs-safe";
 import { startAutoSigner } from "../devnet/autosign";
 import { devnetWallet, startDevnet, type Devnet } from "../devnet/scenario";
 import type { Output } from "../lib/output";
@@ -62,7 +63,7 @@ export function register(program: Command): void {
       const outFile = path.resolve((g.out as string | undefined) ?? DEFAULT_OUT);
       // --no-emp sets `emp`, which config.ts would read as the EMP address flag (--emp): keep it out.
       const { emp: empFlag, rai: raiFlag, ...configFlags } = g;
-      const dataDir = loadConfig(configFlags, undefined, { requireRpc: false }).values.dataDir as string | undefined;
+      const dataDir = loadConfig(configFlags, undefined, { requireRpc: false }).dataDir;
       await assertPortFree(port);
 
       const rai = raiFlag !== false;
@@ -75,7 +76,7 @@ export function register(program: Command): void {
         let presetCopy: string | undefined;
         if (dataDir) {
           presetCopy = devnetDeploymentPath(dataDir);
-          fs.mkdirSync(path.dirname(presetCopy), { recursive: true });
+          ensurePrivateDir(path.dirname(presetCopy));
           fs.copyFileSync(outFile, presetCopy);
         }
         const f = devnet.file;

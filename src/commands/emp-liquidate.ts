@@ -1,5 +1,4 @@
 import { Command, Option } from "commander";
-import { loadConfig, settingOf } from "../lib/config";
 import type { Output } from "../lib/output";
 import type { SourceChoice } from "../lib/rai/feed";
 import { runBotLoop } from "../lib/uma/bot-loop";
@@ -7,7 +6,8 @@ import type { BotEvent } from "../lib/uma/bot-sender";
 import { openBotSession, type BotName, type BotSession } from "../lib/uma/bot-session";
 import { formatFixed } from "../lib/uma/fixed-point";
 import { EmpLiquidator, type LiquidatorPassSummary } from "../lib/uma/liquidator";
-import { addSigningOptions, globalsOf, outputOf, parseIntOption, shutdown } from "./common";
+import { checkKeyFilePerms } from "../lib/chain/wallet";
+import { addSigningOptions, globalsOf, loadCommandConfig, outputOf, parseIntOption, shutdown } from "./common";
 
 /** Options both EMP bots take (the disputer adds its own). */
 export function addBotOptions(cmd: Command): Command {
@@ -20,11 +20,13 @@ export function addBotOptions(cmd: Command): Command {
     .option("--dry-run", "decide and simulate, send nothing")
     .option("--retries <n>", "retries of a failed pass, with backoff (default 3)")
     .option("--rate-setter <address>", "RAI RateSetter for the feed (else contracts.RateSetter)")
-    .option("--subgraph-url <url>", "Reflexer subgraph for the feed (env KEEPCTL_SUBGRAPH_URL)")
+    .option("--subgraph-url <url>", "Reflexer subgraph for the feed (env KEEPCTL_SUBGRAPH_URL; visible in ps: prefer --subgraph-url-file)")
+    .option("--subgraph-url-file <file>", "file holding the subgraph URL (env KEEPCTL_SUBGRAPH_URL_FILE)")
     .addOption(new Option("--source <source>", "where the feed reads rates (default auto)").choices(["auto", "subgraph", "events"]))
-    .option("--heartbeat-url <url>", "URL pinged after every pass that succeeded (env KEEPCTL_HEARTBEAT_URL)")
+    .option("--heartbeat-url <url>", "URL pinged after every pass that succeeded (env KEEPCTL_HEARTBEAT_URL; visible in ps: prefer --heartbeat-url-file)")
+    .option("--heartbeat-url-file <file>", "file holding the heartbeat URL (env KEEPCTL_HEARTBEAT_URL_FILE)")
     .option("--max-failed-passes <n>", "exit 11 after this many failed passes in a row, after a critical alert; 0 = never (env KEEPCTL_MAX_FAILED_PASSES; default 5)")
-    .addHelpText("after", "\nExit codes: 0 done (also nothing to do, or a race lost to another bot), 2 bad flag, 3 missing\nsetting or no contract at --emp, 4 RPC unreachable, 5 revert, 6 insufficient funds, 11 gave up\nafter --max-failed-passes failed passes in a row, 130 interrupted.");
+    .addHelpText("after", "\nExit codes: 0 done (also nothing to do, or a race lost to another bot), 2 bad flag, 3 missing\nsetting or no contract at --emp, 4 RPC unreachable, 5 revert, 6 insufficient funds, 8 another sender\nuses the key, 9 a transaction is still pending, 11 gave up after --max-failed-passes failed passes\nin a row, 130 interrupted.");
 }
 
 /** Loads config, opens the bot and runs its loop; `makePass` builds the bot's pass function. */
@@ -39,8 +41,8 @@ export async function runBot<S>(
   // --interval 0 means one pass; the shared interval setting starts at 1 s.
   const once = !!flags.once || flags.interval === 0;
   if (flags.interval === 0) delete flags.interval;
-  const cfg = loadConfig(flags);
-  for (const w of cfg.warnings) out.warn(w);
+  const cfg = loadCommandConfig(flags, out, { writesDataDir: true });
+  checkKeyFilePerms(cfg.signing, (m) => out.warn(m));
   const emit = (ev: Omit<BotEvent, "bot">) => (out.json ? out.event({ ...ev, bot }) : renderEvent(out, ev));
   const session = await openBotSession(cfg, {
     bot, dryRun: !!flags.dryRun, emit, signal: shutdown.signal, source: flags.source as SourceChoice | undefined,
@@ -53,9 +55,9 @@ export async function runBot<S>(
       if (!out.json) render(out, summary);
       return summary;
     }, {
-      intervalSec: settingOf<number>(cfg, "interval"), once, retries: settingOf<number>(cfg, "botRetries"),
-      signal: shutdown.signal, emit, heartbeatUrl: settingOf<string | undefined>(cfg, "heartbeatUrl"), alert: session.alert,
-      maxFailedPasses: settingOf<number>(cfg, "maxFailedPasses"),
+      intervalSec: cfg.watch.interval, once, retries: cfg.emp.retries,
+      signal: shutdown.signal, emit, heartbeatUrl: cfg.alerts.heartbeatUrl, alert: session.alert,
+      maxFailedPasses: cfg.watch.maxFailedPasses,
     });
   } finally {
     session.close();

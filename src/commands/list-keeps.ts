@@ -1,13 +1,14 @@
 import type { Command } from "commander";
 import { ethers } from "ethers";
-import { loadConfig, requireOperators, type Config } from "../lib/config";
+import { requireOperators, type Config } from "../lib/config";
 import { UsageError } from "../lib/errors";
+import { echo } from "../lib/redact";
 import type { Column, Output } from "../lib/output";
 import { DEPOSIT_STATES, parseStateName } from "../lib/tbtc/abis";
 import { formatDuration, formatPercentBp } from "../lib/tbtc/health";
 import { loadTbtcRun, type TbtcRun } from "../lib/tbtc/report";
 import type { OperatorDeposit } from "../lib/tbtc/scan";
-import { collect, globalsOf, outputOf } from "./common";
+import { collect, globalsOf, loadCommandConfig, outputOf, splitOption } from "./common";
 
 export function register(program: Command): void {
   program
@@ -21,7 +22,7 @@ export function register(program: Command): void {
       const g = globalsOf(cmd);
       const states = parseStates(g.state as string[] | undefined);
       const out = outputOf(cmd);
-      const cfg = loadConfig(g);
+      const cfg = loadCommandConfig(g, out, { writesDataDir: g.cache !== false });
       const run = await runTbtc(cfg, out, g.cache !== false);
       const rows = run.deposits.filter(
         (d) => (!states || (d.state !== undefined && states.has(d.state))) && (!g.active || (!d.finished && d.keepActive)),
@@ -35,9 +36,9 @@ export function register(program: Command): void {
 export function parseStates(raw: string[] | undefined): Set<number> | undefined {
   if (!raw || raw.length === 0) return undefined;
   return new Set(
-    raw.map((s) => {
+    splitOption("--state", raw).map((s) => {
       const n = parseStateName(s);
-      if (n === undefined) throw new UsageError(`unknown deposit state "${s}" (known: ${DEPOSIT_STATES.join(", ")})`);
+      if (n === undefined) throw new UsageError(`unknown deposit state "${echo(s)}" (known: ${DEPOSIT_STATES.join(", ")})`);
       return n;
     }),
   );

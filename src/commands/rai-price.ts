@@ -1,19 +1,15 @@
 import { Command, Option } from "commander";
-import { loadConfig } from "../lib/config";
 import { UsageError } from "../lib/errors";
-import { addPresetContracts } from "../lib/presets";
-import { redact } from "../lib/redact";
-import { formatFixed, raiPriceFromConfig, MAINNET_RAI_CONTRACTS, plotRates, type RaiPriceResult, type SourceChoice } from "../lib/rai";
-import { globalsOf, outputOf, parseIntOption } from "./common";
-
-addPresetContracts("mainnet", MAINNET_RAI_CONTRACTS);
+import { echo, redact } from "../lib/redact";
+import { formatFixed, raiPriceFromConfig, plotRates, type RaiPriceResult, type SourceChoice } from "../lib/rai";
+import { globalsOf, loadCommandConfig, outputOf, parseIntOption } from "./common";
 
 /** --at: unix seconds, or an ISO 8601 date/time (UTC unless it says otherwise). */
 export function parseAt(raw: string): number {
-  const s = raw.trim();
+  const s = raw;
   if (/^\d+$/.test(s)) return Number(s);
   const ms = /^\d{4}-\d{2}-\d{2}/.test(s) ? Date.parse(s) : NaN;
-  if (!Number.isFinite(ms)) throw new UsageError(`--at must be unix seconds or an ISO date (e.g. 2021-06-01T00:00:00Z), got "${raw}"`);
+  if (!Number.isFinite(ms)) throw new UsageError(`--at must be unix seconds or an ISO date (e.g. 2021-06-01T00:00:00Z), got "${echo(raw)}"`);
   return Math.floor(ms / 1000);
 }
 
@@ -24,7 +20,8 @@ export function register(program: Command): void {
     .command("rai-price")
     .description("RAI redemption-rate price: the annualized redemption rate, time-weighted over a window")
     .option("--rate-setter <addr>", "RateSetter address (default: contracts.RateSetter of the network/deployment)")
-    .option("--subgraph-url <url>", "Reflexer subgraph GraphQL endpoint (env KEEPCTL_SUBGRAPH_URL)")
+    .option("--subgraph-url <url>", "Reflexer subgraph GraphQL endpoint (env KEEPCTL_SUBGRAPH_URL; visible in ps: prefer --subgraph-url-file)")
+    .option("--subgraph-url-file <file>", "file holding the subgraph URL (env KEEPCTL_SUBGRAPH_URL_FILE)")
     .option("--at <time>", "price at this time: unix seconds or ISO date (default: latest block)", parseAt)
     .option("--window <seconds>", "TWAP length in seconds (default 28800)", parseIntOption("--window", 1, 31_536_000))
     .addOption(new Option("--source <source>", "where rates come from (default auto)").choices(["auto", "subgraph", "events"]))
@@ -34,9 +31,9 @@ export function register(program: Command): void {
     .action(async (_opts: unknown, cmd: Command) => {
       const flags = globalsOf(cmd);
       const out = outputOf(cmd);
-      const cfg = loadConfig(flags, undefined, { requireRpc: false });
+      const cfg = loadCommandConfig(flags, out, { requireRpc: false });
       // --source and --window are this command's own flags; the settings table holds env/file values.
-      const result = await raiPriceFromConfig(cfg, { source: flags.source as SourceChoice | undefined, at: flags.at as number | undefined, windowSec: flags.window as number | undefined, onRpcWarning: (m) => out.warn(m) });
+      const result = await raiPriceFromConfig(cfg.rai, cfg.rpc, { source: flags.source as SourceChoice | undefined, at: flags.at as number | undefined, windowSec: flags.window as number | undefined, onRpcWarning: (m) => out.warn(m) });
       render(result, out, { points: !!flags.points, plot: !!flags.plot });
     });
 }

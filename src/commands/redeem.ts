@@ -1,6 +1,8 @@
 import type { Command } from "commander";
 import { formatEther, formatUnits } from "ethers";
-import { loadConfig, parseAddress, requireOperators, settingOf, type Config } from "../lib/config";
+import { parseAddress, requireOperators, type Config } from "../lib/config";
+import { checkKeyFilePerms } from "../lib/chain/wallet";
+import { echo } from "../lib/redact";
 import { ExitCode, InsufficientFundsError, UsageError } from "../lib/errors";
 import type { Output } from "../lib/output";
 import { AuditLog } from "../lib/audit";
@@ -10,7 +12,7 @@ import { estimatePlanGas, executePlan, settleJournal, type RedeemEvent, type Red
 import { openRedeemSession, payoutScriptOf } from "../lib/tbtc/redeem-session";
 import { loadTbtcRun } from "../lib/tbtc/report";
 import { State } from "../lib/tbtc/abis";
-import { addSigningOptions, collect, globalsOf, outputOf, runState, shutdown } from "./common";
+import { addSigningOptions, collect, globalsOf, loadCommandConfig, outputOf, runState, shutdown, splitOption } from "./common";
 
 export function register(program: Command): void {
   addSigningOptions(program.command("redeem"))
@@ -32,14 +34,15 @@ export function register(program: Command): void {
       if (!dryRun && !g.yes && !interactive) {
         throw new UsageError("keepctl redeem sends transactions and needs --yes when not run on a terminal", { hint: "add --yes, or --dry-run to only see the plan" });
       }
-      const cfg = loadConfig(g);
-      const explicit = ((g.deposit as string[] | undefined) ?? []).map((a) => {
+      const cfg = loadCommandConfig(g, out, { writesDataDir: true });
+      const explicit = splitOption("--deposit", (g.deposit as string[] | undefined) ?? []).map((a) => {
         try {
           return parseAddress(a);
         } catch {
-          throw new UsageError(`--deposit: invalid address "${a}"`);
+          throw new UsageError(`--deposit: invalid address "${echo(a)}"`);
         }
       });
+      checkKeyFilePerms(cfg.signing, (m) => out.warn(m));
       const script = payoutScriptOf(cfg, true)!;
       const audit = AuditLog.open(cfg.dataDir);
       const session = await openRedeemSession(cfg, { interactive, dryRun, onEvent: (ev) => onRedeemEvent(out, ev), onRpcWarning: (m) => out.warn(m) });
@@ -49,16 +52,28 @@ export function register(program: Command): void {
         if (!dryRun) await settleJournal(session.sender);
         const { deposits, known } = explicit.length ? { deposits: explicit, known: new Map<string, KnownRisk>() } : await operatorDeposits(cfg, session.provider);
         const [candidates, tbtc] = await Promise.all([readCandidates(session.fresh, session.contracts, deposits, me, known), readTbtc(session.fresh, session.contracts.token, me)]);
-        const plan = planRedemptions(candidates, tbtc.balance, { redeemBelowPct: settingOf<number>(cfg, "redeemBelow"), feeSats: BigInt(settingOf<number>(cfg, "feeSats")), ignoreThreshold: explicit.length > 0 });
+        const plan = planRedemptions(candidates, tbtc.balance, { redeemBelowPct: cfg.tbtc.redeemBelow, feeSats: BigInt(cfg.tbtc.feeSats), ignoreThreshold: explicit.length > 0 });
         const gas = await estimatePlanGas(session.sender, session.contracts, plan, script.redeemerOutputScript);
         const gasBy = new Map(gas.map((x) => [x.deposit, x]));
         const doc = { account: me, btcAddress: script.address, dryRun, ...planJson(plan, gasBy) };
         if (!out.json) showPlan(out, plan, gasBy, me, script.address);
 
         if (plan.funded.length === 0) {
-          if (out.json) out.document({ ...doc, results: [] });
-          if (plan.unfunded.length) throw new InsufficientFundsError(`not enough TBTC: ${plan.unfunded.length} deposit(s) need ${formatUnits(plan.unfunded[0].shortfallTbtc, 18)} TBTC more at least`, { hint: "top up the account's TBTC and run again" });
-          if (!out.json) out.info("nothing to redeem");
+          const short = plan.unfunded.length
+            ? new InsufficientFundsError(`not enough TBTC: ${plan.unfunded.length} deposit(s) need ${formatUnits(plan.unfunded[0].shortfallTbtc, 18)} TBTC more at least`, { hint: "top up the account's TBTC and run again" })
+            : undefined;
+          // --json prints exactly one document: the plan with the error inside (same shape as the
+          // error document, so `.error` is there either way), and the exit code of the error.
+          if (out.json) {
+            out.document({ ...doc, results: [], ...(short ? { error: { code: short.code, message: short.message, hint: short.hint } } : {}) });
+            if (short) {
+              out.error(short.message, short.hint);
+              runState.exitCode = short.exitCode;
+            }
+            return;
+          }
+          if (short) throw short;
+          out.info("nothing to redeem");
           return;
         }
         if (dryRun) {

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { formatUnits, parseEther } from "ethers";
-import { loadConfig, requireOperators, settingOf } from "../lib/config";
+import { requireOperators } from "../lib/config";
+import { checkKeyFilePerms } from "../lib/chain/wallet";
 import { ExitCode, KeepctlError } from "../lib/errors";
 import type { Output } from "../lib/output";
 import { AuditLog } from "../lib/audit";
@@ -9,7 +10,7 @@ import type { RedeemEvent } from "../lib/tbtc/redeemer";
 import { hasSigningKey, openRedeemSession, payoutScriptOf, tbtcContractsOf, type RedeemSession } from "../lib/tbtc/redeem-session";
 import { connectFromConfig } from "../lib/tbtc/report";
 import { runWatch, type WatchEvent } from "../lib/watch";
-import { addSigningOptions, collect, globalsOf, outputOf, runState, shutdown } from "./common";
+import { addSigningOptions, collect, globalsOf, loadCommandConfig, outputOf, runState, shutdown } from "./common";
 
 export function register(program: Command): void {
   addSigningOptions(program.command("watch"))
@@ -24,13 +25,14 @@ export function register(program: Command): void {
     .option("--no-redeem", "never redeem; alert only")
     .option("--btc-address <address>", "BTC address redemptions pay to (env KEEPCTL_BTC_ADDRESS)")
     .option("--fee-sats <sats>", "BTC fee left to the redemption tx (env KEEPCTL_REDEMPTION_FEE_SATS)")
-    .option("--heartbeat-url <url>", "URL pinged after every loop that succeeded (env KEEPCTL_HEARTBEAT_URL)")
+    .option("--heartbeat-url <url>", "URL pinged after every loop that succeeded (env KEEPCTL_HEARTBEAT_URL; visible in ps: prefer --heartbeat-url-file)")
+    .option("--heartbeat-url-file <file>", "file holding the heartbeat URL (env KEEPCTL_HEARTBEAT_URL_FILE)")
     .option("--max-failed-passes <n>", "exit 11 after this many failed loops in a row, after a critical alert; 0 = never (env KEEPCTL_MAX_FAILED_PASSES; default 5)")
     .option("--dry-run", "decide and report, send nothing")
     .action(async (_opts, cmd: Command) => {
       const g = globalsOf(cmd);
       const out = outputOf(cmd);
-      const cfg = loadConfig(g);
+      const cfg = loadCommandConfig(g, out, { writesDataDir: true });
       const operators = requireOperators(cfg);
       const redeem = g.redeem !== false;
       const script = redeem ? payoutScriptOf(cfg, false) : undefined;
@@ -41,17 +43,18 @@ export function register(program: Command): void {
         { name: "log", send: async () => undefined },
         ...createNotifiers({
           console: false,
-          slackWebhookUrl: settingOf(cfg, "slackWebhookUrl"),
-          discordWebhookUrl: settingOf(cfg, "discordWebhookUrl"),
-          telegramBotToken: settingOf(cfg, "telegramBotToken"),
-          telegramChatId: settingOf(cfg, "telegramChatId"),
-          webhookUrl: settingOf(cfg, "webhookUrl"),
+          slackWebhookUrl: cfg.alerts.slackWebhookUrl,
+          discordWebhookUrl: cfg.alerts.discordWebhookUrl,
+          telegramBotToken: cfg.alerts.telegramBotToken,
+          telegramChatId: cfg.alerts.telegramChatId,
+          webhookUrl: cfg.alerts.webhookUrl,
         }),
       ]);
       const provider = await connectFromConfig(cfg, { onWarning: (m) => out.warn(m) });
       let session: RedeemSession | undefined;
       try {
         if (hasSigningKey(cfg)) {
+          checkKeyFilePerms(cfg.signing, (m) => out.warn(m));
           const interactive = !!process.stdin.isTTY && !!process.stderr.isTTY;
           const onEvent = (ev: RedeemEvent) => {
             renderTx(out, ev);
@@ -75,20 +78,20 @@ export function register(program: Command): void {
           hub,
           audit: AuditLog.open(cfg.dataDir),
           policy: {
-            warnBelowPct: cfg.warnThreshold,
-            redeemBelowPct: settingOf<number>(cfg, "redeemBelow"),
+            warnBelowPct: cfg.tbtc.warnThreshold,
+            redeemBelowPct: cfg.tbtc.redeemBelow,
             notifyCourtesy: !!g.notifyCourtesy,
-            feeSats: BigInt(settingOf<number>(cfg, "feeSats")),
-            minEthWei: parseEther(settingOf<string>(cfg, "minEthBalance")),
-            maxBlockAgeSec: settingOf<number>(cfg, "maxBlockAgeSec"),
+            feeSats: BigInt(cfg.tbtc.feeSats),
+            minEthWei: parseEther(cfg.watch.minEthBalance),
+            maxBlockAgeSec: cfg.watch.maxBlockAgeSec,
           },
           emit,
           signal: shutdown.signal,
-          intervalSec: settingOf<number>(cfg, "interval"),
+          intervalSec: cfg.watch.interval,
           once: !!g.once,
           onBlock: !!g.onBlock,
-          heartbeatUrl: settingOf(cfg, "heartbeatUrl"),
-          maxFailedLoops: settingOf<number>(cfg, "maxFailedPasses"),
+          heartbeatUrl: cfg.alerts.heartbeatUrl,
+          maxFailedLoops: cfg.watch.maxFailedPasses,
           dryRun: !!g.dryRun,
         });
         // --once is for cron: a failed loop must show in the exit code (its own; RPC if unknown).

@@ -1,5 +1,5 @@
-import fs from "node:fs";
 import path from "node:path";
+import { appendPrivateFile, ensurePrivateDir } from "./fs-safe";
 import { toJson } from "./output";
 import { redact } from "./redact";
 
@@ -12,13 +12,14 @@ export class AuditLog {
   constructor(readonly file: string) {}
 
   static open(dataDir: string): AuditLog {
-    fs.mkdirSync(dataDir, { recursive: true });
+    ensurePrivateDir(dataDir);
     return new AuditLog(path.join(dataDir, "audit.jsonl"));
   }
 
   record(action: string, fields: Record<string, unknown>): void {
-    // Messages may carry node errors; redact in case an RPC URL slipped into one.
-    const line = redact(toJson({ at: new Date().toISOString(), action, ...fields }), { keepHashes: true });
-    fs.appendFileSync(this.file, line + "\n", { mode: 0o600 });
+    // Messages may carry node errors; redact in case an RPC URL or a key slipped into one. The
+    // default mode keeps the tx hashes: they sit under a "hash" label.
+    const line = redact(toJson({ at: new Date().toISOString(), action, ...fields }));
+    appendPrivateFile(this.file, line + "\n");
   }
 }

@@ -3,75 +3,131 @@ import os from "node:os";
 import path from "node:path";
 import dotenv from "dotenv";
 import { ethers } from "ethers";
+import { z } from "zod";
 import { ConfigError, UsageError } from "./errors";
-import { keyLikeHostLabel, redactUrl, registerSecret } from "./redact";
+import { echo, redact, redactUrl, registerSecret, registerSecretUrl } from "./redact";
 import { PRESETS, devnetDeploymentPath, type DeploymentFile } from "./presets";
 
 /**
- * The only reader of process.env, .env and the config file. Every setting is one row of SETTINGS;
- * resolution walks the layers flags > env > config file > preset/deployment > default, validates
- * each value as it is taken, and records where it came from so `keepctl config` can say.
+ * The only reader of process.env, .env and the config file. Every setting is one row of SETTINGS
+ * with a zod schema for its value; resolution walks the layers flags > env > config file >
+ * preset/deployment > default, validates each value as it is taken, records where it came from
+ * (`keepctl config` says), and returns typed sections (rpc, signing, alerts, tbtc, rai, emp, watch)
+ * so that lib functions take only the section they need.
+ *
+ * Strict on purpose: an unknown config-file key or KEEPCTL_* variable, an empty value, or a number
+ * written any other way than plain digits is an error, never a silent fallback to a default.
  */
 export type Source = "flag" | "env" | "file" | "preset" | "deployment" | "default";
+export type SectionName = "core" | "rpc" | "signing" | "alerts" | "tbtc" | "rai" | "emp" | "watch";
 
 export interface Setting<T = unknown> {
   key: string;
+  /** The typed section the value lands in, under `field` (default: key). */
+  section: SectionName;
+  field?: string;
   /** commander's camelCase option name (e.g. "rpcUrl" for --rpc-url). */
   flag?: string;
   /** Env names, first match wins: KEEPCTL_* first, then the seed's names. */
   env?: string[];
-  /** Key in the config file; defaults to `key`. */
-  fileKey?: string;
+  /** Key in the config file; defaults to `key`. null: not allowed in a config file. */
+  fileKey?: string | null;
+  /**
+   * A file holding the value (one per line), so that secrets such as API-key URLs stay out of
+   * argv (visible in `ps`) and out of the environment of child processes.
+   */
+  fileForm?: { flag?: string; env: string };
   default?: T | ((values: Record<string, unknown>) => T);
-  /** Takes a flag/file value (any JSON type) or an env string; throws an Error saying what is wrong. */
-  parse: (raw: unknown) => T;
+  /** Takes a flag/file value (any JSON type) or an env string. */
+  schema: z.ZodType<T, z.ZodTypeDef, unknown>;
   /** "url": shown as origin only; true: never shown. Both are registered with the redactor. */
   secret?: boolean | "url";
   /** Records merge across layers by name (contracts) instead of the top layer replacing. */
   merge?: "record";
+  /** A list: a file form gives one item per line. */
+  list?: boolean;
   describe: string;
 }
 
-// ---- parsers (exported so other rooms' settings reuse them) ------------------------------------
+// ---- value schemas ------------------------------------------------------------------------------
 
+/** A zod schema from a parse function that throws an Error saying what is wrong. */
+function rule<T>(parse: (raw: unknown) => T): z.ZodType<T, z.ZodTypeDef, unknown> {
+  return z.unknown().transform((raw, ctx) => {
+    try {
+      return parse(raw);
+    } catch (e) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message });
+      return z.NEVER;
+    }
+  });
+}
+
+/** A scalar as text; objects and arrays are not scalars. Empty text is an error. */
+function scalarText(raw: unknown): string {
+  if (typeof raw === "number" || typeof raw === "boolean") return String(raw);
+  if (typeof raw !== "string") throw new Error(`expected a single value, got ${Array.isArray(raw) ? "a list" : typeof raw}`);
+  if (raw.trim() === "") throw new Error("empty value");
+  return raw;
+}
+
+/** A comma (or, from env, whitespace) separated list, or a JSON array; an empty item is an error. */
 export function parseList(raw: unknown): string[] {
-  const items = Array.isArray(raw) ? raw.map(String) : String(raw).split(/[,\s]+/);
-  return items.map((s) => s.trim()).filter(Boolean);
+  const pieces = Array.isArray(raw) ? raw.flatMap((x) => splitItems(scalarText(x))) : splitItems(scalarText(raw));
+  return pieces;
+}
+
+function splitItems(s: string): string[] {
+  const items = s.trim().split(/\s*,\s*|\s+/);
+  if (items.some((x) => x === "")) throw new Error(`empty item in list "${echo(s)}"`);
+  return items;
 }
 
 export function parseAddress(raw: unknown): string {
-  const s = String(raw).trim();
-  if (!ethers.isAddress(s)) throw new Error(`invalid address "${s}"`);
+  const s = scalarText(raw);
+  if (!ethers.isAddress(s)) throw new Error(`invalid address "${echo(s)}"`);
   return ethers.getAddress(s.toLowerCase());
 }
 
-export const parseAddressList = (raw: unknown): string[] => parseList(raw).map(parseAddress);
+export function parseAddressList(raw: unknown): string[] {
+  try {
+    return parseList(raw).map(parseAddress);
+  } catch (e) {
+    // A mnemonic pasted here splits into words; echoing one word would leak part of it. When the
+    // whole value holds something secret-shaped, echo the whole (redacted) value instead.
+    const whole = Array.isArray(raw) ? raw.map(String).join(",") : String(raw);
+    if (redact(whole) !== whole) throw new Error(`invalid address "${echo(whole)}"`);
+    throw e;
+  }
+}
 
+/** Plain digits only: " 12", "0x80", "1e3", "12.0" and "+1" are rejected. */
 export function parseInteger(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (raw: unknown): number => {
-    const s = String(raw).trim();
-    if (!/^\d+$/.test(s)) throw new Error(`expected a whole number, got "${s}"`);
+    const s = scalarText(raw);
+    if (typeof raw === "number" ? !Number.isInteger(raw) : !/^\d+$/.test(s)) throw new Error(`expected a whole number, got "${echo(s)}"`);
     const n = Number(s);
     if (n < min || n > max) throw new Error(`must be between ${min} and ${max}, got ${n}`);
     return n;
   };
 }
 
+/** Digits with an optional decimal part (percentages, gwei): no sign, exponent, hex or spaces. */
 export function parseNumber(min: number, max: number) {
   return (raw: unknown): number => {
-    const s = String(raw).trim();
+    const s = scalarText(raw);
+    if (typeof raw === "number" ? !Number.isFinite(raw) : !/^\d+(\.\d+)?$/.test(s)) throw new Error(`expected a decimal number, got "${echo(s)}"`);
     const n = Number(s);
-    if (s === "" || !Number.isFinite(n)) throw new Error(`expected a number, got "${s}"`);
     if (n < min || n > max) throw new Error(`must be between ${min} and ${max}, got ${n}`);
     return n;
   };
 }
 
 export function parseHttpUrl(raw: unknown): string {
-  const s = String(raw).trim();
+  const s = scalarText(raw);
   let ok = false;
   try {
-    ok = ["http:", "https:"].includes(new URL(s).protocol);
+    ok = !/\s/.test(s) && ["http:", "https:"].includes(new URL(s).protocol);
   } catch { /* reported below */ }
   // The value may embed an API key: never echo it.
   if (!ok) throw new Error("invalid URL (must start with http:// or https://)");
@@ -84,8 +140,20 @@ export const parseHttpUrls = (raw: unknown): string[] => parseList(raw).map(pars
 export function parseContracts(raw: unknown): Record<string, string> {
   let obj: unknown = raw;
   if (typeof raw === "string") {
-    const s = raw.trim();
-    obj = s.startsWith("{") ? JSON.parse(s) : Object.fromEntries(parseList(s).map((kv) => kv.split("=").map((x) => x.trim())));
+    const s = scalarText(raw).trim();
+    if (s.startsWith("{")) {
+      try {
+        obj = JSON.parse(s);
+      } catch {
+        throw new Error("contracts: not valid JSON");
+      }
+    } else {
+      obj = Object.fromEntries(parseList(s).map((kv) => {
+        const [name, addr, ...rest] = kv.split("=");
+        if (!name || addr === undefined || rest.length) throw new Error(`contracts: expected Name=0x..., got "${echo(kv)}"`);
+        return [name, addr];
+      }));
+    }
   }
   if (!obj || typeof obj !== "object" || Array.isArray(obj)) throw new Error("contracts must map names to addresses");
   const out: Record<string, string> = {};
@@ -93,7 +161,7 @@ export function parseContracts(raw: unknown): Record<string, string> {
     try {
       out[name] = parseAddress(addr);
     } catch {
-      throw new Error(`invalid address "${String(addr)}" for contract ${name}`);
+      throw new Error(`invalid address "${echo(addr)}" for contract ${echo(name)}`);
     }
   }
   return out;
@@ -102,10 +170,30 @@ export function parseContracts(raw: unknown): Record<string, string> {
 /** Non-negative decimal with at most 18 places, kept as text; `belowOne` restricts it to [0, 1). */
 export function parseDecimal18(belowOne: boolean) {
   return (raw: unknown): string => {
-    const s = String(raw).trim();
-    if (!/^\d+(\.\d{1,18})?$/.test(s)) throw new Error(`expected a decimal number with at most 18 places, got "${s}"`);
+    const s = scalarText(raw);
+    if (!/^\d+(\.\d{1,18})?$/.test(s)) throw new Error(`expected a decimal number with at most 18 places, got "${echo(s)}"`);
     if (belowOne && !/^0+(\.\d+)?$/.test(s)) throw new Error(`must be at least 0 and below 1, got ${s}`);
     return s;
+  };
+}
+
+export function parseBoolean(raw: unknown): boolean {
+  if (typeof raw === "boolean") return raw;
+  const s = scalarText(raw);
+  if (/^(1|true|yes)$/i.test(s)) return true;
+  if (/^(0|false|no)$/i.test(s)) return false;
+  throw new Error(`expected true or false, got "${echo(s)}"`);
+}
+
+function parsePath(raw: unknown): string {
+  return path.resolve(expandHome(scalarText(raw)));
+}
+
+function parseChoice<T extends string>(what: string, choices: readonly T[]) {
+  return (raw: unknown): T => {
+    const s = scalarText(raw);
+    if (!choices.includes(s as T)) throw new Error(`${what} must be ${choices.join(", ")}; got "${echo(s)}"`);
+    return s as T;
   };
 }
 
@@ -115,89 +203,140 @@ function expandHome(p: string): string {
 
 // ---- the settings table ---------------------------------------------------------------------
 
+const int = (min: number, max?: number) => rule(parseInteger(min, max));
+const num = (min: number, max: number) => rule(parseNumber(min, max));
+
 export const SETTINGS: Setting[] = [
-  { key: "network", flag: "network", env: ["KEEPCTL_NETWORK"], default: "mainnet", describe: "network preset",
-    parse: (r) => { const s = String(r).trim(); if (!PRESETS[s]) throw new Error(`unknown network "${s}" (known: ${Object.keys(PRESETS).join(", ")})`); return s; } },
-  { key: "dataDir", flag: "dataDir", env: ["KEEPCTL_DATA_DIR"], default: () => path.join(os.homedir(), ".keepctl"),
-    describe: "cache, journal and lock directory", parse: (r) => path.resolve(expandHome(String(r).trim())) },
-  { key: "rpcUrls", flag: "rpcUrl", env: ["KEEPCTL_RPC_URLS", "KEEPCTL_RPC_URL"], default: [], secret: "url",
-    describe: "JSON-RPC endpoints, tried in order", parse: parseHttpUrls },
-  { key: "chainId", env: ["KEEPCTL_CHAIN_ID"], describe: "expected chain id (checked on connect)", parse: parseInteger(1) },
-  { key: "contracts", env: ["KEEPCTL_CONTRACTS"], default: {}, merge: "record", describe: "contract addresses by name", parse: parseContracts },
-  { key: "startBlock", env: ["KEEPCTL_START_BLOCK", "MINBLOCK"], default: 0, describe: "first block of log scans", parse: parseInteger(0) },
-  { key: "operators", flag: "operator", env: ["KEEPCTL_OPERATORS", "OPERATORS"], default: [], describe: "operator addresses", parse: parseAddressList },
-  { key: "warnThreshold", flag: "threshold", env: ["KEEPCTL_WARN_THRESHOLD", "COLLATERALISATION_THRESHOLD"], default: 130,
-    describe: "collateralization % below which a deposit is at risk", parse: parseNumber(100, 1000) },
-  { key: "rpcTimeoutMs", env: ["KEEPCTL_RPC_TIMEOUT_MS"], default: 15000, describe: "per-request RPC timeout (ms)", parse: parseInteger(100, 600_000) },
-  { key: "rpcRetries", env: ["KEEPCTL_RPC_RETRIES"], default: 3, describe: "attempts per RPC URL before failing over", parse: parseInteger(1, 20) },
-  { key: "batchMaxCount", env: ["KEEPCTL_BATCH_MAX_COUNT"], default: 100, describe: "JSON-RPC calls per batch (1 disables batching)", parse: parseInteger(1, 1000) },
-  { key: "logChunkSize", env: ["KEEPCTL_LOG_CHUNK_SIZE"], default: 5000, describe: "blocks per eth_getLogs call (shrinks on range errors)", parse: parseInteger(1) },
-  { key: "subgraphUrl", flag: "subgraphUrl", env: ["KEEPCTL_SUBGRAPH_URL"], secret: "url", describe: "GraphQL endpoint (RAI feed)", parse: parseHttpUrl },
-  // RAI redemption-rate feed (keepctl rai-price, UMA bots); defaults from the seed deployment.
-  { key: "rateSetter", flag: "rateSetter", env: ["KEEPCTL_RATE_SETTER"], describe: "RAI RateSetter address (else contracts.RateSetter)", parse: parseAddress },
-  { key: "raiTwapLength", env: ["KEEPCTL_RAI_TWAP_LENGTH"], default: 28800, describe: "RAI feed TWAP length (s)", parse: parseInteger(1, 31_536_000) },
-  { key: "raiLookback", env: ["KEEPCTL_RAI_LOOKBACK"], default: 28800, describe: "RAI feed historical lookback (s)", parse: parseInteger(0, 31_536_000) },
-  { key: "raiUpdateRateDelay", env: ["KEEPCTL_RAI_UPDATE_RATE_DELAY"], default: 10800, describe: "RateSetter update delay; subgraph older than this is checked against events (s)", parse: parseInteger(1) },
-  { key: "raiSource", env: ["KEEPCTL_RAI_SOURCE"], default: "auto", describe: "RAI feed source: auto, subgraph or events",
-    parse: (r) => { const s = String(r).trim(); if (!["auto", "subgraph", "events"].includes(s)) throw new Error(`source must be auto, subgraph or events, got "${s}"`); return s; } },
-  { key: "subgraphTimeoutMs", env: ["KEEPCTL_SUBGRAPH_TIMEOUT_MS"], default: 10000, describe: "per-request subgraph timeout (ms)", parse: parseInteger(100, 600_000) },
-  // ---- redeem / watch (signing, fees, alerts, loop) ----
-  { key: "btcAddress", flag: "btcAddress", env: ["KEEPCTL_BTC_ADDRESS", "BTC_ADDRESS"], describe: "BTC address redemptions pay out to (P2WPKH, P2WSH, P2PKH, P2SH)",
-    parse: (r) => { const s = String(r).trim(); if (!/^[a-zA-Z0-9]{14,90}$/.test(s)) throw new Error(`"${s}" does not look like a BTC address`); return s; } },
-  { key: "redeemBelow", flag: "redeemBelow", env: ["KEEPCTL_REDEEM_BELOW"], default: 130, describe: "redeem deposits whose collateralization % is below this", parse: parseNumber(100, 1000) },
-  { key: "feeSats", flag: "feeSats", env: ["KEEPCTL_REDEMPTION_FEE_SATS"], default: 10000, describe: "BTC fee (sat) left to the redemption tx; >= 2000 and < half the UTXO", parse: parseInteger(2000) },
-  { key: "maxFeeGwei", flag: "maxFeeGwei", env: ["KEEPCTL_MAX_FEE_GWEI"], default: 200, describe: "hard cap on maxFeePerGas (gwei); never signed above", parse: parseNumber(0.000000001, 1_000_000) },
-  { key: "receiptTimeoutSec", env: ["KEEPCTL_RECEIPT_TIMEOUT"], default: 900, describe: "seconds to wait for a sent tx to mine before reporting it pending (still tracked)", parse: parseInteger(1, 86_400) },
-  { key: "txPollMs", env: ["KEEPCTL_TX_POLL_MS"], default: 2000, describe: "how often a sent tx's receipt is polled (ms)", parse: parseInteger(10, 600_000) },
-  { key: "rebroadcastMs", env: ["KEEPCTL_REBROADCAST_MS"], default: 10000, describe: "rebroadcast the same signed tx when the node knows none of its hashes, this often (ms)", parse: parseInteger(10, 3_600_000) },
-  { key: "replaceAfterSec", env: ["KEEPCTL_REPLACE_AFTER"], default: 60, describe: "re-price a sent tx at the same nonce when not mined this long after the last send (s)", parse: parseInteger(1, 86_400) },
-  { key: "replacementPct", env: ["KEEPCTL_REPLACEMENT_PCT"], default: 10, describe: "least rise of both fee fields the node accepts for a replacement (%)", parse: parseNumber(1, 1000) },
-  { key: "lockDir", env: ["KEEPCTL_LOCK_DIR"], describe: "machine-wide directory of per-account send locks (default <tmpdir>/keepctl-locks)", parse: (r) => path.resolve(expandHome(String(r).trim())) },
-  { key: "keystore", flag: "keystore", env: ["KEEPCTL_KEYSTORE"], describe: "encrypted JSON keystore of the signing account", parse: (r) => path.resolve(expandHome(String(r).trim())) },
-  { key: "passwordFile", flag: "passwordFile", env: ["KEEPCTL_PASSWORD_FILE"], describe: "file holding the keystore password", parse: (r) => path.resolve(expandHome(String(r).trim())) },
-  // Raw key: environment only (CI). No flag; the odd file key keeps it out of config files.
-  { key: "privateKey", env: ["KEEPCTL_PRIVATE_KEY"], fileKey: "(KEEPCTL_PRIVATE_KEY is env only)", secret: true, describe: "raw private key (CI only; prefer a keystore)", parse: (r) => String(r).trim() },
-  { key: "slackWebhookUrl", env: ["KEEPCTL_SLACK_WEBHOOK_URL"], secret: true, describe: "Slack incoming-webhook URL for alerts", parse: parseHttpUrl },
-  { key: "discordWebhookUrl", env: ["KEEPCTL_DISCORD_WEBHOOK_URL"], secret: true, describe: "Discord webhook URL for alerts", parse: parseHttpUrl },
-  { key: "telegramBotToken", env: ["KEEPCTL_TELEGRAM_BOT_TOKEN"], secret: true, describe: "Telegram bot token for alerts", parse: (r) => String(r).trim() },
-  { key: "telegramChatId", env: ["KEEPCTL_TELEGRAM_CHAT_ID"], describe: "Telegram chat id for alerts", parse: (r) => String(r).trim() },
-  { key: "webhookUrl", env: ["KEEPCTL_WEBHOOK_URL"], secret: true, describe: "generic JSON webhook URL for alerts", parse: parseHttpUrl },
-  { key: "heartbeatUrl", flag: "heartbeatUrl", env: ["KEEPCTL_HEARTBEAT_URL"], secret: true, describe: "URL pinged after every watch loop (dead-man switch)", parse: parseHttpUrl },
-  { key: "interval", flag: "interval", env: ["KEEPCTL_INTERVAL"], default: 60, describe: "seconds between watch loops", parse: parseInteger(1, 86_400) },
-  { key: "minEthBalance", env: ["KEEPCTL_MIN_ETH"], default: "0.1", describe: "alert when the account's ETH falls below this", parse: (r) => { const s = String(r).trim(); if (!/^\d+(\.\d{1,18})?$/.test(s)) throw new Error(`expected an ETH amount, got "${s}"`); return s; } },
-  { key: "maxBlockAgeSec", env: ["KEEPCTL_MAX_BLOCK_AGE"], default: 300, describe: "alert when no new block arrived for this many seconds", parse: parseInteger(1) },
+  { key: "network", section: "core", flag: "network", env: ["KEEPCTL_NETWORK"], default: "mainnet", describe: "network preset",
+    schema: rule((r) => { const s = scalarText(r); if (!PRESETS[s]) throw new Error(`unknown network "${echo(s)}" (known: ${Object.keys(PRESETS).join(", ")})`); return s; }) },
+  { key: "dataDir", section: "core", flag: "dataDir", env: ["KEEPCTL_DATA_DIR"], default: () => path.join(os.homedir(), ".keepctl"),
+    describe: "cache, journal and lock directory (created 0700)", schema: rule(parsePath) },
+  { key: "rpcUrls", section: "rpc", field: "urls", flag: "rpcUrl", env: ["KEEPCTL_RPC_URLS", "KEEPCTL_RPC_URL"], default: [], secret: "url", list: true,
+    fileForm: { flag: "rpcUrlFile", env: "KEEPCTL_RPC_URLS_FILE" }, describe: "JSON-RPC endpoints, tried in order", schema: rule(parseHttpUrls) },
+  { key: "chainId", section: "rpc", env: ["KEEPCTL_CHAIN_ID"], describe: "expected chain id (checked on connect)", schema: int(1) },
+  { key: "rpcTimeoutMs", section: "rpc", field: "timeoutMs", env: ["KEEPCTL_RPC_TIMEOUT_MS"], default: 15000, describe: "per-request RPC timeout (ms)", schema: int(100, 600_000) },
+  { key: "rpcRetries", section: "rpc", field: "retries", env: ["KEEPCTL_RPC_RETRIES"], default: 3, describe: "attempts per RPC URL before failing over", schema: int(1, 20) },
+  { key: "batchMaxCount", section: "rpc", env: ["KEEPCTL_BATCH_MAX_COUNT"], default: 100, describe: "JSON-RPC calls per batch (1 disables batching)", schema: int(1, 1000) },
+  { key: "logChunkSize", section: "rpc", env: ["KEEPCTL_LOG_CHUNK_SIZE"], default: 5000, describe: "blocks per eth_getLogs call (shrinks on range errors)", schema: int(1) },
+  // ---- tBTC ----
+  { key: "contracts", section: "tbtc", env: ["KEEPCTL_CONTRACTS"], default: {}, merge: "record", describe: "contract addresses by name", schema: rule(parseContracts) },
+  { key: "startBlock", section: "tbtc", env: ["KEEPCTL_START_BLOCK", "MINBLOCK"], default: 0, describe: "first block of log scans", schema: int(0) },
+  { key: "operators", section: "tbtc", flag: "operator", env: ["KEEPCTL_OPERATORS", "OPERATORS"], default: [], list: true, describe: "operator addresses", schema: rule(parseAddressList) },
+  { key: "warnThreshold", section: "tbtc", flag: "threshold", env: ["KEEPCTL_WARN_THRESHOLD", "COLLATERALISATION_THRESHOLD"], default: 130,
+    describe: "collateralization % below which a deposit is at risk", schema: num(100, 1000) },
+  { key: "btcAddress", section: "tbtc", flag: "btcAddress", env: ["KEEPCTL_BTC_ADDRESS", "BTC_ADDRESS"], describe: "BTC address redemptions pay out to (P2WPKH, P2WSH, P2PKH, P2SH)",
+    schema: rule((r) => { const s = scalarText(r); if (!/^[a-zA-Z0-9]{14,90}$/.test(s)) throw new Error(`"${echo(s)}" does not look like a BTC address`); return s; }) },
+  { key: "redeemBelow", section: "tbtc", flag: "redeemBelow", env: ["KEEPCTL_REDEEM_BELOW"], default: 130, describe: "redeem deposits whose collateralization % is below this", schema: num(100, 1000) },
+  { key: "feeSats", section: "tbtc", flag: "feeSats", env: ["KEEPCTL_REDEMPTION_FEE_SATS"], default: 10000, describe: "BTC fee (sat) left to the redemption tx; >= 2000 and < half the UTXO", schema: int(2000) },
+  // ---- RAI redemption-rate feed (keepctl rai-price, UMA bots); defaults from the seed deployment ----
+  { key: "subgraphUrl", section: "rai", flag: "subgraphUrl", env: ["KEEPCTL_SUBGRAPH_URL"], secret: "url", fileForm: { flag: "subgraphUrlFile", env: "KEEPCTL_SUBGRAPH_URL_FILE" },
+    describe: "GraphQL endpoint (RAI feed)", schema: rule(parseHttpUrl) },
+  { key: "rateSetter", section: "rai", flag: "rateSetter", env: ["KEEPCTL_RATE_SETTER"], describe: "RAI RateSetter address (else contracts.RateSetter)", schema: rule(parseAddress) },
+  { key: "raiTwapLength", section: "rai", field: "twapLength", env: ["KEEPCTL_RAI_TWAP_LENGTH"], default: 28800, describe: "RAI feed TWAP length (s)", schema: int(1, 31_536_000) },
+  { key: "raiLookback", section: "rai", field: "lookback", env: ["KEEPCTL_RAI_LOOKBACK"], default: 28800, describe: "RAI feed historical lookback (s)", schema: int(0, 31_536_000) },
+  { key: "raiUpdateRateDelay", section: "rai", field: "updateRateDelay", env: ["KEEPCTL_RAI_UPDATE_RATE_DELAY"], default: 10800, describe: "RateSetter update delay; subgraph older than this is checked against events (s)", schema: int(1) },
+  { key: "raiSource", section: "rai", field: "source", env: ["KEEPCTL_RAI_SOURCE"], default: "auto", describe: "RAI feed source: auto, subgraph or events", schema: rule(parseChoice("source", ["auto", "subgraph", "events"] as const)) },
+  { key: "subgraphTimeoutMs", section: "rai", env: ["KEEPCTL_SUBGRAPH_TIMEOUT_MS"], default: 10000, describe: "per-request subgraph timeout (ms)", schema: int(100, 600_000) },
+  // ---- signing ----
+  { key: "maxFeeGwei", section: "signing", flag: "maxFeeGwei", env: ["KEEPCTL_MAX_FEE_GWEI"], default: 200, describe: "hard cap on maxFeePerGas (gwei); never signed above", schema: num(0.000000001, 1_000_000) },
+  { key: "receiptTimeoutSec", section: "signing", env: ["KEEPCTL_RECEIPT_TIMEOUT"], default: 900, describe: "seconds to wait for a sent tx to mine before reporting it pending (still tracked)", schema: int(1, 86_400) },
+  { key: "txPollMs", section: "signing", env: ["KEEPCTL_TX_POLL_MS"], default: 2000, describe: "how often a sent tx's receipt is polled (ms)", schema: int(10, 600_000) },
+  { key: "rebroadcastMs", section: "signing", env: ["KEEPCTL_REBROADCAST_MS"], default: 10000, describe: "rebroadcast the same signed tx when the node knows none of its hashes, this often (ms)", schema: int(10, 3_600_000) },
+  { key: "replaceAfterSec", section: "signing", env: ["KEEPCTL_REPLACE_AFTER"], default: 60, describe: "re-price a sent tx at the same nonce when not mined this long after the last send (s)", schema: int(1, 86_400) },
+  { key: "replacementPct", section: "signing", env: ["KEEPCTL_REPLACEMENT_PCT"], default: 10, describe: "least rise of both fee fields the node accepts for a replacement (%)", schema: num(1, 1000) },
+  { key: "lockDir", section: "signing", env: ["KEEPCTL_LOCK_DIR"], describe: "machine-wide directory of per-account send locks (default <tmpdir>/keepctl-locks)", schema: rule(parsePath) },
+  { key: "keystore", section: "signing", flag: "keystore", env: ["KEEPCTL_KEYSTORE"], describe: "encrypted JSON keystore of the signing account", schema: rule(parsePath) },
+  { key: "passwordFile", section: "signing", flag: "passwordFile", env: ["KEEPCTL_PASSWORD_FILE"], describe: "file holding the keystore password", schema: rule(parsePath) },
+  // Raw key: environment only (CI). No flag (argv is public), no config-file key.
+  { key: "privateKey", section: "signing", env: ["KEEPCTL_PRIVATE_KEY"], fileKey: null, secret: true, describe: "raw private key (CI only; prefer a keystore)", schema: rule((r) => scalarText(r).trim()) },
+  { key: "strictPerms", section: "signing", flag: "strictPerms", env: ["KEEPCTL_STRICT_PERMS"], default: false, describe: "a keystore or password file readable by group/others is an error, not a warning", schema: rule(parseBoolean) },
+  // ---- alerts ----
+  { key: "slackWebhookUrl", section: "alerts", env: ["KEEPCTL_SLACK_WEBHOOK_URL"], fileForm: { env: "KEEPCTL_SLACK_WEBHOOK_URL_FILE" }, secret: true, describe: "Slack incoming-webhook URL for alerts", schema: rule(parseHttpUrl) },
+  { key: "discordWebhookUrl", section: "alerts", env: ["KEEPCTL_DISCORD_WEBHOOK_URL"], fileForm: { env: "KEEPCTL_DISCORD_WEBHOOK_URL_FILE" }, secret: true, describe: "Discord webhook URL for alerts", schema: rule(parseHttpUrl) },
+  { key: "telegramBotToken", section: "alerts", env: ["KEEPCTL_TELEGRAM_BOT_TOKEN"], fileForm: { env: "KEEPCTL_TELEGRAM_BOT_TOKEN_FILE" }, secret: true, describe: "Telegram bot token for alerts", schema: rule((r) => scalarText(r).trim()) },
+  { key: "telegramChatId", section: "alerts", env: ["KEEPCTL_TELEGRAM_CHAT_ID"], describe: "Telegram chat id for alerts", schema: rule((r) => scalarText(r).trim()) },
+  { key: "webhookUrl", section: "alerts", env: ["KEEPCTL_WEBHOOK_URL"], fileForm: { env: "KEEPCTL_WEBHOOK_URL_FILE" }, secret: true, describe: "generic JSON webhook URL for alerts", schema: rule(parseHttpUrl) },
+  { key: "heartbeatUrl", section: "alerts", flag: "heartbeatUrl", env: ["KEEPCTL_HEARTBEAT_URL"], fileForm: { flag: "heartbeatUrlFile", env: "KEEPCTL_HEARTBEAT_URL_FILE" }, secret: true,
+    describe: "URL pinged after every watch loop or bot pass (dead-man switch)", schema: rule(parseHttpUrl) },
+  // ---- watch loop ----
+  { key: "interval", section: "watch", flag: "interval", env: ["KEEPCTL_INTERVAL"], default: 60, describe: "seconds between watch loops and bot passes", schema: int(1, 86_400) },
+  { key: "maxFailedPasses", section: "watch", flag: "maxFailedPasses", env: ["KEEPCTL_MAX_FAILED_PASSES"], default: 5, describe: "failed watch loops / EMP bot passes in a row before exiting 11 (0 = never)", schema: int(0, 10_000) },
+  { key: "minEthBalance", section: "watch", env: ["KEEPCTL_MIN_ETH"], default: "0.1", describe: "alert when the account's ETH falls below this", schema: rule(parseDecimal18(false)) },
+  { key: "maxBlockAgeSec", section: "watch", env: ["KEEPCTL_MAX_BLOCK_AGE"], default: 300, describe: "alert when no new block arrived for this many seconds", schema: int(1) },
   // ---- UMA EMP bots (emp-liquidate, emp-dispute); decimals are kept as text, exact to 18 places ----
-  { key: "empAddress", flag: "emp", env: ["KEEPCTL_EMP_ADDRESS", "EMP_ADDRESS"], describe: "ExpiringMultiParty address (else contracts.ExpiringMultiParty)", parse: parseAddress },
-  { key: "empPrice", flag: "price", describe: "fixed price override for the EMP bots (decimal, 18 dp)", parse: parseDecimal18(false) },
-  { key: "crThreshold", flag: "crThreshold", env: ["KEEPCTL_CR_THRESHOLD", "CR_THRESHOLD"], default: "0.02", describe: "price shading of the EMP bots, in [0, 1)", parse: parseDecimal18(true) },
-  { key: "liquidationDeadline", flag: "liquidationDeadline", env: ["KEEPCTL_LIQUIDATION_DEADLINE"], default: 300, describe: "seconds a liquidation may wait to be mined", parse: parseInteger(1, 86_400) },
-  { key: "maxTokens", flag: "maxTokens", env: ["KEEPCTL_MAX_TOKENS_TO_LIQUIDATE"], describe: "most synthetic tokens per liquidation (decimal)", parse: parseDecimal18(false) },
-  { key: "defenseActivationPercent", flag: "defenseActivationPercent", env: ["KEEPCTL_DEFENSE_ACTIVATION_PERCENT"], describe: "whale defence: % of withdrawal liveness after which to liquidate minSponsorTokens", parse: parseNumber(0, 100) },
-  { key: "disputeDelay", flag: "disputeDelay", env: ["KEEPCTL_DISPUTE_DELAY"], default: 60, describe: "seconds after a liquidation before disputing it", parse: parseInteger(0, 86_400) },
-  { key: "empLookback", flag: "lookback", env: ["KEEPCTL_EMP_LOOKBACK"], describe: "disputer price lookback (s); default the EMP's liquidationLiveness", parse: parseInteger(0, 31_536_000) },
-  { key: "botRetries", flag: "retries", env: ["KEEPCTL_BOT_RETRIES"], default: 3, describe: "retries of a failed EMP bot pass", parse: parseInteger(0, 20) },
-  { key: "maxFailedPasses", flag: "maxFailedPasses", env: ["KEEPCTL_MAX_FAILED_PASSES"], default: 5, describe: "failed watch loops / EMP bot passes in a row before exiting 11 (0 = never)", parse: parseInteger(0, 10_000) },
-  // Other modules: add one row here, or call defineSetting() from your own module.
+  { key: "empAddress", section: "emp", field: "address", flag: "emp", env: ["KEEPCTL_EMP_ADDRESS", "EMP_ADDRESS"], describe: "ExpiringMultiParty address (else contracts.ExpiringMultiParty)", schema: rule(parseAddress) },
+  { key: "empPrice", section: "emp", field: "price", flag: "price", describe: "fixed price override for the EMP bots (decimal, 18 dp)", schema: rule(parseDecimal18(false)) },
+  { key: "crThreshold", section: "emp", flag: "crThreshold", env: ["KEEPCTL_CR_THRESHOLD", "CR_THRESHOLD"], default: "0.02", describe: "price shading of the EMP bots, in [0, 1)", schema: rule(parseDecimal18(true)) },
+  { key: "liquidationDeadline", section: "emp", flag: "liquidationDeadline", env: ["KEEPCTL_LIQUIDATION_DEADLINE"], default: 300, describe: "seconds a liquidation may wait to be mined", schema: int(1, 86_400) },
+  { key: "maxTokens", section: "emp", flag: "maxTokens", env: ["KEEPCTL_MAX_TOKENS_TO_LIQUIDATE"], describe: "most synthetic tokens per liquidation (decimal)", schema: rule(parseDecimal18(false)) },
+  { key: "defenseActivationPercent", section: "emp", flag: "defenseActivationPercent", env: ["KEEPCTL_DEFENSE_ACTIVATION_PERCENT"], describe: "whale defence: % of withdrawal liveness after which to liquidate minSponsorTokens", schema: num(0, 100) },
+  { key: "disputeDelay", section: "emp", flag: "disputeDelay", env: ["KEEPCTL_DISPUTE_DELAY"], default: 60, describe: "seconds after a liquidation before disputing it", schema: int(0, 86_400) },
+  { key: "empLookback", section: "emp", field: "lookback", flag: "lookback", env: ["KEEPCTL_EMP_LOOKBACK"], describe: "disputer price lookback (s); default the EMP's liquidationLiveness", schema: int(0, 31_536_000) },
+  { key: "botRetries", section: "emp", field: "retries", flag: "retries", env: ["KEEPCTL_BOT_RETRIES"], default: 3, describe: "retries of a failed EMP bot pass", schema: int(0, 20) },
 ];
 
-/** Adds (or replaces) a setting; call at module load, before loadConfig runs. */
-export function defineSetting<T>(s: Setting<T>): void {
-  const i = SETTINGS.findIndex((x) => x.key === s.key);
-  if (i >= 0) SETTINGS[i] = s as Setting;
-  else SETTINGS.push(s as Setting);
+/** Environment names that are not settings but are still read here. */
+const OTHER_ENV = ["KEEPCTL_CONFIG", "KEEPCTL_DEPLOYMENT"];
+
+export function knownEnvNames(): string[] {
+  return [...OTHER_ENV, ...SETTINGS.flatMap((s) => [...(s.env ?? []), ...(s.fileForm ? [s.fileForm.env] : [])])];
 }
+
+export function knownFileKeys(): string[] {
+  return ["deployment", ...SETTINGS.filter((s) => s.fileKey !== null).map((s) => s.fileKey ?? s.key)];
+}
+
+// ---- sections ---------------------------------------------------------------------------------
+
+export interface RpcSection { urls: string[]; chainId: number; timeoutMs: number; retries: number; batchMaxCount: number; logChunkSize: number }
+export type KeySource = "keystore" | "private-key" | "none";
+export interface SigningSection {
+  /** Which key signs; see keySourceRule below. */
+  keySource: KeySource;
+  keystore?: string;
+  passwordFile?: string;
+  privateKey?: string;
+  maxFeeGwei: number;
+  strictPerms: boolean;
+  receiptTimeoutSec: number;
+  txPollMs: number;
+  rebroadcastMs: number;
+  replaceAfterSec: number;
+  replacementPct: number;
+  lockDir?: string;
+}
+export interface AlertsSection { slackWebhookUrl?: string; discordWebhookUrl?: string; telegramBotToken?: string; telegramChatId?: string; webhookUrl?: string; heartbeatUrl?: string }
+export interface TbtcSection { contracts: Record<string, string>; startBlock: number; operators: string[]; warnThreshold: number; btcAddress?: string; redeemBelow: number; feeSats: number }
+export interface RaiSection {
+  network: string; contracts: Record<string, string>; startBlock: number; logChunkSize: number;
+  subgraphUrl?: string; rateSetter?: string; twapLength: number; lookback: number; updateRateDelay: number;
+  source: "auto" | "subgraph" | "events"; subgraphTimeoutMs: number;
+}
+export interface EmpSection {
+  address?: string; price?: string; crThreshold: string; liquidationDeadline: number; maxTokens?: string;
+  defenseActivationPercent?: number; disputeDelay: number; lookback?: number; retries: number;
+}
+export interface WatchSection { interval: number; minEthBalance: string; maxBlockAgeSec: number; maxFailedPasses: number }
 
 // ---- resolution ------------------------------------------------------------------------------
 
 export interface Config {
   network: string;
+  dataDir: string;
+  rpc: RpcSection;
+  signing: SigningSection;
+  alerts: AlertsSection;
+  tbtc: TbtcSection;
+  rai: RaiSection;
+  emp: EmpSection;
+  watch: WatchSection;
+  // Flat copies of the most used values, for modules that take a structural slice of Config.
   rpcUrls: string[];
   chainId: number;
   contracts: Record<string, string>;
   startBlock: number;
   operators: string[];
   warnThreshold: number;
-  dataDir: string;
   rpcTimeoutMs: number;
   rpcRetries: number;
   batchMaxCount: number;
@@ -207,12 +346,12 @@ export interface Config {
   deploymentFile?: string;
   /** The parsed deployment file, extras included. */
   deployment?: DeploymentFile;
-  /** Every setting by key, including ones other modules define. */
+  /** Every setting by key (settingOf reads here; new code reads the sections). */
   values: Record<string, unknown>;
   sources: Record<string, Source>;
   /** Which flag / env name / file key supplied each value. */
   origins: Record<string, string>;
-  /** Non-fatal findings (unknown config-file keys, ...), for the command to show. */
+  /** Non-fatal findings (a key source overridden by a higher layer, ...), for the command to show. */
   warnings: string[];
 }
 
@@ -245,21 +384,61 @@ function readJson(file: string, what: string, hint: string): Record<string, unkn
   }
 }
 
+/** Edit distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)] as number[]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/** The closest known name, if close enough to be a typo (case-insensitive). */
+export function closestName(name: string, known: string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    const dd = distance(name.toLowerCase(), k.toLowerCase());
+    if (dd < bestD) { best = k; bestD = dd; }
+  }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+}
+
+function unknownNameError(what: string, name: string, known: string[], hint: string): ConfigError {
+  const near = closestName(name, known);
+  return new ConfigError(`unknown ${what} "${echo(name)}"${near ? ` (did you mean "${near}"?)` : ""}`, { hint });
+}
+
+/** A file form's content: one value per line; blank lines and # comments are skipped. */
+function readValueFile(file: string, origin: string, list: boolean): string | string[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.resolve(expandHome(file)), "utf8");
+  } catch (e) {
+    throw new ConfigError(`cannot read ${origin}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { hint: "give a readable file with one value per line" });
+  }
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"));
+  if (lines.length === 0) throw new ConfigError(`${origin} holds no value`, { hint: "put one value per line in the file" });
+  if (!list && lines.length > 1) throw new ConfigError(`${origin} holds ${lines.length} lines, expected one value`, { hint: "put exactly one value in the file" });
+  return list ? lines : lines[0];
+}
+
 /** Takes a setting's value from the highest layer that has one; records source and origin. */
 function resolve(s: Setting, layers: Layer[], cfg: Pick<Config, "values" | "sources" | "origins">): void {
   const found: { layer: Layer; value: unknown; origin: string }[] = [];
   for (const layer of layers) {
     const hit = layerValue(s, layer);
     if (hit === undefined) continue;
-    let value: unknown;
-    try {
-      value = s.parse(hit.raw);
-    } catch (e) {
-      const msg = `${(e as Error).message} (from ${hit.origin})`;
+    const parsed = s.schema.safeParse(hit.raw);
+    if (!parsed.success) {
+      const msg = `${parsed.error.issues[0]?.message ?? "invalid value"} (from ${hit.origin})`;
       const fromUser = layer.source === "flag" || layer.source === "env";
       throw fromUser ? new UsageError(msg) : new ConfigError(msg);
     }
-    found.push({ layer, value, origin: hit.origin });
+    found.push({ layer, value: parsed.data, origin: hit.origin });
     if (s.merge !== "record") break;
   }
   if (found.length === 0) {
@@ -278,17 +457,29 @@ function resolve(s: Setting, layers: Layer[], cfg: Pick<Config, "values" | "sour
 function layerValue(s: Setting, layer: Layer): { raw: unknown; origin: string } | undefined {
   if (layer.source === "flag") {
     const v = s.flag ? layer.values[s.flag] : undefined;
-    if (v === undefined || (Array.isArray(v) && v.length === 0)) return undefined;
-    return { raw: v, origin: kebab(s.flag!) };
+    const f = s.fileForm?.flag ? layer.values[s.fileForm.flag] : undefined;
+    if (v !== undefined && f !== undefined) throw new UsageError(`${kebab(s.flag!)} and ${kebab(s.fileForm!.flag!)} both given; pass only one`);
+    if (f !== undefined) {
+      const origin = `${kebab(s.fileForm!.flag!)} ${echo(f)}`;
+      if (typeof f !== "string" || f === "") throw new UsageError(`empty value (from ${kebab(s.fileForm!.flag!)})`);
+      return { raw: readValueFile(f, origin, !!s.list), origin };
+    }
+    return v === undefined ? undefined : { raw: v, origin: kebab(s.flag!) };
   }
   if (layer.source === "env") {
-    for (const name of s.env ?? []) {
-      const v = layer.values[name];
-      if (typeof v === "string" && v.trim() !== "") return { raw: v, origin: layer.origin(name) };
+    const fileEnv = s.fileForm?.env;
+    const direct = (s.env ?? []).find((name) => layer.values[name] !== undefined);
+    if (fileEnv && layer.values[fileEnv] !== undefined) {
+      if (direct) throw new UsageError(`${direct} and ${fileEnv} both set; set only one`);
+      const f = String(layer.values[fileEnv]);
+      if (f === "") throw new UsageError(`empty value (from ${layer.origin(fileEnv)})`);
+      const origin = `${layer.origin(fileEnv)}=${echo(f)}`;
+      return { raw: readValueFile(f, origin, !!s.list), origin };
     }
-    return undefined;
+    return direct ? { raw: layer.values[direct], origin: layer.origin(direct) } : undefined;
   }
-  const k = layer.source === "file" ? (s.fileKey ?? s.key) : s.key;
+  const k = layer.source === "file" ? s.fileKey === null ? undefined : (s.fileKey ?? s.key) : s.key;
+  if (k === undefined) return undefined;
   const v = layer.values[k];
   return v === undefined || v === null ? undefined : { raw: v, origin: layer.origin(k) };
 }
@@ -296,6 +487,21 @@ function layerValue(s: Setting, layer: Layer): { raw: unknown; origin: string } 
 /** False when NO_COLOR is set (any non-empty value, per no-color.org); output.ts asks here so only this file reads the environment. */
 export function colorAllowed(env: NodeJS.ProcessEnv = process.env): boolean {
   return !env.NO_COLOR;
+}
+
+/** A path-like value read outside the settings table (--config, --deployment): empty is an error, not "unset". */
+function nonEmpty(v: unknown, origin: string, fromFile: boolean): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "string" || v.trim() === "") {
+    const msg = `empty value (from ${origin})`;
+    throw fromFile ? new ConfigError(msg) : new UsageError(msg);
+  }
+  return v;
+}
+
+/** The config file's shape: every known key, nothing else (zod reports the strays). */
+function fileSchema(): z.ZodTypeAny {
+  return z.object(Object.fromEntries(knownFileKeys().map((k) => [k, z.unknown()]))).strict();
 }
 
 export function loadConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): Config {
@@ -313,18 +519,32 @@ export function loadConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEn
   const envVars: Record<string, string | undefined> = { ...dotenvVars, ...env };
   const envOrigin = (name: string) => (env[name] === undefined && name in dotenvVars ? `${name} in .env` : name);
 
+  // A misspelt KEEPCTL_ name would otherwise leave its setting at a default without a word.
+  const knownEnv = knownEnvNames();
+  for (const name of Object.keys(envVars)) {
+    if (name.startsWith("KEEPCTL_") && envVars[name] !== undefined && !knownEnv.includes(name)) {
+      const where = envOrigin(name) === name ? "environment variable" : "variable in .env";
+      throw unknownNameError(where, name, knownEnv, "fix or unset it; docs/configuration.md lists every KEEPCTL_ variable");
+    }
+  }
+
   const cfg = { values: {}, sources: {}, origins: {}, warnings: [] } as unknown as Config;
   const flagLayer: Layer = { source: "flag", values: flags, origin: kebab };
   const envLayer: Layer = { source: "env", values: envVars, origin: envOrigin };
 
-  const configFileRaw = (flags.config as string | undefined) ?? envVars.KEEPCTL_CONFIG;
+  const configFileRaw = nonEmpty(flags.config, "--config", false) ?? nonEmpty(envVars.KEEPCTL_CONFIG, envOrigin("KEEPCTL_CONFIG"), false);
   let fileLayer: Layer | undefined;
   if (configFileRaw) {
     cfg.configFile = path.resolve(cwd, expandHome(configFileRaw));
     const file = readJson(cfg.configFile, "config file", "fix the path given by --config / KEEPCTL_CONFIG");
+    const shape = fileSchema().safeParse(file);
+    if (!shape.success) {
+      const issue = shape.error.issues.find((i) => i.code === z.ZodIssueCode.unrecognized_keys) as z.ZodUnrecognizedKeysIssue | undefined;
+      const key = issue?.keys[0] ?? "?";
+      if (key === "privateKey") throw new ConfigError(`config file ${cfg.configFile}: "privateKey" is not allowed in a config file`, { hint: "use a keystore (keystore + passwordFile), or KEEPCTL_PRIVATE_KEY in CI" });
+      throw unknownNameError(`key in config file ${cfg.configFile}:`, key, knownFileKeys(), "fix or remove it; docs/configuration.md lists every key");
+    }
     fileLayer = { source: "file", values: file, origin: (k) => `config file key "${k}"` };
-    const known = new Set(["deployment", ...SETTINGS.map((s) => s.fileKey ?? s.key)]);
-    for (const k of Object.keys(file)) if (!known.has(k)) cfg.warnings.push(`config file: unknown key "${k}" ignored`);
   }
   const userLayers = [flagLayer, envLayer, ...(fileLayer ? [fileLayer] : [])];
 
@@ -332,9 +552,9 @@ export function loadConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEn
   for (const key of ["network", "dataDir"]) resolve(SETTINGS.find((s) => s.key === key)!, userLayers, cfg);
   const network = cfg.values.network as string;
 
-  let deploymentRaw = (flags.deployment as string | undefined) ?? envVars.KEEPCTL_DEPLOYMENT;
-  const fileDeployment = fileLayer?.values.deployment;
-  if (!deploymentRaw && typeof fileDeployment === "string") {
+  let deploymentRaw = nonEmpty(flags.deployment, "--deployment", false) ?? nonEmpty(envVars.KEEPCTL_DEPLOYMENT, envOrigin("KEEPCTL_DEPLOYMENT"), false);
+  const fileDeployment = nonEmpty(fileLayer?.values.deployment, 'config file key "deployment"', true);
+  if (!deploymentRaw && fileDeployment) {
     // A path inside the config file is relative to that file, not to wherever keepctl runs.
     deploymentRaw = path.resolve(path.dirname(cfg.configFile!), expandHome(fileDeployment));
   }
@@ -353,7 +573,7 @@ export function loadConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEn
       subgraphUrl: typeof d.subgraphUrl === "string" ? d.subgraphUrl : undefined,
     };
     presetLayer = { source: "deployment", values, origin: (k) => `deployment file key "${k === "startBlock" ? "deploymentBlock" : k === "rpcUrls" ? "rpcUrl" : k}"` };
-    if (!flags.network && !envVars.KEEPCTL_NETWORK && !fileLayer?.values.network) {
+    if (cfg.sources.network === "default") {
       cfg.values.network = typeof d.network === "string" ? d.network : "custom";
       cfg.sources.network = "deployment";
       cfg.origins.network = cfg.deploymentFile;
@@ -365,37 +585,81 @@ export function loadConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEn
   const layers = [...userLayers, presetLayer];
   for (const s of SETTINGS) if (s.key !== "network" && s.key !== "dataDir") resolve(s, layers, cfg);
 
+  applyKeySourceRule(cfg);
+
   for (const s of SETTINGS) {
     if (!s.secret) continue;
     const v = cfg.values[s.key];
     for (const item of Array.isArray(v) ? v : [v]) {
       if (typeof item !== "string") continue;
-      // A bare origin (http://127.0.0.1:8545) hides nothing, and showing it helps when it fails.
-      if (s.secret === "url" && redactUrl(item) === item.replace(/\/$/, "")) continue;
-      registerSecret(item);
-      if (s.secret === "url") for (const part of urlKeyParts(item)) registerSecret(part);
+      if (s.secret === "url" || /^https?:/.test(item)) registerSecretUrl(item);
+      else registerSecret(item);
     }
   }
-  const reserved = new Set(["values", "sources", "origins", "warnings", "configFile", "deploymentFile", "deployment"]);
-  for (const [k, v] of Object.entries(cfg.values)) if (!reserved.has(k)) (cfg as unknown as Record<string, unknown>)[k] = v;
+  finish(cfg);
   if (cfg.chainId === undefined) {
     throw new ConfigError("no chain id known for this network", { hint: "set KEEPCTL_CHAIN_ID or add chainId to the deployment file" });
   }
   if (opts.requireRpc !== false && cfg.rpcUrls.length === 0) {
-    throw new ConfigError("no RPC URL configured", { hint: "pass --rpc-url or set KEEPCTL_RPC_URLS" });
+    throw new ConfigError("no RPC URL configured", { hint: "pass --rpc-url-file FILE or --rpc-url, or set KEEPCTL_RPC_URLS_FILE / KEEPCTL_RPC_URLS" });
   }
   return cfg;
 }
 
-/** Pieces of a URL long enough to be an API key: they may be echoed alone in a provider's error. */
-function urlKeyParts(url: string): string[] {
-  try {
-    const u = new URL(url);
-    const parts = [...u.pathname.split("/"), ...u.searchParams.values(), decodeURIComponent(u.password)];
-    return [...parts.filter((p) => p.length >= 12), ...u.hostname.split(".").filter(keyLikeHostLabel)];
-  } catch {
-    return [];
+const LEVEL: Record<Source, number> = { flag: 0, env: 1, file: 2, deployment: 3, preset: 3, default: 4 };
+
+/**
+ * Which key signs. The account used must never silently be another than the one named:
+ * - the key source named at the highest layer wins: flag (--keystore) > env (KEEPCTL_KEYSTORE or
+ *   KEEPCTL_PRIVATE_KEY, .env included) > config file ("keystore"); the other is dropped with a
+ *   warning, e.g. --keystore beats KEEPCTL_PRIVATE_KEY from the environment or .env;
+ * - KEEPCTL_KEYSTORE and KEEPCTL_PRIVATE_KEY both set (the same layer) is a usage error naming both;
+ * - a password file only goes with a keystore: with the raw key it is ignored, with a warning.
+ */
+function applyKeySourceRule(cfg: Config): void {
+  const v = cfg.values;
+  const hasKs = v.keystore !== undefined;
+  const hasPk = v.privateKey !== undefined;
+  if (hasKs && hasPk) {
+    const ks = LEVEL[cfg.sources.keystore];
+    const pk = LEVEL[cfg.sources.privateKey];
+    if (ks === pk) {
+      throw new UsageError(`${cfg.origins.keystore} and ${cfg.origins.privateKey} both name a signing key; set only one`, {
+        hint: "unset KEEPCTL_PRIVATE_KEY to sign with the keystore, or unset the keystore to sign with the raw key",
+      });
+    }
+    const drop = ks < pk ? "privateKey" : "keystore";
+    const keep = drop === "privateKey" ? "keystore" : "privateKey";
+    cfg.warnings.push(`${cfg.origins[drop]} ignored: ${cfg.origins[keep]} names the signing key`);
+    delete v[drop];
+    delete cfg.sources[drop];
+    delete cfg.origins[drop];
   }
+  if (v.privateKey !== undefined && v.passwordFile !== undefined) {
+    cfg.warnings.push(`${cfg.origins.passwordFile} ignored: the raw key of ${cfg.origins.privateKey} needs no password`);
+  }
+}
+
+/** Builds the typed sections and the flat copies from the resolved values. */
+function finish(cfg: Config): void {
+  const v = cfg.values;
+  const sections: Record<string, Record<string, unknown>> = { core: {}, rpc: {}, signing: {}, alerts: {}, tbtc: {}, rai: {}, emp: {}, watch: {} };
+  for (const s of SETTINGS) if (v[s.key] !== undefined) sections[s.section][s.field ?? s.key] = v[s.key];
+  cfg.network = v.network as string;
+  cfg.dataDir = v.dataDir as string;
+  cfg.rpc = sections.rpc as unknown as RpcSection;
+  cfg.signing = { ...(sections.signing as unknown as SigningSection), keySource: v.keystore !== undefined ? "keystore" : v.privateKey !== undefined ? "private-key" : "none" };
+  if (cfg.signing.keySource === "private-key") delete cfg.signing.passwordFile;
+  cfg.alerts = sections.alerts as AlertsSection;
+  cfg.tbtc = sections.tbtc as unknown as TbtcSection;
+  cfg.rai = { ...(sections.rai as unknown as RaiSection), network: cfg.network, contracts: v.contracts as Record<string, string>, startBlock: v.startBlock as number, logChunkSize: v.logChunkSize as number };
+  cfg.emp = sections.emp as unknown as EmpSection;
+  cfg.watch = sections.watch as unknown as WatchSection;
+  Object.assign(cfg, {
+    rpcUrls: v.rpcUrls, chainId: v.chainId, contracts: v.contracts, startBlock: v.startBlock, operators: v.operators,
+    warnThreshold: v.warnThreshold, rpcTimeoutMs: v.rpcTimeoutMs, rpcRetries: v.rpcRetries, batchMaxCount: v.batchMaxCount,
+    logChunkSize: v.logChunkSize, subgraphUrl: v.subgraphUrl,
+  });
 }
 
 // ---- helpers for commands -------------------------------------------------------------------
@@ -415,7 +679,23 @@ export function requireContract(cfg: Pick<Config, "contracts" | "network">, name
   return a;
 }
 
-/** A value another module defined with defineSetting (typed by the caller). */
+/** Every setting's value as it may be shown: URLs as origin only, secrets as ***. */
+export function displayValues(cfg: Pick<Config, "values">): Record<string, unknown> {
+  const shown: Record<string, unknown> = {};
+  for (const s of SETTINGS) {
+    const v = cfg.values[s.key];
+    if (v === undefined) { shown[s.key] = null; continue; }
+    if (s.secret === "url") shown[s.key] = Array.isArray(v) ? v.map((u) => redactUrl(String(u))) : redactUrl(String(v));
+    else if (s.secret) shown[s.key] = "***";
+    else shown[s.key] = v;
+  }
+  return shown;
+}
+
+/**
+ * @deprecated Compatibility accessor for modules not yet converted to the typed sections (read
+ * cfg.rpc / cfg.signing / ... instead). Remove once no caller is left.
+ */
 export function settingOf<T>(cfg: Pick<Config, "values">, key: string): T {
   return cfg.values[key] as T;
 }

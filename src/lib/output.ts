@@ -1,6 +1,7 @@
 import Table from "cli-table3";
 import chalk from "chalk";
 import { colorAllowed } from "./config";
+import { redact } from "./redact";
 
 /**
  * The one renderer. Data goes to stdout: a table on a TTY, tab-separated lines when piped, or
@@ -88,15 +89,17 @@ export class Output {
     this.out.write(text + "\n");
   }
 
+  // Messages on stderr are redacted here, whoever built them. info/warn keep 0x tx hashes (keepctl
+  // reports "sent ... 0x<hash>" on purpose); errors mask every unlabelled 32-byte hex (see redact.ts).
   info(msg: string): void {
-    if (!this.quiet) this.err.write(msg + "\n");
+    if (!this.quiet) this.err.write(redact(msg, { keepHashes: true }) + "\n");
   }
   warn(msg: string): void {
-    this.err.write((this.colored ? chalk.yellow("warning: ") : "warning: ") + msg + "\n");
+    this.err.write((this.colored ? chalk.yellow("warning: ") : "warning: ") + redact(msg, { keepHashes: true }) + "\n");
   }
   error(msg: string, hint?: string): void {
-    this.err.write((this.stderrTTY && this.envAllowsColor ? chalk.red("error: ") : "error: ") + msg + "\n");
-    if (hint) this.err.write("hint: " + hint + "\n");
+    this.err.write((this.stderrTTY && this.envAllowsColor ? chalk.red("error: ") : "error: ") + redact(msg) + "\n");
+    if (hint) this.err.write("hint: " + redact(hint) + "\n");
   }
   /** Progress for long scans: stderr, TTY only, overwritten in place. */
   progress(msg: string): void {

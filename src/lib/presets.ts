@@ -2,7 +2,8 @@ import path from "node:path";
 
 /**
  * Built-in networks. A preset supplies values by setting key (the same keys as the settings table
- * in config.ts); anything a flag, env var or config file sets wins over it. A deployment file
+ * in config.ts); plain data, complete when this module loads (no module adds to it later);
+ * anything a flag, env var or config file sets wins over it. A deployment file
  * (--deployment) takes the preset's place for chains we do not ship, such as the devnet.
  */
 export interface NetworkPreset {
@@ -39,6 +40,12 @@ export const MAINNET_CONTRACTS: Record<string, string> = {
   Multicall3: MULTICALL3_ADDRESS,
 };
 
+/** Reflexer's RAI mainnet contracts (from Reflexer's subgraph configuration): rai-price and the EMP bots' feed. */
+export const MAINNET_RAI_CONTRACTS = {
+  RateSetter: "0x7acfc14dbf2decd1c9213db32ae7784626daeb48",
+  OracleRelayer: "0x4ed9C0dCa0479bC64d8f4EB3007126D5791f7851",
+};
+
 /** Block near the tBTC v1 mainnet deployment: scans for keeps start here. */
 export const MAINNET_START_BLOCK = 10880657;
 
@@ -46,7 +53,7 @@ export const PRESETS: Record<string, NetworkPreset> = {
   mainnet: {
     name: "mainnet",
     chainId: 1,
-    values: { chainId: 1, contracts: { ...MAINNET_CONTRACTS }, startBlock: MAINNET_START_BLOCK },
+    values: { chainId: 1, contracts: { ...MAINNET_CONTRACTS, ...MAINNET_RAI_CONTRACTS }, startBlock: MAINNET_START_BLOCK },
   },
   // The devnet's addresses change with every deploy; they come from its deployment file.
   devnet: {
@@ -59,13 +66,6 @@ export const PRESETS: Record<string, NetworkPreset> = {
 /** Where `keepctl devnet` writes its deployment; `--network devnet` reads it from there. */
 export function devnetDeploymentPath(dataDir: string): string {
   return path.join(dataDir, "devnet", "deployment.json");
-}
-
-/** Lets another module add contract addresses (e.g. RAI or UMA) to a built-in preset. */
-export function addPresetContracts(network: string, contracts: Record<string, string>): void {
-  const preset = PRESETS[network];
-  if (!preset) throw new Error(`unknown network preset ${network}`);
-  preset.values.contracts = { ...(preset.values.contracts as Record<string, string> | undefined), ...contracts };
 }
 
 /** The deployment file format (`keepctl devnet` writes it; --deployment reads it). */

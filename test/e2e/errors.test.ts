@@ -70,7 +70,7 @@ describe("keepctl config", () => {
     expect(file.stderr).toMatch(/^error: cannot read config file .*nope\.json: ENOENT\nhint: /);
     const rpc = await keepctl(["config", "--check-rpc"]);
     expect(rpc.code).toBe(3);
-    expect(rpc.stderr).toBe("error: no RPC URL configured\nhint: pass --rpc-url or set KEEPCTL_RPC_URLS\n");
+    expect(rpc.stderr).toBe("error: no RPC URL configured\nhint: pass --rpc-url-file FILE or --rpc-url, or set KEEPCTL_RPC_URLS_FILE / KEEPCTL_RPC_URLS\n");
   });
 
   it("exits 4 when the RPC endpoint is unreachable, without leaking its key", async () => {

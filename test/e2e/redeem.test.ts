@@ -102,9 +102,18 @@ describe("keepctl redeem", () => {
     const keystore = path.join(home, "key.json");
     fs.writeFileSync(keystore, await ethers.encryptKeystoreJson({ address: redeemer.address, privateKey: redeemer.privateKey }, "pw-for-test", { scrypt: { N: 1024 } }));
     fs.writeFileSync(path.join(home, "pw"), "pw-for-test\n");
-    const r = await keepctl(["redeem", "--operator", operator, "--yes", "--json", "--keystore", keystore, "--password-file", path.join(home, "pw"), "--btc-address", PAYOUT]);
+    fs.chmodSync(keystore, 0o600);
+    fs.chmodSync(path.join(home, "pw"), 0o644);
+    // Another account's raw key in the environment: the named keystore signs, and stderr says so.
+    const other = ethers.Wallet.createRandom();
+    const r = await keepctl(["redeem", "--operator", operator, "--yes", "--json", "--keystore", keystore, "--password-file", path.join(home, "pw"), "--btc-address", PAYOUT], { KEEPCTL_PRIVATE_KEY: other.privateKey });
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
+    expect(doc.account).toBe(redeemer.address);
+    expect(await provider.getTransactionCount(other.address)).toBe(0);
+    expect(r.stderr).toContain("warning: KEEPCTL_PRIVATE_KEY ignored: --keystore names the signing key\n");
+    expect(r.stderr).toContain(`warning: password file ${path.join(home, "pw")} is open to group/others (mode 0644); run chmod 600 on it\n`);
+    expect(r.stdout + r.stderr).not.toContain(other.privateKey.slice(2));
     expect(doc.results.map((x: { status: string }) => x.status)).toEqual(["requested", "requested"]);
     for (const d of deposits) {
       expect(await stateOf(d)).toBe(5); // AWAITING_WITHDRAWAL_SIGNATURE
@@ -113,6 +122,37 @@ describe("keepctl redeem", () => {
     expect(r.stdout + r.stderr).not.toContain("pw-for-test");
     const audit = fs.readFileSync(path.join(dataDir, "audit.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
     expect(audit.map((a) => [a.action, a.status])).toEqual([["redeem", "requested"], ["redeem", "requested"]]);
+  });
+
+  it("--strict-perms: a password file others can read is exit 3, before anything is sent", async () => {
+    await setEthBtcPrice(devnet.deployment, 0.024);
+    const keystore = path.join(home, "key-strict.json");
+    fs.writeFileSync(keystore, await ethers.encryptKeystoreJson({ address: redeemer.address, privateKey: redeemer.privateKey }, "pw-strict", { scrypt: { N: 1024 } }), { mode: 0o600 });
+    const pw = path.join(home, "pw-strict");
+    fs.writeFileSync(pw, "pw-strict\n");
+    fs.chmodSync(pw, 0o640);
+    const nonce = await provider.getTransactionCount(redeemer.address);
+    const r = await keepctl(["redeem", "--operator", operator, "--yes", "--keystore", keystore, "--password-file", pw, "--btc-address", PAYOUT, "--strict-perms"]);
+    expect(r.code).toBe(3);
+    expect(r.stderr.split("\n")[0]).toBe(`error: password file ${pw} is open to group/others (mode 0640); run chmod 600 on it`);
+    expect(await provider.getTransactionCount(redeemer.address)).toBe(nonce);
+    for (const d of deposits) expect(await requestsFor(d)).toBe(0);
+  });
+
+  it("--json with too little TBTC prints one document holding the plan and the error, exit 6", async () => {
+    await setEthBtcPrice(devnet.deployment, 0.024);
+    const poor = ethers.Wallet.createRandom();
+    await provider.send("hardhat_setBalance", [poor.address, ethers.toQuantity(ethers.parseEther("1"))]);
+    const r = await keepctl(["redeem", "--operator", operator, "--dry-run", "--json"], { KEEPCTL_PRIVATE_KEY: poor.privateKey, KEEPCTL_BTC_ADDRESS: PAYOUT });
+    expect(r.code, r.stderr).toBe(6);
+    const lines = r.stdout.trim().split("\n");
+    const doc = JSON.parse(r.stdout); // throws if stdout held two documents
+    expect(doc.account).toBe(poor.address);
+    expect(doc.unfunded.length).toBe(2);
+    expect(doc.error.code).toBe("INSUFFICIENT_FUNDS");
+    expect(doc.error.message).toMatch(/^not enough TBTC: 2 deposit\(s\) need /);
+    expect(lines.filter((l) => l.startsWith("{")).length).toBe(1);
+    expect(r.stderr).toMatch(/^error: not enough TBTC/m);
   });
 
   it("kill -9 mid-redemption, restart: exactly one redemption request per deposit", async () => {

@@ -71,3 +71,15 @@ describe("AlertHub de-duplication", () => {
     expect((await lonely.notify(a())).delivered).toEqual(["bad"]);
   });
 });
+
+describe("alerts are redacted before they leave", () => {
+  it("a key or URL path in an alert's text never reaches a channel; tx hashes stay", async () => {
+    const { AlertHub } = await import("../../src/lib/alert/hub");
+    const sent: { title: string; text: string }[] = [];
+    const hub = new AlertHub([{ name: "rec", send: async (a) => { sent.push({ title: a.title, text: a.text }); } }]);
+    const key = "0x" + "6b".repeat(32);
+    const hash = "0x" + "7c".repeat(32);
+    await hub.notify({ key: "k", level: "critical", title: "pass failed", text: `node said ${key.slice(2)} at https://rpc.example/v3/APIKEY and tx ${hash}` });
+    expect(sent).toEqual([{ title: "pass failed", text: `node said *** at https://rpc.example/*** and tx ${hash}` }]);
+  });
+});

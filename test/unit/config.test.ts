@@ -2,9 +2,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { SETTINGS, defineSetting, loadConfig, parseInteger, requireContract, requireOperators, settingOf } from "../../src/lib/config";
+import { knownEnvNames, loadConfig, requireContract, requireOperators, settingOf } from "../../src/lib/config";
 import { ConfigError, ExitCode, UsageError } from "../../src/lib/errors";
-import { MAINNET_CONTRACTS, MAINNET_START_BLOCK, devnetDeploymentPath } from "../../src/lib/presets";
+import { getAddress } from "ethers";
+import { MAINNET_CONTRACTS, MAINNET_RAI_CONTRACTS, MAINNET_START_BLOCK, devnetDeploymentPath } from "../../src/lib/presets";
 import { redact } from "../../src/lib/redact";
 
 const A = "0x1111111111111111111111111111111111111111";
@@ -147,22 +148,158 @@ describe("loadConfig precedence", () => {
     expect(thrown(() => requireContract(cfg, "Nope"))).toBeInstanceOf(ConfigError);
   });
 
-  it("lets another module add a setting with one entry", () => {
-    defineSetting({ key: "testPollMs", flag: "poll", env: ["KEEPCTL_TEST_POLL_MS"], default: 1000, describe: "t", parse: parseInteger(0) });
-    try {
-      const cwd = dir({ "c.json": { testPollMs: 5 } });
-      expect(settingOf<number>(load({ rpcUrl: [RPC] }), "testPollMs")).toBe(1000);
-      expect(settingOf<number>(load({ rpcUrl: [RPC], config: "c.json" }, {}, cwd), "testPollMs")).toBe(5);
-      expect(settingOf<number>(load({ rpcUrl: [RPC], config: "c.json" }, { KEEPCTL_TEST_POLL_MS: "7" }, cwd), "testPollMs")).toBe(7);
-      expect(thrown(() => load({ rpcUrl: [RPC], poll: "x" })).message).toBe('expected a whole number, got "x" (from --poll)');
-    } finally {
-      SETTINGS.splice(SETTINGS.findIndex((s) => s.key === "testPollMs"), 1);
-    }
+  it("fills the typed sections from the same layers", () => {
+    const cwd = dir({ "c.json": { interval: 5, raiSource: "events", crThreshold: "0.1" } });
+    const cfg = load({ rpcUrl: [RPC], config: "c.json", retries: "4", heartbeatUrl: "http://127.0.0.1:1/hb" }, { KEEPCTL_REDEEM_BELOW: "120.5" }, cwd);
+    expect(cfg.rpc).toEqual({ urls: [RPC], chainId: 1, timeoutMs: 15000, retries: 3, batchMaxCount: 100, logChunkSize: 5000 });
+    expect([cfg.watch.interval, cfg.rai.source, cfg.emp.crThreshold, cfg.emp.retries, cfg.tbtc.redeemBelow]).toEqual([5, "events", "0.1", 4, 120.5]);
+    expect(cfg.alerts.heartbeatUrl).toBe("http://127.0.0.1:1/hb");
+    expect(cfg.rai.contracts.RateSetter).toBe(getAddress(MAINNET_RAI_CONTRACTS.RateSetter));
+    expect(cfg.signing).toEqual({ keySource: "none", maxFeeGwei: 200, strictPerms: false });
+    // The compatibility accessor still answers for modules not yet converted.
+    expect(settingOf<number>(cfg, "interval")).toBe(5);
   });
 
-  it("warns about unknown config-file keys", () => {
-    const cwd = dir({ "c.json": { operatorz: [A] } });
-    expect(load({ rpcUrl: [RPC], config: "c.json" }, {}, cwd).warnings).toEqual(['config file: unknown key "operatorz" ignored']);
+  it("rejects an unknown config-file key, suggesting the closest one", () => {
+    const cwd = dir({ "c.json": { operatorz: [A] }, "far.json": { zzzzqqq: 1 }, "pk.json": { privateKey: "0x" + "ab".repeat(32) } });
+    const e = thrown(() => load({ rpcUrl: [RPC], config: "c.json" }, {}, cwd)) as ConfigError;
+    expect(e).toBeInstanceOf(ConfigError);
+    expect(e.exitCode).toBe(ExitCode.CONFIG);
+    expect(e.message).toBe(`unknown key in config file ${path.join(cwd, "c.json")}: "operatorz" (did you mean "operators"?)`);
+    expect(thrown(() => load({ rpcUrl: [RPC], config: "far.json" }, {}, cwd)).message).toMatch(/"zzzzqqq"$/);
+    const pk = thrown(() => load({ rpcUrl: [RPC], config: "pk.json" }, {}, cwd));
+    expect(pk.message).toMatch(/"privateKey" is not allowed in a config file$/);
+    expect(pk.message + (pk as ConfigError).hint).not.toContain("abab");
+  });
+
+  it("rejects an unknown KEEPCTL_ variable, from the environment or .env, with a suggestion", () => {
+    const e = thrown(() => load({ rpcUrl: [RPC] }, { KEEPCTL_OPERATOR: A })) as ConfigError;
+    expect(e).toBeInstanceOf(ConfigError);
+    expect(e.exitCode).toBe(ExitCode.CONFIG);
+    expect(e.message).toBe('unknown environment variable "KEEPCTL_OPERATOR" (did you mean "KEEPCTL_OPERATORS"?)');
+    const cwd = dir({ ".env": "KEEPCTL_RPC_URL_FILE=/x\n" });
+    expect(thrown(() => load({}, {}, cwd)).message).toBe('unknown variable in .env "KEEPCTL_RPC_URL_FILE" (did you mean "KEEPCTL_RPC_URLS_FILE"?)');
+    // Other names are not ours to judge; every documented name is accepted.
+    expect(load({ rpcUrl: [RPC] }, { OTHER_TOOL_SETTING: "x", KEEPCTL_RPC_RETRIES: "2" }).rpc.retries).toBe(2);
+    expect(knownEnvNames()).toEqual(expect.arrayContaining(["KEEPCTL_CONFIG", "KEEPCTL_DEPLOYMENT", "KEEPCTL_RPC_URLS_FILE", "KEEPCTL_STRICT_PERMS", "KEEPCTL_PRIVATE_KEY"]));
+  });
+});
+
+describe("empty values and strict numbers", () => {
+  it("an empty value is an error at every layer, never a fall-back to the deployment's", () => {
+    const cwd = dir({ "dep.json": { chainId: 31337, rpcUrl: RPC, contracts: {}, operators: [C] }, "c.json": { operators: [""] } });
+    for (const [flags, msg] of [
+      [{ operator: [""] }, "empty value (from --operator)"],
+      [{ rpcUrl: [""] }, "empty value (from --rpc-url)"],
+      [{ operator: [`${A},`] }, `empty item in list "${A}," (from --operator)`],
+      [{ config: "" }, "empty value (from --config)"],
+      [{ deployment: "" }, "empty value (from --deployment)"],
+    ] as const) {
+      const e = thrown(() => load({ deployment: "dep.json", ...flags }, {}, cwd));
+      expect(e).toBeInstanceOf(UsageError);
+      expect(e.message).toBe(msg);
+    }
+    expect(thrown(() => load({ deployment: "dep.json" }, { KEEPCTL_OPERATORS: "" }, cwd)).message).toBe("empty value (from KEEPCTL_OPERATORS)");
+    expect(thrown(() => load({ deployment: "dep.json" }, { KEEPCTL_RPC_URLS: " " }, cwd)).message).toBe("empty value (from KEEPCTL_RPC_URLS)");
+    const file = thrown(() => load({ deployment: "dep.json", config: "c.json" }, {}, cwd));
+    expect(file).toBeInstanceOf(ConfigError);
+    expect(file.message).toBe('empty value (from config file key "operators")');
+    // Without the empty value, the deployment's operator is used: the error above was the only thing in the way.
+    expect(load({ deployment: "dep.json" }, {}, cwd).operators).toEqual([C]);
+  });
+
+  it("numbers are plain digits: hex, exponents, signs and spaces are rejected", () => {
+    for (const bad of ["0x80", "1e3", " 12", "12 ", "+12", "12.0", "", "0b1", "Infinity"]) {
+      const e = thrown(() => load({ rpcUrl: [RPC], interval: bad }));
+      expect(e).toBeInstanceOf(UsageError);
+      expect(e.message).toMatch(/\(from --interval\)$/);
+    }
+    expect(thrown(() => load({ rpcUrl: [RPC] }, { KEEPCTL_RPC_RETRIES: "0x2" })).message).toBe('expected a whole number, got "0x2" (from KEEPCTL_RPC_RETRIES)');
+    expect(load({ rpcUrl: [RPC], interval: "007" }).watch.interval).toBe(7);
+    const cwd = dir({ "c.json": { interval: 2.5 } });
+    expect(thrown(() => load({ rpcUrl: [RPC], config: "c.json" }, {}, cwd))).toBeInstanceOf(ConfigError);
+  });
+
+  it("decimals only where a percentage or decimal is meant", () => {
+    for (const bad of ["0x80", "1e2", " 150", "150.", ".5", "-150"]) {
+      expect(thrown(() => load({ rpcUrl: [RPC], threshold: bad })).message).toBe(`expected a decimal number, got "${bad}" (from --threshold)`);
+    }
+    expect(load({ rpcUrl: [RPC], threshold: "150.25" }).warnThreshold).toBe(150.25);
+    expect(load({ rpcUrl: [RPC], maxFeeGwei: "0.5" }).signing.maxFeeGwei).toBe(0.5);
+    expect(thrown(() => load({ rpcUrl: [RPC], feeSats: "2500.5" })).message).toBe('expected a whole number, got "2500.5" (from --fee-sats)');
+  });
+});
+
+describe("the signing key source", () => {
+  const KEY = "0x" + "5a".repeat(32);
+  it("an explicit --keystore beats KEEPCTL_PRIVATE_KEY from the environment or .env, with a warning", () => {
+    const ks = path.join(tmp, "ks.json");
+    const cfg = load({ rpcUrl: [RPC], keystore: ks }, { KEEPCTL_PRIVATE_KEY: KEY });
+    expect(cfg.signing.keySource).toBe("keystore");
+    expect(cfg.signing.keystore).toBe(ks);
+    expect(cfg.signing.privateKey).toBeUndefined();
+    expect(settingOf(cfg, "privateKey")).toBeUndefined();
+    expect(cfg.warnings).toEqual(["KEEPCTL_PRIVATE_KEY ignored: --keystore names the signing key"]);
+    const cwd = dir({ ".env": `KEEPCTL_PRIVATE_KEY=${KEY}\n` });
+    const viaDotenv = load({ rpcUrl: [RPC], keystore: ks }, {}, cwd);
+    expect([viaDotenv.signing.keySource, viaDotenv.warnings]).toEqual(["keystore", ["KEEPCTL_PRIVATE_KEY in .env ignored: --keystore names the signing key"]]);
+  });
+
+  it("both named at the same layer is a usage error naming both", () => {
+    const e = thrown(() => load({ rpcUrl: [RPC] }, { KEEPCTL_KEYSTORE: "/k.json", KEEPCTL_PRIVATE_KEY: KEY }));
+    expect(e).toBeInstanceOf(UsageError);
+    expect(e.message).toBe("KEEPCTL_KEYSTORE and KEEPCTL_PRIVATE_KEY both name a signing key; set only one");
+    const cwd = dir({ ".env": `KEEPCTL_PRIVATE_KEY=${KEY}\n` });
+    expect(thrown(() => load({ rpcUrl: [RPC] }, { KEEPCTL_KEYSTORE: "/k.json" }, cwd)).message).toBe(
+      "KEEPCTL_KEYSTORE and KEEPCTL_PRIVATE_KEY in .env both name a signing key; set only one",
+    );
+  });
+
+  it("the environment's key beats a config file's keystore (higher layer), with a warning; one source alone is used as is", () => {
+    const cwd = dir({ "c.json": { keystore: "/k.json", passwordFile: "/pw" } });
+    const cfg = load({ rpcUrl: [RPC], config: "c.json" }, { KEEPCTL_PRIVATE_KEY: KEY }, cwd);
+    expect([cfg.signing.keySource, cfg.signing.keystore, cfg.signing.passwordFile]).toEqual(["private-key", undefined, undefined]);
+    expect(cfg.warnings[0]).toBe('config file key "keystore" ignored: KEEPCTL_PRIVATE_KEY names the signing key');
+    expect(load({ rpcUrl: [RPC] }, { KEEPCTL_PRIVATE_KEY: KEY }).signing.keySource).toBe("private-key");
+    const only = load({ rpcUrl: [RPC], config: "c.json" }, {}, cwd);
+    expect([only.signing.keySource, only.signing.keystore, only.signing.passwordFile]).toEqual(["keystore", "/k.json", "/pw"]);
+  });
+});
+
+describe("file forms of URL settings", () => {
+  it("--rpc-url-file / KEEPCTL_RPC_URLS_FILE: one URL per line, comments and blanks skipped", () => {
+    const cwd = dir({ "rpc.txt": `# primary\n${RPC}\n\nhttps://backup.example/v3/K3YK3YK3Y\n` });
+    const file = path.join(cwd, "rpc.txt");
+    const cfg = load({ rpcUrlFile: file }, {}, cwd);
+    expect(cfg.rpc.urls).toEqual([RPC, "https://backup.example/v3/K3YK3YK3Y"]);
+    expect(cfg.origins.rpcUrls).toBe(`--rpc-url-file ${file}`);
+    expect(load({}, { KEEPCTL_RPC_URLS_FILE: file }, cwd).rpcUrls).toHaveLength(2);
+    // Its parts are secrets from now on, even alone.
+    expect(redact("provider says K3YK3YK3Y is invalid")).toBe("provider says *** is invalid");
+  });
+
+  it("the other URL secrets have file forms too; a single-valued one takes exactly one line", () => {
+    const cwd = dir({ "one.txt": "http://127.0.0.1:9/hook\n", "two.txt": "http://a.example\nhttp://b.example\n", "empty.txt": "\n# none\n" });
+    const f = (n: string) => path.join(cwd, n);
+    const cfg = load({ rpcUrl: [RPC], heartbeatUrlFile: f("one.txt"), subgraphUrlFile: f("one.txt") }, {
+      KEEPCTL_SLACK_WEBHOOK_URL_FILE: f("one.txt"), KEEPCTL_DISCORD_WEBHOOK_URL_FILE: f("one.txt"), KEEPCTL_WEBHOOK_URL_FILE: f("one.txt"), KEEPCTL_TELEGRAM_BOT_TOKEN_FILE: f("one.txt"),
+    }, cwd);
+    expect(cfg.alerts).toMatchObject({ heartbeatUrl: "http://127.0.0.1:9/hook", slackWebhookUrl: "http://127.0.0.1:9/hook", discordWebhookUrl: "http://127.0.0.1:9/hook", webhookUrl: "http://127.0.0.1:9/hook" });
+    expect(cfg.rai.subgraphUrl).toBe("http://127.0.0.1:9/hook");
+    const two = thrown(() => load({ rpcUrl: [RPC], heartbeatUrlFile: f("two.txt") }, {}, cwd));
+    expect(two).toBeInstanceOf(ConfigError);
+    expect(two.message).toBe(`--heartbeat-url-file ${f("two.txt")} holds 2 lines, expected one value`);
+    expect(thrown(() => load({ rpcUrlFile: f("empty.txt") }, {}, cwd)).message).toBe(`--rpc-url-file ${f("empty.txt")} holds no value`);
+    expect(thrown(() => load({ rpcUrlFile: f("missing.txt") }, {}, cwd)).message).toBe(`cannot read --rpc-url-file ${f("missing.txt")}: ENOENT`);
+  });
+
+  it("a value and its file form at the same layer is a usage error; a file at a higher layer wins", () => {
+    const cwd = dir({ "rpc.txt": `${RPC}\n` });
+    const file = path.join(cwd, "rpc.txt");
+    expect(thrown(() => load({ rpcUrl: [RPC], rpcUrlFile: file }, {}, cwd)).message).toBe("--rpc-url and --rpc-url-file both given; pass only one");
+    expect(thrown(() => load({}, { KEEPCTL_RPC_URLS: RPC, KEEPCTL_RPC_URLS_FILE: file }, cwd)).message).toBe("KEEPCTL_RPC_URLS and KEEPCTL_RPC_URLS_FILE both set; set only one");
+    const cfg = load({ rpcUrlFile: file }, { KEEPCTL_RPC_URLS: "http://env.example" }, cwd);
+    expect([cfg.rpcUrls, cfg.sources.rpcUrls]).toEqual([[RPC], "flag"]);
   });
 });
 
@@ -196,7 +333,7 @@ describe("loadConfig validation", () => {
     const e = thrown(() => load({})) as ConfigError;
     expect(e).toBeInstanceOf(ConfigError);
     expect(e.exitCode).toBe(ExitCode.CONFIG);
-    expect(e.hint).toBe("pass --rpc-url or set KEEPCTL_RPC_URLS");
+    expect(e.hint).toBe("pass --rpc-url-file FILE or --rpc-url, or set KEEPCTL_RPC_URLS_FILE / KEEPCTL_RPC_URLS");
     const cwd = dir();
     expect(loadConfig({}, { KEEPCTL_DATA_DIR: cwd }, { cwd, requireRpc: false }).rpcUrls).toEqual([]);
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { redact, redactUrl, registerSecret } from "../../src/lib/redact";
+import { Mnemonic, randomBytes } from "ethers";
+import { ECHO_MAX, echo, redact, redactUrl, registerSecret, registerSecretUrl, sanitizeCommanderText, urlSecretParts } from "../../src/lib/redact";
 
 describe("redactUrl", () => {
   it("keeps only the origin when the URL carries a path, query or credentials", () => {
@@ -41,5 +42,84 @@ describe("redact", () => {
     expect(redact(`key ${key.slice(2)} hash ${hash}`)).toBe(`key *** hash ${hash}`);
     expect(redact(`key ${key}`)).toBe("key ***");
     expect(redact(`hash ${hash}`, { keepHashes: true })).toBe(`hash ${hash}`);
+  });
+});
+
+describe("redaction without registration", () => {
+  // Fresh values no test registers: what a user might type into the wrong setting.
+  const key = "0x" + "7e".repeat(31) + "01";
+  it("masks anything shaped like a 32-byte hex secret, with or without 0x", () => {
+    expect(redact(`invalid address "${key}" (from --operator)`)).toBe('invalid address "***" (from --operator)');
+    expect(redact(`KEY=${key.slice(2)}`)).toBe("KEY=***");
+    // 20-byte addresses and shorter hex are not secrets.
+    expect(redact("operator 0x1111111111111111111111111111111111111111")).toBe("operator 0x1111111111111111111111111111111111111111");
+  });
+
+  it("keeps a tx or block hash that a label announces, in messages and JSON", () => {
+    const hash = "0x" + "c3".repeat(32);
+    for (const text of [`reverted on chain in block 9 (tx ${hash})`, `hash: ${hash}`, `{"hash":"${hash}"}`, `transaction ${hash} failed`, `txHash=${hash}`]) {
+      expect(redact(text)).toBe(text);
+    }
+    expect(redact(`something ${hash}`)).toBe("something ***");
+  });
+
+  it("keepHashes keeps unlabelled 0x hashes (chain data) but still masks bare hex and registered keys", () => {
+    const hash = "0x" + "d4".repeat(32);
+    expect(redact(`sent redeem (nonce 3) ${hash}`, { keepHashes: true })).toBe(`sent redeem (nonce 3) ${hash}`);
+    expect(redact(`raw ${hash.slice(2)}`, { keepHashes: true })).toBe("raw ***");
+    const reg = "0x" + "e5".repeat(32);
+    registerSecret(reg);
+    expect(redact(`sent ${reg}`, { keepHashes: true })).toBe("sent ***");
+  });
+
+  it("masks a BIP-39 mnemonic of 12 to 24 words, and leaves ordinary text alone", () => {
+    for (const bits of [16, 20, 24, 28, 32]) {
+      const phrase = Mnemonic.fromEntropy(randomBytes(bits)).phrase;
+      const n = phrase.split(" ").length;
+      expect([12, 15, 18, 21, 24]).toContain(n);
+      expect(redact(`invalid address "${phrase}" (from --operator)`)).toBe('invalid address "***" (from --operator)');
+      expect(redact(`multi\nline ${phrase.split(" ").join("\n")} end`)).not.toContain(phrase.split(" ")[3] + "\n" + phrase.split(" ")[4]);
+    }
+    const prose = "the account has not enough balance to pay for gas at the current price so nothing was sent";
+    expect(redact(prose)).toBe(prose);
+    const eleven = "abandon ability able about above absent absorb abstract absurd abuse access";
+    expect(redact(eleven)).toBe(eleven);
+  });
+
+  it("masks URL credentials, path and query, keeping the origin", () => {
+    expect(redact("GET https://user:pa55@rpc.example:8443/v3/abc?key=xyz failed")).toBe("GET https://rpc.example:8443/*** failed");
+    expect(redact("ws wss://node.example/ws/k")).toBe("ws wss://node.example/***");
+    expect(redact("plain http://127.0.0.1:8545 ok")).toBe("plain http://127.0.0.1:8545 ok");
+  });
+
+  it("registers short URL key parts too, but not plain words", () => {
+    expect(urlSecretParts("https://rpc.example/v3/ab12cd?apikey=Zx9k")).toEqual(["ab12cd", "Zx9k"]);
+    expect(urlSecretParts("https://rpc.example/mainnet/rpc")).toEqual([]);
+    registerSecretUrl("https://rpc.example/v2/q1w2e3");
+    expect(redact("bad key q1w2e3")).toBe("bad key ***");
+  });
+});
+
+describe("echo", () => {
+  it("cuts long values to 80 characters with an ellipsis", () => {
+    const out = echo("z".repeat(100_000));
+    expect(out).toHaveLength(ECHO_MAX);
+    expect(out.endsWith("…")).toBe(true);
+    expect(echo("short")).toBe("short");
+  });
+  it("escapes newlines and terminal escape sequences", () => {
+    expect(echo("a\nerror: fake\x1b[31m\r\t\x7f")).toBe("a\\nerror: fake\\x1b[31m\\r\\t\\x7f");
+  });
+  it("redacts before cutting, so a key is never half shown", () => {
+    const key = "0x" + "9f".repeat(32);
+    expect(echo(key)).toBe("***");
+  });
+  it("commander's own error lines: quoted values escaped and cut, its own newlines kept", () => {
+    const long = "q".repeat(500);
+    expect(sanitizeCommanderText(`error: option '--network <name>' argument 'x\nerror: fake${long}' is invalid.\n`)).toBe(
+      `error: option '--network <name>' argument '${("x\\nerror: fake" + long).slice(0, ECHO_MAX - 1)}…' is invalid.\n`,
+    );
+    expect(sanitizeCommanderText("error: unknown option '--operater'\n(Did you mean --operator?)\n")).toBe("error: unknown option '--operater'\n(Did you mean --operator?)\n");
+    expect(sanitizeCommanderText("Usage: keepctl [options]\n")).toBe("Usage: keepctl [options]\n");
   });
 });

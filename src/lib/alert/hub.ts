@@ -1,3 +1,4 @@
+import { redact } from "../redact";
 import type { Alert, Notifier } from "./types";
 
 export interface DeliveryReport {
@@ -66,13 +67,15 @@ export class AlertHub {
     return report;
   }
 
-  private async deliver(alert: Alert): Promise<DeliveryReport> {
+  private async deliver(raw: Alert): Promise<DeliveryReport> {
+    // Alerts leave the machine: redacted like any message (0x tx hashes stay, keys and URL paths go).
+    const alert: Alert = { ...raw, title: redact(raw.title, { keepHashes: true }), text: redact(raw.text, { keepHashes: true }) };
     const results = await Promise.allSettled(this.notifiers.map((n) => n.send(alert)));
     const report: DeliveryReport = { key: alert.key, suppressed: false, delivered: [], failed: [] };
     results.forEach((r, i) => {
       const channel = this.notifiers[i].name;
       if (r.status === "fulfilled") report.delivered.push(channel);
-      else report.failed.push({ channel, error: r.reason instanceof Error ? r.reason.message : String(r.reason) });
+      else report.failed.push({ channel, error: redact(r.reason instanceof Error ? r.reason.message : String(r.reason)) });
     });
     return report;
   }

@@ -14,6 +14,43 @@ export interface LoadWalletOptions {
   interactive: boolean;
   /** Asks for a hidden answer; defaults to an inquirer password prompt on stderr. */
   prompt?: (msg: string) => Promise<string>;
+  /**
+   * When given, the keystore's and password file's modes are checked before they are read:
+   * open to group/others -> onWarning, or a ConfigError when strictPerms is true.
+   */
+  onWarning?: (msg: string) => void;
+  strictPerms?: boolean;
+}
+
+/** Mode bits that let anyone but the owner read or change a secret file. */
+const OPEN_TO_OTHERS = 0o077;
+
+/** What is wrong with the key files' modes, one sentence each (files that cannot be stat'ed are skipped: reading them reports that). */
+export function keyFilePermProblems(files: { keystore?: string; passwordFile?: string }): string[] {
+  if (process.platform === "win32") return [];
+  const out: string[] = [];
+  for (const [what, file] of [["keystore", files.keystore], ["password file", files.passwordFile]] as const) {
+    if (!file) continue;
+    let mode: number;
+    try {
+      mode = fs.statSync(file).mode & 0o777;
+    } catch {
+      continue;
+    }
+    if (mode & OPEN_TO_OTHERS) out.push(`${what} ${file} is open to group/others (mode ${mode.toString(8).padStart(4, "0")}); run chmod 600 on it`);
+  }
+  return out;
+}
+
+/**
+ * A keystore or password file that others can read is a leak waiting to happen: a warning, or
+ * with --strict-perms / KEEPCTL_STRICT_PERMS a ConfigError before the key is read.
+ */
+export function checkKeyFilePerms(s: { keystore?: string; passwordFile?: string; strictPerms?: boolean }, warn: (msg: string) => void): void {
+  const problems = keyFilePermProblems(s);
+  if (problems.length === 0) return;
+  if (s.strictPerms) throw new ConfigError(problems[0], { hint: "chmod 600 the file, or drop --strict-perms / KEEPCTL_STRICT_PERMS to only warn" });
+  for (const p of problems) warn(p);
 }
 
 /**
@@ -22,11 +59,19 @@ export interface LoadWalletOptions {
  * as they are read, and no message built here ever contains them.
  */
 export async function loadWallet(opts: LoadWalletOptions, provider: Provider | null): Promise<Wallet> {
+  // config.ts keeps only one key source (see its key-source rule); two here would mean a caller
+  // bypassed it, and signing with either could be the wrong account.
+  if (opts.privateKeyFromEnv && opts.keystorePath) {
+    throw new ConfigError("both a keystore and KEEPCTL_PRIVATE_KEY were given; refusing to guess which account signs", { hint: "set only one" });
+  }
   if (opts.privateKeyFromEnv) return fromRawKey(opts.privateKeyFromEnv, provider);
   if (!opts.keystorePath) {
     throw new ConfigError("no signing key configured", {
       hint: "pass --keystore <file> (env KEEPCTL_KEYSTORE), or set KEEPCTL_PRIVATE_KEY for CI",
     });
+  }
+  if (opts.onWarning || opts.strictPerms) {
+    checkKeyFilePerms({ keystore: opts.keystorePath, passwordFile: opts.passwordFile, strictPerms: opts.strictPerms }, opts.onWarning ?? (() => undefined));
   }
   const json = readKeystore(opts.keystorePath);
   const password = await readPassword(opts);

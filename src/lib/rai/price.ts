@@ -1,5 +1,5 @@
-import { settingOf, type Config } from "../config";
-import { connectWithConfig } from "../chain/provider";
+import type { RaiSection, RpcSection } from "../config";
+import { connect } from "../chain/provider";
 import { requireContractCode } from "../chain/code";
 import { ConfigError } from "../errors";
 import { RaiFeed, type RaiFeedOptions, type SourceChoice, type SourceUsed } from "./feed";
@@ -41,24 +41,26 @@ export async function fetchRaiPrice(opts: Omit<RaiFeedOptions, "twapLength" | "l
  * `keepctl rai-price` from a loaded config: picks the sources, connects only when the chain is
  * needed or available, refuses a RateSetter address without code, and always closes what it opened.
  */
-export async function raiPriceFromConfig(cfg: Config, o: { source?: SourceChoice; at?: number; windowSec?: number; onRpcWarning?: (message: string) => void }): Promise<RaiPriceResult> {
-  const source = o.source ?? settingOf<SourceChoice>(cfg, "raiSource");
-  const subgraphUrl = cfg.subgraphUrl;
-  const rateSetter = settingOf<string | undefined>(cfg, "rateSetter") ?? cfg.contracts.RateSetter;
+export async function raiPriceFromConfig(rai: RaiSection, rpc: RpcSection, o: { source?: SourceChoice; at?: number; windowSec?: number; onRpcWarning?: (message: string) => void }): Promise<RaiPriceResult> {
+  const source = o.source ?? rai.source;
+  const subgraphUrl = rai.subgraphUrl;
+  const rateSetter = rai.rateSetter ?? rai.contracts.RateSetter;
   const needsChain = source === "events" || (source === "auto" && !subgraphUrl);
-  if (needsChain && cfg.rpcUrls.length === 0) throw new ConfigError("no RPC URL configured (the events source reads the chain)", { hint: "pass --rpc-url or set KEEPCTL_RPC_URLS, or give --subgraph-url" });
-  if (needsChain && !rateSetter) throw new ConfigError(`no RateSetter address for network ${cfg.network}`, { hint: "pass --rate-setter ADDR or add contracts.RateSetter to the deployment file" });
-  const provider = cfg.rpcUrls.length > 0 && rateSetter ? await connectWithConfig(cfg, { onWarning: o.onRpcWarning }) : undefined;
+  if (needsChain && rpc.urls.length === 0) throw new ConfigError("no RPC URL configured (the events source reads the chain)", { hint: "pass --rpc-url-file or --rpc-url (env KEEPCTL_RPC_URLS_FILE / KEEPCTL_RPC_URLS), or give --subgraph-url-file" });
+  if (needsChain && !rateSetter) throw new ConfigError(`no RateSetter address for network ${rai.network}`, { hint: "pass --rate-setter ADDR or add contracts.RateSetter to the deployment file" });
+  const provider = rpc.urls.length > 0 && rateSetter
+    ? await connect({ rpcUrls: rpc.urls, chainId: rpc.chainId, timeoutMs: rpc.timeoutMs, retries: rpc.retries, batchMaxCount: rpc.batchMaxCount, onWarning: o.onRpcWarning })
+    : undefined;
   try {
     if (provider && rateSetter) await requireContractCode(provider, rateSetter, "RateSetter", "check --rate-setter or contracts.RateSetter for this network");
     return await fetchRaiPrice({
       provider, rateSetter, subgraphUrl, source,
       at: o.at,
-      windowSec: o.windowSec ?? settingOf<number>(cfg, "raiTwapLength"),
-      updateRateDelay: settingOf<number>(cfg, "raiUpdateRateDelay"),
-      chunkSize: cfg.logChunkSize,
-      floorBlock: cfg.startBlock,
-      subgraphTimeoutMs: settingOf<number>(cfg, "subgraphTimeoutMs"),
+      windowSec: o.windowSec ?? rai.twapLength,
+      updateRateDelay: rai.updateRateDelay,
+      chunkSize: rai.logChunkSize,
+      floorBlock: rai.startBlock,
+      subgraphTimeoutMs: rai.subgraphTimeoutMs,
     });
   } finally {
     provider?.destroy();

@@ -12,11 +12,8 @@ export const RATE_SETTER_ABI = [
 ];
 export const rateSetterInterface = new ethers.Interface(RATE_SETTER_ABI);
 
-/** Reflexer's mainnet contracts (from Reflexer's subgraph configuration). */
-export const MAINNET_RAI_CONTRACTS = {
-  RateSetter: "0x7acfc14dbf2decd1c9213db32ae7784626daeb48",
-  OracleRelayer: "0x4ed9C0dCa0479bC64d8f4EB3007126D5791f7851",
-};
+/** Reflexer's mainnet contracts live with the other presets (plain preset data). */
+export { MAINNET_RAI_CONTRACTS } from "../presets";
 
 /** Defaults from the seed deployment. */
 export const DEFAULT_TWAP_LENGTH = 28_800;

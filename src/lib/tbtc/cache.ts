@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { writableByOthers, writePrivateFile } from "../fs-safe";
 
 /**
  * What a scan learned and need not learn again, one JSON file per chain + keep factory:
@@ -97,6 +98,8 @@ export function cacheFile(dataDir: string, k: Pick<CacheKey, "chainId" | "factor
 
 /** The cache for `k`, or an empty one when absent, unreadable, of another version or setup. */
 export function loadCache(file: string, k: CacheKey): TbtcCache {
+  // A cache others could edit might hide deposits: ignore it, rescan, and the save replaces it 0600.
+  if (writableByOthers(file)) return emptyCache(k);
   let raw: string;
   try {
     raw = fs.readFileSync(file, "utf8");
@@ -121,10 +124,8 @@ export function loadCache(file: string, k: CacheKey): TbtcCache {
   }
 }
 
-/** Writes through a temp file and a rename, so a crash never leaves half a JSON document. */
+/** Writes through a temp file and a rename (a crash never leaves half a JSON document), mode 0600 in a 0700 dir. */
 export function saveCache(file: string, cache: TbtcCache): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(cache));
-  fs.renameSync(tmp, file);
+  // cache/ sits in the data dir: both are created private if missing.
+  writePrivateFile(file, JSON.stringify(cache));
 }
