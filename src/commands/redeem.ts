@@ -92,6 +92,7 @@ export function register(program: Command): void {
         else showResults(out, results);
         const failed = results.find((r) => r.status === "failed");
         if (failed) runState.exitCode = failed.error?.exitCode ?? ExitCode.INTERNAL;
+        else if (results.some((r) => r.status === "deferred")) runState.exitCode = ExitCode.RPC;
         else if (results.some((r) => r.status === "pending")) runState.exitCode = ExitCode.TX_PENDING;
         else if (plan.unfunded.length) runState.exitCode = ExitCode.FUNDS;
       } finally {

@@ -9,7 +9,7 @@ import { AlertHub, createNotifiers } from "../lib/alert";
 import type { RedeemEvent } from "../lib/tbtc/redeemer";
 import { hasSigningKey, openRedeemSession, payoutScriptOf, tbtcContractsOf, type RedeemSession } from "../lib/tbtc/redeem-session";
 import { connectFromConfig } from "../lib/tbtc/report";
-import { runWatch, type WatchEvent } from "../lib/watch";
+import { runWatch, unfinishedExitCode, type WatchEvent } from "../lib/watch";
 import { addSigningOptions, collect, globalsOf, loadCommandConfig, outputOf, runState, shutdown } from "./common";
 
 export function register(program: Command): void {
@@ -96,6 +96,7 @@ export function register(program: Command): void {
         });
         // --once is for cron: a failed loop must show in the exit code (its own; RPC if unknown).
         if (g.once && res.failures > 0) runState.exitCode = res.lastError instanceof KeepctlError ? res.lastError.exitCode : ExitCode.RPC;
+        else if (g.once) runState.exitCode = unfinishedExitCode(res.last) ?? runState.exitCode;
       } finally {
         session?.close();
         provider.destroy();

@@ -128,6 +128,7 @@ export function outcomeAlerts(outcomes: RedemptionOutcome[]): AlertSpec[] {
   return outcomes.map((o): AlertSpec => {
     if (o.status === "requested") return { key: `redeemed:${o.deposit}`, level: "info", fields: { deposit: o.deposit }, title: "redemption requested", text: `redemption of ${o.deposit} mined (tx ${o.hash})` };
     if (o.status === "failed") return { key: `redeem-failed:${o.deposit}`, level: "critical", fields: { deposit: o.deposit }, title: "redemption failed", text: `redemption of ${o.deposit} failed: ${o.reason}` };
+    if (o.status === "deferred") return { key: `redeem-deferred:${o.deposit}`, level: "warning", fields: { deposit: o.deposit }, title: "redemption deferred", text: `${o.deposit}: the RPC failed before it could be sent (${o.reason ?? "unknown"}); tried again next loop` };
     if (o.status === "pending") return { key: `redeem-pending:${o.deposit}`, level: "warning", fields: { deposit: o.deposit }, title: "redemption sent, not mined yet", text: `${o.deposit}: ${o.reason ?? "sent; outcome not known yet"} (tracked; never sent twice)` };
     if (o.status === "lost-race") return { key: `redeem-race:${o.deposit}`, level: "warning", fields: { deposit: o.deposit }, title: "redeemed by someone else", text: o.reason ?? `${o.deposit} was redeemed by someone else` };
     return { key: `redeemed:${o.deposit}`, level: "info", fields: { deposit: o.deposit }, title: "redemption already requested", text: `${o.deposit}: ${o.reason ?? "already requested"}` };

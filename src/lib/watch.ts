@@ -1,5 +1,5 @@
 import type { Config } from "./config";
-import { KeepctlError, RpcError, shortMessageOf } from "./errors";
+import { ExitCode, KeepctlError, RpcError, shortMessageOf } from "./errors";
 import { redact } from "./redact";
 import type { AlertHub } from "./alert/hub";
 import type { Alert } from "./alert/types";
@@ -220,10 +220,11 @@ async function waitNext(d: WatchDeps, lastHead: number): Promise<void> {
  * last failure (so `--once` can exit with its code). `maxFailedLoops` failures in a row end a
  * long-running watch with LoopFailingError (exit 11) after a critical alert.
  */
-export async function runWatch(d: WatchDeps): Promise<{ loops: number; failures: number; lastError?: unknown }> {
+export async function runWatch(d: WatchDeps): Promise<{ loops: number; failures: number; lastError?: unknown; last?: LoopSummary }> {
   const st: LoopState = { loop: 0, lastHead: -1, lastNewBlockAt: Math.floor(Date.now() / 1000) };
   let failures = 0;
   let lastError: unknown;
+  let last: LoopSummary | undefined;
   const streak = new FailureStreak(d.maxFailedLoops ?? DEFAULT_MAX_FAILED_PASSES);
   while (!d.signal.aborted) {
     st.loop++;
@@ -232,6 +233,7 @@ export async function runWatch(d: WatchDeps): Promise<{ loops: number; failures:
     let summary: LoopSummary | undefined;
     try {
       summary = await watchOnce(d, st);
+      last = summary;
       for (const key of ["rpc-failing", "loop-error"]) await d.hub.resolve(key).catch(() => null);
     } catch (e) {
       ok = false;
@@ -266,5 +268,19 @@ export async function runWatch(d: WatchDeps): Promise<{ loops: number; failures:
     await waitNext(d, st.lastHead);
   }
   if (d.signal.aborted) d.emit({ type: "stopped", reason: "signal", loops: st.loop });
-  return { loops: st.loop, failures, lastError };
+  return { loops: st.loop, failures, lastError, last };
+}
+
+/**
+ * What `watch --once` should exit with when its loop ran but an action did not end: a redemption
+ * that failed (its own code), one deferred by a failing RPC (4), one sent but not mined yet (9).
+ * Cron re-runs on non-zero; the journal makes the re-run finish, never repeat, what was sent.
+ */
+export function unfinishedExitCode(s: LoopSummary | undefined): number | undefined {
+  const r = s?.redemptions ?? [];
+  const failed = r.find((o) => o.status === "failed");
+  if (failed) return failed.error?.exitCode ?? ExitCode.INTERNAL;
+  if (r.some((o) => o.status === "deferred")) return ExitCode.RPC;
+  if (r.some((o) => o.status === "pending") || s?.signatures.some((p) => p.action === "signature-pending")) return ExitCode.TX_PENDING;
+  return undefined;
 }

@@ -31,7 +31,8 @@ export interface Spawned {
 
 /** A clean environment: nothing of the developer's shell but PATH, and no colour codes. */
 export function cliEnv(o: CliOptions): Record<string, string> {
-  return { PATH: process.env.PATH ?? "", HOME: o.home, NO_COLOR: "1", KEEPCTL_DATA_DIR: o.dataDir ?? path.join(o.home, "data"), ...o.env };
+  // Locks are machine-wide by default (<tmpdir>/keepctl-locks): each test home gets its own.
+  return { PATH: process.env.PATH ?? "", HOME: o.home, NO_COLOR: "1", KEEPCTL_DATA_DIR: o.dataDir ?? path.join(o.home, "data"), KEEPCTL_LOCK_DIR: path.join(o.home, "locks"), ...o.env };
 }
 
 export function spawnKeepctl(args: string[], o: CliOptions): Spawned {

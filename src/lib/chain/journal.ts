@@ -3,6 +3,7 @@ import path from "node:path";
 import { Transaction, type TransactionReceipt } from "ethers";
 import { ExitCode, KeepctlError } from "../errors";
 import { redact } from "../redact";
+import { PRIVATE_FILE_MODE, ensurePrivateDir } from "../fs-safe";
 import type { TxEvent, TxHooks } from "./tx-types";
 
 /**
@@ -59,7 +60,7 @@ export class Journal {
   constructor(readonly file: string) {}
 
   static open(dataDir: string): Journal {
-    fs.mkdirSync(dataDir, { recursive: true });
+    ensurePrivateDir(dataDir);
     return new Journal(path.join(dataDir, "journal.jsonl"));
   }
 
@@ -163,8 +164,10 @@ export class Journal {
   }
 
   private append(line: Omit<Line, "at">): void {
-    const fd = fs.openSync(this.file, "a", 0o600);
+    const fd = fs.openSync(this.file, "a", PRIVATE_FILE_MODE);
     try {
+      // 0600 whatever the umask: the journal holds signed transactions and what the account does.
+      fs.fchmodSync(fd, PRIVATE_FILE_MODE);
       fs.writeSync(fd, JSON.stringify({ ...line, at: new Date().toISOString() }) + "\n");
       fs.fsyncSync(fd);
     } finally {

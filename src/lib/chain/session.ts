@@ -1,5 +1,5 @@
 import type { JsonRpcProvider, Wallet } from "ethers";
-import { settingOf, type Config } from "../config";
+import type { SigningSection } from "../config";
 import type { Alert } from "../alert/types";
 import { KeepctlError } from "../errors";
 import { redact } from "../redact";
@@ -32,12 +32,14 @@ export interface SigningAccountOptions {
   timings?: Pick<ActionSenderOptions, "pollMs" | "receiptTimeoutMs" | "replaceAfterMs" | "rebroadcastMs">;
 }
 
-export async function openSigningAccount(cfg: Config, o: SigningAccountOptions, provider: JsonRpcProvider): Promise<SigningAccount> {
+export async function openSigningAccount(signing: SigningSection, dataDir: string, o: SigningAccountOptions, provider: JsonRpcProvider): Promise<SigningAccount> {
   const wallet = await loadWallet(
     {
-      keystorePath: settingOf<string | undefined>(cfg, "keystore"),
-      passwordFile: settingOf<string | undefined>(cfg, "passwordFile"),
-      privateKeyFromEnv: settingOf<string | undefined>(cfg, "privateKey"),
+      // config.ts decided which key is named (an explicit keystore beats the environment's key).
+      keystorePath: signing.keySource === "keystore" ? signing.keystore : undefined,
+      passwordFile: signing.keySource === "keystore" ? signing.passwordFile : undefined,
+      privateKeyFromEnv: signing.keySource === "private-key" ? signing.privateKey : undefined,
+      strictPerms: signing.strictPerms,
       interactive: o.interactive,
       prompt: o.prompt,
     },
@@ -47,7 +49,7 @@ export async function openSigningAccount(cfg: Config, o: SigningAccountOptions, 
   // (or mainnet and a fork) with the same test key do not block each other.
   let lock: AccountLock | undefined;
   try {
-    lock = o.dryRun ? undefined : acquireAccountLock(settingOf<string | undefined>(cfg, "lockDir") ?? defaultLockDir(), wallet.address, await chainTag(provider));
+    lock = o.dryRun ? undefined : acquireAccountLock(signing.lockDir ?? defaultLockDir(), wallet.address, await chainTag(provider));
   } catch (e) {
     if (e instanceof KeepctlError && e.code === "ACCOUNT_LOCKED") {
       await o.alert?.({ key: `account-conflict:${wallet.address}`, level: "critical", title: "another keepctl uses this account", text: redact(e.message) }).catch(() => undefined);
@@ -55,14 +57,14 @@ export async function openSigningAccount(cfg: Config, o: SigningAccountOptions, 
     throw e;
   }
   try {
-    const journal = Journal.open(cfg.dataDir);
+    const journal = Journal.open(dataDir);
     const sender = new ActionSender(wallet, provider, journal, {
-      maxFeeGwei: settingOf<number>(cfg, "maxFeeGwei"),
-      receiptTimeoutMs: settingOf<number>(cfg, "receiptTimeoutSec") * 1000,
-      pollMs: settingOf<number>(cfg, "txPollMs"),
-      rebroadcastMs: settingOf<number>(cfg, "rebroadcastMs"),
-      replaceAfterMs: settingOf<number>(cfg, "replaceAfterSec") * 1000,
-      replacementPct: settingOf<number>(cfg, "replacementPct"),
+      maxFeeGwei: signing.maxFeeGwei,
+      receiptTimeoutMs: signing.receiptTimeoutSec * 1000,
+      pollMs: signing.txPollMs,
+      rebroadcastMs: signing.rebroadcastMs,
+      replaceAfterMs: signing.replaceAfterSec * 1000,
+      replacementPct: signing.replacementPct,
       dryRun: o.dryRun,
       signal: o.signal,
       onEvent: o.onEvent,

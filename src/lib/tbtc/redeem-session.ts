@@ -1,6 +1,6 @@
 import type { Wallet } from "ethers";
 import { ConfigError } from "../errors";
-import { requireContract, settingOf, type Config } from "../config";
+import { requireContract, type Config } from "../config";
 import { openSigningAccount, type SigningAccountOptions } from "../chain/session";
 import type { Alert } from "../alert/types";
 import type { KeepctlProvider } from "../chain/provider";
@@ -27,7 +27,7 @@ export function tbtcContractsOf(cfg: Config): TbtcContracts {
 
 /** The configured BTC payout address, decoded and checked against the chain's Bitcoin network. */
 export function payoutScriptOf(cfg: Config, required: boolean): DecodedBtcAddress | undefined {
-  const addr = settingOf<string | undefined>(cfg, "btcAddress");
+  const addr = cfg.tbtc.btcAddress;
   if (!addr) {
     if (!required) return undefined;
     throw new ConfigError("no BTC address to redeem to", { hint: "pass --btc-address ADDR or set KEEPCTL_BTC_ADDRESS" });
@@ -36,7 +36,7 @@ export function payoutScriptOf(cfg: Config, required: boolean): DecodedBtcAddres
 }
 
 export function hasSigningKey(cfg: Config): boolean {
-  return !!(settingOf<string | undefined>(cfg, "privateKey") || settingOf<string | undefined>(cfg, "keystore"));
+  return cfg.signing.keySource !== "none";
 }
 
 export interface RedeemSession {
@@ -73,7 +73,8 @@ export async function openRedeemSession(cfg: Config, o: OpenSessionOptions): Pro
   try {
     const fresh = provider;
     const account = await openSigningAccount(
-      cfg,
+      cfg.signing,
+      cfg.dataDir,
       { interactive: o.interactive, prompt: o.prompt, dryRun: o.dryRun, signal: o.signal, alert: o.alert, timings: o.timings, onEvent: (ev) => o.onEvent?.(redeemEventOf(ev)) },
       fresh,
     );

@@ -68,7 +68,8 @@ export interface RedemptionOutcome {
   deposit: string;
   path: PlannedRedemption["path"];
   /** pending: sent, not mined by the deadline; tracked, and resumed by the next run (never re-signed). */
-  status: "requested" | "already-requested" | "lost-race" | "pending" | "failed";
+  /** deferred: the RPC failed before anything was sent for it; the next run or loop tries again. */
+  status: "requested" | "already-requested" | "lost-race" | "pending" | "deferred" | "failed";
   hash?: string;
   hashes?: string[];
   reason?: string;
@@ -145,6 +146,9 @@ export async function redeemOne(s: JournaledSender, c: TbtcContracts, item: Plan
   } catch (e) {
     if (e instanceof AccountConflictError) throw e; // the account stops; no outcome per deposit
     const err = e instanceof KeepctlError ? e : new KeepctlError("INTERNAL", ExitCode.INTERNAL, shortMessageOf(e), { cause: e });
+    // An RPC that failed is no verdict on the redemption: whatever was sent is journaled and
+    // settled next time; nothing else was sent. "failed" is kept for what will not change by itself.
+    if (err.exitCode === ExitCode.RPC) return { ...base, status: "deferred", reason: err.message, error: err };
     return { ...base, status: "failed", reason: err.message, error: err };
   }
 }

@@ -1,4 +1,4 @@
-import { settingOf, type Config } from "../config";
+import type { Config } from "../config";
 import { ConfigError } from "../errors";
 import { redact } from "../redact";
 import { connectWithConfig, type KeepctlProvider } from "../chain/provider";
@@ -46,22 +46,22 @@ export interface BotSession {
 
 /** The EMP to watch: --emp / KEEPCTL_EMP_ADDRESS, else contracts.ExpiringMultiParty. */
 export function empAddressOf(cfg: Config): string {
-  const emp = settingOf<string | undefined>(cfg, "empAddress") ?? cfg.contracts.ExpiringMultiParty;
+  const emp = cfg.emp.address ?? cfg.tbtc.contracts.ExpiringMultiParty;
   if (!emp) throw new ConfigError("no EMP address: pass --emp ADDR", { hint: "or set KEEPCTL_EMP_ADDRESS, or contracts.ExpiringMultiParty in the deployment file" });
   return emp;
 }
 
 export function strategyConfigOf(cfg: Config): { liquidation: LiquidationConfig; dispute: DisputeConfig } {
-  const crThreshold = parseFixed(settingOf<string>(cfg, "crThreshold"));
-  const maxTokens = settingOf<string | undefined>(cfg, "maxTokens");
+  const crThreshold = parseFixed(cfg.emp.crThreshold);
+  const maxTokens = cfg.emp.maxTokens;
   return {
     liquidation: {
       crThreshold,
-      liquidationDeadline: BigInt(settingOf<number>(cfg, "liquidationDeadline")),
+      liquidationDeadline: BigInt(cfg.emp.liquidationDeadline),
       maxTokensToLiquidate: maxTokens === undefined ? undefined : parseFixed(maxTokens),
-      defenseActivationPercent: settingOf<number | undefined>(cfg, "defenseActivationPercent"),
+      defenseActivationPercent: cfg.emp.defenseActivationPercent,
     },
-    dispute: { crThreshold, disputeDelay: BigInt(settingOf<number>(cfg, "disputeDelay")) },
+    dispute: { crThreshold, disputeDelay: BigInt(cfg.emp.disputeDelay) },
   };
 }
 
@@ -75,11 +75,11 @@ export async function openBotSession(cfg: Config, o: OpenBotOptions): Promise<Bo
     const params = await client.readParams();
     const price = priceSourceOf(cfg, o, provider, Number(params.liquidationLiveness));
     const notifiers = createNotifiers({
-      slackWebhookUrl: settingOf(cfg, "slackWebhookUrl"),
-      discordWebhookUrl: settingOf(cfg, "discordWebhookUrl"),
-      telegramBotToken: settingOf(cfg, "telegramBotToken"),
-      telegramChatId: settingOf(cfg, "telegramChatId"),
-      webhookUrl: settingOf(cfg, "webhookUrl"),
+      slackWebhookUrl: cfg.alerts.slackWebhookUrl,
+      discordWebhookUrl: cfg.alerts.discordWebhookUrl,
+      telegramBotToken: cfg.alerts.telegramBotToken,
+      telegramChatId: cfg.alerts.telegramChatId,
+      webhookUrl: cfg.alerts.webhookUrl,
     });
     const hub = new AlertHub(notifiers);
     const alert = hub.channels.length
@@ -90,7 +90,8 @@ export async function openBotSession(cfg: Config, o: OpenBotOptions): Promise<Bo
       : undefined;
     // --dry-run sends nothing, so it may run beside the live bot of the same account (no lock).
     const account = await openSigningAccount(
-      cfg,
+      cfg.signing,
+      cfg.dataDir,
       { interactive: o.interactive, prompt: o.prompt, dryRun: o.dryRun, signal: o.signal, alert, timings: o.timings, onEvent: (ev) => { const b = botEventOf(ev); if (b) o.emit(b); } },
       provider,
     );
@@ -98,7 +99,7 @@ export async function openBotSession(cfg: Config, o: OpenBotOptions): Promise<Bo
     const sender = new BotSender(account.sender, o.emit);
     const ctx: BotContext = {
       client, params, sender, price, emit: o.emit, alert, signal: o.signal,
-      scan: { fromBlock: cfg.startBlock, chunkSize: cfg.logChunkSize },
+      scan: { fromBlock: cfg.tbtc.startBlock, chunkSize: cfg.rpc.logChunkSize },
     };
     const held = lock;
     return {
@@ -120,22 +121,22 @@ export async function openBotSession(cfg: Config, o: OpenBotOptions): Promise<Bo
  * liquidator only needs the current price; the disputer looks back over liquidation liveness.
  */
 function priceSourceOf(cfg: Config, o: OpenBotOptions, provider: KeepctlProvider, liquidationLiveness: number): PriceSource {
-  const fixed = settingOf<string | undefined>(cfg, "empPrice");
+  const fixed = cfg.emp.price;
   if (fixed !== undefined) return fixedPrice(parseFixed(fixed));
-  const rateSetter = settingOf<string | undefined>(cfg, "rateSetter") ?? cfg.contracts.RateSetter;
-  const source = o.source ?? settingOf<SourceChoice>(cfg, "raiSource");
-  if (!rateSetter && !cfg.subgraphUrl) {
+  const rateSetter = cfg.rai.rateSetter ?? cfg.rai.contracts.RateSetter;
+  const source = o.source ?? cfg.rai.source;
+  if (!rateSetter && !cfg.rai.subgraphUrl) {
     throw new ConfigError("no price source for the EMP bot", { hint: "pass --price, --rate-setter ADDR (or contracts.RateSetter in the deployment file), or --subgraph-url" });
   }
-  const lookback = o.bot === "liquidator" ? 0 : settingOf<number | undefined>(cfg, "empLookback") ?? liquidationLiveness;
+  const lookback = o.bot === "liquidator" ? 0 : cfg.emp.lookback ?? liquidationLiveness;
   const feed = new RaiFeed({
-    provider, rateSetter, subgraphUrl: cfg.subgraphUrl, source,
-    twapLength: settingOf<number>(cfg, "raiTwapLength"),
+    provider, rateSetter, subgraphUrl: cfg.rai.subgraphUrl, source,
+    twapLength: cfg.rai.twapLength,
     lookback,
-    updateRateDelay: settingOf<number>(cfg, "raiUpdateRateDelay"),
-    chunkSize: cfg.logChunkSize,
-    floorBlock: cfg.startBlock,
-    subgraphTimeoutMs: settingOf<number>(cfg, "subgraphTimeoutMs"),
+    updateRateDelay: cfg.rai.updateRateDelay,
+    chunkSize: cfg.rpc.logChunkSize,
+    floorBlock: cfg.tbtc.startBlock,
+    subgraphTimeoutMs: cfg.rai.subgraphTimeoutMs,
   });
   return raiFeedPrice(feed, (w) => o.emit({ type: "warning", message: redact(w) }));
 }
