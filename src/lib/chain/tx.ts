@@ -60,6 +60,8 @@ export class TxSender {
   private chainId?: bigint;
   /** Set once another sender shows up on this account: nothing more is signed. */
   private halted?: AccountConflictError;
+  /** Nonces of this process's transactions that are sent and not yet settled. */
+  private readonly inflight = new Set<number>();
 
   constructor(
     private readonly wallet: Wallet,
@@ -153,9 +155,14 @@ export class TxSender {
   }
 
   private async watchAndReport(tx: Inflight): Promise<TxResult> {
+    this.inflight.add(tx.nonce);
     try {
-      return await this.watch(tx);
+      const r = await this.watch(tx);
+      this.inflight.delete(tx.nonce);
+      return r;
     } catch (e) {
+      // A tx left pending keeps its nonce reserved: it may still be mined.
+      if (!(e instanceof TxPendingError) && !(e instanceof InterruptedError)) this.inflight.delete(tx.nonce);
       if (e instanceof TxPendingError) {
         this.emit(tx.hooks, { type: "pending", label: tx.req.label, nonce: tx.nonce, hashes: tx.attempts.map((a) => a.hash) });
       } else {
@@ -195,7 +202,7 @@ export class TxSender {
         req, nonce, gasLimit: prep.gasLimit, chainId: this.chainId, attempts: [], live: fees, tried: fees,
         lastSentAt: 0, lastRebroadcastAt: Date.now(), atCap: false, hooks,
       };
-      const { kind, error } = await this.signAndBroadcast(tx, fees);
+      const { kind, error, hash, raw } = await this.signAndBroadcast(tx, fees);
       if (MAYBE_POOLED.has(kind) || (kind === "nonce-too-low" && (await this.nodeHas(tx.attempts[0].hash)) !== false)) {
         return this.markSent(tx, kind);
       }
@@ -209,9 +216,19 @@ export class TxSender {
         }
         throw new AccountConflictError(`${req.label}: nonce ${nonce} of ${this.address} is held by a transaction keepctl did not sign`, { details: { nonce } });
       }
-      if (kind === "nonce-too-high" && round < 3) {
-        this.nonces.reset();
-        continue;
+      if (kind === "nonce-too-high") {
+        // A gap below us. When every missing nonce is one of ours whose broadcast is still being
+        // settled (an answer lost on the way to the node), this tx is simply queued behind them,
+        // as geth would queue it: track it, and the rebroadcasts fill the gap in order. Signing
+        // another action at the gap's nonce would leave our earlier tx unminable.
+        if (await this.gapIsOurs(nonce)) {
+          tx.attempts.push({ hash, raw, ...fees });
+          return this.markSent(tx, "unknown");
+        }
+        if (round < 3) {
+          this.nonces.reset();
+          continue;
+        }
       }
       if (kind === "insufficient-funds") {
         throw new InsufficientFundsError(`${req.label}: the node refused the transaction for lack of funds`, { cause: error, hint: "fund the account with ETH for value and gas" });
@@ -220,16 +237,26 @@ export class TxSender {
     }
   }
 
+  /** True when every nonce between the node's pending count and `nonce` is a tx of ours in flight or journaled. */
+  private async gapIsOurs(nonce: number): Promise<boolean> {
+    const pending = await this.tryRead(() => this.provider.getTransactionCount(this.address, "pending"));
+    if (pending === undefined || pending >= nonce) return false;
+    const ours = new Set([...this.inflight, ...(this.opts.journaledNonces?.() ?? [])]);
+    for (let n = pending; n < nonce; n++) if (!ours.has(n)) return false;
+    return true;
+  }
+
   private markSent(tx: Inflight, kind: NodeErrorKind | "accepted"): Inflight {
     const a = tx.attempts[0];
     this.nonces.markUsed(tx.nonce);
+    this.inflight.add(tx.nonce);
     tx.lastSentAt = Date.now();
     this.emit(tx.hooks, { type: "sent", label: tx.req.label, nonce: tx.nonce, hash: a.hash, maxFeePerGas: a.maxFeePerGas, maxPriorityFeePerGas: a.maxPriorityFeePerGas, confirmed: kind !== "unknown" });
     return tx;
   }
 
   /** Signs `tx` at `fees`, journals it, broadcasts it once, and says what the node answered. */
-  private async signAndBroadcast(tx: Inflight, fees: Fees): Promise<{ hash: string; kind: NodeErrorKind | "accepted"; error?: unknown }> {
+  private async signAndBroadcast(tx: Inflight, fees: Fees): Promise<{ hash: string; raw: string; kind: NodeErrorKind | "accepted"; error?: unknown }> {
     const raw = await this.wallet.signTransaction({
       type: 2,
       chainId: tx.chainId,
@@ -247,7 +274,7 @@ export class TxSender {
     const kind = await this.broadcast(raw);
     // Kept unless the node definitely refused it: a refused tx is in no pool and never mines.
     if (MAYBE_POOLED.has(kind.kind) || kind.kind === "nonce-too-low") tx.attempts.push({ hash, raw, ...fees });
-    return { hash, ...kind };
+    return { hash, raw, ...kind };
   }
 
   private async broadcast(raw: string): Promise<{ kind: NodeErrorKind | "accepted"; error?: unknown }> {

@@ -1,0 +1,81 @@
+import { CHAOS_COMMANDS, runChaosCase, startEmpWorld, startTbtcWorld, type ChaosCaseResult, type ChaosCommand, type EmpWorld, type TbtcWorld } from "../src/devnet/chaos";
+import { FAULT_KINDS } from "../src/devnet/fault-proxy";
+
+/**
+ * `npm run chaos`: exactly once under a lossy RPC, at scale. For each command, one fault-free run
+ * and N seeded runs at the fault rate, each counted from the chain. Flags: --seeds N (default 20),
+ * --rate R (default 0.3), --first S (first seed, default 1), --only COMMAND.
+ * Exit 0 only when every run finished every action with 0 duplicate and 0 reverted transactions.
+ */
+function flag(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+function sum(rs: ChaosCaseResult[], f: (r: ChaosCaseResult) => number): number {
+  return rs.reduce((a, r) => a + f(r), 0);
+}
+
+async function main(): Promise<number> {
+  const seeds = Number(flag("--seeds") ?? 20);
+  const rate = Number(flag("--rate") ?? 0.3);
+  const first = Number(flag("--first") ?? 1);
+  const only = flag("--only") as ChaosCommand | undefined;
+  if (!Number.isInteger(seeds) || seeds < 1 || !(rate >= 0 && rate < 1) || !Number.isInteger(first)) {
+    process.stderr.write("usage: npm run chaos -- [--seeds N] [--rate 0..1] [--first SEED] [--only watch|redeem|emp-liquidate|emp-dispute]\n");
+    return 2;
+  }
+  const commands = CHAOS_COMMANDS.filter((c) => !only || c === only);
+  if (commands.length === 0) {
+    process.stderr.write(`--only must be one of ${CHAOS_COMMANDS.join(", ")}\n`);
+    return 2;
+  }
+  const needTbtc = commands.some((c) => c === "watch" || c === "redeem");
+  const needEmp = commands.some((c) => c === "emp-liquidate" || c === "emp-dispute");
+  const tbtc: TbtcWorld | undefined = needTbtc ? await startTbtcWorld() : undefined;
+  const emp: EmpWorld | undefined = needEmp ? await startEmpWorld() : undefined;
+  const started = Date.now();
+  const rows: string[] = [];
+  let ok = true;
+  try {
+    for (const command of commands) {
+      const world = command === "watch" || command === "redeem" ? tbtc! : emp!;
+      const clean = await runChaosCase(world, command, { seed: 0, rate: 0 });
+      const runs: ChaosCaseResult[] = [];
+      for (let s = first; s < first + seeds; s++) {
+        const r = await runChaosCase(world, command, { seed: s, rate });
+        runs.push(r);
+        const bad = r.done !== r.required || r.duplicates > 0 || r.reverted > 0 || r.exitCodes.at(-1) !== 0;
+        process.stderr.write(`${command} seed ${s}: runs ${r.runs} (exits ${r.exitCodes.join(",")}), done ${r.done}/${r.required}, duplicates ${r.duplicates}, reverted ${r.reverted}, faults ${sum([r], (x) => Object.values(x.faults).reduce((a, b) => a + b, 0))} (${r.broadcastFaults} on broadcasts), ${r.ms} ms${bad ? "  <-- " + (r.stderrTail ?? "") : ""}\n`);
+      }
+      const faults = Object.fromEntries(FAULT_KINDS.map((k) => [k, sum(runs, (r) => r.faults[k])]));
+      const required = sum(runs, (r) => r.required);
+      const done = sum(runs, (r) => r.done);
+      const duplicates = sum(runs, (r) => r.duplicates);
+      const reverted = sum(runs, (r) => r.reverted);
+      const falseAlerts = sum(runs, (r) => r.falseFailureAlerts);
+      const meanMs = Math.round(sum(runs, (r) => r.ms) / runs.length);
+      const met = done === required && duplicates === 0 && reverted === 0 && falseAlerts === 0 && runs.every((r) => r.exitCodes.at(-1) === 0);
+      ok &&= met && clean.done === clean.required && clean.duplicates === 0;
+      rows.push(
+        [
+          `${command}: ${seeds} seeds at ${Math.round(rate * 100)}% faults (seeds ${first}..${first + seeds - 1})`,
+          `  faults injected: ${Object.entries(faults).map(([k, v]) => `${k} ${v}`).join(", ")}; on broadcasts ${sum(runs, (r) => r.broadcastFaults)}`,
+          `  actions required ${required}, done exactly once ${done}; duplicate transactions ${duplicates}; reverted ${reverted}; false "failed" alerts ${falseAlerts}`,
+          `  invocations (cron-style re-runs) ${sum(runs, (r) => r.runs)} for ${seeds} seeds; transactions ${sum(runs, (r) => r.transactions)}`,
+          `  wall time per seed ${meanMs} ms vs fault-free ${clean.ms} ms (${(meanMs / Math.max(1, clean.ms)).toFixed(1)}x)   ${met ? "[met]" : "[missed]"}`,
+        ].join("\n"),
+      );
+    }
+  } finally {
+    await tbtc?.close();
+    await emp?.close();
+  }
+  process.stdout.write(`\nkeepctl chaos: exactly once under a lossy RPC (counted from the chain)\n\n${rows.join("\n\n")}\n\ntotal ${Math.round((Date.now() - started) / 1000)} s\n`);
+  return ok ? 0 : 1;
+}
+
+main().then(
+  (code) => { process.exitCode = code; },
+  (e) => { process.stderr.write(`chaos failed: ${e instanceof Error ? e.stack : String(e)}\n`); process.exitCode = 1; },
+);
