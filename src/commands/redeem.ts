@@ -8,7 +8,7 @@ import { planRedemptions, type Plan } from "../lib/tbtc/planner";
 import { readCandidates, readTbtc, type KnownRisk } from "../lib/tbtc/redeem-facts";
 import { estimatePlanGas, executePlan, settleJournal, type RedeemEvent, type RedemptionOutcome } from "../lib/tbtc/redeemer";
 import { openRedeemSession, payoutScriptOf } from "../lib/tbtc/redeem-session";
-import { loadTbtcRun } from "../lib/tbtc/report";
+import { loadTbtcRun, preflightTbtcFromConfig } from "../lib/tbtc/report";
 import { State } from "../lib/tbtc/abis";
 import { addSigningOptions, collect, globalsOf, outputOf, runState, shutdown } from "./common";
 
@@ -44,6 +44,7 @@ export function register(program: Command): void {
       const audit = AuditLog.open(cfg.dataDir);
       const session = await openRedeemSession(cfg, { interactive, lock: !dryRun, onEvent: (ev) => onRedeemEvent(out, ev) });
       try {
+        await preflightTbtcFromConfig(session.provider, cfg, explicit);
         const me = session.wallet.address;
         // A crashed run's transactions first: rebroadcast or confirm them, never sign twice.
         if (!dryRun) await settleJournal(session.sender, shutdown.signal);

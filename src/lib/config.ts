@@ -170,6 +170,7 @@ export const SETTINGS: Setting[] = [
   { key: "disputeDelay", flag: "disputeDelay", env: ["KEEPCTL_DISPUTE_DELAY"], default: 60, describe: "seconds after a liquidation before disputing it", parse: parseInteger(0, 86_400) },
   { key: "empLookback", flag: "lookback", env: ["KEEPCTL_EMP_LOOKBACK"], describe: "disputer price lookback (s); default the EMP's liquidationLiveness", parse: parseInteger(0, 31_536_000) },
   { key: "botRetries", flag: "retries", env: ["KEEPCTL_BOT_RETRIES"], default: 3, describe: "retries of a failed EMP bot pass", parse: parseInteger(0, 20) },
+  { key: "maxHeadAgeSec", env: ["KEEPCTL_MAX_HEAD_AGE"], default: (v: Record<string, unknown>) => ([31337, 1337].includes(v.chainId as number) ? 0 : 600), describe: "oldest chain head (s) a run may judge from; 0 = no limit (default 0 on local dev chains, whose clock is moved)", parse: parseInteger(0, 31_536_000) },
   // Other modules: add one row here, or call defineSetting() from your own module.
 ];
 

@@ -1,7 +1,7 @@
 import { settingOf, type Config } from "../config";
 import { connectWithConfig } from "../chain/provider";
-import { requireContractCode } from "../chain/code";
-import { ConfigError } from "../errors";
+import { headPolicyOf, preflightRateSetter } from "../chain/preflight";
+import { ConfigError, UsageError } from "../errors";
 import { RaiFeed, type RaiFeedOptions, type SourceChoice, type SourceUsed } from "./feed";
 import { formatFixed } from "./math";
 import { NoPriceError, type RateObservation, type TimeWindow } from "./types";
@@ -23,7 +23,8 @@ export interface RaiPriceResult {
  * Price at `at` (default: chain head time) = TWAP over [at - windowSec, at]. Throws NoPriceError
  * when no known rate covers any second of the window.
  */
-export async function fetchRaiPrice(opts: Omit<RaiFeedOptions, "twapLength" | "lookback"> & { at?: number; windowSec: number }): Promise<RaiPriceResult> {
+export async function fetchRaiPrice(opts: Omit<RaiFeedOptions, "twapLength" | "lookback"> & { at?: number; windowSec: number; latest?: number }): Promise<RaiPriceResult> {
+  if (opts.at !== undefined) checkAt(opts.at, opts.latest ?? Math.floor(Date.now() / 1000), opts.latest !== undefined);
   const feed = new RaiFeed({ ...opts, twapLength: opts.windowSec, lookback: 0 });
   const state = await feed.update(opts.at);
   const window = { start: state.now - opts.windowSec, end: state.now };
@@ -50,18 +51,36 @@ export async function raiPriceFromConfig(cfg: Config, o: { source?: SourceChoice
   if (needsChain && !rateSetter) throw new ConfigError(`no RateSetter address for network ${cfg.network}`, { hint: "pass --rate-setter ADDR or add contracts.RateSetter to the deployment file" });
   const provider = cfg.rpcUrls.length > 0 && rateSetter ? await connectWithConfig(cfg) : undefined;
   try {
-    if (provider && rateSetter) await requireContractCode(provider, rateSetter, "RateSetter", "check --rate-setter or contracts.RateSetter for this network");
-    return await fetchRaiPrice({
+    // The head bounds --at and must be fresh; the RateSetter must answer as one (exit 3 if not).
+    const pre = provider && rateSetter ? await preflightRateSetter(provider, { rateSetter, policy: headPolicyOf(cfg, "warn") }) : undefined;
+    const result = await fetchRaiPrice({
       provider, rateSetter, subgraphUrl, source,
       at: o.at,
+      latest: pre?.head.timestamp,
       windowSec: o.windowSec ?? settingOf<number>(cfg, "raiTwapLength"),
       updateRateDelay: settingOf<number>(cfg, "raiUpdateRateDelay"),
       chunkSize: cfg.logChunkSize,
       floorBlock: cfg.startBlock,
       subgraphTimeoutMs: settingOf<number>(cfg, "subgraphTimeoutMs"),
     });
+    if (pre) result.warnings.unshift(...pre.warnings);
+    return result;
   } finally {
     provider?.destroy();
+  }
+}
+
+/**
+ * --at is a time the chain has reached: not past the head (or, with no chain, this machine's
+ * clock), and a number a date can hold. Exit 2 otherwise, never a price for a time to come.
+ */
+function checkAt(at: number, latest: number, fromChain: boolean): void {
+  if (!Number.isSafeInteger(at) || at < 0 || at > 253_402_300_799) {
+    throw new UsageError(`--at ${at} is out of range: give unix seconds or an ISO date up to the present`);
+  }
+  if (at > latest) {
+    const what = fromChain ? `the chain head's time ${iso(latest)}` : `the present (${iso(latest)})`;
+    throw new UsageError(`--at ${iso(at)} is after ${what}: there is no price for a time to come`, { hint: "leave out --at for the latest price, or give a past time" });
   }
 }
 
