@@ -1,6 +1,6 @@
 import { settingOf, type Config } from "../config";
 import { connectWithConfig } from "../chain/provider";
-import { headPolicyOf, preflightRateSetter } from "../chain/preflight";
+import { FUTURE_TOLERANCE_SEC, headPolicyOf, preflightRateSetter } from "../chain/preflight";
 import { ConfigError, UsageError } from "../errors";
 import { RaiFeed, type RaiFeedOptions, type SourceChoice, type SourceUsed } from "./feed";
 import { formatFixed } from "./math";
@@ -23,8 +23,7 @@ export interface RaiPriceResult {
  * Price at `at` (default: chain head time) = TWAP over [at - windowSec, at]. Throws NoPriceError
  * when no known rate covers any second of the window.
  */
-export async function fetchRaiPrice(opts: Omit<RaiFeedOptions, "twapLength" | "lookback"> & { at?: number; windowSec: number; latest?: number }): Promise<RaiPriceResult> {
-  if (opts.at !== undefined) checkAt(opts.at, opts.latest ?? Math.floor(Date.now() / 1000), opts.latest !== undefined);
+export async function fetchRaiPrice(opts: Omit<RaiFeedOptions, "twapLength" | "lookback"> & { at?: number; windowSec: number }): Promise<RaiPriceResult> {
   const feed = new RaiFeed({ ...opts, twapLength: opts.windowSec, lookback: 0 });
   const state = await feed.update(opts.at);
   const window = { start: state.now - opts.windowSec, end: state.now };
@@ -53,10 +52,10 @@ export async function raiPriceFromConfig(cfg: Config, o: { source?: SourceChoice
   try {
     // The head bounds --at and must be fresh; the RateSetter must answer as one (exit 3 if not).
     const pre = provider && rateSetter ? await preflightRateSetter(provider, { rateSetter, policy: headPolicyOf(cfg, "warn") }) : undefined;
+    if (o.at !== undefined) checkAt(o.at, pre?.head.timestamp ?? Math.floor(Date.now() / 1000), pre !== undefined);
     const result = await fetchRaiPrice({
       provider, rateSetter, subgraphUrl, source,
       at: o.at,
-      latest: pre?.head.timestamp,
       windowSec: o.windowSec ?? settingOf<number>(cfg, "raiTwapLength"),
       updateRateDelay: settingOf<number>(cfg, "raiUpdateRateDelay"),
       chunkSize: cfg.logChunkSize,
@@ -72,13 +71,14 @@ export async function raiPriceFromConfig(cfg: Config, o: { source?: SourceChoice
 
 /**
  * --at is a time the chain has reached: not past the head (or, with no chain, this machine's
- * clock), and a number a date can hold. Exit 2 otherwise, never a price for a time to come.
+ * clock), and a number a date can hold. Exit 2 otherwise, never a price for a time to come. The
+ * head may be idle for a while (a quiet devnet, a slow block), so a head-age tolerance applies.
  */
 function checkAt(at: number, latest: number, fromChain: boolean): void {
   if (!Number.isSafeInteger(at) || at < 0 || at > 253_402_300_799) {
     throw new UsageError(`--at ${at} is out of range: give unix seconds or an ISO date up to the present`);
   }
-  if (at > latest) {
+  if (at > latest + FUTURE_TOLERANCE_SEC) {
     const what = fromChain ? `the chain head's time ${iso(latest)}` : `the present (${iso(latest)})`;
     throw new UsageError(`--at ${iso(at)} is after ${what}: there is no price for a time to come`, { hint: "leave out --at for the latest price, or give a past time" });
   }
