@@ -216,6 +216,10 @@ describe("a stale head", () => {
     const ck = await dep(["check", "--rpc-url", d.url, "--operator", op, "--no-cache"], env);
     expect(ck.code).toBe(4);
     expect(errorLine(ck.stderr)).toMatch(/^error: the RPC node's latest block \d+ is \d+ s old/);
+    const watch = await dep(["watch", "--once", "--json", "--rpc-url", d.url, "--operator", op], env);
+    expect(watch.code).toBe(4);
+    const loopError = watch.stdout.trim().split("\n").map((l) => JSON.parse(l)).find((ev) => ev.type === "loop-error");
+    expect(loopError.code).toBe("STALE_HEAD");
     // without a limit (the devnet default) the same endpoint is judged as usual
     const off = await dep(["check", "--rpc-url", d.url, "--operator", op, "--no-cache"]);
     expect(off.code).toBe(10);
