@@ -147,7 +147,7 @@ export function nodeErrorOf(e: unknown): NodeErrorInfo | undefined {
   };
 }
 
-const REVERT_TEXT = /revert|invalid opcode|out of gas|vm exception|stack (under|over)flow|invalid jump|execution|function selector was not recognized/i;
+const REVERT_TEXT = /revert|invalid opcode|out of gas|vm exception|stack (under|over)flow|invalid jump|function selector was not recognized/i;
 
 /**
  * True when a failed eth_call is the contract reverting, not the node failing. ethers turns EVERY

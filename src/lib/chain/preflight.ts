@@ -117,6 +117,11 @@ export interface ProbeCall {
   args?: unknown[];
   /** Given the decoded result, a problem ("its tbtcSystem() is 0x..") or undefined when it fits. */
   accept?: (r: ethers.Result) => string | undefined;
+  /**
+   * The call ties this contract to another configured one (DepositFactory.tbtcSystem()): a
+   * mismatch is reported as two addresses that disagree, not as this contract being wrong.
+   */
+  ties?: string;
 }
 
 export interface ContractProbe {
@@ -167,6 +172,12 @@ export async function runProbes(provider: ethers.JsonRpcProvider, probes: readon
         } catch {
           problem = `${label} answered ${(data.length - 2) / 2} bytes that are not its result`;
         }
+      }
+      if (problem && c.ties) {
+        throw new ConfigError(`configured addresses disagree: ${p.name} ${p.address} ${problem}`, {
+          code: "WRONG_CONTRACT",
+          hint: `contracts.${p.name} and contracts.${c.ties} must come from the same deployment: ${tbtcHint(c.ties)}`,
+        });
       }
       if (problem) {
         throw new ConfigError(`${p.name} address ${p.address} is not ${/^[AEIOU]/.test(p.name) ? "an" : "a"} ${p.name} contract: ${problem}`, { code: "WRONG_CONTRACT", hint: p.hint });
@@ -241,7 +252,8 @@ export function tbtcProbes(contracts: Record<string, string>): ContractProbe[] {
   const tied = (fn: string, name: string): ProbeCall => ({
     iface: depositFactoryIface,
     fn,
-    accept: (r) => (!contracts[name] || sameAddress(r[0], contracts[name]) ? undefined : `its ${fn}() is ${r[0]}, not the configured ${name} ${contracts[name]} (addresses of different deployments?)`),
+    ties: name,
+    accept: (r) => (!contracts[name] || sameAddress(r[0], contracts[name]) ? undefined : `names ${r[0]} as its ${name} (${fn}()), but ${name} is configured as ${contracts[name]}`),
   });
   add("DepositFactory", [tied("tbtcSystem", "TBTCSystem"), tied("tbtcToken", "TBTCToken"), tied("vendingMachineAddress", "VendingMachine")]);
   add("VendingMachine", [{ iface: vendingMachineIface, fn: "getMaxSupply" }, { iface: vendingMachineIface, fn: "getMintedSupply" }]);
