@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from "commander";
-import { ExitCode, KeepctlError, UsageError, shortMessageOf, toKeepctlError } from "./lib/errors";
+import { ExitCode, KeepctlError, toKeepctlError } from "./lib/errors";
 import { Output, toJson } from "./lib/output";
 import { redact } from "./lib/redact";
 import { collect, runState, shutdown } from "./commands/common";
