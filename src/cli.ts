@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from "commander";
-import { ExitCode, KeepctlError, UsageError, shortMessageOf } from "./lib/errors";
+import { ExitCode, KeepctlError, toKeepctlError } from "./lib/errors";
 import { Output, toJson } from "./lib/output";
 import { redact, sanitizeCommanderText } from "./lib/redact";
 import { collect, runState, shutdown } from "./commands/common";
@@ -96,12 +96,9 @@ export function reportError(e: unknown, opts: { json: boolean; verbose: boolean 
     if (opts.json) process.stdout.write(toJson({ error: { code: "USAGE", message } }) + "\n");
     return ExitCode.USAGE;
   }
-  const err: KeepctlError =
-    e instanceof KeepctlError
-      ? e
-      : isInvalidArgument(e)
-        ? new UsageError(shortMessageOf(e))
-        : new KeepctlError("INTERNAL", ExitCode.INTERNAL, `internal error: ${shortMessageOf(e)}`, { cause: e, hint: "run again with --verbose and report it" });
+  // One mapping for every command (src/lib/errors.ts): node and transport failures exit 4 with
+  // the node's message, reverts 5, and only what nothing explains is an internal error.
+  const err: KeepctlError = toKeepctlError(e);
   const message = redact(err.message);
   const hint = err.hint ? redact(err.hint) : undefined;
   if (opts.json) {
@@ -117,8 +114,4 @@ export function reportError(e: unknown, opts: { json: boolean; verbose: boolean 
     }
   }
   return err.exitCode;
-}
-
-function isInvalidArgument(e: unknown): boolean {
-  return !!e && typeof e === "object" && (e as { code?: string }).code === "INVALID_ARGUMENT";
 }

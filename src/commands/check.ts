@@ -3,7 +3,7 @@ import { ExitCode } from "../lib/errors";
 import { formatPercentBp, worstHealth, type Health } from "../lib/tbtc/health";
 import { judgeLive, type JudgedDeposit } from "../lib/tbtc/report";
 import { collect, globalsOf, loadCommandConfig, outputOf, runState } from "./common";
-import { reportHeader, runTbtc } from "./list-keeps";
+import { reportHeader, runTbtc, scanScope } from "./list-keeps";
 
 export function register(program: Command): void {
   program
@@ -31,7 +31,7 @@ export function register(program: Command): void {
         });
       }
       if (judged.length === 0) {
-        out.info(`no live deposits for ${cfg.operators.join(", ")} (block ${run.block})`);
+        out.info(`no live deposits for ${cfg.operators.join(", ")} ${scanScope(run)}`);
         return;
       }
       const paint = (h: Health, t: string) => out.paint(h === "ok" ? "ok" : h === "warn" ? "warn" : "bad", t);

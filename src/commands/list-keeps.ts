@@ -23,12 +23,12 @@ export function register(program: Command): void {
       const states = parseStates(g.state as string[] | undefined);
       const out = outputOf(cmd);
       const cfg = loadCommandConfig(g, out, { writesDataDir: g.cache !== false });
-      const run = await runTbtc(cfg, out, g.cache !== false);
+      const run = await runTbtc(cfg, out, g.cache !== false, "warn");
       const rows = run.deposits.filter(
         (d) => (!states || (d.state !== undefined && states.has(d.state))) && (!g.active || (!d.finished && d.keepActive)),
       );
       if (out.json) return out.document({ ...reportHeader(cfg, run), keeps: rows.map(depositJson) });
-      if (rows.length === 0) return out.info(`no keeps found for ${cfg.operators.join(", ")} (block ${run.block})`);
+      if (rows.length === 0) return out.info(`no keeps found for ${cfg.operators.join(", ")} ${scanScope(run)}`);
       out.table(rows, keepColumns(out, run.blockTime));
     });
 }
@@ -44,19 +44,35 @@ export function parseStates(raw: string[] | undefined): Set<number> | undefined 
   );
 }
 
-/** Loads the operators' deposits, showing scan progress on a TTY. */
-export async function runTbtc(cfg: Config, out: Output, useCache: boolean): Promise<TbtcRun> {
+/**
+ * Loads the operators' deposits, showing scan progress on a TTY. A stale head fails `check`
+ * ("error") but only warns in `list-keeps` ("warn"), which judges nothing.
+ */
+export async function runTbtc(cfg: Config, out: Output, useCache: boolean, staleHead: "error" | "warn" = "error"): Promise<TbtcRun> {
   const operators = requireOperators(cfg);
+  let run: TbtcRun;
   try {
-    return await loadTbtcRun(cfg, {
+    run = await loadTbtcRun(cfg, {
       operators,
       useCache,
+      staleHead,
       onScanProgress: (done, total) => out.progress(`scanning blocks: ${done}/${total}`),
       onRpcWarning: (m) => out.warn(m),
     });
   } finally {
     out.progressDone();
   }
+  for (const w of run.warnings) out.warn(w);
+  return run;
+}
+
+/**
+ * What an empty answer covered: the block range and how many keeps the factory has in all, so a
+ * wrong address or start block can never pass for an operator with nothing at risk.
+ */
+export function scanScope(run: TbtcRun): string {
+  const total = run.factoryKeepCount === undefined ? "" : `; the keep factory has ${run.factoryKeepCount} keep(s) in all`;
+  return `in blocks ${run.fromBlock}..${run.block}${total}`;
 }
 
 export function reportHeader(cfg: Config, run: TbtcRun) {
@@ -65,9 +81,12 @@ export function reportHeader(cfg: Config, run: TbtcRun) {
     chainId: run.chainId,
     block: run.block,
     blockTime: new Date(run.blockTime * 1000).toISOString(),
+    scannedBlocks: { from: run.fromBlock, to: run.block },
+    factoryKeepCount: run.factoryKeepCount?.toString() ?? null,
     operators: cfg.operators,
     priceWeiPerSatoshi: run.priceWeiPerSat ?? null,
     priceCheck: run.priceCheck ?? null,
+    warnings: run.warnings,
   };
 }
 

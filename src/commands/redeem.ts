@@ -10,7 +10,7 @@ import { planRedemptions, type Plan } from "../lib/tbtc/planner";
 import { readCandidates, readTbtc, type KnownRisk } from "../lib/tbtc/redeem-facts";
 import { estimatePlanGas, executePlan, settleJournal, type RedeemEvent, type RedemptionOutcome } from "../lib/tbtc/redeemer";
 import { openRedeemSession, payoutScriptOf } from "../lib/tbtc/redeem-session";
-import { loadTbtcRun } from "../lib/tbtc/report";
+import { loadTbtcRun, preflightTbtcFromConfig } from "../lib/tbtc/report";
 import { State } from "../lib/tbtc/abis";
 import { addSigningOptions, collect, globalsOf, loadCommandConfig, outputOf, runState, shutdown, splitOption } from "./common";
 
@@ -47,6 +47,7 @@ export function register(program: Command): void {
       const audit = AuditLog.open(cfg.dataDir);
       const session = await openRedeemSession(cfg, { interactive, dryRun, onEvent: (ev) => onRedeemEvent(out, ev), onRpcWarning: (m) => out.warn(m) });
       try {
+        await preflightTbtcFromConfig(session.provider, cfg, explicit);
         const me = session.wallet.address;
         // A crashed run's transactions first: rebroadcast or confirm them, never sign twice.
         if (!dryRun) await settleJournal(session.sender);

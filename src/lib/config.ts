@@ -218,6 +218,7 @@ export const SETTINGS: Setting[] = [
   { key: "rpcRetries", section: "rpc", field: "retries", env: ["KEEPCTL_RPC_RETRIES"], default: 3, describe: "attempts per RPC URL before failing over", schema: int(1, 20) },
   { key: "batchMaxCount", section: "rpc", env: ["KEEPCTL_BATCH_MAX_COUNT"], default: 100, describe: "JSON-RPC calls per batch (1 disables batching)", schema: int(1, 1000) },
   { key: "logChunkSize", section: "rpc", env: ["KEEPCTL_LOG_CHUNK_SIZE"], default: 5000, describe: "blocks per eth_getLogs call (shrinks on range errors)", schema: int(1) },
+  { key: "maxHeadAgeSec", section: "rpc", env: ["KEEPCTL_MAX_HEAD_AGE"], default: (v: Record<string, unknown>) => ([31337, 1337].includes(v.chainId as number) ? 0 : 600), describe: "oldest chain head (s) a run may judge from; 0 = no limit (default 0 on local dev chains, whose clock is moved)", schema: int(0, 31_536_000) },
   // ---- tBTC ----
   { key: "contracts", section: "tbtc", env: ["KEEPCTL_CONTRACTS"], default: {}, merge: "record", describe: "contract addresses by name", schema: rule(parseContracts) },
   { key: "startBlock", section: "tbtc", env: ["KEEPCTL_START_BLOCK", "MINBLOCK"], default: 0, describe: "first block of log scans", schema: int(0) },
@@ -288,7 +289,7 @@ export function knownFileKeys(): string[] {
 
 // ---- sections ---------------------------------------------------------------------------------
 
-export interface RpcSection { urls: string[]; chainId: number; timeoutMs: number; retries: number; batchMaxCount: number; logChunkSize: number }
+export interface RpcSection { urls: string[]; chainId: number; timeoutMs: number; retries: number; batchMaxCount: number; logChunkSize: number; maxHeadAgeSec: number }
 export type KeySource = "keystore" | "private-key" | "none";
 export interface SigningSection {
   /** Which key signs; see keySourceRule below. */

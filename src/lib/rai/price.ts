@@ -1,7 +1,7 @@
 import type { RaiSection, RpcSection } from "../config";
 import { connect } from "../chain/provider";
-import { requireContractCode } from "../chain/code";
-import { ConfigError } from "../errors";
+import { FUTURE_TOLERANCE_SEC, headPolicyOf, preflightRateSetter } from "../chain/preflight";
+import { ConfigError, UsageError } from "../errors";
 import { RaiFeed, type RaiFeedOptions, type SourceChoice, type SourceUsed } from "./feed";
 import { formatFixed } from "./math";
 import { NoPriceError, type RateObservation, type TimeWindow } from "./types";
@@ -52,8 +52,10 @@ export async function raiPriceFromConfig(rai: RaiSection, rpc: RpcSection, o: { 
     ? await connect({ rpcUrls: rpc.urls, chainId: rpc.chainId, timeoutMs: rpc.timeoutMs, retries: rpc.retries, batchMaxCount: rpc.batchMaxCount, onWarning: o.onRpcWarning })
     : undefined;
   try {
-    if (provider && rateSetter) await requireContractCode(provider, rateSetter, "RateSetter", "check --rate-setter or contracts.RateSetter for this network");
-    return await fetchRaiPrice({
+    // The head bounds --at and must be fresh; the RateSetter must answer as one (exit 3 if not).
+    const pre = provider && rateSetter ? await preflightRateSetter(provider, { rateSetter, policy: headPolicyOf(rpc, "warn") }) : undefined;
+    if (o.at !== undefined) checkAt(o.at, pre?.head.timestamp ?? Math.floor(Date.now() / 1000), pre !== undefined);
+    const result = await fetchRaiPrice({
       provider, rateSetter, subgraphUrl, source,
       at: o.at,
       windowSec: o.windowSec ?? rai.twapLength,
@@ -62,8 +64,25 @@ export async function raiPriceFromConfig(rai: RaiSection, rpc: RpcSection, o: { 
       floorBlock: rai.startBlock,
       subgraphTimeoutMs: rai.subgraphTimeoutMs,
     });
+    if (pre) result.warnings.unshift(...pre.warnings);
+    return result;
   } finally {
     provider?.destroy();
+  }
+}
+
+/**
+ * --at is a time the chain has reached: not past the head (or, with no chain, this machine's
+ * clock), and a number a date can hold. Exit 2 otherwise, never a price for a time to come. The
+ * head may be idle for a while (a quiet devnet, a slow block), so a head-age tolerance applies.
+ */
+function checkAt(at: number, latest: number, fromChain: boolean): void {
+  if (!Number.isSafeInteger(at) || at < 0 || at > 253_402_300_799) {
+    throw new UsageError(`--at ${at} is out of range: give unix seconds or an ISO date up to the present`);
+  }
+  if (at > latest + FUTURE_TOLERANCE_SEC) {
+    const what = fromChain ? `the chain head's time ${iso(latest)}` : `the present (${iso(latest)})`;
+    throw new UsageError(`--at ${iso(at)} is after ${what}: there is no price for a time to come`, { hint: "leave out --at for the latest price, or give a past time" });
   }
 }
 

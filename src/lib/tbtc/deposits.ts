@@ -1,5 +1,6 @@
 import { ethers } from "ethers";
-import { RevertError, RpcError, shortMessageOf } from "../errors";
+import { RevertError, RpcError, isRevert, shortMessageOf } from "../errors";
+import { parseData } from "../chain/preflight";
 import { depositInterface, keepInterface, systemInterface } from "./abis";
 import { DEPOSIT_STATE_SLOT, DEPOSIT_THRESHOLDS_SLOT, decodeDepositSlots, getStorage, type SlotFacts } from "./deposit-slots";
 import { multicall, type ViewCall } from "./multicall";
@@ -45,19 +46,28 @@ export function blockTagOf(block: number | "latest"): string {
   return block === "latest" ? "latest" : ethers.toQuantity(block);
 }
 
-/** One eth_call through the provider's batch queue (provider.send batches; provider.call adds round trips). */
-export function ethCall(provider: ethers.JsonRpcProvider, c: Call, block: number | "latest"): Promise<string> {
-  return provider.send("eth_call", [{ to: c.to, data: c.data, ...(c.from ? { from: c.from } : {}) }, blockTagOf(block)]);
+/**
+ * One eth_call through the provider's batch queue (provider.send batches; provider.call adds round
+ * trips). The answer is checked to be hex data before anyone decodes it: junk is the node's fault.
+ */
+export async function ethCall(provider: ethers.JsonRpcProvider, c: Call, block: number | "latest"): Promise<string> {
+  const raw: unknown = await provider.send("eth_call", [{ to: c.to, data: c.data, ...(c.from ? { from: c.from } : {}) }, blockTagOf(block)]);
+  return parseData(raw, `eth_call to ${c.to}`);
 }
 
-/** Rethrows transport failures (no endpoint answered); anything else is a per-call failure. */
+/**
+ * Rethrows what is not the contract's own answer: no endpoint answered, or the node answered with
+ * an error of its own ("header not found", a gateway limit) or junk. Only a revert is a per-call
+ * failure shown on the deposit's row.
+ */
 function transportFailure(results: PromiseSettledResult<unknown>[]): unknown {
   for (const r of results) {
-    if (r.status === "rejected" && (r.reason instanceof RpcError || !isCallFailure(r.reason))) return r.reason;
+    if (r.status === "rejected" && (r.reason instanceof RpcError || !isRevert(r.reason))) return r.reason;
   }
   return undefined;
 }
 
+/** Failures after which the multicall path is given up for one call per getter (which then judges). */
 function isCallFailure(e: unknown): boolean {
   const code = (e as { code?: string })?.code;
   return code === "CALL_EXCEPTION" || code === "BAD_DATA" || code === "UNKNOWN_ERROR" || code === "SERVER_ERROR";
@@ -220,7 +230,7 @@ export async function fetchPriceWeiPerSat(provider: ethers.JsonRpcProvider, syst
   try {
     raw = await ethCall(provider, { to: system, from: asDeposit, data: systemInterface.encodeFunctionData("fetchBitcoinPrice") }, block);
   } catch (e) {
-    if (e instanceof RpcError || !isCallFailure(e)) throw e;
+    if (e instanceof RpcError || !isRevert(e)) throw e;
     throw new RevertError(`TBTCSystem.fetchBitcoinPrice() failed: ${shortMessageOf(e)}`, {
       cause: e,
       hint: "check that the TBTCSystem address is right for this network",
@@ -235,7 +245,7 @@ export async function readContractCollateral(provider: ethers.JsonRpcProvider, d
     const raw = await ethCall(provider, { to: deposit, data: depositInterface.encodeFunctionData("collateralizationPercentage") }, block);
     return depositInterface.decodeFunctionResult("collateralizationPercentage", raw)[0] as bigint;
   } catch (e) {
-    if (e instanceof RpcError || !isCallFailure(e)) throw e;
+    if (e instanceof RpcError || !isRevert(e)) throw e;
     return undefined;
   }
 }

@@ -1,5 +1,6 @@
 import { ethers } from "ethers";
 import { getLogsChunked } from "../chain/logs";
+import { RpcError } from "../errors";
 import {
   COURTESY_CALLED_TOPIC,
   EXITED_COURTESY_CALL_TOPIC,
@@ -53,7 +54,23 @@ export function decodeKeepCreated(log: ethers.Log): KeepCreated {
 
 /** `_timestamp`, the last word of the data of every TBTCSystem deposit event we read. */
 function eventTimestamp(log: ethers.Log): number {
-  return Number(BigInt(ethers.dataSlice(log.data, ethers.dataLength(log.data) - 32)));
+  const len = ethers.dataLength(log.data);
+  if (len < 32 || len % 32 !== 0) throw new Error("data is not whole 32-byte words");
+  const t = BigInt(ethers.dataSlice(log.data, len - 32));
+  if (t > 253_402_300_799n) throw new Error(`timestamp ${t} is not a date`);
+  return Number(t);
+}
+
+/**
+ * A log the node returned that does not decode as the event its topic names: the node's answer
+ * is junk (the real contracts only emit well-formed events), so exit 4, not an internal error.
+ */
+function malformedLog(log: ethers.Log, what: string, e: unknown): RpcError {
+  return new RpcError(`the RPC node returned a malformed ${what} log (block ${log.blockNumber}, tx ${log.transactionHash}): ${(e as Error).message?.split("\n")[0]}`, {
+    code: "BAD_RESPONSE",
+    cause: e,
+    hint: "the endpoint answers with malformed data: point --rpc-url / KEEPCTL_RPC_URLS at a working node",
+  });
 }
 
 /** Lower-cased set of operator addresses, whatever case they were typed in. */
@@ -99,11 +116,22 @@ export async function scanTbtcEvents(provider: ethers.Provider, o: ScanOptions):
     const addr = log.address.toLowerCase();
     const topic = log.topics[0];
     if (addr === factory && topic === KEEP_CREATED_TOPIC) {
-      const k = decodeKeepCreated(log);
+      let k: KeepCreated;
+      try {
+        k = decodeKeepCreated(log);
+      } catch (e) {
+        throw malformedLog(log, "BondedECDSAKeepCreated", e);
+      }
       if (k.application.toLowerCase() === system) out.keeps.push(k);
     } else if (addr === system && log.topics.length >= 2) {
-      const deposit = topicAddress(log.topics[1]);
-      const at = eventTimestamp(log);
+      let deposit: string;
+      let at: number;
+      try {
+        deposit = topicAddress(log.topics[1]);
+        at = eventTimestamp(log);
+      } catch (e) {
+        throw malformedLog(log, "TBTCSystem deposit event", e);
+      }
       if (topic === FUNDED_TOPIC) out.funded.push({ deposit, at });
       else if (topic === COURTESY_CALLED_TOPIC) out.courtesy.push({ kind: "called", deposit, at, block: log.blockNumber });
       else if (topic === EXITED_COURTESY_CALL_TOPIC) out.courtesy.push({ kind: "exited", deposit, at, block: log.blockNumber });

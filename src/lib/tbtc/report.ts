@@ -1,4 +1,5 @@
 import { connectWithConfig, type KeepctlProvider, type RpcStats } from "../chain/provider";
+import { headPolicyOf, preflightTbtc, type HeadPolicy, type TbtcPreflight } from "../chain/preflight";
 import { requireContract, type Config } from "../config";
 import { judgeDeposit, type Judgement } from "./health";
 import { loadOperatorDeposits, type OperatorDeposit, type TbtcReport } from "./scan";
@@ -16,22 +17,42 @@ export interface TbtcRunOptions {
   provider?: KeepctlProvider;
   /** Where the provider's "endpoint failing" lines go (the command prints them on stderr). */
   onRpcWarning?: (message: string) => void;
+  /** A head older than KEEPCTL_MAX_HEAD_AGE: "error" (default; check, watch, redeem) or "warn" (list-keeps). */
+  staleHead?: HeadPolicy["stale"];
 }
 
 export interface TbtcRun extends TbtcReport {
   chainId: number;
   stats: RpcStats;
+  /** BondedECDSAKeepFactory.getKeepCount(): keeps of every operator, so "0 of N" can be told apart from a wrong address. */
+  factoryKeepCount?: bigint;
+  /** Findings that did not stop the run (a stale head under the "warn" policy). */
+  warnings: string[];
 }
 
 /** The configured endpoints, connected (the same settings every command uses). */
 export const connectFromConfig: (cfg: Config, o?: { onWarning?: (message: string) => void }) => Promise<KeepctlProvider> = connectWithConfig;
+
+/**
+ * The tBTC preflight of a command that acts (redeem): a stale head is an error, and every
+ * `--deposit` must be a real tBTC deposit (exit 2), not skipped as "not redeemable".
+ */
+export function preflightTbtcFromConfig(provider: KeepctlProvider, cfg: Config, deposits: readonly string[] = []): Promise<TbtcPreflight> {
+  return preflightTbtc(provider, { contracts: cfg.contracts, startBlock: cfg.startBlock, policy: headPolicyOf(cfg.rpc, "error"), deposits });
+}
 
 export async function loadTbtcRun(cfg: Config, o: TbtcRunOptions): Promise<TbtcRun> {
   const factory = requireContract(cfg, "BondedECDSAKeepFactory");
   const system = requireContract(cfg, "TBTCSystem");
   const provider = o.provider ?? (await connectFromConfig(cfg, { onWarning: o.onRpcWarning }));
   try {
+    // Started in the same tick as the scan's first requests, so they share one batch; the scan
+    // waits for the preflight's head, so nothing is scanned from a chain that failed it.
+    const pre = preflightTbtc(provider, { contracts: cfg.contracts, startBlock: cfg.startBlock, policy: headPolicyOf(cfg.rpc, o.staleHead ?? "error") });
+    const head = pre.then((p) => p.head);
+    head.catch(() => undefined); // observed below (and by the scan); never an unhandled rejection
     const report = await loadOperatorDeposits(provider, {
+      head,
       chainId: cfg.chainId,
       factory,
       system,
@@ -41,7 +62,8 @@ export async function loadTbtcRun(cfg: Config, o: TbtcRunOptions): Promise<TbtcR
       logChunkSize: cfg.logChunkSize,
       onScanProgress: o.onScanProgress,
     });
-    return { ...report, chainId: cfg.chainId, stats: { ...provider.stats, byMethod: { ...provider.stats.byMethod } } };
+    const { factoryKeepCount, warnings } = await pre;
+    return { ...report, chainId: cfg.chainId, factoryKeepCount, warnings, stats: { ...provider.stats, byMethod: { ...provider.stats.byMethod } } };
   } finally {
     if (!o.provider) provider.destroy();
   }

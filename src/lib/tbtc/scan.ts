@@ -1,5 +1,5 @@
 import { ethers } from "ethers";
-import { RpcError } from "../errors";
+import { parseBlockHeader, readHead, type BlockHeader } from "../chain/preflight";
 import { COURTESY_CALL_DURATION_SEC, DEPOSIT_TERM_SEC, FINAL_STATES, State, stateName } from "./abis";
 import { cacheFile, emptyCache, loadCache, saveCache, type StoredLiveFacts, type TbtcCache } from "./cache";
 import { fetchPriceWeiPerSat, readContractCollateral, readDeposits, type DepositRef, type FixedFacts, type LiveFacts } from "./deposits";
@@ -41,6 +41,8 @@ export interface OperatorDeposit {
 }
 
 export interface TbtcReport {
+  /** First block of the scan (the configured start block): the report covers fromBlock..block. */
+  fromBlock: number;
   block: number;
   blockTime: number;
   priceWeiPerSat?: bigint;
@@ -76,9 +78,12 @@ export interface LoadOptions {
   logChunkSize?: number;
   logConcurrency?: number;
   onScanProgress?: (doneBlocks: number, totalBlocks: number) => void;
+  /**
+   * The head, already read (and judged) by the preflight; its request shares a batch with the
+   * cursor check below when the caller starts both in the same tick.
+   */
+  head?: Promise<BlockHeader>;
 }
-
-type RawBlock = { number: string; hash: string; timestamp: string } | null;
 
 const toStored = (l: LiveFacts): StoredLiveFacts => ({
   state: l.state,
@@ -111,13 +116,15 @@ export async function loadOperatorDeposits(provider: ethers.JsonRpcProvider, o: 
   // 1. Head and the cached block's hash in one batch.
   const t0 = performance.now();
   const hasCursor = cache.lastBlock >= o.startBlock && !!cache.lastBlockHash;
+  // Every answer is validated as it arrives: a junk head would otherwise become "block NaN".
   const [head, cursor] = await Promise.all([
-    provider.send("eth_getBlockByNumber", ["latest", false]) as Promise<RawBlock>,
-    hasCursor ? (provider.send("eth_getBlockByNumber", [ethers.toQuantity(cache.lastBlock), false]) as Promise<RawBlock>) : Promise.resolve(null),
+    o.head ?? readHead(provider),
+    hasCursor
+      ? provider.send("eth_getBlockByNumber", [ethers.toQuantity(cache.lastBlock), false]).then((raw) => parseBlockHeader(raw, `block ${cache.lastBlock}`))
+      : Promise.resolve(null),
   ]);
-  if (!head) throw new RpcError("the RPC endpoint returned no latest block");
-  const block = Number(head.number);
-  const blockTime = Number(head.timestamp);
+  const block = head.number;
+  const blockTime = head.timestamp;
   if (hasCursor && (!cursor || cursor.hash !== cache.lastBlockHash || block < cache.lastBlock)) {
     // Reorg past our cursor, or another chain behind the same id (a restarted devnet): start over.
     cache = emptyCache(key);
@@ -227,6 +234,6 @@ export async function loadOperatorDeposits(provider: ethers.JsonRpcProvider, o: 
     priceCheck = { deposit: d.deposit, contractPercent, computedPercent, ok: computedPercent === contractPercent };
     break;
   }
-  return { block, blockTime, priceWeiPerSat, deposits, scannedBlocks, readDeposits: toRead.length, priceCheck,
+  return { fromBlock: o.startBlock, block, blockTime, priceWeiPerSat, deposits, scannedBlocks, readDeposits: toRead.length, priceCheck,
     timings: { headMs: t1 - t0, scanMs: t2 - t1, readMs: t3 - t2 } };
 }

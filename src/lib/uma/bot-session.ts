@@ -3,6 +3,7 @@ import { ConfigError } from "../errors";
 import { redact } from "../redact";
 import { connectWithConfig, type KeepctlProvider } from "../chain/provider";
 import { openSigningAccount, type SigningAccountOptions } from "../chain/session";
+import { headPolicyOf, preflightEmp } from "../chain/preflight";
 import type { AccountLock } from "../chain/account-lock";
 import { AlertHub, createNotifiers, type Alert } from "../alert";
 import { RaiFeed, type SourceChoice } from "../rai/feed";
@@ -71,6 +72,8 @@ export async function openBotSession(cfg: Config, o: OpenBotOptions): Promise<Bo
   const provider = await connectWithConfig(cfg, { onWarning: o.onRpcWarning });
   let lock: AccountLock | undefined;
   try {
+    // The EMP, its tokens and a configured RateSetter must be what they claim (exit 3), the head fresh (exit 4).
+    await preflightEmp(provider, { emp, rateSetter: cfg.emp.price === undefined ? cfg.rai.rateSetter ?? cfg.rai.contracts.RateSetter : undefined, policy: headPolicyOf(cfg.rpc, "error") });
     const client = new EmpClient(provider, emp);
     const params = await client.readParams();
     const price = priceSourceOf(cfg, o, provider, Number(params.liquidationLiveness));
