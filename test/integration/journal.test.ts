@@ -53,7 +53,7 @@ interface Child {
   stderr: () => string;
 }
 
-function runChild(wallet: Wallet, o: { rpc: string; actions: [string, string][]; pause?: boolean }): Child {
+function runChild(wallet: Wallet, o: { rpc: string; actions: [string, string][]; pause?: boolean; round?: string }): Child {
   const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", CHILD], {
     cwd: PACKAGE_ROOT,
     stdio: ["ignore", "pipe", "pipe"],
@@ -65,6 +65,7 @@ function runChild(wallet: Wallet, o: { rpc: string; actions: [string, string][];
       CHILD_LOCK_DIR: lockDir,
       CHILD_ACTIONS: o.actions.map(([k, t]) => `${k}=${t}`).join(","),
       CHILD_PAUSE_AFTER_JOURNAL: o.pause ? "1" : "0",
+      CHILD_ROUND: o.round ?? "",
     },
   });
   children.push(child);
@@ -294,6 +295,28 @@ describe("crash matrix: kill -9 at each point of a journaled send, then restart"
     expect(await count(targetB)).toBe(1n);
   });
 
+  it("e'. a repeatable action (a courtesy call) in its SECOND round, killed before broadcast: the restart sends that round's tx, not the first round's", async () => {
+    const wallet = await fundedWallet();
+    const key = `${targetA}:courtesy-call`;
+    const round1 = runChild(wallet, { rpc: node.rpcUrl, actions: [[key, targetA]], round: "1" });
+    expect(await round1.exit, round1.stderr()).toBe(0);
+    const firstHash = (await round1.line(/^MINED /)).split(" ")[2];
+    const round2 = runChild(wallet, { rpc: node.rpcUrl, actions: [[key, targetA]], round: "2", pause: true });
+    const secondHash = (await round2.line(/^JOURNALED /)).split(" ")[2];
+    await kill9(round2);
+    expect(secondHash).not.toBe(firstHash);
+    expect(await provider.getTransaction(secondHash)).toBeNull();
+
+    const { sender, journal } = await restart(wallet);
+    expect(await sender.startSession()).toEqual([key]);
+    expect(journal.get(key)).toMatchObject({ state: "mined", status: 1, minedHash: secondHash });
+    expect((await provider.getTransactionReceipt(secondHash))?.status).toBe(1);
+    expect(await nonceOf(wallet)).toBe(2);
+    expect(await count(targetA)).toBe(2n); // one per round
+    expect((await sender.send(key, { to: targetA, data: BUMP, label: key }, { repeatable: true, round: "2" })).status).toBe("done-earlier");
+    expect(await count(targetA)).toBe(2n);
+  });
+
   it("a journaled nonce spent by a FOREIGN tx: the restart reports a conflict (exit 8), closes the entry as failed, signs nothing", async () => {
     const wallet = await fundedWallet();
     const key = `${targetA}:bump`;
@@ -312,7 +335,8 @@ describe("crash matrix: kill -9 at each point of a journaled send, then restart"
     expect(alerts.map((a) => [a.key, a.level])).toEqual([[`account-conflict:${wallet.address}`, "critical"]]);
     // the account is stopped: a new send of the action is refused before anything is signed
     await expect(sender.send(key, { to: targetA, data: BUMP, label: key })).rejects.toBeInstanceOf(AccountConflictError);
-    expect(journal.get(key)!.attempts.map((a) => a.hash)).toEqual([hash]); // still only the one signed before the crash
+    expect(journal.get(key)).toMatchObject({ state: "failed", attempts: [] }); // the new try signed nothing
+    expect(await provider.getTransaction(hash)).toBeNull(); // and the crashed one never went out
     expect(await nonceOf(wallet)).toBe(1);
     expect(await provider.getTransactionCount(wallet.address, "pending")).toBe(1);
     expect(await count(targetA)).toBe(0n);

@@ -179,6 +179,25 @@ describe("ActionSender: lost answers are 'sent, outcome unknown', never a second
     expect(await count()).toBe(1n);
   });
 
+  it("the first broadcast never reached the node (connection reset): the same bytes go out again, one tx mined", async () => {
+    const wallet = await fundedWallet();
+    const key = `${target}:bump`;
+    const px = await proxyFailingFirstBroadcast("reset");
+    const { sender, journal, of } = await actionSender(wallet, px.url, { rebroadcastMs: 200 });
+    const out = await sender.send(key, { to: target, data: BUMP, label: key });
+    expect(px.counts.faults.reset).toBe(1);
+    const [attempt] = journal.get(key)!.attempts;
+    expect(journal.get(key)!.attempts).toHaveLength(1);
+    expect(of("sent")).toMatchObject([{ hash: attempt.hash, confirmed: false }]);
+    expect(of("rebroadcast")).toMatchObject([{ hash: attempt.hash, outcome: "accepted" }]);
+    // the node got exactly those bytes, once: from the rebroadcast
+    expect(px.forwardedBroadcasts).toEqual([attempt.rawTx]);
+    expect(out).toMatchObject({ status: "mined", nonce: 0, hash: attempt.hash });
+    expect(journal.get(key)).toMatchObject({ state: "mined", status: 1, minedHash: attempt.hash });
+    expect(await provider.getTransactionCount(wallet.address, "latest")).toBe(1);
+    expect(await count()).toBe(1n);
+  });
+
   it("'nonce too low' for our own tx (a gateway sent it twice) is resolved by our hash: no re-sign, no conflict", async () => {
     const wallet = await fundedWallet();
     const key = `${target}:bump`;

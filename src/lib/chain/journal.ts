@@ -84,6 +84,12 @@ export class Journal {
       }
       const prev = map.get(line.key);
       const entry: JournalEntry = prev ?? { key: line.key, state: line.state, attempts: [], createdAt: line.at, updatedAt: line.at };
+      if (prev && line.state === "planned") {
+        // A new round of a repeatable action: the earlier round's txs are not this round's. Kept,
+        // a restart would settle the new round by the OLD round's receipt and never send it.
+        entry.attempts = [];
+        for (const k of ["minedHash", "status", "blockNumber", "reason"] as const) delete entry[k];
+      }
       entry.state = line.state;
       entry.updatedAt = line.at;
       if (line.account) entry.account = line.account;
