@@ -161,6 +161,35 @@ describe("ActionSender: a dropped tx and a base fee above the cap", () => {
   });
 });
 
+describe("ActionSender: the fee the fee-cap alert reports", () => {
+  it("a replacement that never reached the node (reset, answer lost): the fee-cap event reports the fee the node HOLDS", async () => {
+    const wallet = await fundedWallet();
+    const key = `${target}:bump`;
+    await provider.send("evm_setAutomine", [false]);
+    let broadcasts = 0;
+    proxy = await startFaultProxy({ target: node.rpcUrl, pick: (calls) => (calls.some((c) => c.method === "eth_sendRawTransaction") && ++broadcasts === 2 ? "reset" : undefined) });
+    const probe = await actionSender(wallet, node.rpcUrl);
+    const prep = await probe.sender.simulate({ to: target, data: BUMP, label: key });
+    const cap = (prep.maxFeePerGas * 120n) / 100n; // one step fits, a second does not
+    const { sender, journal, alerts, of } = await actionSender(wallet, proxy.url, { maxFeeGwei: formatGwei(cap), rebroadcastMs: 200, replaceAfterMs: 300 });
+    const done = sender.send(key, { to: target, data: BUMP, label: key });
+    await until(() => of("fee-cap-reached").length === 1, "the fee cap");
+    expect(proxy.counts.faults.reset).toBe(1);
+    const signed = journal.get(key)!.attempts.map((a) => Transaction.from(a.rawTx));
+    expect(signed).toHaveLength(2);
+    // the node holds the first tx only: the replacement was lost on the way
+    expect(await provider.getTransaction(signed[1].hash!)).toBeNull();
+    const held = await provider.getTransaction(signed[0].hash!);
+    expect(of("fee-cap-reached")[0]).toMatchObject({ nonce: 0, maxFeePerGas: held!.maxFeePerGas, maxPriorityFeePerGas: held!.maxPriorityFeePerGas });
+    expect(alerts.map((a) => a.fields?.liveMaxFeeGwei)).toEqual([formatGwei(held!.maxFeePerGas!)]);
+    await provider.send("evm_mine", []);
+    const out = await done;
+    expect(out).toMatchObject({ status: "mined", nonce: 0 });
+    expect(await provider.getTransactionCount(wallet.address, "latest")).toBe(1);
+    expect(await count()).toBe(1n);
+  });
+});
+
 describe("ActionSender: lost answers are 'sent, outcome unknown', never a second signature", () => {
   it("the answer to the first broadcast is lost (the node took it): exactly one tx mined, journal 'mined', no final failure", async () => {
     const wallet = await fundedWallet();
