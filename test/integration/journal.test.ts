@@ -262,6 +262,9 @@ describe("crash matrix: kill -9 at each point of a journaled send, then restart"
     expect(events.filter((e) => e.type === "rebroadcast" || e.type === "replaced")).toEqual([]);
     expect(events.find((e) => e.type === "recovered")).toMatchObject({ key, status: "mined" });
     expect(journal.get(key)).toMatchObject({ state: "mined", status: 1, minedHash: hash });
+    // Running the done action again says so, even when repeating it would now revert.
+    const deployer = await fundedWallet();
+    await (await deployer.sendTransaction({ to: targetA, data: iface.encodeFunctionData("arm", [true]) })).wait();
     expect(await sender.send(key, { to: targetA, data: BUMP, label: key })).toEqual({ status: "done-earlier", hash });
     expect(broadcasts).toBe(1);
     expect(await nonceOf(wallet)).toBe(1);
