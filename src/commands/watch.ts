@@ -6,6 +6,7 @@ import { ExitCode, KeepctlError } from "../lib/errors";
 import type { Output } from "../lib/output";
 import { AuditLog } from "../lib/audit";
 import { AlertHub, createNotifiers } from "../lib/alert";
+import type { Alert } from "../lib/alert/types";
 import type { RedeemEvent } from "../lib/tbtc/redeemer";
 import { hasSigningKey, openRedeemSession, payoutScriptOf, tbtcContractsOf, type RedeemSession } from "../lib/tbtc/redeem-session";
 import { connectFromConfig } from "../lib/tbtc/report";
@@ -63,7 +64,9 @@ export function register(program: Command): void {
               void hub.notify({ key: `redeem-sent:${ev.deposit}`, level: "info", title: "redemption sent", text: `redemption of ${ev.deposit} sent (nonce ${ev.nonce}, tx ${ev.hash})` }).catch(() => undefined);
             }
           };
-          session = await openRedeemSession(cfg, { interactive, dryRun: !!g.dryRun, provider, onEvent });
+          // Engine alerts (fee cap, another keepctl holding the account's lock) reach the operator's channels too.
+          const alert = async (a: Alert) => void (await hub.notify(a));
+          session = await openRedeemSession(cfg, { interactive, dryRun: !!g.dryRun, provider, onEvent, alert });
         } else {
           emit({ type: "notice", text: "no signing key configured: watching and alerting only (no courtesy calls, redemptions or signatures)" });
         }
@@ -95,7 +98,10 @@ export function register(program: Command): void {
           dryRun: !!g.dryRun,
         });
         // --once is for cron: a failed loop must show in the exit code (its own; RPC if unknown).
-        if (g.once && res.failures > 0) runState.exitCode = res.lastError instanceof KeepctlError ? res.lastError.exitCode : ExitCode.RPC;
+        // Another sender on the key ends the loop (runWatch breaks on it): exit 8 in every mode, so
+        // a supervisor sees the stop and does not take it for a clean shutdown.
+        const conflict = res.lastError instanceof KeepctlError && res.lastError.exitCode === ExitCode.ACCOUNT_CONFLICT;
+        if ((g.once && res.failures > 0) || conflict) runState.exitCode = res.lastError instanceof KeepctlError ? res.lastError.exitCode : ExitCode.RPC;
         else if (g.once) runState.exitCode = unfinishedExitCode(res.last) ?? runState.exitCode;
       } finally {
         session?.close();

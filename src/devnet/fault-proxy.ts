@@ -4,12 +4,16 @@ import http from "node:http";
  * A JSON-RPC proxy on loopback that loses answers the way public providers do, seeded so a run can
  * be replayed: 429 with Retry-After, 502/503, stalls beyond the client's timeout, connection
  * resets, truncated JSON, JSON-RPC error objects, and — for eth_sendRawTransaction — "forward, then
- * fail the answer" (the node took the tx; the client hears an error). Faults happen on the wire;
+ * fail the answer" (the node took the tx; the client hears an error) and "send twice" (a gateway that
+ * retried upstream: the node took the tx, the client hears the second answer). Faults happen on the wire;
  * nothing of keepctl is stubbed. Test and chaos tooling only: no production command loads it.
  */
-export type FaultKind = "rate-limit" | "http-502" | "http-503" | "stall" | "reset" | "truncate" | "rpc-error" | "send-then-fail";
+export type FaultKind = "rate-limit" | "http-502" | "http-503" | "stall" | "reset" | "truncate" | "rpc-error" | "send-then-fail" | "send-twice";
 
+/** The kinds drawn by default. "send-twice" is only used when asked for (kinds or pick), so seeded schedules stay as they were. */
 export const FAULT_KINDS: readonly FaultKind[] = ["rate-limit", "http-502", "http-503", "stall", "reset", "truncate", "rpc-error", "send-then-fail"];
+const ALL_KINDS: readonly FaultKind[] = [...FAULT_KINDS, "send-twice"];
+const BROADCAST_ONLY = new Set<FaultKind>(["send-then-fail", "send-twice"]);
 
 export interface FaultProxyOptions {
   /** The real node, e.g. http://127.0.0.1:8545. */
@@ -22,6 +26,11 @@ export interface FaultProxyOptions {
   stallMs?: number;
   /** Holds matching requests until release(): to kill a client while its broadcast is in the air. */
   hold?: (calls: RpcCall[]) => boolean;
+  /**
+   * Chooses the fault of each request instead of the seeded draw (then `rate` is not used): a
+   * one-shot or per-method fault, e.g. "the answer to the first broadcast is lost". undefined: none.
+   */
+  pick?: (calls: RpcCall[]) => FaultKind | undefined;
 }
 
 export interface RpcCall {
@@ -60,7 +69,7 @@ export async function startFaultProxy(o: FaultProxyOptions): Promise<FaultProxy>
   let rate = o.rate ?? 0;
   const kinds = o.kinds ?? FAULT_KINDS;
   const stallMs = o.stallMs ?? 3_000;
-  const counts: FaultProxy["counts"] = { requests: 0, calls: 0, faults: Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>, byMethod: {}, broadcastFaults: 0 };
+  const counts: FaultProxy["counts"] = { requests: 0, calls: 0, faults: Object.fromEntries(ALL_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>, byMethod: {}, broadcastFaults: 0 };
   const forwardedBroadcasts: string[] = [];
   const held: { res: http.ServerResponse; body: string; calls: RpcCall[] }[] = [];
   const timers = new Set<NodeJS.Timeout>();
@@ -87,9 +96,13 @@ export async function startFaultProxy(o: FaultProxyOptions): Promise<FaultProxy>
   }
 
   function pickFault(calls: RpcCall[]): FaultKind | undefined {
-    if (rate <= 0 || random() >= rate) return undefined;
     const broadcast = calls.some((c) => c.method === "eth_sendRawTransaction");
-    const usable = kinds.filter((k) => k !== "send-then-fail" || broadcast);
+    if (o.pick) {
+      const k = o.pick(calls);
+      return k && (!BROADCAST_ONLY.has(k) || broadcast) ? k : undefined;
+    }
+    if (rate <= 0 || random() >= rate) return undefined;
+    const usable = kinds.filter((k) => !BROADCAST_ONLY.has(k) || broadcast);
     return usable.length ? usable[Math.floor(random() * usable.length)] : undefined;
   }
 
@@ -161,6 +174,18 @@ export async function startFaultProxy(o: FaultProxyOptions): Promise<FaultProxy>
           return;
         }
         return answer(res, 200, JSON.stringify(batch ? calls.map((c) => ({ jsonrpc: "2.0", id: c.id ?? null, error: { code: -32000, message: "request failed upstream" } })) : { jsonrpc: "2.0", id: calls[0].id ?? null, error: { code: -32000, message: "request failed upstream" } }));
+      }
+      case "send-twice": {
+        // The first answer is lost inside the gateway, which sends again: the node's answer to a
+        // tx it already has ("already known", "nonce too low") is what the client hears.
+        try {
+          await forward(body, calls);
+          const r = await forward(body, calls);
+          return answer(res, r.status, r.text);
+        } catch {
+          res.destroy();
+          return;
+        }
       }
     }
   }

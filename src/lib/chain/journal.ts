@@ -85,6 +85,12 @@ export class Journal {
       }
       const prev = map.get(line.key);
       const entry: JournalEntry = prev ?? { key: line.key, state: line.state, attempts: [], createdAt: line.at, updatedAt: line.at };
+      if (prev && line.state === "planned") {
+        // A new round of a repeatable action: the earlier round's txs are not this round's. Kept,
+        // a restart would settle the new round by the OLD round's receipt and never send it.
+        entry.attempts = [];
+        for (const k of ["minedHash", "status", "blockNumber", "reason"] as const) delete entry[k];
+      }
       entry.state = line.state;
       entry.updatedAt = line.at;
       if (line.account) entry.account = line.account;
@@ -109,13 +115,18 @@ export class Journal {
   begin(key: string, info: { account: string; meta?: Record<string, unknown>; repeatable?: boolean; round?: string }): { status: "started" | "done"; entry: JournalEntry } {
     const cur = this.get(key);
     if (cur && (cur.state === "sending" || cur.state === "sent")) throw new JournalInFlightError(key);
-    if (cur && cur.state === "mined" && cur.status === 1) {
-      const sameRound = info.round !== undefined && cur.meta?.round === info.round;
-      if (!info.repeatable || sameRound) return { status: "done", entry: cur };
-      this.recordSkipped(key, "closed: a new round of this action follows");
-    }
+    const done = this.doneEntry(key, info, cur);
+    if (done) return { status: "done", entry: done };
+    if (cur && cur.state === "mined" && cur.status === 1) this.recordSkipped(key, "closed: a new round of this action follows");
     this.append({ key, state: "planned", account: info.account, meta: { ...info.meta, ...(info.round !== undefined ? { round: info.round } : {}) } });
     return { status: "started", entry: this.get(key)! };
+  }
+
+  /** The mined entry that makes `key` done (what begin() would answer "done" with), without writing. */
+  doneEntry(key: string, info: { repeatable?: boolean; round?: string }, cur = this.get(key)): JournalEntry | undefined {
+    if (!cur || cur.state !== "mined" || cur.status !== 1) return undefined;
+    const sameRound = info.round !== undefined && cur.meta?.round === info.round;
+    return !info.repeatable || sameRound ? cur : undefined;
   }
 
   /** Every nonce this journal holds a signed tx for, from `account`. */

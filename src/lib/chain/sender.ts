@@ -99,10 +99,14 @@ export class ActionSender {
 
   /** Sends `req` as the action `key`: simulated, journaled before broadcast, settled from the chain. */
   async send(key: string, req: TxRequest, o: SendOptions = {}): Promise<SendOutcome> {
-    const prepared = await this.simulate(req);
-    if (this.opts.dryRun) return { status: "dry-run", prepared };
+    if (this.opts.dryRun) return { status: "dry-run", prepared: await this.simulate(req) };
+    // Settled and checked BEFORE simulating: repeating an action that is done may well revert
+    // (a courtesy call already made), and that is "done earlier", not a failure.
     const prior = await this.settle(key);
     if (prior.status === "pending") return { status: "pending", hashes: prior.hashes };
+    const earlier = this.journal.doneEntry(key, o);
+    if (earlier) return { status: "done-earlier", hash: earlier.minedHash };
+    const prepared = await this.simulate(req);
     const begun = this.journal.begin(key, { account: this.address, meta: o.meta, repeatable: o.repeatable, round: o.round });
     if (begun.status === "done") return { status: "done-earlier", hash: begun.entry.minedHash };
     try {

@@ -356,10 +356,21 @@ export class TxSender {
     if (kind === "underpriced" && !tx.atCap) tx.lastSentAt = 0;
   }
 
+  /** Fees of the newest of our txs for this nonce that the node holds; undefined if none or it cannot say. */
+  private async heldFees(tx: Inflight): Promise<Fees | undefined> {
+    for (const a of [...tx.attempts].reverse()) {
+      const t = await this.tryRead(() => this.provider.getTransaction(a.hash));
+      if (t) return { maxFeePerGas: a.maxFeePerGas, maxPriorityFeePerGas: a.maxPriorityFeePerGas };
+    }
+    return undefined;
+  }
+
   private async replace(tx: Inflight): Promise<void> {
     const bumped = bumpFees(tx.tried, this.opts.bumpPct ?? 12.5, this.cap, this.opts.replacementPct ?? DEFAULT_REPLACEMENT_PCT);
     if (!bumped) {
       tx.atCap = true;
+      // "Live" was a guess when a replacement's answer was lost: report what the node holds.
+      tx.live = (await this.heldFees(tx)) ?? tx.live;
       this.emit(tx.hooks, { type: "fee-cap-reached", label: tx.req.label, nonce: tx.nonce, maxFeePerGas: tx.live.maxFeePerGas, maxPriorityFeePerGas: tx.live.maxPriorityFeePerGas, cap: this.cap });
       return;
     }
