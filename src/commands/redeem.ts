@@ -165,6 +165,7 @@ function onRedeemEvent(out: Output, ev: RedeemEvent): void {
   if (out.json) return;
   if (ev.type === "warning") out.warn(ev.message);
   else if (ev.type === "recovered") out.info(`journal: ${ev.key} was in flight; on chain it is ${ev.status}`);
+  else if (ev.type === "rebroadcast") out.info(`rebroadcast ${ev.label} (nonce ${ev.nonce}) ${ev.hash}: the node had none of its hashes; same signed bytes sent again`);
   else if (ev.type === "sent") out.info(`sent ${ev.label} (nonce ${ev.nonce}) ${ev.hash}`);
   else if (ev.type === "replaced") out.info(`replaced ${ev.label} at nonce ${ev.nonce}: ${ev.hash}`);
   else if (ev.type === "fee-cap-reached") out.warn(`${ev.label}: fee cap reached; waiting at the cap`);

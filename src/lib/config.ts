@@ -593,6 +593,8 @@ export function loadConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEn
     const v = cfg.values[s.key];
     for (const item of Array.isArray(v) ? v : [v]) {
       if (typeof item !== "string") continue;
+      // A bare origin (http://127.0.0.1:8545) hides nothing, and showing it helps when it fails.
+      if (s.secret === "url" && redactUrl(item) === item.replace(/\/$/, "")) continue;
       if (s.secret === "url" || /^https?:/.test(item)) registerSecretUrl(item);
       else registerSecret(item);
     }

@@ -185,7 +185,9 @@ describe("keepctl redeem", () => {
     }
     const r = await keepctl(["redeem", "--operator", operator, "--yes"], keyEnv());
     expect(r.code, r.stderr + r.stdout).toBe(0);
-    expect(r.stderr).toMatch(new RegExp(`journal: ${deposits[0]}:redeem was in flight; on chain it is dropped`));
+    // Settled from the chain: the node had lost it, so the SAME signed bytes went out again.
+    expect(r.stderr).toMatch(new RegExp(`rebroadcast ${deposits[0]}:redeem \\(nonce \\d+\\) ${first}`));
+    expect(r.stderr).toMatch(new RegExp(`journal: ${deposits[0]}:redeem was in flight; on chain it is mined`));
     // The very transaction signed before the crash was mined (rebroadcast, not re-signed).
     const log = (await provider.getLogs({ topics: [RR_TOPIC, ethers.zeroPadValue(deposits[0], 32)], fromBlock: 0, toBlock: "latest" }))[0];
     expect(log.transactionHash).toBe(first);

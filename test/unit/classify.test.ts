@@ -1,35 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { Interface } from "ethers";
-import { classifyNodeError, decodeRevertReason, simulationError } from "../../src/lib/chain/errors-rpc";
+import { decodeRevertReason, simulationError } from "../../src/lib/chain/errors-rpc";
 import { InsufficientFundsError, RevertError } from "../../src/lib/errors";
+
+
+// classifyNodeError: the node error table has its own test (errors-rpc.test.ts), one case per row.
 
 // Error shapes as ethers v6 surfaces them: { code, shortMessage, info: { error: { code, message } } }.
 const rpc = (message: string, code = "UNKNOWN_ERROR") => ({ code, shortMessage: "could not coalesce error", info: { error: { code: -32000, message } } });
-
-describe("classifyNodeError", () => {
-  it.each([
-    ["nonce too low: next nonce 5, tx nonce 3", "nonce-too-low"], // geth
-    ["Nonce too low. Expected nonce to be 5 but got 3.", "nonce-too-low"], // hardhat
-    ["already known", "already-known"], // geth
-    ["Known transaction: 0xabc", "already-known"], // hardhat
-    ["AlreadyKnown", "already-known"], // nethermind
-    ["replacement transaction underpriced", "underpriced"], // geth
-    ["Replacement transaction underpriced. A gasPrice/maxFeePerGas of at least 11 is necessary", "underpriced"],
-    ["nonce too high", "nonce-too-high"],
-    ["insufficient funds for gas * price + value: balance 0, tx cost 21000", "insufficient-funds"],
-    ["Sender doesn't have enough funds to send tx. The max upfront cost is: 1", "insufficient-funds"],
-    ["execution reverted", "other"],
-  ])("%s -> %s", (message, kind) => {
-    expect(classifyNodeError(rpc(message))).toBe(kind);
-  });
-
-  it("trusts ethers' own codes", () => {
-    expect(classifyNodeError({ code: "INSUFFICIENT_FUNDS", shortMessage: "insufficient funds" })).toBe("insufficient-funds");
-    expect(classifyNodeError({ code: "NONCE_EXPIRED", shortMessage: "nonce has already been used" })).toBe("nonce-too-low");
-    expect(classifyNodeError({ code: "REPLACEMENT_UNDERPRICED", shortMessage: "x" })).toBe("underpriced");
-    expect(classifyNodeError({ code: "TIMEOUT", shortMessage: "request timeout" })).toBe("network");
-  });
-});
 
 describe("revert decoding", () => {
   const iface = new Interface(["error NotAllowed(address caller, uint256 code)", "error Paused()"]);

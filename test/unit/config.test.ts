@@ -151,11 +151,14 @@ describe("loadConfig precedence", () => {
   it("fills the typed sections from the same layers", () => {
     const cwd = dir({ "c.json": { interval: 5, raiSource: "events", crThreshold: "0.1" } });
     const cfg = load({ rpcUrl: [RPC], config: "c.json", retries: "4", heartbeatUrl: "http://127.0.0.1:1/hb" }, { KEEPCTL_REDEEM_BELOW: "120.5" }, cwd);
-    expect(cfg.rpc).toEqual({ urls: [RPC], chainId: 1, timeoutMs: 15000, retries: 3, batchMaxCount: 100, logChunkSize: 5000 });
+    expect(cfg.rpc).toEqual({ urls: [RPC], chainId: 1, timeoutMs: 15000, retries: 3, batchMaxCount: 100, logChunkSize: 5000, maxHeadAgeSec: 600 });
     expect([cfg.watch.interval, cfg.rai.source, cfg.emp.crThreshold, cfg.emp.retries, cfg.tbtc.redeemBelow]).toEqual([5, "events", "0.1", 4, 120.5]);
     expect(cfg.alerts.heartbeatUrl).toBe("http://127.0.0.1:1/hb");
     expect(cfg.rai.contracts.RateSetter).toBe(getAddress(MAINNET_RAI_CONTRACTS.RateSetter));
-    expect(cfg.signing).toEqual({ keySource: "none", maxFeeGwei: 200, strictPerms: false });
+    expect(cfg.signing).toEqual({
+      keySource: "none", maxFeeGwei: 200, strictPerms: false,
+      receiptTimeoutSec: 900, txPollMs: 2000, rebroadcastMs: 10000, replaceAfterSec: 60, replacementPct: 10,
+    });
     // The compatibility accessor still answers for modules not yet converted.
     expect(settingOf<number>(cfg, "interval")).toBe(5);
   });

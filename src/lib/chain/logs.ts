@@ -93,8 +93,9 @@ export async function getLogsChunked(
         opts.onProgress?.(done, total);
       } catch (e) {
         const size = r.to - r.from + 1;
-        // Our own RpcError means no endpoint answered at all: smaller ranges will not help.
-        if (e instanceof RpcError || !isRangeTooLargeError(e)) throw e;
+        // A transport RpcError means no endpoint answered at all: smaller ranges will not help.
+        // The node's own refusal (NODE_ERROR, its words kept) may be a range limit.
+        if ((e instanceof RpcError && e.code !== "NODE_ERROR") || !isRangeTooLargeError(e)) throw e;
         if (size <= minChunk) {
           throw new RpcError(`eth_getLogs refused even a ${size}-block range (blocks ${r.from}-${r.to})`, {
             code: "LOG_RANGE",

@@ -138,8 +138,8 @@ export class KeepctlProvider extends ethers.JsonRpcProvider {
     const e = error.error as { code?: unknown; message?: unknown; data?: unknown } | undefined;
     if (payload.method === BROADCAST || !e || looksLikeRevert(e)) return super.getRpcError(payload, error);
     const words = String(e.message ?? "no message").replace(/\s+/g, " ").slice(0, 200);
-    return new RpcError(`the node answered ${payload.method} with an error: ${redact(words)}${typeof e.code === "number" ? ` (code ${e.code})` : ""}`, {
-      code: "RPC_NODE_ERROR",
+    return new RpcError(`the RPC node answered ${payload.method} with an error: ${redact(words)}${typeof e.code === "number" ? ` (code ${e.code})` : ""}`, {
+      code: "NODE_ERROR",
       cause: error,
       hint: "the RPC endpoint is failing or not a full node for this chain; check --rpc-url / KEEPCTL_RPC_URLS or add a fallback URL",
       details: { method: payload.method, rpcCode: e.code },
@@ -154,10 +154,11 @@ export function looksLikeRevert(e: { code?: unknown; message?: unknown; data?: u
   return /revert|vm exception|invalid opcode|out of gas|stack (under|over)flow|invalid jump/i.test(String(e.message ?? ""));
 }
 
-/** Worth asking again: not a revert, not a malformed request (-32600..-32602). */
+/** Worth asking again: not a revert, not a malformed request (-32600..-32602), not a limit (-32005: ask differently). */
 function isTransientRpcError(e: { code?: unknown; message?: unknown; data?: unknown }): boolean {
   if (looksLikeRevert(e)) return false;
-  return !(e.code === -32600 || e.code === -32601 || e.code === -32602);
+  if (e.code === -32600 || e.code === -32601 || e.code === -32602 || e.code === -32005) return false;
+  return !/range|too many|too large|limit/i.test(String(e.message ?? ""));
 }
 
 export interface PostOptions {
