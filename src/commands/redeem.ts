@@ -10,6 +10,7 @@ import { planRedemptions, type Plan } from "../lib/tbtc/planner";
 import { readCandidates, readTbtc, type KnownRisk } from "../lib/tbtc/redeem-facts";
 import { estimatePlanGas, executePlan, settleJournal, type RedeemEvent, type RedemptionOutcome } from "../lib/tbtc/redeemer";
 import { openRedeemSession, payoutScriptOf } from "../lib/tbtc/redeem-session";
+import { channelAlert } from "../lib/alert";
 import { loadTbtcRun, preflightTbtcFromConfig } from "../lib/tbtc/report";
 import { State } from "../lib/tbtc/abis";
 import { addSigningOptions, collect, globalsOf, loadCommandConfig, outputOf, runState, shutdown, splitOption } from "./common";
@@ -45,7 +46,9 @@ export function register(program: Command): void {
       checkKeyFilePerms(cfg.signing, (m) => out.warn(m));
       const script = payoutScriptOf(cfg, true)!;
       const audit = AuditLog.open(cfg.dataDir);
-      const session = await openRedeemSession(cfg, { interactive, dryRun, onEvent: (ev) => onRedeemEvent(out, ev), onRpcWarning: (m) => out.warn(m) });
+      // Engine alerts (fee cap reached, another sender on the key) go to the configured channels.
+      const alert = channelAlert(cfg.alerts, (channel, error) => out.warn(`alert via ${channel} failed: ${error}`));
+      const session = await openRedeemSession(cfg, { interactive, dryRun, alert, onEvent: (ev) => onRedeemEvent(out, ev), onRpcWarning: (m) => out.warn(m) });
       try {
         await preflightTbtcFromConfig(session.provider, cfg, explicit);
         const me = session.wallet.address;

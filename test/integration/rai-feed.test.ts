@@ -16,7 +16,7 @@ let server: SubgraphServer;
 
 beforeAll(async () => {
   node = await startHardhatNode();
-  provider = new ethers.JsonRpcProvider(node.rpcUrl, undefined, { staticNetwork: true });
+  provider = new ethers.JsonRpcProvider(node.rpcUrl, undefined, { staticNetwork: true, cacheTimeout: -1 });
   dep = await deployRai(await provider.getSigner(0));
   seeded = await seedRateHistory(dep, { count: 8, intervalSec: 10800 });
   await provider.send("evm_increaseTime", [600]);

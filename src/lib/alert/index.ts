@@ -1,7 +1,8 @@
 import { ConfigError } from "../errors";
 import { registerSecret } from "../redact";
 import { ConsoleNotifier, DiscordNotifier, SlackNotifier, TelegramNotifier, WebhookNotifier } from "./notifiers";
-import type { Notifier } from "./types";
+import type { Alert, Notifier } from "./types";
+import { AlertHub } from "./hub";
 
 export * from "./types";
 export * from "./notifiers";
@@ -42,6 +43,19 @@ export function createNotifiers(s: AlertSettings): Notifier[] {
   }
   if (s.webhookUrl) out.push(new WebhookNotifier(s.webhookUrl, s.timeoutMs));
   return out;
+}
+
+/**
+ * The configured channels as one `alert` function (de-duplicated by an AlertHub), or undefined
+ * when no channel is configured. `onFail` hears which channel failed (a warning, never a throw).
+ */
+export function channelAlert(s: AlertSettings, onFail?: (channel: string, error: string) => void): ((a: Alert) => Promise<void>) | undefined {
+  const hub = new AlertHub(createNotifiers(s));
+  if (!hub.channels.length) return undefined;
+  return async (a) => {
+    const r = await hub.notify(a);
+    for (const f of r.failed) onFail?.(f.channel, f.error);
+  };
 }
 
 /** Rejects a malformed URL naming the setting, never echoing the (secret) value. */

@@ -5,7 +5,7 @@ import { connectWithConfig, type KeepctlProvider } from "../chain/provider";
 import { openSigningAccount, type SigningAccountOptions } from "../chain/session";
 import { headPolicyOf, preflightEmp } from "../chain/preflight";
 import type { AccountLock } from "../chain/account-lock";
-import { AlertHub, createNotifiers, type Alert } from "../alert";
+import { channelAlert, type Alert } from "../alert";
 import { RaiFeed, type SourceChoice } from "../rai/feed";
 import { BotSender, botEventOf, type BotEmit } from "./bot-sender";
 import { fixedPrice, raiFeedPrice, type BotContext, type PriceSource } from "./bot-loop";
@@ -77,20 +77,7 @@ export async function openBotSession(cfg: Config, o: OpenBotOptions): Promise<Bo
     const client = new EmpClient(provider, emp);
     const params = await client.readParams();
     const price = priceSourceOf(cfg, o, provider, Number(params.liquidationLiveness));
-    const notifiers = createNotifiers({
-      slackWebhookUrl: cfg.alerts.slackWebhookUrl,
-      discordWebhookUrl: cfg.alerts.discordWebhookUrl,
-      telegramBotToken: cfg.alerts.telegramBotToken,
-      telegramChatId: cfg.alerts.telegramChatId,
-      webhookUrl: cfg.alerts.webhookUrl,
-    });
-    const hub = new AlertHub(notifiers);
-    const alert = hub.channels.length
-      ? async (a: Alert) => {
-          const r = await hub.notify(a);
-          for (const f of r.failed) o.emit({ type: "warning", message: `alert via ${f.channel} failed: ${f.error}` });
-        }
-      : undefined;
+    const alert = channelAlert(cfg.alerts, (channel, error) => o.emit({ type: "warning", message: `alert via ${channel} failed: ${error}` }));
     // --dry-run sends nothing, so it may run beside the live bot of the same account (no lock).
     const account = await openSigningAccount(
       cfg.signing,
