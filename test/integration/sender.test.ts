@@ -162,7 +162,7 @@ describe("ActionSender: a dropped tx and a base fee above the cap", () => {
 });
 
 describe("ActionSender: the fee the fee-cap alert reports", () => {
-  it("a replacement that never reached the node (reset, answer lost): the fee-cap event reports the fee the node HOLDS", async () => {
+  it("a replacement that never reached the node (reset, answer lost) is rebroadcast; the fee-cap event reports the fee the node HOLDS", async () => {
     const wallet = await fundedWallet();
     const key = `${target}:bump`;
     await provider.send("evm_setAutomine", [false]);
@@ -177,9 +177,12 @@ describe("ActionSender: the fee the fee-cap alert reports", () => {
     expect(proxy.counts.faults.reset).toBe(1);
     const signed = journal.get(key)!.attempts.map((a) => Transaction.from(a.rawTx));
     expect(signed).toHaveLength(2);
-    // the node holds the first tx only: the replacement was lost on the way
-    expect(await provider.getTransaction(signed[1].hash!)).toBeNull();
-    const held = await provider.getTransaction(signed[0].hash!);
+    // The replacement was lost on the way while the first tx stayed pooled: its SAME bytes are sent
+    // again (the node lacked our newest), so the node now holds the replacement, and the fee-cap
+    // event reports exactly what the node holds.
+    expect(of("rebroadcast").map((e) => (e as { hash: string }).hash)).toContain(signed[1].hash);
+    const held = await provider.getTransaction(signed[1].hash!);
+    expect(held).not.toBeNull();
     expect(of("fee-cap-reached")[0]).toMatchObject({ nonce: 0, maxFeePerGas: held!.maxFeePerGas, maxPriorityFeePerGas: held!.maxPriorityFeePerGas });
     expect(alerts.map((a) => a.fields?.liveMaxFeeGwei)).toEqual([formatGwei(held!.maxFeePerGas!)]);
     await provider.send("evm_mine", []);

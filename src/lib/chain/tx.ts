@@ -342,14 +342,14 @@ export class TxSender {
   }
 
   /**
-   * The node knows none of our hashes for this nonce (dropped, or the first broadcast never
-   * arrived): send the newest signed bytes again. Same bytes, same hash: always safe.
+   * The node does not know our newest signed tx for this nonce (dropped, or its broadcast never
+   * arrived — even when an older, cheaper one of ours is still pooled): send those bytes again.
+   * Same bytes, same hash: always safe; over an older one of ours it is a valid replacement.
    */
   private async rebroadcastIfForgotten(tx: Inflight): Promise<void> {
     tx.lastRebroadcastAt = Date.now();
-    for (const a of tx.attempts) if ((await this.nodeHas(a.hash)) !== false) return;
     const newest = tx.attempts.at(-1);
-    if (!newest) return;
+    if (!newest || (await this.nodeHas(newest.hash)) !== false) return;
     const { kind } = await this.broadcast(newest.raw);
     this.emit(tx.hooks, { type: "rebroadcast", label: tx.req.label, nonce: tx.nonce, hash: newest.hash, outcome: kind });
     // Below the base fee now: only a same-nonce replacement can get it mined.
