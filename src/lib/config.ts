@@ -347,7 +347,7 @@ export interface Config {
   deploymentFile?: string;
   /** The parsed deployment file, extras included. */
   deployment?: DeploymentFile;
-  /** Every setting by key (settingOf reads here; new code reads the sections). */
+  /** Every setting by key, as resolved (`keepctl config` shows them; code reads the sections). */
   values: Record<string, unknown>;
   sources: Record<string, Source>;
   /** Which flag / env name / file key supplied each value. */
@@ -695,10 +695,3 @@ export function displayValues(cfg: Pick<Config, "values">): Record<string, unkno
   return shown;
 }
 
-/**
- * @deprecated Compatibility accessor for modules not yet converted to the typed sections (read
- * cfg.rpc / cfg.signing / ... instead). Remove once no caller is left.
- */
-export function settingOf<T>(cfg: Pick<Config, "values">, key: string): T {
-  return cfg.values[key] as T;
-}

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { knownEnvNames, loadConfig, requireContract, requireOperators, settingOf } from "../../src/lib/config";
+import { knownEnvNames, loadConfig, requireContract, requireOperators } from "../../src/lib/config";
 import { ConfigError, ExitCode, UsageError } from "../../src/lib/errors";
 import { getAddress } from "ethers";
 import { MAINNET_CONTRACTS, MAINNET_RAI_CONTRACTS, MAINNET_START_BLOCK, devnetDeploymentPath } from "../../src/lib/presets";
@@ -160,7 +160,7 @@ describe("loadConfig precedence", () => {
       receiptTimeoutSec: 900, txPollMs: 2000, rebroadcastMs: 10000, replaceAfterSec: 60, replacementPct: 10,
     });
     // The compatibility accessor still answers for modules not yet converted.
-    expect(settingOf<number>(cfg, "interval")).toBe(5);
+    expect(cfg.values.interval).toBe(5);
   });
 
   it("rejects an unknown config-file key, suggesting the closest one", () => {
@@ -241,7 +241,7 @@ describe("the signing key source", () => {
     expect(cfg.signing.keySource).toBe("keystore");
     expect(cfg.signing.keystore).toBe(ks);
     expect(cfg.signing.privateKey).toBeUndefined();
-    expect(settingOf(cfg, "privateKey")).toBeUndefined();
+    expect(cfg.values.privateKey).toBeUndefined();
     expect(cfg.warnings).toEqual(["KEEPCTL_PRIVATE_KEY ignored: --keystore names the signing key"]);
     const cwd = dir({ ".env": `KEEPCTL_PRIVATE_KEY=${KEY}\n` });
     const viaDotenv = load({ rpcUrl: [RPC], keystore: ks }, {}, cwd);
