@@ -70,13 +70,13 @@ export async function main(argv: string[]): Promise<number> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   // main() may run several times in one process (the demo, tests): start each run clean.
-  runState.exitCode = 0;
+  runState.exitCode = ExitCode.OK;
   const program = buildProgram();
   const verbose = argv.includes("--verbose") || argv.includes("-v");
   const json = wantsJson(argv);
   try {
     await program.parseAsync(argv);
-    if (shutdown.signal.aborted && runState.exitCode === 0) return ExitCode.INTERRUPTED;
+    if (shutdown.signal.aborted && runState.exitCode === ExitCode.OK) return ExitCode.INTERRUPTED;
     return runState.exitCode;
   } catch (e) {
     return reportError(e, { json, verbose });

@@ -1,29 +1,28 @@
 import type { Command } from "commander";
 import { ExitCode } from "../lib/errors";
 import { formatPercentBp, worstHealth, type Health } from "../lib/tbtc/health";
-import { judgeLive, type JudgedDeposit } from "../lib/tbtc/report";
-import { collect, globalsOf, loadCommandConfig, outputOf, runState } from "./common";
-import { reportHeader, runTbtc, scanScope } from "./list-keeps";
+import { requireOperators } from "../lib/config";
+import { judgeLive, loadTbtcRun, scanScope, tbtcReportHeader, type JudgedDeposit } from "../lib/tbtc/report";
+import { addCacheOption, addOperatorOption, globalsOf, loadCommandConfig, outputOf, runState, withScanProgress } from "./common";
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command("check")
-    .description("judge the operators' live deposits against thresholds; exit 10 when any is not ok")
-    .option("--operator <address>", "operator address; repeat or comma-separate (env KEEPCTL_OPERATORS)", collect)
-    .option("--threshold <pct>", "warn below this collateralization % (env KEEPCTL_WARN_THRESHOLD; default 130)")
-    .option("--no-cache", "neither read nor write the scan cache")
+    .description("judge the operators' live deposits against thresholds; exit 10 when any is not ok");
+  addCacheOption(addOperatorOption(cmd).option("--threshold <pct>", "warn below this collateralization % (env KEEPCTL_WARN_THRESHOLD; default 130)"))
     .action(async (_opts, cmd: Command) => {
       const g = globalsOf(cmd);
       const out = outputOf(cmd);
       const cfg = loadCommandConfig(g, out, { writesDataDir: g.cache !== false });
-      const run = await runTbtc(cfg, out, g.cache !== false);
+      const operators = requireOperators(cfg);
+      const run = await withScanProgress(out, (hooks) => loadTbtcRun(cfg, { operators, useCache: g.cache !== false, staleHead: "error", ...hooks }));
       const judged = judgeLive(run, { warnThresholdPct: cfg.warnThreshold });
       const worst = worstHealth(judged.map((j) => j.health));
       if (worst !== "ok") runState.exitCode = ExitCode.UNHEALTHY;
 
       if (out.json) {
         return out.document({
-          ...reportHeader(cfg, run),
+          ...tbtcReportHeader(cfg, run),
           warnThreshold: cfg.warnThreshold,
           healthy: worst === "ok",
           worst,

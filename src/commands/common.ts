@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { Output } from "../lib/output";
-import { UsageError } from "../lib/errors";
+import { ExitCode, UsageError } from "../lib/errors";
 import { loadConfig, type Config, type LoadOptions } from "../lib/config";
 import { echo } from "../lib/redact";
 import { ensurePrivateDir } from "../lib/fs-safe";
@@ -29,7 +29,7 @@ export function outputOf(cmd: Command): Output {
 }
 
 /** Exit code a command asks for without failing (e.g. `check` found an unhealthy deposit). */
-export const runState = { exitCode: 0 };
+export const runState: { exitCode: number } = { exitCode: ExitCode.OK };
 
 /** Aborted on SIGINT/SIGTERM; long-running commands stop at the next safe point. */
 export const shutdown = new AbortController();
@@ -92,6 +92,40 @@ export function notBuilt(program: Command, name: string, summary: string): void 
     .action(() => {
       throw new UsageError(`keepctl ${name} is not built yet`, { hint: "see README.md for the commands available" });
     });
+}
+
+/**
+ * `--operator`, declared once for every command that takes it. Repeatable, comma lists allowed;
+ * config.ts splits and validates the addresses (KEEPCTL_OPERATORS when the flag is absent).
+ */
+export function addOperatorOption(cmd: Command, what = "operator address"): Command {
+  return cmd.option("--operator <address>", `${what}; repeat or comma-separate (env KEEPCTL_OPERATORS)`, collect);
+}
+
+/** `--no-cache` of the commands that scan for keeps (list-keeps, check). */
+export function addCacheOption(cmd: Command): Command {
+  return cmd.option("--no-cache", "neither read nor write the scan cache");
+}
+
+/** The hooks a long scan reports through: progress on a TTY, RPC failover warnings on stderr. */
+export interface ScanHooks {
+  onScanProgress: (doneBlocks: number, totalBlocks: number) => void;
+  onRpcWarning: (message: string) => void;
+}
+
+/**
+ * Runs a scan with its progress line shown on stderr and cleared whatever happens, then prints
+ * the findings that did not stop it (a stale head under the "warn" policy, ...).
+ */
+export async function withScanProgress<T extends { warnings: readonly string[] }>(out: Output, scan: (hooks: ScanHooks) => Promise<T>): Promise<T> {
+  let result: T;
+  try {
+    result = await scan({ onScanProgress: (done, total) => out.progress(`scanning blocks: ${done}/${total}`), onRpcWarning: (m) => out.warn(m) });
+  } finally {
+    out.progressDone();
+  }
+  for (const w of result.warnings) out.warn(w);
+  return result;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { collect, globalsOf, outputOf } from "./common";
+import { addOperatorOption, globalsOf, outputOf } from "./common";
 import { displayValues, loadConfig } from "../lib/config";
 import { probeRpc } from "../lib/chain/provider";
 import { keyFilePermProblems } from "../lib/chain/wallet";
@@ -7,10 +7,11 @@ import { keyFilePermProblems } from "../lib/chain/wallet";
 interface Row { setting: string; value: string; source: string; from: string }
 
 export function register(program: Command): void {
-  program
-    .command("config")
-    .description("show the resolved configuration and where each value came from (secrets redacted)")
-    .option("--operator <address>", "operator address; repeat or comma-separate (env KEEPCTL_OPERATORS)", collect)
+  addOperatorOption(
+    program
+      .command("config")
+      .description("show the resolved configuration and where each value came from (secrets redacted)"),
+  )
     .option("--threshold <percent>", "warn threshold in % (env KEEPCTL_WARN_THRESHOLD)")
     .option("--check-rpc", "also connect: verify the chain id and print the latest block")
     .action(async (_opts, cmd: Command) => {

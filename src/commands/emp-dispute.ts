@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import type { Output } from "../lib/output";
 import { EmpDisputer, type DisputerPassSummary } from "../lib/uma/disputer";
 import { formatFixed } from "../lib/uma/fixed-point";
-import { addBotOptions, runBot } from "./emp-liquidate";
+import { addBotOptions, runBot } from "./bot-common";
 
 function renderDisputerSummary(out: Output, s: DisputerPassSummary): void {
   const count = (st: string) => s.disputes.filter((d) => d.status === st).length;

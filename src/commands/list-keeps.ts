@@ -1,33 +1,36 @@
 import type { Command } from "commander";
 import { ethers } from "ethers";
-import { requireOperators, type Config } from "../lib/config";
+import { requireOperators } from "../lib/config";
 import { UsageError } from "../lib/errors";
 import { echo } from "../lib/redact";
 import type { Column, Output } from "../lib/output";
-import { DEPOSIT_STATES, parseStateName } from "../lib/tbtc/abis";
+import { DEPOSIT_STATES, State, parseStateName } from "../lib/tbtc/abis";
 import { formatDuration, formatPercentBp } from "../lib/tbtc/health";
-import { loadTbtcRun, type TbtcRun } from "../lib/tbtc/report";
+import { loadTbtcRun, scanScope, tbtcReportHeader } from "../lib/tbtc/report";
 import type { OperatorDeposit } from "../lib/tbtc/scan";
-import { collect, globalsOf, loadCommandConfig, outputOf, splitOption } from "./common";
+import { addCacheOption, addOperatorOption, collect, globalsOf, loadCommandConfig, outputOf, splitOption, withScanProgress } from "./common";
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command("list-keeps")
-    .description("every keep and deposit the operators sign for, with collateral and deadlines")
-    .option("--operator <address>", "operator address; repeat or comma-separate (env KEEPCTL_OPERATORS)", collect)
-    .option("--state <name>", `only deposits in this state; repeatable (${DEPOSIT_STATES.join(", ")})`, collect)
-    .option("--active", "only deposits that can still change (keep active, not finished)")
-    .option("--no-cache", "neither read nor write the scan cache")
+    .description("every keep and deposit the operators sign for, with collateral and deadlines");
+  addCacheOption(
+    addOperatorOption(cmd)
+      .option("--state <name>", `only deposits in this state; repeatable (${DEPOSIT_STATES.join(", ")})`, collect)
+      .option("--active", "only deposits that can still change (keep active, not finished)"),
+  )
     .action(async (_opts, cmd: Command) => {
       const g = globalsOf(cmd);
       const states = parseStates(g.state as string[] | undefined);
       const out = outputOf(cmd);
       const cfg = loadCommandConfig(g, out, { writesDataDir: g.cache !== false });
-      const run = await runTbtc(cfg, out, g.cache !== false, "warn");
+      const operators = requireOperators(cfg);
+      // A stale head only warns here: list-keeps judges nothing (check fails on it).
+      const run = await withScanProgress(out, (hooks) => loadTbtcRun(cfg, { operators, useCache: g.cache !== false, staleHead: "warn", ...hooks }));
       const rows = run.deposits.filter(
         (d) => (!states || (d.state !== undefined && states.has(d.state))) && (!g.active || (!d.finished && d.keepActive)),
       );
-      if (out.json) return out.document({ ...reportHeader(cfg, run), keeps: rows.map(depositJson) });
+      if (out.json) return out.document({ ...tbtcReportHeader(cfg, run), keeps: rows.map(depositJson) });
       if (rows.length === 0) return out.info(`no keeps found for ${cfg.operators.join(", ")} ${scanScope(run)}`);
       out.table(rows, keepColumns(out, run.blockTime));
     });
@@ -42,52 +45,6 @@ export function parseStates(raw: string[] | undefined): Set<number> | undefined 
       return n;
     }),
   );
-}
-
-/**
- * Loads the operators' deposits, showing scan progress on a TTY. A stale head fails `check`
- * ("error") but only warns in `list-keeps` ("warn"), which judges nothing.
- */
-export async function runTbtc(cfg: Config, out: Output, useCache: boolean, staleHead: "error" | "warn" = "error"): Promise<TbtcRun> {
-  const operators = requireOperators(cfg);
-  let run: TbtcRun;
-  try {
-    run = await loadTbtcRun(cfg, {
-      operators,
-      useCache,
-      staleHead,
-      onScanProgress: (done, total) => out.progress(`scanning blocks: ${done}/${total}`),
-      onRpcWarning: (m) => out.warn(m),
-    });
-  } finally {
-    out.progressDone();
-  }
-  for (const w of run.warnings) out.warn(w);
-  return run;
-}
-
-/**
- * What an empty answer covered: the block range and how many keeps the factory has in all, so a
- * wrong address or start block can never pass for an operator with nothing at risk.
- */
-export function scanScope(run: TbtcRun): string {
-  const total = run.factoryKeepCount === undefined ? "" : `; the keep factory has ${run.factoryKeepCount} keep(s) in all`;
-  return `in blocks ${run.fromBlock}..${run.block}${total}`;
-}
-
-export function reportHeader(cfg: Config, run: TbtcRun) {
-  return {
-    network: cfg.network,
-    chainId: run.chainId,
-    block: run.block,
-    blockTime: new Date(run.blockTime * 1000).toISOString(),
-    scannedBlocks: { from: run.fromBlock, to: run.block },
-    factoryKeepCount: run.factoryKeepCount?.toString() ?? null,
-    operators: cfg.operators,
-    priceWeiPerSatoshi: run.priceWeiPerSat ?? null,
-    priceCheck: run.priceCheck ?? null,
-    warnings: run.warnings,
-  };
 }
 
 const iso = (unix?: number) => (unix === undefined ? null : new Date(unix * 1000).toISOString());
@@ -137,7 +94,7 @@ export function keepColumns(out: Output, now: number): Column<OperatorDeposit>[]
     { header: "Keep", value: (d) => addr(d.keep) },
     { header: "Deposit", value: (d) => addr(d.deposit) },
     { header: "State", value: (d) => (d.error ? `ERROR: ${d.error}` : d.stateName),
-      color: (d, t) => out.paint(d.error || d.state === 8 || d.state === 9 || d.state === 10 ? "bad" : d.finished ? "dim" : "ok", t) },
+      color: (d, t) => out.paint(d.error || d.state === State.COURTESY_CALL || d.state === State.FRAUD_LIQUIDATION_IN_PROGRESS || d.state === State.LIQUIDATION_IN_PROGRESS ? "bad" : d.finished ? "dim" : "ok", t) },
     { header: "Lot BTC", align: "right", value: (d) => (d.lotSizeSatoshis === undefined ? "-" : trimDecimals(ethers.formatUnits(d.lotSizeSatoshis, 8), 8)) },
     { header: "Bond ETH", align: "right", value: (d) => (d.bondWei === undefined ? "-" : trimDecimals(ethers.formatEther(d.bondWei), 4)) },
     { header: "Collat %", align: "right", value: (d) => (d.collateralBp === undefined ? "-" : formatPercentBp(d.collateralBp)) },

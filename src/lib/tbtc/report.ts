@@ -69,6 +69,31 @@ export async function loadTbtcRun(cfg: Config, o: TbtcRunOptions): Promise<TbtcR
   }
 }
 
+/**
+ * What an empty answer covered: the block range and how many keeps the factory has in all, so a
+ * wrong address or start block can never pass for an operator with nothing at risk.
+ */
+export function scanScope(run: Pick<TbtcRun, "fromBlock" | "block" | "factoryKeepCount">): string {
+  const total = run.factoryKeepCount === undefined ? "" : `; the keep factory has ${run.factoryKeepCount} keep(s) in all`;
+  return `in blocks ${run.fromBlock}..${run.block}${total}`;
+}
+
+/** The head of every tBTC --json document (list-keeps, check): what was read, from where, when. */
+export function tbtcReportHeader(cfg: Pick<Config, "network" | "operators">, run: TbtcRun) {
+  return {
+    network: cfg.network,
+    chainId: run.chainId,
+    block: run.block,
+    blockTime: new Date(run.blockTime * 1000).toISOString(),
+    scannedBlocks: { from: run.fromBlock, to: run.block },
+    factoryKeepCount: run.factoryKeepCount?.toString() ?? null,
+    operators: cfg.operators,
+    priceWeiPerSatoshi: run.priceWeiPerSat ?? null,
+    priceCheck: run.priceCheck ?? null,
+    warnings: run.warnings,
+  };
+}
+
 export interface JudgedDeposit extends Judgement {
   deposit: OperatorDeposit;
 }

@@ -1,0 +1,108 @@
+import { Command, Option } from "commander";
+import type { Output } from "../lib/output";
+import type { SourceChoice } from "../lib/rai/feed";
+import { runBotLoop } from "../lib/uma/bot-loop";
+import type { BotEvent } from "../lib/uma/bot-sender";
+import { openBotSession, type BotName, type BotSession } from "../lib/uma/bot-session";
+import { formatFixed } from "../lib/uma/fixed-point";
+import { checkKeyFilePerms } from "../lib/chain/wallet";
+import { addSigningOptions, globalsOf, loadCommandConfig, outputOf, parseIntOption, shutdown } from "./common";
+
+/*
+ * What the two EMP bots (emp-liquidate, emp-dispute) share: their options, the run (config ->
+ * session -> loop) and the rendering of the events both emit. Each bot's own pass summary is
+ * rendered by its command.
+ */
+
+/** Options both EMP bots take (the disputer adds its own). */
+export function addBotOptions(cmd: Command): Command {
+  return addSigningOptions(cmd)
+    .option("--emp <address>", "ExpiringMultiParty address (env KEEPCTL_EMP_ADDRESS; else contracts.ExpiringMultiParty)")
+    .option("--price <decimal>", "fixed price instead of the RAI feed (decimal, up to 18 places)")
+    .option("--cr-threshold <decimal>", "price shading, in [0, 1) (default 0.02)")
+    .option("--interval <seconds>", "seconds between passes; 0 = one pass (default 60)", parseIntOption("--interval", 0, 86_400))
+    .option("--once", "one pass, then exit")
+    .option("--dry-run", "decide and simulate, send nothing")
+    .option("--retries <n>", "retries of a failed pass, with backoff (default 3)")
+    .option("--rate-setter <address>", "RAI RateSetter for the feed (else contracts.RateSetter)")
+    .option("--subgraph-url <url>", "Reflexer subgraph for the feed (env KEEPCTL_SUBGRAPH_URL; visible in ps: prefer --subgraph-url-file)")
+    .option("--subgraph-url-file <file>", "file holding the subgraph URL (env KEEPCTL_SUBGRAPH_URL_FILE)")
+    .addOption(new Option("--source <source>", "where the feed reads rates (default auto)").choices(["auto", "subgraph", "events"]))
+    .option("--heartbeat-url <url>", "URL pinged after every pass that succeeded (env KEEPCTL_HEARTBEAT_URL; visible in ps: prefer --heartbeat-url-file)")
+    .option("--heartbeat-url-file <file>", "file holding the heartbeat URL (env KEEPCTL_HEARTBEAT_URL_FILE)")
+    .option("--max-failed-passes <n>", "exit 11 after this many failed passes in a row, after a critical alert; 0 = never (env KEEPCTL_MAX_FAILED_PASSES; default 5)")
+    .addHelpText("after", "\nExit codes: 0 done (also nothing to do, or a race lost to another bot), 2 bad flag, 3 missing\nsetting or no contract at --emp, 4 RPC unreachable, 5 revert, 6 insufficient funds, 8 another sender\nuses the key, 9 a transaction is still pending, 11 gave up after --max-failed-passes failed passes\nin a row, 130 interrupted.");
+}
+
+/** Loads config, opens the bot and runs its loop; `makePass` builds the bot's pass function. */
+export async function runBot<S>(
+  cmd: Command,
+  bot: BotName,
+  makePass: (s: BotSession) => (n: number) => Promise<S>,
+  render: (out: Output, summary: S) => void,
+): Promise<void> {
+  const flags = { ...globalsOf(cmd) };
+  const out = outputOf(cmd);
+  // --interval 0 means one pass; the shared interval setting starts at 1 s.
+  const once = !!flags.once || flags.interval === 0;
+  if (flags.interval === 0) delete flags.interval;
+  const cfg = loadCommandConfig(flags, out, { writesDataDir: true });
+  checkKeyFilePerms(cfg.signing, (m) => out.warn(m));
+  const emit = (ev: Omit<BotEvent, "bot">) => (out.json ? out.event({ ...ev, bot }) : renderEvent(out, ev));
+  const session = await openBotSession(cfg, {
+    bot, dryRun: !!flags.dryRun, emit, signal: shutdown.signal, source: flags.source as SourceChoice | undefined,
+    interactive: !!process.stdin.isTTY && !!process.stderr.isTTY, onRpcWarning: (m) => out.warn(m),
+  });
+  try {
+    const pass = makePass(session);
+    await runBotLoop(async (n) => {
+      const summary = await pass(n);
+      if (!out.json) render(out, summary);
+      return summary;
+    }, {
+      intervalSec: cfg.watch.interval, once, retries: cfg.emp.retries,
+      signal: shutdown.signal, emit, heartbeatUrl: cfg.alerts.heartbeatUrl, alert: session.alert,
+      maxFailedPasses: cfg.watch.maxFailedPasses,
+    });
+  } finally {
+    session.close();
+  }
+}
+
+const short = (a: unknown) => (typeof a === "string" && a.startsWith("0x") && a.length === 42 ? `${a.slice(0, 8)}…${a.slice(-4)}` : String(a));
+const amount = (v: unknown) => (typeof v === "bigint" ? formatFixed(v) : String(v));
+
+/** Human mode: one short stderr line for what an operator wants to see; routine skips stay quiet. */
+export function renderEvent(out: Output, ev: Omit<BotEvent, "bot">): void {
+  const who = ev.liquidationId !== undefined ? `${short(ev.sponsor)}#${ev.liquidationId}` : short(ev.sponsor);
+  switch (ev.type) {
+    case "decision":
+      if (ev.action === "liquidate") out.info(`liquidate ${who}: ${ev.reason}, ${amount(ev.tokens)} tokens, max ${amount(ev.maxCollateralPerToken)} collateral/token`);
+      if (ev.action === "dispute") out.info(`dispute ${who}: ${ev.reason} at price ${amount(ev.price)}, bond ${amount(ev.bond)}`);
+      break;
+    case "sent":
+    case "replaced":
+      out.info(`${ev.type} ${ev.label}: tx ${ev.hash} (nonce ${ev.nonce})`);
+      break;
+    case "mined":
+      out.info(`mined ${ev.label} in block ${ev.blockNumber}${ev.status === 1 ? "" : " (reverted)"}`);
+      break;
+    case "skipped":
+      if (ev.reason === "dry-run") out.info(`dry-run: would ${ev.action} ${ev.action === "approve" ? `${amount(ev.amount)} ${ev.token}` : who}${ev.simulated === false ? ` (${ev.note})` : " (simulated ok)"}`);
+      break;
+    case "withdrawn":
+      out.info(`withdrew liquidation ${who}: liquidator ${amount(ev.paidToLiquidator)}, disputer ${amount(ev.paidToDisputer)}, sponsor ${amount(ev.paidToSponsor)}`);
+      break;
+    case "warning":
+    case "fee-cap-reached":
+    case "replace-rejected":
+      out.warn(String(ev.message ?? ev.reason ?? ev.type));
+      break;
+    case "error":
+      out.warn(`pass ${ev.pass} attempt ${ev.attempt} failed: ${ev.message}${ev.willRetry ? " (retrying)" : ""}`);
+      break;
+    case "recovered":
+      out.info(`journal: ${ev.key} from an earlier run is ${ev.status}`);
+      break;
+  }
+}
