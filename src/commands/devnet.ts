@@ -3,16 +3,40 @@ import net from "node:net";
 import path from "node:path";
 import type { Command } from "commander";
 import { loadConfig } from "../lib/config";
-import { UsageError } from "../lib/errors";
+import { ConfigError, UsageError } from "../lib/errors";
 import { devnetDeploymentPath } from "../lib/presets";
 import { ensurePrivateDir } from "../lib/fs-safe";
-import { startAutoSigner } from "../devnet/autosign";
-import { devnetWallet, startDevnet, type Devnet } from "../devnet/scenario";
+// Types only: src/devnet is loaded by the action below, never when keepctl starts (see
+// docs/architecture.md), so production commands work without the devDependencies it reads.
+import type { Devnet } from "../devnet/scenario";
 import type { Output } from "../lib/output";
 import { globalsOf, outputOf, parseIntOption, shutdown } from "./common";
 
 const DEFAULT_PORT = 8545;
 const DEFAULT_OUT = "./deployment.devnet.json";
+
+/**
+ * What the devnet needs beyond a production install: Hardhat runs the node; the tBTC and UMA
+ * packages hold the contracts' published artifacts. All are devDependencies.
+ */
+export const DEVNET_PACKAGES = ["hardhat", "@keep-network/tbtc", "@uma/contracts-node"] as const;
+
+/** Checked before src/devnet is loaded, so a production install gets one line instead of a stack. */
+export function assertDevInstall(): void {
+  const missing = DEVNET_PACKAGES.filter((p) => {
+    try {
+      require.resolve(`${p}/package.json`);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length === 0) return;
+  throw new ConfigError(`keepctl devnet needs the development install, and ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} not installed`, {
+    code: "DEV_INSTALL",
+    hint: "run `npm install` (devDependencies included, not --omit=dev / NODE_ENV=production) in a checkout of keepctl, then `npm run build`",
+  });
+}
 
 async function assertPortFree(port: number): Promise<void> {
   await new Promise<void>((resolve, reject) => {
@@ -29,7 +53,7 @@ async function assertPortFree(port: number): Promise<void> {
 }
 
 /** The RAI and EMP example commands (the liquidator's key is a public hardhat test key). */
-function printPlaygroundHints(out: Output, devnet: Devnet, outFile: string): void {
+function printPlaygroundHints(out: Output, devnet: Devnet, outFile: string, liquidatorKey: string | undefined): void {
   const f = devnet.file;
   if (f.contracts.RateSetter) {
     out.line(`RAI: RateSetter ${f.contracts.RateSetter}, ${f.rai?.rates.length ?? 0} rate updates; subgraph at ${f.subgraphUrl}`);
@@ -40,7 +64,7 @@ function printPlaygroundHints(out: Output, devnet: Devnet, outFile: string): voi
     const liq = f.emp.liquidator;
     out.line(`UMA EMP: ${f.contracts.ExpiringMultiParty}, ${f.emp.sponsors.length} sponsors; liquidator = account ${liq.accountIndex} (${liq.address}), disputer = account ${f.emp.disputer.accountIndex}`);
     out.line(`try (public hardhat test key of the liquidator; never use it elsewhere):`);
-    out.line(`  KEEPCTL_PRIVATE_KEY=${devnetWallet(liq.accountIndex).privateKey} \\`);
+    out.line(`  KEEPCTL_PRIVATE_KEY=${liquidatorKey} \\`);
     out.line(`  keepctl --deployment ${outFile} emp-liquidate --emp ${f.contracts.ExpiringMultiParty} --once --dry-run`);
   }
 }
@@ -57,6 +81,7 @@ export function register(program: Command): void {
     .option("--no-emp", "skip the UMA ExpiringMultiParty and its sponsors")
     .addHelpText("after", "\nAlso deploys, unless skipped: the RAI OracleRelayer/RateSetter doubles with 12 h of rate updates\nand a loopback subgraph (rai-price), and a UMA ExpiringMultiParty with sponsors (EMP bots).\nRuns until Ctrl-C (SIGINT) or SIGTERM, then stops the node and the subgraph server. The\ndeployment file is also copied to <data-dir>/devnet/deployment.json so that `--network devnet`\nfinds it. All accounts come from hardhat's public test mnemonic: never reuse their keys.")
     .action(async (_opts: unknown, cmd: Command) => {
+      assertDevInstall();
       const g = globalsOf(cmd);
       const out = outputOf(cmd);
       const port = (g.port as number | undefined) ?? DEFAULT_PORT;
@@ -65,6 +90,8 @@ export function register(program: Command): void {
       const { emp: empFlag, rai: raiFlag, ...configFlags } = g;
       const dataDir = loadConfig(configFlags, undefined, { requireRpc: false }).dataDir;
       await assertPortFree(port);
+      const { devnetWallet, startDevnet } = await import("../devnet/scenario");
+      const { startAutoSigner } = await import("../devnet/autosign");
 
       const rai = raiFlag !== false;
       const emp = empFlag !== false;
@@ -91,7 +118,8 @@ export function register(program: Command): void {
           if (presetCopy) out.line(`also at: ${presetCopy} (used by --network devnet)`);
           out.line(`operators: ${f.operators.join(", ")}`);
           out.line(`try: keepctl --deployment ${outFile} --rpc-url ${f.rpcUrl} list-keeps --operator ${f.operators[0] ?? "<address>"}`);
-          printPlaygroundHints(out, devnet, outFile);
+          const liq = f.emp?.liquidator;
+          printPlaygroundHints(out, devnet, outFile, liq ? devnetWallet(liq.accountIndex).privateKey : undefined);
         }
         out.info("press Ctrl-C to stop");
         await new Promise<void>((resolve) => {
