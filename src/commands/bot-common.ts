@@ -4,7 +4,8 @@ import type { SourceChoice } from "../lib/rai/feed";
 import { runBotLoop } from "../lib/uma/bot-loop";
 import type { BotEvent } from "../lib/uma/bot-sender";
 import { openBotSession, type BotName, type BotSession } from "../lib/uma/bot-session";
-import { formatFixed } from "../lib/uma/fixed-point";
+import { formatFixedTrimmed } from "../lib/fixed-point";
+import { FP_DECIMALS } from "../lib/uma/fixed-point";
 import { checkKeyFilePerms } from "../lib/chain/wallet";
 import { addSigningOptions, globalsOf, loadCommandConfig, outputOf, parseIntOption, shutdown } from "./common";
 
@@ -70,7 +71,7 @@ export async function runBot<S>(
 }
 
 const short = (a: unknown) => (typeof a === "string" && a.startsWith("0x") && a.length === 42 ? `${a.slice(0, 8)}…${a.slice(-4)}` : String(a));
-const amount = (v: unknown) => (typeof v === "bigint" ? formatFixed(v) : String(v));
+const amount = (v: unknown) => (typeof v === "bigint" ? formatFixedTrimmed(v, FP_DECIMALS) : String(v));
 
 /** Human mode: one short stderr line for what an operator wants to see; routine skips stay quiet. */
 export function renderEvent(out: Output, ev: Omit<BotEvent, "bot">): void {

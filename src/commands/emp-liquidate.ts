@@ -1,19 +1,20 @@
 import type { Command } from "commander";
 import type { Output } from "../lib/output";
-import { formatFixed } from "../lib/uma/fixed-point";
+import { formatFixedTrimmed } from "../lib/fixed-point";
+import { FP_DECIMALS } from "../lib/uma/fixed-point";
 import { EmpLiquidator, type LiquidatorPassSummary } from "../lib/uma/liquidator";
 import { addBotOptions, runBot } from "./bot-common";
 
 function renderLiquidatorSummary(out: Output, s: LiquidatorPassSummary): void {
-  const price = s.price === null ? "none" : formatFixed(s.price);
+  const price = s.price === null ? "none" : formatFixedTrimmed(s.price, FP_DECIMALS);
   const count = (st: string) => s.liquidations.filter((l) => l.status === st).length;
   out.line(`pass ${s.pass}: block ${s.block}, price ${price}, ${s.positions} positions${s.expired ? " (expired: no new liquidations)" : ""}`);
   out.line(`liquidated ${count("liquidated")}, lost races ${count("lost-race")}, dry-run ${count("dry-run")}, withdrawn ${s.withdrawals.filter((w) => w.status === "withdrawn").length}`);
   for (const l of s.liquidations) {
-    const detail = l.lockedCollateral !== undefined ? ` locked ${formatFixed(l.lockedCollateral)} liquidated ${formatFixed(l.liquidatedCollateral!)}` : "";
-    out.line(`  ${l.status}\t${l.sponsor}\t${formatFixed(l.tokens)} tokens${detail}${l.hash ? `\t${l.hash}` : ""}`);
+    const detail = l.lockedCollateral !== undefined ? ` locked ${formatFixedTrimmed(l.lockedCollateral, FP_DECIMALS)} liquidated ${formatFixedTrimmed(l.liquidatedCollateral!, FP_DECIMALS)}` : "";
+    out.line(`  ${l.status}\t${l.sponsor}\t${formatFixedTrimmed(l.tokens, FP_DECIMALS)} tokens${detail}${l.hash ? `\t${l.hash}` : ""}`);
   }
-  for (const w of s.withdrawals) out.line(`  ${w.status}\t${w.sponsor}#${w.liquidationId}\t${formatFixed(w.paidToLiquidator)} collateral${w.hash ? `\t${w.hash}` : ""}`);
+  for (const w of s.withdrawals) out.line(`  ${w.status}\t${w.sponsor}#${w.liquidationId}\t${formatFixedTrimmed(w.paidToLiquidator, FP_DECIMALS)} collateral${w.hash ? `\t${w.hash}` : ""}`);
 }
 
 export function register(program: Command): void {

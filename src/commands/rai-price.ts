@@ -1,7 +1,8 @@
 import { Command, Option } from "commander";
 import { UsageError } from "../lib/errors";
 import { echo, redact } from "../lib/redact";
-import { formatFixed, raiPriceFromConfig, plotRates, type RaiPriceResult, type SourceChoice } from "../lib/rai";
+import { formatFixedPadded } from "../lib/fixed-point";
+import { raiPriceFromConfig, plotRates, type RaiPriceResult, type SourceChoice } from "../lib/rai";
 import { globalsOf, loadCommandConfig, outputOf, parseIntOption } from "./common";
 
 /** --at: unix seconds, or an ISO 8601 date/time (UTC unless it says otherwise). */
@@ -43,7 +44,7 @@ function render(r: RaiPriceResult, out: ReturnType<typeof outputOf>, show: { poi
   for (const w of r.warnings) out.warn(w);
   const points = r.observations.map((o) => ({
     timestamp: o.timestamp, time: iso(o.timestamp), block: o.block, source: o.source,
-    perSecondRate: o.perSecondRate.toString(), annualized: formatFixed(o.price, 18),
+    perSecondRate: o.perSecondRate.toString(), annualized: formatFixedPadded(o.price, 18),
   }));
   if (out.json) {
     out.document({

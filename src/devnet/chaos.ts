@@ -11,7 +11,10 @@ import { send, setEthBtcPrice } from "./tbtc";
 import { deployEmp, seedSponsors, type EmpDeployment, type EmpSeed } from "./uma";
 import { FAULT_KINDS, startFaultProxy, type FaultKind } from "./fault-proxy";
 import { encodeApprove, encodeCreateLiquidation, empInterface } from "../lib/uma/emp-client";
-import { parseFixed } from "../lib/uma/fixed-point";
+import { parseFixedStrict } from "../lib/fixed-point";
+
+/** An 18-decimal amount from its decimal text ("1.25" -> 1.25e18). */
+const wad = (text: string): bigint => parseFixedStrict(text, 18);
 
 /**
  * The exactly-once harness: the real binary, through the fault-injecting proxy, against the real
@@ -115,7 +118,7 @@ export async function startEmpWorld(): Promise<EmpWorld> {
   const seed = await seedSponsors(dep, provider);
   // Another liquidator, for the disputer's case: it liquidates a healthy position.
   const syn = new ethers.Contract(dep.addresses.synthetic, ["function transfer(address,uint256) returns (bool)"], await provider.getSigner(seed.liquidator.index));
-  await (await syn.transfer(await (await provider.getSigner(OTHER)).getAddress(), parseFixed("150"))).wait();
+  await (await syn.transfer(await (await provider.getSigner(OTHER)).getAddress(), wad("150"))).wait();
   const deploymentFile = path.join(home, "deployment.json");
   fs.writeFileSync(deploymentFile, JSON.stringify({ network: "devnet", chainId: 31337, rpcUrl: node.rpcUrl, deploymentBlock: 0, contracts: { ExpiringMultiParty: dep.addresses.emp } }));
   const snapshot = await provider.send("evm_snapshot", []);
@@ -271,7 +274,7 @@ async function prepare(world: TbtcWorld | EmpWorld, command: ChaosCommand): Prom
   const other = await provider.getSigner(OTHER);
   const now = BigInt((await provider.getBlock("latest"))!.timestamp);
   await (await other.sendTransaction(encodeApprove(dep.addresses.synthetic, dep.addresses.emp))).wait();
-  await (await other.sendTransaction(encodeCreateLiquidation(dep.addresses.emp, { sponsor: victim.address, minCollateralPerToken: 0n, maxCollateralPerToken: parseFixed("2.5"), maxTokensToLiquidate: victim.tokens, deadline: now + 300n }))).wait();
+  await (await other.sendTransaction(encodeCreateLiquidation(dep.addresses.emp, { sponsor: victim.address, minCollateralPerToken: 0n, maxCollateralPerToken: wad("2.5"), maxTokensToLiquidate: victim.tokens, deadline: now + 300n }))).wait();
   await provider.send("evm_increaseTime", [61]);
   await provider.send("evm_mine", []);
   return {

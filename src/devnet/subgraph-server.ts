@@ -2,7 +2,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { ethers } from "ethers";
 import { getLogsChunked } from "../lib/chain/logs";
-import { formatFixed } from "../lib/rai/math";
+import { formatFixedTrimmed } from "../lib/fixed-point";
 import { UPDATE_REDEMPTION_RATE_TOPIC, rateSetterInterface } from "../lib/rai/types";
 import { parseQuery, type GqlValue } from "./graphql-args";
 
@@ -34,7 +34,7 @@ interface Entity {
 
 /** BigDecimal-style text of a RAY integer: no trailing zeros ("1", "0.999999999848547411861463422"). */
 function rayText(v: bigint): string {
-  return formatFixed(v, 27).replace(/\.?0+$/, "");
+  return formatFixedTrimmed(v, 27);
 }
 
 /** Float64, as the real subgraph has computed these since May 2021: good to ~9 digits only. */

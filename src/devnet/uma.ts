@@ -1,8 +1,11 @@
 import path from "node:path";
 import { ethers } from "ethers";
 import { PACKAGE_ROOT } from "./node";
-import { parseFixed } from "../lib/uma/fixed-point";
+import { parseFixedStrict } from "../lib/fixed-point";
 import type { EmpNumericParams } from "../lib/uma/emp-client";
+
+/** An 18-decimal amount from its decimal text ("1.25" -> 1.25e18). */
+const wad = (text: string): bigint => parseFixedStrict(text, 18);
 
 /**
  * Deploys UMA's real ExpiringMultiParty with its DVM stand-ins (Finder, IdentifierWhitelist, Store
@@ -112,14 +115,14 @@ export async function deployEmp(signer: ethers.Signer, opts: DeployEmpOptions = 
 
   const latest = await provider.getBlock("latest");
   const params = {
-    collateralRequirement: parseFixed(opts.collateralRequirement ?? "1.25"),
-    minSponsorTokens: parseFixed(opts.minSponsorTokens ?? "5"),
+    collateralRequirement: wad(opts.collateralRequirement ?? "1.25"),
+    minSponsorTokens: wad(opts.minSponsorTokens ?? "5"),
     liquidationLiveness: BigInt(opts.liquidationLiveness ?? 7200),
     withdrawalLiveness: BigInt(opts.withdrawalLiveness ?? 7200),
     expirationTimestamp: BigInt(latest!.timestamp + (opts.expiresIn ?? 3 * 86400)),
-    disputeBondPercentage: parseFixed(opts.disputeBondPercentage ?? "0.1"),
-    sponsorDisputeRewardPercentage: parseFixed(opts.sponsorDisputeRewardPercentage ?? "0.1"),
-    disputerDisputeRewardPercentage: parseFixed(opts.disputerDisputeRewardPercentage ?? "0.1"),
+    disputeBondPercentage: wad(opts.disputeBondPercentage ?? "0.1"),
+    sponsorDisputeRewardPercentage: wad(opts.sponsorDisputeRewardPercentage ?? "0.1"),
+    disputerDisputeRewardPercentage: wad(opts.disputerDisputeRewardPercentage ?? "0.1"),
   };
   const syntheticAddr = await synthetic.getAddress();
   const emp = await deploy(signer, "ExpiringMultiParty", [{
@@ -198,8 +201,8 @@ export interface SeedSponsorsOptions {
  */
 export async function seedSponsors(dep: EmpDeployment, provider: ethers.JsonRpcProvider, opts: SeedSponsorsOptions = {}): Promise<EmpSeed> {
   // The EMP only admits a new position at or above the global ratio, so create the lowest first.
-  const ratios = (opts.ratios ?? ["1.2", "1.3", "1.5", "2.0"]).map((r) => ({ text: r, value: parseFixed(r) })).sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
-  const tokens = parseFixed(opts.tokensPerSponsor ?? "100");
+  const ratios = (opts.ratios ?? ["1.2", "1.3", "1.5", "2.0"]).map((r) => ({ text: r, value: wad(r) })).sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+  const tokens = wad(opts.tokensPerSponsor ?? "100");
   let index = opts.firstIndex ?? 1;
   const sponsors: SeededSponsor[] = [];
 
@@ -218,23 +221,23 @@ export async function seedSponsors(dep: EmpDeployment, provider: ethers.JsonRpcP
     sponsors.push({ index: index++, address, label: `cr-${r.text}`, tokens, collateral, pendingWithdrawal: 0n });
   }
 
-  const refTokens = parseFixed("100");
-  const refCollateral = parseFixed("200");
-  const refPending = parseFixed("100");
+  const refTokens = wad("100");
+  const refCollateral = wad("200");
+  const refPending = wad("100");
   const ref = await openPosition(index, refCollateral, refTokens);
   await send(at("ExpiringMultiParty", dep.addresses.emp, ref.signer).requestWithdrawal({ rawValue: refPending }));
   sponsors.push({ index: index++, address: ref.address, label: "pending-withdrawal", tokens: refTokens, collateral: refCollateral, pendingWithdrawal: refPending });
 
-  const liqPosition = { tokens: parseFixed("500"), collateral: parseFixed("1500") };
-  const liqCollateral = parseFixed("10000");
+  const liqPosition = { tokens: wad("500"), collateral: wad("1500") };
+  const liqCollateral = wad("10000");
   const liq = await openPosition(index, liqPosition.collateral, liqPosition.tokens, liqCollateral);
   const liquidatorIndex = index++;
 
   const disputerIndex = index++;
   const disputer = await provider.getSigner(disputerIndex);
   const disputerAddr = await disputer.getAddress();
-  const disputerSynthetic = parseFixed("50");
-  const disputerCollateral = parseFixed("1000");
+  const disputerSynthetic = wad("50");
+  const disputerCollateral = wad("1000");
   await send(at("TestnetERC20", dep.addresses.collateral, disputer).allocateTo(disputerAddr, disputerCollateral));
   await send(at("SyntheticToken", dep.addresses.synthetic, liq.signer).transfer(disputerAddr, disputerSynthetic));
 

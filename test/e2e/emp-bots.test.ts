@@ -9,7 +9,10 @@ import { deployRai, seedRateHistory } from "../../src/devnet/rai";
 import { RAY } from "../../src/lib/rai/math";
 import { EmpClient, encodeApprove, encodeCreateLiquidation } from "../../src/lib/uma/emp-client";
 import { LiquidationState } from "../../src/lib/uma/dispute-strategy";
-import { FP_ONE, fpMul, parseFixed } from "../../src/lib/uma/fixed-point";
+import { parseFixedStrict } from "../../src/lib/fixed-point";
+import { FP_DECIMALS, FP_ONE, fpMul } from "../../src/lib/uma/fixed-point";
+
+const parseFixed = (text: string): bigint => parseFixedStrict(text, FP_DECIMALS);
 import { buildOnce, spawnKeepctl } from "../helpers/cli";
 
 /** Runs the built binary (built by the vitest globalSetup; buildOnce checks it is current). */

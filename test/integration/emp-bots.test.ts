@@ -22,7 +22,10 @@ import { EmpLiquidator } from "../../src/lib/uma/liquidator";
 import { EmpDisputer } from "../../src/lib/uma/disputer";
 import { EmpClient, encodeApprove, encodeCreateLiquidation } from "../../src/lib/uma/emp-client";
 import { LiquidationState } from "../../src/lib/uma/dispute-strategy";
-import { FP_ONE, fpMul, parseFixed } from "../../src/lib/uma/fixed-point";
+import { parseFixedStrict } from "../../src/lib/fixed-point";
+import { FP_DECIMALS, FP_ONE, fpMul } from "../../src/lib/uma/fixed-point";
+
+const parseFixed = (text: string): bigint => parseFixedStrict(text, FP_DECIMALS);
 
 const MNEMONIC = "test test test test test test test test test test test junk";
 const keyOf = (i: number) => ethers.HDNodeWallet.fromPhrase(MNEMONIC, undefined, `m/44'/60'/0'/0/${i}`).privateKey;

@@ -8,7 +8,10 @@ import {
 } from "../../src/lib/uma/emp-client";
 import { decideLiquidation, planLiquidations } from "../../src/lib/uma/liquidation-strategy";
 import { decideDispute, LiquidationState, withdrawalCandidates } from "../../src/lib/uma/dispute-strategy";
-import { FP_ONE, fpMul, parseFixed } from "../../src/lib/uma/fixed-point";
+import { parseFixedStrict } from "../../src/lib/fixed-point";
+import { FP_DECIMALS, FP_ONE, fpMul } from "../../src/lib/uma/fixed-point";
+
+const parseFixed = (text: string): bigint => parseFixedStrict(text, FP_DECIMALS);
 
 let node: LocalNode;
 let provider: ethers.JsonRpcProvider;

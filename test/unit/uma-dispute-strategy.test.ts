@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { decideDispute, LiquidationState, planDisputes, withdrawalCandidates, type LiquidationSnapshot } from "../../src/lib/uma/dispute-strategy";
-import { FP_ONE, parseFixed as fp } from "../../src/lib/uma/fixed-point";
+import { parseFixedStrict } from "../../src/lib/fixed-point";
+import { FP_DECIMALS, FP_ONE } from "../../src/lib/uma/fixed-point";
+
+const fp = (text: string | number): bigint => parseFixedStrict(text, FP_DECIMALS);
 
 const LIQUIDATOR = "0x00000000000000000000000000000000000000C1";
 const DISPUTER = "0x00000000000000000000000000000000000000D1";

@@ -3,7 +3,10 @@ import {
   decideLiquidation, isUndercollateralized, maxCollateralPerToken, planLiquidations, scalePrice, tokensToLiquidate,
   type DecideLiquidationInput, type PositionSnapshot,
 } from "../../src/lib/uma/liquidation-strategy";
-import { FP_ONE, parseFixed as fp } from "../../src/lib/uma/fixed-point";
+import { parseFixedStrict } from "../../src/lib/fixed-point";
+import { FP_DECIMALS, FP_ONE } from "../../src/lib/uma/fixed-point";
+
+const fp = (text: string | number): bigint => parseFixedStrict(text, FP_DECIMALS);
 
 const BOT = "0x00000000000000000000000000000000000000B0";
 const SPONSOR = "0x00000000000000000000000000000000000000A1";

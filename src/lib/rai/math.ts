@@ -29,36 +29,3 @@ export function rpower(x: bigint, n: bigint | number, base: bigint = RAY): bigin
 export function annualize(perSecondRay: bigint): bigint {
   return rpower(perSecondRay, SECONDS_PER_YEAR, RAY) / 10n ** 9n;
 }
-
-/** Exact decimal text of a fixed-point integer (e.g. wei with 18 decimals -> "0.995235179127827689"). */
-export function formatFixed(value: bigint, decimals: number): string {
-  const neg = value < 0n;
-  const abs = neg ? -value : value;
-  const unit = 10n ** BigInt(decimals);
-  const int = abs / unit;
-  const frac = (abs % unit).toString().padStart(decimals, "0");
-  return `${neg ? "-" : ""}${int}${decimals > 0 ? "." + frac : ""}`;
-}
-
-/**
- * Parses a decimal string ("0.99999999984", "1", "1.5e-3") into a fixed-point integer with
- * `decimals` places. Throws when the text has more precision than `decimals` can hold, because
- * silently rounding a rate would change the price.
- */
-export function parseFixed(text: string, decimals: number): bigint {
-  const m = /^\s*(-?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?\s*$/.exec(text);
-  if (!m || (m[2] === "" && (m[3] ?? "") === "")) throw new RangeError(`not a decimal number: "${text}"`);
-  const digits = (m[2] || "0") + (m[3] ?? "");
-  // position of the decimal point after applying the exponent
-  const scale = (m[3] ?? "").length - Number(m[4] ?? 0);
-  const shift = decimals - scale;
-  let v: bigint;
-  if (shift >= 0) v = BigInt(digits) * 10n ** BigInt(shift);
-  else {
-    const cut = digits.slice(0, digits.length + shift) || "0";
-    const rest = digits.slice(digits.length + shift);
-    if (/[1-9]/.test(rest)) throw new RangeError(`"${text}" has more than ${decimals} decimals`);
-    v = BigInt(cut);
-  }
-  return m[1] === "-" ? -v : v;
-}

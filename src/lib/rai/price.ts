@@ -3,7 +3,7 @@ import { connect } from "../chain/provider";
 import { FUTURE_TOLERANCE_SEC, headPolicyOf, preflightRateSetter } from "../chain/preflight";
 import { ConfigError, UsageError } from "../errors";
 import { RaiFeed, type RaiFeedOptions, type SourceChoice, type SourceUsed } from "./feed";
-import { formatFixed } from "./math";
+import { formatFixedPadded } from "../fixed-point";
 import { NoPriceError, type RateObservation, type TimeWindow } from "./types";
 
 /** One price, as `keepctl rai-price` reports it. */
@@ -34,7 +34,7 @@ export async function fetchRaiPrice(opts: Omit<RaiFeedOptions, "twapLength" | "l
       details: { window, sourceUsed: state.sourceUsed, warnings: state.warnings },
     });
   }
-  return { price, priceDecimal: formatFixed(price, 18), window, sourceUsed: state.sourceUsed, warnings: state.warnings, observations: feed.observations(window) };
+  return { price, priceDecimal: formatFixedPadded(price, 18), window, sourceUsed: state.sourceUsed, warnings: state.warnings, observations: feed.observations(window) };
 }
 
 /**

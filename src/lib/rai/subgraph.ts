@@ -1,4 +1,5 @@
-import { annualize, parseFixed } from "./math";
+import { parseFixedLenient } from "../fixed-point";
+import { annualize } from "./math";
 import { sortPoints } from "./twap";
 import { SubgraphError, type RateObservation, type TimeWindow } from "./types";
 
@@ -103,7 +104,7 @@ function toObservation(row: RawRate): RateObservation {
   let perSecondRate: bigint;
   try {
     // decimal string of a RAY value ("0.999999999848547411861463422") -> integer RAY
-    perSecondRate = parseFixed(row.perSecondRate, 27);
+    perSecondRate = parseFixedLenient(row.perSecondRate, 27);
   } catch (e) {
     throw new SubgraphError(`subgraph sent an unreadable perSecondRate "${row.perSecondRate}"`, { cause: e });
   }

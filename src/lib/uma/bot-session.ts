@@ -10,7 +10,8 @@ import { RaiFeed, type SourceChoice } from "../rai/feed";
 import { BotSender, botEventOf, type BotEmit } from "./bot-sender";
 import { fixedPrice, raiFeedPrice, type BotContext, type PriceSource } from "./bot-loop";
 import { EmpClient } from "./emp-client";
-import { parseFixed } from "./fixed-point";
+import { parseFixedStrict } from "../fixed-point";
+import { FP_DECIMALS } from "./fixed-point";
 import type { LiquidationConfig } from "./liquidation-strategy";
 import type { DisputeConfig } from "./dispute-strategy";
 
@@ -53,13 +54,13 @@ export function empAddressOf(cfg: Config): string {
 }
 
 export function strategyConfigOf(cfg: Config): { liquidation: LiquidationConfig; dispute: DisputeConfig } {
-  const crThreshold = parseFixed(cfg.emp.crThreshold);
+  const crThreshold = parseFixedStrict(cfg.emp.crThreshold, FP_DECIMALS);
   const maxTokens = cfg.emp.maxTokens;
   return {
     liquidation: {
       crThreshold,
       liquidationDeadline: BigInt(cfg.emp.liquidationDeadline),
-      maxTokensToLiquidate: maxTokens === undefined ? undefined : parseFixed(maxTokens),
+      maxTokensToLiquidate: maxTokens === undefined ? undefined : parseFixedStrict(maxTokens, FP_DECIMALS),
       defenseActivationPercent: cfg.emp.defenseActivationPercent,
     },
     dispute: { crThreshold, disputeDelay: BigInt(cfg.emp.disputeDelay) },
@@ -112,7 +113,7 @@ export async function openBotSession(cfg: Config, o: OpenBotOptions): Promise<Bo
  */
 function priceSourceOf(cfg: Config, o: OpenBotOptions, provider: KeepctlProvider, liquidationLiveness: number): PriceSource {
   const fixed = cfg.emp.price;
-  if (fixed !== undefined) return fixedPrice(parseFixed(fixed));
+  if (fixed !== undefined) return fixedPrice(parseFixedStrict(fixed, FP_DECIMALS));
   const rateSetter = cfg.rai.rateSetter ?? cfg.rai.contracts.RateSetter;
   const source = o.source ?? cfg.rai.source;
   if (!rateSetter && !cfg.rai.subgraphUrl) {
