@@ -3,6 +3,7 @@ import { ethers } from "ethers";
 import { requireOperators } from "../lib/config";
 import { UsageError } from "../lib/errors";
 import { echo } from "../lib/redact";
+import { formatFixedTrimmed } from "../lib/fixed-point";
 import type { Column, Output } from "../lib/output";
 import { DEPOSIT_STATES, State, parseStateName } from "../lib/tbtc/abis";
 import { formatDuration, formatPercentBp } from "../lib/tbtc/health";
@@ -82,10 +83,9 @@ export function depositJson(d: OperatorDeposit) {
 
 const short = (a: string) => `${a.slice(0, 8)}…${a.slice(-4)}`;
 
-function trimDecimals(s: string, max: number): string {
-  const [i, f = ""] = s.split(".");
-  const t = f.slice(0, max).replace(/0+$/, "");
-  return t ? `${i}.${t}` : i;
+/** ETH on a terminal: cut (not rounded) to 4 decimals to fit the table; piped and --json: exact. */
+function bondText(wei: bigint, tty: boolean): string {
+  return tty ? formatFixedTrimmed(wei / 10n ** 14n, 4) : formatFixedTrimmed(wei, 18);
 }
 
 export function keepColumns(out: Output, now: number): Column<OperatorDeposit>[] {
@@ -95,8 +95,8 @@ export function keepColumns(out: Output, now: number): Column<OperatorDeposit>[]
     { header: "Deposit", value: (d) => addr(d.deposit) },
     { header: "State", value: (d) => (d.error ? `ERROR: ${d.error}` : d.stateName),
       color: (d, t) => out.paint(d.error || d.state === State.COURTESY_CALL || d.state === State.FRAUD_LIQUIDATION_IN_PROGRESS || d.state === State.LIQUIDATION_IN_PROGRESS ? "bad" : d.finished ? "dim" : "ok", t) },
-    { header: "Lot BTC", align: "right", value: (d) => (d.lotSizeSatoshis === undefined ? "-" : trimDecimals(ethers.formatUnits(d.lotSizeSatoshis, 8), 8)) },
-    { header: "Bond ETH", align: "right", value: (d) => (d.bondWei === undefined ? "-" : trimDecimals(ethers.formatEther(d.bondWei), 4)) },
+    { header: "Lot BTC", align: "right", value: (d) => (d.lotSizeSatoshis === undefined ? "-" : formatFixedTrimmed(d.lotSizeSatoshis, 8)) },
+    { header: "Bond ETH", align: "right", value: (d) => (d.bondWei === undefined ? "-" : bondText(d.bondWei, out.isTTY)) },
     { header: "Collat %", align: "right", value: (d) => (d.collateralBp === undefined ? "-" : formatPercentBp(d.collateralBp)) },
     { header: "Thresholds", value: (d) =>
       d.initialCollateralizedPercent === undefined ? "-"

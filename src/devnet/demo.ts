@@ -7,6 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { main } from "../cli";
+import { ExitCode } from "../lib/errors";
 import { startDevnet } from "./scenario";
 import { setEthBtcPrice } from "./tbtc";
 import { startAutoSigner } from "./autosign";
@@ -62,9 +63,9 @@ async function demo(): Promise<void> {
 }
 
 demo().then(
-  () => process.exit(0),
+  () => process.exit(ExitCode.OK),
   (e) => {
     process.stderr.write(`demo failed: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(1);
+    process.exit(ExitCode.INTERNAL);
   },
 );

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { ethers } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildOnce, runKeepctl } from "../helpers/cli";
 import { freePort } from "../../src/devnet/node";
@@ -85,6 +86,10 @@ describe("keepctl list-keeps", () => {
     expect(row[2]).toBe("ACTIVE");
     expect(row[3]).toBe("5");
     expect(row[6]).toBe("150/125/110");
+    // Piped, the bond is exact (a terminal shows 4 decimals): the same amount as bondWei in --json.
+    const json = JSON.parse((await keepctl(["--json", "list-keeps", "--deployment", deploymentFile, "--operator", op])).stdout);
+    const keep = json.keeps.find((k: { deposit: string }) => k.deposit === healthy.deposit);
+    expect(ethers.parseEther(row[4])).toBe(BigInt(keep.bondWei));
   });
 
   it("rejects bad input and a dead RPC with the documented exit codes", async () => {

@@ -87,6 +87,8 @@ const RULES: Array<{ name: string; breaks: (e: Edge) => boolean }> = [
     name: "tBTC and UMA import each other",
     breaks: (e) => (under(e.from, "src/lib/tbtc") && under(e.to, "src/lib/uma")) || (under(e.from, "src/lib/uma") && under(e.to, "src/lib/tbtc")),
   },
+  { name: "RAI imports tBTC or UMA (the feed is a source UMA uses, never the other way)", breaks: (e) => under(e.from, "src/lib/rai") && (under(e.to, "src/lib/tbtc") || under(e.to, "src/lib/uma")) },
+  { name: "src/lib/alert imports chain or a protocol (notifiers are a leaf)", breaks: (e) => under(e.from, "src/lib/alert") && [...PROTOCOLS, "src/lib/chain"].some((p) => under(e.to, p)) },
   { name: "lib or a command imports the CLI entry", breaks: (e) => (under(e.from, "src/lib") || under(e.from, "src/commands")) && e.to === "src/cli.ts" },
 ];
 
@@ -120,6 +122,11 @@ describe("import boundaries (docs/architecture.md)", () => {
       { from: "src/lib/chain/sender.ts", to: "src/lib/uma/emp-abi.ts", dynamic: false, typeOnly: true },
       { from: "src/lib/uma/liquidator.ts", to: "src/lib/tbtc/abis.ts", dynamic: false, typeOnly: false },
       { from: "src/lib/tbtc/abis.ts", to: "src/lib/chain/logs.ts", dynamic: false, typeOnly: false },
+      { from: "src/lib/uma/bot-session.ts", to: "src/lib/rai/feed.ts", dynamic: false, typeOnly: false },
+      { from: "src/lib/rai/feed.ts", to: "src/lib/uma/emp-client.ts", dynamic: false, typeOnly: false },
+      { from: "src/lib/alert/hub.ts", to: "src/lib/chain/provider.ts", dynamic: false, typeOnly: false },
+      { from: "src/lib/chain/sender.ts", to: "src/lib/alert/types.ts", dynamic: false, typeOnly: true },
+      { from: "src/commands/list-keeps.ts", to: "src/cli.ts", dynamic: false, typeOnly: false },
     ];
     expect(violations(sample)).toEqual({
       "lib imports a command": ["src/lib/tbtc/report.ts -> src/commands/common.ts"],
@@ -130,6 +137,9 @@ describe("import boundaries (docs/architecture.md)", () => {
       ],
       "src/lib/chain imports a protocol": ["src/lib/chain/sender.ts -> src/lib/uma/emp-abi.ts (type)"],
       "tBTC and UMA import each other": ["src/lib/uma/liquidator.ts -> src/lib/tbtc/abis.ts"],
+      "RAI imports tBTC or UMA (the feed is a source UMA uses, never the other way)": ["src/lib/rai/feed.ts -> src/lib/uma/emp-client.ts"],
+      "src/lib/alert imports chain or a protocol (notifiers are a leaf)": ["src/lib/alert/hub.ts -> src/lib/chain/provider.ts"],
+      "lib or a command imports the CLI entry": ["src/commands/list-keeps.ts -> src/cli.ts"],
     });
   });
 
