@@ -3,7 +3,6 @@ import { parseEther } from "ethers";
 import { requireOperators } from "../lib/config";
 import { checkKeyFilePerms } from "../lib/chain/wallet";
 import { ExitCode, KeepctlError } from "../lib/errors";
-import type { Output } from "../lib/output";
 import { AuditLog } from "../lib/audit";
 import { AlertHub, createNotifiers } from "../lib/alert";
 import type { Alert } from "../lib/alert/types";

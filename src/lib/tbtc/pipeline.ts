@@ -75,8 +75,9 @@ export async function runRedemptionPipeline(d: PipelineDeps, input: PipelineInpu
   }
   // 5. Audit what was done.
   for (const o of outcomes) d.audit.record("redeem", { deposit: o.deposit, path: o.path, status: o.status, hash: o.hash, reason: o.reason, account: s.address });
-  // 6. Alert: a shortfall is news even in a one-shot run (the operator must top up).
-  const alerts = [...(d.dryRun ? [] : shortfallAlerts(plan)), ...outcomeAlerts(outcomes)];
+  // 6. Alert: a shortfall is news even in a one-shot or dry run (a fact about the balance, not an
+  // action: the operator must top up before it matters).
+  const alerts = [...shortfallAlerts(plan), ...outcomeAlerts(outcomes)];
   if (d.alert) for (const a of alerts) await d.alert(a).catch(() => undefined);
   return { settled, account: s.address, plan, gas, outcomes, cancelled, alerts };
 }
