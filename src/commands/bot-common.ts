@@ -4,7 +4,7 @@ import type { SourceChoice } from "../lib/rai/feed";
 import { runBotLoop } from "../lib/uma/bot-loop";
 import type { BotEvent } from "../lib/uma/bot-sender";
 import { openBotSession, type BotName, type BotSession } from "../lib/uma/bot-session";
-import { formatFixedTrimmed } from "../lib/fixed-point";
+import { eventLine, stampLine } from "../lib/events";
 import { FP_DECIMALS } from "../lib/uma/fixed-point";
 import { checkKeyFilePerms } from "../lib/chain/wallet";
 import { addSigningOptions, globalsOf, loadCommandConfig, outputOf, parseIntOption, shutdown } from "./common";
@@ -70,40 +70,12 @@ export async function runBot<S>(
   }
 }
 
-const short = (a: unknown) => (typeof a === "string" && a.startsWith("0x") && a.length === 42 ? `${a.slice(0, 8)}…${a.slice(-4)}` : String(a));
-const amount = (v: unknown) => (typeof v === "bigint" ? formatFixedTrimmed(v, FP_DECIMALS) : String(v));
-
-/** Human mode: one short stderr line for what an operator wants to see; routine skips stay quiet. */
+/**
+ * Human mode: one stamped stderr line per event an operator wants to see (routine skips stay
+ * quiet), drawn by the one event renderer shared with watch and redeem (src/lib/events.ts).
+ */
 export function renderEvent(out: Output, ev: Omit<BotEvent, "bot">): void {
-  const who = ev.liquidationId !== undefined ? `${short(ev.sponsor)}#${ev.liquidationId}` : short(ev.sponsor);
-  switch (ev.type) {
-    case "decision":
-      if (ev.action === "liquidate") out.info(`liquidate ${who}: ${ev.reason}, ${amount(ev.tokens)} tokens, max ${amount(ev.maxCollateralPerToken)} collateral/token`);
-      if (ev.action === "dispute") out.info(`dispute ${who}: ${ev.reason} at price ${amount(ev.price)}, bond ${amount(ev.bond)}`);
-      break;
-    case "sent":
-    case "replaced":
-      out.info(`${ev.type} ${ev.label}: tx ${ev.hash} (nonce ${ev.nonce})`);
-      break;
-    case "mined":
-      out.info(`mined ${ev.label} in block ${ev.blockNumber}${ev.status === 1 ? "" : " (reverted)"}`);
-      break;
-    case "skipped":
-      if (ev.reason === "dry-run") out.info(`dry-run: would ${ev.action} ${ev.action === "approve" ? `${amount(ev.amount)} ${ev.token}` : who}${ev.simulated === false ? ` (${ev.note})` : " (simulated ok)"}`);
-      break;
-    case "withdrawn":
-      out.info(`withdrew liquidation ${who}: liquidator ${amount(ev.paidToLiquidator)}, disputer ${amount(ev.paidToDisputer)}, sponsor ${amount(ev.paidToSponsor)}`);
-      break;
-    case "warning":
-    case "fee-cap-reached":
-    case "replace-rejected":
-      out.warn(String(ev.message ?? ev.reason ?? ev.type));
-      break;
-    case "error":
-      out.warn(`pass ${ev.pass} attempt ${ev.attempt} failed: ${ev.message}${ev.willRetry ? " (retrying)" : ""}`);
-      break;
-    case "recovered":
-      out.info(`journal: ${ev.key} from an earlier run is ${ev.status}`);
-      break;
-  }
+  // runBot hands over the BotEvent the bot emitted; Omit<> of a union only widened its type.
+  const line = eventLine(ev as BotEvent);
+  if (line) out.log(stampLine(line), { stderr: true, warn: !!line.warn });
 }

@@ -3,12 +3,14 @@ import { formatEther, formatUnits } from "ethers";
 import { parseAddress, requireOperators, type Config } from "../lib/config";
 import { checkKeyFilePerms } from "../lib/chain/wallet";
 import { echo } from "../lib/redact";
-import { ExitCode, InsufficientFundsError, UsageError } from "../lib/errors";
+import { UsageError } from "../lib/errors";
 import type { Output } from "../lib/output";
 import { AuditLog } from "../lib/audit";
-import { planRedemptions, type Plan } from "../lib/tbtc/planner";
-import { readCandidates, readTbtc, type KnownRisk } from "../lib/tbtc/redeem-facts";
-import { estimatePlanGas, executePlan, settleJournal, type RedeemEvent, type RedemptionOutcome } from "../lib/tbtc/redeemer";
+import type { Plan } from "../lib/tbtc/planner";
+import type { KnownRisk } from "../lib/tbtc/redeem-facts";
+import type { RedemptionOutcome } from "../lib/tbtc/redeemer";
+import { outcomeExitCode, runRedemptionPipeline, shortfallError, type GasInfo } from "../lib/tbtc/pipeline";
+import { eventWriter } from "../lib/events";
 import { openRedeemSession, payoutScriptOf } from "../lib/tbtc/redeem-session";
 import { channelAlert } from "../lib/alert";
 import { loadTbtcRun, preflightTbtcFromConfig } from "../lib/tbtc/report";
@@ -45,27 +47,30 @@ export function register(program: Command): void {
       });
       checkKeyFilePerms(cfg.signing, (m) => out.warn(m));
       const script = payoutScriptOf(cfg, true)!;
-      const audit = AuditLog.open(cfg.dataDir);
-      // Engine alerts (fee cap reached, another sender on the key) go to the configured channels.
+      // Engine alerts (fee cap reached, another sender on the key) and the pipeline's (a TBTC
+      // shortfall, what was redeemed) go to the configured channels, like the watch loop's.
       const alert = channelAlert(cfg.alerts, (channel, error) => out.warn(`alert via ${channel} failed: ${error}`));
-      const session = await openRedeemSession(cfg, { interactive, dryRun, alert, onEvent: (ev) => onRedeemEvent(out, ev), onRpcWarning: (m) => out.warn(m) });
+      // Transaction events as stamped stderr lines; --json prints one document, so none there.
+      const log = eventWriter(out, { stream: "stderr", ndjson: false });
+      const session = await openRedeemSession(cfg, { interactive, dryRun, alert, onEvent: log, onRpcWarning: (m) => out.warn(m) });
       try {
         await preflightTbtcFromConfig(session.provider, cfg, explicit);
         const me = session.wallet.address;
-        // A crashed run's transactions first: rebroadcast or confirm them, never sign twice.
-        if (!dryRun) await settleJournal(session.sender);
         const { deposits, known } = explicit.length ? { deposits: explicit, known: new Map<string, KnownRisk>() } : await operatorDeposits(cfg, session.provider);
-        const [candidates, tbtc] = await Promise.all([readCandidates(session.fresh, session.contracts, deposits, me, known), readTbtc(session.fresh, session.contracts.token, me)]);
-        const plan = planRedemptions(candidates, tbtc.balance, { redeemBelowPct: cfg.tbtc.redeemBelow, feeSats: BigInt(cfg.tbtc.feeSats), ignoreThreshold: explicit.length > 0 });
-        const gas = await estimatePlanGas(session.sender, session.contracts, plan, script.redeemerOutputScript);
-        const gasBy = new Map(gas.map((x) => [x.deposit, x]));
-        const doc = { account: me, btcAddress: script.address, dryRun, ...planJson(plan, gasBy) };
-        if (!out.json) showPlan(out, plan, gasBy, me, script.address);
+        const res = await runRedemptionPipeline(
+          { sender: session.sender, contracts: session.contracts, script: script.redeemerOutputScript, audit: AuditLog.open(cfg.dataDir), dryRun, alert, signal: shutdown.signal },
+          {
+            deposits, known, estimateGas: true,
+            policy: { redeemBelowPct: cfg.tbtc.redeemBelow, feeSats: BigInt(cfg.tbtc.feeSats), ignoreThreshold: explicit.length > 0 },
+            onPlan: (plan, gas) => { if (!out.json) showPlan(out, plan, gas, me, script.address); },
+            confirm: g.yes ? undefined : (plan) => confirm(`Send ${plan.funded.length} redemption(s) from ${me}?`),
+          },
+        );
+        const { plan, gas } = res;
+        const doc = { account: me, btcAddress: script.address, dryRun, ...planJson(plan, gas) };
 
         if (plan.funded.length === 0) {
-          const short = plan.unfunded.length
-            ? new InsufficientFundsError(`not enough TBTC: ${plan.unfunded.length} deposit(s) need ${formatUnits(plan.unfunded[0].shortfallTbtc, 18)} TBTC more at least`, { hint: "top up the account's TBTC and run again" })
-            : undefined;
+          const short = shortfallError(plan);
           // --json prints exactly one document: the plan with the error inside (same shape as the
           // error document, so `.error` is there either way), and the exit code of the error.
           if (out.json) {
@@ -85,20 +90,14 @@ export function register(program: Command): void {
           else out.info("dry run: nothing was sent");
           return;
         }
-        if (!g.yes && !(await confirm(`Send ${plan.funded.length} redemption(s) from ${me}?`))) {
+        if (res.cancelled) {
           if (out.json) out.document({ ...doc, results: [], cancelled: true });
           else out.info("cancelled: nothing was sent");
           return;
         }
-        const results = await executePlan(session.sender, session.contracts, plan, script.redeemerOutputScript, shutdown.signal);
-        for (const r of results) audit.record("redeem", { deposit: r.deposit, path: r.path, status: r.status, hash: r.hash, reason: r.reason, account: me });
-        if (out.json) out.document({ ...doc, results: results.map(resultJson) });
-        else showResults(out, results);
-        const failed = results.find((r) => r.status === "failed");
-        if (failed) runState.exitCode = failed.error?.exitCode ?? ExitCode.INTERNAL;
-        else if (results.some((r) => r.status === "deferred")) runState.exitCode = ExitCode.RPC;
-        else if (results.some((r) => r.status === "pending")) runState.exitCode = ExitCode.TX_PENDING;
-        else if (plan.unfunded.length) runState.exitCode = ExitCode.FUNDS;
+        if (out.json) out.document({ ...doc, results: res.outcomes.map(resultJson) });
+        else showResults(out, res.outcomes);
+        runState.exitCode = outcomeExitCode(res.outcomes, { unfunded: plan.unfunded.length > 0 }) ?? runState.exitCode;
       } finally {
         session.close();
       }
@@ -119,7 +118,6 @@ async function confirm(message: string): Promise<boolean> {
   return a.ok;
 }
 
-type GasInfo = { gasLimit: bigint; worstCaseFeeWei: bigint; simulated: boolean; error?: string };
 const btc = (sats: bigint) => formatUnits(sats, 8);
 const tbtcStr = (wei: bigint) => formatUnits(wei, 18);
 
@@ -162,14 +160,4 @@ function showResults(out: Output, results: RedemptionOutcome[]): void {
     { header: "Tx", value: (r) => r.hash ?? "-" },
     { header: "Note", value: (r) => r.reason ?? "" },
   ]);
-}
-
-function onRedeemEvent(out: Output, ev: RedeemEvent): void {
-  if (out.json) return;
-  if (ev.type === "warning") out.warn(ev.message);
-  else if (ev.type === "recovered") out.info(`journal: ${ev.key} was in flight; on chain it is ${ev.status}`);
-  else if (ev.type === "rebroadcast") out.info(`rebroadcast ${ev.label} (nonce ${ev.nonce}) ${ev.hash}: the node had none of its hashes; same signed bytes sent again`);
-  else if (ev.type === "sent") out.info(`sent ${ev.label} (nonce ${ev.nonce}) ${ev.hash}`);
-  else if (ev.type === "replaced") out.info(`replaced ${ev.label} at nonce ${ev.nonce}: ${ev.hash}`);
-  else if (ev.type === "fee-cap-reached") out.warn(`${ev.label}: fee cap reached; waiting at the cap`);
 }

@@ -1,16 +1,16 @@
 import type { Command } from "commander";
-import { formatUnits, parseEther } from "ethers";
+import { parseEther } from "ethers";
 import { requireOperators } from "../lib/config";
 import { checkKeyFilePerms } from "../lib/chain/wallet";
 import { ExitCode, KeepctlError } from "../lib/errors";
-import type { Output } from "../lib/output";
 import { AuditLog } from "../lib/audit";
 import { AlertHub, createNotifiers } from "../lib/alert";
 import type { Alert } from "../lib/alert/types";
 import type { RedeemEvent } from "../lib/tbtc/redeemer";
 import { hasSigningKey, openRedeemSession, payoutScriptOf, tbtcContractsOf, type RedeemSession } from "../lib/tbtc/redeem-session";
 import { connectFromConfig } from "../lib/tbtc/report";
-import { runWatch, unfinishedExitCode, type WatchEvent } from "../lib/watch";
+import { runWatch, unfinishedExitCode } from "../lib/tbtc/watch-loop";
+import { eventWriter, type WatchEvent } from "../lib/events";
 import { addSigningOptions, collect, globalsOf, loadCommandConfig, outputOf, runState, shutdown } from "./common";
 
 export function register(program: Command): void {
@@ -37,7 +37,8 @@ export function register(program: Command): void {
       const operators = requireOperators(cfg);
       const redeem = g.redeem !== false;
       const script = redeem ? payoutScriptOf(cfg, false) : undefined;
-      const emit = (ev: WatchEvent) => render(out, ev);
+      // A daemon's log: stamped lines on stdout, or NDJSON with --json (the one event renderer).
+      const emit: (ev: WatchEvent) => void = eventWriter(out, { stream: "stdout" });
       // The log notifier makes every alert "delivered" even with no channel configured, so the
       // hub's de-duplication also keeps the log quiet (alert events are rendered below).
       const hub = new AlertHub([
@@ -58,7 +59,7 @@ export function register(program: Command): void {
           checkKeyFilePerms(cfg.signing, (m) => out.warn(m));
           const interactive = !!process.stdin.isTTY && !!process.stderr.isTTY;
           const onEvent = (ev: RedeemEvent) => {
-            renderTx(out, ev);
+            emit(ev);
             // "sent" is worth a message of its own: mining can take a while on a busy chain.
             if (ev.type === "sent" && ev.action === "redeem") {
               void hub.notify({ key: `redeem-sent:${ev.deposit}`, level: "info", title: "redemption sent", text: `redemption of ${ev.deposit} sent (nonce ${ev.nonce}, tx ${ev.hash})` }).catch(() => undefined);
@@ -98,65 +99,14 @@ export function register(program: Command): void {
           dryRun: !!g.dryRun,
         });
         // --once is for cron: a failed loop must show in the exit code (its own; RPC if unknown).
-        // Another sender on the key ends the loop (runWatch breaks on it): exit 8 in every mode, so
-        // a supervisor sees the stop and does not take it for a clean shutdown.
-        const conflict = res.lastError instanceof KeepctlError && res.lastError.exitCode === ExitCode.ACCOUNT_CONFLICT;
-        if ((g.once && res.failures > 0) || conflict) runState.exitCode = res.lastError instanceof KeepctlError ? res.lastError.exitCode : ExitCode.RPC;
+        // A fatal error (another sender on the key: 8, a config error: 3) ends the loop in every
+        // mode, so a supervisor sees the stop and does not take it for a clean shutdown.
+        if (res.fatal) runState.exitCode = res.fatal.exitCode;
+        else if (g.once && res.failures > 0) runState.exitCode = res.lastError instanceof KeepctlError ? res.lastError.exitCode : ExitCode.RPC;
         else if (g.once) runState.exitCode = unfinishedExitCode(res.last) ?? runState.exitCode;
       } finally {
         session?.close();
         provider.destroy();
       }
     });
-}
-
-function stamp(): string {
-  return new Date().toISOString().replace(/\.\d+Z$/, "Z");
-}
-
-/** NDJSON with --json; otherwise one human log line per event on stdout (a daemon's log). */
-function render(out: Output, ev: WatchEvent): void {
-  if (out.json) return out.event({ at: new Date().toISOString(), ...ev });
-  const line = (text: string) => out.line(`${stamp()} ${text}`);
-  switch (ev.type) {
-    case "deposit":
-      return;
-    case "heartbeat":
-      return line(`heartbeat loop=${ev.loop} ok=${ev.ok} block=${ev.block ?? "-"} deposits=${ev.deposits ?? "-"} at-risk=${ev.atRisk ?? "-"} ${ev.ms}ms${ev.ping ? ` ping=${ev.ping}` : ""}`);
-    case "alert":
-      return line(`ALERT [${String(ev.level).toUpperCase()}] ${ev.title}: ${ev.text}`);
-    case "alert-resolved":
-      return line(`resolved ${ev.key}`);
-    case "redemption":
-      return line(`redemption ${ev.deposit}: ${ev.status}${ev.hash ? ` ${ev.hash}` : ""}${ev.reason ? ` (${ev.reason})` : ""}`);
-    case "redemption-progress":
-      if (ev.action === "nothing") return;
-      return line(`redemption ${ev.deposit}: ${ev.action}${ev.hash ? ` ${ev.hash}` : ""}${ev.error ? ` (${ev.error})` : ""}`);
-    case "courtesy-call":
-      return line(`courtesy call sent for ${ev.deposit} ${ev.hash}`);
-    case "loop-error":
-      return line(`loop ${ev.loop} failed: ${ev.error}`);
-    case "redeem-planned":
-      return line(`redeem ${ev.deposit} via ${ev.path} for ${formatUnits(ev.costTbtc as bigint, 18)} TBTC (collateralization ${Number(ev.collateralPct).toFixed(2)}%)`);
-    case "redeem-skipped":
-      return line(`cannot redeem ${ev.deposit}: ${ev.reason}`);
-    case "tx-sent":
-    case "tx-replaced":
-      return line(`${ev.type === "tx-sent" ? "sent" : "replaced"} ${ev.label} nonce=${ev.nonce} ${ev.hash}`);
-    case "tx-mined":
-      return line(`mined ${ev.label} block=${ev.blockNumber} status=${ev.status} ${ev.hash}`);
-    default: {
-      const { type, ...rest } = ev;
-      return line(`${type} ${Object.entries(rest).map(([k, v]) => `${k}=${typeof v === "bigint" ? v.toString() : typeof v === "object" ? JSON.stringify(v) : String(v)}`).join(" ")}`);
-    }
-  }
-}
-
-function renderTx(out: Output, ev: RedeemEvent): void {
-  if (ev.type === "warning") return render(out, { type: "warning", deposit: ev.deposit, text: ev.message });
-  if (ev.type === "recovered") return render(out, { type: "journal-recovered", deposit: ev.deposit, key: ev.key, status: ev.status });
-  if (ev.type === "sent" || ev.type === "mined" || ev.type === "replaced" || ev.type === "fee-cap-reached" || ev.type === "failed") {
-    const { type, ...rest } = ev;
-    render(out, { type: `tx-${type}`, ...rest });
-  }
 }

@@ -59,9 +59,9 @@ export class Output {
     this.out.write(toJson(doc, this.isTTY ? 2 : undefined) + "\n");
   }
 
-  /** One NDJSON event line (watch --json and bots). */
+  /** One NDJSON event line (watch --json and bots); every event carries `at` (ISO time). */
   event(ev: Record<string, unknown>): void {
-    this.out.write(toJson(ev) + "\n");
+    this.out.write(toJson({ at: new Date().toISOString(), ...ev }) + "\n");
   }
 
   table<Row>(rows: Row[], columns: Column<Row>[]): void {
@@ -100,6 +100,12 @@ export class Output {
   error(msg: string, hint?: string): void {
     this.err.write((this.stderrTTY && this.envAllowsColor ? chalk.red("error: ") : "error: ") + redact(msg) + "\n");
     if (hint) this.err.write("hint: " + redact(hint) + "\n");
+  }
+  /** A stamped event line (events.ts): stdout for a daemon's log, else stderr; quiet drops only non-warnings on stderr. */
+  log(line: string, o: { stderr: boolean; warn: boolean }): void {
+    if (!o.stderr) return void this.out.write(redact(line, { keepHashes: true }) + "\n");
+    if (this.quiet && !o.warn) return;
+    this.err.write(redact(line, { keepHashes: true }) + "\n");
   }
   /** Progress for long scans: stderr, TTY only, overwritten in place. */
   progress(msg: string): void {

@@ -147,7 +147,7 @@ describe("two watch processes on one key", () => {
     const bEvents = eventsOf(b);
     expect(bEvents.find((e) => e.type === "loop-error")).toMatchObject({ code: "ACCOUNT_CONFLICT" });
     expect(String(bEvents.find((e) => e.type === "loop-error")!.error)).toMatch(/has 1 pending transaction\(s\) keepctl did not sign \(nonces 0\)/);
-    expect(bEvents.some((e) => e.type === "tx-sent")).toBe(false);
+    expect(bEvents.some((e) => e.type === "sent")).toBe(false);
     expect(alertsTo("b").map((x) => [x.key, x.level])).toEqual([[`account-conflict:${redeemer.address}`, "critical"]]);
 
     // A goes on once its transaction mines.

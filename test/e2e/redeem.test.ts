@@ -155,6 +155,24 @@ describe("keepctl redeem", () => {
     expect(r.stderr).toMatch(/^error: not enough TBTC/m);
   });
 
+  it("a one-shot run short of TBTC alerts the configured channels like the watch loop, exit 6, nothing sent", async () => {
+    const hooks = await startRecorder();
+    try {
+      await setEthBtcPrice(devnet.deployment, 0.024);
+      const poor = ethers.Wallet.createRandom();
+      await provider.send("hardhat_setBalance", [poor.address, ethers.toQuantity(ethers.parseEther("1"))]);
+      const r = await keepctl(["redeem", "--operator", operator, "--yes"], { KEEPCTL_PRIVATE_KEY: poor.privateKey, KEEPCTL_BTC_ADDRESS: PAYOUT, KEEPCTL_WEBHOOK_URL: `http://127.0.0.1:${hooks.port}/hook` });
+      expect(r.code, r.stderr).toBe(6);
+      expect(r.stderr).toMatch(/^error: not enough TBTC: 2 deposit\(s\) need /m);
+      const alerts = hooks.got.filter((g) => g.path === "/hook").map((g) => JSON.parse(g.body));
+      expect(alerts.map((a) => a.key)).toEqual(["tbtc-short"]);
+      expect(JSON.stringify(alerts[0])).toMatch(/2 at-risk deposit\(s\) cannot be redeemed: \d+\.\d{4} TBTC short/);
+      expect(await provider.getTransactionCount(poor.address)).toBe(0);
+    } finally {
+      await hooks.close();
+    }
+  });
+
   it("kill -9 mid-redemption, restart: exactly one redemption request per deposit", async () => {
     await setEthBtcPrice(devnet.deployment, 0.024);
     const journal = path.join(dataDir, "journal.jsonl");
@@ -220,6 +238,7 @@ describe("keepctl watch", () => {
       expect(events.filter((e) => e.type === "redemption").map((e) => e.status)).toEqual(["requested", "requested"]);
       expect(types.at(-1)).toBe("heartbeat");
       expect(events.at(-1).ping).toBe("ok");
+      expect(events.every((e) => typeof e.at === "string" && !Number.isNaN(Date.parse(e.at)))).toBe(true);
       for (const d of deposits) expect(await stateOf(d)).toBe(5);
       const slack = got.filter((g) => g.path.startsWith("/slack/"));
       const hook = got.filter((g) => g.path === "/hook");

@@ -19,7 +19,7 @@ import { decodeBtcAddress } from "../../src/lib/tbtc/btc-address";
 import { startRecorder, startRpcSwitch, type Recorder } from "../helpers/http";
 import { ExitCode } from "../../src/lib/errors";
 import { LoopFailingError } from "../../src/lib/loop";
-import { runWatch, watchOnce, type WatchDeps, type WatchEvent } from "../../src/lib/watch";
+import { runWatch, watchOnce, type WatchDeps, type WatchEvent } from "../../src/lib/tbtc/watch-loop";
 
 /** The watch loop against the devnet, with a local HTTP server standing in for Slack and the webhook. */
 const BTC = 100_000_000n;

@@ -2,6 +2,7 @@ import { ethers } from "ethers";
 import { RpcError } from "../errors";
 import { redact } from "../redact";
 import { Endpoint, EndpointPool, type EndpointStats } from "./endpoint-pool";
+import { sleep } from "./sleep";
 
 export type { EndpointStats } from "./endpoint-pool";
 
@@ -121,7 +122,7 @@ export class KeepctlProvider extends ethers.JsonRpcProvider {
     for (let attempt = 1; attempt < this.retries; attempt++) {
       const redo = calls.filter((c) => results.some((r) => r.id === c.id && "error" in r && r.error && isTransientRpcError(r.error)));
       if (redo.length === 0) break;
-      await new Promise((r) => setTimeout(r, this.backoffMs * 2 ** (attempt - 1)));
+      await sleep(this.backoffMs * 2 ** (attempt - 1));
       const again = await postWithFailover(this.pool, Array.isArray(payload) ? redo : redo[0], post);
       results = results.map((r) => again.find((a) => a.id === r.id) ?? r);
     }
@@ -228,7 +229,7 @@ async function attemptEndpoint(ep: Endpoint, body: string, isBatch: boolean, att
       const retry = err.retry && !(err.timedOut && !isLast);
       if (!retry || used >= attempts) return { ok: false, error: err, used };
       const delay = Math.min(MAX_BACKOFF_MS, err.retryAfterMs ?? o.backoffMs * 2 ** (used - 1));
-      await new Promise((r) => setTimeout(r, delay));
+      await sleep(delay);
     }
   }
 }

@@ -1,7 +1,8 @@
 import { ethers } from "ethers";
 import { ExitCode, KeepctlError, RevertError, shortMessageOf } from "../errors";
 import type { ActionSender, SendOptions, SendOutcome, SenderEvent, SettleOutcome } from "../chain/sender";
-import { AccountConflictError, type TxEvent, type TxRequest } from "../chain/tx";
+import { AccountConflictError, type TxRequest } from "../chain/tx";
+import type { TransactionEvent, WarningEvent } from "../events";
 import { State, stateName } from "./abis";
 import { outputValueBytes8LE, type Plan, type PlannedRedemption } from "./planner";
 import { depositWriteInterface, erc20Interface, vendingMachineInterface } from "./redeem-abi";
@@ -15,10 +16,7 @@ import { findRedemptionRequest, readDepositState, readTbtc, type TbtcContracts }
  * or a lost RPC answer settles the journaled tx instead of paying twice. Losing the race to
  * another redeemer is a warning and a skip.
  */
-export type RedeemEvent =
-  | { type: "warning"; deposit: string; message: string }
-  | { type: "recovered"; deposit: string; key: string; status: string }
-  | ({ deposit: string; action: string } & TxEvent);
+export type RedeemEvent = TransactionEvent | WarningEvent;
 
 /** Splits a tBTC action key `${address}:${action}`. */
 export function splitKey(key: string): { deposit: string; action: string } {
@@ -29,9 +27,7 @@ export function splitKey(key: string): { deposit: string; action: string } {
 /** SenderEvent -> RedeemEvent (the deposit and action come from the journal key). */
 export function redeemEventOf(ev: SenderEvent): RedeemEvent {
   const { deposit, action } = splitKey(ev.key);
-  if (ev.type === "recovered") return { type: "recovered", deposit, key: ev.key, status: ev.status };
-  const { key: _key, ...tx } = ev;
-  return { ...tx, deposit, action };
+  return { ...ev, deposit, action };
 }
 
 /** The tBTC view of the one journaled sender: actions are named by deposit (or spender) and verb. */

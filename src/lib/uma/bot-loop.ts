@@ -1,10 +1,9 @@
-import { ExitCode, KeepctlError, RevertError, shortMessageOf } from "../errors";
+import { KeepctlError, RevertError, shortMessageOf } from "../errors";
 import { redact } from "../redact";
 import type { Alert } from "../alert/types";
 import { LookbackError } from "../rai/types";
 import type { RaiFeed } from "../rai/feed";
-import { pingHeartbeat } from "../alert/heartbeat";
-import { DEFAULT_MAX_FAILED_PASSES, FailureStreak, LoopFailingError } from "../loop";
+import { isFatal, runLoop } from "../loop";
 import type { BotEmit, BotSender } from "./bot-sender";
 import { empInterface, encodeApprove, encodeWithdrawLiquidation, erc20Interface, decodeWithdrawLiquidationResult, type EmpClient, type EmpParams, type ScanOptions } from "./emp-client";
 import type { LiquidationSnapshot, RewardRole } from "./dispute-strategy";
@@ -162,72 +161,33 @@ export interface LoopOptions {
   maxFailedPasses?: number;
 }
 
-/** Config, usage and interruption errors end the bot; anything else is worth another try. */
-function isFatal(e: unknown): boolean {
-  if (!(e instanceof KeepctlError)) return false;
-  const fatal: number[] = [ExitCode.USAGE, ExitCode.CONFIG, ExitCode.INTERRUPTED, ExitCode.ACCOUNT_CONFLICT];
-  return fatal.includes(e.exitCode);
-}
-
 /**
- * Runs `pass` once, or every `intervalSec` until the signal aborts. A pass that still fails after
- * its retries ends a one-shot run with that error; a long-running bot reports it and goes on,
- * until `maxFailedPasses` in a row end it with LoopFailingError (exit 11) after a critical alert.
+ * Runs `pass` once, or every `intervalSec` until the signal aborts, through the one loop runner
+ * (src/lib/loop.ts). A pass that still fails after its retries ends a one-shot run with that
+ * error; a long-running bot reports it and goes on, until `maxFailedPasses` in a row end it with
+ * LoopFailingError (exit 11) after a critical alert. Fatal errors (usage, config, account
+ * conflict, interrupt) end it at once.
  */
 export async function runBotLoop<T>(pass: (n: number) => Promise<T>, o: LoopOptions): Promise<{ passes: number; last?: T }> {
   const once = o.once || o.intervalSec === 0;
-  let last: T | undefined;
-  let passes = 0;
-  const streak = new FailureStreak(o.maxFailedPasses ?? DEFAULT_MAX_FAILED_PASSES);
-  for (let n = 1; !o.signal.aborted; n++) {
-    let error: unknown;
-    for (let attempt = 0; attempt <= o.retries && !o.signal.aborted; attempt++) {
-      try {
-        last = await pass(n);
-        error = undefined;
-        break;
-      } catch (e) {
-        if (isFatal(e)) throw e;
-        error = e;
-        const willRetry = attempt < o.retries;
-        o.emit({ type: "error", pass: n, attempt: attempt + 1, willRetry, message: redact(shortMessageOf(e)), code: e instanceof KeepctlError ? e.code : "INTERNAL" });
-        if (willRetry) await sleep((o.backoffMs ?? 1000) * 2 ** attempt, o.signal);
-      }
-    }
-    passes = n;
-    if (error !== undefined) {
-      if (once) throw error;
-      // Stopping on a signal anyway: exit 130, not "failing".
-      const giveUp = streak.failed() && !o.signal.aborted;
-      await o.alert?.({ key: "emp-bot-pass-failed", level: "critical", title: "EMP bot pass failed", text: redact(shortMessageOf(error)) }).catch(() => undefined);
-      if (giveUp) {
-        const text = streak.describe("passes", error);
-        await o.alert?.({ key: "emp-bot-stopping", level: "critical", title: "EMP bot stopping", text }).catch(() => undefined);
-        throw new LoopFailingError(`EMP bot stopped: ${text}`, { cause: error, details: { failedPasses: streak.count } });
-      }
-    } else {
-      streak.succeeded();
-      // Only a good pass proves the bot alive: a dead-man switch must trip when every pass fails.
-      if (o.heartbeatUrl) {
-        const hb = await pingHeartbeat(o.heartbeatUrl);
-        if (!hb.ok) o.emit({ type: "warning", message: hb.error });
-      }
-    }
-    if (once) break;
-    await sleep(o.intervalSec * 1000, o.signal);
-  }
-  return { passes, last };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
+  const run = await runLoop(pass, {
+    once, intervalSec: o.intervalSec, signal: o.signal, retries: o.retries, backoffMs: o.backoffMs,
+    maxFailedPasses: o.maxFailedPasses, heartbeatUrl: o.heartbeatUrl, unit: "passes", name: "EMP bot",
+    onError: (e, i) => {
+      if (!i.fatal) o.emit({ type: "error", pass: i.pass, attempt: i.attempt, willRetry: i.willRetry, message: redact(shortMessageOf(e)), code: e instanceof KeepctlError ? e.code : "INTERNAL" });
+    },
+    onPassFailed: async (e) => {
+      if (isFatal(e)) return; // the error itself is the report (and the sender alerted a conflict)
+      await o.alert?.({ key: "emp-bot-pass-failed", level: "critical", title: "EMP bot pass failed", text: redact(shortMessageOf(e)) });
+    },
+    onPassEnd: (end) => {
+      if (end.ping !== undefined && end.ping !== "ok") o.emit({ type: "warning", message: end.ping });
+    },
+    onGiveUp: async (text) => {
+      await o.alert?.({ key: "emp-bot-stopping", level: "critical", title: "EMP bot stopping", text });
+    },
   });
+  if (run.fatal) throw run.fatal;
+  if (once && run.lastError !== undefined) throw run.lastError;
+  return { passes: run.passes, last: run.last };
 }

@@ -2,18 +2,19 @@ import crypto from "node:crypto";
 import type { TransactionReceipt } from "ethers";
 import type { ActionSender, SendOutcome, SenderEvent } from "../chain/sender";
 import type { PreparedTx, TxRequest } from "../chain/tx";
+import type { BotEvent, MinedEffects } from "../events";
 
 /**
  * The bots' view of the one journaled sender (src/lib/chain/sender.ts): actions keyed
  * `${emp}:...:${action}`, one round per pass, and what a mined receipt says the action did.
  */
-export type BotEvent = { type: string; bot: "liquidator" | "disputer"; [k: string]: unknown };
-export type BotEmit = (ev: Omit<BotEvent, "bot">) => void;
+export type { BotEvent };
+export type BotEmit = (ev: BotEvent) => void;
 
 /** Engine events worth a bot line ("mined" and "failed" are reported by the bot with what they did). */
-export function botEventOf(ev: SenderEvent): Omit<BotEvent, "bot"> | undefined {
+export function botEventOf(ev: SenderEvent): BotEvent | undefined {
   if (ev.type === "mined" || ev.type === "failed") return undefined;
-  return { ...ev };
+  return ev;
 }
 
 export class BotSender {
@@ -58,10 +59,10 @@ export class BotSender {
    * position, approving again) may run again in a later pass; one-off actions (a dispute, a
    * withdrawal) never run twice.
    */
-  async send(key: string, req: TxRequest, o: { repeatable: boolean; meta?: Record<string, unknown>; details?: (r: TransactionReceipt) => Record<string, unknown> }): Promise<SendOutcome> {
+  async send(key: string, req: TxRequest, o: { repeatable: boolean; meta?: Record<string, unknown>; details?: (r: TransactionReceipt) => Partial<MinedEffects> }): Promise<SendOutcome> {
     const r = await this.action.send(key, req, { repeatable: o.repeatable, meta: o.meta, round: this.round });
     if (r.status === "mined") {
-      this.emit({ type: "mined", key, label: req.label, hash: r.hash, nonce: r.nonce, blockNumber: r.receipt.blockNumber, status: r.receipt.status, gasUsed: r.receipt.gasUsed, ...(o.details?.(r.receipt) ?? {}) });
+      this.emit({ type: "mined", key, label: req.label, hash: r.hash, nonce: r.nonce, blockNumber: r.receipt.blockNumber, status: r.receipt.status ?? 0, gasUsed: r.receipt.gasUsed, ...(o.details?.(r.receipt) ?? {}) });
     } else if (r.status === "pending") {
       this.emit({ type: "pending", key, label: req.label, hashes: r.hashes, message: "sent; not mined by the deadline, still tracked (the next pass settles it)" });
     }

@@ -1,13 +1,13 @@
-import type { Alert } from "./alert/types";
-import { State, stateName } from "./tbtc/abis";
-import { planRedemptions, type Candidate, type Plan } from "./tbtc/planner";
-import { redemptionTimes } from "./tbtc/progress";
-import type { RedemptionOutcome } from "./tbtc/redeemer";
+import type { Alert } from "../alert/types";
+import { State, stateName } from "./abis";
+import { redemptionTimes } from "./progress";
+import type { RedemptionOutcome } from "./redeemer";
+import { formatTbtc } from "./pipeline";
 
 /**
  * The pure half of `keepctl watch`: given one loop's readings (plain numbers), decide which
- * courtesy calls to send, what to redeem, and what to alert about. The loop (watch.ts) does the
- * reading and the sending; everything that can be decided from numbers is decided here.
+ * courtesy calls to send and what to alert about. The loop (watch-loop.ts) does the reading and
+ * the sending; what to redeem is planned by the redemption pipeline (pipeline.ts).
  */
 /** An alert for AlertHub (dedupe by key); `deposit` is carried in fields. */
 export type AlertSpec = Alert;
@@ -43,25 +43,16 @@ export interface WatchReadings {
   /** Wall-clock unix seconds when the head last changed. */
   lastNewBlockAt: number;
   deposits: WatchedDeposit[];
-  /** Redemption facts of the deposits that qualified (see needsCandidateRead). */
-  candidates: Candidate[];
-  tbtcBalance: bigint;
   /** undefined in read-only mode (no wallet). */
   ethBalance?: bigint;
 }
 
 export interface WatchDecision {
   notifyCourtesy: string[];
-  plan: Plan;
   alerts: AlertSpec[];
 }
 
 const fmt = (n: number | undefined) => (n === undefined ? "unknown" : `${n.toFixed(2)}%`);
-export const formatTbtc = (wei: bigint) => {
-  const whole = wei / 10n ** 18n;
-  const frac = (wei % 10n ** 18n).toString().padStart(18, "0").slice(0, 4);
-  return `${whole}.${frac}`;
-};
 
 /** Whether a deposit is worth reading redemption facts for this loop. */
 export function needsCandidateRead(d: WatchedDeposit, p: Pick<WatchPolicy, "redeemBelowPct">): boolean {
@@ -102,11 +93,6 @@ export function decideLoop(r: WatchReadings, p: WatchPolicy): WatchDecision {
   const alerts: AlertSpec[] = [];
   for (const d of r.deposits) alerts.push(...depositAlerts(d, r, p));
   const notifyCourtesy = p.notifyCourtesy ? r.deposits.filter(courtesyCallable).map((d) => d.address) : [];
-  const plan = planRedemptions(r.candidates, r.tbtcBalance, { redeemBelowPct: p.redeemBelowPct, feeSats: p.feeSats });
-  if (plan.unfunded.length > 0) {
-    const missing = plan.unfunded.reduce((s, u) => s + u.costTbtc, 0n) - plan.remainingTbtc;
-    alerts.push({ key: "tbtc-short", level: "critical", title: "not enough TBTC to redeem", text: `${plan.unfunded.length} at-risk deposit(s) cannot be redeemed: ${formatTbtc(missing > 0n ? missing : 0n)} TBTC short (${plan.unfunded.map((u) => u.address).join(", ")})` });
-  }
   if (r.ethBalance !== undefined && r.ethBalance < p.minEthWei) {
     alerts.push({ key: "eth-low", level: "warning", title: "ETH for gas is low", text: `the account holds ${formatTbtc(r.ethBalance)} ETH, below the ${formatTbtc(p.minEthWei)} ETH minimum` });
   }
@@ -114,25 +100,13 @@ export function decideLoop(r: WatchReadings, p: WatchPolicy): WatchDecision {
   if (age > p.maxBlockAgeSec) {
     alerts.push({ key: "stale-chain", level: "critical", title: "no new block", text: `no new block for ${age} s (limit ${p.maxBlockAgeSec} s): is the RPC endpoint stuck?` });
   }
-  return { notifyCourtesy, plan, alerts };
+  return { notifyCourtesy, alerts };
 }
 
 /** Collateral alerts of deposits whose redemption was just requested are stale: their bond is safe now. */
 export function dropRedeemedAlerts(alerts: AlertSpec[], outcomes: RedemptionOutcome[]): AlertSpec[] {
   const requested = new Set(outcomes.filter((o) => o.status === "requested" || o.status === "already-requested").map((o) => o.deposit));
   return alerts.filter((a) => !(requested.has(String(a.fields?.deposit)) && /^(warn|courtesy|liquidation):/.test(a.key)));
-}
-
-/** Alerts for what the redeemer did this loop (sent once per deposit and outcome). */
-export function outcomeAlerts(outcomes: RedemptionOutcome[]): AlertSpec[] {
-  return outcomes.map((o): AlertSpec => {
-    if (o.status === "requested") return { key: `redeemed:${o.deposit}`, level: "info", fields: { deposit: o.deposit }, title: "redemption requested", text: `redemption of ${o.deposit} mined (tx ${o.hash})` };
-    if (o.status === "failed") return { key: `redeem-failed:${o.deposit}`, level: "critical", fields: { deposit: o.deposit }, title: "redemption failed", text: `redemption of ${o.deposit} failed: ${o.reason}` };
-    if (o.status === "deferred") return { key: `redeem-deferred:${o.deposit}`, level: "warning", fields: { deposit: o.deposit }, title: "redemption deferred", text: `${o.deposit}: the RPC failed before it could be sent (${o.reason ?? "unknown"}); tried again next loop` };
-    if (o.status === "pending") return { key: `redeem-pending:${o.deposit}`, level: "warning", fields: { deposit: o.deposit }, title: "redemption sent, not mined yet", text: `${o.deposit}: ${o.reason ?? "sent; outcome not known yet"} (tracked; never sent twice)` };
-    if (o.status === "lost-race") return { key: `redeem-race:${o.deposit}`, level: "warning", fields: { deposit: o.deposit }, title: "redeemed by someone else", text: o.reason ?? `${o.deposit} was redeemed by someone else` };
-    return { key: `redeemed:${o.deposit}`, level: "info", fields: { deposit: o.deposit }, title: "redemption already requested", text: `${o.deposit}: ${o.reason ?? "already requested"}` };
-  });
 }
 
 export { stateName };

@@ -1,27 +1,29 @@
-import type { Config } from "./config";
-import { ExitCode, KeepctlError, RpcError, shortMessageOf } from "./errors";
-import { redact } from "./redact";
-import type { AlertHub } from "./alert/hub";
-import type { Alert } from "./alert/types";
-import { pingHeartbeat } from "./alert/heartbeat";
-import { DEFAULT_MAX_FAILED_PASSES, FailureStreak, LoopFailingError } from "./loop";
-import type { AuditLog } from "./audit";
-import type { KeepctlProvider } from "./chain/provider";
-import { AccountConflictError } from "./chain/nonce";
-import { State, stateName } from "./tbtc/abis";
-import { depositWriteInterface } from "./tbtc/redeem-abi";
-import { headBlock, readCandidates, readTbtc, type KnownRisk, type TbtcContracts } from "./tbtc/redeem-facts";
-import { executePlan, settleJournal, type JournaledSender, type RedemptionOutcome } from "./tbtc/redeemer";
-import { advanceRedemption, type RedemptionProgress } from "./tbtc/progress";
-import { loadTbtcRun } from "./tbtc/report";
-import { decideLoop, depositAlerts, dropRedeemedAlerts, needsCandidateRead, outcomeAlerts, type WatchPolicy, type WatchedDeposit } from "./watch-decide";
+import type { Config } from "../config";
+import { KeepctlError, RpcError, shortMessageOf } from "../errors";
+import { redact } from "../redact";
+import type { AlertHub } from "../alert/hub";
+import type { Alert } from "../alert/types";
+import { DEFAULT_MAX_FAILED_PASSES, runLoop } from "../loop";
+import { sleep } from "../chain/sleep";
+import type { AuditLog } from "../audit";
+import type { KeepctlProvider } from "../chain/provider";
+import { AccountConflictError } from "../chain/nonce";
+import { State, stateName } from "./abis";
+import { depositWriteInterface } from "./redeem-abi";
+import { headBlock, type KnownRisk, type TbtcContracts } from "./redeem-facts";
+import { settleJournal, type JournaledSender, type RedemptionOutcome } from "./redeemer";
+import { advanceRedemption, type RedemptionProgress } from "./progress";
+import { loadTbtcRun } from "./report";
+import { decideLoop, depositAlerts, dropRedeemedAlerts, needsCandidateRead, type WatchPolicy, type WatchedDeposit } from "./watch-decide";
+import { outcomeExitCode, runRedemptionPipeline } from "./pipeline";
+import type { WatchEvent } from "../events";
 
 /**
  * The `keepctl watch` loop: refresh -> judge -> courtesy calls -> redeem by policy -> submit
  * redemption signatures -> alerts -> heartbeat. Each step is isolated per deposit; a failing
  * RPC becomes an alert and the next loop tries again. Decisions are made in watch-decide.ts.
  */
-export type WatchEvent = { type: string; [k: string]: unknown };
+export type { WatchEvent };
 
 export interface WatchDeps {
   cfg: Config;
@@ -110,7 +112,7 @@ export async function watchOnce(d: WatchDeps, st: LoopState): Promise<LoopSummar
 
   const s = d.sender;
   // 1. Courtesy calls first: a courtesy-called deposit is cheaper to redeem (no VendingMachine premium).
-  const firstLook = decideLoop({ now: now(), chainNow: run.blockTime, lastNewBlockAt: st.lastNewBlockAt, deposits: watched, candidates: [], tbtcBalance: 0n }, d.policy);
+  const firstLook = decideLoop({ now: now(), chainNow: run.blockTime, lastNewBlockAt: st.lastNewBlockAt, deposits: watched }, d.policy);
   const courtesyCalls: string[] = [];
   if (s && !d.dryRun) {
     for (const addr of firstLook.notifyCourtesy) {
@@ -135,33 +137,31 @@ export async function watchOnce(d: WatchDeps, st: LoopState): Promise<LoopSummar
     }
   }
 
-  // 2. Redemption facts for the deposits that qualify, balances, the decision.
+  // 2-3. The redemption pipeline (read candidates -> plan -> execute -> audit) for the deposits
+  // that qualify; its alerts join this loop's (the hub de-duplicates them).
   const known = new Map<string, KnownRisk>(live.map((x) => [x.deposit.toLowerCase(), { collateralBp: x.collateralBp, courtesyDeadline: x.courtesyDeadline }]));
   // Without a payout script nothing can be redeemed: skip the redemption reads altogether.
   const toRead = d.script ? watched.filter((w) => needsCandidateRead(w, d.policy)).map((w) => w.address) : [];
   const account = s?.address;
   const rp = s?.provider ?? d.provider; // uncached when we have a sender
-  const [candidates, tbtc, eth] = await Promise.all([
-    account && toRead.length ? readCandidates(rp, d.contracts, toRead, account, known) : Promise.resolve([]),
-    account ? readTbtc(rp, d.contracts.token, account) : Promise.resolve({ balance: 0n, allowance: 0n }),
+  const [eth, pipe] = await Promise.all([
     account ? rp.getBalance(account) : Promise.resolve(undefined),
+    s && d.script && toRead.length
+      ? runRedemptionPipeline(
+          { sender: s, contracts: d.contracts, script: d.script, audit: d.audit, dryRun: !!d.dryRun, signal: d.signal },
+          {
+            deposits: toRead, known, settle: false, policy: { redeemBelowPct: d.policy.redeemBelowPct, feeSats: d.policy.feeSats },
+            onPlan: (plan) => {
+              for (const f of plan.funded) d.emit({ type: "redeem-planned", deposit: f.address, path: f.path, costTbtc: f.costTbtc, collateralPct: f.collateralPct });
+              for (const k of plan.skipped) d.emit({ type: "redeem-skipped", deposit: k.address, reason: k.reason });
+            },
+          },
+        )
+      : Promise.resolve(undefined),
   ]);
-  const decision = decideLoop(
-    { now: now(), chainNow: run.blockTime, lastNewBlockAt: st.lastNewBlockAt, deposits: watched, candidates, tbtcBalance: tbtc.balance, ethBalance: eth },
-    d.policy,
-  );
-  for (const f of decision.plan.funded) d.emit({ type: "redeem-planned", deposit: f.address, path: f.path, costTbtc: f.costTbtc, collateralPct: f.collateralPct });
-  for (const k of decision.plan.skipped) d.emit({ type: "redeem-skipped", deposit: k.address, reason: k.reason });
-
-  // 3. Redeem.
-  let redemptions: RedemptionOutcome[] = [];
-  if (s && d.script && !d.dryRun && !d.signal.aborted && decision.plan.funded.length) {
-    redemptions = await executePlan(s, d.contracts, decision.plan, d.script, d.signal);
-    for (const o of redemptions) {
-      d.audit.record("redeem", { deposit: o.deposit, path: o.path, status: o.status, hash: o.hash, reason: o.reason });
-      d.emit({ type: "redemption", deposit: o.deposit, path: o.path, status: o.status, hash: o.hash ?? null, reason: o.reason ?? null });
-    }
-  }
+  const decision = decideLoop({ now: now(), chainNow: run.blockTime, lastNewBlockAt: st.lastNewBlockAt, deposits: watched, ethBalance: eth }, d.policy);
+  const redemptions: RedemptionOutcome[] = pipe?.outcomes ?? [];
+  for (const o of redemptions) d.emit({ type: "redemption", deposit: o.deposit, path: o.path, status: o.status, hash: o.hash ?? null, reason: o.reason ?? null });
 
   // 4. Redemption signatures for deposits being redeemed (ours just now, or found in the scan).
   const inFlight = new Set(live.filter((x) => x.state === State.AWAITING_WITHDRAWAL_SIGNATURE || x.state === State.AWAITING_WITHDRAWAL_PROOF).map((x) => x.deposit));
@@ -183,25 +183,12 @@ export async function watchOnce(d: WatchDeps, st: LoopState): Promise<LoopSummar
   }
 
   // 5. Alerts (deduped by the hub), then resolve conditions that cleared.
-  const alerts = [...dropRedeemedAlerts(decision.alerts, redemptions), ...outcomeAlerts(redemptions), ...timeoutAlerts];
+  const alerts = [...dropRedeemedAlerts(decision.alerts, redemptions), ...(pipe?.alerts ?? []), ...timeoutAlerts];
   const seen = new Set<string>();
   await alertAll(d, alerts, seen);
   await resolveCleared(d, seen);
   const atRisk = watched.filter((w) => w.state === State.COURTESY_CALL || (w.collateralPct !== undefined && w.collateralPct < d.policy.warnBelowPct)).length;
   return { block: run.block, deposits: watched.length, atRisk, courtesyCalls, redemptions, signatures, alerts };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 /** Waits `intervalSec`, or less when `onBlock` and the head moves; returns early on abort. */
@@ -216,71 +203,59 @@ async function waitNext(d: WatchDeps, lastHead: number): Promise<void> {
 }
 
 /**
- * Runs loops until `once` or the abort signal; returns the number of loops that failed and the
- * last failure (so `--once` can exit with its code). `maxFailedLoops` failures in a row end a
- * long-running watch with LoopFailingError (exit 11) after a critical alert.
+ * Runs loops until `once` or the abort signal, through the one loop runner (src/lib/loop.ts);
+ * returns the number of loops that failed and the last failure (so `--once` can exit with its
+ * code). A fatal error (another sender on the key, a config error) ends the loop and is returned
+ * as `fatal`; `maxFailedLoops` failures in a row end a long-running watch with LoopFailingError
+ * (exit 11) after a critical alert.
  */
-export async function runWatch(d: WatchDeps): Promise<{ loops: number; failures: number; lastError?: unknown; last?: LoopSummary }> {
+export async function runWatch(d: WatchDeps): Promise<{ loops: number; failures: number; lastError?: unknown; fatal?: KeepctlError; last?: LoopSummary }> {
   const st: LoopState = { loop: 0, lastHead: -1, lastNewBlockAt: Math.floor(Date.now() / 1000) };
-  let failures = 0;
-  let lastError: unknown;
-  let last: LoopSummary | undefined;
-  const streak = new FailureStreak(d.maxFailedLoops ?? DEFAULT_MAX_FAILED_PASSES);
-  while (!d.signal.aborted) {
-    st.loop++;
-    const started = Date.now();
-    let ok = true;
-    let summary: LoopSummary | undefined;
-    try {
-      summary = await watchOnce(d, st);
-      last = summary;
+  const run = await runLoop(
+    async (n) => {
+      st.loop = n;
+      const summary = await watchOnce(d, st);
       for (const key of ["rpc-failing", "loop-error"]) await d.hub.resolve(key).catch(() => null);
-    } catch (e) {
-      ok = false;
-      failures++;
-      lastError = e;
-      if (e instanceof AccountConflictError) {
-        // Acting on would risk doing everything twice: alert and end the loop (exit 8).
-        d.emit({ type: "loop-error", loop: st.loop, error: redact(e.message), code: e.code });
-        await alertAll(d, [{ key: `account-conflict:${d.sender?.address ?? ""}`, level: "critical", title: "another sender uses this account", text: redact(e.message) }], new Set()).catch(() => undefined);
-        break;
-      }
-      // Alerts leave the machine (Slack, webhooks): never a key or RPC URL in them.
-      const msg = redact(e instanceof KeepctlError ? e.message : shortMessageOf(e));
-      d.emit({ type: "loop-error", loop: st.loop, error: msg, code: e instanceof KeepctlError ? e.code : "INTERNAL" });
-      const rpc = e instanceof RpcError;
-      await alertAll(d, [{ key: rpc ? "rpc-failing" : "loop-error", level: "critical", title: rpc ? "RPC failing" : "watch loop failed", text: msg }], new Set()).catch(() => undefined);
-    }
-    const beat: WatchEvent = { type: "heartbeat", loop: st.loop, ok, ms: Date.now() - started, block: summary?.block ?? null, deposits: summary?.deposits ?? null, atRisk: summary?.atRisk ?? null };
-    if (d.heartbeatUrl && ok) {
-      const hb = await pingHeartbeat(d.heartbeatUrl);
-      beat.ping = hb.ok ? "ok" : hb.error;
-    }
-    d.emit(beat);
-    if (ok) streak.succeeded();
-    else if (streak.failed() && !d.once && !d.signal.aborted) {
-      const text = streak.describe("loops", lastError);
-      await alertAll(d, [{ key: "watch-stopping", level: "critical", title: "watch stopping", text }], new Set()).catch(() => undefined);
-      d.emit({ type: "stopped", reason: "failing", loops: st.loop, failedInRow: streak.count });
-      throw new LoopFailingError(`watch stopped: ${text}`, { cause: lastError, details: { failedLoops: streak.count } });
-    }
-    if (d.once) break;
-    await waitNext(d, st.lastHead);
-  }
-  if (d.signal.aborted) d.emit({ type: "stopped", reason: "signal", loops: st.loop });
-  return { loops: st.loop, failures, lastError, last };
+      return summary;
+    },
+    {
+      once: d.once, intervalSec: d.intervalSec, signal: d.signal, maxFailedPasses: d.maxFailedLoops ?? DEFAULT_MAX_FAILED_PASSES,
+      heartbeatUrl: d.heartbeatUrl, unit: "loops", name: "watch",
+      wait: () => waitNext(d, st.lastHead),
+      onError: (e, i) => {
+        // Alerts leave the machine (Slack, webhooks): never a key or RPC URL in them.
+        const msg = redact(e instanceof KeepctlError ? e.message : shortMessageOf(e));
+        d.emit({ type: "loop-error", loop: i.pass, error: msg, code: e instanceof KeepctlError ? e.code : "INTERNAL" });
+      },
+      onPassFailed: async (e) => {
+        const msg = redact(e instanceof KeepctlError ? e.message : shortMessageOf(e));
+        // Acting on would risk doing everything twice: alert, and the runner ends the loop (exit 8).
+        const a: Alert =
+          e instanceof AccountConflictError
+            ? { key: `account-conflict:${d.sender?.address ?? ""}`, level: "critical", title: "another sender uses this account", text: msg }
+            : e instanceof RpcError
+              ? { key: "rpc-failing", level: "critical", title: "RPC failing", text: msg }
+              : { key: "loop-error", level: "critical", title: "watch loop failed", text: msg };
+        await alertAll(d, [a], new Set());
+      },
+      onPassEnd: (end) => {
+        const s = end.result;
+        d.emit({ type: "heartbeat", loop: end.pass, ok: end.ok, ms: end.ms, block: s?.block ?? null, deposits: s?.deposits ?? null, atRisk: s?.atRisk ?? null, ...(end.ping !== undefined ? { ping: end.ping } : {}) });
+      },
+      onGiveUp: async (text, failedInRow, loops) => {
+        await alertAll(d, [{ key: "watch-stopping", level: "critical", title: "watch stopping", text }], new Set());
+        d.emit({ type: "stopped", reason: "failing", loops, failedInRow });
+      },
+    },
+  );
+  if (d.signal.aborted) d.emit({ type: "stopped", reason: "signal", loops: run.passes });
+  return { loops: run.passes, failures: run.failures, lastError: run.lastError, fatal: run.fatal, last: run.last };
 }
 
 /**
- * What `watch --once` should exit with when its loop ran but an action did not end: a redemption
- * that failed (its own code), one deferred by a failing RPC (4), one sent but not mined yet (9).
- * Cron re-runs on non-zero; the journal makes the re-run finish, never repeat, what was sent.
+ * What `watch --once` should exit with when its loop ran but an action did not end (see
+ * outcomeExitCode): a redemption that failed, was deferred, or is pending, or a signature pending.
  */
 export function unfinishedExitCode(s: LoopSummary | undefined): number | undefined {
-  const r = s?.redemptions ?? [];
-  const failed = r.find((o) => o.status === "failed");
-  if (failed) return failed.error?.exitCode ?? ExitCode.INTERNAL;
-  if (r.some((o) => o.status === "deferred")) return ExitCode.RPC;
-  if (r.some((o) => o.status === "pending") || s?.signatures.some((p) => p.action === "signature-pending")) return ExitCode.TX_PENDING;
-  return undefined;
+  return outcomeExitCode(s?.redemptions ?? [], { signaturePending: s?.signatures.some((p) => p.action === "signature-pending") });
 }

@@ -1,20 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { courtesyCallable, decideLoop, dropRedeemedAlerts, needsCandidateRead, outcomeAlerts, type WatchPolicy, type WatchReadings, type WatchedDeposit } from "../../src/lib/watch-decide";
-import { State, type Candidate } from "../../src/lib/tbtc/planner";
+import { courtesyCallable, decideLoop, dropRedeemedAlerts, needsCandidateRead, type WatchPolicy, type WatchReadings, type WatchedDeposit } from "../../src/lib/tbtc/watch-decide";
+import { State } from "../../src/lib/tbtc/planner";
 import { redemptionTimes } from "../../src/lib/tbtc/progress";
 
-const TBTC = 10n ** 18n;
 const ETH = 10n ** 18n;
 const policy: WatchPolicy = { warnBelowPct: 135, redeemBelowPct: 130, notifyCourtesy: true, feeSats: 10_000n, minEthWei: ETH / 10n, maxBlockAgeSec: 300 };
 
 function dep(address: string, collateralPct: number | undefined, extra: Partial<WatchedDeposit> = {}): WatchedDeposit {
   return { address, state: State.ACTIVE, collateralPct, undercollateralizedPct: 125, severePct: 110, courtesyDeadline: null, ...extra };
 }
-function cand(address: string, collateralPct: number, costBtc: bigint, extra: Partial<Candidate> = {}): Candidate {
-  return { address, state: State.ACTIVE, lotSats: costBtc * 100_000_000n, utxoSats: costBtc * 100_000_000n, collateralPct, courtesyDeadline: null, costTbtc: costBtc * TBTC, path: "vending-machine", ...extra };
-}
 function readings(over: Partial<WatchReadings> = {}): WatchReadings {
-  return { now: 10_000, chainNow: 10_000, lastNewBlockAt: 9_990, deposits: [], candidates: [], tbtcBalance: 0n, ethBalance: ETH, ...over };
+  return { now: 10_000, chainNow: 10_000, lastNewBlockAt: 9_990, deposits: [], ethBalance: ETH, ...over };
 }
 const keys = (r: { alerts: { key: string }[] }) => r.alerts.map((a) => a.key).sort();
 
@@ -62,20 +58,6 @@ describe("redemption decisions", () => {
     expect(needsCandidateRead(dep("0xa", 140, { state: State.COURTESY_CALL }), policy)).toBe(true);
     expect(needsCandidateRead(dep("0xa", 100, { state: State.AWAITING_WITHDRAWAL_SIGNATURE }), policy)).toBe(false);
   });
-
-  it("plans what the balance covers and alerts the shortfall of the rest", () => {
-    const r = readings({ candidates: [cand("0xa", 120, 5n), cand("0xb", 115, 5n), cand("0xc", 125, 1n)], tbtcBalance: 7n * TBTC });
-    const d = decideLoop(r, policy);
-    expect(d.plan.funded.map((f) => f.address)).toEqual(["0xb", "0xc"]);
-    const short = d.alerts.find((a) => a.key === "tbtc-short")!;
-    expect(short.text).toMatch(/1 at-risk deposit\(s\).*4\.0000 TBTC short.*0xa/);
-  });
-
-  it("no shortfall alert when everything is funded", () => {
-    const d = decideLoop(readings({ candidates: [cand("0xa", 120, 5n)], tbtcBalance: 5n * TBTC }), policy);
-    expect(d.plan.funded).toHaveLength(1);
-    expect(keys(d)).toEqual([]);
-  });
 });
 
 describe("account and liveness alerts", () => {
@@ -98,22 +80,6 @@ describe("redemption timeouts", () => {
     expect(redemptionTimes(State.AWAITING_WITHDRAWAL_PROOF, 0, 21601).overdue).toBe("proof");
     const d = decideLoop(readings({ chainNow: 8000, deposits: [dep("0xa", undefined, { state: State.AWAITING_WITHDRAWAL_SIGNATURE, requestedAt: 0 })] }), policy);
     expect(keys(d)).toEqual(["sig-timeout:0xa"]);
-  });
-});
-
-describe("outcomeAlerts", () => {
-  it("maps outcomes to levels and keys", () => {
-    const a = outcomeAlerts([
-      { deposit: "0xa", path: "vending-machine", status: "requested", hash: "0x1" },
-      { deposit: "0xb", path: "request-redemption", status: "failed", reason: "boom" },
-      { deposit: "0xc", path: "request-redemption", status: "lost-race", reason: "someone else" },
-    ]);
-    expect(a.map((x) => [x.key, x.level])).toEqual([
-      ["redeemed:0xa", "info"],
-      ["redeem-failed:0xb", "critical"],
-      ["redeem-race:0xc", "warning"],
-    ]);
-    expect(a[1].text).toContain("boom");
   });
 });
 
