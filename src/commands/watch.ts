@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { formatUnits, parseEther } from "ethers";
 import { requireOperators } from "../lib/config";
 import { checkKeyFilePerms } from "../lib/chain/wallet";
-import { ExitCode, KeepctlError } from "../lib/errors";
+import { ExitCode, KeepctlError, shortMessageOf } from "../lib/errors";
 import type { Output } from "../lib/output";
 import { AuditLog } from "../lib/audit";
 import { AlertHub, createNotifiers } from "../lib/alert";
@@ -101,7 +101,12 @@ export function register(program: Command): void {
         // Another sender on the key ends the loop (runWatch breaks on it): exit 8 in every mode, so
         // a supervisor sees the stop and does not take it for a clean shutdown.
         const conflict = res.lastError instanceof KeepctlError && res.lastError.exitCode === ExitCode.ACCOUNT_CONFLICT;
-        if ((g.once && res.failures > 0) || conflict) runState.exitCode = res.lastError instanceof KeepctlError ? res.lastError.exitCode : ExitCode.RPC;
+        if ((g.once && res.failures > 0) || conflict) {
+          runState.exitCode = res.lastError instanceof KeepctlError ? res.lastError.exitCode : ExitCode.RPC;
+          // The log above is stdout (a daemon's log); the failure also ends on stderr like every
+          // command's, `error:` and its hint, so cron mail and `2>` capture what went wrong.
+          if (!out.json) out.error(res.lastError instanceof KeepctlError ? res.lastError.message : shortMessageOf(res.lastError), res.lastError instanceof KeepctlError ? res.lastError.hint : undefined);
+        }
         else if (g.once) runState.exitCode = unfinishedExitCode(res.last) ?? runState.exitCode;
       } finally {
         session?.close();
