@@ -54,8 +54,6 @@ export interface Case {
   /** The hint line's text; undefined: there must be no hint line. Ignored for the loop shape. */
   hint?: RegExp;
   shape?: Shape;
-  /** `warning: ...` lines allowed before the error line. */
-  warnings?: RegExp[];
   /** Strings that must appear nowhere in stdout or stderr (placeholders allowed). */
   secrets?: string[];
   /** Skip the --json pass (NDJSON loops, or a shape with no single document). */
@@ -357,7 +355,7 @@ const keys: Case[] = [
   usage("both key sources, .env and env", ["emp-liquidate", "--once"], /both name a signing key/, { env: { KEEPCTL_KEYSTORE: "$DIR/key.json" }, files: [{ name: ".env", text: "KEEPCTL_PRIVATE_KEY=$KEY\n" }], hint: /unset KEEPCTL_PRIVATE_KEY/, secrets: ["$KEY", "$KEYHEX"] }),
   cfgErr("config file with privateKey", ["--config", "$DIR/c.json", "redeem", "--dry-run"], /"privateKey" is not allowed in a config file/, { hint: /use a keystore/, files: [{ name: "c.json", text: '{"privateKey":"$KEY"}' }], secrets: ["$KEY", "$KEYHEX"] }),
   dev("keystore missing", [...redeemDry, "--keystore", "$DIR/none.json", "--password-file", "$DIR/pw"], BTC, 3, "CONFIG", /keystore .*none\.json does not exist/, { hint: /pass --keystore/, files: [pw("pw-right")], secrets: ["pw-right"] }),
-  dev("keystore a directory", [...redeemYes, "--keystore", "$DIR", "--password-file", "$DIR/pw"], BTC, 3, "CONFIG", /keystore .* cannot be read/, { hint: /pass --keystore/, warnings: [/^warning: keystore .* is open to group\/others/], files: [pw("pw-right")], secrets: ["pw-right"] }),
+  dev("keystore a directory", [...redeemYes, "--keystore", "$DIR", "--password-file", "$DIR/pw"], BTC, 3, "CONFIG", /keystore .* cannot be read/, { hint: /pass --keystore/, files: [pw("pw-right")], secrets: ["pw-right"] }),
   dev("keystore not a keystore", [...redeemYes, "--keystore", "$DIR/key.json", "--password-file", "$DIR/pw"], BTC, 3, "CONFIG", /cannot decrypt keystore .*: not a valid encrypted JSON keystore/, { hint: /point --keystore at the right file/, files: [{ name: "key.json", text: '{"hello":"world"}', mode: 0o600 }, pw("pw-right")], secrets: ["pw-right"] }),
   dev("keystore wrong password", [...redeemYes, "--keystore", "$DIR/key.json", "--password-file", "$DIR/pw"], BTC, 3, "CONFIG", /^wrong password for keystore .*key\.json$/, { hint: /check the password file/, files: [ks("pw-right-Xy7"), pw("pw-wrong-Qz9\n")], secrets: ["pw-right-Xy7", "pw-wrong-Qz9", "$KEY", "$KEYHEX"] }),
   dev("keystore wrong password, emp", emp("emp-liquidate", "--price", "1", "--keystore", "$DIR/key.json", "--password-file", "$DIR/pw"), {}, 3, "CONFIG", /^wrong password for keystore/, { hint: /check the password file/, files: [ks("pw-right-Ab1"), pw("pw-wrong-Cd2")], secrets: ["pw-right-Ab1", "pw-wrong-Cd2", "$KEY", "$KEYHEX"] }),

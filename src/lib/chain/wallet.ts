@@ -33,7 +33,10 @@ export function keyFilePermProblems(files: { keystore?: string; passwordFile?: s
     if (!file) continue;
     let mode: number;
     try {
-      mode = fs.statSync(file).mode & 0o777;
+      const st = fs.statSync(file);
+      // A directory's 0755 is no leak: reading it as a keystore fails and says so.
+      if (!st.isFile()) continue;
+      mode = st.mode & 0o777;
     } catch {
       continue;
     }
