@@ -417,6 +417,7 @@ const JUNK = /^the RPC node returned "block NaN" for the latest block\.number, w
 const HDR = /^the RPC node answered eth_getBlockByNumber with an error: header not found \(code -32000\)$/;
 const TRIE = /^the RPC node answered eth_call with an error: missing trie node 1234 \(code -32000\)$/;
 const STALE = /^the RPC node's latest block 20000000 is \d+ s old \(.*; limit 600 s\): the node is stuck or not synced$/;
+const STALE_HINT = /^point --rpc-url at a synced node, or raise KEEPCTL_MAX_HEAD_AGE/;
 const CHAIN = /^RPC endpoint serves chain 5, expected chain (1|31337)$/;
 const CHAIN_HINT = /point --rpc-url at the right network/;
 const UNREACH = /^no RPC endpoint answered: http:\/\/127\.0\.0\.1:\d+\/\*\*\*/;
@@ -444,11 +445,11 @@ const doubles: Case[] = [
   rpc("config --check-rpc: wrong chain", "wrongChain", ["config", "--check-rpc"], 4, "CHAIN_MISMATCH", CHAIN, { hint: CHAIN_HINT }),
   rpc("devnet deployment, mainnet node", "wrongChain", ["--deployment", "$DEP", "list-keeps", "--operator", "$OP"], 4, "CHAIN_MISMATCH", CHAIN, { hint: CHAIN_HINT }),
   rpc("list-keeps: chain id not a number", "badChainId", ["list-keeps", ...OP_ARGS], 4, "BAD_RESPONSE", /^the RPC node returned "banana" for eth_chainId, which is not valid$/, { hint: /malformed data/ }),
-  rpc("check: stale head", "stale", ["check", ...OP_ARGS], 4, "STALE_HEAD", STALE, { hint: /./ }),
-  rpc("redeem --yes: stale head", "stale", ["redeem", "--yes", ...OP_ARGS, "--btc-address", BC1], 4, "STALE_HEAD", STALE, { env: keyEnv, hint: /./ }),
-  rpc("emp-dispute: stale head", "stale", bot("emp-dispute"), 4, "STALE_HEAD", STALE, { env: keyEnv, hint: /./ }),
-  rpc("watch --once: stale head", "stale", ["watch", "--once", ...OP_ARGS], 4, "STALE_HEAD", STALE, { shape: "loop", noJson: true, hint: /./ }),
-  rpc("check: head from the future", "future", ["check", ...OP_ARGS], 4, "BAD_RESPONSE", /^the RPC node's latest block 20000000 is dated .* s in the future$/, { hint: /./ }),
+  rpc("check: stale head", "stale", ["check", ...OP_ARGS], 4, "STALE_HEAD", STALE, { hint: STALE_HINT }),
+  rpc("redeem --yes: stale head", "stale", ["redeem", "--yes", ...OP_ARGS, "--btc-address", BC1], 4, "STALE_HEAD", STALE, { env: keyEnv, hint: STALE_HINT }),
+  rpc("emp-dispute: stale head", "stale", bot("emp-dispute"), 4, "STALE_HEAD", STALE, { env: keyEnv, hint: STALE_HINT }),
+  rpc("watch --once: stale head", "stale", ["watch", "--once", ...OP_ARGS], 4, "STALE_HEAD", STALE, { shape: "loop", noJson: true, hint: STALE_HINT }),
+  rpc("check: head from the future", "future", ["check", ...OP_ARGS], 4, "BAD_RESPONSE", /^the RPC node's latest block 20000000 is dated .* s in the future$/, { hint: /^check this machine's clock/ }),
   rpc("list-keeps: HTTP 500", "http500", ["list-keeps", ...OP_ARGS], 4, "RPC_UNREACHABLE", UNREACH, { hint: /check --rpc-url/ }),
   rpc("emp-liquidate: HTTP 500", "http500", bot("emp-liquidate"), 4, "RPC_UNREACHABLE", UNREACH, { env: keyEnv, hint: /check --rpc-url/ }),
   rpc("check: HTTP 401", "http401", ["check", ...OP_ARGS], 4, "RPC_UNREACHABLE", UNREACH, { hint: /check --rpc-url/ }),
