@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { parseEther } from "ethers";
 import { requireOperators } from "../lib/config";
 import { checkKeyFilePerms } from "../lib/chain/wallet";
-import { ExitCode, KeepctlError } from "../lib/errors";
+import { ExitCode, KeepctlError, shortMessageOf } from "../lib/errors";
 import { AuditLog } from "../lib/audit";
 import { AlertHub, createNotifiers } from "../lib/alert";
 import type { Alert } from "../lib/alert/types";
@@ -101,9 +101,13 @@ export function register(program: Command): void {
         // --once is for cron: a failed loop must show in the exit code (its own; RPC if unknown).
         // A fatal error (another sender on the key: 8, a config error: 3) ends the loop in every
         // mode, so a supervisor sees the stop and does not take it for a clean shutdown.
-        if (res.fatal) runState.exitCode = res.fatal.exitCode;
-        else if (g.once && res.failures > 0) runState.exitCode = res.lastError instanceof KeepctlError ? res.lastError.exitCode : ExitCode.RPC;
-        else if (g.once) runState.exitCode = unfinishedExitCode(res.last) ?? runState.exitCode;
+        const failed = res.fatal ?? (g.once && res.failures > 0 ? res.lastError : undefined);
+        if (failed !== undefined) {
+          runState.exitCode = failed instanceof KeepctlError ? failed.exitCode : ExitCode.RPC;
+          // The log above is stdout (a daemon's log); the failure also ends on stderr like every
+          // command's, `error:` and its hint, so cron mail and `2>` capture what went wrong.
+          if (!out.json) out.error(failed instanceof KeepctlError ? failed.message : shortMessageOf(failed), failed instanceof KeepctlError ? failed.hint : undefined);
+        }        else if (g.once) runState.exitCode = unfinishedExitCode(res.last) ?? runState.exitCode;
       } finally {
         session?.close();
         provider.destroy();

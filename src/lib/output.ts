@@ -1,7 +1,7 @@
 import Table from "cli-table3";
 import chalk from "chalk";
 import { colorAllowed } from "./config";
-import { redact } from "./redact";
+import { escapeControls, redact } from "./redact";
 
 /**
  * The one renderer. Data goes to stdout: a table on a TTY, tab-separated lines when piped, or
@@ -98,8 +98,9 @@ export class Output {
     this.err.write((this.colored ? chalk.yellow("warning: ") : "warning: ") + redact(msg, { keepHashes: true }) + "\n");
   }
   error(msg: string, hint?: string): void {
-    this.err.write((this.stderrTTY && this.envAllowsColor ? chalk.red("error: ") : "error: ") + redact(msg) + "\n");
-    if (hint) this.err.write("hint: " + redact(hint) + "\n");
+    // One line each, whatever the message carries (a JSON parser's error quotes the file's lines).
+    this.err.write((this.stderrTTY && this.envAllowsColor ? chalk.red("error: ") : "error: ") + escapeControls(redact(msg)) + "\n");
+    if (hint) this.err.write("hint: " + escapeControls(redact(hint)) + "\n");
   }
   /** A stamped event line (events.ts): stdout for a daemon's log, else stderr; quiet drops only non-warnings on stderr. */
   log(line: string, o: { stderr: boolean; warn: boolean }): void {

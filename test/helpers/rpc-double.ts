@@ -55,7 +55,47 @@ const hex = (n: number) => "0x" + n.toString(16);
 
 /** A well-formed latest block at `timestamp` (unix seconds). */
 export function blockAt(number: number, timestamp: number): Record<string, unknown> {
-  return { number: hex(number), hash: "0x" + "ab".repeat(32), parentHash: "0x" + "cd".repeat(32), timestamp: hex(timestamp), transactions: [] };
+  // Every field ethers' block formatter requires, so getBlock()/getFeeData() accept it too.
+  return {
+    number: hex(number), hash: "0x" + "ab".repeat(32), parentHash: "0x" + "cd".repeat(32), timestamp: hex(timestamp), transactions: [],
+    nonce: "0x0000000000000000", difficulty: "0x0", gasLimit: hex(30_000_000), gasUsed: hex(0), miner: "0x" + "00".repeat(20),
+    extraData: "0x", baseFeePerGas: hex(1_000_000_000),
+  };
 }
 
 export const nowSec = () => Math.floor(Date.now() / 1000);
+
+/** An HTTP endpoint that answers every request with `status` (a gateway's 500, a provider's 401 for a bad key). */
+export interface StatusServer {
+  url: string;
+  /** JSON-RPC methods received, when the body was JSON-RPC. */
+  methods: string[];
+  close(): Promise<void>;
+}
+
+export async function startStatusServer(status: number): Promise<StatusServer> {
+  const methods: string[] = [];
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => (body += d));
+    req.on("end", () => {
+      try {
+        const json = JSON.parse(body) as { method?: string } | { method?: string }[];
+        for (const c of Array.isArray(json) ? json : [json]) if (c.method) methods.push(c.method);
+      } catch { /* not JSON-RPC: nothing to record */ }
+      res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify({ error: http.STATUS_CODES[status] ?? "error" }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as AddressInfo).port;
+  return { url: `http://127.0.0.1:${port}`, methods, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+}
+
+/** A loopback port nothing listens on (bound, then released): connections are refused. */
+export async function closedPort(): Promise<number> {
+  const server = http.createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}

@@ -337,6 +337,16 @@ export interface TbtcPreflightOptions {
  * The head, the tBTC contracts, the factory's keep count and any named deposits, in one batch.
  * The start block must not be past the head: a scan from there finds nothing, whatever exists.
  */
+/** A log scan from past the head finds nothing: say so (exit 3) instead of reporting "none found". */
+export function checkStartBlock(startBlock: number, head: BlockHeader): void {
+  if (startBlock > head.number) {
+    throw new ConfigError(`start block ${startBlock} is past the chain head ${head.number}: a scan from there finds nothing`, {
+      code: "START_BLOCK",
+      hint: "fix KEEPCTL_START_BLOCK (or deploymentBlock in the deployment file), or point --rpc-url at a synced node of this network",
+    });
+  }
+}
+
 export async function preflightTbtc(provider: ethers.JsonRpcProvider, o: TbtcPreflightOptions): Promise<TbtcPreflight> {
   const probes = unprobed(provider, tbtcProbes(o.contracts));
   const factory = o.contracts.BondedECDSAKeepFactory;
@@ -360,12 +370,7 @@ export async function preflightTbtc(provider: ethers.JsonRpcProvider, o: TbtcPre
   const warnings = judgeHead(h, o.policy);
   await probed;
   markProbed(provider, probes);
-  if (o.startBlock > h.number) {
-    throw new ConfigError(`start block ${o.startBlock} is past the chain head ${h.number}: a scan from there finds nothing`, {
-      code: "START_BLOCK",
-      hint: "fix KEEPCTL_START_BLOCK (or deploymentBlock in the deployment file), or point --rpc-url at a synced node of this network",
-    });
-  }
+  checkStartBlock(o.startBlock, h);
   let factoryKeepCount: bigint | undefined;
   if (keepCount) {
     const raw = parseData(await keepCount, "BondedECDSAKeepFactory.getKeepCount()");

@@ -3,6 +3,7 @@ import { RpcError } from "../errors";
 import { redact } from "../redact";
 import { Endpoint, EndpointPool, type EndpointStats } from "./endpoint-pool";
 import { sleep } from "./sleep";
+import { parseQuantity } from "./preflight";
 
 export type { EndpointStats } from "./endpoint-pool";
 
@@ -321,7 +322,8 @@ export async function connect(opts: ConnectOptions): Promise<KeepctlProvider> {
   const provider = new KeepctlProvider(rpcUrls, chainId ?? 1, rest);
   let actual: number;
   try {
-    actual = Number(BigInt(await provider.send("eth_chainId", [])));
+    // An answer that is no quantity ("banana") is junk from the node (BAD_RESPONSE), not an outage.
+    actual = parseQuantity(await provider.send("eth_chainId", []), "eth_chainId");
   } catch (e) {
     provider.destroy();
     if (e instanceof RpcError) throw e;

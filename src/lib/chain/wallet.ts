@@ -33,7 +33,10 @@ export function keyFilePermProblems(files: { keystore?: string; passwordFile?: s
     if (!file) continue;
     let mode: number;
     try {
-      mode = fs.statSync(file).mode & 0o777;
+      const st = fs.statSync(file);
+      // A directory's 0755 is no leak: reading it as a keystore fails and says so.
+      if (!st.isFile()) continue;
+      mode = st.mode & 0o777;
     } catch {
       continue;
     }
@@ -92,12 +95,21 @@ export async function loadWallet(opts: LoadWalletOptions, provider: Provider | n
   return wallet;
 }
 
+/** The order of secp256k1: a private key is in [1, n - 1]. */
+const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+
 function fromRawKey(raw: string, provider: Provider | null): Wallet {
   const key = raw.trim();
   registerSecret(key);
   registerSecret(key.startsWith("0x") ? key.slice(2) : `0x${key}`);
   if (!/^(0x)?[0-9a-fA-F]{64}$/.test(key)) {
     throw new ConfigError("KEEPCTL_PRIVATE_KEY is not a 32-byte hex key", { hint: "use 64 hex characters, with or without 0x" });
+  }
+  // 64 hex digits can still be no key at all: zero, or at/above the curve order (ethers would
+  // throw an untyped error, reported as an internal bug). Checked here so it is a config error.
+  const k = BigInt(key.startsWith("0x") ? key : `0x${key}`);
+  if (k === 0n || k >= SECP256K1_N) {
+    throw new ConfigError("KEEPCTL_PRIVATE_KEY is not a valid secp256k1 key (zero, or not below the curve order)", { hint: "use 64 hex characters of a real key, with or without 0x" });
   }
   return new Wallet(key.startsWith("0x") ? key : `0x${key}`, provider);
 }

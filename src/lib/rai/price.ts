@@ -1,6 +1,6 @@
 import type { RaiSection, RpcSection } from "../config";
 import { connect } from "../chain/provider";
-import { FUTURE_TOLERANCE_SEC, headPolicyOf, preflightRateSetter } from "../chain/preflight";
+import { checkStartBlock, FUTURE_TOLERANCE_SEC, headPolicyOf, preflightRateSetter } from "../chain/preflight";
 import { ConfigError, UsageError } from "../errors";
 import { RaiFeed, type RaiFeedOptions, type SourceChoice, type SourceUsed } from "./feed";
 import { formatFixedPadded } from "../fixed-point";
@@ -54,6 +54,8 @@ export async function raiPriceFromConfig(rai: RaiSection, rpc: RpcSection, o: { 
   try {
     // The head bounds --at and must be fresh; the RateSetter must answer as one (exit 3 if not).
     const pre = provider && rateSetter ? await preflightRateSetter(provider, { rateSetter, policy: headPolicyOf(rpc, "warn") }) : undefined;
+    // The events source scans from the start block: from past the head it would find no rate (exit 7).
+    if (pre && needsChain) checkStartBlock(rai.startBlock, pre.head);
     if (o.at !== undefined) checkAt(o.at, pre?.head.timestamp ?? Math.floor(Date.now() / 1000), pre !== undefined);
     const result = await fetchRaiPrice({
       provider, rateSetter, subgraphUrl, source,

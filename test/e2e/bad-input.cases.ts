@@ -1,0 +1,464 @@
+/**
+ * The bad-input TABLE of test/e2e/bad-input.test.ts: one row per wrong thing a user (or a broken
+ * node) can hand keepctl, with what must come out. The test runs each row through the built binary.
+ *
+ * Placeholders, filled in per row by the test:
+ *   $DIR   the row's own directory (its files are created there)    $DEP  the devnet deployment file
+ *   $KEY   the row's own private key (0x + 64 hex), funded on the devnet; $KEYHEX the same without 0x
+ *   $EOA   an address with no code on the devnet                    $OP   a seeded operator
+ *   $A:Name  the devnet address of contract Name (deployment file's `contracts`)
+ *   $URL   the backend's RPC URL, an API key in its path ($APIKEY)
+ *
+ * Backends: "none" (nothing answers: the error must come before any network), "dead" (a closed
+ * loopback port), "devnet" (the real contracts; `--deployment $DEP` is prepended), or a loopback
+ * JSON-RPC double (`--rpc-url $URL` is prepended; the mainnet preset applies unless the row names a
+ * deployment): "junk", "nodeError", "callError", "wrongChain", "badChainId", "stale", "future",
+ * "http500", "http401", and "devnetProxy" (the devnet behind a URL with an API key in it).
+ */
+export type Backend =
+  | "none" | "dead" | "devnet" | "devnetProxy"
+  | "junk" | "nodeError" | "callError" | "wrongChain" | "badChainId" | "stale" | "future" | "http500" | "http401";
+
+export interface FileSpec {
+  name: string;
+  text?: string;
+  /** A keystore of the row's $KEY encrypted with this password. */
+  keystorePassword?: string;
+  dir?: boolean;
+  mode?: number;
+}
+
+/** How stderr carries the failure. */
+export type Shape =
+  /** `error: <message>` then, optionally, `hint: <hint>`; nothing else. */
+  | "error"
+  /** commander's usage error: `error: <message>` then `(run with --help for usage)`. */
+  | "commander"
+  /**
+   * `watch` once its loop runs: its log (stdout) has `<time> loop 1 failed: <message>`, and stderr
+   * ends the run like the "error" shape.
+   */
+  | "loop";
+
+export interface Case {
+  name: string;
+  backend: Backend;
+  argv: string[];
+  env?: Record<string, string>;
+  files?: FileSpec[];
+  exit: number;
+  /** error.code of the --json error document. */
+  code: string;
+  /** The error message (matched against the text after `error: `, or after `loop 1 failed: `). */
+  error: RegExp;
+  /** The hint line's text; undefined: there must be no hint line. Ignored for the loop shape. */
+  hint?: RegExp;
+  shape?: Shape;
+  /** Strings that must appear nowhere in stdout or stderr (placeholders allowed). */
+  secrets?: string[];
+  /** Skip the --json pass (NDJSON loops, or a shape with no single document). */
+  noJson?: boolean;
+  /** Runs only when not root (root reads a mode-000 file). */
+  needsNonRoot?: boolean;
+}
+
+export const APIKEY = "k3yS3cr3tAbCdEf0123456789";
+/** A real-looking key pasted where an address goes. */
+const PASTED_KEY = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318";
+const MNEMONIC = "abandon ability able about above absent absorb abstract absurd abuse access accident";
+const BAD_CHECKSUM = "0x70997970c51812dc3A010C7d01b50e0d17dc79C8";
+const GOOD = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+const SECP_N = "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141";
+const TB1 = "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx";
+const BC1 = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4";
+
+const usage = (name: string, argv: string[], error: RegExp, more: Partial<Case> = {}): Case => ({ name, backend: "none", argv, exit: 2, code: "USAGE", error, ...more });
+const usageEnv = (name: string, env: Record<string, string>, error: RegExp, more: Partial<Case> = {}): Case => usage(name, ["config"], error, { env, ...more });
+const cfgErr = (name: string, argv: string[], error: RegExp, more: Partial<Case> = {}): Case => ({ name, backend: "none", argv, exit: 3, code: "CONFIG", error, ...more });
+const fromFile = (json: unknown): FileSpec[] => [{ name: "c.json", text: JSON.stringify(json) }];
+const cmdr = { shape: "commander" as const };
+const keyEnv = { KEEPCTL_PRIVATE_KEY: "$KEY" };
+const emp = (bot: "emp-liquidate" | "emp-dispute", ...more: string[]) => [bot, "--once", "--dry-run", ...more];
+
+const WHOLE = /must be a whole number|expected a whole number/;
+const DECIMAL = /expected a decimal number|must be a decimal number/;
+const RANGE = /must be between/;
+const BADURL = /invalid URL \(must start with http:\/\/ or https:\/\/\)/;
+const NOT_DEPOSIT = /^--deposit 0x[0-9a-fA-F]{40} is not a tBTC deposit: (there is no contract at that address|the TBTCDepositToken has no token for it)$/;
+const DEPOSIT_HINT = /pass the address of a Deposit contract/;
+const WRONG_DEP_HINT = /check contracts\.\w+ in the deployment file|KEEPCTL_CONTRACTS|must come from the same deployment/;
+const NODE_HINT = /endpoint is failing/;
+
+// ---- addresses --------------------------------------------------------------------------------
+const addresses: Case[] = [
+  usage("--operator 0x80", ["list-keeps", "--operator", "0x80"], /^invalid address "0x80" \(from --operator\)$/),
+  usage("--operator with a wrong checksum", ["list-keeps", "--operator", BAD_CHECKSUM], /^invalid address "0x70997970c51812dc3A010C7d01b50e0d17dc79C8" \(from --operator\)$/),
+  usage("--operator empty", ["list-keeps", "--operator", ""], /empty/),
+  usage("--operator 39 hex digits", ["check", "--operator", GOOD.slice(0, -1)], /^invalid address "0x70997970C51812dc3A010C7d01b50e0d17dc79C" \(from --operator\)$/),
+  usage("--operator 41 hex digits", ["check", "--operator", GOOD + "0"], /^invalid address ".*" \(from --operator\)$/),
+  usage("--operator not hex", ["check", "--operator", "0x" + "zz".repeat(20)], /^invalid address "0xzz/),
+  usage("--operator list with an empty item", ["list-keeps", "--operator", `${GOOD},,${GOOD}`], /empty/),
+  usage("--operator a private key pasted", ["list-keeps", "--operator", PASTED_KEY], /^invalid address "\*\*\*" \(from --operator\)$/, { secrets: [PASTED_KEY, PASTED_KEY.slice(2)] }),
+  usage("--operator a mnemonic pasted", ["check", "--operator", MNEMONIC], /^invalid address "\*\*\*" \(from --operator\)$/, { secrets: [MNEMONIC, "absurd abuse"] }),
+  usage("watch --operator 0x80", ["watch", "--once", "--operator", "0x80"], /invalid address "0x80" \(from --operator\)/),
+  usage("redeem --operator wrong checksum", ["redeem", "--dry-run", "--operator", BAD_CHECKSUM], /invalid address "0x70997970c51812dc3A010C7d01b50e0d17dc79C8" \(from --operator\)/),
+  usage("config --operator an ENS name", ["config", "--operator", "vitalik.eth"], /invalid address "vitalik\.eth" \(from --operator\)/),
+  usageEnv("KEEPCTL_OPERATORS 0x80", { KEEPCTL_OPERATORS: "0x80" }, /invalid address "0x80" \(from KEEPCTL_OPERATORS\)/),
+  usageEnv("KEEPCTL_OPERATORS empty item", { KEEPCTL_OPERATORS: `${GOOD},,${GOOD}` }, /empty item/),
+  usageEnv("KEEPCTL_OPERATORS wrong checksum", { KEEPCTL_OPERATORS: BAD_CHECKSUM }, /invalid address .* \(from KEEPCTL_OPERATORS\)/),
+  usageEnv("OPERATORS (seed name) garbage", { OPERATORS: "alice" }, /invalid address "alice" \(from OPERATORS\)/),
+  usageEnv("KEEPCTL_OPERATORS a private key", { KEEPCTL_OPERATORS: PASTED_KEY.slice(2) }, /invalid address "\*\*\*" \(from KEEPCTL_OPERATORS\)/, { secrets: [PASTED_KEY.slice(2)] }),
+  usageEnv("KEEPCTL_OPERATORS empty", { KEEPCTL_OPERATORS: "" }, /empty value \(from KEEPCTL_OPERATORS\)/),
+  usage("--emp 0x80", ["emp-liquidate", "--once", "--emp", "0x80"], /invalid address "0x80" \(from --emp\)/),
+  usage("--emp wrong checksum", emp("emp-dispute", "--emp", BAD_CHECKSUM), /invalid address .* \(from --emp\)/),
+  usage("--emp empty", emp("emp-liquidate", "--emp", ""), /empty value \(from --emp\)/),
+  usageEnv("KEEPCTL_EMP_ADDRESS garbage", { KEEPCTL_EMP_ADDRESS: "emp" }, /invalid address "emp" \(from KEEPCTL_EMP_ADDRESS\)/),
+  usageEnv("EMP_ADDRESS (seed name) short", { EMP_ADDRESS: "0x1234" }, /invalid address "0x1234" \(from EMP_ADDRESS\)/),
+  usage("--rate-setter 0x80", ["rai-price", "--rate-setter", "0x80"], /invalid address "0x80" \(from --rate-setter\)/),
+  usage("emp --rate-setter wrong checksum", emp("emp-liquidate", "--rate-setter", BAD_CHECKSUM), /invalid address .* \(from --rate-setter\)/),
+  usageEnv("KEEPCTL_RATE_SETTER garbage", { KEEPCTL_RATE_SETTER: "0xnope" }, /invalid address "0xnope" \(from KEEPCTL_RATE_SETTER\)/),
+  { ...usage("--deposit 0x80", ["redeem", "--dry-run", "--deposit", "0x80"], /^--deposit: invalid address "0x80"$/), backend: "dead" },
+  { ...usage("--deposit empty item", ["redeem", "--dry-run", "--deposit", `${GOOD},`], /^--deposit: empty value$/, { hint: /give --deposit a value/ }), backend: "dead" },
+  { ...usage("--deposit wrong checksum", ["redeem", "--yes", "--deposit", BAD_CHECKSUM], /^--deposit: invalid address/), backend: "dead", env: keyEnv },
+  usageEnv("KEEPCTL_CONTRACTS bad address", { KEEPCTL_CONTRACTS: "TBTCSystem=0x80" }, /invalid address "0x80" for contract TBTCSystem \(from KEEPCTL_CONTRACTS\)/),
+  usageEnv("KEEPCTL_CONTRACTS garbage", { KEEPCTL_CONTRACTS: "TBTCSystem" }, /contracts: expected Name=0x\.\.\., got "TBTCSystem"/),
+  usageEnv("KEEPCTL_CONTRACTS broken JSON", { KEEPCTL_CONTRACTS: '{"TBTCSystem": ' }, /contracts: not valid JSON/),
+  usageEnv("KEEPCTL_CONTRACTS wrong checksum", { KEEPCTL_CONTRACTS: `VendingMachine=${BAD_CHECKSUM}` }, /invalid address .* for contract VendingMachine/),
+  usageEnv("KEEPCTL_CONTRACTS empty", { KEEPCTL_CONTRACTS: "" }, /empty value \(from KEEPCTL_CONTRACTS\)/),
+  usageEnv("KEEPCTL_CONTRACTS JSON array", { KEEPCTL_CONTRACTS: '{"x": [1]}' }, /invalid address .* for contract x/),
+  cfgErr("config file: contracts with a bad address", ["--config", "$DIR/c.json", "config"], /invalid address "0x12" for contract TBTCToken \(from config file key "contracts"\)/, { files: fromFile({ contracts: { TBTCToken: "0x12" } }) }),
+  cfgErr("config file: operators not addresses", ["--config", "$DIR/c.json", "config"], /invalid address "1" \(from config file key "operators"\)/, { files: fromFile({ operators: [1, 2] }) }),
+  cfgErr("config file: empAddress an object", ["--config", "$DIR/c.json", "config"], /expected a single value, got object \(from config file key "empAddress"\)/, { files: fromFile({ empAddress: { a: 1 } }) }),
+];
+
+// ---- contracts at wrong addresses, a start block past the head (the devnet) --------------------
+const dev = (name: string, argv: string[], env: Record<string, string>, exit: number, code: string, error: RegExp, more: Partial<Case> = {}): Case =>
+  ({ name, backend: "devnet", argv, env, exit, code, error, ...more });
+const NO_CONTRACT = (what: string) => new RegExp(`^no contract at ${what} address 0x[0-9a-fA-F]{40}$`);
+const NOT_A = (what: string) => new RegExp(`^${what} address 0x[0-9a-fA-F]{40} is not an? ${what} contract: .*`);
+const DISAGREE = (what: string) => new RegExp(`^configured addresses disagree: DepositFactory 0x[0-9a-fA-F]{40} names 0x[0-9a-fA-F]{40} as its ${what}`);
+const START = /^start block 9000000 is past the chain head \d+: a scan from there finds nothing$/;
+const START_HINT = /fix KEEPCTL_START_BLOCK/;
+const BTC = { KEEPCTL_BTC_ADDRESS: TB1 };
+const wrong: Case[] = [
+  dev("check: TBTCSystem is an account", ["check", "--operator", "$OP"], { KEEPCTL_CONTRACTS: "TBTCSystem=$EOA" }, 3, "NO_CONTRACT", NO_CONTRACT("TBTCSystem"), { hint: WRONG_DEP_HINT }),
+  dev("list-keeps: TBTCSystem is the TBTCToken", ["list-keeps", "--operator", "$OP"], { KEEPCTL_CONTRACTS: "TBTCSystem=$A:TBTCToken" }, 3, "WRONG_CONTRACT", NOT_A("TBTCSystem"), { hint: WRONG_DEP_HINT }),
+  dev("check: TBTCSystem is the VendingMachine", ["check", "--operator", "$OP"], { KEEPCTL_CONTRACTS: "TBTCSystem=$A:VendingMachine" }, 3, "WRONG_CONTRACT", NOT_A("TBTCSystem"), { hint: WRONG_DEP_HINT }),
+  dev("check: keep factory is an account", ["check", "--operator", "$OP"], { KEEPCTL_CONTRACTS: "BondedECDSAKeepFactory=$EOA" }, 3, "NO_CONTRACT", NO_CONTRACT("BondedECDSAKeepFactory"), { hint: WRONG_DEP_HINT }),
+  dev("list-keeps: keep factory is the TBTCToken", ["list-keeps", "--operator", "$OP"], { KEEPCTL_CONTRACTS: "BondedECDSAKeepFactory=$A:TBTCToken" }, 3, "WRONG_CONTRACT", NOT_A("BondedECDSAKeepFactory"), { hint: WRONG_DEP_HINT }),
+  dev("check: VendingMachine is an account", ["check", "--operator", "$OP"], { KEEPCTL_CONTRACTS: "VendingMachine=$EOA" }, 3, "WRONG_CONTRACT", DISAGREE("VendingMachine"), { hint: WRONG_DEP_HINT }),
+  dev("redeem --dry-run: VendingMachine is the TBTCToken", ["redeem", "--dry-run", "--operator", "$OP"], { ...keyEnv, ...BTC, KEEPCTL_CONTRACTS: "VendingMachine=$A:TBTCToken" }, 3, "WRONG_CONTRACT", /VendingMachine/, { hint: WRONG_DEP_HINT }),
+  dev("redeem --yes: TBTCToken is an account", ["redeem", "--yes", "--operator", "$OP"], { ...keyEnv, ...BTC, KEEPCTL_CONTRACTS: "TBTCToken=$EOA" }, 3, "WRONG_CONTRACT", /TBTCToken/, { hint: WRONG_DEP_HINT }),
+  dev("redeem --dry-run: TBTCToken is the TBTCSystem", ["redeem", "--dry-run", "--operator", "$OP"], { ...keyEnv, ...BTC, KEEPCTL_CONTRACTS: "TBTCToken=$A:TBTCSystem" }, 3, "WRONG_CONTRACT", DISAGREE("TBTCToken"), { hint: WRONG_DEP_HINT }),
+  dev("check: DepositFactory is an account", ["check", "--operator", "$OP"], { KEEPCTL_CONTRACTS: "DepositFactory=$EOA" }, 3, "NO_CONTRACT", NO_CONTRACT("DepositFactory"), { hint: WRONG_DEP_HINT }),
+  dev("check: DepositFactory is the TBTCToken", ["check", "--operator", "$OP"], { KEEPCTL_CONTRACTS: "DepositFactory=$A:TBTCToken" }, 3, "WRONG_CONTRACT", /^configured addresses disagree: DepositFactory 0x[0-9a-fA-F]{40} /, { hint: WRONG_DEP_HINT }),
+  dev("watch --once: TBTCSystem is an account", ["watch", "--once", "--operator", "$OP", "--no-redeem"], { KEEPCTL_CONTRACTS: "TBTCSystem=$EOA" }, 3, "NO_CONTRACT", NO_CONTRACT("TBTCSystem"), { shape: "loop", noJson: true, hint: WRONG_DEP_HINT }),
+  dev("watch --once with a key: keep factory is the TBTCToken", ["watch", "--once", "--operator", "$OP"], { ...keyEnv, ...BTC, KEEPCTL_CONTRACTS: "BondedECDSAKeepFactory=$A:TBTCToken" }, 3, "WRONG_CONTRACT", NOT_A("BondedECDSAKeepFactory"), { shape: "loop", noJson: true, hint: WRONG_DEP_HINT }),
+  dev("emp-liquidate: --emp is an account", emp("emp-liquidate", "--price", "1", "--emp", "$EOA"), keyEnv, 3, "NO_CONTRACT", NO_CONTRACT("EMP"), { hint: /check --emp/ }),
+  dev("emp-liquidate: --emp is the TBTCToken", emp("emp-liquidate", "--price", "1", "--emp", "$A:TBTCToken"), keyEnv, 3, "WRONG_CONTRACT", /^EMP address 0x[0-9a-fA-F]{40} is not an EMP contract: /, { hint: /check --emp/ }),
+  dev("emp-dispute: --emp is the EMP's collateral token", emp("emp-dispute", "--price", "1", "--emp", "$A:EmpCollateralToken"), keyEnv, 3, "WRONG_CONTRACT", /^EMP address 0x[0-9a-fA-F]{40} is not an EMP contract: /, { hint: /check --emp/ }),
+  dev("emp-liquidate: --emp is 0x0", emp("emp-liquidate", "--price", "1", "--emp", "0x0000000000000000000000000000000000000000"), keyEnv, 3, "NO_CONTRACT", NO_CONTRACT("EMP"), { hint: /check --emp/ }),
+  dev("emp-dispute: KEEPCTL_EMP_ADDRESS is the synthetic token", emp("emp-dispute", "--price", "1"), { ...keyEnv, KEEPCTL_EMP_ADDRESS: "$A:EmpSyntheticToken" }, 3, "WRONG_CONTRACT", /^EMP address 0x[0-9a-fA-F]{40} is not an EMP contract: /, { hint: /check --emp/ }),
+  dev("emp-liquidate: --rate-setter is the TBTCToken", emp("emp-liquidate", "--rate-setter", "$A:TBTCToken"), keyEnv, 3, "WRONG_CONTRACT", NOT_A("RateSetter"), { hint: /check --rate-setter/ }),
+  dev("emp-liquidate: --rate-setter is an account", emp("emp-liquidate", "--rate-setter", "$EOA"), keyEnv, 3, "NO_CONTRACT", NO_CONTRACT("RateSetter"), { hint: /check --rate-setter/ }),
+  dev("rai-price: --rate-setter is an account", ["rai-price", "--source", "events", "--rate-setter", "$EOA"], {}, 3, "NO_CONTRACT", NO_CONTRACT("RateSetter"), { hint: /check --rate-setter/ }),
+  dev("rai-price: --rate-setter is the TBTCToken", ["rai-price", "--rate-setter", "$A:TBTCToken"], {}, 3, "WRONG_CONTRACT", NOT_A("RateSetter"), { hint: /check --rate-setter/ }),
+  dev("rai-price: --rate-setter is the EMP", ["rai-price", "--source", "events", "--rate-setter", "$A:ExpiringMultiParty"], {}, 3, "WRONG_CONTRACT", NOT_A("RateSetter"), { hint: /check --rate-setter/ }),
+  dev("rai-price: KEEPCTL_RATE_SETTER is 0x0", ["rai-price"], { KEEPCTL_RATE_SETTER: "0x0000000000000000000000000000000000000000" }, 3, "NO_CONTRACT", NO_CONTRACT("RateSetter"), { hint: /check --rate-setter/ }),
+  dev("list-keeps: start block past the head", ["list-keeps", "--operator", "$OP"], { KEEPCTL_START_BLOCK: "9000000" }, 3, "START_BLOCK", START, { hint: START_HINT }),
+  dev("check: start block past the head (MINBLOCK)", ["check", "--operator", "$OP"], { MINBLOCK: "9000000" }, 3, "START_BLOCK", START, { hint: START_HINT }),
+  dev("watch --once: start block past the head", ["watch", "--once", "--operator", "$OP", "--no-redeem"], { KEEPCTL_START_BLOCK: "9000000" }, 3, "START_BLOCK", START, { shape: "loop", noJson: true, hint: START_HINT }),
+  dev("redeem --yes: start block past the head", ["redeem", "--yes", "--operator", "$OP"], { ...keyEnv, ...BTC, KEEPCTL_START_BLOCK: "9000000" }, 3, "START_BLOCK", START, { hint: START_HINT }),
+  dev("rai-price --source events: start block past the head", ["rai-price", "--source", "events"], { KEEPCTL_START_BLOCK: "9000000" }, 3, "START_BLOCK", START, { hint: START_HINT }),
+  dev("redeem --dry-run: --deposit an account", ["redeem", "--dry-run", "--deposit", "$EOA"], { ...keyEnv, ...BTC }, 2, "USAGE", NOT_DEPOSIT, { hint: DEPOSIT_HINT }),
+  dev("redeem --yes: --deposit 0x0", ["redeem", "--yes", "--deposit", "0x0000000000000000000000000000000000000000"], { ...keyEnv, ...BTC }, 2, "USAGE", NOT_DEPOSIT, { hint: DEPOSIT_HINT }),
+  dev("redeem --yes: --deposit the TBTCToken", ["redeem", "--yes", "--deposit", "$A:TBTCToken"], { ...keyEnv, ...BTC }, 2, "USAGE", NOT_DEPOSIT, { hint: DEPOSIT_HINT }),
+  dev("redeem --dry-run: --deposit the TBTCSystem", ["redeem", "--dry-run", "--deposit", "$A:TBTCSystem"], { ...keyEnv, ...BTC }, 2, "USAGE", NOT_DEPOSIT, { hint: DEPOSIT_HINT }),
+  dev("redeem --yes: --deposit a keep (not its deposit)", ["redeem", "--yes", "--deposit", "$A:BondedECDSAKeepFactory"], { ...keyEnv, ...BTC }, 2, "USAGE", NOT_DEPOSIT, { hint: DEPOSIT_HINT }),
+  { ...dev("config file names a keep factory that is an account", ["--config", "$DIR/c.json", "check", "--operator", "$OP"], {}, 3, "NO_CONTRACT", NO_CONTRACT("BondedECDSAKeepFactory"), { hint: WRONG_DEP_HINT }), files: fromFile({ contracts: { BondedECDSAKeepFactory: "0x00000000000000000000000000000000000a11ce" } }) },
+];
+
+// ---- numbers ------------------------------------------------------------------------------------
+const nums: Case[] = [
+  usage("--threshold 0x80", ["check", "--threshold", "0x80"], DECIMAL),
+  usage("--threshold 1e3", ["check", "--threshold", "1e3"], DECIMAL),
+  usage("--threshold -1", ["check", "--threshold=-1"], DECIMAL),
+  usage("--threshold empty", ["check", "--threshold", ""], /empty value/),
+  usage("--threshold huge", ["check", "--threshold", "1" + "0".repeat(30)], RANGE),
+  usage("--threshold 99 (below 100)", ["watch", "--once", "--threshold", "99"], RANGE),
+  usage("config --threshold 12abc", ["config", "--threshold", "12abc"], DECIMAL),
+  usage("--redeem-below 0x80", ["redeem", "--dry-run", "--redeem-below", "0x80"], DECIMAL),
+  usage("--redeem-below 1001", ["watch", "--once", "--redeem-below", "1001"], RANGE),
+  usage("--fee-sats 1999", ["redeem", "--dry-run", "--fee-sats", "1999"], RANGE),
+  usage("--fee-sats 2500.5", ["redeem", "--dry-run", "--fee-sats", "2500.5"], WHOLE),
+  usage("--fee-sats 1e4", ["watch", "--once", "--fee-sats", "1e4"], WHOLE),
+  usage("watch --interval 0", ["watch", "--once", "--interval", "0"], RANGE),
+  usage("watch --interval 1.5", ["watch", "--interval", "1.5"], WHOLE),
+  usage("emp --interval -1", ["emp-liquidate", "--interval=-1"], WHOLE),
+  usage("emp --interval 86401", ["emp-dispute", "--interval", "86401"], RANGE),
+  usage("watch --max-failed-passes -1", ["watch", "--max-failed-passes=-1"], WHOLE),
+  usage("emp --max-failed-passes 1e3", ["emp-liquidate", "--once", "--max-failed-passes", "1e3"], WHOLE),
+  usage("--max-fee-gwei 0", ["redeem", "--dry-run", "--max-fee-gwei", "0"], RANGE),
+  usage("--max-fee-gwei 1e3", ["emp-liquidate", "--once", "--max-fee-gwei", "1e3"], DECIMAL),
+  usage("--max-fee-gwei abc", ["watch", "--once", "--max-fee-gwei", "abc"], DECIMAL),
+  usage("--window 0", ["rai-price", "--window", "0"], /--window must be between 1 and/),
+  usage("--window 1.5", ["rai-price", "--window", "1.5"], /--window must be a whole number, got "1\.5"/),
+  usage("--window 0x10", ["rai-price", "--window", "0x10"], /--window must be a whole number/),
+  usage("--at yesterday", ["rai-price", "--at", "yesterday"], /--at must be unix seconds or an ISO date/),
+  usage("--at -5", ["rai-price", "--at=-5"], /--at must be unix seconds or an ISO date/),
+  usage("--at 1e9", ["rai-price", "--at", "1e9"], /--at must be unix seconds or an ISO date/),
+  usage("devnet --port 0", ["devnet", "--port", "0"], /--port must be between 1 and 65535, got 0/),
+  usage("devnet --port 70000", ["devnet", "--port", "70000"], /--port must be between 1 and 65535/),
+  usage("devnet --port abc", ["devnet", "--port", "abc"], /--port must be a whole number/),
+  usage("--dispute-delay 1.5", ["emp-dispute", "--once", "--dispute-delay", "1.5"], WHOLE),
+  usage("--lookback 1e3", ["emp-dispute", "--once", "--lookback", "1e3"], WHOLE),
+  usage("--retries 21", ["emp-liquidate", "--once", "--retries", "21"], RANGE),
+  usage("--liquidation-deadline 0", ["emp-liquidate", "--once", "--liquidation-deadline", "0"], RANGE),
+  usage("--max-tokens 1e3", ["emp-liquidate", "--once", "--max-tokens", "1e3"], /at most 18 places/),
+  usage("--max-tokens 19 decimals", ["emp-liquidate", "--once", "--max-tokens", "1.1234567890123456789"], /at most 18 places/),
+  usage("--defense-activation-percent 101", ["emp-liquidate", "--once", "--defense-activation-percent", "101"], RANGE),
+  usage("--cr-threshold 1", ["emp-liquidate", "--once", "--cr-threshold", "1"], /must be at least 0 and below 1/),
+  usage("--cr-threshold -0.1", ["emp-dispute", "--once", "--cr-threshold=-0.1"], /at most 18 places/),
+  usage("--price abc", ["emp-liquidate", "--once", "--price", "abc"], /at most 18 places/),
+  usage("--price 0x1", ["emp-dispute", "--once", "--price", "0x1"], /at most 18 places/),
+  usageEnv("KEEPCTL_CHAIN_ID 0x1", { KEEPCTL_CHAIN_ID: "0x1" }, WHOLE),
+  usageEnv("KEEPCTL_CHAIN_ID huge", { KEEPCTL_CHAIN_ID: "99999999999999999999" }, RANGE),
+  usageEnv("KEEPCTL_RPC_TIMEOUT_MS 1e3", { KEEPCTL_RPC_TIMEOUT_MS: "1e3" }, WHOLE),
+  usageEnv("KEEPCTL_RPC_RETRIES 0", { KEEPCTL_RPC_RETRIES: "0" }, RANGE),
+  usageEnv("KEEPCTL_BATCH_MAX_COUNT 1001", { KEEPCTL_BATCH_MAX_COUNT: "1001" }, RANGE),
+  usageEnv("KEEPCTL_LOG_CHUNK_SIZE 0", { KEEPCTL_LOG_CHUNK_SIZE: "0" }, RANGE),
+  usageEnv("KEEPCTL_MAX_HEAD_AGE -1", { KEEPCTL_MAX_HEAD_AGE: "-1" }, WHOLE),
+  usageEnv("KEEPCTL_START_BLOCK 1.5", { KEEPCTL_START_BLOCK: "1.5" }, WHOLE),
+  usageEnv("MINBLOCK abc", { MINBLOCK: "abc" }, WHOLE),
+  usageEnv("KEEPCTL_WARN_THRESHOLD 99", { KEEPCTL_WARN_THRESHOLD: "99" }, RANGE),
+  usageEnv("COLLATERALISATION_THRESHOLD 1e3", { COLLATERALISATION_THRESHOLD: "1e3" }, DECIMAL),
+  usageEnv("KEEPCTL_REDEEM_BELOW 0x80", { KEEPCTL_REDEEM_BELOW: "0x80" }, DECIMAL),
+  usageEnv("KEEPCTL_REDEMPTION_FEE_SATS 1999", { KEEPCTL_REDEMPTION_FEE_SATS: "1999" }, RANGE),
+  usageEnv("KEEPCTL_RAI_TWAP_LENGTH 0", { KEEPCTL_RAI_TWAP_LENGTH: "0" }, RANGE),
+  usageEnv("KEEPCTL_RAI_LOOKBACK -1", { KEEPCTL_RAI_LOOKBACK: "-1" }, WHOLE),
+  usageEnv("KEEPCTL_RAI_UPDATE_RATE_DELAY 1.5", { KEEPCTL_RAI_UPDATE_RATE_DELAY: "1.5" }, WHOLE),
+  usageEnv("KEEPCTL_SUBGRAPH_TIMEOUT_MS 99", { KEEPCTL_SUBGRAPH_TIMEOUT_MS: "99" }, RANGE),
+  usageEnv("KEEPCTL_MAX_FEE_GWEI 0", { KEEPCTL_MAX_FEE_GWEI: "0" }, RANGE),
+  usageEnv("KEEPCTL_RECEIPT_TIMEOUT 86401", { KEEPCTL_RECEIPT_TIMEOUT: "86401" }, RANGE),
+  usageEnv("KEEPCTL_TX_POLL_MS 9", { KEEPCTL_TX_POLL_MS: "9" }, RANGE),
+  usageEnv("KEEPCTL_REBROADCAST_MS leading space", { KEEPCTL_REBROADCAST_MS: " 100" }, WHOLE),
+  usageEnv("KEEPCTL_REPLACE_AFTER +1", { KEEPCTL_REPLACE_AFTER: "+1" }, WHOLE),
+  usageEnv("KEEPCTL_REPLACEMENT_PCT 0.5", { KEEPCTL_REPLACEMENT_PCT: "0.5" }, RANGE),
+  usageEnv("KEEPCTL_INTERVAL 0", { KEEPCTL_INTERVAL: "0" }, RANGE),
+  usageEnv("KEEPCTL_INTERVAL empty", { KEEPCTL_INTERVAL: "" }, /empty value \(from KEEPCTL_INTERVAL\)/),
+  usageEnv("KEEPCTL_MAX_FAILED_PASSES 1e3", { KEEPCTL_MAX_FAILED_PASSES: "1e3" }, WHOLE),
+  usageEnv("KEEPCTL_MIN_ETH -1", { KEEPCTL_MIN_ETH: "-1" }, /at most 18 places/),
+  usageEnv("KEEPCTL_MIN_ETH 19 decimals", { KEEPCTL_MIN_ETH: "0.1234567890123456789" }, /at most 18 places/),
+  usageEnv("KEEPCTL_MAX_BLOCK_AGE 0", { KEEPCTL_MAX_BLOCK_AGE: "0" }, RANGE),
+  usageEnv("KEEPCTL_CR_THRESHOLD 1", { KEEPCTL_CR_THRESHOLD: "1" }, /must be at least 0 and below 1/),
+  usageEnv("CR_THRESHOLD (seed name) abc", { CR_THRESHOLD: "abc" }, /at most 18 places/),
+  usageEnv("KEEPCTL_LIQUIDATION_DEADLINE 0", { KEEPCTL_LIQUIDATION_DEADLINE: "0" }, RANGE),
+  usageEnv("KEEPCTL_MAX_TOKENS_TO_LIQUIDATE 1e3", { KEEPCTL_MAX_TOKENS_TO_LIQUIDATE: "1e3" }, /at most 18 places/),
+  usageEnv("KEEPCTL_DEFENSE_ACTIVATION_PERCENT 101", { KEEPCTL_DEFENSE_ACTIVATION_PERCENT: "101" }, RANGE),
+  usageEnv("KEEPCTL_DISPUTE_DELAY 86401", { KEEPCTL_DISPUTE_DELAY: "86401" }, RANGE),
+  usageEnv("KEEPCTL_EMP_LOOKBACK -5", { KEEPCTL_EMP_LOOKBACK: "-5" }, WHOLE),
+  usageEnv("KEEPCTL_BOT_RETRIES 21", { KEEPCTL_BOT_RETRIES: "21" }, RANGE),
+  usageEnv("KEEPCTL_STRICT_PERMS maybe", { KEEPCTL_STRICT_PERMS: "maybe" }, /expected true or false, got "maybe"/),
+  usageEnv("KEEPCTL_RAI_SOURCE graph", { KEEPCTL_RAI_SOURCE: "graph" }, /source must be auto, subgraph, events; got "graph"/),
+  usageEnv("KEEPCTL_NETWORK goerli", { KEEPCTL_NETWORK: "goerli" }, /unknown network "goerli"/),
+  cfgErr("config file: interval as hex text", ["--config", "$DIR/c.json", "config"], /expected a whole number, got "0x10" \(from config file key "interval"\)/, { files: fromFile({ interval: "0x10" }) }),
+  cfgErr("config file: feeSats 2500.5", ["--config", "$DIR/c.json", "config"], /expected a whole number, got "2500\.5"/, { files: fromFile({ feeSats: 2500.5 }) }),
+  cfgErr("config file: batchMaxCount -1", ["--config", "$DIR/c.json", "config"], /must be between 1 and 1000, got -1 \(from config file key "batchMaxCount"\)/, { files: fromFile({ batchMaxCount: -1 }) }),
+  cfgErr("config file: warnThreshold huge", ["--config", "$DIR/c.json", "config"], RANGE, { files: fromFile({ warnThreshold: 1e30 }) }),
+];
+
+// ---- URLs ---------------------------------------------------------------------------------------
+const KEYED = (scheme: string) => `${scheme}://rpc.example.com/v3/${APIKEY}`;
+const noKey = { secrets: [APIKEY] };
+const urls: Case[] = [
+  usage("--rpc-url ftp:// with a key", ["--rpc-url", KEYED("ftp"), "config"], BADURL, noKey),
+  usage("--rpc-url ws:// with a key", ["--rpc-url", KEYED("ws"), "list-keeps", "--operator", GOOD], BADURL, noKey),
+  usage("--rpc-url empty", ["--rpc-url", "", "config"], /empty value/),
+  usage("--rpc-url not a URL", ["--rpc-url", "localhost:8545", "config"], BADURL),
+  usage("--rpc-url http:// only", ["--rpc-url", "http://", "config"], BADURL),
+  usage("--rpc-url with a space", ["--rpc-url", `http://rpc.example.com/${APIKEY} x`, "check", "--operator", GOOD], BADURL, noKey),
+  usageEnv("KEEPCTL_RPC_URLS second one bad", { KEEPCTL_RPC_URLS: `http://127.0.0.1:8545, javascript:alert(1)/${APIKEY}` }, BADURL, noKey),
+  usage("--rpc-url and --rpc-url-file both", ["--rpc-url", "http://127.0.0.1:1", "--rpc-url-file", "$DIR/u", "config"], /--rpc-url and --rpc-url-file both given; pass only one/, { files: [{ name: "u", text: "http://127.0.0.1:1\n" }] }),
+  cfgErr("--rpc-url-file missing", ["--rpc-url-file", "$DIR/none", "config"], /cannot read --rpc-url-file .*: ENOENT/, { hint: /give a readable file/ }),
+  cfgErr("--rpc-url-file a directory", ["--rpc-url-file", "$DIR", "list-keeps", "--operator", GOOD], /cannot read --rpc-url-file .*: EISDIR/, { hint: /give a readable file/ }),
+  cfgErr("--rpc-url-file under a file (ENOTDIR)", ["--rpc-url-file", "$DIR/u/x", "config"], /cannot read --rpc-url-file .*: ENOTDIR/, { hint: /give a readable file/, files: [{ name: "u", text: "x" }] }),
+  cfgErr("--rpc-url-file unreadable (mode 000)", ["--rpc-url-file", "$DIR/u", "config"], /cannot read --rpc-url-file .*: EACCES/, { hint: /give a readable file/, files: [{ name: "u", text: `http://h/${APIKEY}\n`, mode: 0o000 }], needsNonRoot: true, ...noKey }),
+  cfgErr("--rpc-url-file empty", ["--rpc-url-file", "$DIR/u", "check", "--operator", GOOD], /--rpc-url-file .* holds no value/, { hint: /one value per line/, files: [{ name: "u", text: "\n# only a comment\n" }] }),
+  usage("--rpc-url-file holding a bad URL", ["--rpc-url-file", "$DIR/u", "config"], BADURL, { files: [{ name: "u", text: `ftp://h/${APIKEY}\n` }], ...noKey }),
+  cfgErr("KEEPCTL_RPC_URLS_FILE missing", ["config"], /cannot read KEEPCTL_RPC_URLS_FILE=.*: ENOENT/, { env: { KEEPCTL_RPC_URLS_FILE: "$DIR/none" }, hint: /give a readable file/ }),
+  usageEnv("KEEPCTL_RPC_URLS_FILE empty value", { KEEPCTL_RPC_URLS_FILE: "" }, /empty value \(from KEEPCTL_RPC_URLS_FILE\)/),
+  usageEnv("KEEPCTL_RPC_URL and KEEPCTL_RPC_URLS_FILE both", { KEEPCTL_RPC_URL: "http://127.0.0.1:1", KEEPCTL_RPC_URLS_FILE: "/nonexistent" }, /KEEPCTL_RPC_URL and KEEPCTL_RPC_URLS_FILE both set; set only one/),
+  usage("rai-price --subgraph-url gopher://", ["rai-price", "--subgraph-url", `gopher://api.thegraph.com/${APIKEY}`], BADURL, noKey),
+  cfgErr("rai-price --subgraph-url-file missing", ["rai-price", "--subgraph-url-file", "$DIR/none"], /cannot read --subgraph-url-file .*: ENOENT/, { hint: /give a readable file/ }),
+  cfgErr("--subgraph-url-file two lines", ["emp-liquidate", "--once", "--subgraph-url-file", "$DIR/u"], /--subgraph-url-file .* holds 2 lines, expected one value/, { hint: /exactly one value/, files: [{ name: "u", text: `https://a/${APIKEY}\nhttps://b/${APIKEY}\n` }], ...noKey }),
+  usage("watch --heartbeat-url ftp://", ["watch", "--once", "--heartbeat-url", `ftp://hc-ping.com/${APIKEY}`], BADURL, noKey),
+  cfgErr("emp --heartbeat-url-file empty", ["emp-dispute", "--once", "--heartbeat-url-file", "$DIR/u"], /--heartbeat-url-file .* holds no value/, { hint: /one value per line/, files: [{ name: "u", text: "" }] }),
+  usageEnv("KEEPCTL_SLACK_WEBHOOK_URL not a URL", { KEEPCTL_SLACK_WEBHOOK_URL: `hooks.slack.com/services/${APIKEY}` }, BADURL, noKey),
+  cfgErr("KEEPCTL_WEBHOOK_URL_FILE missing", ["config"], /cannot read KEEPCTL_WEBHOOK_URL_FILE=.*: ENOENT/, { env: { KEEPCTL_WEBHOOK_URL_FILE: "$DIR/none" }, hint: /give a readable file/ }),
+  usageEnv("Discord URL and its file both", { KEEPCTL_DISCORD_WEBHOOK_URL: `https://discord.com/api/webhooks/${APIKEY}`, KEEPCTL_DISCORD_WEBHOOK_URL_FILE: "/nonexistent" }, /KEEPCTL_DISCORD_WEBHOOK_URL and KEEPCTL_DISCORD_WEBHOOK_URL_FILE both set/, noKey),
+  usageEnv("KEEPCTL_HEARTBEAT_URL with a space", { KEEPCTL_HEARTBEAT_URL: `https://hc-ping.com/${APIKEY} now` }, BADURL, noKey),
+  usageEnv("KEEPCTL_SUBGRAPH_URL bad scheme", { KEEPCTL_SUBGRAPH_URL: `file:///etc/${APIKEY}` }, BADURL, noKey),
+  cfgErr("config file: rpcUrls with a bad scheme", ["--config", "$DIR/c.json", "config"], BADURL, { files: fromFile({ rpcUrls: [`ftp://h/${APIKEY}`] }), ...noKey }),
+  cfgErr("config file: rpcUrls empty text", ["--config", "$DIR/c.json", "config"], /empty value \(from config file key "rpcUrls"\)/, { files: fromFile({ rpcUrls: "" }) }),
+  cfgErr("no RPC URL at all", ["check", "--operator", GOOD], /^no RPC URL configured$/, { hint: /pass --rpc-url-file FILE or --rpc-url/ }),
+];
+
+// ---- files ----------------------------------------------------------------------------------------
+const CFG_HINT = /fix the path given by --config/;
+const DEP_HINT = /fix --deployment \/ KEEPCTL_DEPLOYMENT/;
+const files: Case[] = [
+  cfgErr("--config missing", ["--config", "$DIR/none.json", "config"], /cannot read config file .*none\.json: ENOENT/, { hint: CFG_HINT }),
+  cfgErr("--config a directory", ["--config", "$DIR", "list-keeps"], /cannot read config file .*: EISDIR/, { hint: CFG_HINT }),
+  cfgErr("--config unreadable (mode 000)", ["--config", "$DIR/c.json", "config"], /cannot read config file .*: EACCES/, { hint: CFG_HINT, files: [{ name: "c.json", text: "{}", mode: 0o000 }], needsNonRoot: true }),
+  cfgErr("--config not JSON", ["--config", "$DIR/c.json", "check"], /config file .*c\.json is not a valid JSON object: /, { hint: CFG_HINT, files: [{ name: "c.json", text: "nope\nnot json\n" }] }),
+  cfgErr("--config a JSON array", ["--config", "$DIR/c.json", "config"], /config file .* is not a valid JSON object: not a JSON object/, { hint: CFG_HINT, files: [{ name: "c.json", text: "[1,2]" }] }),
+  cfgErr("--config empty file", ["--config", "$DIR/c.json", "config"], /config file .* is not a valid JSON object/, { hint: CFG_HINT, files: [{ name: "c.json", text: "" }] }),
+  usage("--config empty value", ["--config", "", "config"], /^empty value \(from --config\)$/),
+  cfgErr("KEEPCTL_CONFIG missing", ["watch", "--once"], /cannot read config file .*: ENOENT/, { hint: CFG_HINT, env: { KEEPCTL_CONFIG: "$DIR/none.json" } }),
+  cfgErr("--deployment missing", ["--deployment", "$DIR/none.json", "list-keeps"], /cannot read deployment file .*: ENOENT/, { hint: DEP_HINT }),
+  cfgErr("--deployment a directory", ["--deployment", "$DIR", "check"], /cannot read deployment file .*: EISDIR/, { hint: DEP_HINT }),
+  cfgErr("--deployment not JSON", ["--deployment", "$DIR/d.json", "config"], /deployment file .* is not a valid JSON object/, { hint: DEP_HINT, files: [{ name: "d.json", text: "chainId: 31337" }] }),
+  cfgErr("--deployment chainId not a number", ["--deployment", "$DIR/d.json", "list-keeps"], /expected a whole number, got "abc" \(from deployment file key "chainId"\)/, { files: [{ name: "d.json", text: '{"chainId":"abc"}' }] }),
+  cfgErr("--deployment contracts a string", ["--deployment", "$DIR/d.json", "config"], /from deployment file key "contracts"/, { files: [{ name: "d.json", text: '{"chainId":31337,"contracts":"x"}' }] }),
+  cfgErr("--deployment a short contract address", ["--deployment", "$DIR/d.json", "check"], /invalid address "0x12" for contract TBTCSystem \(from deployment file key "contracts"\)/, { files: [{ name: "d.json", text: '{"chainId":31337,"contracts":{"TBTCSystem":"0x12"}}' }] }),
+  cfgErr("--deployment rpcUrl bad scheme", ["--deployment", "$DIR/d.json", "config"], BADURL, { files: [{ name: "d.json", text: `{"chainId":31337,"rpcUrl":"ws://h/${APIKEY}"}` }], ...noKey }),
+  cfgErr("--deployment without a chain id", ["--deployment", "$DIR/d.json", "config"], /^no chain id known for this network$/, { hint: /set KEEPCTL_CHAIN_ID/, files: [{ name: "d.json", text: '{"contracts":{}}' }] }),
+  cfgErr("--deployment deploymentBlock negative", ["--deployment", "$DIR/d.json", "config"], /from deployment file key "deploymentBlock"/, { files: [{ name: "d.json", text: '{"chainId":31337,"deploymentBlock":-1}' }] }),
+  usageEnv("KEEPCTL_DEPLOYMENT empty", { KEEPCTL_DEPLOYMENT: "" }, /^empty value \(from KEEPCTL_DEPLOYMENT\)$/),
+  cfgErr("config file deployment missing (relative to the file)", ["--config", "$DIR/c.json", "config"], /cannot read deployment file .*gone\.json: ENOENT/, { hint: DEP_HINT, files: fromFile({ deployment: "gone.json" }) }),
+  usage(".env: a bad number", ["config"], /expected a whole number, got "abc" \(from KEEPCTL_INTERVAL in \.env\)/, { files: [{ name: ".env", text: "KEEPCTL_INTERVAL=abc\n" }] }),
+  cfgErr(".env: an unknown KEEPCTL_ variable", ["config"], /unknown variable in \.env "KEEPCTL_INTERVALL" \(did you mean "KEEPCTL_INTERVAL"\?\)/, { hint: /docs\/configuration\.md/, files: [{ name: ".env", text: "KEEPCTL_INTERVALL=5\n" }] }),
+];
+
+// ---- keys and key files ------------------------------------------------------------------------
+const KEYHINT = /use 64 hex characters/;
+const keyRow = (name: string, key: string, argv: string[], more: Partial<Case> = {}): Case =>
+  dev(name, argv, { KEEPCTL_PRIVATE_KEY: key, ...BTC }, 3, "CONFIG", /^KEEPCTL_PRIVATE_KEY is not a (valid|32-byte)/, { hint: KEYHINT, secrets: [key], ...more });
+const redeemDry = ["redeem", "--dry-run", "--operator", "$OP"];
+const redeemYes = ["redeem", "--yes", "--operator", "$OP"];
+const ks = (password: string, mode = 0o600): FileSpec => ({ name: "key.json", keystorePassword: password, mode });
+const pw = (text: string, mode = 0o600): FileSpec => ({ name: "pw", text, mode });
+const keys: Case[] = [
+  keyRow("key too short", "0x1234", redeemDry),
+  keyRow("key 63 hex digits", "0x" + "1".repeat(63), redeemYes),
+  keyRow("key 66 hex digits", "0x" + "1".repeat(66), emp("emp-liquidate", "--price", "1")),
+  keyRow("key not hex", "0x" + "zz".repeat(32), redeemYes),
+  keyRow("key all zero", "0x" + "0".repeat(64), redeemYes),
+  keyRow("key all zero without 0x", "0".repeat(64), emp("emp-dispute", "--price", "1")),
+  keyRow("key equal to secp256k1 n", "0x" + SECP_N, redeemDry),
+  keyRow("key above secp256k1 n", "0x" + "f".repeat(64), emp("emp-liquidate", "--price", "1")),
+  keyRow("key above n, watch", "0x" + "f".repeat(64), ["watch", "--once", "--operator", "$OP"], { shape: "error" }),
+  keyRow("key a mnemonic", MNEMONIC, redeemYes),
+  keyRow("key a mnemonic, emp", "test test test test test test test test test test test junk", emp("emp-dispute", "--price", "1")),
+  keyRow("key with a quote", `"$KEY"`, redeemYes, { secrets: ["$KEY", "$KEYHEX"] }),
+  usage("KEEPCTL_KEYSTORE and KEEPCTL_PRIVATE_KEY both", ["redeem", "--dry-run"], /KEEPCTL_KEYSTORE and KEEPCTL_PRIVATE_KEY both name a signing key; set only one/, { env: { KEEPCTL_KEYSTORE: "$DIR/key.json", KEEPCTL_PRIVATE_KEY: "$KEY" }, hint: /unset KEEPCTL_PRIVATE_KEY/, secrets: ["$KEY", "$KEYHEX"] }),
+  usage("both key sources, .env and env", ["emp-liquidate", "--once"], /both name a signing key/, { env: { KEEPCTL_KEYSTORE: "$DIR/key.json" }, files: [{ name: ".env", text: "KEEPCTL_PRIVATE_KEY=$KEY\n" }], hint: /unset KEEPCTL_PRIVATE_KEY/, secrets: ["$KEY", "$KEYHEX"] }),
+  cfgErr("config file with privateKey", ["--config", "$DIR/c.json", "redeem", "--dry-run"], /"privateKey" is not allowed in a config file/, { hint: /use a keystore/, files: [{ name: "c.json", text: '{"privateKey":"$KEY"}' }], secrets: ["$KEY", "$KEYHEX"] }),
+  dev("keystore missing", [...redeemDry, "--keystore", "$DIR/none.json", "--password-file", "$DIR/pw"], BTC, 3, "CONFIG", /keystore .*none\.json does not exist/, { hint: /pass --keystore/, files: [pw("pw-right")], secrets: ["pw-right"] }),
+  dev("keystore a directory", [...redeemYes, "--keystore", "$DIR", "--password-file", "$DIR/pw"], BTC, 3, "CONFIG", /keystore .* cannot be read/, { hint: /pass --keystore/, files: [pw("pw-right")], secrets: ["pw-right"] }),
+  dev("keystore not a keystore", [...redeemYes, "--keystore", "$DIR/key.json", "--password-file", "$DIR/pw"], BTC, 3, "CONFIG", /cannot decrypt keystore .*: not a valid encrypted JSON keystore/, { hint: /point --keystore at the right file/, files: [{ name: "key.json", text: '{"hello":"world"}', mode: 0o600 }, pw("pw-right")], secrets: ["pw-right"] }),
+  dev("keystore wrong password", [...redeemYes, "--keystore", "$DIR/key.json", "--password-file", "$DIR/pw"], BTC, 3, "CONFIG", /^wrong password for keystore .*key\.json$/, { hint: /check the password file/, files: [ks("pw-right-Xy7"), pw("pw-wrong-Qz9\n")], secrets: ["pw-right-Xy7", "pw-wrong-Qz9", "$KEY", "$KEYHEX"] }),
+  dev("keystore wrong password, emp", emp("emp-liquidate", "--price", "1", "--keystore", "$DIR/key.json", "--password-file", "$DIR/pw"), {}, 3, "CONFIG", /^wrong password for keystore/, { hint: /check the password file/, files: [ks("pw-right-Ab1"), pw("pw-wrong-Cd2")], secrets: ["pw-right-Ab1", "pw-wrong-Cd2", "$KEY", "$KEYHEX"] }),
+  dev("keystore without a password off a terminal", [...redeemYes, "--keystore", "$DIR/key.json"], BTC, 3, "CONFIG", /the keystore needs a password and there is no terminal/, { hint: /pass --password-file/, files: [ks("pw-right-Ef3")], secrets: ["pw-right-Ef3"] }),
+  dev("password file missing", [...redeemYes, "--keystore", "$DIR/key.json", "--password-file", "$DIR/none"], BTC, 3, "CONFIG", /password file .*none cannot be read/, { hint: /check --password-file/, files: [ks("pw-right-Gh4")], secrets: ["pw-right-Gh4"] }),
+  dev("keystore world-readable with --strict-perms", [...redeemYes, "--strict-perms", "--keystore", "$DIR/key.json", "--password-file", "$DIR/pw"], BTC, 3, "CONFIG", /^keystore .*key\.json is open to group\/others \(mode 0644\); run chmod 600 on it$/, { hint: /chmod 600 the file/, files: [ks("pw-right-Ij5", 0o644), pw("pw-right-Ij5")], secrets: ["pw-right-Ij5", "$KEY", "$KEYHEX"] }),
+  dev("password file world-readable with KEEPCTL_STRICT_PERMS", emp("emp-dispute", "--price", "1", "--keystore", "$DIR/key.json", "--password-file", "$DIR/pw"), { KEEPCTL_STRICT_PERMS: "1" }, 3, "CONFIG", /^password file .*pw is open to group\/others \(mode 0604\)/, { hint: /chmod 600 the file/, files: [ks("pw-right-Kl6"), pw("pw-right-Kl6", 0o604)], secrets: ["pw-right-Kl6", "$KEY", "$KEYHEX"] }),
+  dev("keystore group-writable, watch --strict-perms", ["watch", "--once", "--operator", "$OP", "--strict-perms", "--keystore", "$DIR/key.json", "--password-file", "$DIR/pw"], BTC, 3, "CONFIG", /^keystore .* is open to group\/others \(mode 0620\)/, { hint: /chmod 600 the file/, files: [ks("pw-right-Mn7", 0o620), pw("pw-right-Mn7")], secrets: ["pw-right-Mn7"] }),
+  dev("no signing key for redeem --yes", redeemYes, BTC, 3, "CONFIG", /^no signing key configured$/, { hint: /pass --keystore/ }),
+  dev("no signing key for emp-liquidate", emp("emp-liquidate", "--price", "1"), {}, 3, "CONFIG", /^no signing key configured$/, { hint: /pass --keystore/ }),
+];
+
+// ---- unknown names ---------------------------------------------------------------------------------
+const UNKNOWN_ENV_HINT = /docs\/configuration\.md lists every KEEPCTL_ variable/;
+const UNKNOWN_KEY_HINT = /docs\/configuration\.md lists every key/;
+const names: Case[] = [
+  cfgErr("KEEPCTL_RPC_URL_FILE (typo)", ["config"], /unknown environment variable "KEEPCTL_RPC_URL_FILE" \(did you mean "KEEPCTL_RPC_URLS_FILE"\?\)/, { env: { KEEPCTL_RPC_URL_FILE: "/x" }, hint: UNKNOWN_ENV_HINT }),
+  cfgErr("KEEPCTL_OPERATOR (typo)", ["list-keeps"], /unknown environment variable "KEEPCTL_OPERATOR" \(did you mean "KEEPCTL_OPERATORS"\?\)/, { env: { KEEPCTL_OPERATOR: GOOD }, hint: UNKNOWN_ENV_HINT }),
+  cfgErr("KEEPCTL_WARN_TRESHOLD (typo)", ["check"], /did you mean "KEEPCTL_WARN_THRESHOLD"\?/, { env: { KEEPCTL_WARN_TRESHOLD: "140" }, hint: UNKNOWN_ENV_HINT }),
+  cfgErr("KEEPCTL_PRIVKEY holding a key", ["redeem", "--dry-run"], /unknown environment variable "KEEPCTL_PRIVKEY"/, { env: { KEEPCTL_PRIVKEY: PASTED_KEY }, hint: UNKNOWN_ENV_HINT, secrets: [PASTED_KEY, PASTED_KEY.slice(2)] }),
+  cfgErr("KEEPCTL_ZZZ (no suggestion)", ["rai-price"], /^unknown environment variable "KEEPCTL_ZZZ"$/, { env: { KEEPCTL_ZZZ: "1" }, hint: UNKNOWN_ENV_HINT }),
+  cfgErr("KEEPCTL_EMP (typo) for emp-dispute", ["emp-dispute", "--once"], /unknown environment variable "KEEPCTL_EMP"/, { env: { KEEPCTL_EMP: GOOD }, hint: UNKNOWN_ENV_HINT }),
+  cfgErr("config key rpcUrl", ["--config", "$DIR/c.json", "config"], /unknown key in config file .*: "rpcUrl" \(did you mean "rpcUrls"\?\)/, { hint: UNKNOWN_KEY_HINT, files: fromFile({ rpcUrl: "http://h" }) }),
+  cfgErr("config key operator", ["--config", "$DIR/c.json", "list-keeps"], /"operator" \(did you mean "operators"\?\)/, { hint: UNKNOWN_KEY_HINT, files: fromFile({ operator: GOOD }) }),
+  cfgErr("config key startblock (case)", ["--config", "$DIR/c.json", "check"], /"startblock" \(did you mean "startBlock"\?\)/, { hint: UNKNOWN_KEY_HINT, files: fromFile({ startblock: 1 }) }),
+  cfgErr("config key foo", ["--config", "$DIR/c.json", "watch", "--once"], /unknown key in config file .*: "foo"$/, { hint: UNKNOWN_KEY_HINT, files: fromFile({ foo: 1 }) }),
+  cfgErr("config key private_key holding a key", ["--config", "$DIR/c.json", "redeem", "--dry-run"], /unknown key in config file .*: "private_key"/, { hint: UNKNOWN_KEY_HINT, files: fromFile({ private_key: PASTED_KEY }), secrets: [PASTED_KEY, PASTED_KEY.slice(2)] }),
+  usage("unknown option", ["list-keeps", "--operater", GOOD], /^unknown option '--operater'/, { ...cmdr, hint: /^\(Did you mean --operator\?\)$/ }),
+  usage("unknown command", ["lsit-keeps"], /^unknown command 'lsit-keeps'/, { ...cmdr, hint: /^\(Did you mean list-keeps\?\)$/ }),
+  usage("missing option argument", ["check", "--operator"], /^option '--operator <address>' argument missing$/, cmdr),
+  usage("bad --network choice", ["--network", "goerli", "config"], /^option '--network <name>' argument 'goerli' is invalid/, cmdr),
+  usage("bad --source choice", ["rai-price", "--source", "graph"], /^option '--source <source>' argument 'graph' is invalid/, cmdr),
+  usage("--private-key does not exist", ["redeem", "--private-key", PASTED_KEY], /^unknown option '--private-key'/, { ...cmdr, secrets: [PASTED_KEY, PASTED_KEY.slice(2)] }),
+  usage("excess argument", ["check", "extra"], /too many arguments/, cmdr),
+];
+
+// ---- BTC addresses ------------------------------------------------------------------------------------
+const WRONG_NET = /is a Bitcoin mainnet address but this chain redeems to Bitcoin testnet\/regtest/;
+const btc: Case[] = [
+  dev("redeem: bech32 mainnet address on the devnet", [...redeemDry, "--btc-address", BC1], keyEnv, 2, "USAGE", WRONG_NET, { hint: /matching Bitcoin network/ }),
+  dev("redeem --yes: P2PKH mainnet address on the devnet", [...redeemYes, "--btc-address", "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"], keyEnv, 2, "USAGE", WRONG_NET, { hint: /matching Bitcoin network/ }),
+  dev("redeem --yes: P2SH mainnet address on the devnet", [...redeemYes, "--btc-address", "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy"], keyEnv, 2, "USAGE", WRONG_NET, { hint: /matching Bitcoin network/ }),
+  dev("redeem: bech32 with a bad checksum", [...redeemYes, "--btc-address", TB1.slice(0, -1) + "y"], keyEnv, 2, "USAGE", /is not valid bech32 \(bad checksum, character or case\)/),
+  dev("redeem: base58 with a bad checksum", [...redeemYes, "--btc-address", "mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfm"], keyEnv, 2, "USAGE", /BTC address "mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfm"/),
+  dev("redeem: garbage", [...redeemYes, "--btc-address", "garbage!!"], keyEnv, 2, "USAGE", /"garbage!!" does not look like a BTC address \(from --btc-address\)/),
+  dev("redeem: mixed-case bech32", [...redeemDry, "--btc-address", "tb1QW508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx"], keyEnv, 2, "USAGE", /is not valid bech32/),
+  dev("watch --once: bech32 with a bad checksum", ["watch", "--once", "--operator", "$OP", "--btc-address", TB1.slice(0, -1) + "y"], keyEnv, 2, "USAGE", /is not valid bech32/),
+  dev("watch --once: mainnet address on the devnet", ["watch", "--once", "--operator", "$OP"], { ...keyEnv, KEEPCTL_BTC_ADDRESS: BC1 }, 2, "USAGE", WRONG_NET, { hint: /matching Bitcoin network/ }),
+  dev("redeem: BTC_ADDRESS (seed name) too short", redeemYes, { ...keyEnv, BTC_ADDRESS: "tb1q" }, 2, "USAGE", /"tb1q" does not look like a BTC address \(from BTC_ADDRESS\)/),
+  dev("redeem --yes: no BTC address", redeemYes, keyEnv, 3, "CONFIG", /^no BTC address to redeem to$/, { hint: /pass --btc-address/ }),
+  { ...usage("redeem on mainnet: a testnet address", [...redeemDry, "--btc-address", TB1], /testnet/, { env: keyEnv }), backend: "dead", hint: /matching Bitcoin network/ },
+];
+
+// ---- RPC doubles and a dead endpoint ---------------------------------------------------------------
+const rpc = (name: string, backend: Backend, argv: string[], exit: number, code: string, error: RegExp, more: Partial<Case> = {}): Case =>
+  ({ name, backend, argv, exit, code, error, secrets: [APIKEY], ...more });
+const OP_ARGS = ["--operator", GOOD];
+const JUNK = /^the RPC node returned "block NaN" for the latest block\.number, which is not valid$/;
+const HDR = /^the RPC node answered eth_getBlockByNumber with an error: header not found \(code -32000\)$/;
+const TRIE = /^the RPC node answered eth_call with an error: missing trie node 1234 \(code -32000\)$/;
+const STALE = /^the RPC node's latest block 20000000 is \d+ s old \(.*; limit 600 s\): the node is stuck or not synced$/;
+const STALE_HINT = /^point --rpc-url at a synced node, or raise KEEPCTL_MAX_HEAD_AGE/;
+const CHAIN = /^RPC endpoint serves chain 5, expected chain (1|31337)$/;
+const CHAIN_HINT = /point --rpc-url at the right network/;
+const UNREACH = /^no RPC endpoint answered: http:\/\/127\.0\.0\.1:\d+\/\*\*\*/;
+const bot = (b: string) => [b, "--once", "--dry-run", "--price", "1", "--emp", GOOD];
+const doubles: Case[] = [
+  rpc("list-keeps: junk head", "junk", ["list-keeps", ...OP_ARGS], 4, "BAD_RESPONSE", JUNK, { hint: /malformed data/ }),
+  rpc("check: junk head", "junk", ["check", ...OP_ARGS], 4, "BAD_RESPONSE", JUNK, { hint: /malformed data/ }),
+  rpc("watch --once: junk head", "junk", ["watch", "--once", ...OP_ARGS], 4, "BAD_RESPONSE", JUNK, { shape: "loop", noJson: true, hint: /malformed data/ }),
+  rpc("redeem --dry-run: junk head", "junk", ["redeem", "--dry-run", ...OP_ARGS, "--btc-address", BC1], 4, "BAD_RESPONSE", JUNK, { env: keyEnv, hint: /malformed data/ }),
+  rpc("rai-price: junk head", "junk", ["rai-price", "--source", "events"], 4, "BAD_RESPONSE", JUNK, { hint: /malformed data/ }),
+  rpc("emp-liquidate: junk head", "junk", bot("emp-liquidate"), 4, "BAD_RESPONSE", JUNK, { env: keyEnv, hint: /malformed data/ }),
+  rpc("list-keeps: node error", "nodeError", ["list-keeps", ...OP_ARGS], 4, "NODE_ERROR", HDR, { hint: NODE_HINT }),
+  rpc("check: node error", "nodeError", ["check", ...OP_ARGS], 4, "NODE_ERROR", HDR, { hint: NODE_HINT }),
+  rpc("redeem --yes: node error", "nodeError", ["redeem", "--yes", ...OP_ARGS, "--btc-address", BC1], 4, "NODE_ERROR", HDR, { env: keyEnv, hint: NODE_HINT }),
+  rpc("emp-dispute: node error", "nodeError", bot("emp-dispute"), 4, "NODE_ERROR", HDR, { env: keyEnv, hint: NODE_HINT }),
+  rpc("rai-price: node error", "nodeError", ["rai-price", "--source", "events"], 4, "NODE_ERROR", HDR, { hint: NODE_HINT }),
+  rpc("watch --once: node error", "nodeError", ["watch", "--once", ...OP_ARGS], 4, "NODE_ERROR", HDR, { shape: "loop", noJson: true, hint: NODE_HINT }),
+  rpc("check: eth_call fails at the node", "callError", ["check", ...OP_ARGS], 4, "NODE_ERROR", TRIE, { hint: NODE_HINT }),
+  rpc("list-keeps: eth_call fails at the node", "callError", ["list-keeps", ...OP_ARGS], 4, "NODE_ERROR", TRIE, { hint: NODE_HINT }),
+  rpc("emp-liquidate: eth_call fails at the node", "callError", bot("emp-liquidate"), 4, "NODE_ERROR", TRIE, { env: keyEnv, hint: NODE_HINT }),
+  rpc("rai-price: eth_call fails at the node", "callError", ["rai-price", "--source", "events"], 4, "NODE_ERROR", TRIE, { hint: NODE_HINT }),
+  rpc("check: wrong chain", "wrongChain", ["check", ...OP_ARGS], 4, "CHAIN_MISMATCH", CHAIN, { hint: CHAIN_HINT }),
+  rpc("redeem --yes: wrong chain", "wrongChain", ["redeem", "--yes", ...OP_ARGS, "--btc-address", BC1], 4, "CHAIN_MISMATCH", CHAIN, { env: keyEnv, hint: CHAIN_HINT }),
+  rpc("emp-liquidate: wrong chain", "wrongChain", bot("emp-liquidate"), 4, "CHAIN_MISMATCH", CHAIN, { env: keyEnv, hint: CHAIN_HINT }),
+  rpc("config --check-rpc: wrong chain", "wrongChain", ["config", "--check-rpc"], 4, "CHAIN_MISMATCH", CHAIN, { hint: CHAIN_HINT }),
+  rpc("devnet deployment, mainnet node", "wrongChain", ["--deployment", "$DEP", "list-keeps", "--operator", "$OP"], 4, "CHAIN_MISMATCH", CHAIN, { hint: CHAIN_HINT }),
+  rpc("list-keeps: chain id not a number", "badChainId", ["list-keeps", ...OP_ARGS], 4, "BAD_RESPONSE", /^the RPC node returned "banana" for eth_chainId, which is not valid$/, { hint: /malformed data/ }),
+  rpc("check: stale head", "stale", ["check", ...OP_ARGS], 4, "STALE_HEAD", STALE, { hint: STALE_HINT }),
+  rpc("redeem --yes: stale head", "stale", ["redeem", "--yes", ...OP_ARGS, "--btc-address", BC1], 4, "STALE_HEAD", STALE, { env: keyEnv, hint: STALE_HINT }),
+  rpc("emp-dispute: stale head", "stale", bot("emp-dispute"), 4, "STALE_HEAD", STALE, { env: keyEnv, hint: STALE_HINT }),
+  rpc("watch --once: stale head", "stale", ["watch", "--once", ...OP_ARGS], 4, "STALE_HEAD", STALE, { shape: "loop", noJson: true, hint: STALE_HINT }),
+  rpc("check: head from the future", "future", ["check", ...OP_ARGS], 4, "BAD_RESPONSE", /^the RPC node's latest block 20000000 is dated .* s in the future$/, { hint: /^check this machine's clock/ }),
+  rpc("list-keeps: HTTP 500", "http500", ["list-keeps", ...OP_ARGS], 4, "RPC_UNREACHABLE", UNREACH, { hint: /check --rpc-url/ }),
+  rpc("emp-liquidate: HTTP 500", "http500", bot("emp-liquidate"), 4, "RPC_UNREACHABLE", UNREACH, { env: keyEnv, hint: /check --rpc-url/ }),
+  rpc("check: HTTP 401", "http401", ["check", ...OP_ARGS], 4, "RPC_UNREACHABLE", UNREACH, { hint: /check --rpc-url/ }),
+  rpc("redeem --yes: HTTP 401", "http401", ["redeem", "--yes", ...OP_ARGS, "--btc-address", BC1], 4, "RPC_UNREACHABLE", UNREACH, { env: keyEnv, hint: /check --rpc-url/ }),
+  rpc("config --check-rpc: HTTP 401", "http401", ["config", "--check-rpc"], 4, "RPC_UNREACHABLE", UNREACH, { hint: /check --rpc-url/ }),
+  rpc("rai-price: refused", "dead", ["rai-price", "--source", "events"], 4, "RPC_UNREACHABLE", UNREACH, { hint: /check --rpc-url/ }),
+  rpc("watch --once: refused", "dead", ["watch", "--once", ...OP_ARGS], 4, "RPC_UNREACHABLE", UNREACH, { hint: /check --rpc-url/ }),
+  rpc("devnet via a keyed URL: TBTCSystem is an account", "devnetProxy", ["--deployment", "$DEP", "check", "--operator", "$OP"], 3, "NO_CONTRACT", NO_CONTRACT("TBTCSystem"), { env: { KEEPCTL_CONTRACTS: "TBTCSystem=$EOA" }, hint: WRONG_DEP_HINT }),
+  rpc("devnet via a keyed URL: wrong key password", "devnetProxy", ["--deployment", "$DEP", ...redeemYes, "--keystore", "$DIR/key.json", "--password-file", "$DIR/pw"], 3, "CONFIG", /^wrong password for keystore/, { env: BTC, hint: /check the password file/, files: [ks("pw-right-Op8"), pw("pw-wrong-Qr9")], secrets: [APIKEY, "pw-right-Op8", "pw-wrong-Qr9", "$KEY", "$KEYHEX"] }),
+];
+
+export const TABLE: Case[] = [...addresses, ...wrong, ...nums, ...urls, ...files, ...keys, ...names, ...btc, ...doubles];
