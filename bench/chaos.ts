@@ -57,21 +57,24 @@ async function main(): Promise<number> {
       const meanMs = Math.round(sum(runs, (r) => r.ms) / runs.length);
       const met = done === required && duplicates === 0 && reverted === 0 && falseAlerts === 0 && runs.every((r) => r.exitCodes.at(-1) === 0);
       ok &&= met && clean.done === clean.required && clean.duplicates === 0;
-      rows.push(
+      const row = (
         [
           `${command}: ${seeds} seeds at ${Math.round(rate * 100)}% faults (seeds ${first}..${first + seeds - 1})`,
           `  faults injected: ${Object.entries(faults).map(([k, v]) => `${k} ${v}`).join(", ")}; on broadcasts ${sum(runs, (r) => r.broadcastFaults)}`,
           `  actions required ${required}, done exactly once ${done}; duplicate transactions ${duplicates}; reverted ${reverted}; false "failed" alerts ${falseAlerts}`,
           `  invocations (cron-style re-runs) ${sum(runs, (r) => r.runs)} for ${seeds} seeds; transactions ${sum(runs, (r) => r.transactions)}`,
           `  wall time per seed ${meanMs} ms vs fault-free ${clean.ms} ms (${(meanMs / Math.max(1, clean.ms)).toFixed(1)}x)   ${met ? "[met]" : "[missed]"}`,
-        ].join("\n"),
+        ].join("\n")
       );
+      rows.push(row);
+      // Printed as each command finishes: a long run that dies later keeps what it measured.
+      process.stdout.write(`${rows.length === 1 ? "\nkeepctl chaos: exactly once under a lossy RPC (counted from the chain)\n\n" : ""}${row}\n\n`);
     }
   } finally {
     await tbtc?.close();
     await emp?.close();
   }
-  process.stdout.write(`\nkeepctl chaos: exactly once under a lossy RPC (counted from the chain)\n\n${rows.join("\n\n")}\n\ntotal ${Math.round((Date.now() - started) / 1000)} s\n`);
+  process.stdout.write(`total ${Math.round((Date.now() - started) / 1000)} s\n`);
   return ok ? 0 : 1;
 }
 

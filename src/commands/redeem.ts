@@ -15,19 +15,18 @@ import { openRedeemSession, payoutScriptOf } from "../lib/tbtc/redeem-session";
 import { channelAlert } from "../lib/alert";
 import { loadTbtcRun, preflightTbtcFromConfig } from "../lib/tbtc/report";
 import { State } from "../lib/tbtc/abis";
-import { addSigningOptions, collect, globalsOf, loadCommandConfig, outputOf, runState, shutdown, splitOption } from "./common";
+import { addOperatorOption, addSigningOptions, collect, globalsOf, loadCommandConfig, outputOf, runState, shutdown, splitOption } from "./common";
 
 export function register(program: Command): void {
-  addSigningOptions(program.command("redeem"))
+  addOperatorOption(addSigningOptions(program.command("redeem")), "operator whose at-risk deposits to redeem")
     .description("redeem at-risk deposits with the wallet's TBTC (shows the plan, confirms, sends)")
     .option("--deposit <address>", "deposit to redeem; repeat or comma-separate (default: at-risk deposits of --operator)", collect)
-    .option("--operator <address>", "operator whose at-risk deposits to redeem (env KEEPCTL_OPERATORS)", collect)
     .option("--btc-address <address>", "BTC address the redemption pays to (env KEEPCTL_BTC_ADDRESS)")
     .option("--redeem-below <pct>", "redeem deposits below this collateralization % (env KEEPCTL_REDEEM_BELOW; default 130)")
     .option("--fee-sats <sats>", "BTC fee left to the redemption tx (env KEEPCTL_REDEMPTION_FEE_SATS; default 10000)")
     .option("-y, --yes", "do not ask for confirmation (required when not on a terminal)")
     .option("--dry-run", "simulate and show the plan; send nothing")
-    .addHelpText("after", "\nExit codes: 0 done (also nothing to do, or a deposit redeemed by someone else first), 2 bad flag or\nno --yes off a terminal, 3 missing key/BTC address or account in use, 4 RPC, 5 revert, 6 not enough TBTC/ETH.\nSee docs/redeem-watch.md.")
+    .addHelpText("after", "\nExit codes: 0 done (also nothing to do, or a deposit redeemed by someone else first), 2 bad flag or\nno --yes off a terminal, 3 missing key/BTC address, 4 RPC (also a redemption deferred by it), 5 revert,\n6 not enough TBTC/ETH, 8 another sender uses the key, 9 a transaction sent but not mined yet (the next run\nsettles it). See docs/exit-codes.md.")
     .action(async (_opts, cmd: Command) => {
       const g = globalsOf(cmd);
       const out = outputOf(cmd);

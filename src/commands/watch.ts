@@ -11,12 +11,11 @@ import { hasSigningKey, openRedeemSession, payoutScriptOf, tbtcContractsOf, type
 import { connectFromConfig } from "../lib/tbtc/report";
 import { runWatch, unfinishedExitCode } from "../lib/tbtc/watch-loop";
 import { eventWriter, type WatchEvent } from "../lib/events";
-import { addSigningOptions, collect, globalsOf, loadCommandConfig, outputOf, runState, shutdown } from "./common";
+import { addOperatorOption, addSigningOptions, globalsOf, loadCommandConfig, outputOf, runState, shutdown } from "./common";
 
 export function register(program: Command): void {
-  addSigningOptions(program.command("watch"))
+  addOperatorOption(addSigningOptions(program.command("watch")))
     .description("loop: check the operators' deposits, courtesy-call, redeem by policy, submit signatures, alert, heartbeat")
-    .option("--operator <address>", "operator address; repeat or comma-separate (env KEEPCTL_OPERATORS)", collect)
     .option("--interval <seconds>", "seconds between loops (env KEEPCTL_INTERVAL; default 60)")
     .option("--on-block", "also start a loop as soon as a new block arrives")
     .option("--once", "run one loop and exit (for cron)")

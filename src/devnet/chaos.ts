@@ -272,9 +272,10 @@ async function prepare(world: TbtcWorld | EmpWorld, command: ChaosCommand): Prom
   // emp-dispute: another liquidator liquidates a healthy (2.0) position; the disputer disputes it.
   const victim = seed.sponsors.find((s) => s.label === "cr-2.0")!;
   const other = await provider.getSigner(OTHER);
-  const now = BigInt((await provider.getBlock("latest"))!.timestamp);
+  // The next block's time is at least the wall clock: a long run leaves the snapshot's head far behind.
+  const now = BigInt(Math.max((await provider.getBlock("latest"))!.timestamp, Math.floor(Date.now() / 1000)));
   await (await other.sendTransaction(encodeApprove(dep.addresses.synthetic, dep.addresses.emp))).wait();
-  await (await other.sendTransaction(encodeCreateLiquidation(dep.addresses.emp, { sponsor: victim.address, minCollateralPerToken: 0n, maxCollateralPerToken: wad("2.5"), maxTokensToLiquidate: victim.tokens, deadline: now + 300n }))).wait();
+  await (await other.sendTransaction(encodeCreateLiquidation(dep.addresses.emp, { sponsor: victim.address, minCollateralPerToken: 0n, maxCollateralPerToken: wad("2.5"), maxTokensToLiquidate: victim.tokens, deadline: now + 3600n }))).wait();
   await provider.send("evm_increaseTime", [61]);
   await provider.send("evm_mine", []);
   return {

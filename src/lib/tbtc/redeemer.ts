@@ -133,7 +133,7 @@ export async function redeemOne(s: JournaledSender, c: TbtcContracts, item: Plan
       return { ...base, status: "already-requested", reason: "the journal records this request as mined" };
     } catch (e) {
       // A revert in simulation or on chain is how a lost race shows up: check before calling it a failure.
-      if (e instanceof RevertError || (e instanceof KeepctlError && e.exitCode === 5)) {
+      if (e instanceof RevertError || (e instanceof KeepctlError && e.exitCode === ExitCode.REVERT)) {
         const lost = await lostRace(s, c, item, key);
         if (lost) return lost;
       }
