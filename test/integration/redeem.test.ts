@@ -80,7 +80,8 @@ function session(w: ethers.Wallet, events: RedeemEvent[] = []) {
 
 /** Waits until exactly `n` transactions are pending, then mines them in one block. */
 async function minePendingWhen(n: number, early: () => unknown = () => undefined): Promise<void> {
-  const deadline = Date.now() + 30_000;
+  // Roomy: ten parallel redemptions each simulate and price before their broadcast, on a loaded CI box.
+  const deadline = Date.now() + 90_000;
   for (;;) {
     const why = early();
     if (why) throw new Error(String(why));

@@ -318,8 +318,9 @@ export class TxSender {
         }
       } else if (latest !== undefined) {
         spentChecks = 0;
+        // Our newest bytes back in the pool first: re-pricing a tx the node does not hold is moot.
+        if (Date.now() - tx.lastRebroadcastAt >= rebroadcastAfter) await this.rebroadcastIfForgotten(tx);
         if (!tx.atCap && Date.now() - tx.lastSentAt >= replaceAfter) await this.replace(tx);
-        else if (Date.now() - tx.lastRebroadcastAt >= rebroadcastAfter) await this.rebroadcastIfForgotten(tx);
       }
       await sleep(this.opts.pollMs ?? 2_000, this.opts.signal);
     }
