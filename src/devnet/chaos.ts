@@ -154,7 +154,8 @@ export async function runChaosCase(world: TbtcWorld | EmpWorld, command: ChaosCo
   const setup = await prepare(world, command);
   const fromBlock = (await world.provider.getBlockNumber()) + 1;
   const nonceBefore = await world.provider.getTransactionCount(setup.account, "latest");
-  const proxy = await startFaultProxy({ target: world.rpcUrl, rate, seed: o.seed, stallMs: 1_500 });
+  // A stall outlasts the client's timeout (so the answer is lost), then reaches the node anyway.
+  const proxy = await startFaultProxy({ target: world.rpcUrl, rate, seed: o.seed, stallMs: 2_500 });
   const alerts = await startAlertSink();
   const dataDir = fs.mkdtempSync(path.join(world.home, "data-"));
   const env: Record<string, string> = {
@@ -165,7 +166,8 @@ export async function runChaosCase(world: TbtcWorld | EmpWorld, command: ChaosCo
     KEEPCTL_DATA_DIR: dataDir,
     KEEPCTL_LOCK_DIR: path.join(dataDir, "locks"),
     KEEPCTL_PRIVATE_KEY: setup.key,
-    KEEPCTL_RPC_TIMEOUT_MS: "1000",
+    // Short enough to make stalls timeouts, long enough for a loaded 2-core box's honest answers.
+    KEEPCTL_RPC_TIMEOUT_MS: "2000",
     KEEPCTL_RPC_RETRIES: "4",
     KEEPCTL_TX_POLL_MS: "100",
     KEEPCTL_REBROADCAST_MS: "400",
