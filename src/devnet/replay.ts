@@ -63,6 +63,8 @@ export interface ReplayOptions {
   /** Run the no-bot baseline too (default true). */
   baseline?: boolean;
   onProgress?: (msg: string) => void;
+  /** Called after each walk, before the chain is reverted (tests read the events themselves). */
+  onWalkEnd?: (w: { bot: boolean; devnet: Devnet; fromBlock: number; seriesOf: (chainTs: number) => number; operator: string; deposits: Array<{ label: string; deposit: string }> }) => Promise<void>;
   signal?: AbortSignal;
 }
 
@@ -127,7 +129,8 @@ async function openPortfolioDeposit(dep: TbtcDeployment, lotBtc: number, bondPri
 }
 
 /** What the rest of mainnet does after the operator's pass: notify, exit, sign, prove. */
-async function worldActs(dep: TbtcDeployment, world: ethers.Signer, deposits: Opened[], chainNow: number, courtesyAt: Map<string, number>): Promise<void> {
+async function worldActs(dep: TbtcDeployment, world: ethers.Signer, deposits: Opened[], seriesNow: number, courtesyAt: Map<string, { t: number; chain: number }>): Promise<void> {
+  const jp = dep.provider as ethers.JsonRpcProvider;
   const system = dep.contracts.system;
   for (const o of deposits) {
     const d = depositContract(dep, o.deposit, world);
@@ -148,12 +151,19 @@ async function worldActs(dep: TbtcDeployment, world: ethers.Signer, deposits: Op
       if (pct < severe) {
         await tryCall("notifyUndercollateralizedLiquidation");
       } else if (state === DepositState.ACTIVE && pct < under) {
-        if (await tryCall("notifyCourtesyCall")) courtesyAt.set(o.deposit, chainNow);
+        if (await tryCall("notifyCourtesyCall")) courtesyAt.set(o.deposit, { t: seriesNow, chain: (await jp.getBlock("latest"))!.timestamp });
       } else if (state === DepositState.COURTESY_CALL && pct >= under) {
         // The signers leave the courtesy call as soon as the price lets them (it saves their bond).
         await tryCall("exitCourtesyCall");
-      } else if (state === DepositState.COURTESY_CALL && chainNow >= (courtesyAt.get(o.deposit) ?? chainNow) + COURTESY_SEC) {
-        await tryCall("notifyCourtesyCallExpired");
+      } else if (state === DepositState.COURTESY_CALL) {
+        // Expired at the first point 6 h (series time) after the call; someone calls it the second
+        // it expires (the call's block may sit a few seconds into this point's hour).
+        const cc = courtesyAt.get(o.deposit);
+        if (cc && seriesNow >= cc.t + COURTESY_SEC) {
+          const latest = (await jp.getBlock("latest"))!.timestamp;
+          if (cc.chain + COURTESY_SEC > latest) await rpc(jp, "evm_setNextBlockTimestamp", [cc.chain + COURTESY_SEC]);
+          await send(d.notifyCourtesyCallExpired(GAS));
+        }
       }
     } else if (state === DepositState.AWAITING_WITHDRAWAL_SIGNATURE || state === DepositState.AWAITING_WITHDRAWAL_PROOF) {
       // The signing group: sign the requested digest, then broadcast the Bitcoin payout and
@@ -219,7 +229,7 @@ async function walk(devnet: Devnet, opts: ReplayOptions, bot: boolean, dataDir: 
   const opened: Opened[] = [];
   const pending = [...opts.portfolio].sort((a, b) => a.openAt - b.openAt);
   const lowest = new Map<string, { pct: number; t: number }>();
-  const courtesyAt = new Map<string, number>();
+  const courtesyAt = new Map<string, { t: number; chain: number }>();
   try {
     for (let i = 0; i < opts.points.length; i++) {
       if (opts.signal?.aborted) throw new Error("interrupted");
@@ -255,13 +265,14 @@ async function walk(devnet: Devnet, opts: ReplayOptions, bot: boolean, dataDir: 
           st,
         );
       }
-      await worldActs(dep, world, opened, (await jp.getBlock("latest"))!.timestamp, courtesyAt);
+      await worldActs(dep, world, opened, p.t, courtesyAt);
       if (opts.onProgress && (i % 24 === 0 || i === opts.points.length - 1)) opts.onProgress(`${bot ? "bot" : "no bot"}: ${isoTime(p.t)} ETH/BTC ${p.ethBtc} (${i + 1}/${opts.points.length})`);
     }
   } finally {
     provider.destroy();
   }
 
+  await opts.onWalkEnd?.({ bot, devnet, fromBlock: startBlock + 1, seriesOf, operator, deposits: opened.map((o) => ({ label: o.entry.label, deposit: o.deposit })) });
   // The outcome, from the contracts' events of this run's blocks.
   const system = new ethers.Contract(dep.addresses.TBTCSystem, tbtcAbi("TBTCSystem"), jp);
   const q = async (name: string) => (await system.queryFilter(name, startBlock + 1)) as ethers.EventLog[];
