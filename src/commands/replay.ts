@@ -50,7 +50,7 @@ function printRun(out: Output, r: RunResult): void {
     out.line(`  ${pad(d.label, 14)} ${pad(String(d.lotBtc), 4)} ${pad(d.bondedAtEthBtc.toFixed(6), 9)} ${pad(low, 13)} ${pad(short(d.courtesyCalledAt), 12)} ${pad(req, 16)} ${pad(short(d.liquidationStartedAt), 12)} ${d.outcome}${d.bondLost ? ` (bond ${Number(d.bondEth).toFixed(2)} ETH seized)` : ""}`);
   }
   out.line(`  courtesy-called ${r.courtesyCalled}, redeemed by the bot ${r.redeemedByBot}, liquidated ${r.liquidated}; bonds seized ${Number(r.bondsSeizedEth).toFixed(4)} ETH (operator's third ${Number(r.operatorBondsSeizedEth).toFixed(4)} ETH)`);
-  out.line(`  operator spent ${Number(r.operatorTbtcSpent).toFixed(4)} TBTC (redemptions; the BTC comes back on Bitcoin) and ${Number(r.operatorEthSpent).toFixed(6)} ETH (gas)`);
+  out.line(`  operator spent ${Number(r.operatorTbtcSpent).toFixed(4)} TBTC (redemptions; the BTC comes back on Bitcoin) and ${Number(r.operatorEthSpent).toFixed(6)} ETH of gas (${r.operatorTxs} transactions, ${r.operatorGasUsed} gas)`);
 }
 
 function printReport(out: Output, rep: ReplayReport): void {

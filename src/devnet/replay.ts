@@ -98,6 +98,9 @@ export interface RunResult {
   /** The operator's spend: TBTC paid for redemptions (BTC comes back on Bitcoin) and ETH for gas. */
   operatorTbtcSpent: string;
   operatorEthSpent: string;
+  /** Gas units and transactions of the operator (the devnet's gas price is not mainnet's; the units are). */
+  operatorGasUsed: number;
+  operatorTxs: number;
 }
 
 export interface ReplayReport {
@@ -184,18 +187,23 @@ async function worldActs(dep: TbtcDeployment, world: ethers.Signer, deposits: Op
  * Gas the operator paid, from the receipts of its transactions in the run's blocks (its balance
  * cannot tell: a redeemed deposit's keep hands the bond back to its members).
  */
-async function operatorGas(jp: ethers.JsonRpcProvider, operator: string, fromBlock: number): Promise<bigint> {
+async function operatorGas(jp: ethers.JsonRpcProvider, operator: string, fromBlock: number): Promise<{ wei: bigint; gas: bigint; txs: number }> {
   const head = await jp.getBlockNumber();
   let total = 0n;
+  let gas = 0n;
+  let txs = 0;
   for (let n = fromBlock; n <= head; n++) {
     const block = (await jp.send("eth_getBlockByNumber", [ethers.toQuantity(n), true])) as { transactions: Array<{ from: string; hash: string }> };
     for (const tx of block.transactions) {
       if (tx.from.toLowerCase() !== operator.toLowerCase()) continue;
       const r = await jp.getTransactionReceipt(tx.hash);
-      if (r) total += r.gasUsed * r.gasPrice;
+      if (!r) continue;
+      total += r.gasUsed * r.gasPrice;
+      gas += r.gasUsed;
+      txs++;
     }
   }
-  return total;
+  return { wei: total, gas, txs };
 }
 
 /** The walk itself, from the current chain state; returns the per-deposit outcomes read from events. */
@@ -303,13 +311,13 @@ async function walk(devnet: Devnet, opts: ReplayOptions, bot: boolean, dataDir: 
     });
   }
   const tbtcAfter = (await dep.contracts.tbtcToken.balanceOf(operator)) as bigint;
-  const gasWei = await operatorGas(jp, operator, startBlock + 1);
+  const spent = await operatorGas(jp, operator, startBlock + 1);
   return {
     bot, deposits,
     courtesyCalled: deposits.filter((d) => d.courtesyCalledAt).length,
     redeemedByBot, liquidated: deposits.filter((d) => d.bondLost).length,
     bondsSeizedEth: ethers.formatEther(seized), operatorBondsSeizedEth: ethers.formatEther(seized / 3n),
-    operatorTbtcSpent: ethers.formatEther(tbtcBefore - tbtcAfter), operatorEthSpent: ethers.formatEther(gasWei),
+    operatorTbtcSpent: ethers.formatEther(tbtcBefore - tbtcAfter), operatorEthSpent: ethers.formatEther(spent.wei), operatorGasUsed: Number(spent.gas), operatorTxs: spent.txs,
   };
 }
 
