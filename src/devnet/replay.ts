@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { ethers } from "ethers";
 import { loadConfig } from "../lib/config";
+import { InterruptedError } from "../lib/errors";
 import { KeepctlProvider } from "../lib/chain/provider";
 import { Journal } from "../lib/chain/journal";
 import { ActionSender } from "../lib/chain/sender";
@@ -240,7 +241,7 @@ async function walk(devnet: Devnet, opts: ReplayOptions, bot: boolean, dataDir: 
   const courtesyAt = new Map<string, { t: number; chain: number }>();
   try {
     for (let i = 0; i < opts.points.length; i++) {
-      if (opts.signal?.aborted) throw new Error("interrupted");
+      if (opts.signal?.aborted) throw new InterruptedError();
       const p = opts.points[i];
       const latest = (await jp.getBlock("latest"))!.timestamp;
       const ts = Math.max(chainOf(p.t), latest + 1);
