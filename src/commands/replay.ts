@@ -47,7 +47,7 @@ function printRun(out: Output, r: RunResult): void {
   for (const d of r.deposits) {
     const low = d.lowestCollateralPct === null ? "-" : `${d.lowestCollateralPct}% ${short(d.lowestAt).slice(0, 5)}`;
     const req = d.redemptionRequestedAt ? `${short(d.redemptionRequestedAt)} ${d.redemptionRequestedBy}` : "-";
-    out.line(`  ${pad(d.label, 14)} ${pad(String(d.lotBtc), 4)} ${pad(d.bondedAtEthBtc.toFixed(6), 9)} ${pad(low, 13)} ${pad(short(d.courtesyCalledAt), 12)} ${pad(req, 16)} ${pad(short(d.liquidationStartedAt), 12)} ${d.outcome}${d.bondLost ? ` (bond ${Number(d.bondEth).toFixed(2)} ETH seized)` : ""}`);
+    out.line(`  ${pad(d.label, 14)} ${pad(String(d.lotBtc), 4)} ${pad(d.bondedAtEthBtc.toFixed(6), 9)} ${pad(low, 13)} ${pad(short(d.courtesyCalledAt), 12)} ${pad(req, 16)} ${pad(short(d.liquidationStartedAt), 12)} ${d.outcome}${d.bondLost ? ` (bond ${Number(d.bondEth).toFixed(2)} ETH seized)` : ""}${d.botSkipped ? ` (bot skipped it: ${d.botSkipped})` : ""}`);
   }
   out.line(`  courtesy-called ${r.courtesyCalled}, redeemed by the bot ${r.redeemedByBot}, liquidated ${r.liquidated}; bonds seized ${Number(r.bondsSeizedEth).toFixed(4)} ETH (operator's third ${Number(r.operatorBondsSeizedEth).toFixed(4)} ETH)`);
   out.line(`  operator spent ${Number(r.operatorTbtcSpent).toFixed(4)} TBTC (redemptions; the BTC comes back on Bitcoin) and ${Number(r.operatorEthSpent).toFixed(6)} ETH of gas (${r.operatorTxs} transactions, ${r.operatorGasUsed} gas)`);

@@ -86,6 +86,8 @@ export interface DepositOutcome {
   liquidationStartedAt: string | null;
   outcome: "redeemed" | "redeeming" | "liquidated" | "courtesy-called" | "survived";
   bondLost: boolean;
+  /** With the bot, a deposit it did not redeem: the last reason the watch loop gave for skipping it. */
+  botSkipped: string | null;
 }
 
 export interface RunResult {
@@ -239,6 +241,7 @@ async function walk(devnet: Devnet, opts: ReplayOptions, bot: boolean, dataDir: 
   const pending = [...opts.portfolio].sort((a, b) => a.openAt - b.openAt);
   const lowest = new Map<string, { pct: number; t: number }>();
   const courtesyAt = new Map<string, { t: number; chain: number }>();
+  const botSkipped = new Map<string, string>();
   try {
     for (let i = 0; i < opts.points.length; i++) {
       if (opts.signal?.aborted) throw new InterruptedError();
@@ -268,7 +271,8 @@ async function walk(devnet: Devnet, opts: ReplayOptions, bot: boolean, dataDir: 
         await watchOnce(
           {
             cfg, provider, contracts, operators: [operator], sender, script, hub, audit, policy: opts.policy,
-            emit: () => undefined, signal: opts.signal ?? new AbortController().signal, intervalSec: 0, once: true,
+            // The bot's own word is kept only to say why it did not act (never to count outcomes).
+            emit: (ev) => { if (ev.type === "redeem-skipped") botSkipped.set(ev.deposit.toLowerCase(), ev.reason); }, signal: opts.signal ?? new AbortController().signal, intervalSec: 0, once: true,
             now: () => chainNow,
           },
           st,
@@ -309,6 +313,7 @@ async function walk(devnet: Devnet, opts: ReplayOptions, bot: boolean, dataDir: 
       courtesyCalledAt: await when(cc), redemptionRequestedAt: await when(rq), redemptionRequestedBy: by, redeemedAt: await when(rd), liquidationStartedAt: await when(lq),
       outcome: lq ? "liquidated" : rd ? "redeemed" : rq ? "redeeming" : state === DepositState.COURTESY_CALL ? "courtesy-called" : "survived",
       bondLost: !!lq,
+      botSkipped: !rq && bot ? (botSkipped.get(o.deposit.toLowerCase()) ?? null) : null,
     });
   }
   const tbtcAfter = (await dep.contracts.tbtcToken.balanceOf(operator)) as bigint;
