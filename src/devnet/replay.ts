@@ -292,7 +292,14 @@ async function walk(devnet: Devnet, opts: ReplayOptions, bot: boolean, dataDir: 
   const [courtesy, requested, redeemed, liquidations] = await Promise.all([q("CourtesyCalled"), q("RedemptionRequested"), q("Redeemed"), q("StartedLiquidation")]);
   const blockTime = async (e: ethers.EventLog) => (await e.getBlock()).timestamp;
   const firstFor = async (list: ethers.EventLog[], addr: string) => list.find((e) => (e.args[0] as string).toLowerCase() === addr.toLowerCase());
-  const when = async (e?: ethers.EventLog) => (e ? isoTime(seriesOf(await blockTime(e))) : null);
+  // An event is reported at the walked point whose pass sent it: the seconds a pass takes in
+  // chain time follow the wall clock (Hardhat), and the report must not.
+  const pointOf = (t: number) => {
+    let best = opts.points[0].t;
+    for (const p of opts.points) if (p.t <= t) best = p.t;
+    return best;
+  };
+  const when = async (e?: ethers.EventLog) => (e ? isoTime(pointOf(seriesOf(await blockTime(e)))) : null);
   const deposits: DepositOutcome[] = [];
   let seized = 0n;
   let redeemedByBot = 0;
