@@ -272,7 +272,11 @@ async function walk(devnet: Devnet, opts: ReplayOptions, bot: boolean, dataDir: 
           {
             cfg, provider, contracts, operators: [operator], sender, script, hub, audit, policy: opts.policy,
             // The bot's own word is kept only to say why it did not act (never to count outcomes).
-            emit: (ev) => { if (ev.type === "redeem-skipped") botSkipped.set(ev.deposit.toLowerCase(), ev.reason); }, signal: opts.signal ?? new AbortController().signal, intervalSec: 0, once: true,
+            emit: (ev) => {
+              if (ev.type === "redeem-skipped") botSkipped.set(ev.deposit.toLowerCase(), ev.reason);
+              else if (ev.type === "alert" && ev.key === "tbtc-short") for (const a of ev.text.match(/0x[0-9a-fA-F]{40}/g) ?? []) botSkipped.set(a.toLowerCase(), "not enough TBTC (tbtc-short alert)");
+              else if (ev.type === "redemption" && ev.status !== "requested" && ev.status !== "already-requested") botSkipped.set(ev.deposit.toLowerCase(), `${ev.status}${ev.reason ? `: ${ev.reason}` : ""}`);
+            }, signal: opts.signal ?? new AbortController().signal, intervalSec: 0, once: true,
             now: () => chainNow,
           },
           st,
