@@ -11,6 +11,7 @@ import * as raiPrice from "./commands/rai-price";
 import * as empLiquidate from "./commands/emp-liquidate";
 import * as empDispute from "./commands/emp-dispute";
 import * as devnet from "./commands/devnet";
+import * as replay from "./commands/replay";
 import * as config from "./commands/config";
 
 const VERSION: string = require("../../package.json").version;
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   empLiquidate.register(program);
   empDispute.register(program);
   devnet.register(program);
+  replay.register(program);
   config.register(program);
 
   program.exitOverride();

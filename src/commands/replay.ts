@@ -1,0 +1,125 @@
+import fs from "node:fs";
+import type { Command } from "commander";
+import { ConfigError, UsageError } from "../lib/errors";
+import { echo } from "../lib/redact";
+import type { Output } from "../lib/output";
+import type { ReplayReport, RunResult } from "../devnet/replay";
+import { globalsOf, outputOf, parseIntOption, parseNumberOption, shutdown } from "./common";
+
+/**
+ * `keepctl replay --prices FILE`: a real ETH/BTC history through the real tBTC contracts on an
+ * in-process devnet, with the watch loop acting for one operator (docs/replay.md). The engine
+ * lives in src/devnet/replay.ts and is loaded only here, lazily, like `keepctl devnet`'s.
+ */
+
+/** Same packages as `keepctl devnet` (Hardhat and the published artifacts): a checkout's devDependencies. */
+function assertDevInstall(): void {
+  const missing = ["hardhat", "@keep-network/tbtc"].filter((p) => {
+    try {
+      require.resolve(`${p}/package.json`);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length) {
+    throw new ConfigError(`keepctl replay needs the development install, and ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} not installed`, {
+      code: "DEV_INSTALL",
+      hint: "run `npm install` (devDependencies included) in a checkout of keepctl, then `npm run build`",
+    });
+  }
+}
+
+function readInput(flag: string, file: string): string {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch (e) {
+    throw new UsageError(`${flag}: cannot read ${echo(file)} (${(e as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+}
+
+const pad = (s: string, n: number) => (s.length >= n ? s : s + " ".repeat(n - s.length));
+const short = (iso: string | null) => (iso ? iso.slice(5, 16).replace("T", " ") : "-");
+
+function printRun(out: Output, r: RunResult): void {
+  out.line(`${r.bot ? "WITH the bot (watch loop, real sender)" : "WITHOUT a bot (baseline)"}:`);
+  out.line(`  ${pad("deposit", 14)} ${pad("lot", 4)} ${pad("bonded@", 9)} ${pad("lowest", 13)} ${pad("courtesy", 12)} ${pad("redeem req", 16)} ${pad("liquidated", 12)} outcome`);
+  for (const d of r.deposits) {
+    const low = d.lowestCollateralPct === null ? "-" : `${d.lowestCollateralPct}% ${short(d.lowestAt).slice(0, 5)}`;
+    const req = d.redemptionRequestedAt ? `${short(d.redemptionRequestedAt)} ${d.redemptionRequestedBy}` : "-";
+    out.line(`  ${pad(d.label, 14)} ${pad(String(d.lotBtc), 4)} ${pad(d.bondedAtEthBtc.toFixed(6), 9)} ${pad(low, 13)} ${pad(short(d.courtesyCalledAt), 12)} ${pad(req, 16)} ${pad(short(d.liquidationStartedAt), 12)} ${d.outcome}${d.bondLost ? ` (bond ${Number(d.bondEth).toFixed(2)} ETH seized)` : ""}${d.botSkipped ? ` (bot skipped it: ${d.botSkipped})` : ""}`);
+  }
+  out.line(`  courtesy-called ${r.courtesyCalled}, redeemed by the bot ${r.redeemedByBot}, liquidated ${r.liquidated}; bonds seized ${Number(r.bondsSeizedEth).toFixed(4)} ETH (operator's third ${Number(r.operatorBondsSeizedEth).toFixed(4)} ETH)`);
+  out.line(`  operator spent ${Number(r.operatorTbtcSpent).toFixed(4)} TBTC (redemptions; the BTC comes back on Bitcoin) and ${Number(r.operatorEthSpent).toFixed(6)} ETH of gas (${r.operatorTxs} transactions, ${r.operatorGasUsed} gas)`);
+}
+
+function printReport(out: Output, rep: ReplayReport): void {
+  out.line(`replay ${rep.window.from} .. ${rep.window.to}: ${rep.window.points} hourly points, ${rep.window.walked} walked (step ${rep.window.step})`);
+  out.line(rep.gaps.length ? `gaps (price held, clock jumps): ${rep.gaps.map((g) => `${g.from} .. ${g.to} (${g.missingHours} h)`).join("; ")}` : "gaps: none in the window");
+  out.line(`policy: warn < ${rep.policy.warnBelowPct}%, redeem < ${rep.policy.redeemBelowPct}%${rep.policy.notifyCourtesy ? ", notify courtesy calls" : ""}; operator budget ${rep.budget.tbtc} TBTC, ${rep.budget.eth} ETH`);
+  for (const r of rep.runs) printRun(out, r);
+  if (rep.saved) out.line(`the bot saved ${Number(rep.saved.bondsEth).toFixed(4)} ETH of bonds from seizure (operator's third ${Number(rep.saved.operatorEth).toFixed(4)} ETH) against no bot`);
+  out.line("(all outcomes read from the contracts' events)");
+}
+
+export function register(program: Command): void {
+  program
+    .command("replay")
+    .description("walk a real ETH/BTC history through the real tBTC contracts on a devnet, with the watch loop in the loop")
+    .requiredOption("--prices <file>", "CSV of timestamp,iso_time,eth_btc (e.g. data/ethbtc-2020-11_2021-06.csv)")
+    .option("--from <time>", "first point: date (2020-12-20), ISO time or unix seconds (default: the file's first)")
+    .option("--to <time>", "last point; a date includes its whole day (default: the file's last)")
+    .option("--step <n>", "walk every Nth point (default 1)", parseIntOption("--step", 1, 1000))
+    .option("--portfolio <file>", 'JSON array of {"lotBtc": 5, "openAt": "2020-11-24T00:00:00Z", "label": "a"} (default: 1/5/10 BTC lots over the first two days)')
+    .option("--tbtc <n>", "TBTC the operator holds for redemptions (default 20)", parseNumberOption("--tbtc", 0, 1000))
+    .option("--eth <n>", "ETH the operator holds for gas (default 10)", parseNumberOption("--eth", 0, 100000))
+    .option("--threshold <pct>", "watch: alert below this collateralization % (default 130)", parseNumberOption("--threshold", 100, 1000))
+    .option("--redeem-below <pct>", "watch: redeem deposits below this collateralization % (default 130)", parseNumberOption("--redeem-below", 100, 1000))
+    .option("--notify-courtesy", "watch: call notifyCourtesyCall on deposits below the courtesy-call threshold")
+    .option("--no-redeem", "watch: never redeem (the bot only alerts and courtesy-calls)")
+    .option("--fee-sats <sats>", "watch: BTC fee left to redemption transactions (default 10000)", parseIntOption("--fee-sats", 2000, 10_000_000))
+    .option("--no-baseline", "skip the second walk without the bot")
+    .addHelpText("after", "\nStarts a Hardhat node in-process with the real tBTC v1.1.0 contracts, opens the portfolio for\noperator account 1, and for each point sets the medianizer, moves the chain clock to the point's\ntime and runs one pass of the watch loop; other accounts then courtesy-call and liquidate as on\nmainnet. The same walk runs again without the bot. See docs/replay.md.")
+    .action(async (_opts: unknown, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const out = outputOf(cmd);
+      assertDevInstall();
+      const lib = await import("../devnet/replay-data");
+      const pricesFile = g.prices as string;
+      const series = lib.parsePriceCsv(readInput("--prices", pricesFile), echo(pricesFile));
+      const from = g.from === undefined ? undefined : lib.parseTimeOption("--from", g.from as string);
+      let to = g.to === undefined ? undefined : lib.parseTimeOption("--to", g.to as string);
+      if (to !== undefined && /^\d{4}-\d{2}-\d{2}$/.test(g.to as string)) to += 86400 - 1;
+      const window = lib.selectWindow(series, from, to);
+      const step = (g.step as number | undefined) ?? 1;
+      const points = lib.samplePoints(window, step);
+      const portfolio = g.portfolio === undefined ? lib.defaultPortfolio(points[0].t) : lib.parsePortfolio(readInput("--portfolio", g.portfolio as string), echo(g.portfolio as string), points[0].t);
+      // A bond set before the window must be priced by the file; checked before any node starts.
+      for (const e of portfolio) if (e.openAt < points[0].t) lib.priceAt(series, e.openAt, e.label);
+      const gaps = lib.findGaps(window);
+      for (const gap of gaps) out.warn(`gap in the series: ${lib.isoTime(gap.from)} .. ${lib.isoTime(gap.to)} (${gap.missing} h missing; the price holds, the clock jumps)`);
+
+      const { runReplay } = await import("../devnet/replay");
+      const started = Date.now();
+      const report = await runReplay({
+        points, series, gaps, step, windowPoints: window.length, portfolio,
+        tbtc: (g.tbtc as number | undefined) ?? 20, eth: (g.eth as number | undefined) ?? 10,
+        policy: {
+          warnBelowPct: (g.threshold as number | undefined) ?? 130,
+          redeemBelowPct: (g.redeemBelow as number | undefined) ?? 130,
+          notifyCourtesy: !!g.notifyCourtesy,
+          feeSats: BigInt((g.feeSats as number | undefined) ?? 10_000),
+          minEthWei: 10n ** 17n,
+          maxBlockAgeSec: 365 * 86400,
+        },
+        redeem: g.redeem !== false,
+        baseline: g.baseline !== false,
+        onProgress: (m) => out.info(m),
+        signal: shutdown.signal,
+      });
+      if (out.json) out.document(report);
+      else printReport(out, report);
+      // Timing on stderr: the report itself is identical for identical inputs.
+      out.info(`replayed ${points.length} points${report.runs.length > 1 ? " twice" : ""} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    });
+}

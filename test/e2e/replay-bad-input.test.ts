@@ -1,0 +1,38 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { buildOnce, runKeepctl } from "../helpers/cli";
+
+/** `keepctl replay` refuses bad input in one line, exit 2, before any node starts. */
+const home = fs.mkdtempSync(path.join(os.tmpdir(), "keepctl-e2e-replay-"));
+const write = (name: string, text: string) => {
+  const p = path.join(home, name);
+  fs.writeFileSync(p, text);
+  return p;
+};
+
+beforeAll(() => buildOnce());
+
+describe("keepctl replay: bad input", () => {
+  const good = () => write("good.csv", "timestamp,iso_time,eth_btc\n1608422400,2020-12-20T00:00:00Z,0.0276\n1608426000,2020-12-20T01:00:00Z,0.0277\n");
+  it.each([
+    ["a malformed row", ["--prices", "@bad.csv"], "timestamp,iso_time,eth_btc\n1608422400,2020-12-20T00:00:00Z,0.0276\n1608426000,oops\n", /^error: .*bad\.csv:3: expected 3 columns, got 2/],
+    ["a non-positive price", ["--prices", "@bad.csv"], "timestamp,iso_time,eth_btc\n1608422400,2020-12-20T00:00:00Z,-1\n", /^error: .*bad\.csv:2: eth_btc must be a positive number/],
+    ["a missing file", ["--prices", "nope.csv"], undefined, /^error: --prices: cannot read nope\.csv \(ENOENT\)/],
+    ["a window outside the data", ["--prices", "@good", "--from", "2021-01-01"], undefined, /^error: the window .* is outside the data/],
+    ["a bad portfolio", ["--prices", "@good", "--portfolio", "@pf.json"], '[{"lotBtc":2}]', /^error: .*pf\.json\[0\]\.lotBtc must be one of/],
+    ["a bad --step", ["--prices", "@good", "--step", "0"], undefined, /^error: --step/],
+  ])("%s: one line, exit 2, no node started", async (_what, args, content, re) => {
+    const resolved = args.map((a) => (a === "@good" ? good() : a.startsWith("@") ? write(a.slice(1), content as string) : a));
+    const started = Date.now();
+    const r = await runKeepctl(["replay", ...resolved], { home });
+    expect(r.code).toBe(2);
+    const errLines = r.stderr.split("\n").filter((l) => l.startsWith("error:"));
+    expect(errLines).toHaveLength(1);
+    expect(errLines[0]).toMatch(re);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).not.toMatch(/starting the devnet/);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+});
