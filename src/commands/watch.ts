@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { parseEther } from "ethers";
+import { formatEther, parseEther } from "ethers";
 import { requireOperators } from "../lib/config";
 import { checkKeyFilePerms } from "../lib/chain/wallet";
 import { ExitCode, KeepctlError, shortMessageOf } from "../lib/errors";
@@ -11,10 +11,11 @@ import { hasSigningKey, openRedeemSession, payoutScriptOf, tbtcContractsOf, type
 import { connectFromConfig } from "../lib/tbtc/report";
 import { runWatch, unfinishedExitCode } from "../lib/tbtc/watch-loop";
 import { eventWriter, type WatchEvent } from "../lib/events";
-import { addOperatorOption, addSigningOptions, globalsOf, loadCommandConfig, outputOf, runState, shutdown } from "./common";
+import { readTbtc } from "../lib/tbtc/redeem-facts";
+import { addMetricsOptions, addOperatorOption, addSigningOptions, globalsOf, loadCommandConfig, outputOf, runState, shutdown, startLoopMetrics } from "./common";
 
 export function register(program: Command): void {
-  addOperatorOption(addSigningOptions(program.command("watch")))
+  addMetricsOptions(addOperatorOption(addSigningOptions(program.command("watch"))))
     .description("loop: check the operators' deposits, courtesy-call, redeem by policy, submit signatures, alert, heartbeat")
     .option("--interval <seconds>", "seconds between loops (env KEEPCTL_INTERVAL; default 60)")
     .option("--on-block", "also start a loop as soon as a new block arrives")
@@ -37,7 +38,15 @@ export function register(program: Command): void {
       const redeem = g.redeem !== false;
       const script = redeem ? payoutScriptOf(cfg, false) : undefined;
       // A daemon's log: stamped lines on stdout, or NDJSON with --json (the one event renderer).
-      const emit: (ev: WatchEvent) => void = eventWriter(out, { stream: "stdout" });
+      const write: (ev: WatchEvent) => void = eventWriter(out, { stream: "stdout" });
+      const exporter = await startLoopMetrics(g, "watch", { intervalSec: cfg.watch.interval, warnBelowPct: cfg.tbtc.warnThreshold, out });
+      let refreshBalances: (() => Promise<void>) | undefined;
+      const emit = (ev: WatchEvent): void => {
+        exporter?.metrics.observe(ev);
+        // Balances after each good pass: what the pass left, read once, not at every scrape.
+        if (ev.type === "heartbeat" && ev.ok) void refreshBalances?.().catch(() => undefined);
+        write(ev);
+      };
       // The log notifier makes every alert "delivered" even with no channel configured, so the
       // hub's de-duplication also keeps the log quiet (alert events are rendered below).
       const hub = new AlertHub([
@@ -51,7 +60,14 @@ export function register(program: Command): void {
           webhookUrl: cfg.alerts.webhookUrl,
         }),
       ]);
-      const provider = await connectFromConfig(cfg, { onWarning: (m) => out.warn(m) });
+      let provider;
+      try {
+        provider = await connectFromConfig(cfg, { onWarning: (m) => out.warn(m) });
+      } catch (e) {
+        await exporter?.close();
+        throw e;
+      }
+      exporter?.metrics.watchPool(provider.pool);
       let session: RedeemSession | undefined;
       try {
         if (hasSigningKey(cfg)) {
@@ -69,6 +85,16 @@ export function register(program: Command): void {
           session = await openRedeemSession(cfg, { interactive, dryRun: !!g.dryRun, provider, onEvent, alert });
         } else {
           emit({ type: "notice", text: "no signing key configured: watching and alerting only (no courtesy calls, redemptions or signatures)" });
+        }
+        if (session && exporter) {
+          const { journal, wallet, fresh, contracts } = session;
+          exporter.metrics.watchPool(fresh.pool);
+          exporter.metrics.watchJournal(() => journal.resume(wallet.address).length);
+          refreshBalances = async () => {
+            const [eth, tbtc] = await Promise.all([fresh.getBalance(wallet.address), readTbtc(fresh, contracts.token, wallet.address)]);
+            exporter.metrics.setBalance("ETH", Number(formatEther(eth)));
+            exporter.metrics.setBalance("TBTC", Number(formatEther(tbtc.balance)));
+          };
         }
         if (session && redeem && !script) emit({ type: "notice", text: "no BTC address configured: redemptions disabled (set --btc-address or KEEPCTL_BTC_ADDRESS)" });
         const res = await runWatch({
@@ -110,6 +136,7 @@ export function register(program: Command): void {
       } finally {
         session?.close();
         provider.destroy();
+        await exporter?.close();
       }
     });
 }
