@@ -167,6 +167,7 @@ export async function startLoopMetrics(
   const metrics = new LoopMetrics({ loop, intervalSec: o.intervalSec, healthIntervals, warnBelowPct: o.warnBelowPct });
   const server = await startMetricsServer(metrics, addr);
   const host = server.address.host.includes(":") ? `[${server.address.host}]` : server.address.host;
-  o.out.info(`metrics on http://${host}:${server.address.port}/metrics, health on /healthz`);
+  // No URL path in the line: the redactor treats a URL's path as a possible secret.
+  o.out.info(`serving metrics on ${host}:${server.address.port} (GET /metrics, GET /healthz)`);
   return { metrics, close: () => server.close() };
 }
