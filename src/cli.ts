@@ -12,6 +12,7 @@ import * as empLiquidate from "./commands/emp-liquidate";
 import * as empDispute from "./commands/emp-dispute";
 import * as devnet from "./commands/devnet";
 import * as config from "./commands/config";
+import * as completion from "./commands/completion";
 
 const VERSION: string = require("../../package.json").version;
 
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   empDispute.register(program);
   devnet.register(program);
   config.register(program);
+  completion.register(program);
 
   program.exitOverride();
   for (const c of program.commands) c.exitOverride();
