@@ -7,6 +7,7 @@ import { openBotSession, type BotName, type BotSession } from "../lib/uma/bot-se
 import { eventLine, stampLine } from "../lib/events";
 import { FP_DECIMALS } from "../lib/uma/fixed-point";
 import type { LoopMetrics } from "../lib/metrics";
+import { AuditLog, auditTransaction } from "../lib/audit";
 import { checkKeyFilePerms } from "../lib/chain/wallet";
 import { formatEther } from "ethers";
 import { addMetricsOptions, addSigningOptions, globalsOf, loadCommandConfig, outputOf, parseIntOption, shutdown, startLoopMetrics } from "./common";
@@ -53,8 +54,11 @@ export async function runBot<S>(
   checkKeyFilePerms(cfg.signing, (m) => out.warn(m));
   const exporter = await startLoopMetrics(flags, bot === "liquidator" ? "emp-liquidate" : "emp-dispute", { intervalSec: cfg.watch.interval, out });
   const metrics = exporter?.metrics;
+  // Every transaction a bot ends goes to the audit log, like watch's actions.
+  const audit = AuditLog.open(cfg.dataDir);
   const emit = (ev: Omit<BotEvent, "bot">) => {
     metrics?.observe(ev as BotEvent);
+    auditTransaction(audit, ev as BotEvent & { type: string }, { bot });
     return out.json ? out.event({ ...ev, bot }) : renderEvent(out, ev);
   };
   let session: BotSession;

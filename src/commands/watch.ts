@@ -3,7 +3,7 @@ import { formatEther, parseEther } from "ethers";
 import { requireOperators } from "../lib/config";
 import { checkKeyFilePerms } from "../lib/chain/wallet";
 import { ExitCode, KeepctlError, shortMessageOf } from "../lib/errors";
-import { AuditLog } from "../lib/audit";
+import { AuditLog, auditTransaction } from "../lib/audit";
 import { AlertHub, createNotifiers } from "../lib/alert";
 import type { Alert } from "../lib/alert/types";
 import type { RedeemEvent } from "../lib/tbtc/redeemer";
@@ -60,6 +60,7 @@ export function register(program: Command): void {
           webhookUrl: cfg.alerts.webhookUrl,
         }),
       ]);
+      const audit = AuditLog.open(cfg.dataDir);
       let provider;
       try {
         provider = await connectFromConfig(cfg, { onWarning: (m) => out.warn(m) });
@@ -75,6 +76,8 @@ export function register(program: Command): void {
           const interactive = !!process.stdin.isTTY && !!process.stderr.isTTY;
           const onEvent = (ev: RedeemEvent) => {
             emit(ev);
+            // The pipeline audits redemptions; the approvals before them only show here.
+            if ("action" in ev && ev.action === "approve") auditTransaction(audit, ev);
             // "sent" is worth a message of its own: mining can take a while on a busy chain.
             if (ev.type === "sent" && ev.action === "redeem") {
               void hub.notify({ key: `redeem-sent:${ev.deposit}`, level: "info", title: "redemption sent", text: `redemption of ${ev.deposit} sent (nonce ${ev.nonce}, tx ${ev.hash})` }).catch(() => undefined);
@@ -105,7 +108,7 @@ export function register(program: Command): void {
           sender: session?.sender,
           script: script?.redeemerOutputScript,
           hub,
-          audit: AuditLog.open(cfg.dataDir),
+          audit,
           policy: {
             warnBelowPct: cfg.tbtc.warnThreshold,
             redeemBelowPct: cfg.tbtc.redeemBelow,

@@ -175,5 +175,17 @@ describe("emp-liquidate --metrics-addr", () => {
     expect(valueOf(m, "keepctl_emp_min_collateral_ratio")).toBeCloseTo(Math.min(...ratios), 9);
     expect(valueOf(m, "keepctl_balance", { asset: "ETH" })).toBe(Number(ethers.formatEther(await provider.getBalance(bot.address))));
     expect(valueOf(m, "keepctl_journal_in_flight")).toBe(0);
+
+    // The audit log holds one line per transaction the bot mined, its hash the chain's.
+    const audit = fs.readFileSync(path.join(home, "data", "audit.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const mine = audit.filter((a) => a.bot === "liquidator");
+    expect(mine.length).toBe(nonceAfter - nonceBefore);
+    expect(mine.filter((a) => a.action === "liquidate" && a.status === "mined").length).toBe(liquidated.length);
+    for (const a of mine) {
+      const tx = await provider.getTransaction(String(a.hash));
+      expect(tx?.from, String(a.hash)).toBe(bot.address);
+      expect(tx?.nonce).toBe(a.nonce);
+      expect(typeof a.at).toBe("string");
+    }
   }, 300_000);
 });
