@@ -13,6 +13,7 @@ import * as empDispute from "./commands/emp-dispute";
 import * as devnet from "./commands/devnet";
 import * as replay from "./commands/replay";
 import * as config from "./commands/config";
+import * as completion from "./commands/completion";
 
 const VERSION: string = require("../../package.json").version;
 
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   devnet.register(program);
   replay.register(program);
   config.register(program);
+  completion.register(program);
 
   program.exitOverride();
   for (const c of program.commands) c.exitOverride();

@@ -6,8 +6,11 @@ import type { BotEvent } from "../lib/uma/bot-sender";
 import { openBotSession, type BotName, type BotSession } from "../lib/uma/bot-session";
 import { eventLine, stampLine } from "../lib/events";
 import { FP_DECIMALS } from "../lib/uma/fixed-point";
+import type { LoopMetrics } from "../lib/metrics";
+import { AuditLog, auditTransaction } from "../lib/audit";
 import { checkKeyFilePerms } from "../lib/chain/wallet";
-import { addSigningOptions, globalsOf, loadCommandConfig, outputOf, parseIntOption, shutdown } from "./common";
+import { formatEther } from "ethers";
+import { addMetricsOptions, addSigningOptions, globalsOf, loadCommandConfig, outputOf, parseIntOption, shutdown, startLoopMetrics } from "./common";
 
 /*
  * What the two EMP bots (emp-liquidate, emp-dispute) share: their options, the run (config ->
@@ -17,7 +20,7 @@ import { addSigningOptions, globalsOf, loadCommandConfig, outputOf, parseIntOpti
 
 /** Options both EMP bots take (the disputer adds its own). */
 export function addBotOptions(cmd: Command): Command {
-  return addSigningOptions(cmd)
+  return addMetricsOptions(addSigningOptions(cmd))
     .option("--emp <address>", "ExpiringMultiParty address (env KEEPCTL_EMP_ADDRESS; else contracts.ExpiringMultiParty)")
     .option("--price <decimal>", "fixed price instead of the RAI feed (decimal, up to 18 places)")
     .option("--cr-threshold <decimal>", "price shading, in [0, 1) (default 0.02)")
@@ -49,25 +52,56 @@ export async function runBot<S>(
   if (flags.interval === 0) delete flags.interval;
   const cfg = loadCommandConfig(flags, out, { writesDataDir: true });
   checkKeyFilePerms(cfg.signing, (m) => out.warn(m));
-  const emit = (ev: Omit<BotEvent, "bot">) => (out.json ? out.event({ ...ev, bot }) : renderEvent(out, ev));
-  const session = await openBotSession(cfg, {
-    bot, dryRun: !!flags.dryRun, emit, signal: shutdown.signal, source: flags.source as SourceChoice | undefined,
-    interactive: !!process.stdin.isTTY && !!process.stderr.isTTY, onRpcWarning: (m) => out.warn(m),
-  });
+  const exporter = await startLoopMetrics(flags, bot === "liquidator" ? "emp-liquidate" : "emp-dispute", { intervalSec: cfg.watch.interval, out });
+  const metrics = exporter?.metrics;
+  // Every transaction a bot ends goes to the audit log, like watch's actions.
+  const audit = AuditLog.open(cfg.dataDir);
+  const emit = (ev: Omit<BotEvent, "bot">) => {
+    metrics?.observe(ev as BotEvent);
+    auditTransaction(audit, ev as BotEvent & { type: string }, { bot });
+    return out.json ? out.event({ ...ev, bot }) : renderEvent(out, ev);
+  };
+  let session: BotSession;
+  try {
+    session = await openBotSession(cfg, {
+      bot, dryRun: !!flags.dryRun, emit, signal: shutdown.signal, source: flags.source as SourceChoice | undefined,
+      interactive: !!process.stdin.isTTY && !!process.stderr.isTTY, onRpcWarning: (m) => out.warn(m),
+    });
+  } catch (e) {
+    await exporter?.close();
+    throw e;
+  }
   try {
     const pass = makePass(session);
+    const { sender } = session.ctx;
+    if (metrics) {
+      metrics.watchPool(session.provider.pool);
+      metrics.watchJournal(() => sender.journal.resume(sender.address).length);
+    }
     await runBotLoop(async (n) => {
       const summary = await pass(n);
+      if (metrics) await observeSummary(metrics, summary, () => session.provider.getBalance(sender.address));
       if (!out.json) render(out, summary);
       return summary;
     }, {
       intervalSec: cfg.watch.interval, once, retries: cfg.emp.retries,
       signal: shutdown.signal, emit, heartbeatUrl: cfg.alerts.heartbeatUrl, alert: session.alert,
       maxFailedPasses: cfg.watch.maxFailedPasses,
+      onPassEnd: metrics ? (end) => metrics.passEnded(end.ok, end.ms) : undefined,
     });
   } finally {
     session.close();
+    await exporter?.close();
   }
+}
+
+/** A good pass's gauges: the liquidator's positions and worst ratio, the disputer's liquidations, the ETH left. */
+async function observeSummary(metrics: LoopMetrics, s: unknown, eth: () => Promise<bigint>): Promise<void> {
+  const sum = s as { positions?: unknown; minCollateralRatio?: number | null; liquidations?: unknown };
+  if (typeof sum.positions === "number") metrics.setEmpPositions(sum.positions, sum.minCollateralRatio ?? null);
+  if (typeof sum.liquidations === "number") metrics.setEmpLiquidations(sum.liquidations);
+  // A balance read that fails must not fail the pass: the gauge keeps its last value.
+  await eth().then((wei) => metrics.setBalance("ETH", Number(formatEther(wei))), () => undefined);
 }
 
 /**

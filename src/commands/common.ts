@@ -4,6 +4,7 @@ import { ExitCode, UsageError } from "../lib/errors";
 import { loadConfig, type Config, type LoadOptions } from "../lib/config";
 import { echo } from "../lib/redact";
 import { ensurePrivateDir } from "../lib/fs-safe";
+import { DEFAULT_HEALTH_INTERVALS, LoopMetrics, parseHealthIntervals, parseMetricsAddr, startMetricsServer } from "../lib/metrics";
 
 /** Options every command accepts (declared once on the root program). */
 export interface GlobalOptions {
@@ -138,4 +139,35 @@ export function addSigningOptions(cmd: Command): Command {
     .option("--password-file <file>", "keystore password file (env KEEPCTL_PASSWORD_FILE; else a hidden prompt on a terminal)")
     .option("--max-fee-gwei <gwei>", "hard cap on maxFeePerGas, never signed above (env KEEPCTL_MAX_FEE_GWEI; default 200)")
     .option("--strict-perms", "a keystore or password file readable by group/others is an error, not a warning (env KEEPCTL_STRICT_PERMS)");
+}
+
+/** --metrics-addr and its companions, shared by watch and the EMP bots (docs/operations.md). */
+export function addMetricsOptions(cmd: Command): Command {
+  return cmd
+    .option("--metrics-addr <host:port>", "serve Prometheus /metrics and /healthz here (off by default; a bare port means 127.0.0.1)")
+    .option("--metrics-allow-remote", "allow --metrics-addr on a non-loopback address (the metrics show balances and addresses)")
+    .option("--health-intervals <n>", `/healthz answers 503 when no pass succeeded within this many intervals (default ${DEFAULT_HEALTH_INTERVALS})`);
+}
+
+/**
+ * Starts the exporter when --metrics-addr was given (undefined otherwise). Parsing happens before
+ * anything connects, so a bad address is a usage error with nothing sent.
+ */
+export async function startLoopMetrics(
+  flags: Record<string, unknown>,
+  loop: string,
+  o: { intervalSec: number; warnBelowPct?: number; out: Output },
+): Promise<{ metrics: LoopMetrics; close: () => Promise<void> } | undefined> {
+  if (flags.metricsAddr === undefined) {
+    if (flags.metricsAllowRemote || flags.healthIntervals !== undefined) throw new UsageError("--metrics-allow-remote and --health-intervals need --metrics-addr", { hint: "add --metrics-addr 127.0.0.1:9464" });
+    return undefined;
+  }
+  const addr = parseMetricsAddr(String(flags.metricsAddr), !!flags.metricsAllowRemote);
+  const healthIntervals = flags.healthIntervals === undefined ? DEFAULT_HEALTH_INTERVALS : parseHealthIntervals(String(flags.healthIntervals));
+  const metrics = new LoopMetrics({ loop, intervalSec: o.intervalSec, healthIntervals, warnBelowPct: o.warnBelowPct });
+  const server = await startMetricsServer(metrics, addr);
+  const host = server.address.host.includes(":") ? `[${server.address.host}]` : server.address.host;
+  // No URL path in the line: the redactor treats a URL's path as a possible secret.
+  o.out.info(`serving metrics on ${host}:${server.address.port} (GET /metrics, GET /healthz)`);
+  return { metrics, close: () => server.close() };
 }

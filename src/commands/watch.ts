@@ -1,9 +1,9 @@
 import type { Command } from "commander";
-import { parseEther } from "ethers";
+import { formatEther, parseEther } from "ethers";
 import { requireOperators } from "../lib/config";
 import { checkKeyFilePerms } from "../lib/chain/wallet";
 import { ExitCode, KeepctlError, shortMessageOf } from "../lib/errors";
-import { AuditLog } from "../lib/audit";
+import { AuditLog, auditTransaction } from "../lib/audit";
 import { AlertHub, createNotifiers } from "../lib/alert";
 import type { Alert } from "../lib/alert/types";
 import type { RedeemEvent } from "../lib/tbtc/redeemer";
@@ -11,10 +11,11 @@ import { hasSigningKey, openRedeemSession, payoutScriptOf, tbtcContractsOf, type
 import { connectFromConfig } from "../lib/tbtc/report";
 import { runWatch, unfinishedExitCode } from "../lib/tbtc/watch-loop";
 import { eventWriter, type WatchEvent } from "../lib/events";
-import { addOperatorOption, addSigningOptions, globalsOf, loadCommandConfig, outputOf, runState, shutdown } from "./common";
+import { readTbtc } from "../lib/tbtc/redeem-facts";
+import { addMetricsOptions, addOperatorOption, addSigningOptions, globalsOf, loadCommandConfig, outputOf, runState, shutdown, startLoopMetrics } from "./common";
 
 export function register(program: Command): void {
-  addOperatorOption(addSigningOptions(program.command("watch")))
+  addMetricsOptions(addOperatorOption(addSigningOptions(program.command("watch"))))
     .description("loop: check the operators' deposits, courtesy-call, redeem by policy, submit signatures, alert, heartbeat")
     .option("--interval <seconds>", "seconds between loops (env KEEPCTL_INTERVAL; default 60)")
     .option("--on-block", "also start a loop as soon as a new block arrives")
@@ -37,7 +38,15 @@ export function register(program: Command): void {
       const redeem = g.redeem !== false;
       const script = redeem ? payoutScriptOf(cfg, false) : undefined;
       // A daemon's log: stamped lines on stdout, or NDJSON with --json (the one event renderer).
-      const emit: (ev: WatchEvent) => void = eventWriter(out, { stream: "stdout" });
+      const write: (ev: WatchEvent) => void = eventWriter(out, { stream: "stdout" });
+      const exporter = await startLoopMetrics(g, "watch", { intervalSec: cfg.watch.interval, warnBelowPct: cfg.tbtc.warnThreshold, out });
+      let refreshBalances: (() => Promise<void>) | undefined;
+      const emit = (ev: WatchEvent): void => {
+        exporter?.metrics.observe(ev);
+        // Balances after each good pass: what the pass left, read once, not at every scrape.
+        if (ev.type === "heartbeat" && ev.ok) void refreshBalances?.().catch(() => undefined);
+        write(ev);
+      };
       // The log notifier makes every alert "delivered" even with no channel configured, so the
       // hub's de-duplication also keeps the log quiet (alert events are rendered below).
       const hub = new AlertHub([
@@ -51,7 +60,15 @@ export function register(program: Command): void {
           webhookUrl: cfg.alerts.webhookUrl,
         }),
       ]);
-      const provider = await connectFromConfig(cfg, { onWarning: (m) => out.warn(m) });
+      const audit = AuditLog.open(cfg.dataDir);
+      let provider;
+      try {
+        provider = await connectFromConfig(cfg, { onWarning: (m) => out.warn(m) });
+      } catch (e) {
+        await exporter?.close();
+        throw e;
+      }
+      exporter?.metrics.watchPool(provider.pool);
       let session: RedeemSession | undefined;
       try {
         if (hasSigningKey(cfg)) {
@@ -59,6 +76,8 @@ export function register(program: Command): void {
           const interactive = !!process.stdin.isTTY && !!process.stderr.isTTY;
           const onEvent = (ev: RedeemEvent) => {
             emit(ev);
+            // The pipeline audits redemptions; the approvals before them only show here.
+            if ("action" in ev && ev.action === "approve") auditTransaction(audit, ev);
             // "sent" is worth a message of its own: mining can take a while on a busy chain.
             if (ev.type === "sent" && ev.action === "redeem") {
               void hub.notify({ key: `redeem-sent:${ev.deposit}`, level: "info", title: "redemption sent", text: `redemption of ${ev.deposit} sent (nonce ${ev.nonce}, tx ${ev.hash})` }).catch(() => undefined);
@@ -70,6 +89,16 @@ export function register(program: Command): void {
         } else {
           emit({ type: "notice", text: "no signing key configured: watching and alerting only (no courtesy calls, redemptions or signatures)" });
         }
+        if (session && exporter) {
+          const { journal, wallet, fresh, contracts } = session;
+          exporter.metrics.watchPool(fresh.pool);
+          exporter.metrics.watchJournal(() => journal.resume(wallet.address).length);
+          refreshBalances = async () => {
+            const [eth, tbtc] = await Promise.all([fresh.getBalance(wallet.address), readTbtc(fresh, contracts.token, wallet.address)]);
+            exporter.metrics.setBalance("ETH", Number(formatEther(eth)));
+            exporter.metrics.setBalance("TBTC", Number(formatEther(tbtc.balance)));
+          };
+        }
         if (session && redeem && !script) emit({ type: "notice", text: "no BTC address configured: redemptions disabled (set --btc-address or KEEPCTL_BTC_ADDRESS)" });
         const res = await runWatch({
           cfg,
@@ -79,7 +108,7 @@ export function register(program: Command): void {
           sender: session?.sender,
           script: script?.redeemerOutputScript,
           hub,
-          audit: AuditLog.open(cfg.dataDir),
+          audit,
           policy: {
             warnBelowPct: cfg.tbtc.warnThreshold,
             redeemBelowPct: cfg.tbtc.redeemBelow,
@@ -110,6 +139,7 @@ export function register(program: Command): void {
       } finally {
         session?.close();
         provider.destroy();
+        await exporter?.close();
       }
     });
 }

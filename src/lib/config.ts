@@ -197,6 +197,20 @@ function parseChoice<T extends string>(what: string, choices: readonly T[]) {
   };
 }
 
+/**
+ * `$XDG_CONFIG_HOME/keepctl/config.json` (XDG: only an absolute XDG_CONFIG_HOME counts), else
+ * `~/.config/keepctl/config.json`; undefined when no such file exists.
+ */
+export function defaultConfigFile(env: NodeJS.ProcessEnv): string | undefined {
+  const xdg = env.XDG_CONFIG_HOME;
+  // env.HOME only (no os.homedir() fallback): a caller passing its own env, like a test, stays hermetic.
+  const home = env.HOME;
+  const base = xdg && path.isAbsolute(xdg) ? xdg : home ? path.join(home, ".config") : undefined;
+  if (!base) return undefined;
+  const file = path.join(base, "keepctl", "config.json");
+  return fs.existsSync(file) ? file : undefined;
+}
+
 function expandHome(p: string): string {
   return p === "~" || p.startsWith("~/") ? path.join(os.homedir(), p.slice(1)) : p;
 }
@@ -533,7 +547,8 @@ export function loadConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEn
   const flagLayer: Layer = { source: "flag", values: flags, origin: kebab };
   const envLayer: Layer = { source: "env", values: envVars, origin: envOrigin };
 
-  const configFileRaw = nonEmpty(flags.config, "--config", false) ?? nonEmpty(envVars.KEEPCTL_CONFIG, envOrigin("KEEPCTL_CONFIG"), false);
+  // --config / KEEPCTL_CONFIG first; else the default location, read only when it exists.
+  const configFileRaw = nonEmpty(flags.config, "--config", false) ?? nonEmpty(envVars.KEEPCTL_CONFIG, envOrigin("KEEPCTL_CONFIG"), false) ?? defaultConfigFile(env);
   let fileLayer: Layer | undefined;
   if (configFileRaw) {
     cfg.configFile = path.resolve(cwd, expandHome(configFileRaw));

@@ -26,6 +26,8 @@ export interface OutputOptions {
   /** What the environment allows (NO_COLOR); defaults to config.ts's colorAllowed(). */
   envAllowsColor?: boolean;
   quiet?: boolean;
+  /** Terminal width the tables must fit; defaults to stdout's (process.stdout.columns on a TTY). */
+  columns?: number;
 }
 
 /** JSON.stringify with bigints as decimal strings. */
@@ -42,6 +44,7 @@ export class Output {
   private readonly colored: boolean;
   private readonly envAllowsColor: boolean;
   private readonly quiet: boolean;
+  private readonly columns?: number;
 
   constructor(opts: OutputOptions = {}) {
     this.out = opts.stdout ?? process.stdout;
@@ -52,6 +55,7 @@ export class Output {
     this.envAllowsColor = opts.envAllowsColor ?? colorAllowed();
     this.colored = (opts.color ?? true) && this.isTTY && this.envAllowsColor;
     this.quiet = !!opts.quiet;
+    this.columns = opts.columns ?? (this.out as { columns?: number }).columns;
   }
 
   /** Print the command's result document (JSON mode) — call exactly once. */
@@ -66,17 +70,20 @@ export class Output {
 
   table<Row>(rows: Row[], columns: Column<Row>[]): void {
     if (this.isTTY) {
+      const texts = rows.map((r) => columns.map((c) => c.value(r)));
+      const fit = fitColumns(columns.map((c) => c.header), texts, this.columns);
       const t = new Table({
         head: columns.map((c) => (this.colored ? chalk.bold(c.header) : c.header)),
         colAligns: columns.map((c) => c.align ?? "left"),
         style: { head: [], border: [] },
+        ...(fit.colWidths ? { colWidths: fit.colWidths } : {}),
       });
-      for (const r of rows) {
-        t.push(columns.map((c) => {
-          const text = c.value(r);
+      rows.forEach((r, i) => {
+        t.push(columns.map((c, j) => {
+          const text = fit.cells[i][j];
           return this.colored && c.color ? c.color(r, text) : text;
         }));
-      }
+      });
       this.out.write(t.toString() + "\n");
     } else {
       this.out.write(columns.map((c) => c.header.toLowerCase().replace(/\s+/g, "_")).join("\t") + "\n");
@@ -119,4 +126,38 @@ export class Output {
     if (!this.colored) return text;
     return kind === "ok" ? chalk.green(text) : kind === "warn" ? chalk.yellow(text) : kind === "bad" ? chalk.red(text) : chalk.dim(text);
   }
+}
+
+const FULL_HEX = /0x[0-9a-fA-F]{40}(?:[0-9a-fA-F]{24})?\b/g;
+
+/** 0x1234…abcd: both ends kept, since addresses and hashes are told apart by their first and last digits. */
+export function shortHex(h: string): string {
+  return h.length > 14 ? `${h.slice(0, 6)}…${h.slice(-4)}` : h;
+}
+
+/** Width of a bordered table with these column text widths (cli-table3: 1 space padding each side, 1 border between). */
+function tableWidth(widths: number[]): number {
+  return widths.reduce((a, w) => a + w + 2, 0) + widths.length + 1;
+}
+
+const MIN_COLUMN = 6;
+
+/**
+ * Makes a table fit `limit` terminal columns (an 80-column terminal used to get ~173): first
+ * addresses and hashes are shortened to 0x1234…abcd, then the widest columns are narrowed until
+ * it fits (cli-table3 cuts the cell with "…"). Unknown width (not a TTY): nothing changes; the
+ * tab-separated and JSON forms always carry full values.
+ */
+export function fitColumns(headers: string[], cells: string[][], limit?: number): { cells: string[][]; colWidths?: number[] } {
+  const widthsOf = (rows: string[][]) => headers.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j].length)));
+  if (!limit || limit <= 0 || tableWidth(widthsOf(cells)) <= limit) return { cells };
+  const short = cells.map((r) => r.map((t) => t.replace(FULL_HEX, shortHex)));
+  const widths = widthsOf(short);
+  if (tableWidth(widths) <= limit) return { cells: short };
+  while (tableWidth(widths) > limit) {
+    const widest = widths.indexOf(Math.max(...widths));
+    if (widths[widest] <= MIN_COLUMN) break; // as narrow as it is useful: let the terminal wrap
+    widths[widest]--;
+  }
+  return { cells: short, colWidths: widths.map((w) => w + 2) };
 }

@@ -372,3 +372,31 @@ describe("loadConfig validation", () => {
     expect(text).not.toContain("K3Y5ECRETVALUE");
   });
 });
+
+describe("the default config file", () => {
+  it("reads $XDG_CONFIG_HOME/keepctl/config.json, else ~/.config/keepctl/config.json, only when present", () => {
+    const home = dir({ ".config/keepctl/config.json": { operators: [A] } });
+    const xdg = dir({ "keepctl/config.json": { operators: [B] } });
+    const fromHome = load({ rpcUrl: [RPC] }, { HOME: home });
+    expect(fromHome.operators).toEqual([A]);
+    expect(fromHome.configFile).toBe(path.join(home, ".config", "keepctl", "config.json"));
+    expect(load({ rpcUrl: [RPC] }, { HOME: home, XDG_CONFIG_HOME: xdg }).operators).toEqual([B]);
+    // A relative XDG_CONFIG_HOME is ignored (XDG spec): back to ~/.config.
+    expect(load({ rpcUrl: [RPC] }, { HOME: home, XDG_CONFIG_HOME: "rel" }).operators).toEqual([A]);
+    // None there: no config file, no error.
+    const empty = load({ rpcUrl: [RPC] }, { HOME: dir() });
+    expect(empty.configFile).toBeUndefined();
+    expect(empty.operators).toEqual([]);
+  });
+
+  it("--config and KEEPCTL_CONFIG still come first; unknown keys in the default file are still errors", () => {
+    const home = dir({ ".config/keepctl/config.json": { operators: [A] }, "other.json": { operators: [C] } });
+    expect(load({ rpcUrl: [RPC], config: path.join(home, "other.json") }, { HOME: home }).operators).toEqual([C]);
+    expect(load({ rpcUrl: [RPC] }, { HOME: home, KEEPCTL_CONFIG: path.join(home, "other.json") }).operators).toEqual([C]);
+    const bad = dir({ ".config/keepctl/config.json": { operatorz: [A] } });
+    const e = thrown(() => load({ rpcUrl: [RPC] }, { HOME: bad }));
+    expect(e).toBeInstanceOf(ConfigError);
+    expect(e.message).toContain(path.join(bad, ".config", "keepctl", "config.json"));
+    expect(e.message).toContain("operatorz");
+  });
+});

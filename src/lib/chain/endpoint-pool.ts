@@ -41,6 +41,8 @@ export class Endpoint {
   readonly stats: EndpointStats;
   /** A probe in flight, shared by concurrent calls. */
   probing?: Promise<boolean>;
+  /** Told of every HTTP attempt at this endpoint (ms, ok); the metrics exporter listens here. */
+  readonly observers = new Set<(ms: number, ok: boolean) => void>();
   constructor(readonly url: string) {
     this.stats = { url: redactUrl(url), state: "healthy", coolingUntil: null, strikes: 0, coolDowns: 0, httpRequests: 0, failures: 0, lastError: null, lastFailureAt: null };
   }

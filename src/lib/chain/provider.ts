@@ -222,9 +222,13 @@ async function attemptEndpoint(ep: Endpoint, body: string, isBatch: boolean, att
     used++;
     o.onHttpRequest();
     ep.stats.httpRequests++;
+    const started = performance.now();
     try {
-      return { ok: true, results: await postOnce(ep.url, body, isBatch, o.timeoutMs), used };
+      const results = await postOnce(ep.url, body, isBatch, o.timeoutMs);
+      for (const f of ep.observers) f(performance.now() - started, true);
+      return { ok: true, results, used };
     } catch (e) {
+      for (const f of ep.observers) f(performance.now() - started, false);
       const err = e instanceof AttemptError ? e : new AttemptError(String(e), true);
       // A hung endpoint costs a whole timeout per try: move on while another URL remains.
       const retry = err.retry && !(err.timedOut && !isLast);

@@ -159,6 +159,8 @@ export interface LoopOptions {
   alert?: (a: Alert) => Promise<void>;
   /** Failed passes in a row after which a long-running bot alerts and exits 11; 0 = never (default 5). */
   maxFailedPasses?: number;
+  /** After every pass, good or bad (the metrics exporter). */
+  onPassEnd?: (end: { pass: number; ok: boolean; ms: number }) => void;
 }
 
 /**
@@ -181,6 +183,7 @@ export async function runBotLoop<T>(pass: (n: number) => Promise<T>, o: LoopOpti
       await o.alert?.({ key: "emp-bot-pass-failed", level: "critical", title: "EMP bot pass failed", text: redact(shortMessageOf(e)) });
     },
     onPassEnd: (end) => {
+      o.onPassEnd?.({ pass: end.pass, ok: end.ok, ms: end.ms });
       if (end.ping !== undefined && end.ping !== "ok") o.emit({ type: "warning", message: end.ping });
     },
     onGiveUp: async (text) => {

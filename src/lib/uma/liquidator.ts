@@ -2,7 +2,7 @@ import { ethers } from "ethers";
 import { RevertError } from "../errors";
 import { approveExactly, withdrawRewards, type BotContext, type WithdrawalOutcome } from "./bot-loop";
 import { empInterface, encodeCreateLiquidation, type EmpPosition, type EmpState } from "./emp-client";
-import { planLiquidations, type LiquidationConfig, type LiquidationDecision } from "./liquidation-strategy";
+import { collateralNetOfWithdrawal, planLiquidations, type LiquidationConfig, type LiquidationDecision, type PositionSnapshot } from "./liquidation-strategy";
 import { withdrawalCandidates } from "./dispute-strategy";
 
 /**
@@ -29,6 +29,8 @@ export interface LiquidatorPassSummary {
   time: bigint;
   price: bigint | null;
   positions: number;
+  /** Lowest collateral (net of a pending withdrawal) / (tokens × price) among the positions; null without a price or positions (metrics). */
+  minCollateralRatio: number | null;
   expired: boolean;
   liquidations: LiquidationOutcome[];
   withdrawals: WithdrawalOutcome[];
@@ -100,7 +102,7 @@ export class EmpLiquidator {
     const now = (await ctx.client.readState()).currentTime;
     const withdrawals = await withdrawRewards(ctx, withdrawalCandidates(mine, me, "liquidator", now, ctx.params.liquidationLiveness), "liquidator");
 
-    const summary = { pass, block, time: state.currentTime, price, positions: positions.length, expired, liquidations, withdrawals };
+    const summary = { pass, block, time: state.currentTime, price, positions: positions.length, minCollateralRatio: minRatio(positions, price), expired, liquidations, withdrawals };
     ctx.emit({
       type: "heartbeat", pass, block, time: state.currentTime, price, positions: positions.length, expired,
       liquidated: liquidations.filter((l) => l.status === "liquidated").length, withdrawn: withdrawals.filter((w) => w.status === "withdrawn").length,
@@ -202,4 +204,17 @@ function liquidationCreated(receipt: ethers.TransactionReceipt) {
     }
   }
   return undefined;
+}
+
+/** collateral / (tokens × price) of the worst position, as a float for the metrics gauge. */
+export function minRatio(positions: PositionSnapshot[], price: bigint | null): number | null {
+  if (!price) return null;
+  let min: number | null = null;
+  for (const p of positions) {
+    if (p.tokensOutstanding === 0n) continue;
+    // 1e18-scaled: collateral × 1e36 / (tokens × price), both factors 1e18 fixed-point.
+    const r = Number((collateralNetOfWithdrawal(p) * 10n ** 36n) / (p.tokensOutstanding * price)) / 1e18;
+    if (min === null || r < min) min = r;
+  }
+  return min;
 }
