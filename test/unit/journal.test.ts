@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Journal, JournalInFlightError, acquireAccountLock } from "../../src/lib/chain/journal";
 import { registerSecret } from "../../src/lib/redact";
 
@@ -46,13 +46,96 @@ describe("Journal", () => {
     j.begin("k", { account: ACCOUNT });
     j.recordSending("k", { nonce: 0, hash: "0x01", rawTx: "0xaa" });
     expect(() => j.begin("k", { account: ACCOUNT })).toThrow(JournalInFlightError);
-    try { j.begin("k", { account: ACCOUNT }); } catch (e) { expect((e as JournalInFlightError).exitCode).toBe(3); }
+    expect(() => j.begin("k", { account: ACCOUNT })).toThrow(expect.objectContaining({ exitCode: 3, code: "JOURNAL_IN_FLIGHT" }));
     j.recordMined("k", { hash: "0x01", status: 1, blockNumber: 9 });
     expect(j.begin("k", { account: ACCOUNT })).toMatchObject({ status: "done", entry: { minedHash: "0x01", blockNumber: 9 } });
     j.recordMined("k2", { hash: "0x05", status: 0, blockNumber: 9 });
     expect(j.begin("k2", { account: ACCOUNT }).status).toBe("started"); // reverted: nothing happened
     j.recordFailed("k3", "nonce used");
     expect(j.begin("k3", { account: ACCOUNT }).status).toBe("started");
+  });
+
+  it("a failure that leaves a hash able to mine keeps the entry in flight: no second tx is signed", () => {
+    const j = Journal.open(dir);
+    const h = j.hooks("k");
+    j.begin("k", { account: ACCOUNT });
+    h.beforeBroadcast("0xaa", "0x01", 7);
+    h.onEvent({ type: "sent", label: "redeem", nonce: 7, hash: "0x01" } as never);
+    // broadcast, then the RPC was lost while polling / the run was interrupted / the deadline passed
+    h.onEvent({ type: "failed", label: "redeem", nonce: 7, hash: "0x01", error: "RPC lost", sent: true, final: false });
+    expect(j.get("k")!.state).toBe("sent");
+    expect(() => j.begin("k", { account: ACCOUNT })).toThrow(JournalInFlightError);
+    expect(j.resume(ACCOUNT).map((e) => e.key)).toEqual(["k"]);
+    expect(j.nonces(ACCOUNT)).toEqual([7]);
+
+    // a failure that proves none of its hashes can mine closes it, with the reason
+    h.onEvent({ type: "failed", label: "redeem", nonce: 7, error: "nonce 7 used by another tx", sent: true, final: true });
+    expect(j.get("k")).toMatchObject({ state: "failed", reason: "nonce 7 used by another tx" });
+    expect(j.resume(ACCOUNT)).toEqual([]);
+    expect(j.begin("k", { account: ACCOUNT }).status).toBe("started");
+  });
+
+  it("a failure before anything was broadcast never leaves the key in flight", () => {
+    const j = Journal.open(dir);
+    const h = j.hooks("k");
+    j.begin("k", { account: ACCOUNT });
+    h.onEvent({ type: "failed", label: "redeem", error: "estimateGas reverted", sent: false, final: true });
+    expect(j.get("k")!.state).toBe("failed");
+    expect(j.begin("k", { account: ACCOUNT }).status).toBe("started");
+  });
+
+  it("journals mined and replaced events from the sender", () => {
+    const j = Journal.open(dir);
+    const h = j.hooks("k");
+    j.begin("k", { account: ACCOUNT });
+    h.beforeBroadcast("0xaa", "0x01", 3);
+    h.onEvent({ type: "replaced", label: "redeem", nonce: 3, hash: "0x02" } as never);
+    expect(j.get("k")!.state).toBe("sent");
+    h.onEvent({ type: "mined", label: "redeem", hash: "0x02", status: 1, blockNumber: 12 } as never);
+    expect(j.get("k")).toMatchObject({ state: "mined", minedHash: "0x02", status: 1, blockNumber: 12 });
+    expect(j.begin("k", { account: ACCOUNT })).toMatchObject({ status: "done" });
+  });
+
+  it("fsyncs every line before it returns (the record must outlive a power cut, not just a kill)", () => {
+    const j = Journal.open(dir);
+    const synced: number[] = [];
+    const spy = vi.spyOn(fs, "fsyncSync").mockImplementation((fd) => {
+      // what is on disk when the sync is asked for: the line just written
+      synced.push(fs.readFileSync(j.file, "utf8").trim().split("\n").length);
+      void fd;
+    });
+    try {
+      j.begin("k", { account: ACCOUNT });
+      j.recordSending("k", { nonce: 0, hash: "0x01", rawTx: "0xaa" });
+      j.recordSent("k");
+      j.recordMined("k", { hash: "0x01", status: 1, blockNumber: 2 });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(synced).toEqual([1, 2, 3, 4]);
+  });
+
+  it("writes the journal owner-only", () => {
+    const j = Journal.open(dir);
+    j.begin("k", { account: ACCOUNT });
+    expect(fs.statSync(j.file).mode & 0o777).toBe(0o600);
+  });
+
+  it("a repeatable action starts a new round after a mined one, but not within the same round", () => {
+    const j = Journal.open(dir);
+    j.begin("k", { account: ACCOUNT, repeatable: true, round: "r1" });
+    j.recordSending("k", { nonce: 1, hash: "0x01", rawTx: "0xaa" });
+    j.recordMined("k", { hash: "0x01", status: 1, blockNumber: 5 });
+    expect(j.begin("k", { account: ACCOUNT, repeatable: true, round: "r1" }).status).toBe("done");
+    expect(j.begin("k", { account: ACCOUNT }).status).toBe("done"); // not repeatable: done for good
+    const next = j.begin("k", { account: ACCOUNT, repeatable: true, round: "r2" });
+    expect(next.status).toBe("started");
+    // the new round starts clean: the old round's tx and receipt are not this round's
+    expect(next.entry).toMatchObject({ state: "planned", attempts: [], meta: { round: "r2" } });
+    expect(next.entry.minedHash).toBeUndefined();
+    expect(next.entry.blockNumber).toBeUndefined();
+    expect(j.nonces(ACCOUNT)).toEqual([]);
+    expect(j.nonces("0x00000000000000000000000000000000000000bb")).toEqual([]);
   });
 
   it("ignores a torn last line from a crash mid-write, but not a corrupt line in the middle", () => {

@@ -42,6 +42,25 @@ describe("planRedemptions with 10 TBTC (plus fees)", () => {
     expect(p.funded[0].outputValueSats).toBe(10n * BTC - DEFAULT_REDEMPTION_FEE_SATS);
   });
 
+  it("an overfunded deposit: the output pays the whole funded UTXO less the fee, not the lot", () => {
+    // 1 BTC lot funded with 1.00037 BTC: paying from the lot would give 37 000 sat to the miners
+    const over = dep(1n, 120, { utxoSats: BTC + 37_000n });
+    const p = planRedemptions([over], wallet, policy);
+    expect(p.funded).toHaveLength(1);
+    expect(p.funded[0]).toMatchObject({ lotSats: BTC, utxoSats: BTC + 37_000n });
+    expect(p.funded[0].outputValueSats).toBe(100_037_000n - 10_000n);
+    // the fee limit is half the UTXO, not half the lot: 0.0002 BTC lot overfunded to 0.0005 BTC
+    const small = dep(0n, 120, { lotSats: 20_000n, utxoSats: 50_000n, costTbtc: 0n });
+    const q = planRedemptions([small], 0n, { ...policy, feeSats: 20_000n });
+    expect(q.skipped).toEqual([]);
+    expect(q.funded[0].outputValueSats).toBe(30_000n);
+    // and an underfunded one is judged by its UTXO too
+    const thin = dep(0n, 120, { lotSats: 50_000n, utxoSats: 30_000n, costTbtc: 0n });
+    expect(planRedemptions([thin], 0n, { ...policy, feeSats: 20_000n }).skipped.map((x) => x.reason)).toEqual([
+      "fee 20000 sat must be less than half the deposit's UTXO (30000 sat)",
+    ]);
+  });
+
   it("2×5 BTC: funds both", () => {
     const p = planRedemptions([dep(5n, 120), dep(5n, 121)], wallet, policy);
     expect(p.funded).toHaveLength(2);
