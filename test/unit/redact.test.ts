@@ -92,6 +92,21 @@ describe("redaction without registration", () => {
     expect(redact("plain http://127.0.0.1:8545 ok")).toBe("plain http://127.0.0.1:8545 ok");
   });
 
+  it("a key in the query string, echoed alone by the provider, is masked once the URL is registered", () => {
+    registerSecretUrl("https://rpc.example/rpc?apikey=Qs7pLm2x&network=mainnet");
+    expect(redact("401: invalid api key Qs7pLm2x")).toBe("401: invalid api key ***");
+    // the plain word beside it is not a secret
+    expect(redact("network mainnet")).toBe("network mainnet");
+    registerSecretUrl("https://u5er:p%40ss-w0rd@rpc.example/");
+    expect(redact("auth failed for u5er with p@ss-w0rd")).toBe("auth failed for *** with ***");
+  });
+
+  it("websocket URLs in free text keep their origin only, ws:// as well as wss://", () => {
+    expect(redact("socket ws://10.0.0.2:8546/Wk3yWk3y closed")).toBe("socket ws://10.0.0.2:8546/*** closed");
+    expect(redact("socket wss://eth.example/ws/v3/Wk3yWk3y closed")).toBe("socket wss://eth.example/*** closed");
+    expect(redact("(wss://eth.example?key=Wk3yWk3y)")).toBe("(wss://eth.example/***)");
+  });
+
   it("registers short URL key parts too, but not plain words", () => {
     expect(urlSecretParts("https://rpc.example/v3/ab12cd?apikey=Zx9k")).toEqual(["ab12cd", "Zx9k"]);
     expect(urlSecretParts("https://rpc.example/mainnet/rpc")).toEqual([]);
