@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { computeTwap, type PricePoint } from "../../src/lib/rai/twap";
+import { computeTwap, sortPoints, type PricePoint } from "../../src/lib/rai/twap";
+import { referenceTwap } from "../helpers/rai-reference";
 
 const pts = (...pairs: [number, number][]): PricePoint[] => pairs.map(([timestamp, p]) => ({ timestamp, price: BigInt(p) }));
 
@@ -27,7 +28,9 @@ describe("computeTwap properties", () => {
     const sorted = [...points].sort((a, b) => a.timestamp - b.timestamp);
     const reversed = [...sorted].reverse();
     for (const [s, e] of [[0, 500], [60, 300], [260, 260 + 17]]) {
-      const want = computeTwap(sorted, s, e);
+      const want = referenceTwap(points, s, e);
+      expect(want).not.toBeNull();
+      expect(computeTwap(sorted, s, e)).toBe(want);
       expect(computeTwap(points, s, e)).toBe(want);
       expect(computeTwap(reversed, s, e)).toBe(want);
     }
@@ -65,5 +68,34 @@ describe("computeTwap properties", () => {
 
   it("rejects a window that ends before it starts", () => {
     expect(() => computeTwap([], 5, 4)).toThrow(/before its start/);
+  });
+
+  it("agrees with a second-by-second average on random step functions and windows", () => {
+    let seed = 42;
+    const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n; };
+    for (let round = 0; round < 300; round++) {
+      const points: PricePoint[] = Array.from({ length: rnd(6) }, (_, i) => ({ timestamp: rnd(60), price: BigInt(rnd(2000) - 500), block: i }));
+      const start = rnd(70);
+      const end = start + rnd(40);
+      expect(computeTwap(points, start, end), JSON.stringify({ points: points.map((p) => [p.timestamp, String(p.price), p.block]), start, end })).toBe(referenceTwap(points, start, end));
+    }
+  });
+
+  it("sorts by time, then block, then log index, and keeps an already sorted list as is", () => {
+    const a = { timestamp: 5, price: 1n, block: 9, logIndex: 2 };
+    const b = { timestamp: 5, price: 2n, block: 9, logIndex: 1 };
+    const c = { timestamp: 5, price: 3n, block: 8, logIndex: 7 };
+    const d = { timestamp: 4, price: 4n, block: 10, logIndex: 0 };
+    expect(sortPoints([a, b, c, d])).toEqual([d, c, b, a]);
+    const sorted = [d, c, b, a];
+    const out = sortPoints(sorted);
+    expect(out).toEqual(sorted);
+    expect(out).not.toBe(sorted); // a copy: the caller's array is never reordered
+    expect(sorted).toEqual([d, c, b, a]);
+  });
+
+  it("rejects fractional seconds", () => {
+    expect(() => computeTwap([], 1.5, 4)).toThrow(RangeError);
+    expect(() => computeTwap([], 1, 4.5)).toThrow(RangeError);
   });
 });
