@@ -104,6 +104,8 @@ describe("fee math", () => {
   it("reads decimals beyond wei precision by truncating, and whitespace around", () => {
     expect(gweiToWei(" 2.1234567899 ")).toBe(2_123_456_789n);
     expect(gweiToWei("7.")).toBe(7n * G);
+    expect(gweiToWei("25")).toBe(25n * G);
+    expect(gweiToWei("0")).toBe(0n);
     expect(() => gweiToWei("1.2.3")).toThrow(/not a fee in gwei: "1.2.3"/);
     expect(() => gweiToWei("")).toThrow(/not a fee in gwei/);
   });
@@ -119,7 +121,10 @@ describe("initial fees from the node", () => {
     rpc = await startRpcDouble((c) => {
       if (c.method === "eth_chainId") return { result: "0x7a69" };
       if (c.method === "eth_blockNumber") return { result: "0x10" };
-      if (c.method === "eth_getBlockByNumber") return { result: { ...blockAt(16, 1_700_000_000), baseFeePerGas: "0x" + baseFee.toString(16) } };
+      if (c.method === "eth_getBlockByNumber") {
+        const { baseFeePerGas: _omit, ...legacy } = blockAt(16, 1_700_000_000);
+        return { result: baseFee < 0n ? legacy : { ...legacy, baseFeePerGas: "0x" + baseFee.toString(16) } };
+      }
       if (c.method === "eth_maxPriorityFeePerGas") return tip === null ? { error: { code: -32601, message: "method not found" } } : { result: tip };
       return { error: { code: -32601, message: `method ${c.method} not expected` } };
     });
@@ -133,6 +138,18 @@ describe("initial fees from the node", () => {
   it("max fee is twice the base fee plus the node's tip", async () => {
     baseFee = 10n * G; tip = "0x" + (2n * G).toString(16);
     expect(await initialFees(provider, 100n * G)).toEqual({ baseFee: 10n * G, maxFeePerGas: 22n * G, maxPriorityFeePerGas: 2n * G });
+  });
+
+  it("asks the node for its tip with no parameters", async () => {
+    baseFee = 10n * G; tip = "0x1";
+    rpc.calls.length = 0;
+    await initialFees(provider, 100n * G);
+    expect(rpc.calls.filter((c) => c.method === "eth_maxPriorityFeePerGas").map((c) => c.params)).toEqual([[]]);
+  });
+
+  it("a block without a base fee (pre-London chain) counts as base fee 0", async () => {
+    baseFee = -1n; tip = "0x" + (2n * G).toString(16);
+    expect(await initialFees(provider, 100n * G)).toEqual({ baseFee: 0n, maxFeePerGas: 2n * G, maxPriorityFeePerGas: 2n * G });
   });
 
   it("a node without eth_maxPriorityFeePerGas: 1 gwei tip", async () => {
