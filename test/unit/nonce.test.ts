@@ -79,6 +79,20 @@ describe("NonceTracker", () => {
     const e = await conflict(t.next());
     expect(e.message).toBe(`account ${ACCOUNT}: the chain's pending nonce is 3, but keepctl signed nothing at nonce 2`);
     expect(e.details).toEqual({ pending: 3, expected: 2, unexplained: [2] });
+    expect(e.hint).toBe("another program (or a second keepctl) is sending from this key: stop it, or give keepctl its own account");
+    // several foreign nonces, and one of ours among them
+    const t2 = new NonceTracker(provider, ACCOUNT, () => [3]);
+    pending = 2;
+    await t2.next();
+    pending = 5;
+    expect((await conflict(t2.next())).message).toBe(`account ${ACCOUNT}: the chain's pending nonce is 5, but keepctl signed nothing at nonce 2, 4`);
+  });
+
+  it("a send marked before any count (after a reset) still counts: next is above it", async () => {
+    latest = 5; pending = 5;
+    const t = new NonceTracker(provider, ACCOUNT);
+    t.markUsed(7);
+    expect(await t.next()).toBe(8);
   });
 
   it("a pending count above expectation that our journal explains (a crash's tx) is not a conflict", async () => {
