@@ -16,6 +16,16 @@ describe("rpower", () => {
     expect(rpower(3n * RAY, 1n)).toBe(3n * RAY);
   });
 
+  it("refuses a negative base value, exponent or a base unit that is not positive", () => {
+    const msg = /^rpower: x, n and base must be non-negative \(base > 0\)$/;
+    expect(() => rpower(-1n, 2n)).toThrow(msg);
+    expect(() => rpower(RAY, -1n)).toThrow(msg);
+    expect(() => rpower(RAY, 2n, 0n)).toThrow(msg);
+    expect(() => rpower(RAY, 2n, -10n)).toThrow(msg);
+    expect(() => rpower(-1n, -1n, -1n)).toThrow(RangeError);
+    expect(rpower(2n, 3n, 1n)).toBe(8n); // base 1: plain integers
+  });
+
   it("is exact for integer powers and rounds each product half up", () => {
     expect(rpower(2n * RAY, 10n)).toBe(1024n * RAY);
     expect(rpower(3n, 2n, 10n)).toBe(1n); // (3*3 + 5) / 10 = 1: 0.09 rounds up to 0.1
