@@ -71,14 +71,33 @@ describe("computeTwap properties", () => {
   });
 
   it("agrees with a second-by-second average on random step functions and windows", () => {
-    let seed = 42;
-    const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n; };
+    let seed = 42n;
+    // 64-bit LCG, high bits (the low bits of a power-of-two LCG cycle too quickly to be random)
+    const rnd = (n: number) => { seed = (seed * 6364136223846793005n + 1442695040888963407n) % 2n ** 64n; return Number((seed >> 33n) % BigInt(n)); };
+    let negativeInexact = 0;
     for (let round = 0; round < 300; round++) {
-      const points: PricePoint[] = Array.from({ length: rnd(6) }, (_, i) => ({ timestamp: rnd(60), price: BigInt(rnd(2000) - 500), block: i }));
+      const points: PricePoint[] = Array.from({ length: rnd(6) }, (_, i) => ({ timestamp: rnd(60), price: BigInt(rnd(2000) - 1000), block: i }));
       const start = rnd(70);
       const end = start + rnd(40);
-      expect(computeTwap(points, start, end), JSON.stringify({ points: points.map((p) => [p.timestamp, String(p.price), p.block]), start, end })).toBe(referenceTwap(points, start, end));
+      const want = referenceTwap(points, start, end);
+      if (want !== null && want < 0n) negativeInexact++;
+      expect(computeTwap(points, start, end), JSON.stringify({ points: points.map((p) => [p.timestamp, String(p.price), p.block]), start, end })).toBe(want);
     }
+    expect(negativeInexact).toBeGreaterThan(20); // the floor of negative averages was exercised
+  });
+
+  it("a negative average floors toward minus infinity, not toward zero", () => {
+    // -1 for 2 s, -2 for 1 s -> -4/3 = -1.33 -> -2
+    expect(computeTwap(pts([0, -1], [2, -2]), 0, 3)).toBe(-2n);
+    // exact division is not moved
+    expect(computeTwap(pts([0, -3], [1, -3]), 0, 3)).toBe(-3n);
+  });
+
+  it("same time and block: the higher log index wins, whatever the input order", () => {
+    const later = { timestamp: 5, price: 2n, block: 7, logIndex: 5 };
+    const earlier = { timestamp: 5, price: 9n, block: 7, logIndex: 1 };
+    expect(computeTwap([later, earlier], 5, 10)).toBe(2n);
+    expect(computeTwap([earlier, later], 5, 10)).toBe(2n);
   });
 
   it("sorts by time, then block, then log index, and keeps an already sorted list as is", () => {
@@ -95,7 +114,7 @@ describe("computeTwap properties", () => {
   });
 
   it("rejects fractional seconds", () => {
-    expect(() => computeTwap([], 1.5, 4)).toThrow(RangeError);
+    expect(() => computeTwap([], 1.5, 4)).toThrow("computeTwap: start and end must be whole seconds");
     expect(() => computeTwap([], 1, 4.5)).toThrow(RangeError);
   });
 });
