@@ -192,6 +192,8 @@ describe("byRisk and the plan's totals", () => {
       expect([...input].sort(byRisk).map((x) => x.address)).toEqual(want);
     }
     expect(byRisk(a, { ...a })).toBe(0);
+    expect(byRisk(twinHigh, twinLow)).toBe(1);
+    expect(byRisk(twinLow, twinHigh)).toBe(-1);
     expect(byRisk(a, { ...a, address: a.address.toUpperCase().replace("0X", "0x") })).toBe(0);
   });
   it("totals: what was spent and what is left", () => {
