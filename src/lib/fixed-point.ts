@@ -79,10 +79,13 @@ export function parseFixedStrict(value: string | number, decimals: number): bigi
 function numberText(n: number, decimals: number): string {
   if (!Number.isFinite(n) || n < 0) throw new RangeError(`not a non-negative decimal number: ${n}`);
   const s = String(n);
-  // 1e-7 and the like: toFixed gives the plain digits (toFixed allows at most 100 places).
-  if (/e/i.test(s)) {
-    const plain = n.toFixed(Math.min(decimals, 100));
-    return plain.includes(".") ? plain.replace(/\.?0+$/, "") : plain;
-  }
-  return s;
+  // 1e-7, 1.5e-7, 1e+21: the same shortest digits with the point moved. (toFixed(decimals) would
+  // round 1.5e-7 to "0.000000" at 6 decimals: a silent rounding the caller asked to refuse.)
+  const m = /^(\d+)(?:\.(\d+))?e([+-]?\d+)$/i.exec(s);
+  if (!m) return s;
+  const digits = m[1] + (m[2] ?? "");
+  const point = m[1].length + Number(m[3]);
+  if (point <= 0) return "0." + "0".repeat(-point) + digits;
+  if (point >= digits.length) return digits + "0".repeat(point - digits.length);
+  return digits.slice(0, point) + "." + digits.slice(point);
 }

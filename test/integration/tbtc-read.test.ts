@@ -107,8 +107,10 @@ describe("reading deposits", () => {
       }
       expect(d.remainingTermSec).toBe(await dc.remainingTerm({ blockTag }));
       const contractPct = (await dc.collateralizationPercentage({ blockTag })) as bigint;
-      // two decimals, and the integer part agrees with the contract's own figure
-      expect(d.collateralBp).toBe((d.bondWei! * 10000n) / (d.lotSizeSatoshis! * price));
+      // two decimals: the seeded bond is the lot's value at exactly this percent (rounded up by
+      // under a wei), so the basis points are the scenario's percent; the integer part is the
+      // deposit contract's own figure
+      expect(d.collateralBp).toBe(BigInt(Math.round(seeded.collateralPercent! * 100)));
       expect(d.collateralBp! / 100n).toBe(contractPct);
       expect(Number(contractPct)).toBe(seeded.collateralPercent);
     }
@@ -200,7 +202,9 @@ describe("the cache", () => {
       const healthy = r3.deposits.find((d) => d.deposit === mine.find((m) => m.label === "healthy-1btc")!.deposit)!;
       const newPrice = await currentWeiPerSat(devnet.deployment);
       expect(r3.priceWeiPerSat).toBe(newPrice);
-      expect(healthy.collateralBp).toBe((healthy.bondWei! * 10000n) / (healthy.lotSizeSatoshis! * newPrice));
+      // the deposit contract's own figure after the price move, at the same block
+      const healthyPct = (await depositContract(devnet.deployment, healthy.deposit, devnet.provider).collateralizationPercentage({ blockTag: r3.block })) as bigint;
+      expect(healthy.collateralBp! / 100n).toBe(healthyPct);
       // 150 % at 0.03 ETH/BTC is 125 % at 0.025 (less a rounding hair)
       expect(Number(healthy.collateralBp)).toBeGreaterThan(12490);
       expect(Number(healthy.collateralBp)).toBeLessThanOrEqual(12500);

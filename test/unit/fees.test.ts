@@ -1,5 +1,7 @@
-import { describe, expect, it } from "vitest";
-import { bumpFees, formatGwei, gweiToWei, raiseByPct, worstCaseFeeWei } from "../../src/lib/chain/fees";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { JsonRpcProvider, Network } from "ethers";
+import { FeeCapError, bumpFees, formatGwei, gweiToWei, initialFees, raiseByPct, worstCaseFeeWei } from "../../src/lib/chain/fees";
+import { blockAt, startRpcDouble, type RpcDouble } from "../helpers/rpc-double";
 
 const G = 1_000_000_000n;
 
@@ -80,5 +82,104 @@ describe("fee math", () => {
     expect(formatGwei(50n * G)).toBe("50");
     expect(formatGwei(1_500_000_000n)).toBe("1.5");
     expect(formatGwei(1n)).toBe("0.000000001");
+  });
+
+  it("refuses a negative or non-finite bump", () => {
+    expect(() => raiseByPct(100n, -1)).toThrow(/fee bump must be a non-negative percentage, got -1/);
+    expect(() => raiseByPct(100n, Number.NaN)).toThrow(/non-negative percentage/);
+    expect(() => raiseByPct(100n, Number.POSITIVE_INFINITY)).toThrow(/non-negative percentage/);
+    expect(() => bumpFees({ maxFeePerGas: 10n, maxPriorityFeePerGas: 1n }, -20, 100n, -20)).toThrow(/non-negative percentage/);
+  });
+
+  it("a zero-percent rule still moves both fields by one wei (equal fees are not a replacement)", () => {
+    expect(bumpFees({ maxFeePerGas: 100n, maxPriorityFeePerGas: 5n }, 0, 1000n, 0)).toEqual({ maxFeePerGas: 101n, maxPriorityFeePerGas: 6n });
+  });
+
+  it("clips a tip that would exceed the max fee (a journaled tx with tip above max fee)", () => {
+    expect(bumpFees({ maxFeePerGas: 10n, maxPriorityFeePerGas: 20n }, 12.5, 100n)).toEqual({ maxFeePerGas: 12n, maxPriorityFeePerGas: 12n });
+    // tip equal to the max fee is kept as is
+    expect(bumpFees({ maxFeePerGas: 8n, maxPriorityFeePerGas: 8n }, 12.5, 100n)).toEqual({ maxFeePerGas: 9n, maxPriorityFeePerGas: 9n });
+  });
+
+  it("reads decimals beyond wei precision by truncating, and whitespace around", () => {
+    expect(gweiToWei(" 2.1234567899 ")).toBe(2_123_456_789n);
+    expect(gweiToWei("7.")).toBe(7n * G);
+    expect(gweiToWei("25")).toBe(25n * G);
+    expect(gweiToWei("0")).toBe(0n);
+    expect(() => gweiToWei("1.2.3")).toThrow(/not a fee in gwei: "1.2.3"/);
+    expect(() => gweiToWei("")).toThrow(/not a fee in gwei/);
+  });
+});
+
+describe("initial fees from the node", () => {
+  // A JSON-RPC node on loopback: latest block with `baseFee`, and a tip answer (or an error).
+  let baseFee = 0n;
+  let tip: string | null = null;
+  let rpc: RpcDouble;
+  let provider: JsonRpcProvider;
+  beforeAll(async () => {
+    rpc = await startRpcDouble((c) => {
+      if (c.method === "eth_chainId") return { result: "0x7a69" };
+      if (c.method === "eth_blockNumber") return { result: "0x10" };
+      if (c.method === "eth_getBlockByNumber") {
+        const { baseFeePerGas: _omit, ...legacy } = blockAt(16, 1_700_000_000);
+        return { result: baseFee < 0n ? legacy : { ...legacy, baseFeePerGas: "0x" + baseFee.toString(16) } };
+      }
+      if (c.method === "eth_maxPriorityFeePerGas") return tip === null ? { error: { code: -32601, message: "method not found" } } : { result: tip };
+      return { error: { code: -32601, message: `method ${c.method} not expected` } };
+    });
+    provider = new JsonRpcProvider(rpc.url, Network.from(31337), { staticNetwork: true, cacheTimeout: -1 });
+  });
+  afterAll(async () => {
+    provider?.destroy();
+    await rpc?.close();
+  });
+
+  it("max fee is twice the base fee plus the node's tip", async () => {
+    baseFee = 10n * G; tip = "0x" + (2n * G).toString(16);
+    expect(await initialFees(provider, 100n * G)).toEqual({ baseFee: 10n * G, maxFeePerGas: 22n * G, maxPriorityFeePerGas: 2n * G });
+  });
+
+  it("asks the node for its tip with no parameters", async () => {
+    baseFee = 10n * G; tip = "0x1";
+    rpc.calls.length = 0;
+    await initialFees(provider, 100n * G);
+    expect(rpc.calls.filter((c) => c.method === "eth_maxPriorityFeePerGas").map((c) => c.params)).toEqual([[]]);
+  });
+
+  it("a block without a base fee (pre-London chain) counts as base fee 0", async () => {
+    baseFee = -1n; tip = "0x" + (2n * G).toString(16);
+    expect(await initialFees(provider, 100n * G)).toEqual({ baseFee: 0n, maxFeePerGas: 2n * G, maxPriorityFeePerGas: 2n * G });
+  });
+
+  it("a node without eth_maxPriorityFeePerGas: 1 gwei tip", async () => {
+    baseFee = 10n * G; tip = null;
+    expect(await initialFees(provider, 100n * G)).toEqual({ baseFee: 10n * G, maxFeePerGas: 21n * G, maxPriorityFeePerGas: G });
+  });
+
+  it("a tip below the operator's minimum is raised to it", async () => {
+    baseFee = 10n * G; tip = "0x1";
+    expect(await initialFees(provider, 100n * G, 3n * G)).toEqual({ baseFee: 10n * G, maxFeePerGas: 23n * G, maxPriorityFeePerGas: 3n * G });
+    // at the minimum it stays
+    tip = "0x" + (3n * G).toString(16);
+    expect((await initialFees(provider, 100n * G, 3n * G)).maxPriorityFeePerGas).toBe(3n * G);
+  });
+
+  it("clips the max fee to the cap and the tip to what is left above the base fee", async () => {
+    baseFee = 10n * G; tip = "0x" + (5n * G).toString(16);
+    expect(await initialFees(provider, 12n * G)).toEqual({ baseFee: 10n * G, maxFeePerGas: 12n * G, maxPriorityFeePerGas: 2n * G });
+    // exactly at the cap: nothing clipped
+    expect(await initialFees(provider, 25n * G)).toEqual({ baseFee: 10n * G, maxFeePerGas: 25n * G, maxPriorityFeePerGas: 5n * G });
+  });
+
+  it("a base fee at or above the cap is a FeeCapError (exit 3) naming both in gwei", async () => {
+    baseFee = 30n * G; tip = "0x1";
+    const err = await initialFees(provider, 30n * G).catch((e) => e);
+    expect(err).toBeInstanceOf(FeeCapError);
+    expect(err).toMatchObject({ code: "FEE_CAP", exitCode: 3, message: "base fee 30 gwei is at or above the fee cap 30 gwei" });
+    expect(err.hint).toMatch(/--max-fee-gwei/);
+    // one wei under the base fee is refused too, one wei over is not
+    await expect(initialFees(provider, 30n * G - 1n)).rejects.toBeInstanceOf(FeeCapError);
+    await expect(initialFees(provider, 30n * G + 1n)).resolves.toMatchObject({ maxFeePerGas: 30n * G + 1n });
   });
 });

@@ -51,6 +51,23 @@ describe("parseFixedLenient: numbers as others publish them", () => {
     expect(() => parseFixedLenient("abc", 3)).toThrow(/not a decimal/);
     expect(() => parseFixedLenient("", 3)).toThrow(/not a decimal/);
   });
+  it("the whole text must be a number: nothing before or after it but blanks", () => {
+    expect(() => parseFixedLenient("x1.5", 1)).toThrow(/not a decimal number: "x1.5"/);
+    expect(() => parseFixedLenient("1.5x", 1)).toThrow(/not a decimal number/);
+    expect(() => parseFixedLenient("1.5 x", 1)).toThrow(/not a decimal number/);
+    expect(parseFixedLenient(" 1.5 ", 1)).toBe(15n);
+    expect(parseFixedLenient("\t-1.5\n", 1)).toBe(-15n);
+  });
+  it("exponents: unsigned, signed, several digits", () => {
+    expect(parseFixedLenient("1.5e3", 0)).toBe(1500n);
+    expect(parseFixedLenient("1.5E+3", 0)).toBe(1500n);
+    expect(parseFixedLenient("1e10", 0)).toBe(10_000_000_000n);
+    expect(parseFixedLenient("25e-12", 12)).toBe(25n);
+    expect(parseFixedLenient("2000e-3", 0)).toBe(2n);
+    expect(parseFixedLenient("0e-5", 0)).toBe(0n);
+    expect(parseFixedLenient("0.000", 0)).toBe(0n);
+    expect(() => parseFixedLenient("1e", 0)).toThrow(/not a decimal number/);
+  });
   it("round-trips with formatFixedPadded", () => {
     for (const s of ["0.001", "12.340", "-7.000"]) expect(formatFixedPadded(parseFixedLenient(s, 3), 3)).toBe(s);
   });
@@ -73,6 +90,21 @@ describe("parseFixedStrict: values a person wrote", () => {
     expect(() => parseFixedStrict("0.5", 0)).toThrow(/more than 0 decimals/);
     expect(() => parseFixedStrict(Number.NaN, 18)).toThrow(/non-negative/);
     expect(() => parseFixedStrict(-1, 18)).toThrow(/non-negative/);
+  });
+  it("a JS number in exponent form is read by its exact decimal digits, never rounded to fit", () => {
+    expect(parseFixedStrict(1.5e-7, 18)).toBe(150_000_000_000n);
+    expect(parseFixedStrict(1.5e-7, 8)).toBe(15n);
+    expect(() => parseFixedStrict(1.5e-7, 6)).toThrow(/more than 6 decimals: "1.5e-7"/);
+    expect(() => parseFixedStrict(1e-7, 0)).toThrow(/more than 0 decimals/);
+    expect(parseFixedStrict(1e21, 0)).toBe(10n ** 21n);
+    expect(parseFixedStrict(1.25e22, 2)).toBe(125n * 10n ** 22n);
+    expect(parseFixedStrict(0, 2)).toBe(0n);
+  });
+  it("a negative or non-finite number is refused by its own value", () => {
+    expect(() => parseFixedStrict(-1, 18)).toThrow(/^not a non-negative decimal number: -1$/);
+    expect(() => parseFixedStrict(Number.NaN, 18)).toThrow(/^not a non-negative decimal number: NaN$/);
+    expect(() => parseFixedStrict(Number.POSITIVE_INFINITY, 18)).toThrow(/^not a non-negative decimal number: Infinity$/);
+    expect(() => parseFixedStrict(-1e-7, 18)).toThrow(/^not a non-negative decimal number: -1e-7$/);
   });
   it("round-trips with formatFixedTrimmed", () => {
     for (const s of ["1.25", "0.02", "5", "1224.999999999986517278", "0"]) expect(formatFixedTrimmed(parseFixedStrict(s, 18), 18)).toBe(s);

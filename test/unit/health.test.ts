@@ -100,6 +100,30 @@ describe("judgeDeposit", () => {
       expect(judge({ state: s, collateralBp: 5000n }).health).toBe("ok");
     }
   });
+  it("says why, in words an operator reads (each branch's exact reason)", () => {
+    const cc = State.COURTESY_CALL;
+    const cases: [Partial<HealthFacts>, string, string][] = [
+      [{ state: State.LIQUIDATION_IN_PROGRESS }, "liquidation-risk", "LIQUIDATION_IN_PROGRESS: the bond is being seized"],
+      [{ state: State.REDEEMED }, "ok", "REDEEMED: no collateral call possible"],
+      [{ collateralBp: 10999n }, "liquidation-risk", "collateralization 109.99% below the 110% liquidation threshold"],
+      [{ state: cc, collateralBp: 12000n, courtesyDeadline: NOW }, "liquidation-risk", "courtesy call expired 0m ago; liquidation can start now"],
+      [{ state: cc, collateralBp: 12000n, courtesyDeadline: NOW - 2 * 3600 }, "liquidation-risk", "courtesy call expired 2h 0m ago; liquidation can start now"],
+      [{ state: cc, collateralBp: 12000n, courtesyDeadline: NOW + 1800 }, "liquidation-risk", "courtesy call expires in 30m"],
+      [{ state: cc, collateralBp: 12000n, courtesyDeadline: NOW + 5 * 3600 }, "courtesy-call", "in courtesy call (collateralization 120.00%); expires in 5h 0m"],
+      [{ state: cc, collateralBp: 12000n }, "courtesy-call", "in courtesy call (collateralization 120.00%)"],
+      [{ state: cc, collateralBp: undefined }, "courtesy-call", "in courtesy call (collateralization unknown)"],
+      [{ collateralBp: undefined }, "warn", "collateralization unknown (no price)"],
+      [{ collateralBp: 12499n }, "courtesy-call", "collateralization 124.99% below the 125% courtesy-call threshold"],
+      [{ collateralBp: 12999n }, "warn", "collateralization 129.99% below the 130.00% warning threshold"],
+      [{ collateralBp: 15000n }, "ok", "collateralization 150.00%"],
+    ];
+    for (const [facts, health, reason] of cases) expect(judge(facts), reason).toEqual({ health, reason });
+  });
+  it("formats a negative percentage with its sign (a bond below zero cannot happen, a bad read can)", () => {
+    expect(formatPercentBp(-12907n)).toBe("-129.07");
+    expect(formatPercentBp(-5n)).toBe("-0.05");
+    expect(formatPercentBp(0n)).toBe("0.00");
+  });
   it("warns when the collateral is unknown for an ACTIVE deposit", () => {
     expect(judge({ collateralBp: undefined }).health).toBe("warn");
   });

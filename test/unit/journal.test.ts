@@ -2,8 +2,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Journal, JournalInFlightError, acquireAccountLock } from "../../src/lib/chain/journal";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { Wallet, getAddress } from "ethers";
+import { Journal, JournalInFlightError, acquireAccountLock, decodeAttempt } from "../../src/lib/chain/journal";
 import { registerSecret } from "../../src/lib/redact";
 
 let dir: string;
@@ -46,13 +47,193 @@ describe("Journal", () => {
     j.begin("k", { account: ACCOUNT });
     j.recordSending("k", { nonce: 0, hash: "0x01", rawTx: "0xaa" });
     expect(() => j.begin("k", { account: ACCOUNT })).toThrow(JournalInFlightError);
-    try { j.begin("k", { account: ACCOUNT }); } catch (e) { expect((e as JournalInFlightError).exitCode).toBe(3); }
+    expect(() => j.begin("k", { account: ACCOUNT })).toThrow(expect.objectContaining({ exitCode: 3, code: "JOURNAL_IN_FLIGHT" }));
     j.recordMined("k", { hash: "0x01", status: 1, blockNumber: 9 });
     expect(j.begin("k", { account: ACCOUNT })).toMatchObject({ status: "done", entry: { minedHash: "0x01", blockNumber: 9 } });
     j.recordMined("k2", { hash: "0x05", status: 0, blockNumber: 9 });
     expect(j.begin("k2", { account: ACCOUNT }).status).toBe("started"); // reverted: nothing happened
     j.recordFailed("k3", "nonce used");
     expect(j.begin("k3", { account: ACCOUNT }).status).toBe("started");
+  });
+
+  it("a failure that leaves a hash able to mine keeps the entry in flight: no second tx is signed", () => {
+    const j = Journal.open(dir);
+    const h = j.hooks("k");
+    j.begin("k", { account: ACCOUNT });
+    h.beforeBroadcast("0xaa", "0x01", 7);
+    h.onEvent({ type: "sent", label: "redeem", nonce: 7, hash: "0x01" } as never);
+    // broadcast, then the RPC was lost while polling / the run was interrupted / the deadline passed
+    h.onEvent({ type: "failed", label: "redeem", nonce: 7, hash: "0x01", error: "RPC lost", sent: true, final: false });
+    expect(j.get("k")!.state).toBe("sent");
+    expect(() => j.begin("k", { account: ACCOUNT })).toThrow(JournalInFlightError);
+    expect(j.resume(ACCOUNT).map((e) => e.key)).toEqual(["k"]);
+    expect(j.nonces(ACCOUNT)).toEqual([7]);
+
+    // a failure that proves none of its hashes can mine closes it, with the reason
+    h.onEvent({ type: "failed", label: "redeem", nonce: 7, error: "nonce 7 used by another tx", sent: true, final: true });
+    expect(j.get("k")).toMatchObject({ state: "failed", reason: "nonce 7 used by another tx" });
+    expect(j.resume(ACCOUNT)).toEqual([]);
+    expect(j.begin("k", { account: ACCOUNT }).status).toBe("started");
+  });
+
+  it("a failure before anything was broadcast never leaves the key in flight", () => {
+    const j = Journal.open(dir);
+    const h = j.hooks("k");
+    j.begin("k", { account: ACCOUNT });
+    h.onEvent({ type: "failed", label: "redeem", error: "estimateGas reverted", sent: false, final: true });
+    expect(j.get("k")!.state).toBe("failed");
+    expect(j.begin("k", { account: ACCOUNT }).status).toBe("started");
+  });
+
+  it("journals mined and replaced events from the sender", () => {
+    const j = Journal.open(dir);
+    const h = j.hooks("k");
+    j.begin("k", { account: ACCOUNT });
+    h.beforeBroadcast("0xaa", "0x01", 3);
+    h.onEvent({ type: "replaced", label: "redeem", nonce: 3, hash: "0x02" } as never);
+    expect(j.get("k")!.state).toBe("sent");
+    h.onEvent({ type: "mined", label: "redeem", hash: "0x02", status: 1, blockNumber: 12 } as never);
+    expect(j.get("k")).toMatchObject({ state: "mined", minedHash: "0x02", status: 1, blockNumber: 12 });
+    expect(j.begin("k", { account: ACCOUNT })).toMatchObject({ status: "done" });
+  });
+
+  it("fsyncs every line before it returns (the record must outlive a power cut, not just a kill)", () => {
+    const j = Journal.open(dir);
+    const synced: number[] = [];
+    const spy = vi.spyOn(fs, "fsyncSync").mockImplementation((fd) => {
+      // what is on disk when the sync is asked for: the line just written
+      synced.push(fs.readFileSync(j.file, "utf8").trim().split("\n").length);
+      void fd;
+    });
+    try {
+      j.begin("k", { account: ACCOUNT });
+      j.recordSending("k", { nonce: 0, hash: "0x01", rawTx: "0xaa" });
+      j.recordSent("k");
+      j.recordMined("k", { hash: "0x01", status: 1, blockNumber: 2 });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(synced).toEqual([1, 2, 3, 4]);
+  });
+
+  it("writes the journal owner-only", () => {
+    const j = Journal.open(dir);
+    j.begin("k", { account: ACCOUNT });
+    expect(fs.statSync(j.file).mode & 0o777).toBe(0o600);
+  });
+
+  it("a repeatable action starts a new round after a mined one, but not within the same round", () => {
+    const j = Journal.open(dir);
+    j.begin("k", { account: ACCOUNT, repeatable: true, round: "r1" });
+    j.recordSending("k", { nonce: 1, hash: "0x01", rawTx: "0xaa" });
+    j.recordMined("k", { hash: "0x01", status: 1, blockNumber: 5 });
+    expect(j.begin("k", { account: ACCOUNT, repeatable: true, round: "r1" }).status).toBe("done");
+    expect(j.begin("k", { account: ACCOUNT }).status).toBe("done"); // not repeatable: done for good
+    const next = j.begin("k", { account: ACCOUNT, repeatable: true, round: "r2" });
+    expect(next.status).toBe("started");
+    // the new round starts clean: the old round's tx and receipt are not this round's
+    expect(next.entry).toMatchObject({ state: "planned", attempts: [], meta: { round: "r2" } });
+    expect(next.entry.minedHash).toBeUndefined();
+    expect(next.entry.blockNumber).toBeUndefined();
+    expect(j.nonces(ACCOUNT)).toEqual([]);
+    expect(j.nonces("0x00000000000000000000000000000000000000bb")).toEqual([]);
+  });
+
+  it("says what is in flight and what to do", () => {
+    const j = Journal.open(dir);
+    j.begin("0xdep:redeem", { account: ACCOUNT });
+    j.recordSending("0xdep:redeem", { nonce: 1, hash: "0x01", rawTx: "0xaa" });
+    const e = (() => { try { j.begin("0xdep:redeem", { account: ACCOUNT }); } catch (x) { return x as JournalInFlightError; } })();
+    expect(e).toBeInstanceOf(JournalInFlightError);
+    expect(e!.message).toBe("a transaction for 0xdep:redeem may still be in flight");
+    expect(e!.hint).toBe("settle it first (keepctl does at the start of every run) — it never signs a second one blindly");
+  });
+
+  it("a new round after a mined one closes the old round in the file first", () => {
+    const j = Journal.open(dir);
+    j.begin("k", { account: ACCOUNT, repeatable: true, round: "r1" });
+    j.recordMined("k", { hash: "0x01", status: 1, blockNumber: 5 });
+    j.begin("k", { account: ACCOUNT, repeatable: true, round: "r2" });
+    const lines = fs.readFileSync(j.file, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.state)).toEqual(["planned", "mined", "skipped", "planned"]);
+    expect(lines[2].reason).toBe("closed: a new round of this action follows");
+    // a reverted or failed round is not "closed": it simply starts again
+    j.recordMined("k", { hash: "0x02", status: 0, blockNumber: 6 });
+    j.begin("k", { account: ACCOUNT, repeatable: true, round: "r3" });
+    j.recordFailed("k", "nonce used");
+    j.begin("k", { account: ACCOUNT, repeatable: true, round: "r4" });
+    const states = fs.readFileSync(j.file, "utf8").trim().split("\n").map((l) => JSON.parse(l).state);
+    expect(states.slice(4)).toEqual(["mined", "planned", "failed", "planned"]);
+  });
+
+  it("a repeatable action without a round always starts again after it mined", () => {
+    const j = Journal.open(dir);
+    j.begin("k", { account: ACCOUNT, repeatable: true });
+    j.recordMined("k", { hash: "0x01", status: 1, blockNumber: 5 });
+    expect(j.begin("k", { account: ACCOUNT, repeatable: true }).status).toBe("started");
+    // a mined record written without begin (settled from the chain) has no meta: still fine
+    j.recordMined("m", { hash: "0x03", status: 1, blockNumber: 5 });
+    expect(j.begin("m", { account: ACCOUNT, repeatable: true, round: "r" }).status).toBe("started");
+  });
+
+  it("keeps one attempt per hash, and counts nonces per account only", () => {
+    const j = Journal.open(dir);
+    const other = "0x00000000000000000000000000000000000000bB";
+    j.begin("k", { account: ACCOUNT });
+    j.recordSending("k", { nonce: 3, hash: "0x03", rawTx: "0xaa" });
+    j.recordSending("k", { nonce: 3, hash: "0x03", rawTx: "0xaa" }); // a rebroadcast of the same bytes
+    j.recordSending("k", { nonce: 3, hash: "0x04", rawTx: "0xbb" }); // a replacement
+    j.begin("o", { account: other });
+    j.recordSending("o", { nonce: 9, hash: "0x09", rawTx: "0xcc" });
+    j.recordSending("nobody", { nonce: 11, hash: "0x0b", rawTx: "0xdd" }); // no account known
+    expect(j.get("k")!.attempts.map((a) => a.hash)).toEqual(["0x03", "0x04"]);
+    expect(j.nonces(ACCOUNT.toUpperCase().replace("0X", "0x"))).toEqual([3, 3]);
+    expect(j.nonces(other)).toEqual([9]);
+    // resume: entries in "sending" count as in flight too, filtered by account, or all
+    expect(j.resume(ACCOUNT).map((e) => e.key)).toEqual(["k"]);
+    expect(j.resume(other.toLowerCase()).map((e) => e.key)).toEqual(["o"]);
+    expect(j.resume().map((e) => e.key).sort()).toEqual(["k", "nobody", "o"]);
+    j.recordMined("o", { hash: "0x09", status: 1, blockNumber: 1 });
+    expect(j.resume().map((e) => e.key).sort()).toEqual(["k", "nobody"]);
+  });
+
+  it("skips blank lines, and a torn last line followed by its newline", () => {
+    const j = Journal.open(dir);
+    j.begin("k", { account: ACCOUNT });
+    fs.appendFileSync(j.file, "\n   \n");
+    j.recordSent("k");
+    expect(j.get("k")!.state).toBe("sent");
+    fs.appendFileSync(j.file, '{"key":"k","state":"mi\n');
+    expect(j.get("k")!.state).toBe("sent");
+  });
+
+  it("a corrupt line in the middle is a config error (exit 3) that says what to do", () => {
+    const j = Journal.open(dir);
+    fs.writeFileSync(j.file, 'garbage\n{"key":"k","state":"planned","at":"x"}\n', { mode: 0o600 });
+    expect(() => j.entries()).toThrow(expect.objectContaining({ code: "JOURNAL_CORRUPT", exitCode: 3, hint: "fix or move the file aside", message: `journal ${j.file} line 1 is not JSON` }));
+  });
+
+  it("an unreadable journal is an error, not an empty journal (only a missing file is empty)", () => {
+    expect(new Journal(path.join(dir, "absent.jsonl")).entries().size).toBe(0);
+    // a directory where the file should be: EISDIR, never "nothing in flight"
+    expect(() => new Journal(dir).entries()).toThrow(/EISDIR/);
+  });
+
+  it("closes the file after every append (no descriptor leak in a long watch loop)", () => {
+    const j = Journal.open(dir);
+    const open = () => fs.readdirSync("/proc/self/fd").length;
+    j.begin("k", { account: ACCOUNT });
+    const before = open();
+    for (let i = 0; i < 20; i++) j.recordSent("k");
+    expect(open()).toBe(before);
+  });
+
+  it("decodes a journaled raw tx", async () => {
+    const w = Wallet.createRandom();
+    const to = "0x00000000000000000000000000000000000000cc";
+    const raw = await w.signTransaction({ to, nonce: 7, gasLimit: 21000n, maxFeePerGas: 3n, maxPriorityFeePerGas: 1n, chainId: 31337n, value: 5n, type: 2 });
+    const tx = decodeAttempt({ nonce: 7, hash: "0x", rawTx: raw });
+    expect(tx).toMatchObject({ nonce: 7, to: getAddress(to), value: 5n, maxFeePerGas: 3n, from: w.address });
   });
 
   it("ignores a torn last line from a crash mid-write, but not a corrupt line in the middle", () => {

@@ -7,6 +7,7 @@ import {
   State,
   chooseRedemptionPath,
   feeProblem,
+  byRisk,
   outputValueBytes8LE,
   planRedemptions,
 } from "../../src/lib/tbtc/planner";
@@ -40,6 +41,25 @@ describe("planRedemptions with 10 TBTC (plus fees)", () => {
     expect(p.funded.map((f) => f.lotSats)).toEqual([10n * BTC]);
     expect(p.remainingTbtc).toBe(0n);
     expect(p.funded[0].outputValueSats).toBe(10n * BTC - DEFAULT_REDEMPTION_FEE_SATS);
+  });
+
+  it("an overfunded deposit: the output pays the whole funded UTXO less the fee, not the lot", () => {
+    // 1 BTC lot funded with 1.00037 BTC: paying from the lot would give 37 000 sat to the miners
+    const over = dep(1n, 120, { utxoSats: BTC + 37_000n });
+    const p = planRedemptions([over], wallet, policy);
+    expect(p.funded).toHaveLength(1);
+    expect(p.funded[0]).toMatchObject({ lotSats: BTC, utxoSats: BTC + 37_000n });
+    expect(p.funded[0].outputValueSats).toBe(100_037_000n - 10_000n);
+    // the fee limit is half the UTXO, not half the lot: 0.0002 BTC lot overfunded to 0.0005 BTC
+    const small = dep(0n, 120, { lotSats: 20_000n, utxoSats: 50_000n, costTbtc: 0n });
+    const q = planRedemptions([small], 0n, { ...policy, feeSats: 20_000n });
+    expect(q.skipped).toEqual([]);
+    expect(q.funded[0].outputValueSats).toBe(30_000n);
+    // and an underfunded one is judged by its UTXO too
+    const thin = dep(0n, 120, { lotSats: 50_000n, utxoSats: 30_000n, costTbtc: 0n });
+    expect(planRedemptions([thin], 0n, { ...policy, feeSats: 20_000n }).skipped.map((x) => x.reason)).toEqual([
+      "fee 20000 sat must be less than half the deposit's UTXO (30000 sat)",
+    ]);
   });
 
   it("2×5 BTC: funds both", () => {
@@ -150,10 +170,52 @@ describe("chooseRedemptionPath", () => {
     expect(chooseRedemptionPath({ ...base, state: State.AWAITING_WITHDRAWAL_SIGNATURE }).whyNot).toMatch(/already requested/);
     expect(chooseRedemptionPath({ ...base, state: State.LIQUIDATION_IN_PROGRESS }).whyNot).toMatch(/liquidation/);
     expect(chooseRedemptionPath({ ...base, state: State.REDEEMED }).whyNot).toMatch(/REDEEMED cannot be redeemed/);
+    const why = (state: number) => chooseRedemptionPath({ ...base, state });
+    expect(why(State.AWAITING_WITHDRAWAL_SIGNATURE)).toEqual({ path: null, whyNot: "redemption already requested (AWAITING_WITHDRAWAL_SIGNATURE)" });
+    expect(why(State.AWAITING_WITHDRAWAL_PROOF)).toEqual({ path: null, whyNot: "redemption already requested (AWAITING_WITHDRAWAL_PROOF)" });
+    expect(why(State.LIQUIDATION_IN_PROGRESS)).toEqual({ path: null, whyNot: "already in liquidation (LIQUIDATION_IN_PROGRESS): too late to redeem" });
+    expect(why(State.FRAUD_LIQUIDATION_IN_PROGRESS)).toEqual({ path: null, whyNot: "already in liquidation (FRAUD_LIQUIDATION_IN_PROGRESS): too late to redeem" });
+  });
+});
+
+describe("byRisk and the plan's totals", () => {
+  const c = (address: string, pct: number, deadline: number | null, lotBtc: bigint): Candidate => ({ ...dep(lotBtc, pct), address, courtesyDeadline: deadline });
+  it("same collateral: nearest courtesy deadline first, none last; then the larger lot; then the address", () => {
+    const a = c("0x00000000000000000000000000000000000000a1", 120, 5000, 1n);
+    const b = c("0x00000000000000000000000000000000000000a2", 120, 4000, 1n);
+    const none = c("0x00000000000000000000000000000000000000a3", 120, null, 5n);
+    const big = c("0x00000000000000000000000000000000000000a4", 120, 5000, 3n);
+    const twinHigh = c("0x00000000000000000000000000000000000000Fe", 120, 5000, 1n);
+    const twinLow = c("0x000000000000000000000000000000000000009F", 120, 5000, 1n);
+    const want = [b, big, twinLow, a, twinHigh, none].map((x) => x.address);
+    for (const input of [[a, b, none, big, twinHigh, twinLow], [twinLow, twinHigh, big, none, b, a]]) {
+      expect([...input].sort(byRisk).map((x) => x.address)).toEqual(want);
+    }
+    expect(byRisk(a, { ...a })).toBe(0);
+    expect(byRisk(twinHigh, twinLow)).toBe(1);
+    expect(byRisk(twinLow, twinHigh)).toBe(-1);
+    expect(byRisk(a, { ...a, address: a.address.toUpperCase().replace("0X", "0x") })).toBe(0);
+  });
+  it("totals: what was spent and what is left", () => {
+    const p = planRedemptions([dep(1n, 120), dep(2n, 121)], 5n * TBTC, policy);
+    const spent = TBTC + signerFee(1n) + 2n * TBTC + signerFee(2n);
+    expect(p.totalCostTbtc).toBe(spent);
+    expect(p.remainingTbtc).toBe(5n * TBTC - spent);
+    expect(p.availableTbtc).toBe(5n * TBTC);
+  });
+  it("a deposit without a path and no reason given is skipped by its state", () => {
+    const p = planRedemptions([dep(1n, 100, { state: State.REDEEMED, path: null })], wallet, policy);
+    expect(p.skipped.map((x) => x.reason)).toEqual(["state REDEEMED cannot be redeemed"]);
   });
 });
 
 describe("outputValueBytes8LE", () => {
+  it("takes exactly the 8-byte range", () => {
+    expect(outputValueBytes8LE(0n)).toBe("0x0000000000000000");
+    expect(outputValueBytes8LE((1n << 64n) - 1n)).toBe("0xffffffffffffffff");
+    expect(() => outputValueBytes8LE(1n << 64n)).toThrow(`output value ${1n << 64n} does not fit 8 bytes`);
+    expect(() => outputValueBytes8LE(-1n)).toThrow("output value -1 does not fit 8 bytes");
+  });
   it("encodes little-endian", () => {
     expect(outputValueBytes8LE(1n)).toBe("0x0100000000000000");
     expect(outputValueBytes8LE(99_990_000n)).toBe("0xf0b9f50500000000"); // 0x05f5b9f0

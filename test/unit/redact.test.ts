@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Mnemonic, randomBytes } from "ethers";
-import { ECHO_MAX, echo, redact, redactUrl, registerSecret, registerSecretUrl, sanitizeCommanderText, urlSecretParts } from "../../src/lib/redact";
+import { ECHO_MAX, echo, escapeControls, keyLikeHostLabel, redact, redactUrl, registerSecret, registerSecretUrl, sanitizeCommanderText, urlSecretParts } from "../../src/lib/redact";
 
 describe("redactUrl", () => {
   it("keeps only the origin when the URL carries a path, query or credentials", () => {
@@ -92,6 +92,21 @@ describe("redaction without registration", () => {
     expect(redact("plain http://127.0.0.1:8545 ok")).toBe("plain http://127.0.0.1:8545 ok");
   });
 
+  it("a key in the query string, echoed alone by the provider, is masked once the URL is registered", () => {
+    registerSecretUrl("https://rpc.example/rpc?apikey=Qs7pLm2x&network=mainnet");
+    expect(redact("401: invalid api key Qs7pLm2x")).toBe("401: invalid api key ***");
+    // the plain word beside it is not a secret
+    expect(redact("network mainnet")).toBe("network mainnet");
+    registerSecretUrl("https://u5er:p%40ss-w0rd@rpc.example/");
+    expect(redact("auth failed for u5er with p@ss-w0rd")).toBe("auth failed for *** with ***");
+  });
+
+  it("websocket URLs in free text keep their origin only, ws:// as well as wss://", () => {
+    expect(redact("socket ws://10.0.0.2:8546/Wk3yWk3y closed")).toBe("socket ws://10.0.0.2:8546/*** closed");
+    expect(redact("socket wss://eth.example/ws/v3/Wk3yWk3y closed")).toBe("socket wss://eth.example/*** closed");
+    expect(redact("(wss://eth.example?key=Wk3yWk3y)")).toBe("(wss://eth.example/***)");
+  });
+
   it("registers short URL key parts too, but not plain words", () => {
     expect(urlSecretParts("https://rpc.example/v3/ab12cd?apikey=Zx9k")).toEqual(["ab12cd", "Zx9k"]);
     expect(urlSecretParts("https://rpc.example/mainnet/rpc")).toEqual([]);
@@ -100,7 +115,53 @@ describe("redaction without registration", () => {
   });
 });
 
+describe("what counts as a key in a URL", () => {
+  it("path and query parts: long ones, mixed ones of 6+, and short letter+digit ones; never plain words or v1", () => {
+    expect(urlSecretParts("https://rpc.example/abcdefghijklmnop")).toEqual(["abcdefghijklmnop"]); // 16 letters
+    expect(urlSecretParts("https://rpc.example/abcdefghijklmno")).toEqual([]); // 15 lowercase letters: a word
+    expect(urlSecretParts("https://rpc.example/ABCDEF")).toEqual(["ABCDEF"]); // 6, not lowercase
+    expect(urlSecretParts("https://rpc.example/ABCDE")).toEqual([]); // 5, no digit
+    expect(urlSecretParts("https://rpc.example/main-net")).toEqual([]);
+    expect(urlSecretParts("https://rpc.example/a1b2")).toEqual(["a1b2"]);
+    expect(urlSecretParts("https://rpc.example/a1b")).toEqual([]); // 3: too short
+    expect(urlSecretParts("https://rpc.example/v3/v12/xv12")).toEqual(["xv12"]);
+    expect(urlSecretParts("https://user1:pa55w0rd@rpc.example/")).toEqual(["user1", "pa55w0rd"]);
+    expect(urlSecretParts("not a url")).toEqual([]);
+    expect(urlSecretParts("https://a1b2c3d4e5f6.rpc.example/")).toEqual(["a1b2c3d4e5f6"]);
+  });
+  it("a host label is a key when it is 12+ characters of letters and digits", () => {
+    expect(keyLikeHostLabel("a1b2c3d4e5f6")).toBe(true);
+    expect(keyLikeHostLabel("a1b2c3d4e5f")).toBe(false); // 11
+    expect(keyLikeHostLabel("abcdefghijkl")).toBe(false); // no digit
+    expect(keyLikeHostLabel("123456789012")).toBe(false); // no letter
+  });
+  it("registering nothing is a no-op", () => {
+    registerSecretUrl(undefined);
+    registerSecretUrl("");
+    expect(redact("plain text")).toBe("plain text");
+  });
+  it("a registered hex key is masked whatever its case or prefix, even where a hash label would keep it", () => {
+    const key = "0x" + "Ab".repeat(32);
+    registerSecret(key);
+    expect(redact(`tx ${key.toLowerCase()}`)).toBe("tx ***");
+    expect(redact(`tx ${key.slice(2).toUpperCase()}`)).toBe("tx ***");
+  });
+});
+
 describe("echo", () => {
+  it("cuts at exactly 80: 80 characters stay whole, 81 are cut", () => {
+    expect(echo("y".repeat(ECHO_MAX))).toBe("y".repeat(ECHO_MAX));
+    expect(echo("y".repeat(ECHO_MAX + 1))).toBe("y".repeat(ECHO_MAX - 1) + "…");
+  });
+  it("escapes other controls as \\xNN, and keeps newlines only when asked", () => {
+    expect(escapeControls("a\u0001b\u009fc")).toBe("a\\x01b\\x9fc");
+    expect(escapeControls("a\nb", true)).toBe("a\nb");
+    expect(escapeControls("a\rb", true)).toBe("a\\rb");
+  });
+  it("leaves text that is not a commander error as it is", () => {
+    expect(sanitizeCommanderText("Usage: x 'q\nq'")).toBe("Usage: x 'q\nq'");
+    expect(sanitizeCommanderText(`error: bad '${"v".repeat(ECHO_MAX)}'`)).toBe(`error: bad '${"v".repeat(ECHO_MAX)}'`);
+  });
   it("cuts long values to 80 characters with an ellipsis", () => {
     const out = echo("z".repeat(100_000));
     expect(out).toHaveLength(ECHO_MAX);

@@ -1,0 +1,40 @@
+// Mutation testing over the modules that decide and keep state (`npm run mutate`; not part of
+// `npm test` or CI). Each mutant is a small planted bug; a surviving one is a bug the unit tests
+// would not have caught. Scores and the survivors left are recorded in docs/testing.md.
+// One module: `npm run mutate -- --mutate src/lib/chain/fees.ts`.
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: "vitest",
+  vitest: { configFile: "vitest.mutate.config.ts" },
+  plugins: ["@stryker-mutator/vitest-runner"],
+  mutate: [
+    "src/lib/chain/fees.ts",
+    "src/lib/chain/nonce.ts",
+    "src/lib/chain/journal.ts",
+    "src/lib/tbtc/planner.ts",
+    "src/lib/tbtc/health.ts",
+    "src/lib/tbtc/cache.ts",
+    "src/lib/rai/math.ts",
+    "src/lib/rai/twap.ts",
+    "src/lib/uma/dispute-strategy.ts",
+    "src/lib/uma/liquidation-strategy.ts",
+    "src/lib/uma/fixed-point.ts",
+    "src/lib/fixed-point.ts",
+    "src/lib/redact.ts",
+    "src/lib/config.ts",
+  ],
+  coverageAnalysis: "perTest",
+  // Static mutants (module-level tables such as config's schema) need a full re-run each; they
+  // are ~18 % of the mutants but ~80 % of the time. Left out of the default run; include them
+  // with `npm run mutate -- --ignoreStatic false`.
+  ignoreStatic: true,
+  // Two cores shared with other work: one or two test processes at most.
+  concurrency: 2,
+  timeoutMS: 30000,
+  reporters: ["clear-text", "progress-append-only", "html", "json"],
+  htmlReporter: { fileName: "reports/mutation/index.html" },
+  jsonReporter: { fileName: "reports/mutation/mutation.json" },
+  ignorePatterns: ["dist", "reports", "coverage", ".keepctl", "bench"],
+  tempDirName: ".stryker-tmp",
+  cleanTempDir: true,
+};
