@@ -288,4 +288,28 @@ describe("ActionSender: the account guard", () => {
     await expect(sender.send(`${target}:bump`, { to: target, data: BUMP, label: "bump" })).rejects.toBeInstanceOf(AccountConflictError);
     expect(await provider.getTransactionCount(wallet.address, "pending")).toBe(1);
   });
+
+  it("a foreign tx takes our nonce while our broadcast is in the air: 'nonce too low' is a conflict, the action is never signed at another nonce", async () => {
+    const wallet = await fundedWallet();
+    const key = `${target}:bump`;
+    let hold = true;
+    proxy = await startFaultProxy({ target: node.rpcUrl, hold: (calls) => hold && calls.some((c) => c.method === "eth_sendRawTransaction") });
+    const { sender, journal, alerts, of } = await actionSender(wallet, proxy.url);
+    const sending = sender.send(key, { to: target, data: BUMP, label: key }).then(() => null, (e) => e);
+    await until(() => proxy!.heldCount() === 1, "our broadcast to be held");
+    // Another program spends nonce 0 with the same key, then our signed tx reaches the node.
+    await wallet.sendTransaction({ to: wallet.address, value: 1n, nonce: 0, gasLimit: 21_000n });
+    hold = false;
+    await proxy.release(true);
+    const err = await sending;
+    expect(err).toBeInstanceOf(AccountConflictError);
+    expect(err.exitCode).toBe(8);
+    // Counted from the chain: one tx (the foreign one), nothing of ours mined, no second signature.
+    expect(await provider.getTransactionCount(wallet.address, "latest")).toBe(1);
+    expect(await count()).toBe(0n);
+    expect(journal.get(key)!.attempts.map((a) => a.nonce)).toEqual([0]);
+    expect(journal.get(key)!.state).toBe("failed");
+    expect(of("sent")).toHaveLength(0);
+    expect(alerts.map((a) => a.level)).toEqual(["critical"]);
+  });
 });

@@ -197,6 +197,8 @@ export class TxSender {
     this.chainId ??= (await this.provider.getNetwork()).chainId;
     for (let round = 1; ; round++) {
       const nonce = await this.nonces.next();
+      // What the journal held for this nonce BEFORE this attempt is journaled too.
+      const ourEarlierTx = (this.opts.journaledNonces?.() ?? []).includes(nonce);
       const fees = { maxFeePerGas: prep.maxFeePerGas, maxPriorityFeePerGas: prep.maxPriorityFeePerGas };
       const tx: Inflight = {
         req, nonce, gasLimit: prep.gasLimit, chainId: this.chainId, attempts: [], live: fees, tried: fees,
@@ -210,7 +212,7 @@ export class TxSender {
       if (kind === "nonce-too-low" || kind === "replacement-underpriced") {
         // The nonce is held by a tx this process did not sign. Only our journal (an earlier run)
         // may explain it, when the node's pending count lagged; anything else is another sender.
-        if (round < 3 && (this.opts.journaledNonces?.() ?? []).includes(nonce)) {
+        if (round < 3 && ourEarlierTx) {
           this.nonces.reset();
           continue;
         }
