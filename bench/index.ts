@@ -1,9 +1,10 @@
 import { benchTbtc, formatTbtcBench } from "./tbtc";
 import { benchRai } from "./rai";
+import { benchReplay } from "./replay";
 
 /**
  * `npm run bench`: the performance figures the project promises, measured on a fresh local node.
- * Flags: --deposits N (tBTC deposits, default 200), --only tbtc|rai.
+ * Flags: --deposits N (tBTC deposits, default 200), --only tbtc|rai|replay.
  */
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -26,6 +27,11 @@ async function main(): Promise<number> {
   if (!only || only === "rai") {
     const met = await benchRai();
     allMet &&= met !== false;
+  }
+  if (!only || only === "replay") {
+    const r = await benchReplay();
+    process.stdout.write(r.lines.join("\n") + "\n");
+    allMet &&= r.met;
   }
   return allMet ? 0 : 1;
 }

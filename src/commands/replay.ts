@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { ConfigError, UsageError } from "../lib/errors";
 import { echo } from "../lib/redact";
 import type { Output } from "../lib/output";
+import path from "node:path";
 import type { ReplayReport, RunResult } from "../devnet/replay";
 import { globalsOf, outputOf, parseIntOption, parseNumberOption, shutdown } from "./common";
 
@@ -41,25 +42,72 @@ function readInput(flag: string, file: string): string {
 const pad = (s: string, n: number) => (s.length >= n ? s : s + " ".repeat(n - s.length));
 const short = (iso: string | null) => (iso ? iso.slice(5, 16).replace("T", " ") : "-");
 
+const WALK_TITLE = { bot: "WITH the bot (watch loop, real sender)", none: "WITHOUT a bot (baseline)", seed: "the SEED's policy (redeem only once courtesy-called)" } as const;
+const WALK_SHORT = { bot: "bot", none: "no bot", seed: "seed policy" } as const;
+
 function printRun(out: Output, r: RunResult): void {
-  out.line(`${r.bot ? "WITH the bot (watch loop, real sender)" : "WITHOUT a bot (baseline)"}:`);
+  out.line(`${WALK_TITLE[r.walk]}:`);
   out.line(`  ${pad("deposit", 14)} ${pad("lot", 4)} ${pad("bonded@", 9)} ${pad("lowest", 13)} ${pad("courtesy", 12)} ${pad("redeem req", 16)} ${pad("liquidated", 12)} outcome`);
   for (const d of r.deposits) {
     const low = d.lowestCollateralPct === null ? "-" : `${d.lowestCollateralPct}% ${short(d.lowestAt).slice(0, 5)}`;
     const req = d.redemptionRequestedAt ? `${short(d.redemptionRequestedAt)} ${d.redemptionRequestedBy}` : "-";
     out.line(`  ${pad(d.label, 14)} ${pad(String(d.lotBtc), 4)} ${pad(d.bondedAtEthBtc.toFixed(6), 9)} ${pad(low, 13)} ${pad(short(d.courtesyCalledAt), 12)} ${pad(req, 16)} ${pad(short(d.liquidationStartedAt), 12)} ${d.outcome}${d.bondLost ? ` (bond ${Number(d.bondEth).toFixed(2)} ETH seized)` : ""}${d.botSkipped ? ` (bot skipped it: ${d.botSkipped})` : ""}`);
   }
-  out.line(`  courtesy-called ${r.courtesyCalled}, redeemed by the bot ${r.redeemedByBot}, liquidated ${r.liquidated}; bonds seized ${Number(r.bondsSeizedEth).toFixed(4)} ETH (operator's third ${Number(r.operatorBondsSeizedEth).toFixed(4)} ETH)`);
-  out.line(`  operator spent ${Number(r.operatorTbtcSpent).toFixed(4)} TBTC (redemptions; the BTC comes back on Bitcoin) and ${Number(r.operatorEthSpent).toFixed(6)} ETH of gas (${r.operatorTxs} transactions, ${r.operatorGasUsed} gas)`);
 }
 
-function printReport(out: Output, rep: ReplayReport): void {
+/** The walks side by side: per deposit the outcome, then the totals. */
+function printComparison(out: Output, rep: ReplayReport): void {
+  const cols = rep.runs.map((r) => WALK_SHORT[r.walk]);
+  const w = 26;
+  out.line(`side by side:`);
+  out.line(`  ${pad("", 26)} ${cols.map((c) => pad(c, w)).join(" ")}`);
+  const row = (name: string, cells: string[]) => out.line(`  ${pad(name, 26)} ${cells.map((c) => pad(c, w)).join(" ")}`);
+  rep.runs[0].deposits.forEach((d, i) => row(`${d.label} (${d.lotBtc} BTC)`, rep.runs.map((r) => {
+    const x = r.deposits[i];
+    const at = x.outcome === "liquidated" ? x.liquidationStartedAt : x.outcome === "redeemed" || x.outcome === "redeeming" ? x.redemptionRequestedAt : null;
+    return `${x.outcome}${at ? ` ${short(at)}` : ""}`;
+  })));
+  row("courtesy-called", rep.runs.map((r) => String(r.courtesyCalled)));
+  row("redeemed by operator", rep.runs.map((r) => String(r.redeemedByBot)));
+  row("liquidated", rep.runs.map((r) => String(r.liquidated)));
+  row("bonds seized, ETH", rep.runs.map((r) => Number(r.bondsSeizedEth).toFixed(4)));
+  row("  operator's third, ETH", rep.runs.map((r) => Number(r.operatorBondsSeizedEth).toFixed(4)));
+  row("TBTC spent (redemptions)", rep.runs.map((r) => Number(r.operatorTbtcSpent).toFixed(4)));
+  row("points on the chain", rep.runs.map((r) => `${r.chainPoints} of ${rep.window.walked}`));
+  row("gas: ETH / txs", rep.runs.map((r) => `${Number(r.operatorEthSpent).toFixed(6)} / ${r.operatorTxs}`));
+}
+
+function printReport(out: Output, rep: ReplayReport, chart: string[]): void {
   out.line(`replay ${rep.window.from} .. ${rep.window.to}: ${rep.window.points} hourly points, ${rep.window.walked} walked (step ${rep.window.step})`);
   out.line(rep.gaps.length ? `gaps (price held, clock jumps): ${rep.gaps.map((g) => `${g.from} .. ${g.to} (${g.missingHours} h)`).join("; ")}` : "gaps: none in the window");
   out.line(`policy: warn < ${rep.policy.warnBelowPct}%, redeem < ${rep.policy.redeemBelowPct}%${rep.policy.notifyCourtesy ? ", notify courtesy calls" : ""}; operator budget ${rep.budget.tbtc} TBTC, ${rep.budget.eth} ETH`);
   for (const r of rep.runs) printRun(out, r);
+  if (rep.runs.length > 1) printComparison(out, rep);
   if (rep.saved) out.line(`the bot saved ${Number(rep.saved.bondsEth).toFixed(4)} ETH of bonds from seizure (operator's third ${Number(rep.saved.operatorEth).toFixed(4)} ETH) against no bot`);
+  if (rep.savedVsSeed) out.line(`the bot saved ${Number(rep.savedVsSeed.bondsEth).toFixed(4)} ETH of bonds from seizure (operator's third ${Number(rep.savedVsSeed.operatorEth).toFixed(4)} ETH) against the seed's policy`);
   out.line("(all outcomes read from the contracts' events)");
+  out.line("");
+  for (const l of chart) out.line(l);
+}
+
+/** `--plot-out` is checked before any node starts: an existing, writable directory and not a directory itself. */
+function checkPlotOut(file: string): string {
+  const abs = path.resolve(file);
+  const dir = path.dirname(abs);
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(abs);
+  } catch {
+    // absent: fine, it will be created
+  }
+  if (st?.isDirectory()) throw new UsageError(`--plot-out: ${echo(file)} is a directory; give a file name (e.g. replay.svg)`);
+  try {
+    if (!fs.statSync(dir).isDirectory()) throw new Error("ENOTDIR");
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (e) {
+    throw new UsageError(`--plot-out: cannot write into ${echo(path.dirname(file) || ".")} (${(e as NodeJS.ErrnoException).code ?? "not a directory"}); give a file in an existing, writable directory`);
+  }
+  return abs;
 }
 
 export function register(program: Command): void {
@@ -78,8 +126,11 @@ export function register(program: Command): void {
     .option("--notify-courtesy", "watch: call notifyCourtesyCall on deposits below the courtesy-call threshold")
     .option("--no-redeem", "watch: never redeem (the bot only alerts and courtesy-calls)")
     .option("--fee-sats <sats>", "watch: BTC fee left to redemption transactions (default 10000)", parseIntOption("--fee-sats", 2000, 10_000_000))
-    .option("--no-baseline", "skip the second walk without the bot")
-    .addHelpText("after", "\nStarts a Hardhat node in-process with the real tBTC v1.1.0 contracts, opens the portfolio for\noperator account 1, and for each point sets the medianizer, moves the chain clock to the point's\ntime and runs one pass of the watch loop; other accounts then courtesy-call and liquidate as on\nmainnet. The same walk runs again without the bot. See docs/replay.md.")
+    .option("--no-baseline", "skip the walk without the bot")
+    .option("--no-seed", "skip the walk with the seed's policy (redeem only once courtesy-called)")
+    .option("--every-point", "touch the chain at every point, also where no deposit is near a line (slower; same outcomes)")
+    .option("--plot-out <file>", "also write the chart (price, collateralization vs 150/125/110 %, actions) as an SVG file")
+    .addHelpText("after", "\nStarts a Hardhat node in-process with the real tBTC v1.1.0 contracts, opens the portfolio for\noperator account 1, and for each point sets the medianizer, moves the chain clock to the point's\ntime and runs one pass of the watch loop; other accounts then courtesy-call and liquidate as on\nmainnet. The same walk runs again without the bot and with the seed's policy (redeem only\nonce courtesy-called); the report puts the three side by side, with a chart. See docs/replay.md.")
     .action(async (_opts: unknown, cmd: Command) => {
       const g = globalsOf(cmd);
       const out = outputOf(cmd);
@@ -96,12 +147,12 @@ export function register(program: Command): void {
       const portfolio = g.portfolio === undefined ? lib.defaultPortfolio(points[0].t) : lib.parsePortfolio(readInput("--portfolio", g.portfolio as string), echo(g.portfolio as string), points[0].t);
       // A bond set before the window must be priced by the file; checked before any node starts.
       for (const e of portfolio) if (e.openAt < points[0].t) lib.priceAt(series, e.openAt, e.label);
+      const plotOut = g.plotOut === undefined ? undefined : checkPlotOut(g.plotOut as string);
       const gaps = lib.findGaps(window);
       for (const gap of gaps) out.warn(`gap in the series: ${lib.isoTime(gap.from)} .. ${lib.isoTime(gap.to)} (${gap.missing} h missing; the price holds, the clock jumps)`);
 
       const { runReplay } = await import("../devnet/replay");
-      const started = Date.now();
-      const report = await runReplay({
+      const { report, trace, stats } = await runReplay({
         points, series, gaps, step, windowPoints: window.length, portfolio,
         tbtc: (g.tbtc as number | undefined) ?? 20, eth: (g.eth as number | undefined) ?? 10,
         policy: {
@@ -114,12 +165,23 @@ export function register(program: Command): void {
         },
         redeem: g.redeem !== false,
         baseline: g.baseline !== false,
+        seed: g.seed !== false,
+        everyPoint: !!g.everyPoint,
         onProgress: (m) => out.info(m),
         signal: shutdown.signal,
       });
+      const chart = await import("../devnet/replay-chart");
+      if (plotOut) {
+        try {
+          fs.writeFileSync(plotOut, chart.svgChart(report, trace));
+        } catch (e) {
+          throw new UsageError(`--plot-out: cannot write ${echo(g.plotOut as string)} (${(e as NodeJS.ErrnoException).code ?? "error"})`);
+        }
+      }
       if (out.json) out.document(report);
-      else printReport(out, report);
-      // Timing on stderr: the report itself is identical for identical inputs.
-      out.info(`replayed ${points.length} points${report.runs.length > 1 ? " twice" : ""} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      else printReport(out, report, chart.textChart(report, trace));
+      if (plotOut) out.info(`chart written to ${echo(g.plotOut as string)}`);
+      // Speed and memory on stderr: the report itself is identical for identical inputs.
+      out.info(`replayed ${stats.walks} walk${stats.walks > 1 ? "s" : ""} of ${points.length} points (${stats.points} points, ${report.runs.reduce((a, r) => a + r.chainPoints, 0)} of them on the chain) in ${stats.seconds} s: ${stats.pointsPerSecond} points/s; peak RSS ${stats.peakRssMiB} MiB${stats.nodePeakRssMiB === null ? "" : ` (Hardhat node ${stats.nodePeakRssMiB} MiB)`}`);
     });
 }

@@ -46,6 +46,37 @@ const GAS = { gasLimit: 6_000_000 };
 const COURTESY_SEC = 6 * 3600;
 const PAYOUT_ADDRESS = "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx";
 
+/** The three walks from one snapshot: the watch loop, the seed's policy (act only once courtesy-called), nobody. */
+export type WalkKind = "bot" | "seed" | "none";
+
+/** One action on the chain, as the events of a walk show it (the chart's markers, the report's timeline). */
+export interface ReplayAction {
+  walk: WalkKind;
+  /** The walked point (series time, ISO) whose pass sent it. */
+  at: string;
+  deposit: string;
+  kind: "courtesy-call" | "redemption" | "liquidation";
+  by: "operator" | "other";
+}
+
+/** Per walked point: the price and each deposit's collateralizationPercentage() while it was live (null otherwise). */
+export interface ReplayTrace {
+  t: number[];
+  ethBtc: number[];
+  /** label -> percent per point; merged over the walks (same price and bond give the same reading). */
+  collateral: Record<string, Array<number | null>>;
+}
+
+export interface ReplayStats {
+  walks: number;
+  points: number;
+  seconds: number;
+  pointsPerSecond: number;
+  /** Peak resident memory of this process and of the Hardhat node (MiB; the node's when readable). */
+  peakRssMiB: number;
+  nodePeakRssMiB: number | null;
+}
+
 export interface ReplayOptions {
   /** The window's points (already selected), the full series (for bonds set before the window), the gaps. */
   points: PricePoint[];
@@ -63,9 +94,13 @@ export interface ReplayOptions {
   redeem?: boolean;
   /** Run the no-bot baseline too (default true). */
   baseline?: boolean;
+  /** Run the seed-policy walk too (default true). */
+  seed?: boolean;
+  /** Touch the chain at every point, quiet or not (default false: quiet points are computed, see walk). */
+  everyPoint?: boolean;
   onProgress?: (msg: string) => void;
   /** Called after each walk, before the chain is reverted (tests read the events themselves). */
-  onWalkEnd?: (w: { bot: boolean; devnet: Devnet; fromBlock: number; seriesOf: (chainTs: number) => number; operator: string; deposits: Array<{ label: string; deposit: string }> }) => Promise<void>;
+  onWalkEnd?: (w: { walk: WalkKind; bot: boolean; devnet: Devnet; fromBlock: number; seriesOf: (chainTs: number) => number; operator: string; deposits: Array<{ label: string; deposit: string }> }) => Promise<void>;
   signal?: AbortSignal;
 }
 
@@ -91,6 +126,8 @@ export interface DepositOutcome {
 }
 
 export interface RunResult {
+  walk: WalkKind;
+  /** The watch loop acted for the operator (bot and seed walks). */
   bot: boolean;
   deposits: DepositOutcome[];
   courtesyCalled: number;
@@ -104,6 +141,8 @@ export interface RunResult {
   /** Gas units and transactions of the operator (the devnet's gas price is not mainnet's; the units are). */
   operatorGasUsed: number;
   operatorTxs: number;
+  /** Points where the chain moved (price, clock, a pass of the loop and the world); the rest were quiet. */
+  chainPoints: number;
 }
 
 export interface ReplayReport {
@@ -114,6 +153,17 @@ export interface ReplayReport {
   runs: RunResult[];
   /** Bonds the bot kept from being seized, against the no-bot run (ETH; operator's third). */
   saved: { bondsEth: string; operatorEth: string } | null;
+  /** The same against the seed's policy (act only once courtesy-called). */
+  savedVsSeed: { bondsEth: string; operatorEth: string } | null;
+  /** Every courtesy call, redemption request and liquidation of every walk, in time order per walk. */
+  actions: ReplayAction[];
+}
+
+/** What runReplay returns: the report (deterministic), the chart's trace, and the timing (not deterministic). */
+export interface ReplayRun {
+  report: ReplayReport;
+  trace: ReplayTrace;
+  stats: ReplayStats;
 }
 
 interface Opened { entry: PortfolioEntry; deposit: string; keep: string; bondWei: bigint; bondedAt: number; openedT: number }
@@ -134,13 +184,48 @@ async function openPortfolioDeposit(dep: TbtcDeployment, lotBtc: number, bondPri
   return { deposit: d.deposit, keep: d.keep, bondWei: d.bondWei };
 }
 
-/** What the rest of mainnet does after the operator's pass: notify, exit, sign, prove. */
-async function worldActs(dep: TbtcDeployment, world: ethers.Signer, deposits: Opened[], seriesNow: number, courtesyAt: Map<string, { t: number; chain: number }>): Promise<void> {
+/** States after which neither the world nor the walk's readings have anything left to do. */
+const DONE_STATES: ReadonlySet<number> = new Set([DepositState.REDEEMED, DepositState.LIQUIDATED, DepositState.LIQUIDATION_IN_PROGRESS, DepositState.FRAUD_LIQUIDATION_IN_PROGRESS, DepositState.FAILED_SETUP]);
+
+/** Per walk: the deposits' contract handles and what the walk has learnt that cannot change. */
+interface WalkBook {
+  reader: Map<string, ethers.Contract>;
+  writer: Map<string, ethers.Contract>;
+  done: Set<string>;
+  /** The contracts' thresholds (constant per deposit): undercollateralized, severely. */
+  thresholds: Map<string, { under: number; severe: number }>;
+}
+
+/**
+ * One batched read of every live deposit's state and collateralization (the replay's own
+ * provider batches concurrent calls into one HTTP request; the node answers them in order).
+ */
+async function readLive(book: WalkBook, deposits: Opened[], withPct: boolean): Promise<Map<string, { state: number; pct?: number }>> {
+  const live = deposits.filter((o) => !book.done.has(o.deposit));
+  const states = await Promise.all(live.map((o) => book.reader.get(o.deposit)!.currentState() as Promise<bigint>));
+  const pcts = withPct
+    ? await Promise.all(live.map((o, i) => (Number(states[i]) === DepositState.ACTIVE || Number(states[i]) === DepositState.COURTESY_CALL ? (book.reader.get(o.deposit)!.collateralizationPercentage() as Promise<bigint>) : Promise.resolve(undefined))))
+    : [];
+  const out = new Map<string, { state: number; pct?: number }>();
+  live.forEach((o, i) => {
+    const state = Number(states[i]);
+    if (DONE_STATES.has(state)) book.done.add(o.deposit);
+    out.set(o.deposit, { state, pct: pcts[i] === undefined ? undefined : Number(pcts[i]) });
+  });
+  return out;
+}
+
+/** What the rest of mainnet does around the operator's pass: notify, exit, sign, prove. */
+async function worldActs(dep: TbtcDeployment, book: WalkBook, deposits: Opened[], seriesNow: number, pctNow: Map<string, number>, courtesyAt: Map<string, { t: number; chain: number }>): Promise<void> {
   const jp = dep.provider as ethers.JsonRpcProvider;
   const system = dep.contracts.system;
+  // States again (the bot may have just changed some); the price, hence the percentage, has not moved.
+  const now = await readLive(book, deposits, false);
   for (const o of deposits) {
-    const d = depositContract(dep, o.deposit, world);
-    const state = Number(await d.currentState());
+    const seen = now.get(o.deposit);
+    if (!seen) continue;
+    const state = seen.state;
+    const d = book.writer.get(o.deposit)!;
     const tryCall = async (fn: string): Promise<boolean> => {
       try {
         await d[fn].staticCall(GAS);
@@ -151,14 +236,18 @@ async function worldActs(dep: TbtcDeployment, world: ethers.Signer, deposits: Op
       return true;
     };
     if (state === DepositState.ACTIVE || state === DepositState.COURTESY_CALL) {
-      const pct = Number(await d.collateralizationPercentage());
-      const severe = Number(await d.severelyUndercollateralizedThresholdPercent());
-      const under = Number(await d.undercollateralizedThresholdPercent());
-      if (pct < severe) {
+      const pct = pctNow.get(o.deposit) ?? Number(await book.reader.get(o.deposit)!.collateralizationPercentage());
+      let th = book.thresholds.get(o.deposit);
+      if (!th) {
+        const [under, severe] = await Promise.all([d.undercollateralizedThresholdPercent(), d.severelyUndercollateralizedThresholdPercent()]);
+        th = { under: Number(under), severe: Number(severe) };
+        book.thresholds.set(o.deposit, th);
+      }
+      if (pct < th.severe) {
         await tryCall("notifyUndercollateralizedLiquidation");
-      } else if (state === DepositState.ACTIVE && pct < under) {
+      } else if (state === DepositState.ACTIVE && pct < th.under) {
         if (await tryCall("notifyCourtesyCall")) courtesyAt.set(o.deposit, { t: seriesNow, chain: (await jp.getBlock("latest"))!.timestamp });
-      } else if (state === DepositState.COURTESY_CALL && pct >= under) {
+      } else if (state === DepositState.COURTESY_CALL && pct >= th.under) {
         // The signers leave the courtesy call as soon as the price lets them (it saves their bond).
         await tryCall("exitCourtesyCall");
       } else if (state === DepositState.COURTESY_CALL) {
@@ -188,29 +277,51 @@ async function worldActs(dep: TbtcDeployment, world: ethers.Signer, deposits: Op
 
 /**
  * Gas the operator paid, from the receipts of its transactions in the run's blocks (its balance
- * cannot tell: a redeemed deposit's keep hands the bond back to its members).
+ * cannot tell: a redeemed deposit's keep hands the bond back to its members). Blocks are read in
+ * batches: a whole-series walk mines tens of thousands of them.
  */
-async function operatorGas(jp: ethers.JsonRpcProvider, operator: string, fromBlock: number): Promise<{ wei: bigint; gas: bigint; txs: number }> {
-  const head = await jp.getBlockNumber();
+async function operatorGas(rp: ethers.JsonRpcProvider, operator: string, fromBlock: number): Promise<{ wei: bigint; gas: bigint; txs: number }> {
+  const head = await rp.getBlockNumber();
+  const hashes: string[] = [];
+  for (let n = fromBlock; n <= head; n += 200) {
+    const blocks = await Promise.all(
+      Array.from({ length: Math.min(200, head - n + 1) }, (_, k) => rp.send("eth_getBlockByNumber", [ethers.toQuantity(n + k), true]) as Promise<{ transactions: Array<{ from: string; hash: string }> }>),
+    );
+    for (const b of blocks) for (const tx of b.transactions) if (tx.from.toLowerCase() === operator.toLowerCase()) hashes.push(tx.hash);
+  }
+  const receipts = await Promise.all(hashes.map((h) => rp.getTransactionReceipt(h)));
   let total = 0n;
   let gas = 0n;
-  let txs = 0;
-  for (let n = fromBlock; n <= head; n++) {
-    const block = (await jp.send("eth_getBlockByNumber", [ethers.toQuantity(n), true])) as { transactions: Array<{ from: string; hash: string }> };
-    for (const tx of block.transactions) {
-      if (tx.from.toLowerCase() !== operator.toLowerCase()) continue;
-      const r = await jp.getTransactionReceipt(tx.hash);
-      if (!r) continue;
-      total += r.gasUsed * r.gasPrice;
-      gas += r.gasUsed;
-      txs++;
-    }
+  for (const r of receipts) {
+    if (!r) continue;
+    total += r.gasUsed * r.gasPrice;
+    gas += r.gasUsed;
   }
-  return { wei: total, gas, txs };
+  return { wei: total, gas, txs: receipts.filter(Boolean).length };
 }
 
+/** The index of the last walked point at or before `t` (series time). */
+function pointIndexAt(points: PricePoint[], t: number): number {
+  let lo = 0;
+  let hi = points.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (points[mid].t <= t) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** collateralizationPercentage() as the contract computes it: bond * 100 / (lot * wei per satoshi), floored. */
+export function contractPercent(bondWei: bigint, lotSats: bigint, ethBtc: number): number {
+  return Number((bondWei * 100n) / (lotSats * weiPerSat(ethBtcToMedianizerValue(ethBtc))));
+}
+
+interface WalkOut { run: RunResult; actions: ReplayAction[] }
+
 /** The walk itself, from the current chain state; returns the per-deposit outcomes read from events. */
-async function walk(devnet: Devnet, opts: ReplayOptions, bot: boolean, dataDir: string, file: string): Promise<RunResult> {
+async function walk(devnet: Devnet, rp: ethers.JsonRpcProvider, opts: ReplayOptions, kind: WalkKind, trace: ReplayTrace, dataDir: string, file: string): Promise<WalkOut> {
+  const bot = kind !== "none";
   const dep = devnet.deployment;
   const jp = devnet.provider as ethers.JsonRpcProvider;
   const world = await jp.getSigner(devnetWallet(WORLD_INDEX).address);
@@ -221,6 +332,10 @@ async function walk(devnet: Devnet, opts: ReplayOptions, bot: boolean, dataDir: 
   const chainBase = head!.timestamp + 3600;
   const chainOf = (t: number) => chainBase + (t - t0);
   const seriesOf = (ts: number) => t0 + (ts - chainBase);
+  // The seed's policy: redeem a deposit only once it is courtesy-called. Its watch loop runs after
+  // the world (which courtesy-calls everything below 125 %) and redeems below 125 % only, so what
+  // it redeems is exactly what the world has just courtesy-called; it never sends courtesy calls.
+  const policy: WatchPolicy = kind === "seed" ? { ...opts.policy, redeemBelowPct: 125, notifyCourtesy: false } : opts.policy;
 
   // The operator's keepctl, as `watch --once` builds it: config from the deployment file, its own
   // data dir (journal, audit log, scan cache), the journaled sender on its key.
@@ -238,18 +353,62 @@ async function walk(devnet: Devnet, opts: ReplayOptions, bot: boolean, dataDir: 
   const st: LoopState = { loop: 0, lastHead: -1, lastNewBlockAt: chainNow };
 
   const opened: Opened[] = [];
+  const book: WalkBook = { reader: new Map(), writer: new Map(), done: new Set(), thresholds: new Map() };
   const pending = [...opts.portfolio].sort((a, b) => a.openAt - b.openAt);
   const lowest = new Map<string, { pct: number; t: number }>();
   const courtesyAt = new Map<string, { t: number; chain: number }>();
   const botSkipped = new Map<string, string>();
+  let lastPrice: bigint | undefined;
+  // A quiet point: every live deposit ACTIVE and at or above every line anyone acts on (the
+  // bot's warn/redeem lines, the world's 125 %), both at this point's price and when the chain
+  // was last read, and no deposit opening. Nobody can act there, so the chain is not touched: the
+  // percentages are the contract's own arithmetic (checked against the contract at every point
+  // that is read), and the next busy point moves the clock over the quiet stretch at once.
+  const line = kind === "bot" ? Math.max(policy.warnBelowPct, policy.redeemBelowPct, 125) : 125;
+  let settled = false;
+  let chainPoints = 0;
+  const lotSats = (o: Opened) => BigInt(Math.round(o.entry.lotBtc * 1e8));
+  const pass = async (i: number) => {
+    st.loop = i + 1;
+    await watchOnce(
+      {
+        cfg, provider, contracts, operators: [operator], sender, script, hub, audit, policy,
+        // The bot's own word is kept only to say why it did not act (never to count outcomes).
+        emit: (ev) => {
+          if (ev.type === "redeem-skipped") botSkipped.set(ev.deposit.toLowerCase(), ev.reason);
+          else if (ev.type === "alert" && ev.key === "tbtc-short") for (const a of ev.text.match(/0x[0-9a-fA-F]{40}/g) ?? []) botSkipped.set(a.toLowerCase(), "not enough TBTC (tbtc-short alert)");
+          else if (ev.type === "redemption" && ev.status !== "requested" && ev.status !== "already-requested") botSkipped.set(ev.deposit.toLowerCase(), `${ev.status}${ev.reason ? `: ${ev.reason}` : ""}`);
+        }, signal: opts.signal ?? new AbortController().signal, intervalSec: 0, once: true,
+        now: () => chainNow,
+      },
+      st,
+    );
+  };
   try {
     for (let i = 0; i < opts.points.length; i++) {
       if (opts.signal?.aborted) throw new InterruptedError();
       const p = opts.points[i];
+      const live = opened.filter((o) => !book.done.has(o.deposit));
+      if (!opts.everyPoint && settled && i > 0 && i < opts.points.length - 1 && !(pending.length && pending[0].openAt <= p.t)) {
+        const computed = live.map((o) => contractPercent(o.bondWei, lotSats(o), p.ethBtc));
+        if (computed.every((pct) => pct >= line)) {
+          live.forEach((o, k) => {
+            trace.collateral[o.entry.label][i] = computed[k];
+            const low = lowest.get(o.deposit);
+            if (!low || computed[k] < low.pct) lowest.set(o.deposit, { pct: computed[k], t: p.t });
+          });
+          continue;
+        }
+      }
+      chainPoints++;
       const latest = (await jp.getBlock("latest"))!.timestamp;
       const ts = Math.max(chainOf(p.t), latest + 1);
       await rpc(jp, "evm_setNextBlockTimestamp", [ts]);
-      await send(dep.contracts.medianizer.setValue(ethBtcToMedianizerValue(p.ethBtc), GAS));
+      const price = ethBtcToMedianizerValue(p.ethBtc);
+      // One block per point for the clock; the medianizer is written only when the price moves.
+      if (price !== lastPrice) await send(dep.contracts.medianizer.setValue(price, GAS));
+      else await rpc(jp, "evm_mine", []);
+      lastPrice = price;
       chainNow = ts;
       while (pending.length && pending[0].openAt <= p.t) {
         const entry = pending.shift()!;
@@ -257,66 +416,76 @@ async function walk(devnet: Devnet, opts: ReplayOptions, bot: boolean, dataDir: 
         const bondPrice = entry.openAt < t0 ? priceAt(opts.series, entry.openAt, entry.label) : p.ethBtc;
         const d = await openPortfolioDeposit(dep, entry.lotBtc, bondPrice);
         opened.push({ entry, ...d, bondedAt, openedT: p.t });
+        book.reader.set(d.deposit, depositContract(dep, d.deposit, rp));
+        book.writer.set(d.deposit, depositContract(dep, d.deposit, world));
+        trace.collateral[entry.label] ??= new Array<number | null>(opts.points.length).fill(null);
+      }
+      const pctNow = new Map<string, number>();
+      const read = await readLive(book, opened, true);
+      settled = [...read.values()].every((r) => r.state === DepositState.ACTIVE && r.pct !== undefined && r.pct >= line);
+      for (const [addr, r] of read) if (r.pct !== undefined) pctNow.set(addr, r.pct);
+      for (const o of opened) {
+        const pct = pctNow.get(o.deposit);
+        // The quiet points rely on this arithmetic being the contract's: checked at every read.
+        if (pct !== undefined && pct !== contractPercent(o.bondWei, lotSats(o), p.ethBtc)) {
+          throw new Error(`replay: ${o.entry.label}: the contract says ${pct}% at ETH/BTC ${p.ethBtc}, the replay's arithmetic ${contractPercent(o.bondWei, lotSats(o), p.ethBtc)}%`);
+        }
       }
       for (const o of opened) {
-        const c = depositContract(dep, o.deposit);
-        const state = Number(await c.currentState());
-        if (state !== DepositState.ACTIVE && state !== DepositState.COURTESY_CALL) continue;
-        const pct = Number(await c.collateralizationPercentage());
+        const pct = pctNow.get(o.deposit);
+        if (pct === undefined) continue;
+        trace.collateral[o.entry.label][i] = pct;
         const low = lowest.get(o.deposit);
         if (!low || pct < low.pct) lowest.set(o.deposit, { pct, t: p.t });
       }
-      if (bot) {
-        st.loop = i + 1;
-        await watchOnce(
-          {
-            cfg, provider, contracts, operators: [operator], sender, script, hub, audit, policy: opts.policy,
-            // The bot's own word is kept only to say why it did not act (never to count outcomes).
-            emit: (ev) => {
-              if (ev.type === "redeem-skipped") botSkipped.set(ev.deposit.toLowerCase(), ev.reason);
-              else if (ev.type === "alert" && ev.key === "tbtc-short") for (const a of ev.text.match(/0x[0-9a-fA-F]{40}/g) ?? []) botSkipped.set(a.toLowerCase(), "not enough TBTC (tbtc-short alert)");
-              else if (ev.type === "redemption" && ev.status !== "requested" && ev.status !== "already-requested") botSkipped.set(ev.deposit.toLowerCase(), `${ev.status}${ev.reason ? `: ${ev.reason}` : ""}`);
-            }, signal: opts.signal ?? new AbortController().signal, intervalSec: 0, once: true,
-            now: () => chainNow,
-          },
-          st,
-        );
-      }
-      await worldActs(dep, world, opened, p.t, courtesyAt);
-      if (opts.onProgress && (i % 24 === 0 || i === opts.points.length - 1)) opts.onProgress(`${bot ? "bot" : "no bot"}: ${isoTime(p.t)} ETH/BTC ${p.ethBtc} (${i + 1}/${opts.points.length})`);
+      if (kind === "bot") await pass(i);
+      await worldActs(dep, book, opened, p.t, pctNow, courtesyAt);
+      if (kind === "seed") await pass(i);
+      if (opts.onProgress && (i % 240 === 0 || i === opts.points.length - 1)) opts.onProgress(`${kind === "bot" ? "bot" : kind === "seed" ? "seed policy" : "no bot"}: ${isoTime(p.t)} ETH/BTC ${p.ethBtc} (${i + 1}/${opts.points.length})`);
     }
   } finally {
     provider.destroy();
   }
 
-  await opts.onWalkEnd?.({ bot, devnet, fromBlock: startBlock + 1, seriesOf, operator, deposits: opened.map((o) => ({ label: o.entry.label, deposit: o.deposit })) });
+  await opts.onWalkEnd?.({ walk: kind, bot, devnet, fromBlock: startBlock + 1, seriesOf, operator, deposits: opened.map((o) => ({ label: o.entry.label, deposit: o.deposit })) });
   // The outcome, from the contracts' events of this run's blocks.
-  const system = new ethers.Contract(dep.addresses.TBTCSystem, tbtcAbi("TBTCSystem"), jp);
+  const system = new ethers.Contract(dep.addresses.TBTCSystem, tbtcAbi("TBTCSystem"), rp);
   const q = async (name: string) => (await system.queryFilter(name, startBlock + 1)) as ethers.EventLog[];
   const [courtesy, requested, redeemed, liquidations] = await Promise.all([q("CourtesyCalled"), q("RedemptionRequested"), q("Redeemed"), q("StartedLiquidation")]);
   const blockTime = async (e: ethers.EventLog) => (await e.getBlock()).timestamp;
-  const firstFor = async (list: ethers.EventLog[], addr: string) => list.find((e) => (e.args[0] as string).toLowerCase() === addr.toLowerCase());
+  const firstFor = (list: ethers.EventLog[], addr: string) => list.find((e) => (e.args[0] as string).toLowerCase() === addr.toLowerCase());
   // An event is reported at the walked point whose pass sent it: the seconds a pass takes in
   // chain time follow the wall clock (Hardhat), and the report must not.
-  const pointOf = (t: number) => {
-    let best = opts.points[0].t;
-    for (const p of opts.points) if (p.t <= t) best = p.t;
-    return best;
-  };
+  const pointOf = (t: number) => opts.points[pointIndexAt(opts.points, t)].t;
   const when = async (e?: ethers.EventLog) => (e ? isoTime(pointOf(seriesOf(await blockTime(e)))) : null);
+  const labelOf = new Map(opened.map((o) => [o.deposit.toLowerCase(), o.entry.label]));
+  const actions: ReplayAction[] = [];
+  const addActions = async (list: ethers.EventLog[], kindOf: ReplayAction["kind"]) => {
+    for (const e of list) {
+      const label = labelOf.get((e.args[0] as string).toLowerCase());
+      if (!label) continue; // the liquidity deposits
+      const from = kindOf === "redemption" ? (e.args[1] as string) : (await e.getTransaction()).from;
+      actions.push({ walk: kind, at: (await when(e))!, deposit: label, kind: kindOf, by: from.toLowerCase() === operator.toLowerCase() ? "operator" : "other" });
+    }
+  };
+  await addActions(courtesy, "courtesy-call");
+  await addActions(requested, "redemption");
+  await addActions(liquidations, "liquidation");
+  const order = { "courtesy-call": 0, redemption: 1, liquidation: 2 } as const;
+  actions.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : order[a.kind] - order[b.kind] || (a.deposit < b.deposit ? -1 : a.deposit > b.deposit ? 1 : 0)));
   const deposits: DepositOutcome[] = [];
   let seized = 0n;
   let redeemedByBot = 0;
   for (const o of opened) {
-    const cc = await firstFor(courtesy, o.deposit);
-    const rq = await firstFor(requested, o.deposit);
-    const rd = await firstFor(redeemed, o.deposit);
-    const lq = await firstFor(liquidations, o.deposit);
+    const cc = firstFor(courtesy, o.deposit);
+    const rq = firstFor(requested, o.deposit);
+    const rd = firstFor(redeemed, o.deposit);
+    const lq = firstFor(liquidations, o.deposit);
     const by = rq ? ((rq.args[1] as string).toLowerCase() === operator.toLowerCase() ? "bot" : "other") : null;
     if (by === "bot") redeemedByBot++;
     if (lq) seized += o.bondWei;
     const low = lowest.get(o.deposit);
-    const state = Number(await depositContract(dep, o.deposit).currentState());
+    const state = Number(await book.reader.get(o.deposit)!.currentState());
     deposits.push({
       label: o.entry.label, lotBtc: o.entry.lotBtc, deposit: o.deposit, openedAt: isoTime(o.openedT), bondedAtEthBtc: o.bondedAt === o.openedT ? opts.points.find((x) => x.t === o.openedT)!.ethBtc : priceAt(opts.series, o.bondedAt, o.entry.label),
       bondEth: ethers.formatEther(o.bondWei), operatorBondEth: ethers.formatEther(o.bondWei / 3n),
@@ -328,22 +497,58 @@ async function walk(devnet: Devnet, opts: ReplayOptions, bot: boolean, dataDir: 
     });
   }
   const tbtcAfter = (await dep.contracts.tbtcToken.balanceOf(operator)) as bigint;
-  const spent = await operatorGas(jp, operator, startBlock + 1);
+  const spent = await operatorGas(rp, operator, startBlock + 1);
   return {
-    bot, deposits,
-    courtesyCalled: deposits.filter((d) => d.courtesyCalledAt).length,
-    redeemedByBot, liquidated: deposits.filter((d) => d.bondLost).length,
-    bondsSeizedEth: ethers.formatEther(seized), operatorBondsSeizedEth: ethers.formatEther(seized / 3n),
-    operatorTbtcSpent: ethers.formatEther(tbtcBefore - tbtcAfter), operatorEthSpent: ethers.formatEther(spent.wei), operatorGasUsed: Number(spent.gas), operatorTxs: spent.txs,
+    actions,
+    run: {
+      walk: kind, bot, deposits,
+      courtesyCalled: deposits.filter((d) => d.courtesyCalledAt).length,
+      redeemedByBot, liquidated: deposits.filter((d) => d.bondLost).length,
+      bondsSeizedEth: ethers.formatEther(seized), operatorBondsSeizedEth: ethers.formatEther(seized / 3n),
+      operatorTbtcSpent: ethers.formatEther(tbtcBefore - tbtcAfter), operatorEthSpent: ethers.formatEther(spent.wei), operatorGasUsed: Number(spent.gas), operatorTxs: spent.txs,
+      chainPoints,
+    },
   };
 }
 
-/** Starts the devnet, funds the operator, walks with the bot, reverts, walks without it. */
-export async function runReplay(opts: ReplayOptions): Promise<ReplayReport> {
+/** Peak resident memory of a process from /proc (Linux), in MiB; null elsewhere. */
+function procPeakRssMiB(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Math.round(Number(m[1]) / 1024) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The Hardhat node this process started (a child whose command line names its port), for its peak memory. */
+function nodePid(port: number): number | undefined {
+  try {
+    for (const task of fs.readdirSync("/proc/self/task")) {
+      for (const pid of fs.readFileSync(`/proc/self/task/${task}/children`, "utf8").trim().split(/\s+/).filter(Boolean)) {
+        if (fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(String(port))) return Number(pid);
+      }
+    }
+  } catch {
+    // not Linux, or /proc unreadable: the node's memory is just not reported
+  }
+  return undefined;
+}
+
+const minus = (a: string, b: string) => ethers.formatEther(ethers.parseEther(a) - ethers.parseEther(b));
+
+/**
+ * Starts the devnet, funds the operator, snapshots, then walks with the bot, without it and with
+ * the seed's policy, reverting to the snapshot between walks.
+ */
+export async function runReplay(opts: ReplayOptions): Promise<ReplayRun> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), "keepctl-replay-"));
   const file = path.join(home, "deployment.json");
   opts.onProgress?.("starting the devnet (real tBTC v1.1.0 contracts) ...");
   const devnet = await startDevnet({ seed: false, out: file, ethBtc: opts.points[0].ethBtc });
+  // Reads go through a provider of our own that batches concurrent calls into one HTTP request.
+  const rp = new ethers.JsonRpcProvider(devnet.rpcUrl, 31337, { staticNetwork: true, batchMaxCount: 200, batchStallTime: 0, cacheTimeout: -1 });
   try {
     const dep = devnet.deployment;
     const jp = devnet.provider as ethers.JsonRpcProvider;
@@ -358,25 +563,45 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayReport> {
     }
     if (wantTbtc > 0n) await send(dep.contracts.tbtcToken.transfer(operator, wantTbtc, GAS));
     await rpc(jp, "hardhat_setBalance", [operator, ethers.toQuantity(ethers.parseEther(String(opts.eth)))]);
-    const snapshot = await rpc(jp, "evm_snapshot", []);
+    const kinds: WalkKind[] = ["bot", ...(opts.baseline !== false ? (["none"] as const) : []), ...(opts.seed !== false ? (["seed"] as const) : [])];
+    const trace: ReplayTrace = { t: opts.points.map((p) => p.t), ethBtc: opts.points.map((p) => p.ethBtc), collateral: {} };
     const runs: RunResult[] = [];
-    runs.push(await walk(devnet, opts, true, path.join(home, "bot"), file));
-    if (opts.baseline !== false) {
-      await rpc(jp, "evm_revert", [snapshot]);
-      runs.push(await walk(devnet, opts, false, path.join(home, "nobot"), file));
+    const actions: ReplayAction[] = [];
+    const started = performance.now();
+    let snapshot = await rpc(jp, "evm_snapshot", []);
+    for (const [k, kind] of kinds.entries()) {
+      if (k > 0) {
+        await rpc(jp, "evm_revert", [snapshot]);
+        snapshot = await rpc(jp, "evm_snapshot", []); // a snapshot is used up by its revert
+      }
+      const w = await walk(devnet, rp, opts, kind, trace, path.join(home, kind), file);
+      runs.push(w.run);
+      actions.push(...w.actions);
     }
-    const [withBot, noBot] = runs;
-    const saved = noBot
-      ? { bondsEth: ethers.formatEther(ethers.parseEther(noBot.bondsSeizedEth) - ethers.parseEther(withBot.bondsSeizedEth)), operatorEth: ethers.formatEther(ethers.parseEther(noBot.operatorBondsSeizedEth) - ethers.parseEther(withBot.operatorBondsSeizedEth)) }
-      : null;
+    const seconds = (performance.now() - started) / 1000;
+    const withBot = runs[0];
+    const noBot = runs.find((r) => r.walk === "none");
+    const seedRun = runs.find((r) => r.walk === "seed");
+    const savedAgainst = (r?: RunResult) => (r ? { bondsEth: minus(r.bondsSeizedEth, withBot.bondsSeizedEth), operatorEth: minus(r.operatorBondsSeizedEth, withBot.operatorBondsSeizedEth) } : null);
+    const walkedPoints = opts.points.length * kinds.length;
     return {
-      window: { from: isoTime(opts.points[0].t), to: isoTime(opts.points[opts.points.length - 1].t), points: opts.windowPoints, walked: opts.points.length, step: opts.step },
-      gaps: opts.gaps.map((g) => ({ from: isoTime(g.from), to: isoTime(g.to), missingHours: g.missing })),
-      policy: { warnBelowPct: opts.policy.warnBelowPct, redeemBelowPct: opts.policy.redeemBelowPct, notifyCourtesy: opts.policy.notifyCourtesy },
-      budget: { tbtc: opts.tbtc, eth: opts.eth },
-      runs, saved,
+      report: {
+        window: { from: isoTime(opts.points[0].t), to: isoTime(opts.points[opts.points.length - 1].t), points: opts.windowPoints, walked: opts.points.length, step: opts.step },
+        gaps: opts.gaps.map((g) => ({ from: isoTime(g.from), to: isoTime(g.to), missingHours: g.missing })),
+        policy: { warnBelowPct: opts.policy.warnBelowPct, redeemBelowPct: opts.policy.redeemBelowPct, notifyCourtesy: opts.policy.notifyCourtesy },
+        budget: { tbtc: opts.tbtc, eth: opts.eth },
+        runs, saved: savedAgainst(noBot), savedVsSeed: savedAgainst(seedRun), actions,
+      },
+      trace,
+      stats: {
+        walks: kinds.length, points: walkedPoints, seconds: Math.round(seconds * 10) / 10,
+        pointsPerSecond: Math.round((walkedPoints / seconds) * 10) / 10,
+        peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+        nodePeakRssMiB: procPeakRssMiB(nodePid(devnet.node.port)),
+      },
     };
   } finally {
+    rp.destroy();
     await devnet.stop();
     fs.rmSync(home, { recursive: true, force: true });
   }

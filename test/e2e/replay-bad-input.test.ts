@@ -23,8 +23,10 @@ describe("keepctl replay: bad input", () => {
     ["a window outside the data", ["--prices", "@good", "--from", "2021-01-01"], undefined, /^error: the window .* is outside the data/],
     ["a bad portfolio", ["--prices", "@good", "--portfolio", "@pf.json"], '[{"lotBtc":2}]', /^error: .*pf\.json\[0\]\.lotBtc must be one of/],
     ["a bad --step", ["--prices", "@good", "--step", "0"], undefined, /^error: --step/],
+    ["a --plot-out in a missing directory", ["--prices", "@good", "--plot-out", "no-such-dir/chart.svg"], undefined, /^error: --plot-out: cannot write into no-such-dir \(ENOENT\); give a file in an existing, writable directory$/],
+    ["a --plot-out that is a directory", ["--prices", "@good", "--plot-out", "@@dir"], undefined, /^error: --plot-out: .* is a directory; give a file name/],
   ])("%s: one line, exit 2, no node started", async (_what, args, content, re) => {
-    const resolved = args.map((a) => (a === "@good" ? good() : a.startsWith("@") ? write(a.slice(1), content as string) : a));
+    const resolved = args.map((a) => (a === "@good" ? good() : a === "@@dir" ? home : a.startsWith("@") ? write(a.slice(1), content as string) : a));
     const started = Date.now();
     const r = await runKeepctl(["replay", ...resolved], { home });
     expect(r.code).toBe(2);
@@ -34,5 +36,6 @@ describe("keepctl replay: bad input", () => {
     expect(r.stdout).toBe("");
     expect(r.stderr).not.toMatch(/starting the devnet/);
     expect(Date.now() - started).toBeLessThan(15_000);
+    if (args.includes("--plot-out")) expect(fs.existsSync(path.join(home, "no-such-dir"))).toBe(false);
   });
 });

@@ -2,7 +2,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ethers } from "ethers";
-import { runReplay, type ReplayReport } from "../../src/devnet/replay";
+import { runReplay, type ReplayReport, type ReplayTrace } from "../../src/devnet/replay";
+import { svgChart } from "../../src/devnet/replay-chart";
 import { findGaps, parsePortfolio, parsePriceCsv, samplePoints, selectWindow } from "../../src/devnet/replay-data";
 import { tbtcAbi } from "../../src/devnet/artifacts";
 
@@ -21,8 +22,10 @@ const H = 3600;
 const PORTFOLIO = '[{"label":"nov-high-5btc","lotBtc":5,"openAt":"2020-11-24T00:00:00Z"},{"label":"dec17-10btc","lotBtc":10,"openAt":"2020-12-17T00:00:00Z"},{"label":"dec20-1btc","lotBtc":1}]';
 
 interface Seen { courtesy: number[]; requested: Array<{ t: number; by: string }>; redeemed: number[]; liquidation: number[] }
-const seen: Record<string, Record<string, Seen>> = { bot: {}, nobot: {} };
+const seen: Record<string, Record<string, Seen>> = { bot: {}, none: {}, seed: {} };
 let report: ReplayReport;
+let trace: ReplayTrace;
+let again: ReplayReport;
 let operator = "";
 
 // Independent arithmetic: the medianizer's value, wei per satoshi, the bond, the integer percentage.
@@ -55,14 +58,21 @@ function expected(label: string) {
     else if (cc !== undefined && x.pct >= 125) cc = undefined;
     else if (cc !== undefined && x.t >= cc + 6 * H) { liquidation = x.t; break; }
   }
-  return { below130, courtesy, liquidation, lowest: Math.min(...pcts.map((x) => x.pct)) };
+  // The seed's policy: the world courtesy-calls below 125 %, the operator redeems in the same pass.
+  const seedCall = pcts.find((x) => x.pct < 125);
+  const seed = seedCall && seedCall.pct < 110 ? { liquidation: seedCall.t } : seedCall ? { courtesyAndRedeem: seedCall.t } : {};
+  return { below130, courtesy, liquidation, seed, lowest: Math.min(...pcts.map((x) => x.pct)) };
 }
 
+const options = () => ({
+  points: walked, series, gaps: findGaps(window), step: STEP, windowPoints: window.length, portfolio, tbtc: 20, eth: 10,
+  policy: { warnBelowPct: 130, redeemBelowPct: 130, notifyCourtesy: false, feeSats: 10_000n, minEthWei: 10n ** 17n, maxBlockAgeSec: 365 * 86400 },
+});
+
 beforeAll(async () => {
-  report = await runReplay({
-    points: walked, series, gaps: findGaps(window), step: STEP, windowPoints: window.length, portfolio, tbtc: 20, eth: 10,
-    policy: { warnBelowPct: 130, redeemBelowPct: 130, notifyCourtesy: false, feeSats: 10_000n, minEthWei: 10n ** 17n, maxBlockAgeSec: 365 * 86400 },
-    onWalkEnd: async ({ bot, devnet, fromBlock, seriesOf, operator: op, deposits }) => {
+  ({ report, trace } = await runReplay({
+    ...options(),
+    onWalkEnd: async ({ walk, devnet, fromBlock, seriesOf, operator: op, deposits }) => {
       operator = op;
       const system = new ethers.Contract(devnet.deployment.addresses.TBTCSystem, tbtcAbi("TBTCSystem"), devnet.provider);
       const hourOf = async (e: ethers.EventLog) => Math.floor(seriesOf((await e.getBlock()).timestamp) / H) * H;
@@ -73,11 +83,13 @@ beforeAll(async () => {
         for (const e of await q("RedemptionRequested")) s.requested.push({ t: await hourOf(e), by: (e.args[1] as string).toLowerCase() });
         for (const e of await q("Redeemed")) s.redeemed.push(await hourOf(e));
         for (const e of await q("StartedLiquidation")) s.liquidation.push(await hourOf(e));
-        seen[bot ? "bot" : "nobot"][d.label] = s;
+        seen[walk][d.label] = s;
       }
     },
-  });
-}, 170_000);
+  }));
+  // The same inputs again, for determinism (a fresh devnet: other addresses are the same, as is every time).
+  again = (await runReplay(options())).report;
+}, 300_000);
 
 describe("keepctl replay on 2020-12-20 .. 12-28 (real ETH/BTC, every 3rd hour)", () => {
   it("the slice has deposits that cross 125 % and one that does not (the test can tell them apart)", () => {
@@ -104,18 +116,19 @@ describe("keepctl replay on 2020-12-20 .. 12-28 (real ETH/BTC, every 3rd hour)",
   it("without the bot: the same deposits are courtesy-called and liquidated when the contracts say so; the safe one survives", () => {
     for (const e of portfolio) {
       const want = expected(e.label);
-      const got = seen.nobot[e.label];
+      const got = seen.none[e.label];
       expect(got.requested, e.label).toEqual([]);
       expect(got.courtesy, e.label).toEqual(want.courtesy);
       expect(got.liquidation, e.label).toEqual(want.liquidation === undefined ? [] : [want.liquidation]);
     }
-    expect(seen.nobot["dec20-1btc"]).toEqual({ courtesy: [], requested: [], redeemed: [], liquidation: [] });
+    expect(seen.none["dec20-1btc"]).toEqual({ courtesy: [], requested: [], redeemed: [], liquidation: [] });
   });
 
   it("reports lowest collateralization, the gap, and the bonds saved as the events show them", () => {
     expect(report.gaps).toEqual([{ from: "2020-12-21T15:00:00Z", to: "2020-12-21T17:00:00Z", missingHours: 3 }]);
     expect(report.window).toEqual({ from: "2020-12-20T00:00:00Z", to: "2020-12-28T23:00:00Z", points: window.length, walked: walked.length, step: STEP });
     const [bot, nobot] = report.runs;
+    expect(report.runs.map((r) => r.walk)).toEqual(["bot", "none", "seed"]);
     for (const d of nobot.deposits) expect(d.lowestCollateralPct, d.label).toBeGreaterThanOrEqual(expected(d.label).lowest);
     const seizedNoBot = nobot.deposits.filter((d) => d.bondLost).map((d) => d.label).sort();
     expect(seizedNoBot).toEqual(portfolio.filter((e) => expected(e.label).liquidation !== undefined).map((e) => e.label).sort());
@@ -124,5 +137,45 @@ describe("keepctl replay on 2020-12-20 .. 12-28 (real ETH/BTC, every 3rd hour)",
     expect(Number(report.saved!.bondsEth)).toBeGreaterThan(0);
     expect(Number(bot.operatorEthSpent)).toBeGreaterThan(0);
     expect(Number(bot.operatorEthSpent)).toBeLessThan(1);
+  });
+
+  it("the seed's policy: the operator redeems exactly the deposits the world courtesy-calls, in that pass, and nothing else", () => {
+    let called = 0;
+    for (const e of portfolio) {
+      const want = expected(e.label).seed;
+      const got = seen.seed[e.label];
+      if ("courtesyAndRedeem" in want) {
+        called++;
+        expect(got.courtesy, e.label).toEqual([want.courtesyAndRedeem]);
+        expect(got.requested, e.label).toEqual([{ t: want.courtesyAndRedeem, by: operator.toLowerCase() }]);
+        expect(got.liquidation, e.label).toEqual([]);
+      } else if ("liquidation" in want) {
+        expect(got.liquidation, e.label).toEqual([want.liquidation]);
+      } else {
+        expect(got, e.label).toEqual({ courtesy: [], requested: [], redeemed: [], liquidation: [] });
+      }
+    }
+    expect(called).toBeGreaterThan(0);
+    const seedRun = report.runs.find((r) => r.walk === "seed")!;
+    expect(seedRun.redeemedByBot).toBe(called);
+    expect(seedRun.courtesyCalled).toBe(called);
+  });
+
+  it("the actions list is the events of all three walks", () => {
+    const count = (w: string) => Object.values(seen[w]).reduce((n, s) => n + s.courtesy.length + s.requested.length + s.liquidation.length, 0);
+    for (const w of ["bot", "none", "seed"]) expect(report.actions.filter((a) => a.walk === w), w).toHaveLength(count(w));
+    expect(report.actions.length).toBeGreaterThan(0);
+  });
+
+  it("two runs with the same inputs give the identical JSON report, all three walks included", () => {
+    expect(JSON.stringify(again)).toBe(JSON.stringify(report));
+  });
+
+  it("the SVG has one polyline per deposit and one marker per action of the report", () => {
+    const svg = svgChart(report, trace);
+    expect(svg.match(/<polyline class="deposit"/g)).toHaveLength(portfolio.length);
+    expect(svg.match(/class="action"/g)).toHaveLength(report.actions.length);
+    // Each deposit's line follows the contract's readings: one of its points is its lowest.
+    for (const d of report.runs[1].deposits) expect(trace.collateral[d.label]).toContain(d.lowestCollateralPct);
   });
 });
