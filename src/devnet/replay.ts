@@ -388,6 +388,7 @@ async function walk(devnet: Devnet, rp: ethers.JsonRpcProvider, opts: ReplayOpti
     for (let i = 0; i < opts.points.length; i++) {
       if (opts.signal?.aborted) throw new InterruptedError();
       const p = opts.points[i];
+      if (opts.onProgress && (i % 240 === 0 || i === opts.points.length - 1)) opts.onProgress(`${kind === "bot" ? "bot" : kind === "seed" ? "seed policy" : "no bot"}: ${isoTime(p.t)} ETH/BTC ${p.ethBtc} (${i + 1}/${opts.points.length})`);
       const live = opened.filter((o) => !book.done.has(o.deposit));
       if (!opts.everyPoint && settled && i > 0 && i < opts.points.length - 1 && !(pending.length && pending[0].openAt <= p.t)) {
         const computed = live.map((o) => contractPercent(o.bondWei, lotSats(o), p.ethBtc));
@@ -438,10 +439,13 @@ async function walk(devnet: Devnet, rp: ethers.JsonRpcProvider, opts: ReplayOpti
         const low = lowest.get(o.deposit);
         if (!low || pct < low.pct) lowest.set(o.deposit, { pct, t: p.t });
       }
-      if (kind === "bot") await pass(i);
-      await worldActs(dep, book, opened, p.t, pctNow, courtesyAt);
-      if (kind === "seed") await pass(i);
-      if (opts.onProgress && (i % 240 === 0 || i === opts.points.length - 1)) opts.onProgress(`${kind === "bot" ? "bot" : kind === "seed" ? "seed policy" : "no bot"}: ${isoTime(p.t)} ETH/BTC ${p.ethBtc} (${i + 1}/${opts.points.length})`);
+      // Every live deposit ACTIVE and above every line: neither the loop nor the world can act on
+      // anything at this point (the clock and the price have moved, the deposits opened).
+      if (!settled || opts.everyPoint) {
+        if (kind === "bot") await pass(i);
+        await worldActs(dep, book, opened, p.t, pctNow, courtesyAt);
+        if (kind === "seed") await pass(i);
+      }
     }
   } finally {
     provider.destroy();
