@@ -130,7 +130,7 @@ export function register(program: Command): void {
     .option("--no-seed", "skip the walk with the seed's policy (redeem only once courtesy-called)")
     .option("--every-point", "touch the chain at every point, also where no deposit is near a line (slower; same outcomes)")
     .option("--plot-out <file>", "also write the chart (price, collateralization vs 150/125/110 %, actions) as an SVG file")
-    .addHelpText("after", "\nStarts a Hardhat node in-process with the real tBTC v1.1.0 contracts, opens the portfolio for\noperator account 1, and for each point sets the medianizer, moves the chain clock to the point's\ntime and runs one pass of the watch loop; other accounts then courtesy-call and liquidate as on\nmainnet. The same walk runs again without the bot and with the seed's policy (redeem only\nonce courtesy-called); the report puts the three side by side, with a chart. See docs/replay.md.")
+    .addHelpText("after", "\nStarts a local Hardhat node with the real tBTC v1.1.0 contracts, opens the portfolio for\noperator account 1, and walks the points: at each point where a deposit is near a line it sets\nthe medianizer, moves the chain clock to the point's time and runs one pass of the watch loop,\nthen other accounts courtesy-call and liquidate as on mainnet (quiet points are computed; see\n--every-point). The same walk runs again without the bot and with the seed's policy (redeem\nonly once courtesy-called); the report puts the three side by side, with a chart. Speed and\npeak memory go to stderr. See docs/replay.md.")
     .action(async (_opts: unknown, cmd: Command) => {
       const g = globalsOf(cmd);
       const out = outputOf(cmd);
