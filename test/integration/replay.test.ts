@@ -26,6 +26,7 @@ const seen: Record<string, Record<string, Seen>> = { bot: {}, none: {}, seed: {}
 let report: ReplayReport;
 let trace: ReplayTrace;
 let again: ReplayReport;
+let everyPoint: ReplayReport;
 let operator = "";
 
 // Independent arithmetic: the medianizer's value, wei per satoshi, the bond, the integer percentage.
@@ -89,7 +90,8 @@ beforeAll(async () => {
   }));
   // The same inputs again, for determinism (a fresh devnet: other addresses are the same, as is every time).
   again = (await runReplay(options())).report;
-}, 300_000);
+  everyPoint = (await runReplay({ ...options(), everyPoint: true })).report;
+}, 420_000);
 
 describe("keepctl replay on 2020-12-20 .. 12-28 (real ETH/BTC, every 3rd hour)", () => {
   it("the slice has deposits that cross 125 % and one that does not (the test can tell them apart)", () => {
@@ -169,6 +171,14 @@ describe("keepctl replay on 2020-12-20 .. 12-28 (real ETH/BTC, every 3rd hour)",
 
   it("two runs with the same inputs give the identical JSON report, all three walks included", () => {
     expect(JSON.stringify(again)).toBe(JSON.stringify(report));
+  });
+
+  it("quiet points change nothing: touching the chain at every point gives the same report (gas units too)", () => {
+    // The ETH paid for gas follows the devnet's base fee, which follows how many blocks were mined.
+    const withoutChainPoints = (r: ReplayReport) => JSON.stringify({ ...r, runs: r.runs.map((x) => ({ ...x, chainPoints: 0, operatorEthSpent: "-" })) });
+    expect(everyPoint.runs.map((r) => r.chainPoints)).toEqual([walked.length, walked.length, walked.length]);
+    for (const r of report.runs) expect(r.chainPoints, r.walk).toBeLessThan(walked.length);
+    expect(withoutChainPoints(everyPoint)).toBe(withoutChainPoints(report));
   });
 
   it("the SVG has one polyline per deposit and one marker per action of the report", () => {
