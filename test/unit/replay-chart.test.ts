@@ -121,9 +121,10 @@ describe("replay chart", () => {
     expect(row("seed")[13]).toBe("R"); // courtesy call and redemption in one pass
     expect(row("seed")[35]).toBe("C");
     expect(row("seed").replace(/\./g, "")).toBe("RC");
-    // the lowest live deposit at point 0 is 140 (b not open yet: a at 150)... at the 110 line's row, a at 110 (point 20)
-    const grid = lines.filter((l) => /^ {0,4}\d* *\|/.test(l) && !/\|[.CRL]+$/.test(l));
-    expect(grid.some((l) => l.includes("*"))).toBe(true);
+    // The grid: the lowest live deposit per column; a's line reaches 110 % at point 20 (its last).
+    const gridRow = (label: string) => lines.find((l) => l.startsWith(`${label} |`))!.slice(6);
+    expect(gridRow(" 110")[20]).toBe("*");
+    expect(gridRow(" 110")[21]).toBe("_");
     expect(lines.some((l) => l.startsWith(" 125 |"))).toBe(true);
     expect(lines.some((l) => l.startsWith(" 110 |"))).toBe(true);
   });
