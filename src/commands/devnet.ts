@@ -17,9 +17,10 @@ const DEFAULT_OUT = "./deployment.devnet.json";
 
 /**
  * What the devnet needs beyond a production install: Hardhat runs the node; the tBTC and UMA
- * packages hold the contracts' published artifacts. All are devDependencies.
+ * packages hold the contracts' published artifacts; graphql runs the loopback subgraph. All are
+ * devDependencies.
  */
-export const DEVNET_PACKAGES = ["hardhat", "@keep-network/tbtc", "@uma/contracts-node"] as const;
+export const DEVNET_PACKAGES = ["hardhat", "@keep-network/tbtc", "@uma/contracts-node", "graphql"] as const;
 
 /** Checked before src/devnet is loaded, so a production install gets one line instead of a stack. */
 export function assertDevInstall(): void {

@@ -51,14 +51,7 @@ export function register(program: Command): void {
       // hub's de-duplication also keeps the log quiet (alert events are rendered below).
       const hub = new AlertHub([
         { name: "log", send: async () => undefined },
-        ...createNotifiers({
-          console: false,
-          slackWebhookUrl: cfg.alerts.slackWebhookUrl,
-          discordWebhookUrl: cfg.alerts.discordWebhookUrl,
-          telegramBotToken: cfg.alerts.telegramBotToken,
-          telegramChatId: cfg.alerts.telegramChatId,
-          webhookUrl: cfg.alerts.webhookUrl,
-        }),
+        ...createNotifiers({ ...cfg.alerts, console: false }),
       ]);
       const audit = AuditLog.open(cfg.dataDir);
       let provider;

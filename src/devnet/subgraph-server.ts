@@ -4,12 +4,14 @@ import { ethers } from "ethers";
 import { getLogsChunked } from "../lib/chain/logs";
 import { formatFixedTrimmed } from "../lib/fixed-point";
 import { UPDATE_REDEMPTION_RATE_TOPIC, rateSetterInterface } from "../lib/rai/types";
-import { parseQuery, type GqlValue } from "./graphql-args";
+import { GraphQLError, buildSchema, execute, parse, validate, type DocumentNode } from "graphql";
 
 /**
  * A stand-in for Reflexer's subgraph on 127.0.0.1: indexes the RateSetter's UpdateRedemptionRate
  * events from the local chain into RedemptionRate entities and answers GraphQL POSTs. It can lag
  * behind the chain (blocks or seconds) and go down, so the feed's fallbacks can be tested for real.
+ * Queries go through graphql-js (parse, validate against SCHEMA, execute), so fragments, variable
+ * defaults, aliases and several operations with an operationName behave as on The Graph.
  */
 export interface SubgraphServerOptions {
   /** Chain to index. Without it the server only serves rows given to preload() (benchmarks). */
@@ -18,6 +20,67 @@ export interface SubgraphServerOptions {
   lagBlocks?: number;
   lagSeconds?: number;
   port?: number;
+}
+
+/**
+ * The part of Reflexer's RAI subgraph schema that keepctl reads (src/lib/rai/subgraph.ts), spelled
+ * as The Graph generates it: BigInt/BigDecimal/Bytes scalars travel as strings, `where` takes an
+ * `<Entity>_filter` input, `orderBy` an `<Entity>_orderBy` enum. Only what the resolver below
+ * implements is declared, so anything else is a validation error rather than a silent no-op.
+ */
+export const SUBGRAPH_SDL = `
+scalar BigInt
+scalar BigDecimal
+scalar Bytes
+
+enum OrderDirection { asc desc }
+
+enum RedemptionRate_orderBy { id createdAt createdAtBlock }
+
+input RedemptionRate_filter {
+  createdAt: BigInt
+  createdAt_gt: BigInt
+  createdAt_gte: BigInt
+  createdAt_lt: BigInt
+  createdAt_lte: BigInt
+  createdAtBlock: BigInt
+  createdAtBlock_gt: BigInt
+  createdAtBlock_gte: BigInt
+  createdAtBlock_lt: BigInt
+  createdAtBlock_lte: BigInt
+}
+
+type RedemptionRate {
+  id: ID!
+  perSecondRate: BigDecimal!
+  hourlyRate: BigDecimal!
+  eightHourlyRate: BigDecimal!
+  twentyFourHourlyRate: BigDecimal!
+  annualizedRate: BigDecimal!
+  createdAt: BigInt!
+  createdAtBlock: BigInt!
+  createdAtTransaction: Bytes!
+}
+
+type Query {
+  redemptionRates(
+    skip: Int = 0
+    first: Int = 100
+    orderBy: RedemptionRate_orderBy
+    orderDirection: OrderDirection
+    where: RedemptionRate_filter
+  ): [RedemptionRate!]!
+}
+`;
+const SCHEMA = buildSchema(SUBGRAPH_SDL);
+
+interface RedemptionRatesArgs {
+  first: number;
+  skip: number;
+  orderBy?: "id" | "createdAt" | "createdAtBlock";
+  orderDirection?: "asc" | "desc";
+  // Custom scalars without a parser pass values through: a string from a variable, a number from a literal.
+  where?: Record<string, string | number>;
 }
 
 interface Entity {
@@ -97,24 +160,36 @@ export class SubgraphServer {
     };
     if (this.down === "503") return send(503, { error: "service unavailable" });
     if (req.method !== "POST") return send(405, { errors: [{ message: "use POST" }] });
-    let body: { query?: string; variables?: Record<string, unknown> };
+    let body: { query?: unknown; variables?: unknown; operationName?: unknown };
     try {
       body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
     } catch {
       return send(400, { errors: [{ message: "body is not JSON" }] });
     }
+    if (typeof body?.query !== "string") return send(400, { errors: [{ message: "body has no query string" }] });
+    this.stats.queries++;
+    // Parse and validation errors are answered before touching the chain, as a GraphQL server does.
+    let document: DocumentNode;
     try {
-      this.stats.queries++;
-      await this.sync();
-      const data: Record<string, unknown> = {};
-      for (const root of parseQuery(String(body.query ?? ""), body.variables ?? {})) {
-        if (root.name !== "redemptionRates") throw new Error(`Type \`Query\` has no field \`${root.name}\``);
-        data[root.name] = await this.redemptionRates(root.args, root.fields);
-      }
-      send(200, { data });
+      document = parse(body.query);
     } catch (e) {
-      send(200, { errors: [{ message: (e as Error).message }] });
+      return send(200, { errors: [toJsonError(e)] });
     }
+    const invalid = validate(SCHEMA, document);
+    if (invalid.length > 0) return send(200, { errors: invalid.map(toJsonError) });
+    try {
+      await this.sync();
+    } catch (e) {
+      return send(200, { errors: [{ message: `indexing failed: ${(e as Error).message}` }] });
+    }
+    const result = await execute({
+      schema: SCHEMA,
+      document,
+      rootValue: { redemptionRates: (args: RedemptionRatesArgs) => this.redemptionRates(args) },
+      variableValues: body.variables && typeof body.variables === "object" ? (body.variables as Record<string, unknown>) : undefined,
+      operationName: typeof body.operationName === "string" ? body.operationName : undefined,
+    });
+    send(200, result);
   }
 
   /** Serves these rates as if indexed (no chain needed): e.g. a year of hourly updates for a benchmark. */
@@ -156,9 +231,8 @@ export class SubgraphServer {
     this.indexedTo = target;
   }
 
-  private async redemptionRates(args: Record<string, GqlValue>, fields: string[]): Promise<Record<string, string>[]> {
-    const first = args.first === undefined ? 100 : Number(args.first);
-    const skip = args.skip === undefined ? 0 : Number(args.skip);
+  private async redemptionRates(args: RedemptionRatesArgs): Promise<(Entity & { ts: number; block: number })[]> {
+    const { first, skip } = args;
     if (!(first >= 0 && first <= 1000)) throw new Error("The `first` argument must be between 0 and 1000, but is " + first);
     if (!(skip >= 0 && skip <= 5000)) throw new Error("The `skip` argument must be between 0 and 5000, but is " + skip);
     let rows = this.entities;
@@ -166,32 +240,30 @@ export class SubgraphServer {
       const headTs = (await this.provider.getBlock("latest"))!.timestamp;
       rows = rows.filter((e) => e.ts <= headTs - this.lagSeconds);
     }
-    const where = (args.where ?? {}) as Record<string, GqlValue>;
-    for (const [k, raw] of Object.entries(where)) {
-      const m = /^(createdAt|createdAtBlock)(_gt|_gte|_lt|_lte)?$/.exec(k);
-      if (!m) throw new Error(`unsupported filter ${k}`);
+    for (const [k, raw] of Object.entries(args.where ?? {})) {
+      if (raw === null) continue; // `where: { createdAt_gt: null }` filters nothing, as on The Graph
       const v = Number(raw);
+      if (!Number.isSafeInteger(v)) throw new Error(`filter ${k} needs an integer, got ${JSON.stringify(raw)}`);
+      const m = /^(createdAt|createdAtBlock)(_gt|_gte|_lt|_lte)?$/.exec(k)!; // the schema admits no other key
       const get = (e: { ts: number; block: number }) => (m[1] === "createdAt" ? e.ts : e.block);
       const op = m[2] ?? "";
       rows = rows.filter((e) => (op === "_gt" ? get(e) > v : op === "_gte" ? get(e) >= v : op === "_lt" ? get(e) < v : op === "_lte" ? get(e) <= v : get(e) === v));
     }
-    const orderBy = String(args.orderBy ?? "id");
-    if (!["createdAt", "id", "createdAtBlock"].includes(orderBy)) throw new Error(`unsupported orderBy ${orderBy}`);
+    const orderBy = args.orderBy ?? "id";
     const dir = args.orderDirection === "desc" ? -1 : 1;
     const key = (e: Entity & { ts: number; block: number }) => (orderBy === "id" ? e.id : orderBy === "createdAt" ? e.ts : e.block);
     rows = [...rows].sort((a, b) => {
       const ka = key(a), kb = key(b);
       return (ka < kb ? -1 : ka > kb ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0) * dir;
     });
-    return rows.slice(skip, skip + first).map((e) => {
-      const out: Record<string, string> = {};
-      for (const f of fields) {
-        if (!(f in e) || f === "ts" || f === "block") throw new Error(`Type \`RedemptionRate\` has no field \`${f}\``);
-        out[f] = (e as unknown as Record<string, string>)[f];
-      }
-      return out;
-    });
+    // graphql-js projects the selected fields (and only the schema's: ts/block stay private).
+    return rows.slice(skip, skip + first);
   }
+}
+
+/** A GraphQL error as JSON; anything else (a bug) still becomes one message, never a stack. */
+function toJsonError(e: unknown): unknown {
+  return e instanceof GraphQLError ? e.toJSON() : { message: (e as Error)?.message ?? String(e) };
 }
 
 export async function startSubgraphServer(opts: SubgraphServerOptions): Promise<SubgraphServer> {

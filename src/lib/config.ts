@@ -185,6 +185,13 @@ export function parseBoolean(raw: unknown): boolean {
   throw new Error(`expected true or false, got "${echo(s)}"`);
 }
 
+/** A PagerDuty integration key (32 characters on PagerDuty's side). Secret: the error never echoes it. */
+function parseRoutingKey(raw: unknown): string {
+  const s = scalarText(raw).trim();
+  if (!/^[\x21-\x7e]+$/.test(s)) throw new Error("a PagerDuty routing key is one word of printable characters (the integration key of an Events API v2 service)");
+  return s;
+}
+
 function parsePath(raw: unknown): string {
   return path.resolve(expandHome(scalarText(raw)));
 }
@@ -271,6 +278,8 @@ export const SETTINGS: Setting[] = [
   { key: "telegramBotToken", section: "alerts", env: ["KEEPCTL_TELEGRAM_BOT_TOKEN"], fileForm: { env: "KEEPCTL_TELEGRAM_BOT_TOKEN_FILE" }, secret: true, describe: "Telegram bot token for alerts", schema: rule((r) => scalarText(r).trim()) },
   { key: "telegramChatId", section: "alerts", env: ["KEEPCTL_TELEGRAM_CHAT_ID"], describe: "Telegram chat id for alerts", schema: rule((r) => scalarText(r).trim()) },
   { key: "webhookUrl", section: "alerts", env: ["KEEPCTL_WEBHOOK_URL"], fileForm: { env: "KEEPCTL_WEBHOOK_URL_FILE" }, secret: true, describe: "generic JSON webhook URL for alerts", schema: rule(parseHttpUrl) },
+  { key: "pagerdutyRoutingKey", section: "alerts", env: ["KEEPCTL_PAGERDUTY_ROUTING_KEY"], fileForm: { env: "KEEPCTL_PAGERDUTY_ROUTING_KEY_FILE" }, secret: true, describe: "PagerDuty Events v2 integration (routing) key for alerts", schema: rule(parseRoutingKey) },
+  { key: "pagerdutyUrl", section: "alerts", env: ["KEEPCTL_PAGERDUTY_URL"], default: "https://events.pagerduty.com/v2/enqueue", describe: "PagerDuty Events v2 endpoint (an EU account or a proxy may differ)", schema: rule(parseHttpUrl) },
   { key: "heartbeatUrl", section: "alerts", flag: "heartbeatUrl", env: ["KEEPCTL_HEARTBEAT_URL"], fileForm: { flag: "heartbeatUrlFile", env: "KEEPCTL_HEARTBEAT_URL_FILE" }, secret: true,
     describe: "URL pinged after every watch loop or bot pass (dead-man switch)", schema: rule(parseHttpUrl) },
   // ---- watch loop ----
@@ -320,7 +329,10 @@ export interface SigningSection {
   replacementPct: number;
   lockDir?: string;
 }
-export interface AlertsSection { slackWebhookUrl?: string; discordWebhookUrl?: string; telegramBotToken?: string; telegramChatId?: string; webhookUrl?: string; heartbeatUrl?: string }
+export interface AlertsSection {
+  slackWebhookUrl?: string; discordWebhookUrl?: string; telegramBotToken?: string; telegramChatId?: string; webhookUrl?: string; heartbeatUrl?: string;
+  pagerdutyRoutingKey?: string; pagerdutyUrl?: string;
+}
 export interface TbtcSection { contracts: Record<string, string>; startBlock: number; operators: string[]; warnThreshold: number; btcAddress?: string; redeemBelow: number; feeSats: number }
 export interface RaiSection {
   network: string; contracts: Record<string, string>; startBlock: number; logChunkSize: number;

@@ -132,6 +132,53 @@ describe("alert channels on loopback services", () => {
     expect(redact(`token ${TOKEN}`)).toBe("token ***");
   });
 
+  it("PagerDuty Events v2: trigger with dedup_key and mapped severity, repeats on the same key, resolve on recovery", async () => {
+    const pd = await fakeService(202);
+    const ROUTING_KEY = "R0UT1NGK3Ysecretsecretsecret0001";
+    try {
+      let t = 0;
+      const hub = new AlertHub(createNotifiers({ pagerdutyRoutingKey: ROUTING_KEY, pagerdutyUrl: `${pd.base}/v2/enqueue`, timeoutMs: 2000 }), { renotifyMs: 60_000, now: () => t });
+      expect((await hub.notify(alert)).delivered).toEqual(["pagerduty"]);
+      expect(pd.hits[0].path).toBe("/v2/enqueue");
+      expect(pd.hits[0].body).toMatchObject({
+        routing_key: ROUTING_KEY,
+        event_action: "trigger",
+        dedup_key: "undercollateralized:0xdep",
+        client: "keepctl",
+        payload: {
+          summary: "Deposit 0xdep under 125%",
+          severity: "critical",
+          component: "keepctl",
+          class: "undercollateralized",
+          custom_details: { text: "collateral 118.2%", deposit: "0xdep", lotSizeSat: "10000000" },
+        },
+      });
+      expect(pd.hits[0].body.payload.source).toMatch(/^keepctl@/);
+      expect(Number.isNaN(Date.parse(pd.hits[0].body.payload.timestamp))).toBe(false);
+      // A changed problem on the same key updates the same incident (same dedup_key), with its own severity.
+      t = 1000;
+      await hub.notify({ key: "low-eth:0xacct", level: "warning", title: "ETH low", text: "0.05 ETH" });
+      await hub.notify({ key: "stale-price", level: "info", title: "price old", text: "" });
+      expect(pd.hits.slice(1).map((h) => [h.body.dedup_key, h.body.payload.severity])).toEqual([["low-eth:0xacct", "warning"], ["stale-price", "info"]]);
+      // Recovery: one resolve event for that dedup_key, nothing else in the body.
+      await hub.resolve(alert.key, "collateral 151%");
+      expect(pd.hits[3].body).toEqual({ routing_key: ROUTING_KEY, event_action: "resolve", dedup_key: "undercollateralized:0xdep" });
+      // PagerDuty refusing (400 bad key, 429 throttled) is a failed channel whose error never holds the key.
+      pd.status = 400;
+      const r = await hub.notify({ ...alert, key: "other" });
+      expect(r.failed).toHaveLength(1);
+      expect(r.failed[0].error).toMatch(/^pagerduty: HTTP 400/);
+      expect(r.failed[0].error).not.toContain(ROUTING_KEY);
+      expect(redact(`key ${ROUTING_KEY}`)).toBe("key ***");
+    } finally {
+      await pd.close();
+    }
+  });
+
+  it("PagerDuty's URL must be http(s) and is named without its value", () => {
+    expect(() => createNotifiers({ pagerdutyRoutingKey: "k", pagerdutyUrl: "ftp://x" })).toThrow("KEEPCTL_PAGERDUTY_URL is not an http(s) URL");
+  });
+
   it("heartbeat pings report success, HTTP failures and timeouts as results, never throws", async () => {
     expect(await pingHeartbeat(`${webhook.base}/ping/abc-uuid`)).toEqual({ ok: true, status: 200 });
     expect(webhook.hits.at(-1)!.path).toBe("/ping/abc-uuid");

@@ -296,6 +296,20 @@ describe("file forms of URL settings", () => {
     expect(thrown(() => load({ rpcUrlFile: f("missing.txt") }, {}, cwd)).message).toBe(`cannot read --rpc-url-file ${f("missing.txt")}: ENOENT`);
   });
 
+  it("the PagerDuty routing key: env or _FILE form, secret (never shown), with a default Events v2 URL", () => {
+    const KEY = "abcdef0123456789abcdef0123456789";
+    const cwd = dir({ "pd.key": `${KEY}\n`, "two.key": "a\nb\n" });
+    const cfg = load({ rpcUrl: [RPC] }, { KEEPCTL_PAGERDUTY_ROUTING_KEY_FILE: path.join(cwd, "pd.key") }, cwd);
+    expect(cfg.alerts).toMatchObject({ pagerdutyRoutingKey: KEY, pagerdutyUrl: "https://events.pagerduty.com/v2/enqueue" });
+    expect(redact(`routing ${KEY}`)).toBe("routing ***");
+    const env = load({ rpcUrl: [RPC] }, { KEEPCTL_PAGERDUTY_ROUTING_KEY: KEY, KEEPCTL_PAGERDUTY_URL: "http://127.0.0.1:9/v2/enqueue" }, cwd);
+    expect(env.alerts.pagerdutyUrl).toBe("http://127.0.0.1:9/v2/enqueue");
+    const bad = thrown(() => load({ rpcUrl: [RPC] }, { KEEPCTL_PAGERDUTY_ROUTING_KEY: "two words" }, cwd));
+    expect(bad).toBeInstanceOf(UsageError); // bad input (exit 2), as for every malformed setting
+    expect(bad.message).toMatch(/KEEPCTL_PAGERDUTY_ROUTING_KEY/);
+    expect(bad.message).not.toContain("two words");
+  });
+
   it("a value and its file form at the same layer is a usage error; a file at a higher layer wins", () => {
     const cwd = dir({ "rpc.txt": `${RPC}\n` });
     const file = path.join(cwd, "rpc.txt");

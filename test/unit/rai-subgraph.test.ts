@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import net from "node:net";
 import { SubgraphServer } from "../../src/devnet/subgraph-server";
-import { parseQuery } from "../../src/devnet/graphql-args";
 import { RAY, SubgraphClient, SubgraphError, annualize, computeTwap } from "../../src/lib/rai";
 
 // A real HTTP server on 127.0.0.1 serving preloaded rates (no chain needed).
@@ -77,10 +76,56 @@ describe("SubgraphClient against the local subgraph server", () => {
   });
 });
 
-describe("the server's GraphQL argument parser", () => {
-  it("reads variables, objects, enums and aliases", () => {
-    const roots = parseQuery(`query Q($a: BigInt!) { r: redemptionRates(first: 2, orderDirection: desc, where: { createdAt_lte: $a, x_in: [1, "b"] }) { id createdAt } }`, { a: "77" });
-    expect(roots).toEqual([{ name: "redemptionRates", args: { first: 2, orderDirection: "desc", where: { createdAt_lte: "77", x_in: [1, "b"] } }, fields: ["id", "createdAt"] }]);
-    expect(() => parseQuery("{ redemptionRates(first: $nope) { id } }")).toThrow(/Variable "\$nope" is not defined/);
+describe("the server's GraphQL (graphql-js)", () => {
+  const post = (body: unknown) =>
+    fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }).then((r) => r.json());
+
+  it("reads variables, nested filter objects, enums and aliases", async () => {
+    const r = await post({
+      query: `query Q($a: BigInt!) { r: redemptionRates(first: 2, orderBy: createdAt, orderDirection: desc, where: { createdAt_lte: $a }) { id createdAt } }`,
+      variables: { a: "2500" },
+    });
+    expect(r.errors).toBeUndefined();
+    expect(r.data.r.map((x: { createdAt: string }) => x.createdAt)).toEqual(["2000", "1000"]);
+    expect(Object.keys(r.data.r[0]).sort()).toEqual(["createdAt", "id"]);
+    const undef = await post({ query: "{ redemptionRates(first: $nope) { id } }" });
+    expect(undef.errors[0].message).toMatch(/Variable "\$nope" is not defined/);
+  });
+
+  // The three below are what the hand-written parser got wrong.
+  it("expands a fragment spread into its fields", async () => {
+    const r = await post({
+      query: "{ redemptionRates(first: 1, orderBy: createdAtBlock) { ...F createdAtBlock } } fragment F on RedemptionRate { id perSecondRate }",
+    });
+    expect(r.errors).toBeUndefined();
+    expect(r.data.redemptionRates).toEqual([{ id: expect.any(String), perSecondRate: "0.999999999848547411861463422", createdAtBlock: "10" }]);
+  });
+
+  it("uses a variable's default when the variable is not sent", async () => {
+    const q = "query Q($n: Int = 3, $after: BigInt = 1500) { redemptionRates(first: $n, orderBy: createdAtBlock, where: { createdAt_gt: $after }) { createdAtBlock } }";
+    const dflt = await post({ query: q });
+    expect(dflt.errors).toBeUndefined();
+    expect(dflt.data.redemptionRates.map((x: { createdAtBlock: string }) => x.createdAtBlock)).toEqual(["20", "30", "31"]);
+    const given = await post({ query: q, variables: { n: 1, after: "3500" } });
+    expect(given.data.redemptionRates).toEqual([{ createdAtBlock: "40" }]);
+  });
+
+  it("runs the operation named by operationName, and asks for one when there are two", async () => {
+    const doc = "query A { redemptionRates(first: 1) { id } } query B { redemptionRates(first: 4, orderBy: createdAtBlock, orderDirection: desc) { createdAtBlock } }";
+    const b = await post({ query: doc, operationName: "B" });
+    expect(b.errors).toBeUndefined();
+    expect(b.data.redemptionRates.map((x: { createdAtBlock: string }) => x.createdAtBlock)).toEqual(["40", "32", "31", "30"]);
+    const a = await post({ query: doc, operationName: "A" });
+    expect(a.data.redemptionRates).toHaveLength(1);
+    const none = await post({ query: doc });
+    expect(none.errors[0].message).toMatch(/Must provide operation name/);
+  });
+
+  it("rejects unknown fields, filters and orderings by validation, and syntax errors by parsing", async () => {
+    expect((await post({ query: "{ redemptionRates { nope } }" })).errors[0].message).toMatch(/Cannot query field "nope" on type "RedemptionRate"/);
+    expect((await post({ query: "{ redemptionRates(where: { price_gt: 1 }) { id } }" })).errors[0].message).toMatch(/"price_gt" is not defined by type "RedemptionRate_filter"/);
+    expect((await post({ query: "{ redemptionRates(orderBy: price) { id } }" })).errors[0].message).toMatch(/RedemptionRate_orderBy/);
+    expect((await post({ query: "{ redemptionRates { id }" })).errors[0].message).toMatch(/^Syntax Error/);
+    expect((await post({ query: "{ users { id } }" })).errors[0].message).toMatch(/Cannot query field "users" on type "Query"/);
   });
 });

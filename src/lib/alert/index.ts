@@ -1,6 +1,6 @@
 import { ConfigError } from "../errors";
 import { registerSecret } from "../redact";
-import { ConsoleNotifier, DiscordNotifier, SlackNotifier, TelegramNotifier, WebhookNotifier } from "./notifiers";
+import { ConsoleNotifier, DiscordNotifier, PagerDutyNotifier, SlackNotifier, TelegramNotifier, WebhookNotifier } from "./notifiers";
 import type { Alert, Notifier } from "./types";
 import { AlertHub } from "./hub";
 
@@ -11,7 +11,8 @@ export * from "./heartbeat";
 
 /**
  * Channel settings as config.ts reads them (KEEPCTL_SLACK_WEBHOOK_URL, KEEPCTL_DISCORD_WEBHOOK_URL,
- * KEEPCTL_TELEGRAM_BOT_TOKEN + KEEPCTL_TELEGRAM_CHAT_ID, KEEPCTL_WEBHOOK_URL).
+ * KEEPCTL_TELEGRAM_BOT_TOKEN + KEEPCTL_TELEGRAM_CHAT_ID, KEEPCTL_WEBHOOK_URL,
+ * KEEPCTL_PAGERDUTY_ROUTING_KEY + KEEPCTL_PAGERDUTY_URL).
  */
 export interface AlertSettings {
   console?: boolean | { json?: boolean; write?: (line: string) => void };
@@ -22,16 +23,20 @@ export interface AlertSettings {
   /** Defaults to https://api.telegram.org; tests point it at loopback. */
   telegramApiBase?: string;
   webhookUrl?: string;
+  pagerdutyRoutingKey?: string;
+  /** Defaults to PagerDuty's Events v2 endpoint; tests point it at loopback. */
+  pagerdutyUrl?: string;
   timeoutMs?: number;
 }
 
 /** One notifier per configured channel. All URLs and the bot token are registered as secrets. */
 export function createNotifiers(s: AlertSettings): Notifier[] {
   const out: Notifier[] = [];
-  for (const secret of [s.slackWebhookUrl, s.discordWebhookUrl, s.telegramBotToken, s.webhookUrl]) registerSecret(secret);
+  for (const secret of [s.slackWebhookUrl, s.discordWebhookUrl, s.telegramBotToken, s.webhookUrl, s.pagerdutyRoutingKey]) registerSecret(secret);
   checkUrl("KEEPCTL_SLACK_WEBHOOK_URL", s.slackWebhookUrl);
   checkUrl("KEEPCTL_DISCORD_WEBHOOK_URL", s.discordWebhookUrl);
   checkUrl("KEEPCTL_WEBHOOK_URL", s.webhookUrl);
+  checkUrl("KEEPCTL_PAGERDUTY_URL", s.pagerdutyUrl);
   if (s.console) out.push(new ConsoleNotifier(typeof s.console === "object" ? s.console : {}));
   if (s.slackWebhookUrl) out.push(new SlackNotifier(s.slackWebhookUrl, s.timeoutMs));
   if (s.discordWebhookUrl) out.push(new DiscordNotifier(s.discordWebhookUrl, s.timeoutMs));
@@ -42,6 +47,7 @@ export function createNotifiers(s: AlertSettings): Notifier[] {
     out.push(new TelegramNotifier({ token: s.telegramBotToken, chatId: s.telegramChatId, apiBase: s.telegramApiBase, timeoutMs: s.timeoutMs }));
   }
   if (s.webhookUrl) out.push(new WebhookNotifier(s.webhookUrl, s.timeoutMs));
+  if (s.pagerdutyRoutingKey) out.push(new PagerDutyNotifier({ routingKey: s.pagerdutyRoutingKey, url: s.pagerdutyUrl, timeoutMs: s.timeoutMs }));
   return out;
 }
 

@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { redactUrl } from "../redact";
 import { alertJson, renderText, type Alert, type Notifier } from "./types";
 
@@ -74,5 +75,43 @@ export class WebhookNotifier implements Notifier {
   constructor(private readonly url: string, private readonly timeoutMs = DEFAULT_TIMEOUT_MS) {}
   async send(alert: Alert): Promise<void> {
     await postJson(this.name, this.url, { ...alertJson(alert), at: new Date().toISOString(), source: "keepctl" }, this.timeoutMs);
+  }
+}
+
+export const PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue";
+
+/** Our levels are a subset of PagerDuty's (critical, error, warning, info); none is promoted. */
+const PAGERDUTY_SEVERITY: Record<Alert["level"], "critical" | "warning" | "info"> = { critical: "critical", warning: "warning", info: "info" };
+
+/**
+ * PagerDuty Events API v2. The alert key is the dedup_key, so the hub's repeats of one problem
+ * update one incident, and the hub's "resolved" closes it (event_action resolve). The routing key
+ * is a secret: it goes in the body only, never in an error (postJson reports the status alone).
+ */
+export class PagerDutyNotifier implements Notifier {
+  readonly name = "pagerduty";
+  constructor(private readonly opts: { routingKey: string; url?: string; timeoutMs?: number; source?: string }) {}
+  async send(alert: Alert): Promise<void> {
+    const url = this.opts.url ?? PAGERDUTY_EVENTS_URL;
+    // PagerDuty rejects a dedup_key over 255 characters; ours are `kind:0xaddress`, far shorter.
+    const dedup_key = alert.key.slice(0, 255);
+    const body = alert.resolved
+      ? { routing_key: this.opts.routingKey, event_action: "resolve", dedup_key }
+      : {
+          routing_key: this.opts.routingKey,
+          event_action: "trigger",
+          dedup_key,
+          client: "keepctl",
+          payload: {
+            summary: alert.title.slice(0, 1024),
+            source: this.opts.source ?? `keepctl@${hostname()}`,
+            severity: PAGERDUTY_SEVERITY[alert.level],
+            component: "keepctl",
+            class: alert.key.split(":")[0],
+            timestamp: new Date().toISOString(),
+            custom_details: { text: alert.text, ...alertJson(alert).fields as Record<string, unknown> },
+          },
+        };
+    await postJson(this.name, url, body, this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   }
 }
