@@ -58,7 +58,8 @@ export class Output {
   private readonly chalk: Chalk;
   private readonly quiet: boolean;
   private readonly columns?: number;
-  private readonly wide: boolean;
+  /** --wide: no value shortened to fit the terminal (commands that shorten their own cells ask here). */
+  readonly wide: boolean;
   /** Set by the loops (watch, the EMP bots): every human line carries its time and level. */
   private stamped = false;
 

@@ -1,5 +1,6 @@
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
+import { keepColumns } from "../../src/commands/list-keeps";
 import { Output, fitColumns, shortHex, stampText, type Column } from "../../src/lib/output";
 
 /** A stdout that says it is a terminal of `columns` columns and keeps what is written. */
@@ -58,6 +59,13 @@ describe("tables fit the terminal", () => {
     expect(text).toContain(rows[0].note);
     expect(text).not.toContain("…");
     expect(Math.max(...text.trimEnd().split("\n").map((l) => [...l].length))).toBeGreaterThan(80);
+  });
+
+  it("--wide reaches the commands that shorten their own cells (list-keeps' Keep and Deposit)", () => {
+    const d = { keep: hex40("a"), deposit: hex40("b") } as unknown as Parameters<ReturnType<typeof keepColumns>[0]["value"]>[0];
+    const cells = (wide: boolean) => keepColumns(new Output({ stdout: terminal(80), isTTY: true, envAllowsColor: false, wide }), 0).slice(0, 2).map((c) => c.value(d));
+    expect(cells(false)).toEqual(["0xaaaaaa…aaaa", "0xbbbbbb…bbbb"]);
+    expect(cells(true)).toEqual([hex40("a"), hex40("b")]);
   });
 
   it("when shortening addresses is enough, no column is cut", () => {
