@@ -5,15 +5,19 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ethers } from "ethers";
 import { startDevnet, devnetWallet, type Devnet } from "../../src/devnet/scenario";
+import { openDeposit } from "../../src/devnet/deposits";
+import { send, setEthBtcPrice } from "../../src/devnet/tbtc";
 import { BIN, buildOnce, cliEnv } from "../helpers/cli";
 
 /**
  * The keystore password prompt (@inquirer/password) as an operator meets it: the built binary on
  * a real terminal (util-linux `script` allocates a pty), the password typed on its stdin, against
- * the devnet. Without a terminal there is no prompt at all (covered in test/integration/tx.test.ts).
+ * the devnet; and the redeem confirmation (@inquirer/confirm) the same way. Without a terminal
+ * there is no prompt at all (test/integration/tx.test.ts, test/e2e/redeem.test.ts).
  */
 const hasScript = spawnSync("script", ["--version"]).status === 0;
 const home = fs.mkdtempSync(path.join(os.tmpdir(), "keepctl-e2e-prompts-"));
+afterAll(() => fs.rmSync(home, { recursive: true, force: true }));
 const PASSWORD = "correct horse";
 let devnet: Devnet;
 let deploymentFile: string;
@@ -42,7 +46,6 @@ describe.skipIf(!hasScript)("keystore password prompt on a terminal", () => {
   }, 300_000);
   afterAll(async () => {
     await devnet?.stop();
-    fs.rmSync(home, { recursive: true, force: true });
   });
 
   const args = () => ["--deployment", deploymentFile, "redeem", "--dry-run", "--keystore", keystore, "--operator", devnetWallet(1).address];
@@ -66,4 +69,53 @@ describe.skipIf(!hasScript)("keystore password prompt on a terminal", () => {
     expect(r.code, r.screen).not.toBe(0);
     expect(r.screen).toMatch(/error: .*password/i);
   }, 120_000);
+});
+
+describe.skipIf(!hasScript)("redeem's confirmation on a terminal", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "keepctl-e2e-confirm-"));
+  let net: Devnet;
+  let file: string;
+  let provider: ethers.JsonRpcProvider;
+  let redeemer: ethers.Wallet;
+  let pwFile: string;
+  let ks: string;
+  const operator = devnetWallet(1).address;
+
+  beforeAll(async () => {
+    buildOnce();
+    file = path.join(dir, "deployment.json");
+    net = await startDevnet({ seed: false, out: file });
+    provider = new ethers.JsonRpcProvider(net.rpcUrl, 31337, { staticNetwork: true, cacheTimeout: -1 });
+    await openDeposit(net.deployment, { lotSats: 100_000_000n, members: [operator, devnetWallet(3).address, devnetWallet(4).address], fundWith: "vendingMachine" });
+    // A second deposit of other members, so the deployer holds the TBTC the redeemer needs.
+    await openDeposit(net.deployment, { lotSats: 100_000_000n, members: [devnetWallet(5).address, devnetWallet(3).address, devnetWallet(4).address], fundWith: "vendingMachine" });
+    redeemer = new ethers.Wallet(ethers.Wallet.createRandom().privateKey, provider);
+    await provider.send("hardhat_setBalance", [redeemer.address, ethers.toQuantity(ethers.parseEther("10"))]);
+    await send(net.deployment.contracts.tbtcToken.transfer(redeemer.address, 10n ** 18n + 10n ** 16n));
+    await setEthBtcPrice(net.deployment, 0.024);
+    // The key from a keystore and a password file: the only question left is the confirmation.
+    ks = path.join(dir, "key.json");
+    fs.writeFileSync(ks, redeemer.encryptSync(PASSWORD), { mode: 0o600 });
+    pwFile = path.join(dir, "pw");
+    fs.writeFileSync(pwFile, PASSWORD, { mode: 0o600 });
+  }, 300_000);
+  afterAll(async () => {
+    provider?.destroy();
+    await net?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const args = () => ["--deployment", file, "redeem", "--keystore", ks, "--password-file", pwFile, "--operator", operator];
+
+  it("asks before sending; 'n' sends nothing (nonce unchanged), 'y' sends", async () => {
+    const nonce = await provider.getTransactionCount(redeemer.address);
+    const no = onTerminal(args(), "n\n");
+    expect(no.screen).toContain(`Send 1 redemption(s) from ${redeemer.address}?`);
+    expect(await provider.getTransactionCount(redeemer.address), no.screen).toBe(nonce);
+
+    const yes = onTerminal(args(), "y\n");
+    expect(yes.screen).toContain(`Send 1 redemption(s) from ${redeemer.address}?`);
+    expect(yes.code, yes.screen).toBe(0);
+    expect(await provider.getTransactionCount(redeemer.address), yes.screen).toBeGreaterThan(nonce);
+  }, 240_000);
 });
