@@ -1,3 +1,5 @@
+import fs from "node:fs";
+import path from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { ExitCode, KeepctlError, toKeepctlError } from "./lib/errors";
 import { Output, toJson } from "./lib/output";
@@ -17,10 +19,28 @@ import * as completion from "./commands/completion";
 
 const VERSION: string = require("../../package.json").version;
 
+/**
+ * The commit this dist/ was built from, baked in by scripts/build-info.js at build time (a
+ * package has no .git to ask at run time); "unknown" when the build was not made in a checkout.
+ */
+export function buildCommit(file = path.join(__dirname, "build-info.json")): string {
+  try {
+    const commit = (JSON.parse(fs.readFileSync(file, "utf8")) as { commit?: unknown }).commit;
+    return typeof commit === "string" && /^[0-9a-f]{7,40}(-dirty)?$|^unknown$/.test(commit) ? commit : "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+/** What a bug report needs in one line: our version, the commit built, the Node running it. */
+export function versionLine(): string {
+  return `keepctl ${VERSION} (commit ${buildCommit()}, node ${process.version})`;
+}
+
 export function buildProgram(): Command {
   const program = new Command("keepctl")
     .description("Operator toolkit for tBTC v1 keeps, the RAI redemption-rate feed and UMA EMP bots")
-    .version(VERSION, "-V, --version")
+    .version(versionLine(), "-V, --version", "print the version, the commit it was built from and the Node version")
     .option("--json", "print one JSON document (NDJSON events for loops) on stdout")
     .option("-v, --verbose", "show stack traces and debug detail on stderr")
     .option("-q, --quiet", "no informational messages on stderr")
@@ -30,7 +50,11 @@ export function buildProgram(): Command {
     .option("--deployment <file>", "deployment JSON for a non-preset chain, e.g. the devnet's (env KEEPCTL_DEPLOYMENT)")
     .option("--config <file>", "config file (JSON; env KEEPCTL_CONFIG)")
     .option("--data-dir <dir>", "cache, journal and lock directory (env KEEPCTL_DATA_DIR)")
-    .option("--no-color", "no colour in output");
+    .option("--wide", "full addresses and hashes in tables, even when wider than the terminal")
+    .option("--no-color", "no colour in output (beats FORCE_COLOR; NO_COLOR=1 does the same)");
+  // Every subcommand's help lists these too (`keepctl check --help` shows --json and --rpc-url):
+  // set before the subcommands are created, which copy the root's help settings.
+  program.configureHelp({ showGlobalOptions: true });
   program.showHelpAfterError("(run with --help for usage)");
   // Commander's own errors echo option names and values: redacted, escaped and cut like ours.
   program.configureOutput({ writeErr: (s) => process.stderr.write(sanitizeCommanderText(s)), writeOut: (s) => process.stdout.write(s) });
@@ -83,14 +107,14 @@ export async function main(argv: string[]): Promise<number> {
     if (shutdown.signal.aborted && runState.exitCode === ExitCode.OK) return ExitCode.INTERRUPTED;
     return runState.exitCode;
   } catch (e) {
-    return reportError(e, { json, verbose });
+    return reportError(e, { json, verbose, color: !argv.includes("--no-color") });
   } finally {
     process.removeListener("SIGINT", onSignal);
     process.removeListener("SIGTERM", onSignal);
   }
 }
 
-export function reportError(e: unknown, opts: { json: boolean; verbose: boolean }): number {
+export function reportError(e: unknown, opts: { json: boolean; verbose: boolean; color?: boolean }): number {
   if (e instanceof CommanderError) {
     // Bare `keepctl`: commander printed the help on stderr and flags it as an error (exitCode 1).
     const noCommand = e.code === "commander.help" && e.exitCode !== 0;
@@ -108,7 +132,7 @@ export function reportError(e: unknown, opts: { json: boolean; verbose: boolean 
   if (opts.json) {
     process.stdout.write(toJson({ error: { code: err.code, message, ...(hint ? { hint } : {}) } }) + "\n");
   }
-  new Output({ json: opts.json }).error(message, hint);
+  new Output({ json: opts.json, color: opts.color }).error(message, hint);
   if (opts.verbose) {
     let cur: unknown = e;
     while (cur) {

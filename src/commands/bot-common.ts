@@ -47,6 +47,8 @@ export async function runBot<S>(
 ): Promise<void> {
   const flags = { ...globalsOf(cmd) };
   const out = outputOf(cmd);
+  // A loop's log: every human line carries its ISO time and level (journald, files, grep).
+  out.stampLines();
   // --interval 0 means one pass; the shared interval setting starts at 1 s.
   const once = !!flags.once || flags.interval === 0;
   if (flags.interval === 0) delete flags.interval;

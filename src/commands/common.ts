@@ -18,6 +18,7 @@ export interface GlobalOptions {
   dataDir?: string;
   color?: boolean;
   quiet?: boolean;
+  wide?: boolean;
 }
 
 export function globalsOf(cmd: Command): GlobalOptions & Record<string, unknown> {
@@ -26,7 +27,7 @@ export function globalsOf(cmd: Command): GlobalOptions & Record<string, unknown>
 
 export function outputOf(cmd: Command): Output {
   const g = globalsOf(cmd);
-  return new Output({ json: !!g.json, color: g.color !== false, quiet: !!g.quiet });
+  return new Output({ json: !!g.json, color: g.color !== false, quiet: !!g.quiet, wide: !!g.wide });
 }
 
 /** Exit code a command asks for without failing (e.g. `check` found an unhealthy deposit). */

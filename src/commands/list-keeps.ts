@@ -89,7 +89,7 @@ function bondText(wei: bigint, tty: boolean): string {
 }
 
 export function keepColumns(out: Output, now: number): Column<OperatorDeposit>[] {
-  const addr = (a: string) => (out.isTTY ? short(a) : a);
+  const addr = (a: string) => (out.isTTY && !out.wide ? short(a) : a);
   return [
     { header: "Keep", value: (d) => addr(d.keep) },
     { header: "Deposit", value: (d) => addr(d.deposit) },

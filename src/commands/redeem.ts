@@ -111,10 +111,9 @@ async function operatorDeposits(cfg: Config, provider: Parameters<typeof loadTbt
 }
 
 async function confirm(message: string): Promise<boolean> {
-  const inquirer = (await import("inquirer")).default;
-  const prompt = inquirer.createPromptModule({ output: process.stderr });
-  const a = await prompt<{ ok: boolean }>([{ type: "confirm", name: "ok", message, default: false }]);
-  return a.ok;
+  // Loaded lazily: only needed on a TTY. Asked on stderr so stdout stays data.
+  const { default: ask } = await import("@inquirer/confirm");
+  return ask({ message, default: false }, { output: process.stderr });
 }
 
 const btc = (sats: bigint) => formatUnits(sats, 8);

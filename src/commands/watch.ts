@@ -33,6 +33,8 @@ export function register(program: Command): void {
     .action(async (_opts, cmd: Command) => {
       const g = globalsOf(cmd);
       const out = outputOf(cmd);
+      // A loop's log: every human line carries its ISO time and level (journald, files, grep).
+      out.stampLines();
       const cfg = loadCommandConfig(g, out, { writesDataDir: true });
       const operators = requireOperators(cfg);
       const redeem = g.redeem !== false;

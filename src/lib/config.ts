@@ -232,7 +232,7 @@ export const SETTINGS: Setting[] = [
     schema: rule((r) => { const s = scalarText(r); if (!PRESETS[s]) throw new Error(`unknown network "${echo(s)}" (known: ${Object.keys(PRESETS).join(", ")})`); return s; }) },
   { key: "dataDir", section: "core", flag: "dataDir", env: ["KEEPCTL_DATA_DIR"], default: () => path.join(os.homedir(), ".keepctl"),
     describe: "cache, journal and lock directory (created 0700)", schema: rule(parsePath) },
-  { key: "rpcUrls", section: "rpc", field: "urls", flag: "rpcUrl", env: ["KEEPCTL_RPC_URLS", "KEEPCTL_RPC_URL"], default: [], secret: "url", list: true,
+  { key: "rpcUrls", section: "rpc", field: "urls", flag: "rpcUrl", env: ["KEEPCTL_RPC_URLS", "KEEPCTL_RPC_URL", "ETH_RPC_URL"], default: [], secret: "url", list: true,
     fileForm: { flag: "rpcUrlFile", env: "KEEPCTL_RPC_URLS_FILE" }, describe: "JSON-RPC endpoints, tried in order", schema: rule(parseHttpUrls) },
   { key: "chainId", section: "rpc", env: ["KEEPCTL_CHAIN_ID"], describe: "expected chain id (checked on connect)", schema: int(1) },
   { key: "rpcTimeoutMs", section: "rpc", field: "timeoutMs", env: ["KEEPCTL_RPC_TIMEOUT_MS"], default: 15000, describe: "per-request RPC timeout (ms)", schema: int(100, 600_000) },
@@ -497,7 +497,10 @@ function layerValue(s: Setting, layer: Layer): { raw: unknown; origin: string } 
     const fileEnv = s.fileForm?.env;
     const direct = (s.env ?? []).find((name) => layer.values[name] !== undefined);
     if (fileEnv && layer.values[fileEnv] !== undefined) {
-      if (direct) throw new UsageError(`${direct} and ${fileEnv} both set; set only one`);
+      // Only our own names conflict with the file form: a shared name such as foundry's
+      // ETH_RPC_URL, left in a shell profile, is simply outranked (like KEEPCTL_RPC_URL outranks it).
+      const ours = (s.env ?? []).find((name) => name.startsWith("KEEPCTL_") && layer.values[name] !== undefined);
+      if (ours) throw new UsageError(`${ours} and ${fileEnv} both set; set only one`);
       const f = String(layer.values[fileEnv]);
       if (f === "") throw new UsageError(`empty value (from ${layer.origin(fileEnv)})`);
       const origin = `${layer.origin(fileEnv)}=${echo(f)}`;
@@ -511,9 +514,17 @@ function layerValue(s: Setting, layer: Layer): { raw: unknown; origin: string } 
   return v === undefined || v === null ? undefined : { raw: v, origin: layer.origin(k) };
 }
 
-/** False when NO_COLOR is set (any non-empty value, per no-color.org); output.ts asks here so only this file reads the environment. */
-export function colorAllowed(env: NodeJS.ProcessEnv = process.env): boolean {
-  return !env.NO_COLOR;
+/**
+ * What the environment says about colour; output.ts asks here so only this file reads the
+ * environment. FORCE_COLOR first, as Node and chalk read it: "0" or "false" is never, any other
+ * value (empty included) always, even into a pipe. Then NO_COLOR (any non-empty value, per
+ * no-color.org): never. Otherwise colour on a terminal only. The --no-color flag beats all three.
+ */
+export type ColorMode = "always" | "never" | "auto";
+export function colorMode(env: NodeJS.ProcessEnv = process.env): ColorMode {
+  const force = env.FORCE_COLOR;
+  if (force !== undefined) return /^(0|false)$/i.test(force.trim()) ? "never" : "always";
+  return env.NO_COLOR ? "never" : "auto";
 }
 
 /** A path-like value read outside the settings table (--config, --deployment): empty is an error, not "unset". */

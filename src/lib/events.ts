@@ -1,5 +1,5 @@
 import { formatUnits } from "ethers";
-import type { Output } from "./output";
+import { stampText, type Output } from "./output";
 import type { TxEvent } from "./chain/tx-types";
 import type { SettleOutcome } from "./chain/sender";
 import type { AlertLevel } from "./alert/types";
@@ -177,9 +177,9 @@ export function isoNow(now: Date = new Date()): string {
   return now.toISOString().replace(/\.\d+Z$/, "Z");
 }
 
-/** `${time} text` or `${time} warning: text`. */
+/** `${time} INFO text` or `${time} WARN text` (output.ts's stampText: one format for every loop line). */
 export function stampLine(line: EventLine, now: Date = new Date()): string {
-  return `${isoNow(now)} ${line.warn ? "warning: " : ""}${line.text}`;
+  return stampText(line.warn ? "WARN" : "INFO", line.text, now);
 }
 
 /** The one NDJSON rendering: `at` (ISO, ms) first, then extra fields (the bot's name), then the event. */

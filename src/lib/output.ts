@@ -1,6 +1,6 @@
 import Table from "cli-table3";
-import chalk from "chalk";
-import { colorAllowed } from "./config";
+import chalk, { type Chalk } from "chalk";
+import { colorMode, type ColorMode } from "./config";
 import { escapeControls, redact } from "./redact";
 
 /**
@@ -23,11 +23,22 @@ export interface OutputOptions {
   stdout?: NodeJS.WritableStream & { isTTY?: boolean };
   stderr?: NodeJS.WritableStream & { isTTY?: boolean };
   color?: boolean;
-  /** What the environment allows (NO_COLOR); defaults to config.ts's colorAllowed(). */
+  /** false: the environment rules colour out (tests); overrides `colorMode`. */
   envAllowsColor?: boolean;
+  /** What the environment says (FORCE_COLOR, NO_COLOR); defaults to config.ts's colorMode(). */
+  colorMode?: ColorMode;
   quiet?: boolean;
   /** Terminal width the tables must fit; defaults to stdout's (process.stdout.columns on a TTY). */
   columns?: number;
+  /** --wide: tables keep full addresses and hashes whatever the terminal's width. */
+  wide?: boolean;
+}
+
+export type Level = "INFO" | "WARN";
+
+/** `2026-12-02T04:50:58Z INFO text`: the ISO time (to the second) and the level lead every line of a loop. */
+export function stampText(level: Level, text: string, now: Date = new Date()): string {
+  return `${now.toISOString().replace(/\.\d+Z$/, "Z")} ${level} ${text}`;
 }
 
 /** JSON.stringify with bigints as decimal strings. */
@@ -42,9 +53,15 @@ export class Output {
   private readonly out: NodeJS.WritableStream;
   private readonly err: NodeJS.WritableStream;
   private readonly colored: boolean;
-  private readonly envAllowsColor: boolean;
+  private readonly errColored: boolean;
+  /** chalk at a level of our choosing: chalk's own guess follows stdout only and ignores NO_COLOR. */
+  private readonly chalk: Chalk;
   private readonly quiet: boolean;
   private readonly columns?: number;
+  /** --wide: no value shortened to fit the terminal (commands that shorten their own cells ask here). */
+  readonly wide: boolean;
+  /** Set by the loops (watch, the EMP bots): every human line carries its time and level. */
+  private stamped = false;
 
   constructor(opts: OutputOptions = {}) {
     this.out = opts.stdout ?? process.stdout;
@@ -52,10 +69,20 @@ export class Output {
     this.json = !!opts.json;
     this.isTTY = opts.isTTY ?? !!(this.out as { isTTY?: boolean }).isTTY;
     this.stderrTTY = opts.isTTY ?? !!(this.err as { isTTY?: boolean }).isTTY;
-    this.envAllowsColor = opts.envAllowsColor ?? colorAllowed();
-    this.colored = (opts.color ?? true) && this.isTTY && this.envAllowsColor;
+    const mode: ColorMode = opts.envAllowsColor === false ? "never" : opts.colorMode ?? colorMode();
+    // --no-color first, then the environment (FORCE_COLOR beats NO_COLOR), then "is it a terminal".
+    const colorFor = (tty: boolean) => (opts.color ?? true) && (mode === "always" || (mode === "auto" && tty));
+    this.colored = colorFor(this.isTTY);
+    this.errColored = colorFor(this.stderrTTY);
+    this.chalk = new chalk.Instance({ level: this.colored || this.errColored ? Math.max(chalk.level, 1) as 1 | 2 | 3 : 0 });
     this.quiet = !!opts.quiet;
     this.columns = opts.columns ?? (this.out as { columns?: number }).columns;
+    this.wide = !!opts.wide;
+  }
+
+  /** From now on every human line (info, warn, data lines, event lines) starts with its ISO time and level. */
+  stampLines(): void {
+    this.stamped = true;
   }
 
   /** Print the command's result document (JSON mode) — call exactly once. */
@@ -71,9 +98,9 @@ export class Output {
   table<Row>(rows: Row[], columns: Column<Row>[]): void {
     if (this.isTTY) {
       const texts = rows.map((r) => columns.map((c) => c.value(r)));
-      const fit = fitColumns(columns.map((c) => c.header), texts, this.columns);
+      const fit = fitColumns(columns.map((c) => c.header), texts, this.wide ? undefined : this.columns);
       const t = new Table({
-        head: columns.map((c) => (this.colored ? chalk.bold(c.header) : c.header)),
+        head: columns.map((c) => (this.colored ? this.chalk.bold(c.header) : c.header)),
         colAligns: columns.map((c) => c.align ?? "left"),
         style: { head: [], border: [] },
         ...(fit.colWidths ? { colWidths: fit.colWidths } : {}),
@@ -93,27 +120,36 @@ export class Output {
 
   /** A line of data on stdout (human mode). */
   line(text = ""): void {
-    this.out.write(text + "\n");
+    this.out.write((this.stamped ? stampText("INFO", text) : text) + "\n");
   }
 
   // Messages on stderr are redacted here, whoever built them. info/warn keep 0x tx hashes (keepctl
   // reports "sent ... 0x<hash>" on purpose); errors mask every unlabelled 32-byte hex (see redact.ts).
   info(msg: string): void {
-    if (!this.quiet) this.err.write(redact(msg, { keepHashes: true }) + "\n");
+    if (this.quiet) return;
+    const text = redact(msg, { keepHashes: true });
+    this.err.write((this.stamped ? stampText("INFO", text) : text) + "\n");
   }
   warn(msg: string): void {
-    this.err.write((this.colored ? chalk.yellow("warning: ") : "warning: ") + redact(msg, { keepHashes: true }) + "\n");
+    const text = redact(msg, { keepHashes: true });
+    if (this.stamped) return void this.err.write(this.paintLevel(stampText("WARN", text), this.errColored) + "\n");
+    this.err.write((this.errColored ? this.chalk.yellow("warning: ") : "warning: ") + text + "\n");
   }
   error(msg: string, hint?: string): void {
     // One line each, whatever the message carries (a JSON parser's error quotes the file's lines).
-    this.err.write((this.stderrTTY && this.envAllowsColor ? chalk.red("error: ") : "error: ") + escapeControls(redact(msg)) + "\n");
+    this.err.write((this.errColored ? this.chalk.red("error: ") : "error: ") + escapeControls(redact(msg)) + "\n");
     if (hint) this.err.write("hint: " + escapeControls(redact(hint)) + "\n");
   }
   /** A stamped event line (events.ts): stdout for a daemon's log, else stderr; quiet drops only non-warnings on stderr. */
   log(line: string, o: { stderr: boolean; warn: boolean }): void {
-    if (!o.stderr) return void this.out.write(redact(line, { keepHashes: true }) + "\n");
+    const text = redact(line, { keepHashes: true });
+    if (!o.stderr) return void this.out.write(this.paintLevel(text, o.warn && this.colored) + "\n");
     if (this.quiet && !o.warn) return;
-    this.err.write(redact(line, { keepHashes: true }) + "\n");
+    this.err.write(this.paintLevel(text, o.warn && this.errColored) + "\n");
+  }
+  /** A stamped line's WARN in yellow (the time and the text stay plain, so logs grep the same). */
+  private paintLevel(line: string, on: boolean): string {
+    return on ? line.replace(/^(\S+) WARN /, (_m, t: string) => `${t} ${this.chalk.yellow("WARN")} `) : line;
   }
   /** Progress for long scans: stderr, TTY only, overwritten in place. */
   progress(msg: string): void {
@@ -124,7 +160,8 @@ export class Output {
   }
   paint(kind: "ok" | "warn" | "bad" | "dim", text: string): string {
     if (!this.colored) return text;
-    return kind === "ok" ? chalk.green(text) : kind === "warn" ? chalk.yellow(text) : kind === "bad" ? chalk.red(text) : chalk.dim(text);
+    const c = this.chalk;
+    return kind === "ok" ? c.green(text) : kind === "warn" ? c.yellow(text) : kind === "bad" ? c.red(text) : c.dim(text);
   }
 }
 

@@ -190,7 +190,7 @@ function checkStderr(r: Case, o: Outcome): void {
   const lines = stderr.replace(/\n$/, "").split("\n");
   if (r.shape === "loop") {
     // watch's log is stdout: the loop's failure is logged there, and ends on stderr as an error line.
-    const failed = o.run.stdout.split("\n").map((l) => /^\S+ (?:warning: )?loop 1 failed: (.*)$/.exec(l)?.[1]).find((m) => m !== undefined);
+    const failed = o.run.stdout.split("\n").map((l) => /^\S+Z WARN loop 1 failed: (.*)$/.exec(l)?.[1]).find((m) => m !== undefined);
     expect(failed, `no "loop 1 failed:" line in:\n${o.run.stdout}`).toBeDefined();
     expect(failed).toMatch(r.error);
   }

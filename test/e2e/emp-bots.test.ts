@@ -109,9 +109,11 @@ describe("keepctl emp-liquidate", () => {
   it("--price 1 in human mode: progress lines on stderr, a summary on stdout", async () => {
     const r = await keepctl(["emp-liquidate", "--once", "--price", "1", "--emp", dep.addresses.emp, "--rpc-url", node.rpcUrl, "--network", "devnet"], asBot(seed.liquidator.index));
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/^\S+Z liquidate 0x\w{6}….{4}: undercollateralized, 100 tokens, max 1\.225 collateral\/token$/m);
-    expect(r.stderr).toMatch(/^\S+Z mined liquidate 0x[0-9a-fA-F]{40} in block \d+$/m);
-    expect(r.stdout).toMatch(/^pass 1: block \d+, price 1, \d+ positions$/m);
+    expect(r.stderr).toMatch(/^\S+Z INFO liquidate 0x\w{6}….{4}: undercollateralized, 100 tokens, max 1\.225 collateral\/token$/m);
+    expect(r.stderr).toMatch(/^\S+Z INFO mined liquidate 0x[0-9a-fA-F]{40} in block \d+$/m);
+    expect(r.stdout).toMatch(/^\S+Z INFO pass 1: block \d+, price 1, \d+ positions$/m);
+    // A loop's log: every human line, on either stream, carries its ISO time and level.
+    for (const line of (r.stderr + r.stdout).split("\n").filter(Boolean)) expect(line).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z (INFO|WARN) /);
     expect(r.stdout).toContain("liquidated 2, lost races 0, dry-run 0, withdrawn 0");
     expect(r.stdout).toContain(`liquidated\t${byLabel("pending-withdrawal").address}\t100 tokens locked 200 liquidated 100\t0x`);
   });

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { knownEnvNames, loadConfig, requireContract, requireOperators } from "../../src/lib/config";
+import { colorMode, knownEnvNames, loadConfig, requireContract, requireOperators } from "../../src/lib/config";
 import { ConfigError, ExitCode, UsageError } from "../../src/lib/errors";
 import { getAddress } from "ethers";
 import { MAINNET_CONTRACTS, MAINNET_RAI_CONTRACTS, MAINNET_START_BLOCK, devnetDeploymentPath } from "../../src/lib/presets";
@@ -412,5 +412,56 @@ describe("the default config file", () => {
     expect(e).toBeInstanceOf(ConfigError);
     expect(e.message).toContain(path.join(bad, ".config", "keepctl", "config.json"));
     expect(e.message).toContain("operatorz");
+  });
+});
+
+describe("ETH_RPC_URL (foundry's variable): below our own names, above the config file", () => {
+  const ETH = "http://127.0.0.1:9001";
+  const OWN = "http://127.0.0.1:9002";
+  const FILE = "http://127.0.0.1:9003";
+  const FLAG = "http://127.0.0.1:9004";
+  const withFile = () => dir({ "c.json": { rpcUrls: [FILE] } });
+
+  it("is used when nothing of ours names an endpoint, and `keepctl config` says where it came from", () => {
+    const cfg = load({}, { ETH_RPC_URL: ETH });
+    expect(cfg.rpcUrls).toEqual([ETH]);
+    expect(cfg.sources.rpcUrls).toBe("env");
+    expect(cfg.origins.rpcUrls).toBe("ETH_RPC_URL");
+  });
+
+  it("order: --rpc-url > KEEPCTL_RPC_URLS / KEEPCTL_RPC_URL / KEEPCTL_RPC_URLS_FILE > ETH_RPC_URL > config file > preset", () => {
+    const cwd = withFile();
+    const config = path.join(cwd, "c.json");
+    expect(load({ config }, { ETH_RPC_URL: ETH }, cwd).rpcUrls).toEqual([ETH]);
+    expect(load({ config }, {}, cwd).rpcUrls).toEqual([FILE]);
+    expect(load({ config }, { ETH_RPC_URL: ETH, KEEPCTL_RPC_URL: OWN }, cwd).rpcUrls).toEqual([OWN]);
+    expect(load({ config }, { ETH_RPC_URL: ETH, KEEPCTL_RPC_URLS: OWN }, cwd).rpcUrls).toEqual([OWN]);
+    expect(load({ config, rpcUrl: [FLAG] }, { ETH_RPC_URL: ETH, KEEPCTL_RPC_URLS: OWN }, cwd).rpcUrls).toEqual([FLAG]);
+    // the devnet preset's endpoint is the lowest layer of all
+    expect(load({ network: "devnet" }, { ETH_RPC_URL: ETH }).rpcUrls).toEqual([ETH]);
+    expect(load({ network: "devnet" }, {}).rpcUrls).toEqual([RPC]);
+  });
+
+  it("a KEEPCTL_RPC_URLS_FILE outranks it without the same-layer conflict our own names get", () => {
+    const cwd = dir({ urls: `${OWN}\n` });
+    const file = path.join(cwd, "urls");
+    expect(load({}, { ETH_RPC_URL: ETH, KEEPCTL_RPC_URLS_FILE: file }, cwd).rpcUrls).toEqual([OWN]);
+    expect(thrown(() => load({}, { KEEPCTL_RPC_URL: ETH, KEEPCTL_RPC_URLS_FILE: file }, cwd))).toBeInstanceOf(UsageError);
+  });
+
+  it("is validated like ours, and never echoed (it often carries an API key)", () => {
+    const e = thrown(() => load({}, { ETH_RPC_URL: "ws://secret-key@node.example/abc" }));
+    expect(e).toBeInstanceOf(UsageError);
+    expect(e.message).toBe("invalid URL (must start with http:// or https://) (from ETH_RPC_URL)");
+  });
+});
+
+describe("colorMode: FORCE_COLOR as Node and chalk read it, then NO_COLOR", () => {
+  it("FORCE_COLOR=0/false: never; any other value, empty included: always, even over NO_COLOR", () => {
+    expect(colorMode({})).toBe("auto");
+    expect(colorMode({ NO_COLOR: "1" })).toBe("never");
+    expect(colorMode({ NO_COLOR: "" })).toBe("auto");
+    for (const v of ["1", "2", "3", "true", ""]) expect(colorMode({ FORCE_COLOR: v, NO_COLOR: "1" })).toBe("always");
+    for (const v of ["0", "false"]) expect(colorMode({ FORCE_COLOR: v })).toBe("never");
   });
 });

@@ -34,9 +34,9 @@ describe("the one event renderer", () => {
     expect(eventLine({ type: "deposit", deposit: dep, state: "ACTIVE", collateralPct: 150 })).toBeUndefined();
   });
 
-  it("every human line starts with the ISO time; every JSON event carries `at`", () => {
-    expect(stampLine({ text: "x" }, at)).toBe("2026-12-02T04:50:58Z x");
-    expect(stampLine({ text: "x", warn: true }, at)).toBe("2026-12-02T04:50:58Z warning: x");
+  it("every human line starts with the ISO time and the level; every JSON event carries `at`", () => {
+    expect(stampLine({ text: "x" }, at)).toBe("2026-12-02T04:50:58Z INFO x");
+    expect(stampLine({ text: "x", warn: true }, at)).toBe("2026-12-02T04:50:58Z WARN x");
     expect(eventJson({ type: "alert-resolved", key: "k" }, { bot: "liquidator" }, at)).toEqual({ at: "2026-12-02T04:50:58.123Z", bot: "liquidator", type: "alert-resolved", key: "k" });
   });
 
@@ -49,7 +49,7 @@ describe("the one event renderer", () => {
     const w = eventWriter(h.out, { stream: "stderr", now: () => at });
     w({ type: "notice", text: "hi" });
     w({ type: "loop-error", loop: 1, error: "boom", code: "X" });
-    expect(h.text()).toEqual({ o: "", e: "2026-12-02T04:50:58Z hi\n2026-12-02T04:50:58Z warning: loop 1 failed: boom\n" });
+    expect(h.text()).toEqual({ o: "", e: "2026-12-02T04:50:58Z INFO hi\n2026-12-02T04:50:58Z WARN loop 1 failed: boom\n" });
 
     const doc = capture(true);
     eventWriter(doc.out, { stream: "stderr", ndjson: false })({ type: "notice", text: "hi" });

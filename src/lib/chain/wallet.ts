@@ -12,7 +12,7 @@ export interface LoadWalletOptions {
   privateKeyFromEnv?: string;
   /** True when stdin/stderr are a TTY and a hidden prompt may be shown. */
   interactive: boolean;
-  /** Asks for a hidden answer; defaults to an inquirer password prompt on stderr. */
+  /** Asks for a hidden answer; defaults to an @inquirer/password prompt on stderr. */
   prompt?: (msg: string) => Promise<string>;
   /**
    * When given, the keystore's and password file's modes are checked before they are read:
@@ -141,16 +141,14 @@ async function readPassword(opts: LoadWalletOptions): Promise<string> {
       hint: "pass --password-file <file> (env KEEPCTL_PASSWORD_FILE)",
     });
   }
-  const ask = opts.prompt ?? inquirerPrompt;
+  const ask = opts.prompt ?? passwordPrompt;
   return ask(`Password for keystore ${opts.keystorePath}:`);
 }
 
-async function inquirerPrompt(message: string): Promise<string> {
-  // Loaded lazily: inquirer is heavy and only needed on a TTY. Prompt on stderr so stdout stays data.
-  const inquirer = (await import("inquirer")).default;
-  const prompt = inquirer.createPromptModule({ output: process.stderr });
-  const answer = await prompt<{ password: string }>([{ type: "password", name: "password", message, mask: "*" }]);
-  return answer.password;
+async function passwordPrompt(message: string): Promise<string> {
+  // Loaded lazily: only needed on a TTY. Prompt on stderr so stdout stays data.
+  const { default: password } = await import("@inquirer/password");
+  return password({ message, mask: "*" }, { output: process.stderr });
 }
 
 function isWrongPassword(e: unknown): boolean {
