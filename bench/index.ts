@@ -1,9 +1,12 @@
 import { benchTbtc, formatTbtcBench } from "./tbtc";
 import { benchRai } from "./rai";
+import { benchTbtcScale, formatTbtcScale } from "./tbtc-scale";
 
 /**
  * `npm run bench`: the performance figures the project promises, measured on a fresh local node.
- * Flags: --deposits N (tBTC deposits, default 200), --only tbtc|rai.
+ * Flags: --deposits N (tBTC deposits, default 200), --only tbtc|scale|rai.
+ * Scale bench (docs/performance.md): --keeps N (3500), --op-deposits N (300), --span BLOCKS
+ * (3,000,000), --head-after BLOCKS (10,000,000), --rtt MS (80), --skip-baseline.
  */
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -21,6 +24,23 @@ async function main(): Promise<number> {
   if (!only || only === "tbtc") {
     const r = await benchTbtc({ deposits });
     process.stdout.write(formatTbtcBench(r) + "\n");
+    allMet &&= r.targets.every((t) => t.met);
+  }
+  if (!only || only === "scale") {
+    const num = (name: string, dflt: number) => {
+      const v = Number(flag(name) ?? dflt);
+      if (!Number.isInteger(v) || v < 0) throw new Error(`${name} must be a whole number`);
+      return v;
+    };
+    const r = await benchTbtcScale({
+      totalKeeps: num("--keeps", 3500),
+      operatorDeposits: num("--op-deposits", 300),
+      keepSpanBlocks: num("--span", 3_000_000),
+      headAfterDeploy: num("--head-after", 10_000_000),
+      proxy: { rttMs: num("--rtt", 80) },
+      skipBaseline: process.argv.includes("--skip-baseline"),
+    });
+    process.stdout.write(formatTbtcScale(r) + "\n");
     allMet &&= r.targets.every((t) => t.met);
   }
   if (!only || only === "rai") {

@@ -1,4 +1,5 @@
 import { ethers } from "ethers";
+import { SCAN_LOG_CONCURRENCY } from "../chain/logs";
 import { parseBlockHeader, readHead, type BlockHeader } from "../chain/preflight";
 import { COURTESY_CALL_DURATION_SEC, DEPOSIT_TERM_SEC, FINAL_STATES, State, stateName } from "./abis";
 import { cacheFile, emptyCache, loadCache, saveCache, type StoredLiveFacts, type TbtcCache } from "./cache";
@@ -141,7 +142,8 @@ export async function loadOperatorDeposits(provider: ethers.JsonRpcProvider, o: 
       fromBlock: from,
       toBlock: block,
       chunkSize: o.logChunkSize,
-      concurrency: o.logConcurrency,
+      // Every chunk in one tick: one round trip for the whole range (see SCAN_LOG_CONCURRENCY).
+      concurrency: o.logConcurrency ?? SCAN_LOG_CONCURRENCY,
       onProgress: o.onScanProgress,
     });
     for (const k of ev.keeps) {
