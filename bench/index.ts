@@ -1,10 +1,11 @@
 import { benchTbtc, formatTbtcBench } from "./tbtc";
 import { benchRai } from "./rai";
 import { benchTbtcScale, formatTbtcScale } from "./tbtc-scale";
+import { benchWatchIdle, formatWatchIdle } from "./watch-idle";
 
 /**
  * `npm run bench`: the performance figures the project promises, measured on a fresh local node.
- * Flags: --deposits N (tBTC deposits, default 200), --only tbtc|scale|rai.
+ * Flags: --deposits N (tBTC deposits, default 200), --only tbtc|scale|watch|rai.
  * Scale bench (docs/performance.md): --keeps N (3500), --op-deposits N (300), --span BLOCKS
  * (3,000,000), --head-after BLOCKS (10,000,000), --rtt MS (80), --skip-baseline.
  */
@@ -42,6 +43,11 @@ async function main(): Promise<number> {
     });
     process.stdout.write(formatTbtcScale(r) + "\n");
     allMet &&= r.targets.every((t) => t.met);
+  }
+  if (!only || only === "watch") {
+    const r = await benchWatchIdle();
+    process.stdout.write(formatWatchIdle(r) + "\n");
+    allMet &&= r.target.met;
   }
   if (!only || only === "rai") {
     const met = await benchRai();
