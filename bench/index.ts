@@ -2,10 +2,11 @@ import { benchTbtc, formatTbtcBench } from "./tbtc";
 import { benchRai } from "./rai";
 import { benchTbtcScale, formatTbtcScale } from "./tbtc-scale";
 import { benchWatchIdle, formatWatchIdle } from "./watch-idle";
+import { benchReaction, formatReaction } from "./reaction";
 
 /**
  * `npm run bench`: the performance figures the project promises, measured on a fresh local node.
- * Flags: --deposits N (tBTC deposits, default 200), --only tbtc|scale|watch|rai.
+ * Flags: --deposits N (tBTC deposits, default 200), --only tbtc|scale|watch|reaction|rai.
  * Scale bench (docs/performance.md): --keeps N (3500), --op-deposits N (300), --span BLOCKS
  * (3,000,000), --head-after BLOCKS (10,000,000), --rtt MS (80), --skip-baseline.
  */
@@ -47,6 +48,11 @@ async function main(): Promise<number> {
   if (!only || only === "watch") {
     const r = await benchWatchIdle();
     process.stdout.write(formatWatchIdle(r) + "\n");
+    allMet &&= r.target.met;
+  }
+  if (!only || only === "reaction") {
+    const r = await benchReaction();
+    process.stdout.write(formatReaction(r) + "\n");
     allMet &&= r.target.met;
   }
   if (!only || only === "rai") {
