@@ -1,10 +1,15 @@
 import { benchTbtc, formatTbtcBench } from "./tbtc";
 import { benchRai } from "./rai";
 import { benchReplay } from "./replay";
+import { benchTbtcScale, formatTbtcScale } from "./tbtc-scale";
+import { benchWatchIdle, formatWatchIdle } from "./watch-idle";
+import { benchReaction, formatReaction } from "./reaction";
 
 /**
  * `npm run bench`: the performance figures the project promises, measured on a fresh local node.
- * Flags: --deposits N (tBTC deposits, default 200), --only tbtc|rai|replay.
+ * Flags: --deposits N (tBTC deposits, default 200), --only tbtc|scale|watch|reaction|rai|replay.
+ * Scale bench (docs/performance.md): --keeps N (3500), --op-deposits N (300), --span BLOCKS
+ * (3,000,000), --head-after BLOCKS (10,000,000), --rtt MS (80), --skip-baseline.
  */
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -23,6 +28,33 @@ async function main(): Promise<number> {
     const r = await benchTbtc({ deposits });
     process.stdout.write(formatTbtcBench(r) + "\n");
     allMet &&= r.targets.every((t) => t.met);
+  }
+  if (!only || only === "scale") {
+    const num = (name: string, dflt: number) => {
+      const v = Number(flag(name) ?? dflt);
+      if (!Number.isInteger(v) || v < 0) throw new Error(`${name} must be a whole number`);
+      return v;
+    };
+    const r = await benchTbtcScale({
+      totalKeeps: num("--keeps", 3500),
+      operatorDeposits: num("--op-deposits", 300),
+      keepSpanBlocks: num("--span", 3_000_000),
+      headAfterDeploy: num("--head-after", 10_000_000),
+      proxy: { rttMs: num("--rtt", 80) },
+      skipBaseline: process.argv.includes("--skip-baseline"),
+    });
+    process.stdout.write(formatTbtcScale(r) + "\n");
+    allMet &&= r.targets.every((t) => t.met);
+  }
+  if (!only || only === "watch") {
+    const r = await benchWatchIdle();
+    process.stdout.write(formatWatchIdle(r) + "\n");
+    allMet &&= r.target.met;
+  }
+  if (!only || only === "reaction") {
+    const r = await benchReaction();
+    process.stdout.write(formatReaction(r) + "\n");
+    allMet &&= r.target.met;
   }
   if (!only || only === "rai") {
     const met = await benchRai();

@@ -28,6 +28,16 @@ export interface GetLogsOptions {
 
 export const DEFAULT_LOG_CHUNK_SIZE = 5000;
 
+/**
+ * Chunks in flight at once for a scan from a deployment to today's head. Latency, not the node,
+ * bounds a scan on a hosted provider: 10M blocks are 1,000-2,000 chunks, and 4 at a time cost 250+
+ * sequential round trips (20-40 s at 80 ms). All at once, the provider's batching packs them
+ * batchMaxCount to an HTTP request and sends those requests side by side: one round trip (plus
+ * one per halving if the endpoint refuses the chunk size). Bounded so a scan of a very long
+ * chain does not hold an unbounded number of answers in flight.
+ */
+export const SCAN_LOG_CONCURRENCY = 2000;
+
 const RANGE_ERROR_RE =
   /range|too many|too large|limit exceeded|exceeds? (the )?(max|limit)|more than \d+|result(s)? (set )?(size|window)|response size|query timeout|-32005/i;
 

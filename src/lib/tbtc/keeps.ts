@@ -34,7 +34,19 @@ export interface TbtcEvents {
 }
 
 const coder = ethers.AbiCoder.defaultAbiCoder();
-const topicAddress = (t: string) => ethers.getAddress("0x" + t.slice(26));
+// Checksumming hashes (keccak): a mainnet scan decodes thousands of keep logs whose members are
+// a few hundred operators over and over, so each address is checksummed once per process.
+const checksums = new Map<string, string>();
+function checksum(lowerHex: string): string {
+  let c = checksums.get(lowerHex);
+  if (c === undefined) {
+    c = ethers.getAddress(lowerHex);
+    if (checksums.size < 100_000) checksums.set(lowerHex, c);
+  }
+  return c;
+}
+const topicAddress = (t: string) => checksum("0x" + t.slice(26).toLowerCase());
+const MAX_ADDRESS = (1n << 160n) - 1n;
 
 // Decoded by hand rather than with Interface.parseLog, which recomputes every event's topic hash
 // per log: on a mainnet-sized scan that was most of the run time.
@@ -42,11 +54,16 @@ export function decodeKeepCreated(log: ethers.Log): KeepCreated {
   if (log.topics[0] !== KEEP_CREATED_TOPIC || log.topics.length !== 4) {
     throw new Error(`log ${log.transactionHash}:${log.index} is not BondedECDSAKeepCreated`);
   }
-  const [members] = coder.decode(["address[]", "uint256"], log.data) as unknown as [string[]];
+  // As uint256[] rather than address[]: the coder would checksum every member again.
+  const [words] = coder.decode(["uint256[]", "uint256"], log.data) as unknown as [bigint[]];
+  const members = [...words].map((w) => {
+    if (w > MAX_ADDRESS) throw new Error(`member ${w.toString(16)} is not an address`);
+    return checksum("0x" + w.toString(16).padStart(40, "0"));
+  });
   return {
     keep: topicAddress(log.topics[1]),
     deposit: topicAddress(log.topics[2]),
-    members: [...members].map((m) => ethers.getAddress(m)),
+    members,
     application: topicAddress(log.topics[3]),
     block: log.blockNumber,
   };

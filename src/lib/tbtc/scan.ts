@@ -1,4 +1,5 @@
 import { ethers } from "ethers";
+import { SCAN_LOG_CONCURRENCY } from "../chain/logs";
 import { parseBlockHeader, readHead, type BlockHeader } from "../chain/preflight";
 import { COURTESY_CALL_DURATION_SEC, DEPOSIT_TERM_SEC, FINAL_STATES, State, stateName } from "./abis";
 import { cacheFile, emptyCache, loadCache, saveCache, type StoredLiveFacts, type TbtcCache } from "./cache";
@@ -141,7 +142,8 @@ export async function loadOperatorDeposits(provider: ethers.JsonRpcProvider, o: 
       fromBlock: from,
       toBlock: block,
       chunkSize: o.logChunkSize,
-      concurrency: o.logConcurrency,
+      // Every chunk in one tick: one round trip for the whole range (see SCAN_LOG_CONCURRENCY).
+      concurrency: o.logConcurrency ?? SCAN_LOG_CONCURRENCY,
       onProgress: o.onScanProgress,
     });
     for (const k of ev.keeps) {
@@ -161,9 +163,12 @@ export async function loadOperatorDeposits(provider: ethers.JsonRpcProvider, o: 
   // 3. The operators' keeps; read what can still change.
   const t2 = performance.now();
   const ops = operatorSet(o.operators);
+  // Matched before checksumming: getAddress hashes, and a mainnet cache holds thousands of other
+  // operators' keeps (3,500 checksums were most of a warm run's time).
   const mine = Object.entries(cache.keeps)
-    .map(([keep, k]) => ({ keep: ethers.getAddress(keep), ...k, operators: matchingMembers(k.members, ops) }))
+    .map(([keep, k]) => ({ keep, ...k, operators: matchingMembers(k.members, ops) }))
     .filter((k) => k.operators.length > 0)
+    .map((k) => ({ ...k, keep: ethers.getAddress(k.keep) }))
     .sort((a, b) => a.block - b.block || a.keep.localeCompare(b.keep));
 
   const snap = cache.snapshot && cache.snapshot.block === block ? cache.snapshot : { block, blockTime, facts: {} as Record<string, StoredLiveFacts> };

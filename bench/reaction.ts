@@ -1,0 +1,109 @@
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { ethers } from "ethers";
+import { PACKAGE_ROOT } from "../src/devnet/node";
+import { devnetWallet, startDevnet } from "../src/devnet/scenario";
+import { ethBtcToMedianizerValue } from "../src/devnet/tbtc";
+import { startProviderProxy } from "../src/devnet/provider-proxy";
+import { COURTESY_CALLED_TOPIC } from "../src/lib/tbtc/abis";
+
+/**
+ * Reaction time in blocks: the seeded devnet mines a block every 12 s (interval mining, no
+ * automine), `keepctl watch --on-block --notify-courtesy --no-redeem` runs against it through the
+ * provider proxy (80 ms RTT), and the ETH/BTC price drops so that the at-risk deposits fall below
+ * the courtesy-call threshold. Counted from the chain: the block that includes the price change,
+ * and the block that includes each CourtesyCalled event. Target (issue 13): the next block.
+ */
+export interface ReactionResult {
+  dropBlock: number;
+  calledBlocks: number[];
+  reactionBlocks?: number;
+  target: { name: string; met: boolean; detail: string };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const BLOCK_MS = 12_000;
+
+export async function benchReaction(o: { rttMs?: number; log?: (m: string) => void } = {}): Promise<ReactionResult> {
+  const log = o.log ?? ((m: string) => process.stderr.write(m + "\n"));
+  log("reaction: starting the seeded devnet ...");
+  const devnet = await startDevnet({ seed: true });
+  const proxy = await startProviderProxy({ target: devnet.rpcUrl, rttMs: o.rttMs ?? 80 });
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), "keepctl-reaction-"));
+  const raw = new ethers.JsonRpcProvider(devnet.rpcUrl, 31337, { staticNetwork: true, batchMaxCount: 1, cacheTimeout: -1 });
+  let child: ReturnType<typeof spawn> | undefined;
+  let exited = false;
+  try {
+    const file = path.join(home, "deployment.json");
+    fs.writeFileSync(file, JSON.stringify(devnet.file));
+    // 12 s blocks from now on: a transaction waits in the pool for the next block.
+    await raw.send("evm_setAutomine", [false]);
+    await raw.send("evm_setIntervalMining", [BLOCK_MS]);
+    const bot = devnetWallet(8);
+    child = spawn(process.execPath, [path.join(PACKAGE_ROOT, "bin/keepctl"), "--deployment", file, "--rpc-url", proxy.url, "watch", "--on-block", "--interval", "3600",
+      "--notify-courtesy", "--no-redeem", "--operator", devnet.scenario.operators[0]], {
+      cwd: home,
+      env: { PATH: process.env.PATH ?? "", HOME: home, NO_COLOR: "1", KEEPCTL_DATA_DIR: path.join(home, "data"), KEEPCTL_LOCK_DIR: path.join(home, "locks"), KEEPCTL_PRIVATE_KEY: bot.privateKey },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let err = "";
+    child.stderr?.on("data", (d) => { if (err.length < 20_000) err += d; });
+    child.stdout?.resume();
+    child.on("exit", () => { exited = true; });
+    // the first loop (cold scan) is done long before the next block or two
+    await sleep(15_000);
+    if (exited) throw new Error(`watch exited early: ${err.slice(-1500)}`);
+
+    // The drop: 0.03 -> 0.0288 ETH/BTC takes the 128% and 127% deposits to ~123%, below 125%.
+    const deployer = await raw.getSigner(0);
+    const medianizer = new ethers.Contract(devnet.deployment.addresses.Medianizer, ["function setValue(uint256)"], deployer);
+    const tx = await medianizer.setValue(ethBtcToMedianizerValue(0.0288));
+    log("  price drop sent; waiting for its block and watch's courtesy calls ...");
+    let dropBlock = 0;
+    for (let i = 0; i < 40 && !dropBlock; i++) {
+      const r = await raw.getTransactionReceipt(tx.hash);
+      if (r) dropBlock = r.blockNumber;
+      else await sleep(500);
+    }
+    if (!dropBlock) throw new Error("the price drop was never mined");
+    let calledBlocks: number[] = [];
+    for (let waited = 0; waited < 4 * BLOCK_MS && calledBlocks.length === 0; waited += 1000) {
+      await sleep(1000);
+      const logs = await raw.send("eth_getLogs", [{ address: devnet.deployment.addresses.TBTCSystem, topics: [COURTESY_CALLED_TOPIC], fromBlock: ethers.toQuantity(dropBlock), toBlock: "latest" }]) as { blockNumber: string }[];
+      calledBlocks = logs.map((l) => Number(l.blockNumber));
+    }
+    // let a second courtesy call (if any) land in the next block too
+    await sleep(BLOCK_MS + 1000);
+    const logs = await raw.send("eth_getLogs", [{ address: devnet.deployment.addresses.TBTCSystem, topics: [COURTESY_CALLED_TOPIC], fromBlock: ethers.toQuantity(dropBlock), toBlock: "latest" }]) as { blockNumber: string }[];
+    calledBlocks = logs.map((l) => Number(l.blockNumber));
+    // Every at-risk deposit counts: the last courtesy call is the operator's exposure.
+    const reaction = calledBlocks.length ? Math.max(...calledBlocks) - dropBlock : undefined;
+    const first = calledBlocks.length ? Math.min(...calledBlocks) - dropBlock : undefined;
+    return {
+      dropBlock, calledBlocks, reactionBlocks: reaction,
+      target: { name: "reaction: every courtesy call in the block after the price drop (12 s blocks)", met: reaction === 1,
+        detail: reaction === undefined ? `no courtesy call within ${(4 * BLOCK_MS) / 1000} s; watch stderr: ${err.slice(-300)}`
+          : `first after ${first} block(s), last after ${reaction} (drop in block ${dropBlock}, CourtesyCalled in ${calledBlocks.join(", ")})` +
+            (reaction > 1 && first === 1 ? "; watch-loop.ts sends one courtesy call at a time and waits for it to be mined, so the k-th at-risk deposit is called k blocks after the drop" : "") },
+    };
+  } finally {
+    if (child && !exited) {
+      child.kill("SIGTERM");
+      await new Promise((r) => (exited ? r(undefined) : child!.once("exit", r)));
+    }
+    raw.destroy();
+    await proxy.close();
+    await devnet.stop();
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+}
+
+export function formatReaction(r: ReactionResult): string {
+  return [
+    `reaction time (12 s blocks, watch --on-block --notify-courtesy through the proxy, 80 ms RTT)`,
+    `  price drop in block ${r.dropBlock}; CourtesyCalled in block(s) ${r.calledBlocks.join(", ") || "none"}`,
+    `  [${r.target.met ? "met" : "missed"}] ${r.target.name}: ${r.target.detail}`,
+  ].join("\n");
+}
