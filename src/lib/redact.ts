@@ -73,10 +73,6 @@ export function redactUrl(url: string): string {
   }
 }
 
-const URL_RE = /\b(?:https?|wss?):\/\/[^\s"'<>)]+/g;
-const HEX_KEY_RE = /(^|[^0-9a-zA-Z])((?:0x)?[0-9a-fA-F]{64})(?![0-9a-zA-Z])/g;
-/** Labels after which a 64-hex value is a hash keepctl means to show. */
-const HASH_LABEL_RE = /(?:\btx|\btxHash|\bhash|\btransactionHash|\bblockHash|\btransaction|\bblock|\blog)["']?\s*[:=]?\s*["']?$/i;
 
 let words: Set<string> | undefined;
 function englishWords(): Set<string> {
@@ -122,6 +118,12 @@ function redactMnemonics(text: string): string {
 }
 
 export function redact(text: string, opts: { keepHashes?: boolean } = {}): string {
+  // The patterns live here rather than at module level so that mutation testing (which swaps code
+  // while the module stays loaded) can measure them; V8 compiles a literal once either way.
+  const URL_RE = /\b(?:https?|wss?):\/\/[^\s"'<>)]+/g;
+  const HEX_KEY_RE = /(^|[^0-9a-zA-Z])((?:0x)?[0-9a-fA-F]{64})(?![0-9a-zA-Z])/g;
+  /** Labels after which a 64-hex value is a hash keepctl means to show. */
+  const HASH_LABEL_RE = /(?:\btx|\btxHash|\bhash|\btransactionHash|\bblockHash|\btransaction|\bblock|\blog)["']?\s*[:=]?\s*["']?$/i;
   let out = text;
   for (const s of [...secrets].sort((a, b) => b.length - a.length)) out = out.split(s).join("***");
   out = out.replace(URL_RE, (m) => redactUrl(m));

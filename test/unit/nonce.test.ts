@@ -16,6 +16,9 @@ beforeAll(async () => {
     if (c.method === "eth_chainId") return { result: "0x7a69" };
     if (c.method === "eth_getTransactionCount") {
       const n = c.params[1] === "pending" ? pending : latest;
+      // a number is answered as the hex quantity a node sends; { raw } as that JSON value verbatim
+      if (typeof n === "object" && n !== null && "error" in n) return n as { error: { code: number; message: string } };
+      if (typeof n === "object" && n !== null && "raw" in n) return { result: (n as { raw: unknown }).raw };
       return { result: typeof n === "number" ? "0x" + n.toString(16) : n };
     }
     return { error: { code: -32601, message: `method ${c.method} not expected` } };
@@ -147,5 +150,33 @@ describe("SerialQueue", () => {
     await expect(b).rejects.toThrow("b");
     expect(await c).toBe("c");
     expect(log).toEqual(["start a", "end a", "start b", "end b", "start c", "end c"]);
+  });
+});
+
+describe("NonceTracker: answers that are not a count", () => {
+  it("takes a fresh account's count of 0", async () => {
+    pending = 0;
+    expect(await new NonceTracker(provider, ACCOUNT).next()).toBe(0);
+  });
+  for (const [label, answer] of [
+    ["a negative JSON number", { raw: -1 }],
+    ["a negative hex string", "-0x1"],
+    ["an empty quantity", "0x"],
+    ["2^53, past a safe integer", "0x20000000000000"],
+    ["a fraction", { raw: 1.5 }],
+  ] as const) {
+    it(`refuses ${label} as a bad answer from the node (exit 4), never a nonce`, async () => {
+      pending = answer;
+      const e = await new NonceTracker(provider, ACCOUNT).next().then(() => undefined, (x) => x);
+      expect(e).toMatchObject({ code: "RPC_BAD_ANSWER", exitCode: 4 });
+      expect((e as Error).message).toMatch(/pending nonce that is not a count/);
+    });
+  }
+  it("passes a node error through as what it is, not as a bad count", async () => {
+    pending = { error: { code: -32000, message: "header not found" } };
+    const e = await new NonceTracker(provider, ACCOUNT).next().then(() => undefined, (x) => x);
+    expect(e).toBeInstanceOf(Error);
+    expect(e).not.toMatchObject({ code: "RPC_BAD_ANSWER" });
+    expect(String((e as Error).message)).toMatch(/header not found/);
   });
 });

@@ -184,3 +184,43 @@ describe("echo", () => {
     expect(sanitizeCommanderText("Usage: keepctl [options]\n")).toBe("Usage: keepctl [options]\n");
   });
 });
+
+// Edges found by mutation testing (docs/testing.md).
+describe("redact: edges", () => {
+  it("keeps a URL part that is not valid percent-encoding as it is, and still counts it", () => {
+    expect(urlSecretParts("https://ab%zz12cd:pw@x.example/")).toContain("ab%zz12cd");
+  });
+  it("judges short URL parts by their shape", () => {
+    const parts = urlSecretParts("https://x.example/abcDEF/XYZabc/1234/v123/v3ab/mainnet");
+    expect(parts).toContain("abcDEF"); // 6+ characters, not a plain lowercase word
+    expect(parts).toContain("XYZabc");
+    expect(parts).toContain("v3ab"); // letters and digits, not a version
+    expect(parts).not.toContain("1234"); // digits only: a port, a chain id
+    expect(parts).not.toContain("v123"); // a version
+    expect(parts).not.toContain("mainnet");
+  });
+  it("masks a mnemonic but keeps the whitespace and text after it", () => {
+    const phrase = Mnemonic.fromEntropy(randomBytes(16)).phrase;
+    expect(redact(`${phrase}  x`)).toBe("***  x");
+    expect(redact(`${phrase} .`)).toBe("*** .");
+  });
+  it("keeps a 64-hex value only right after a hash label, not after a label somewhere before it", () => {
+    const hex = "0x" + "7e".repeat(32);
+    expect(redact(`tx failed, key ${hex}`)).toBe("tx failed, key ***");
+    expect(redact(`txkey: ${hex}`)).toBe("txkey: ***");
+    expect(redact(`tx: ${hex}`)).toBe(`tx: ${hex}`);
+  });
+  it("replaces the longest registered secret first when one contains another", () => {
+    registerSecret("qz7w");
+    registerSecret("qz7wq9x8");
+    registerSecret("qz7wq9x8k1m2v5b6");
+    expect(redact("key=qz7wq9x8k1m2v5b6;")).toBe("key=***;");
+  });
+  it("masks a registered key written in another case, even after a hash label", () => {
+    const key = "c0ffee".padEnd(64, "1").toLowerCase();
+    registerSecret(key);
+    const out = redact(`tx: 0x${key.toUpperCase()}`);
+    expect(out.toLowerCase()).not.toContain(key);
+    expect(out).toBe("tx: ***");
+  });
+});

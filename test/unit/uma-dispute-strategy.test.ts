@@ -78,3 +78,26 @@ describe("withdrawalCandidates", () => {
     expect(withdrawalCandidates(list, DISPUTER, "disputer", T, 7200n).map((l) => l.id)).toEqual([2n, 3n]);
   });
 });
+
+// Edges found by mutation testing (docs/testing.md).
+describe("dispute strategy: edges", () => {
+  it("treats a feed answering undefined like one answering null: outside its lookback, no dispute", () => {
+    expect(decideDispute({ liquidation: liq("100", "200"), priceAtLiquidation: undefined, now: T + 60n, params })).toMatchObject({ action: "skip", reason: "outside-lookback", price: null });
+    const ds = planDisputes({ liquidations: [liq("100", "200")], priceAt: () => undefined, now: T + 60n, params });
+    expect(ds[0]).toMatchObject({ action: "skip", reason: "outside-lookback" });
+  });
+  it("withdrawal candidates: other liquidators' liquidations are never ours, a failed dispute is still collectable, a deleted one never", () => {
+    const OTHER = "0x00000000000000000000000000000000000000C2";
+    const list = [
+      liq("1", "1", { id: 0n, state: LiquidationState.NotDisputed, liquidationTime: T - 7200n, liquidator: OTHER }),
+      liq("1", "1", { id: 1n, state: LiquidationState.Disputed, liquidator: OTHER, disputer: DISPUTER }),
+      liq("1", "1", { id: 2n, state: LiquidationState.DisputeFailed, disputer: DISPUTER }),
+      // Uninitialized: an entry the contract deleted after paying out; whatever addresses a reader
+      // reports for it, there is nothing left to collect
+      liq("1", "1", { id: 3n, state: LiquidationState.Uninitialized, disputer: DISPUTER }),
+    ];
+    expect(withdrawalCandidates(list, LIQUIDATOR, "liquidator", T, 7200n).map((l) => l.id)).toEqual([2n]);
+    expect(withdrawalCandidates(list, OTHER, "liquidator", T, 7200n).map((l) => l.id)).toEqual([0n, 1n]);
+    expect(withdrawalCandidates(list, DISPUTER, "disputer", T, 7200n).map((l) => l.id)).toEqual([1n, 2n]);
+  });
+});

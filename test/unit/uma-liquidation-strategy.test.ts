@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  decideLiquidation, isUndercollateralized, maxCollateralPerToken, planLiquidations, scalePrice, tokensToLiquidate,
+  collateralNetOfWithdrawal, decideLiquidation, isUndercollateralized, maxCollateralPerToken, planLiquidations, scalePrice, tokensToLiquidate,
   type DecideLiquidationInput, type PositionSnapshot,
 } from "../../src/lib/uma/liquidation-strategy";
 import { parseFixedStrict } from "../../src/lib/fixed-point";
@@ -108,5 +108,65 @@ describe("planLiquidations", () => {
       ["skip", "collateralized", 0n],
       ["liquidate", "partial", fp("40")],
     ]);
+  });
+});
+
+// Edges found by mutation testing (docs/testing.md). Each expectation is worked out by hand from
+// the EMP's rules (a remainder below minSponsorTokens is refused; a pending withdrawal's collateral
+// counts as gone), not from the strategy's own output.
+describe("liquidation strategy: edges", () => {
+  it("refuses a negative crThreshold as well as one of 1 or more", () => {
+    expect(() => scalePrice(FP_ONE, -1n)).toThrow(/crThreshold/);
+    expect(scalePrice(FP_ONE, 0n)).toBe(FP_ONE);
+  });
+  it("counts a withdrawal larger than the collateral as leaving nothing, never a negative amount", () => {
+    expect(collateralNetOfWithdrawal({ collateral: fp("5"), withdrawalRequestAmount: fp("10") })).toBe(0n);
+    expect(collateralNetOfWithdrawal({ collateral: fp("10"), withdrawalRequestAmount: fp("4") })).toBe(fp("6"));
+    // 100 tokens, 50 collateral, 80 pending: net 0, undercollateralized at any positive price
+    expect(decide(position("100", "50", "80", 2_000_000n), { config: { defenseActivationPercent: 50 } }).collateralNetOfWithdrawal).toBe(0n);
+  });
+  it("liquidates nothing when the position is smaller than the minimum it must leave", () => {
+    // 3 tokens, 1 available, minimum 5: any partial leaves less than 5, and 3 − 5 < 0
+    expect(tokensToLiquidate({ positionTokens: 3n, available: 1n, minSponsorTokens: 5n })).toBe(0n);
+  });
+  it("uses a configured crThreshold other than zero (10 % shading: 100 × 0.9 × 1.25 = 112.5)", () => {
+    const cfg = { crThreshold: fp("0.1") };
+    expect(decide(position("100", "112.5"), { config: cfg }).action).toBe("skip");
+    expect(decide(position("100", "112"), { config: cfg })).toMatchObject({ action: "liquidate", maxCollateralPerToken: fp("1.125") });
+    // with the default 2 % shading 112 is far below 122.5 either way; 120 tells the two apart
+    expect(decide(position("100", "120"), { config: cfg }).action).toBe("skip");
+    expect(decide(position("100", "120")).action).toBe("liquidate");
+  });
+  it("never caps at a maxTokensToLiquidate above the balance", () => {
+    expect(decide(position("100", "100"), { syntheticBalance: fp("40"), config: { maxTokensToLiquidate: fp("200") } }))
+      .toMatchObject({ action: "liquidate", reason: "partial", tokens: fp("40") });
+  });
+  it("with the defence configured, a sponsor without a pending withdrawal gets a normal partial liquidation", () => {
+    expect(decide(position("100", "100"), { syntheticBalance: fp("40"), config: { defenseActivationPercent: 50 } }))
+      .toMatchObject({ action: "liquidate", reason: "partial", tokens: fp("40") });
+  });
+  describe("whale defence bounds", () => {
+    // withdrawal passes at 1_007_200 after 7200 s liveness: requested at 1_000_000
+    const whale = position("1000", "1000", "500", 1_007_200n);
+    it("accepts 0 % (active from the request) and 100 % (active when the withdrawal passes)", () => {
+      expect(decide(whale, { now: 1_000_000n, syntheticBalance: fp("100"), config: { defenseActivationPercent: 0 } }).reason).toBe("whale-defense");
+      expect(decide(whale, { now: 1_007_199n, syntheticBalance: fp("100"), config: { defenseActivationPercent: 100 } }).reason).toBe("insufficient-balance");
+      expect(decide(whale, { now: 1_007_200n, syntheticBalance: fp("100"), config: { defenseActivationPercent: 100 } }).reason).toBe("whale-defense");
+    });
+    it("rejects a negative percentage", () => {
+      expect(() => decide(whale, { syntheticBalance: fp("100"), config: { defenseActivationPercent: -1 } })).toThrow(/defenseActivationPercent/);
+    });
+    it("needs a balance of at least minSponsorTokens: 5 is enough, 4 is not", () => {
+      const at = { now: 1_003_600n, config: { defenseActivationPercent: 50 } };
+      expect(decide(whale, { ...at, syntheticBalance: fp("5") })).toMatchObject({ action: "liquidate", reason: "whale-defense", tokens: fp("5") });
+      expect(decide(whale, { ...at, syntheticBalance: fp("4") })).toMatchObject({ action: "skip", reason: "insufficient-balance" });
+    });
+    it("needs the position to keep minSponsorTokens after the minimal liquidation: 10 tokens yes, 8 no", () => {
+      const at = { now: 1_003_600n, config: { defenseActivationPercent: 50 } };
+      // 10 − 5 = 5 left: allowed
+      expect(decide(position("10", "1", "5", 1_007_200n), { ...at, syntheticBalance: fp("6") })).toMatchObject({ reason: "whale-defense", tokens: fp("5") });
+      // 8 − 5 = 3 left: the contract would refuse; wait instead
+      expect(decide(position("8", "1", "5", 1_007_200n), { ...at, syntheticBalance: fp("5") })).toMatchObject({ action: "skip", reason: "insufficient-balance" });
+    });
   });
 });

@@ -1,4 +1,4 @@
-import type { JsonRpcProvider } from "ethers";
+import { isError, type JsonRpcProvider } from "ethers";
 import { ExitCode, KeepctlError } from "../errors";
 
 /**
@@ -83,8 +83,16 @@ export class NonceTracker {
   }
 
   private async count(tag: "latest" | "pending"): Promise<number> {
-    const n = await this.provider.getTransactionCount(this.address, tag);
-    if (!Number.isSafeInteger(n) || n < 0) throw new KeepctlError("RPC_BAD_ANSWER", ExitCode.RPC, `the node answered a ${tag} nonce that is not a count: ${String(n)}`);
+    let n: number;
+    try {
+      n = await this.provider.getTransactionCount(this.address, tag);
+    } catch (e) {
+      // ethers refuses answers that are not a whole number in the safe range ("0x", "0x-1",
+      // 2^53); it passes a negative JSON number through, checked below.
+      if (isError(e, "INVALID_ARGUMENT")) throw badCount(tag, e.value);
+      throw e;
+    }
+    if (n < 0) throw badCount(tag, n);
     return n;
   }
 
@@ -107,4 +115,8 @@ export class SerialQueue {
     this.tail = result.catch(() => undefined);
     return result;
   }
+}
+
+function badCount(tag: string, answer: unknown): KeepctlError {
+  return new KeepctlError("RPC_BAD_ANSWER", ExitCode.RPC, `the node answered a ${tag} nonce that is not a count: ${String(answer)}`);
 }
