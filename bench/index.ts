@@ -4,10 +4,14 @@ import { benchReplay } from "./replay";
 import { benchTbtcScale, formatTbtcScale } from "./tbtc-scale";
 import { benchWatchIdle, formatWatchIdle } from "./watch-idle";
 import { benchReaction, formatReaction } from "./reaction";
+import { benchEmpScale, formatEmpScale } from "./emp-scale";
+import { benchRaiYear, formatRaiYear } from "./rai-year";
 
 /**
  * `npm run bench`: the performance figures the project promises, measured on a fresh local node.
- * Flags: --deposits N (tBTC deposits, default 200), --only tbtc|scale|watch|reaction|rai|replay.
+ * Flags: --deposits N (tBTC deposits, default 200), --only tbtc|scale|watch|reaction|emp|rai|rai-year|replay.
+ * EMP bench: --sponsors N (1000), --emp-span BLOCKS (1,000,000), --rtt MS, --skip-baseline.
+ * rai-year bench: --hours N (8,760), --rtt MS.
  * Scale bench (docs/performance.md): --keeps N (3500), --op-deposits N (300), --span BLOCKS
  * (3,000,000), --head-after BLOCKS (10,000,000), --rtt MS (80), --skip-baseline.
  */
@@ -56,9 +60,26 @@ async function main(): Promise<number> {
     process.stdout.write(formatReaction(r) + "\n");
     allMet &&= r.target.met;
   }
+  if (!only || only === "emp") {
+    const sponsors = Number(flag("--sponsors") ?? 1000);
+    const span = Number(flag("--emp-span") ?? 1_000_000);
+    const rtt = Number(flag("--rtt") ?? 80);
+    if (![sponsors, span, rtt].every((v) => Number.isInteger(v) && v >= 0) || sponsors < 1) throw new Error("--sponsors, --emp-span and --rtt must be whole numbers");
+    const r = await benchEmpScale({ sponsors, spanBlocks: span, proxy: { rttMs: rtt }, skipBaseline: process.argv.includes("--skip-baseline") });
+    process.stdout.write(formatEmpScale(r) + "\n");
+    allMet &&= r.targets.every((t) => t.met);
+  }
   if (!only || only === "rai") {
     const met = await benchRai();
     allMet &&= met !== false;
+  }
+  if (!only || only === "rai-year") {
+    const hours = Number(flag("--hours") ?? 8760);
+    const rtt = Number(flag("--rtt") ?? 80);
+    if (![hours, rtt].every((v) => Number.isInteger(v) && v >= 0) || hours < 2) throw new Error("--hours (>= 2) and --rtt must be whole numbers");
+    const r = await benchRaiYear({ hours, proxy: { rttMs: rtt } });
+    process.stdout.write(formatRaiYear(r) + "\n");
+    allMet &&= r.targets.every((t) => t.met);
   }
   if (!only || only === "replay") {
     const r = await benchReplay();

@@ -293,6 +293,65 @@ describe("disputer bot", () => {
   });
 });
 
+describe("cost of a pass (issue 13: EMP at scale)", () => {
+  const counts = () => ({ http: provider.stats.httpRequests, calls: provider.stats.rpcCalls, ethCall: provider.stats.byMethod.eth_call ?? 0 });
+  const delta = (a: ReturnType<typeof counts>) => { const b = counts(); return { http: b.http - a.http, calls: b.calls - a.calls, ethCall: b.ethCall - a.ethCall }; };
+
+  it("reads every sponsor's position in one eth_call, equal to the contract's own getter", async () => {
+    const sponsors = [...seed.sponsors.map((s) => s.address), seed.liquidator.address];
+    const { cumulativeFeeMultiplier } = await client.readState();
+    const before = counts();
+    const positions = await client.readPositions(sponsors, cumulativeFeeMultiplier);
+    expect(delta(before)).toMatchObject({ http: 1, ethCall: 1 });
+    const emp = new ethers.Contract(dep.addresses.emp, loadUmaArtifact("ExpiringMultiParty").abi, provider);
+    expect(positions.map((p) => p.sponsor)).toEqual(sponsors);
+    for (const p of positions) {
+      const raw = await emp.positions(p.sponsor);
+      expect([p.tokensOutstanding, p.withdrawalRequestPassTimestamp, p.withdrawalRequestAmount, p.rawCollateral]).toEqual([raw[0][0], raw[1], raw[2][0], raw[3][0]]);
+      expect(p.collateral).toBe((await emp.getCollateral(p.sponsor))[0]);
+    }
+  });
+
+  it("liquidator: a pass with nothing changed costs 2 HTTP requests; a sponsor new since the last pass is read in the next", async () => {
+    // At price 0.5 every seeded position is healthy: the passes only read.
+    const bot = await withParams(botCtx(seed.liquidator.index, fixedPrice(parseFixed("0.5"))));
+    const liq = new EmpLiquidator(bot.ctx);
+    const first = await liq.runPass(1);
+    const before = counts();
+    const second = await liq.runPass(2);
+    expect(delta(before).http).toBe(2);
+    expect(second.positions).toBe(first.positions);
+
+    // OTHER opens a position (ratio 3, above the global ratio) between passes.
+    const other = await provider.getSigner(OTHER);
+    const coll = new ethers.Contract(dep.addresses.collateral, ["function allocateTo(address,uint256)", "function approve(address,uint256) returns (bool)"], other);
+    await (await coll.allocateTo(await other.getAddress(), parseFixed("300"))).wait();
+    await (await coll.approve(dep.addresses.emp, parseFixed("300"))).wait();
+    const emp = new ethers.Contract(dep.addresses.emp, loadUmaArtifact("ExpiringMultiParty").abi, other);
+    await (await emp.create({ rawValue: parseFixed("300") }, { rawValue: parseFixed("100") })).wait();
+    const third = await liq.runPass(3);
+    expect(third.positions).toBe(first.positions + 1);
+    expect(third.liquidations).toEqual([]);
+  });
+
+  it("disputer: a pass with nothing changed costs 2 HTTP requests; a liquidation new since the last pass is found in the next", async () => {
+    const bot = await withParams(botCtx(seed.disputer.index, fixedPrice(FP_ONE)));
+    const disputer = new EmpDisputer(bot.ctx);
+    expect((await disputer.runPass(1)).liquidations).toBe(0);
+    const before = counts();
+    await disputer.runPass(2);
+    expect(delta(before).http).toBe(2);
+
+    const victim = byLabel("cr-1.2");
+    const now = (await client.readState()).currentTime;
+    await sendAs(OTHER, encodeApprove(dep.addresses.synthetic, dep.addresses.emp));
+    await sendAs(OTHER, encodeCreateLiquidation(dep.addresses.emp, { sponsor: victim.address, minCollateralPerToken: 0n, maxCollateralPerToken: parseFixed("2.5"), maxTokensToLiquidate: victim.tokens, deadline: now + 300n }));
+    const s = await disputer.runPass(3);
+    expect(s.liquidations).toBe(1);
+    expect(s.disputes).toEqual([]); // CR 1.2 at price 1: a correct liquidation (and too early anyway)
+  });
+});
+
 describe("bot loop", () => {
   const silent = () => undefined;
   it("retries a failing pass with backoff, then succeeds", async () => {

@@ -6,7 +6,8 @@ import { startHardhatNode, type LocalNode } from "../../src/devnet/node";
 import { deployRai, seedRateHistory, type RaiDeployment, type SeededRate } from "../../src/devnet/rai";
 import { startSubgraphServer, type SubgraphServer } from "../../src/devnet/subgraph-server";
 import { RAY, annualize, rpower } from "../../src/lib/rai/math";
-import { RaiFeed, fetchRaiPrice, LookbackError, NoPriceError } from "../../src/lib/rai";
+import { BlockClock, RaiFeed, fetchRaiPrice, LookbackError, NoPriceError } from "../../src/lib/rai";
+import { connect } from "../../src/lib/chain/provider";
 
 let node: LocalNode;
 let provider: ethers.JsonRpcProvider;
@@ -218,5 +219,29 @@ describe("RaiFeed", () => {
     expect(feed.currentPrice()).toBe(bruteTwap(seeded, state.now - 28800, state.now));
     expect(() => feed.historicalPrice(state.now - 28801)).toThrow(LookbackError);
     expect(() => feed.historicalPrice(state.now + 1)).toThrow(/after the feed's last update/);
+  });
+});
+
+// Last: it mines thousands of blocks on top of the seeded history.
+describe("block search (issue 13: a year of blocks)", () => {
+  it("blockAtOrBefore finds the right block in a few round trips, not one per halving", async () => {
+    await provider.send("hardhat_mine", [ethers.toQuantity(5000), ethers.toQuantity(7)]);
+    const counted = await connect({ rpcUrls: [node.rpcUrl], chainId: 31337 });
+    try {
+      const top = await counted.getBlockNumber();
+      const topTs = (await provider.getBlock(top))!.timestamp;
+      for (const back of [1, 2, 3333, 7 * 2500 + 3, 7 * 4999]) {
+        const ts = topTs - back;
+        const clock = new BlockClock(counted);
+        const before = counted.stats.httpRequests;
+        const b = await clock.blockAtOrBefore(ts, top);
+        // ≤ 1 (head) + 3 probe steps of 63 blocks for 5,000 blocks; halving would take 13+.
+        expect(counted.stats.httpRequests - before).toBeLessThanOrEqual(4);
+        expect((await provider.getBlock(b))!.timestamp).toBeLessThanOrEqual(ts);
+        expect((await provider.getBlock(b + 1))!.timestamp).toBeGreaterThan(ts);
+      }
+    } finally {
+      counted.destroy();
+    }
   });
 });

@@ -50,21 +50,35 @@ export class EmpLiquidator {
   async runPass(pass = 1): Promise<LiquidatorPassSummary> {
     const { ctx } = this;
     const me = ctx.sender.address;
-    await ctx.sender.beginPass(`${ctx.params.address}:`, pass);
-
-    // ---- update
-    const block = await ctx.sender.provider.getBlockNumber();
-    await this.scanSponsors(block);
-    const state = await ctx.client.readState();
-    const positions = await ctx.client.readPositions([...this.sponsors], state.cumulativeFeeMultiplier);
-    for (const s of this.sponsors) if (!positions.some((p) => p.sponsor === s)) this.sponsors.delete(s);
-    const balances = await ctx.client.readBalances(me, ctx.params);
+    // ---- update, in two round trips when nothing is new: (1) the head, beside the sender's
+    // session start (its nonce reads); (2) the event scan of the new blocks, the state, the known
+    // sponsors' positions (multicalled), our balances and liquidations and the price, all at once.
+    // Only sponsors first seen in this scan cost a third.
+    const [, block] = await Promise.all([ctx.sender.beginPass(`${ctx.params.address}:`, pass), ctx.sender.provider.getBlockNumber()]);
+    const known = [...this.sponsors];
+    const knownMine = [...this.mine];
+    const statePromise = ctx.client.readState();
+    // The price is needed only before expiry: started now, its failure counts only then (below).
+    const priceUpdate = ctx.price.update().then(() => undefined, (e: unknown) => ({ error: e }));
+    const [, state, knownPositions, balances, mineBefore] = await Promise.all([
+      this.scanSponsors(block),
+      statePromise,
+      ctx.client.readPositions(known, statePromise.then((st) => st.cumulativeFeeMultiplier)),
+      ctx.client.readBalances(me, ctx.params),
+      ctx.client.readAllLiquidations(knownMine),
+    ]);
+    const knownSet = new Set(known);
+    const fresh = [...this.sponsors].filter((s) => !knownSet.has(s));
+    const positions = fresh.length ? [...knownPositions, ...(await ctx.client.readPositions(fresh, state.cumulativeFeeMultiplier))] : knownPositions;
+    const open = new Set(positions.map((p) => p.sponsor));
+    for (const s of this.sponsors) if (!open.has(s)) this.sponsors.delete(s);
     const expired = state.contractState !== 0 || state.currentTime >= ctx.params.expirationTimestamp;
     // After expiry no price is needed (the strategy stops at contract-expired), so a feed outage
     // cannot hold up the withdrawals below.
     let price: bigint | null = null;
+    const updated = await priceUpdate;
     if (!expired) {
-      await ctx.price.update();
+      if (updated) throw updated.error;
       price = ctx.price.current();
     }
 
@@ -98,8 +112,13 @@ export class EmpLiquidator {
     }
 
     // ---- withdraw (also after expiry)
-    const mine = (await ctx.client.readAllLiquidations([...this.mine])).filter((l) => l.state !== 0);
-    const now = (await ctx.client.readState()).currentTime;
+    // Nothing sent and no new liquidation of ours found: what the update read is still the chain's state.
+    const sent = todo.length > 0;
+    const unchanged = !sent && this.mine.size === knownMine.length;
+    const [mineNow, now] = unchanged
+      ? [mineBefore, state.currentTime]
+      : await Promise.all([ctx.client.readAllLiquidations([...this.mine]), ctx.client.readState().then((st) => st.currentTime)]);
+    const mine = mineNow.filter((l) => l.state !== 0);
     const withdrawals = await withdrawRewards(ctx, withdrawalCandidates(mine, me, "liquidator", now, ctx.params.liquidationLiveness), "liquidator");
 
     const summary = { pass, block, time: state.currentTime, price, positions: positions.length, minCollateralRatio: minRatio(positions, price), expired, liquidations, withdrawals };
@@ -118,8 +137,9 @@ export class EmpLiquidator {
     const fromBlock = this.scannedTo === undefined ? scan.fromBlock ?? 0 : this.scannedTo + 1;
     if (fromBlock > head) return;
     const range = { ...scan, fromBlock, toBlock: head };
-    for (const s of await client.findSponsors(range)) this.sponsors.add(s);
-    for (const s of await client.findLiquidatedSponsors({ ...range, liquidator: sender.address })) this.mine.add(s);
+    const [sponsors, mine] = await Promise.all([client.findSponsors(range), client.findLiquidatedSponsors({ ...range, liquidator: sender.address })]);
+    for (const s of sponsors) this.sponsors.add(s);
+    for (const s of mine) this.mine.add(s);
     this.scannedTo = head;
   }
 
