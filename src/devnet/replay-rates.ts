@@ -10,7 +10,7 @@ import { openBotSession, type BotSession } from "../lib/uma/bot-session";
 import type { PriceSource } from "../lib/uma/bot-loop";
 import { EmpLiquidator } from "../lib/uma/liquidator";
 import { EmpDisputer } from "../lib/uma/disputer";
-import { EmpClient, empInterface, encodeCreateLiquidation, encodeWithdrawLiquidation } from "../lib/uma/emp-client";
+import { empInterface, encodeCreateLiquidation, encodeWithdrawLiquidation } from "../lib/uma/emp-client";
 import { startHardhatNode } from "./node";
 import { devnetProvider, devnetWallet } from "./scenario";
 import { deployRai } from "./rai";
@@ -171,7 +171,8 @@ export async function runRatesReplay(opts: RatesReplayOptions): Promise<RatesRep
   const walk = opts.walk;
   const first = opts.carryIn ?? walk[0];
   const last = walk[walk.length - 1];
-  const minGap = Math.min(...[first, ...walk].slice(1).map((u, i) => u.t - (i === 0 ? first.t : walk[i - 1].t)).filter((g) => g > 0));
+  const posted = opts.carryIn ? [opts.carryIn, ...walk] : walk;
+  const minGap = Math.min(...posted.slice(1).map((u, i) => u.t - posted[i].t));
   // The bots pass between updates: at most a third of the shortest gap after an update.
   const passOffset = Math.min(opts.passOffsetSec ?? 4 * 3600, Math.floor(minGap / 3));
   const sponsorEvery = opts.sponsorEvery ?? Math.max(1, Math.round(walk.length / 16));
