@@ -5,6 +5,7 @@ import { echo } from "../lib/redact";
 import type { Output } from "../lib/output";
 import path from "node:path";
 import type { ReplayReport, RunResult } from "../devnet/replay";
+import type { RatesReplayReport } from "../devnet/replay-rates";
 import { globalsOf, outputOf, parseIntOption, parseNumberOption, shutdown } from "./common";
 
 /**
@@ -90,6 +91,32 @@ function printReport(out: Output, rep: ReplayReport, chart: string[]): void {
   for (const l of chart) out.line(l);
 }
 
+/** The RAI walk's report: every liquidation with the price it was made at, its dispute, its payout. */
+function printRatesReport(out: Output, rep: RatesReplayReport): void {
+  const w = rep.window;
+  out.line(`replay of RAI redemption rates ${w.from} .. ${w.to}: ${w.updates} updates${w.carriedIn ? ` (the one of ${w.carriedIn} carried in)` : ""}; bots pass ${w.passOffsetSec / 3600} h after each update, TWAP ${w.twapSec / 3600} h`);
+  out.line(`EMP: collateral requirement ${rep.setup.collateralRequirement}, liquidation liveness ${rep.setup.liquidationLivenessSec / 3600} h, dispute bond ${rep.setup.disputeBondPct} %; bots' price shading ${rep.setup.crThreshold}; subgraph ${rep.setup.subgraphLagBlocks} blocks behind`);
+  out.line(`sponsors: ${rep.setup.sponsors.length}, ${[...new Set(rep.setup.sponsors.map((s) => s.openedAt.slice(0, 10)))].length} batches at collateral ratios ${[...new Set(rep.setup.sponsors.map((s) => s.ratio))].join(", ")} of the price of the moment`);
+  out.line(`careless liquidator: ${rep.setup.careless}`);
+  out.line("liquidations (price = what the liquidator priced it at; check = the feed's price vs the recomputation from the CSV):");
+  out.line(`  ${pad("at", 17)} ${pad("sponsor", 10)} ${pad("by", 9)} ${pad("price", 22)} ${pad("true price", 22)} ${pad("ratio@true", 10)} ${pad("check", 6)} ${pad("dispute", 30)} outcome`);
+  for (const l of rep.liquidations) {
+    const p = l.price;
+    const [price, truePrice, ok] = "careless" in p ? [p.careless, p.truth ?? "-", "-"] : [p.feed ?? "none", p.recomputed ?? "-", p.match ? "ok" : "DIFFER"];
+    const d = l.dispute ? `${short(l.dispute.at)} bond ${Number(l.dispute.bond).toFixed(2)} ${l.dispute.price.match ? "ok" : "DIFFER"}` : "-";
+    const s = l.settlement;
+    const outcome = !s ? l.state : `${s.disputeSucceeded === true ? "dispute won" : s.disputeSucceeded === false ? "dispute lost" : "undisputed"}: sponsor ${Number(s.paidToSponsor).toFixed(2)}, liquidator ${Number(s.paidToLiquidator).toFixed(2)}, disputer ${Number(s.paidToDisputer).toFixed(2)}${s.oraclePrice ? ` (oracle ${s.oraclePrice})` : ""}`;
+    out.line(`  ${pad(l.at.slice(0, 16), 17)} ${pad(l.sponsor, 10)} ${pad(l.by, 9)} ${pad(price, 22)} ${pad(truePrice, 22)} ${pad(l.ratioAtTruePrice ?? "-", 10)} ${pad(ok, 6)} ${pad(d, 30)} ${outcome}`);
+  }
+  const t = rep.totals;
+  out.line(`totals: ${t.liquidationsByBot} liquidations by the bot, ${t.liquidationsByCareless} by the careless liquidator (${t.carelessLeftUndisputed} left undisputed), ${t.disputes} disputes (${t.disputesSucceeded} won)`);
+  out.line(`paid out: sponsors ${t.paidToSponsors}, liquidators ${t.paidToLiquidators}, disputer ${t.paidToDisputer} (collateral)`);
+  out.line(`passes: the liquidator ran at ${rep.passes.liquidator} and the disputer at ${rep.passes.disputer} of ${rep.passes.points} points (the rest were quiet: nothing either could act on)`);
+  const c = rep.checks;
+  out.line(`price checks: ${c.liquidatorPrices} liquidator passes and ${c.disputerPrices} disputer look-ups compared with the recomputation from the CSV: ${c.differ === 0 ? "all equal" : `${c.differ} DIFFER`}; the subgraph was behind (events appended) in ${c.subgraphBehindPasses} feed updates`);
+  out.line("(all outcomes read from the EMP's events)");
+}
+
 /** `--plot-out` is checked before any node starts: an existing, writable directory and not a directory itself. */
 function checkPlotOut(file: string): string {
   const abs = path.resolve(file);
@@ -110,11 +137,33 @@ function checkPlotOut(file: string): string {
   return abs;
 }
 
+/** Flags of the tBTC walk that the RAI walk does not take: refused rather than ignored. */
+const PRICES_ONLY = ["step", "portfolio", "tbtc", "eth", "threshold", "redeemBelow", "notifyCourtesy", "feeSats", "plotOut"];
+
+async function replayRates(g: Record<string, unknown>, out: Output): Promise<void> {
+  const stray = PRICES_ONLY.filter((k) => g[k] !== undefined).concat(g.redeem === false ? ["redeem"] : [], g.baseline === false ? ["baseline"] : [], g.seed === false ? ["seed"] : []);
+  if (stray.length) throw new UsageError(`--rates does not take --${stray[0].replace(/[A-Z]/g, (c) => "-" + c.toLowerCase()).replace(/^(redeem|baseline|seed)$/, "no-$1")} (a --prices option)`);
+  const data = await import("../devnet/replay-rates-data");
+  const { parseTimeOption } = await import("../devnet/replay-data");
+  const file = g.rates as string;
+  const series = data.parseRatesCsv(readInput("--rates", file), echo(file));
+  const from = g.from === undefined ? undefined : parseTimeOption("--from", g.from as string);
+  let to = g.to === undefined ? undefined : parseTimeOption("--to", g.to as string);
+  if (to !== undefined && /^\d{4}-\d{2}-\d{2}$/.test(g.to as string)) to += 86400 - 1;
+  const { walk, carryIn } = data.selectRateWindow(series, from, to);
+  const { runRatesReplay } = await import("../devnet/replay-rates");
+  const { report, stats } = await runRatesReplay({ walk, carryIn, series, everyPoint: !!g.everyPoint, onProgress: (m) => out.info(m), signal: shutdown.signal });
+  if (out.json) out.document(report);
+  else printRatesReport(out, report);
+  out.info(`replayed ${stats.points} rate updates in ${stats.seconds} s: ${stats.pointsPerSecond} updates/s; peak RSS ${stats.peakRssMiB} MiB${stats.nodePeakRssMiB === null ? "" : ` (Hardhat node ${stats.nodePeakRssMiB} MiB)`}`);
+}
+
 export function register(program: Command): void {
   program
     .command("replay")
-    .description("walk a real ETH/BTC history through the real tBTC contracts on a devnet, with the watch loop in the loop")
-    .requiredOption("--prices <file>", "CSV of timestamp,iso_time,eth_btc (e.g. data/ethbtc-2020-11_2021-06.csv)")
+    .description("walk a real ETH/BTC history through the real tBTC contracts (or RAI rates through the real EMP) on a devnet, with the bots in the loop")
+    .option("--prices <file>", "CSV of timestamp,iso_time,eth_btc (e.g. data/ethbtc-2020-11_2021-06.csv)")
+    .option("--rates <file>", "instead: CSV of timestamp,block,per_second_rate_ray (e.g. data/rai-redemption-rates-2022.csv): the RAI side, with the EMP bots")
     .option("--from <time>", "first point: date (2020-12-20), ISO time or unix seconds (default: the file's first)")
     .option("--to <time>", "last point; a date includes its whole day (default: the file's last)")
     .option("--step <n>", "walk every Nth point (default 1)", parseIntOption("--step", 1, 1000))
@@ -130,11 +179,13 @@ export function register(program: Command): void {
     .option("--no-seed", "skip the walk with the seed's policy (redeem only once courtesy-called)")
     .option("--every-point", "touch the chain at every point, also where no deposit is near a line (slower; same outcomes)")
     .option("--plot-out <file>", "also write the chart (price, collateralization vs 150/125/110 %, actions) as an SVG file")
-    .addHelpText("after", "\nStarts a local Hardhat node with the real tBTC v1.1.0 contracts, opens the portfolio for\noperator account 1, and walks the points: at each point where a deposit is near a line it sets\nthe medianizer, moves the chain clock to the point's time and runs one pass of the watch loop,\nthen other accounts courtesy-call and liquidate as on mainnet (quiet points are computed; see\n--every-point). The same walk runs again without the bot and with the seed's policy (redeem\nonly once courtesy-called); the report puts the three side by side, with a chart. Speed and\npeak memory go to stderr. See docs/replay.md.")
+    .addHelpText("after", "\nStarts a local Hardhat node with the real tBTC v1.1.0 contracts, opens the portfolio for\noperator account 1, and walks the points: at each point where a deposit is near a line it sets\nthe medianizer, moves the chain clock to the point's time and runs one pass of the watch loop,\nthen other accounts courtesy-call and liquidate as on mainnet (quiet points are computed; see\n--every-point). The same walk runs again without the bot and with the seed's policy (redeem\nonly once courtesy-called); the report puts the three side by side, with a chart. Speed and\npeak memory go to stderr.\n\nWith --rates instead of --prices: RAI's redemption-rate updates go through the devnet's\nRateSetter (indexed by a lagging loopback subgraph), sponsors open positions in UMA's real EMP\nalong the way, and the emp-liquidate and emp-dispute passes run after each update, beside a\ncareless liquidator at a stale, marked-up price; the mock oracle settles disputes at the true\nprice. Only --from, --to, --every-point and --json apply. See docs/replay.md.")
     .action(async (_opts: unknown, cmd: Command) => {
       const g = globalsOf(cmd);
       const out = outputOf(cmd);
+      if ((g.prices === undefined) === (g.rates === undefined)) throw new UsageError("replay: give either --prices FILE (tBTC) or --rates FILE (RAI)");
       assertDevInstall();
+      if (g.rates !== undefined) return replayRates(g, out);
       const lib = await import("../devnet/replay-data");
       const pricesFile = g.prices as string;
       const series = lib.parsePriceCsv(readInput("--prices", pricesFile), echo(pricesFile));

@@ -516,7 +516,7 @@ async function walk(devnet: Devnet, rp: ethers.JsonRpcProvider, opts: ReplayOpti
 }
 
 /** Peak resident memory of a process from /proc (Linux), in MiB; null elsewhere. */
-function procPeakRssMiB(pid: number | undefined): number | null {
+export function procPeakRssMiB(pid: number | undefined): number | null {
   if (!pid) return null;
   try {
     const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -527,7 +527,7 @@ function procPeakRssMiB(pid: number | undefined): number | null {
 }
 
 /** The Hardhat node this process started (a child whose command line names its port), for its peak memory. */
-function nodePid(port: number): number | undefined {
+export function nodePid(port: number): number | undefined {
   try {
     for (const task of fs.readdirSync("/proc/self/task")) {
       for (const pid of fs.readFileSync(`/proc/self/task/${task}/children`, "utf8").trim().split(/\s+/).filter(Boolean)) {

@@ -25,6 +25,16 @@ describe("keepctl replay: bad input", () => {
     ["a bad --step", ["--prices", "@good", "--step", "0"], undefined, /^error: --step/],
     ["a --plot-out in a missing directory", ["--prices", "@good", "--plot-out", "no-such-dir/chart.svg"], undefined, /^error: --plot-out: cannot write into no-such-dir \(ENOENT\); give a file in an existing, writable directory$/],
     ["a --plot-out that is a directory", ["--prices", "@good", "--plot-out", "@@dir"], undefined, /^error: --plot-out: .* is a directory; give a file name/],
+    // --rates (the RAI side)
+    ["a rate that is not a RAY integer", ["--rates", "@bad-rates.csv"], "timestamp,block,per_second_rate_ray\n1645158362,14227921,0.999999999340827030001673352\n", /^error: .*bad-rates\.csv:2: per_second_rate_ray must be a RAY integer \(27 decimals/],
+    ["a rate scaled as a WAD, not a RAY", ["--rates", "@wad-rates.csv"], "timestamp,block,per_second_rate_ray\n1645158362,14227921,999999999340827030\n", /^error: .*wad-rates\.csv:2: per_second_rate_ray must be a RAY integer/],
+    ["unsorted rate timestamps", ["--rates", "@unsorted.csv"], "timestamp,block,per_second_rate_ray\n1645203368,14231287,999999999422705703456154869\n1645158362,14227921,999999999340827030001673352\n", /^error: .*unsorted\.csv:3: timestamps must increase/],
+    ["duplicate rate timestamps", ["--rates", "@dup.csv"], "timestamp,block,per_second_rate_ray\n1645158362,14227921,999999999340827030001673352\n1645158362,14227922,999999999422705703456154869\n", /^error: .*dup\.csv:3: duplicate timestamp 1645158362/],
+    ["a malformed rates CSV", ["--rates", "@short.csv"], "timestamp,block,per_second_rate_ray\n1645158362,999999999340827030001673352\n", /^error: .*short\.csv:2: expected 3 columns, got 2/],
+    ["a rates CSV with the wrong header", ["--rates", "@hdr.csv"], "timestamp,rate\n1645158362,999999999340827030001673352\n", /^error: .*hdr\.csv:1: header must be "timestamp,block,per_second_rate_ray"/],
+    ["both --prices and --rates", ["--prices", "@good", "--rates", "@r.csv"], "timestamp,block,per_second_rate_ray\n", /^error: replay: give either --prices FILE \(tBTC\) or --rates FILE \(RAI\)$/],
+    ["neither --prices nor --rates", [], undefined, /^error: replay: give either --prices FILE \(tBTC\) or --rates FILE \(RAI\)$/],
+    ["a --prices option with --rates", ["--rates", "@ok-rates.csv", "--portfolio", "x.json"], "timestamp,block,per_second_rate_ray\n1645158362,14227921,999999999340827030001673352\n1645203368,14231287,999999999422705703456154869\n", /^error: --rates does not take --portfolio \(a --prices option\)$/],
   ])("%s: one line, exit 2, no node started", async (_what, args, content, re) => {
     const resolved = args.map((a) => (a === "@good" ? good() : a === "@@dir" ? home : a.startsWith("@") ? write(a.slice(1), content as string) : a));
     const started = Date.now();
