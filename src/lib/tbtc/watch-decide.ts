@@ -172,5 +172,5 @@ export function nextPollDelayMs(c: BlockClock, wallMs: number): number {
   const retry = Math.min(RETRY_MAX_SEC, Math.max(MIN_BLOCK_POLL_SEC, bt / 4)) * 1000;
   if (!c.last || !c.lags.length) return MIN_BLOCK_POLL_SEC * 1000;
   const due = (c.last.timestamp + bt + Math.min(...c.lags) + TIMESTAMP_MARGIN_SEC) * 1000;
-  return due > wallMs ? Math.max(MIN_BLOCK_POLL_SEC * 1000 / 2, due - wallMs) : retry;
+  return due > wallMs ? Math.round(Math.max((MIN_BLOCK_POLL_SEC * 1000) / 2, due - wallMs)) : retry;
 }
