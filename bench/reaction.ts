@@ -86,7 +86,7 @@ export async function benchReaction(o: { rttMs?: number; log?: (m: string) => vo
       target: { name: "reaction: every courtesy call in the block after the price drop (12 s blocks)", met: reaction === 1,
         detail: reaction === undefined ? `no courtesy call within ${(4 * BLOCK_MS) / 1000} s; watch stderr: ${err.slice(-300)}`
           : `first after ${first} block(s), last after ${reaction} (drop in block ${dropBlock}, CourtesyCalled in ${calledBlocks.join(", ")})` +
-            (reaction > 1 && first === 1 ? "; watch-loop.ts sends one courtesy call at a time and waits for it to be mined, so the k-th at-risk deposit is called k blocks after the drop" : "") },
+            (reaction > 1 && first === 1 ? "; the calls of one pass were not all mined in one block (watch-loop.ts broadcasts them all before waiting: a full block, or a fee too low?)" : "") },
     };
   } finally {
     if (child && !exited) {
