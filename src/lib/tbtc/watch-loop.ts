@@ -235,7 +235,7 @@ async function waitNext(d: WatchDeps, st: LoopState): Promise<void> {
     // The pace of the chain so far, from one older block's timestamp (one call, once).
     st.seeded = true;
     const from = Math.max(0, clock.last.number - BLOCK_CLOCK_HISTORY);
-    const older = await d.provider.send("eth_getBlockByNumber", [toQuantity(from), false]).then((raw) => parseBlockHeader(raw, `block ${from}`), () => null);
+    const older = await d.provider.send("eth_getBlockByNumber", [toQuantity(from), false]).then((raw) => parseBlockHeader(raw, `block ${from}`)).catch(() => null); // no history: the heads seen will do
     if (older) seedBlockClock(clock, older, clock.last);
   }
   while (!d.signal.aborted && Date.now() < until) {
