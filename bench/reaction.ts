@@ -60,7 +60,7 @@ async function measure(mode: "courtesy" | "redeem", o: { rttMs?: number; log: (m
     // Courtesy calls: any account. Redemptions: operator A, who holds TBTC from its VendingMachine
     // deposits; --redeem-below 125 takes the at-risk VendingMachine deposit only after the drop.
     const bot = mode === "courtesy" ? devnetWallet(8) : devnetWallet(1);
-    const actArgs = mode === "courtesy" ? ["--notify-courtesy", "--no-redeem"] : ["--redeem-below", "125", "--btc-address", "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"];
+    const actArgs = mode === "courtesy" ? ["--notify-courtesy", "--no-redeem"] : ["--redeem-below", "125", "--btc-address", "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx"];
     child = spawn(process.execPath, [path.join(PACKAGE_ROOT, "bin/keepctl"), "--deployment", file, "--rpc-url", proxy.url, "watch", "--on-block", "--interval", "3600",
       ...actArgs, "--operator", devnet.scenario.operators[0]], {
       cwd: home,
