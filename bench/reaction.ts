@@ -100,7 +100,10 @@ async function measure(mode: "courtesy" | "redeem", o: { rttMs?: number; log: (m
     // let a second action (if any) land in the next block too
     await sleep(BLOCK_MS + 1000);
     blocks = await found();
-    const approvals = await raw.send("eth_getLogs", [{ address: devnet.deployment.addresses.TBTCToken, topics: [ethers.id("Approval(address,address,uint256)"), ethers.zeroPadValue(bot.address, 32)], fromBlock: ethers.toQuantity(dropBlock), toBlock: "latest" }]) as { blockNumber: string }[];
+    // The account's approve() transactions (transferFrom emits Approval too: not counted).
+    const approvalLogs = await raw.send("eth_getLogs", [{ address: devnet.deployment.addresses.TBTCToken, topics: [ethers.id("Approval(address,address,uint256)"), ethers.zeroPadValue(bot.address, 32)], fromBlock: ethers.toQuantity(dropBlock), toBlock: "latest" }]) as { blockNumber: string; transactionHash: string }[];
+    const approvals: { blockNumber: string }[] = [];
+    for (const l of approvalLogs) if ((await raw.getTransaction(l.transactionHash))?.data.startsWith("0x095ea7b3")) approvals.push(l);
     return { dropBlock, blocks, approveBlocks: approvals.map((l) => Number(l.blockNumber)), err };
   } finally {
     if (child && !exited) {
