@@ -79,7 +79,6 @@ describe("watch: one pass, one block; an idle block, two requests", () => {
     const events: WatchEvent[] = [];
     try {
       const s = await watchOnce(deps({ events, sender, policy: { ...deps({ events }).policy, notifyCourtesy: true } }), { loop: 1, lastHead: -1, lastNewBlockAt: Math.floor(Date.now() / 1000) });
-      if (!s.courtesyCalls.length) console.log(JSON.stringify(events, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
       expect(s.courtesyCalls.map((a) => a.toLowerCase()).sort()).toEqual(deposits.map((a) => a.toLowerCase()).sort());
     } finally {
       await provider.send("evm_setIntervalMining", [0]);
