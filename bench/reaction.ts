@@ -8,6 +8,7 @@ import { devnetWallet, startDevnet } from "../src/devnet/scenario";
 import { ethBtcToMedianizerValue } from "../src/devnet/tbtc";
 import { startProviderProxy } from "../src/devnet/provider-proxy";
 import { COURTESY_CALLED_TOPIC } from "../src/lib/tbtc/abis";
+import { REDEMPTION_REQUESTED_TOPIC } from "../src/lib/tbtc/redeem-abi";
 
 /**
  * Reaction time in blocks: the seeded devnet mines a block every 12 s (interval mining, no
@@ -15,20 +16,35 @@ import { COURTESY_CALLED_TOPIC } from "../src/lib/tbtc/abis";
  * provider proxy (80 ms RTT), and the ETH/BTC price drops so that the at-risk deposits fall below
  * the courtesy-call threshold. Counted from the chain: the block that includes the price change,
  * and the block that includes each CourtesyCalled event. Target (issue 13): the next block.
+ * Then the same drop on a fresh devnet with `--redeem-below 125` instead (operator A's TBTC): the
+ * blocks of the approval and of RedemptionRequested, printed for information (a redemption approves,
+ * then requests: the request waits for its approval to be mined).
  */
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const BLOCK_MS = 12_000;
+
 export interface ReactionResult {
   dropBlock: number;
   calledBlocks: number[];
   reactionBlocks?: number;
+  /** The same drop with `--redeem-below` (no courtesy calls): approve, then the request. */
+  redemption?: { dropBlock: number; approveBlocks: number[]; requestBlocks: number[]; error?: string };
   target: { name: string; met: boolean; detail: string };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const BLOCK_MS = 12_000;
+interface Measured {
+  dropBlock: number;
+  /** Blocks of the events looked for (CourtesyCalled, or RedemptionRequested). */
+  blocks: number[];
+  /** Blocks of the account's approvals (redeem mode). */
+  approveBlocks: number[];
+  err: string;
+}
 
-export async function benchReaction(o: { rttMs?: number; log?: (m: string) => void } = {}): Promise<ReactionResult> {
-  const log = o.log ?? ((m: string) => process.stderr.write(m + "\n"));
-  log("reaction: starting the seeded devnet ...");
+/** Starts a seeded devnet on 12 s blocks and watch through the proxy, drops the price, counts blocks. */
+async function measure(mode: "courtesy" | "redeem", o: { rttMs?: number; log: (m: string) => void }): Promise<Measured> {
+  const log = o.log;
+  log(`reaction (${mode}): starting the seeded devnet ...`);
   const devnet = await startDevnet({ seed: true });
   const proxy = await startProviderProxy({ target: devnet.rpcUrl, rttMs: o.rttMs ?? 80 });
   const home = fs.mkdtempSync(path.join(os.tmpdir(), "keepctl-reaction-"));
@@ -41,9 +57,12 @@ export async function benchReaction(o: { rttMs?: number; log?: (m: string) => vo
     // 12 s blocks from now on: a transaction waits in the pool for the next block.
     await raw.send("evm_setAutomine", [false]);
     await raw.send("evm_setIntervalMining", [BLOCK_MS]);
-    const bot = devnetWallet(8);
+    // Courtesy calls: any account. Redemptions: operator A, who holds TBTC from its VendingMachine
+    // deposits; --redeem-below 125 takes the at-risk VendingMachine deposit only after the drop.
+    const bot = mode === "courtesy" ? devnetWallet(8) : devnetWallet(1);
+    const actArgs = mode === "courtesy" ? ["--notify-courtesy", "--no-redeem"] : ["--redeem-below", "125", "--btc-address", "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx"];
     child = spawn(process.execPath, [path.join(PACKAGE_ROOT, "bin/keepctl"), "--deployment", file, "--rpc-url", proxy.url, "watch", "--on-block", "--interval", "3600",
-      "--notify-courtesy", "--no-redeem", "--operator", devnet.scenario.operators[0]], {
+      ...actArgs, "--operator", devnet.scenario.operators[0]], {
       cwd: home,
       env: { PATH: process.env.PATH ?? "", HOME: home, NO_COLOR: "1", KEEPCTL_DATA_DIR: path.join(home, "data"), KEEPCTL_LOCK_DIR: path.join(home, "locks"), KEEPCTL_PRIVATE_KEY: bot.privateKey },
       stdio: ["ignore", "pipe", "pipe"],
@@ -60,7 +79,7 @@ export async function benchReaction(o: { rttMs?: number; log?: (m: string) => vo
     const deployer = await raw.getSigner(0);
     const medianizer = new ethers.Contract(devnet.deployment.addresses.Medianizer, ["function setValue(uint256)"], deployer);
     const tx = await medianizer.setValue(ethBtcToMedianizerValue(0.0288));
-    log("  price drop sent; waiting for its block and watch's courtesy calls ...");
+    log(`  price drop sent; waiting for its block and watch's ${mode === "courtesy" ? "courtesy calls" : "redemption"} ...`);
     let dropBlock = 0;
     for (let i = 0; i < 40 && !dropBlock; i++) {
       const r = await raw.getTransactionReceipt(tx.hash);
@@ -68,26 +87,24 @@ export async function benchReaction(o: { rttMs?: number; log?: (m: string) => vo
       else await sleep(500);
     }
     if (!dropBlock) throw new Error("the price drop was never mined");
-    let calledBlocks: number[] = [];
-    for (let waited = 0; waited < 4 * BLOCK_MS && calledBlocks.length === 0; waited += 1000) {
-      await sleep(1000);
-      const logs = await raw.send("eth_getLogs", [{ address: devnet.deployment.addresses.TBTCSystem, topics: [COURTESY_CALLED_TOPIC], fromBlock: ethers.toQuantity(dropBlock), toBlock: "latest" }]) as { blockNumber: string }[];
-      calledBlocks = logs.map((l) => Number(l.blockNumber));
-    }
-    // let a second courtesy call (if any) land in the next block too
-    await sleep(BLOCK_MS + 1000);
-    const logs = await raw.send("eth_getLogs", [{ address: devnet.deployment.addresses.TBTCSystem, topics: [COURTESY_CALLED_TOPIC], fromBlock: ethers.toQuantity(dropBlock), toBlock: "latest" }]) as { blockNumber: string }[];
-    calledBlocks = logs.map((l) => Number(l.blockNumber));
-    // Every at-risk deposit counts: the last courtesy call is the operator's exposure.
-    const reaction = calledBlocks.length ? Math.max(...calledBlocks) - dropBlock : undefined;
-    const first = calledBlocks.length ? Math.min(...calledBlocks) - dropBlock : undefined;
-    return {
-      dropBlock, calledBlocks, reactionBlocks: reaction,
-      target: { name: "reaction: every courtesy call in the block after the price drop (12 s blocks)", met: reaction === 1,
-        detail: reaction === undefined ? `no courtesy call within ${(4 * BLOCK_MS) / 1000} s; watch stderr: ${err.slice(-300)}`
-          : `first after ${first} block(s), last after ${reaction} (drop in block ${dropBlock}, CourtesyCalled in ${calledBlocks.join(", ")})` +
-            (reaction > 1 && first === 1 ? "; watch-loop.ts sends one courtesy call at a time and waits for it to be mined, so the k-th at-risk deposit is called k blocks after the drop" : "") },
+    const topic = mode === "courtesy" ? COURTESY_CALLED_TOPIC : REDEMPTION_REQUESTED_TOPIC;
+    const found = async () => {
+      const logs = await raw.send("eth_getLogs", [{ address: devnet.deployment.addresses.TBTCSystem, topics: [topic], fromBlock: ethers.toQuantity(dropBlock), toBlock: "latest" }]) as { blockNumber: string }[];
+      return logs.map((l) => Number(l.blockNumber));
     };
+    let blocks: number[] = [];
+    for (let waited = 0; waited < 4 * BLOCK_MS && blocks.length === 0; waited += 1000) {
+      await sleep(1000);
+      blocks = await found();
+    }
+    // let a second action (if any) land in the next block too
+    await sleep(BLOCK_MS + 1000);
+    blocks = await found();
+    // The account's approve() transactions (transferFrom emits Approval too: not counted).
+    const approvalLogs = await raw.send("eth_getLogs", [{ address: devnet.deployment.addresses.TBTCToken, topics: [ethers.id("Approval(address,address,uint256)"), ethers.zeroPadValue(bot.address, 32)], fromBlock: ethers.toQuantity(dropBlock), toBlock: "latest" }]) as { blockNumber: string; transactionHash: string }[];
+    const approvals: { blockNumber: string }[] = [];
+    for (const l of approvalLogs) if ((await raw.getTransaction(l.transactionHash))?.data.startsWith("0x095ea7b3")) approvals.push(l);
+    return { dropBlock, blocks, approveBlocks: approvals.map((l) => Number(l.blockNumber)), err };
   } finally {
     if (child && !exited) {
       child.kill("SIGTERM");
@@ -100,10 +117,43 @@ export async function benchReaction(o: { rttMs?: number; log?: (m: string) => vo
   }
 }
 
+export async function benchReaction(o: { rttMs?: number; log?: (m: string) => void; redemption?: boolean } = {}): Promise<ReactionResult> {
+  const log = o.log ?? ((m: string) => process.stderr.write(m + "\n"));
+  const m = await measure("courtesy", { rttMs: o.rttMs, log });
+  const calledBlocks = m.blocks;
+  // Every at-risk deposit counts: the last courtesy call is the operator's exposure.
+  const reaction = calledBlocks.length ? Math.max(...calledBlocks) - m.dropBlock : undefined;
+  const first = calledBlocks.length ? Math.min(...calledBlocks) - m.dropBlock : undefined;
+  let redemption: ReactionResult["redemption"];
+  if (o.redemption !== false) {
+    try {
+      const r = await measure("redeem", { rttMs: o.rttMs, log });
+      redemption = { dropBlock: r.dropBlock, approveBlocks: r.approveBlocks, requestBlocks: r.blocks, ...(r.blocks.length ? {} : { error: `no redemption request; watch stderr: ${r.err.slice(-300)}` }) };
+    } catch (e) {
+      redemption = { dropBlock: 0, approveBlocks: [], requestBlocks: [], error: e instanceof Error ? e.message : String(e) };
+    }
+  }
+  return {
+    dropBlock: m.dropBlock, calledBlocks, reactionBlocks: reaction, redemption,
+    target: { name: "reaction: every courtesy call in the block after the price drop (12 s blocks)", met: reaction === 1,
+      detail: reaction === undefined ? `no courtesy call within ${(4 * BLOCK_MS) / 1000} s; watch stderr: ${m.err.slice(-300)}`
+        : `first after ${first} block(s), last after ${reaction} (drop in block ${m.dropBlock}, CourtesyCalled in ${calledBlocks.join(", ")})` +
+          (reaction > 1 && first === 1 ? "; the calls of one pass were not all mined in one block (watch-loop.ts broadcasts them all before waiting: a full block, or a fee too low?)" : "") },
+  };
+}
+
 export function formatReaction(r: ReactionResult): string {
   return [
     `reaction time (12 s blocks, watch --on-block --notify-courtesy through the proxy, 80 ms RTT)`,
     `  price drop in block ${r.dropBlock}; CourtesyCalled in block(s) ${r.calledBlocks.join(", ") || "none"}`,
     `  [${r.target.met ? "met" : "missed"}] ${r.target.name}: ${r.target.detail}`,
+    ...(r.redemption ? [redemptionLine(r.redemption)] : []),
   ].join("\n");
+}
+
+/** Not a target: a redemption approves, then requests (the request waits for its approval to be mined). */
+function redemptionLine(r: NonNullable<ReactionResult["redemption"]>): string {
+  if (r.error) return `  redemption (watch --redeem-below 125, same drop): ${r.error}`;
+  const after = (bs: number[]) => bs.map((b) => b - r.dropBlock).join(", ");
+  return `  redemption (watch --redeem-below 125, same drop in block ${r.dropBlock}): approval after ${after(r.approveBlocks) || "-"} block(s), RedemptionRequested after ${after(r.requestBlocks)} block(s) (approve, then request: 2 blocks)`;
 }

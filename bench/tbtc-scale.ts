@@ -201,7 +201,7 @@ export async function benchTbtcScale(o: ScaleOptions = {}): Promise<ScaleResult>
         detail: `${(cold.ms / ideal.ms).toFixed(2)}x` },
       { name: "warm: 1 round trip when nothing changed", met: warm.httpRequests <= 1,
         detail: warm.httpRequests <= 1 ? `${warm.httpRequests} HTTP request`
-          : `${warm.httpRequests} HTTP requests: connect() proves the chain id (eth_chainId) before any other call, then the head and the cached block's hash share one batch` },
+          : `${warm.httpRequests} HTTP requests: the chain id, the head, the cached block's hash and the contract checks should share one batch` },
       { name: "peak RSS <= 200 MB (keepctl runs)", met: peak <= 200, detail: `${peak.toFixed(0)} MB` },
     ];
     const { node: _n, dep: _d, close: _c, ...shapeFigures } = shape;

@@ -92,6 +92,34 @@ describe("connect", () => {
     p.destroy();
   });
 
+  it("chainCheck batched: eth_chainId shares the first batch; the answers wait for it", async () => {
+    const px = await proxy(() => "forward");
+    const p = await connect({ rpcUrls: [px.url], chainId: 31337, chainCheck: "batched" });
+    expect(px.hits).toHaveLength(0); // nothing sent alone
+    const [head, code] = await Promise.all([p.send("eth_getBlockByNumber", ["latest", false]), p.send("eth_getCode", [ethers.ZeroAddress, "latest"])]);
+    expect(head).toMatchObject({ number: expect.any(String) });
+    expect(code).toBe("0x");
+    expect(px.hits).toEqual([{ batch: true, methods: ["eth_chainId", "eth_getBlockByNumber", "eth_getCode"] }]);
+    p.destroy();
+  });
+
+  it("chainCheck batched on the wrong chain: every answer is the same exit-4 refusal, and no transaction is broadcast", async () => {
+    const px = await proxy(() => "forward");
+    const p = await connect({ rpcUrls: [px.url], chainId: 1, chainCheck: "batched" });
+    const e = await rejection(p.send("eth_getBlockByNumber", ["latest", false]));
+    expect(e).toBeInstanceOf(RpcError);
+    expect(e.code).toBe("CHAIN_MISMATCH");
+    expect(e.exitCode).toBe(ExitCode.RPC);
+    expect(e.message).toBe("RPC endpoint serves chain 31337, expected chain 1");
+    // A read that fails for its own reasons still reports the wrong chain first.
+    expect((await rejection(p.send("eth_call", [{ to: ethers.ZeroAddress, data: "0xzz" }, "latest"]))).code).toBe("CHAIN_MISMATCH");
+    const w = ethers.Wallet.createRandom();
+    const raw = await w.signTransaction({ type: 2, chainId: 1, nonce: 0, to: w.address, gasLimit: 21_000n, maxFeePerGas: 1n, maxPriorityFeePerGas: 1n });
+    expect((await rejection(p.send("eth_sendRawTransaction", [raw]))).code).toBe("CHAIN_MISMATCH");
+    expect(px.hits.flatMap((h) => h.methods)).not.toContain("eth_sendRawTransaction");
+    p.destroy();
+  });
+
   it("refuses an endpoint on the wrong chain with an exit-4 error", async () => {
     const e = await rejection(connect({ rpcUrls: [node.rpcUrl], chainId: 1 }));
     expect(e).toBeInstanceOf(RpcError);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { courtesyCallable, decideLoop, dropRedeemedAlerts, needsCandidateRead, type WatchPolicy, type WatchReadings, type WatchedDeposit } from "../../src/lib/tbtc/watch-decide";
+import { blockTimeSec, courtesyCallable, decideLoop, dropRedeemedAlerts, needsCandidateRead, newBlockClock, nextPollDelayMs, observeHead, seedBlockClock, type WatchPolicy, type WatchReadings, type WatchedDeposit } from "../../src/lib/tbtc/watch-decide";
 import { State } from "../../src/lib/tbtc/planner";
 import { redemptionTimes } from "../../src/lib/tbtc/progress";
 
@@ -91,5 +91,55 @@ describe("dropRedeemedAlerts", () => {
       { deposit: "0xb", path: "vending-machine", status: "failed", reason: "x" },
     ]);
     expect(kept.map((a) => a.key).sort()).toEqual(["eth-low", "liquidation:0xb"]);
+  });
+});
+
+describe("BlockClock: when --on-block polls the head", () => {
+  it("measures the pace from the heads seen and polls just after the next block is due", () => {
+    const c = newBlockClock();
+    // Blocks every 12 s, each first seen here 0.4-1.5 s after its timestamp.
+    observeHead(c, { number: 100, timestamp: 1_000 }, 1_000.9);
+    observeHead(c, { number: 101, timestamp: 1_012 }, 1_012.4);
+    observeHead(c, { number: 102, timestamp: 1_024 }, 1_025.5);
+    expect(blockTimeSec(c)).toBe(12);
+    // Due at 1024 + 12 + 0.4 (smallest lag) + 1 (whole-second timestamps) = 1037.4.
+    expect(nextPollDelayMs(c, 1_026_000)).toBe(11_400);
+    // Past due without a block (a missed slot): a short retry, not another block time.
+    expect(nextPollDelayMs(c, 1_038_000)).toBe(3_000);
+  });
+
+  it("a head seen again, or an older one, changes nothing", () => {
+    const c = newBlockClock();
+    observeHead(c, { number: 10, timestamp: 100 }, 101);
+    observeHead(c, { number: 11, timestamp: 112 }, 113);
+    observeHead(c, { number: 11, timestamp: 112 }, 150);
+    observeHead(c, { number: 9, timestamp: 90 }, 151);
+    expect(c.samples).toEqual([12]);
+    expect(c.lags).toEqual([1, 1]);
+  });
+
+  it("a skipped block counts as two block times, not one long one", () => {
+    const c = newBlockClock();
+    observeHead(c, { number: 10, timestamp: 100 }, 101);
+    observeHead(c, { number: 12, timestamp: 124 }, 125);
+    expect(blockTimeSec(c)).toBe(12);
+  });
+
+  it("the median of recent samples: one slow block does not stretch the wait", () => {
+    const c = newBlockClock();
+    seedBlockClock(c, { number: 0, timestamp: 0 }, { number: 8, timestamp: 96 });
+    observeHead(c, { number: 8, timestamp: 96 }, 97);
+    observeHead(c, { number: 9, timestamp: 108 }, 109);
+    observeHead(c, { number: 10, timestamp: 150 }, 151);
+    expect(blockTimeSec(c)).toBe(12);
+  });
+
+  it("an unknown or sub-2-second pace (an automining devnet) polls every 2 s, as before", () => {
+    expect(nextPollDelayMs(newBlockClock(), 0)).toBe(2_000);
+    const c = newBlockClock();
+    seedBlockClock(c, { number: 0, timestamp: 100 }, { number: 8, timestamp: 101 });
+    expect(blockTimeSec(c)).toBe(2);
+    observeHead(c, { number: 8, timestamp: 101 }, 101);
+    expect(nextPollDelayMs(c, 200_000)).toBe(2_000);
   });
 });

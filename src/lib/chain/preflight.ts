@@ -331,6 +331,8 @@ export interface TbtcPreflightOptions {
   policy: HeadPolicy;
   /** `redeem --deposit`: each must be a deposit the configured TBTCDepositToken minted a token for. */
   deposits?: readonly string[];
+  /** The head, already read (watch's poll): judged again, not re-read. */
+  head?: BlockHeader;
 }
 
 /**
@@ -356,7 +358,7 @@ export async function preflightTbtc(provider: ethers.JsonRpcProvider, o: TbtcPre
     throw new ConfigError("no address for contract TBTCDepositToken, which tells tBTC deposits apart", { hint: tbtcHint("TBTCDepositToken") });
   }
   // All sends in this tick: one batch.
-  const head = readHead(provider);
+  const head = o.head ? Promise.resolve(o.head) : readHead(provider);
   const probed = runProbes(provider, probes);
   const keepCount = factory ? provider.send("eth_call", [{ to: factory, data: keepFactoryIface.encodeFunctionData("getKeepCount") }, "latest"]) as Promise<unknown> : undefined;
   const depositChecks = deposits.map((d) => ({

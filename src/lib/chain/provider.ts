@@ -35,6 +35,12 @@ export interface ConnectOptions {
   maxCoolDownMs?: number;
   /** One line per cool-down naming the failing URL (redacted); the caller decides where it goes. */
   onWarning?: (message: string) => void;
+  /**
+   * "first" (default): eth_chainId alone, awaited before connect() returns. "batched": eth_chainId
+   * joins the batch of the first reads, and no answer is handed out (nor any tx broadcast) before
+   * it proved the chain: the same refusal, one round trip fewer. Needs a chain id to expect.
+   */
+  chainCheck?: "first" | "batched";
 }
 
 export const DEFAULT_TIMEOUT_MS = 15_000;
@@ -66,6 +72,8 @@ export class KeepctlProvider extends ethers.JsonRpcProvider {
   private readonly retries: number;
   private readonly backoffMs: number;
   private readonly chainId: bigint;
+  /** Set by proveChainInBatch(): settles once eth_chainId matched (rejects with the refusal). */
+  private chainProof?: Promise<void>;
 
   constructor(rpcUrls: string[], chainId: number, opts: Omit<ConnectOptions, "rpcUrls" | "chainId"> & { pool?: EndpointPool } = {}) {
     if (rpcUrls.length === 0) throw new RpcError("no RPC URL given", { hint: "pass --rpc-url or set KEEPCTL_RPC_URLS" });
@@ -84,6 +92,36 @@ export class KeepctlProvider extends ethers.JsonRpcProvider {
     this.chainId = BigInt(chainId);
     this.pool = opts.pool ?? new EndpointPool(rpcUrls, { coolDownMs: opts.coolDownMs, maxCoolDownMs: opts.maxCoolDownMs, onWarning: opts.onWarning });
     this.stats = newStats(this.pool.stats);
+  }
+
+  /**
+   * Sends eth_chainId now, so it shares the batch of whatever else is sent in this tick, and
+   * holds every answer back until it proved the chain: a wrong chain's answers are never used
+   * (they fail with the chain-id refusal), and a broadcast waits for the proof before it is sent.
+   */
+  proveChainInBatch(): void {
+    this.chainProof = super.send("eth_chainId", []).then(
+      (raw) => assertChainId(parseQuantity(raw, "eth_chainId"), Number(this.chainId)),
+      (e) => {
+        throw e instanceof RpcError ? e : new RpcError(`RPC endpoint failed to report its chain id: ${(e as Error).message?.split("\n")[0]}`, { cause: e });
+      },
+    );
+    this.chainProof.catch(() => undefined); // observed by every send below
+  }
+
+  override async send(method: string, params: unknown[] | Record<string, unknown>): Promise<any> {
+    const proof = this.chainProof;
+    if (!proof) return super.send(method, params);
+    if (method === BROADCAST) await proof;
+    let result: unknown;
+    try {
+      result = await super.send(method, params);
+    } catch (e) {
+      await proof; // a wrong chain is THE error, whatever else failed with it
+      throw e;
+    }
+    await proof;
+    return result;
   }
 
   resetStats(): void {
@@ -319,11 +357,15 @@ function retryAfterMs(header: string | null): number | undefined {
  * answer decides it (the network stays static afterwards either way).
  */
 export async function connect(opts: ConnectOptions): Promise<KeepctlProvider> {
-  const { rpcUrls, chainId, ...rest } = opts;
+  const { rpcUrls, chainId, chainCheck, ...rest } = opts;
   if (!rpcUrls || rpcUrls.length === 0) {
     throw new RpcError("no RPC URL given", { hint: "pass --rpc-url or set KEEPCTL_RPC_URLS" });
   }
   const provider = new KeepctlProvider(rpcUrls, chainId ?? 1, rest);
+  if (chainCheck === "batched" && chainId !== undefined) {
+    provider.proveChainInBatch();
+    return provider;
+  }
   let actual: number;
   try {
     // An answer that is no quantity ("banana") is junk from the node (BAD_RESPONSE), not an outage.
@@ -342,15 +384,23 @@ export async function connect(opts: ConnectOptions): Promise<KeepctlProvider> {
     provider.destroy();
     return real;
   }
-  if (actual !== chainId) {
+  try {
+    assertChainId(actual, chainId);
+  } catch (e) {
     provider.destroy();
-    throw new RpcError(`RPC endpoint serves chain ${actual}, expected chain ${chainId}`, {
-      code: "CHAIN_MISMATCH",
-      hint: "point --rpc-url at the right network, or pick the matching --network / --deployment",
-      details: { expected: chainId, actual },
-    });
+    throw e;
   }
   return provider;
+}
+
+function assertChainId(actual: number, expected: number): void {
+  if (actual !== expected) {
+    throw new RpcError(`RPC endpoint serves chain ${actual}, expected chain ${expected}`, {
+      code: "CHAIN_MISMATCH",
+      hint: "point --rpc-url at the right network, or pick the matching --network / --deployment",
+      details: { expected, actual },
+    });
+  }
 }
 
 /** connect() with the RPC settings of a loaded Config (structural, so this file needs no config import). */
@@ -360,7 +410,7 @@ export function connectWithConfig(cfg: {
   rpcTimeoutMs: number;
   rpcRetries: number;
   batchMaxCount: number;
-}, o: { onWarning?: (message: string) => void } = {}): Promise<KeepctlProvider> {
+}, o: { onWarning?: (message: string) => void; chainCheck?: ConnectOptions["chainCheck"] } = {}): Promise<KeepctlProvider> {
   return connect({
     rpcUrls: cfg.rpcUrls,
     chainId: cfg.chainId,
@@ -368,6 +418,7 @@ export function connectWithConfig(cfg: {
     retries: cfg.rpcRetries,
     batchMaxCount: cfg.batchMaxCount,
     onWarning: o.onWarning,
+    chainCheck: o.chainCheck,
   });
 }
 

@@ -1,5 +1,5 @@
 import { connectWithConfig, type KeepctlProvider, type RpcStats } from "../chain/provider";
-import { headPolicyOf, preflightTbtc, type HeadPolicy, type TbtcPreflight } from "../chain/preflight";
+import { headPolicyOf, preflightTbtc, type BlockHeader, type HeadPolicy, type TbtcPreflight } from "../chain/preflight";
 import { requireContract, type Config } from "../config";
 import { judgeDeposit, type Judgement } from "./health";
 import { loadOperatorDeposits, type OperatorDeposit, type TbtcReport } from "./scan";
@@ -19,6 +19,8 @@ export interface TbtcRunOptions {
   onRpcWarning?: (message: string) => void;
   /** A head older than KEEPCTL_MAX_HEAD_AGE: "error" (default; check, watch, redeem) or "warn" (list-keeps). */
   staleHead?: HeadPolicy["stale"];
+  /** The head as just read (watch's poll): not read again; logs and reads share one batch. */
+  knownHead?: BlockHeader;
 }
 
 export interface TbtcRun extends TbtcReport {
@@ -44,15 +46,19 @@ export function preflightTbtcFromConfig(provider: KeepctlProvider, cfg: Config, 
 export async function loadTbtcRun(cfg: Config, o: TbtcRunOptions): Promise<TbtcRun> {
   const factory = requireContract(cfg, "BondedECDSAKeepFactory");
   const system = requireContract(cfg, "TBTCSystem");
-  const provider = o.provider ?? (await connectFromConfig(cfg, { onWarning: o.onRpcWarning }));
+  // A one-shot read: the chain id is proved in the first batch (head, cursor, contract checks),
+  // before any answer is used; a warm run with nothing new costs that one round trip.
+  const provider = o.provider ?? (await connectWithConfig(cfg, { onWarning: o.onRpcWarning, chainCheck: "batched" }));
   try {
     // Started in the same tick as the scan's first requests, so they share one batch; the scan
     // waits for the preflight's head, so nothing is scanned from a chain that failed it.
-    const pre = preflightTbtc(provider, { contracts: cfg.contracts, startBlock: cfg.startBlock, policy: headPolicyOf(cfg.rpc, o.staleHead ?? "error") });
+    const pre = preflightTbtc(provider, { contracts: cfg.contracts, startBlock: cfg.startBlock, policy: headPolicyOf(cfg.rpc, o.staleHead ?? "error"), head: o.knownHead });
     const head = pre.then((p) => p.head);
     head.catch(() => undefined); // observed below (and by the scan); never an unhandled rejection
     const report = await loadOperatorDeposits(provider, {
       head,
+      // Only once the preflight judged it (synchronously, for a head given as a value).
+      knownHead: o.knownHead,
       chainId: cfg.chainId,
       factory,
       system,

@@ -5,7 +5,7 @@ import { COURTESY_CALL_DURATION_SEC, DEPOSIT_TERM_SEC, FINAL_STATES, State, stat
 import { cacheFile, emptyCache, loadCache, saveCache, type StoredLiveFacts, type TbtcCache } from "./cache";
 import { fetchPriceWeiPerSat, readContractCollateral, readDeposits, type DepositRef, type FixedFacts, type LiveFacts } from "./deposits";
 import { collateralBasisPoints } from "./health";
-import { matchingMembers, operatorSet, scanTbtcEvents } from "./keeps";
+import { matchingMembers, operatorSet, scanTbtcEvents, type TbtcEvents } from "./keeps";
 
 /**
  * An operator's tBTC position, from the cache where it can be and the chain where it must be:
@@ -84,6 +84,11 @@ export interface LoadOptions {
    * cursor check below when the caller starts both in the same tick.
    */
   head?: Promise<BlockHeader>;
+  /**
+   * The head as already read and judged (watch's poll): the logs and the reads are sent with the
+   * cursor check, in one batch.
+   */
+  knownHead?: BlockHeader;
 }
 
 const toStored = (l: LiveFacts): StoredLiveFacts => ({
@@ -117,35 +122,49 @@ export async function loadOperatorDeposits(provider: ethers.JsonRpcProvider, o: 
   // 1. Head and the cached block's hash in one batch.
   const t0 = performance.now();
   const hasCursor = cache.lastBlock >= o.startBlock && !!cache.lastBlockHash;
+  const cursorP = hasCursor
+    ? provider.send("eth_getBlockByNumber", [ethers.toQuantity(cache.lastBlock), false]).then((raw) => parseBlockHeader(raw, `block ${cache.lastBlock}`))
+    : Promise.resolve(null);
+  // A head known already (watch's poll read it): the new blocks' logs and the live deposits'
+  // reads need not wait for the cursor check; they go out in the same batch, and are thrown
+  // away in the rare case the check finds a reorg.
+  let early = o.knownHead ? startScan(provider, o, cache, o.knownHead) : undefined;
   // Every answer is validated as it arrives: a junk head would otherwise become "block NaN".
-  const [head, cursor] = await Promise.all([
-    o.head ?? readHead(provider),
-    hasCursor
-      ? provider.send("eth_getBlockByNumber", [ethers.toQuantity(cache.lastBlock), false]).then((raw) => parseBlockHeader(raw, `block ${cache.lastBlock}`))
-      : Promise.resolve(null),
-  ]);
+  let head: BlockHeader;
+  let cursor: BlockHeader | null;
+  try {
+    // The preflight's verdict on the head (o.head) is awaited even when the head is known: nothing
+    // is cached from a chain that failed it.
+    [head, cursor] = await Promise.all([o.head ?? o.knownHead ?? readHead(provider), cursorP]);
+  } catch (e) {
+    early?.discard();
+    throw e;
+  }
+  if (early && head.hash !== o.knownHead?.hash) {
+    early.discard();
+    early = undefined;
+  }
   const block = head.number;
   const blockTime = head.timestamp;
   if (hasCursor && (!cursor || cursor.hash !== cache.lastBlockHash || block < cache.lastBlock)) {
     // Reorg past our cursor, or another chain behind the same id (a restarted devnet): start over.
+    early?.discard();
+    early = undefined;
     cache = emptyCache(key);
   }
 
-  // 2. New blocks' logs.
+  // 2. New blocks' logs, and (side by side) the reads of the live deposits the cache knows.
   const t1 = performance.now();
-  const from = Math.max(o.startBlock, cache.lastBlock + 1);
-  let scannedBlocks = 0;
-  if (from <= block) {
-    const ev = await scanTbtcEvents(provider, {
-      factory: o.factory,
-      system: o.system,
-      fromBlock: from,
-      toBlock: block,
-      chunkSize: o.logChunkSize,
-      // Every chunk in one tick: one round trip for the whole range (see SCAN_LOG_CONCURRENCY).
-      concurrency: o.logConcurrency ?? SCAN_LOG_CONCURRENCY,
-      onProgress: o.onScanProgress,
-    });
+  const work = early ?? startScan(provider, o, cache, head);
+  let ev: Awaited<typeof work.events>;
+  try {
+    ev = await work.events;
+  } catch (e) {
+    work.discard();
+    throw e;
+  }
+  const scannedBlocks = work.scannedBlocks;
+  if (ev) {
     for (const k of ev.keeps) {
       cache.keeps[k.keep.toLowerCase()] = { deposit: k.deposit, members: k.members, block: k.block };
     }
@@ -155,37 +174,24 @@ export async function loadOperatorDeposits(provider: ethers.JsonRpcProvider, o: 
       else delete cache.courtesyCalledAt[d];
     }
     for (const f of ev.funded) cache.fundedAt[f.deposit.toLowerCase()] = f.at;
-    scannedBlocks = block - from + 1;
   }
   cache.lastBlock = block;
   cache.lastBlockHash = head.hash;
 
-  // 3. The operators' keeps; read what can still change.
+  // 3. The operators' keeps; read what can still change (what the logs just revealed, too).
   const t2 = performance.now();
-  const ops = operatorSet(o.operators);
-  // Matched before checksumming: getAddress hashes, and a mainnet cache holds thousands of other
-  // operators' keeps (3,500 checksums were most of a warm run's time).
-  const mine = Object.entries(cache.keeps)
-    .map(([keep, k]) => ({ keep, ...k, operators: matchingMembers(k.members, ops) }))
-    .filter((k) => k.operators.length > 0)
-    .map((k) => ({ ...k, keep: ethers.getAddress(k.keep) }))
-    .sort((a, b) => a.block - b.block || a.keep.localeCompare(b.keep));
-
-  const snap = cache.snapshot && cache.snapshot.block === block ? cache.snapshot : { block, blockTime, facts: {} as Record<string, StoredLiveFacts> };
-  const toRead: DepositRef[] = mine
-    .filter((k) => !cache.finished[k.deposit.toLowerCase()] && !snap.facts[k.deposit.toLowerCase()])
-    .map((k) => ({ deposit: k.deposit, keep: k.keep }));
-  const needFixed = new Set(toRead.map((r) => r.deposit.toLowerCase()).filter((d) => !cache.fixed[d]));
-  const wantPrice = snap.priceWeiPerSat === undefined && mine.some((k) => !cache.finished[k.deposit.toLowerCase()]);
-  const priceFrom = toRead[0]?.deposit ?? mine.find((k) => !cache.finished[k.deposit.toLowerCase()])?.deposit;
-  // Newest deposits are the likeliest to be live (a finished one has no figure to compare); a
-  // few samples cost three calls and spare a second round trip.
-  const samples = toRead.slice(-3).map((r) => r.deposit);
-  const [reads, price, sampledPcts] = await Promise.all([
-    toRead.length > 0 ? readDeposits(provider, toRead, { block, needFixed }) : Promise.resolve(new Map()),
-    wantPrice && priceFrom ? fetchPriceWeiPerSat(provider, o.system, priceFrom, block) : Promise.resolve(undefined),
-    Promise.all(samples.map((d) => readContractCollateral(provider, d, block))),
-  ]);
+  const mine = myKeeps(cache, o.operators);
+  const snap = work.snap;
+  const firstDone = await work.reads;
+  const more = toReadOf(mine, cache, snap).filter((r) => !work.requested.has(r.deposit.toLowerCase()));
+  const rest = more.length || (snap.priceWeiPerSat === undefined && firstDone.price === undefined && !work.priceAsked)
+    ? await readPhase(provider, o, cache, snap, mine, more, block, work.requested.size === 0)
+    : undefined;
+  const reads = new Map([...firstDone.reads, ...(rest?.reads ?? [])]);
+  const price = firstDone.price ?? rest?.price;
+  const samples = [...firstDone.samples, ...(rest?.samples ?? [])];
+  const sampledPcts = [...firstDone.sampledPcts, ...(rest?.sampledPcts ?? [])];
+  const readCount = work.requested.size + more.length;
   const t3 = performance.now();
   if (price !== undefined) snap.priceWeiPerSat = price.toString();
   const priceWeiPerSat = snap.priceWeiPerSat === undefined ? undefined : BigInt(snap.priceWeiPerSat);
@@ -239,6 +245,98 @@ export async function loadOperatorDeposits(provider: ethers.JsonRpcProvider, o: 
     priceCheck = { deposit: d.deposit, contractPercent, computedPercent, ok: computedPercent === contractPercent };
     break;
   }
-  return { fromBlock: o.startBlock, block, blockTime, priceWeiPerSat, deposits, scannedBlocks, readDeposits: toRead.length, priceCheck,
+  return { fromBlock: o.startBlock, block, blockTime, priceWeiPerSat, deposits, scannedBlocks, readDeposits: readCount, priceCheck,
     timings: { headMs: t1 - t0, scanMs: t2 - t1, readMs: t3 - t2 } };
+}
+
+type Snapshot = NonNullable<TbtcCache["snapshot"]>;
+type MyKeep = { keep: string; deposit: string; members: string[]; block: number; operators: string[] };
+
+/** The requested operators' keeps in the cache, oldest first. */
+function myKeeps(cache: TbtcCache, operators: readonly string[]): MyKeep[] {
+  const ops = operatorSet(operators);
+  // Matched before checksumming: getAddress hashes, and a mainnet cache holds thousands of other
+  // operators' keeps (3,500 checksums were most of a warm run's time).
+  return Object.entries(cache.keeps)
+    .map(([keep, k]) => ({ keep, ...k, operators: matchingMembers(k.members, ops) }))
+    .filter((k) => k.operators.length > 0)
+    .map((k) => ({ ...k, keep: ethers.getAddress(k.keep) }))
+    .sort((a, b) => a.block - b.block || a.keep.localeCompare(b.keep));
+}
+
+/** Deposits that can still change and were not read at this block yet. */
+function toReadOf(mine: MyKeep[], cache: TbtcCache, snap: Snapshot): DepositRef[] {
+  return mine
+    .filter((k) => !cache.finished[k.deposit.toLowerCase()] && !snap.facts[k.deposit.toLowerCase()])
+    .map((k) => ({ deposit: k.deposit, keep: k.keep }));
+}
+
+interface ReadPhase {
+  reads: Map<string, Awaited<ReturnType<typeof readDeposits>> extends Map<string, infer V> ? V : never>;
+  price?: bigint;
+  samples: string[];
+  sampledPcts: (bigint | undefined)[];
+}
+
+/** One burst of batched reads at `block`: the deposits, the price when missing, a few contract samples. */
+function readPhase(provider: ethers.JsonRpcProvider, o: LoadOptions, cache: TbtcCache, snap: Snapshot, mine: MyKeep[], toRead: DepositRef[], block: number, sample: boolean): Promise<ReadPhase> {
+  const needFixed = new Set(toRead.map((r) => r.deposit.toLowerCase()).filter((d) => !cache.fixed[d]));
+  const wantPrice = snap.priceWeiPerSat === undefined && mine.some((k) => !cache.finished[k.deposit.toLowerCase()]);
+  const priceFrom = toRead[0]?.deposit ?? mine.find((k) => !cache.finished[k.deposit.toLowerCase()])?.deposit;
+  // Newest deposits are the likeliest to be live (a finished one has no figure to compare); a
+  // few samples cost three calls and spare a second round trip.
+  const samples = sample ? toRead.slice(-3).map((r) => r.deposit) : [];
+  return Promise.all([
+    toRead.length > 0 ? readDeposits(provider, toRead, { block, needFixed }) : Promise.resolve(new Map()),
+    wantPrice && priceFrom ? fetchPriceWeiPerSat(provider, o.system, priceFrom, block) : Promise.resolve(undefined),
+    Promise.all(samples.map((d) => readContractCollateral(provider, d, block))),
+  ]).then(([reads, price, sampledPcts]) => ({ reads, price, samples, sampledPcts }));
+}
+
+interface StartedScan {
+  /** Undefined when no block is new. */
+  events: Promise<TbtcEvents | undefined>;
+  scannedBlocks: number;
+  snap: Snapshot;
+  reads: Promise<ReadPhase>;
+  /** Deposits whose reads were sent (lower case). */
+  requested: Set<string>;
+  priceAsked: boolean;
+  /** Observes the promises of work whose results will not be used. */
+  discard(): void;
+}
+
+/**
+ * Sends, in one tick (one batch), the logs of the blocks after the cache's cursor up to `head`
+ * and the reads of the live deposits the cache already knows, at `head`. Keeps the logs reveal
+ * are read afterwards (loadOperatorDeposits).
+ */
+function startScan(provider: ethers.JsonRpcProvider, o: LoadOptions, cache: TbtcCache, head: BlockHeader): StartedScan {
+  const block = head.number;
+  const from = Math.max(o.startBlock, cache.lastBlock + 1);
+  const events = from <= block
+    ? scanTbtcEvents(provider, {
+        factory: o.factory,
+        system: o.system,
+        fromBlock: from,
+        toBlock: block,
+        chunkSize: o.logChunkSize,
+        // Every chunk in one tick: one round trip for the whole range (see SCAN_LOG_CONCURRENCY).
+        concurrency: o.logConcurrency ?? SCAN_LOG_CONCURRENCY,
+        onProgress: o.onScanProgress,
+      })
+    : Promise.resolve(undefined);
+  const snap: Snapshot = cache.snapshot && cache.snapshot.block === block ? cache.snapshot : { block, blockTime: head.timestamp, facts: {} as Record<string, StoredLiveFacts> };
+  const mine = myKeeps(cache, o.operators);
+  const toRead = toReadOf(mine, cache, snap);
+  const priceAsked = snap.priceWeiPerSat === undefined && mine.some((k) => !cache.finished[k.deposit.toLowerCase()]);
+  const reads = toRead.length || priceAsked ? readPhase(provider, o, cache, snap, mine, toRead, block, true) : Promise.resolve({ reads: new Map(), samples: [], sampledPcts: [] } as ReadPhase);
+  return {
+    events, scannedBlocks: from <= block ? block - from + 1 : 0, snap, reads, priceAsked,
+    requested: new Set(toRead.map((r) => r.deposit.toLowerCase())),
+    discard: () => {
+      events.catch(() => undefined);
+      reads.catch(() => undefined);
+    },
+  };
 }

@@ -110,3 +110,67 @@ export function dropRedeemedAlerts(alerts: AlertSpec[], outcomes: RedemptionOutc
 }
 
 export { stateName };
+
+// ---- when to poll the head (watch --on-block) ------------------------------------------------
+
+/**
+ * `watch --on-block` looks for a new block about once per block time, not every few seconds: a
+ * hosted provider bills every request, and a chain's blocks come at a steady pace (12 s on
+ * Ethereum). The pace is measured from the chain itself: the timestamps of the heads seen, and
+ * this machine's clock when each was first seen (how late after its timestamp a block shows up
+ * here). Pure: the loop feeds it heads and the wall clock.
+ */
+export interface BlockClock {
+  /** Seconds per block between heads seen (newest last). */
+  samples: number[];
+  /** Wall clock minus block timestamp when a head was first seen (seconds, newest last). */
+  lags: number[];
+  last?: { number: number; timestamp: number };
+}
+
+/** Never poll more often than this (as before: 2 s), nor retry a late block more slowly than RETRY_MAX. */
+export const MIN_BLOCK_POLL_SEC = 2;
+const RETRY_MAX_SEC = 3;
+/** Block timestamps are whole seconds: poll this much after the expected time. */
+const TIMESTAMP_MARGIN_SEC = 1;
+const KEEP_SAMPLES = 3;
+const KEEP_LAGS = 10;
+
+export function newBlockClock(): BlockClock {
+  return { samples: [], lags: [] };
+}
+
+/** A head seen at wall time `wallSec`; an older block from the same chain seeds the pace. */
+export function observeHead(c: BlockClock, head: { number: number; timestamp: number }, wallSec: number): void {
+  const last = c.last;
+  if (last && head.number <= last.number) return;
+  if (last) c.samples = [...c.samples, (head.timestamp - last.timestamp) / (head.number - last.number)].slice(-KEEP_SAMPLES);
+  c.lags = [...c.lags, wallSec - head.timestamp].slice(-KEEP_LAGS);
+  c.last = { number: head.number, timestamp: head.timestamp };
+}
+
+/** The pace from history read once at start (the head and a block some way before it). */
+export function seedBlockClock(c: BlockClock, older: { number: number; timestamp: number }, head: { number: number; timestamp: number }): void {
+  if (head.number > older.number) c.samples = [(head.timestamp - older.timestamp) / (head.number - older.number), ...c.samples].slice(-KEEP_SAMPLES);
+}
+
+/** Seconds per block: the median of the recent samples, at least MIN_BLOCK_POLL_SEC. */
+export function blockTimeSec(c: BlockClock): number {
+  if (!c.samples.length) return MIN_BLOCK_POLL_SEC;
+  const s = [...c.samples].sort((a, b) => a - b);
+  const mid = s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  return Math.max(MIN_BLOCK_POLL_SEC, mid);
+}
+
+/**
+ * Milliseconds until the next head poll: just after the next block should have reached this
+ * machine (the last head's timestamp + the block time + the smallest lag seen), or, once that
+ * time has passed without a block, a short retry (a late or missed slot).
+ */
+export function nextPollDelayMs(c: BlockClock, wallMs: number): number {
+  const bt = blockTimeSec(c);
+  const retry = Math.min(RETRY_MAX_SEC, Math.max(MIN_BLOCK_POLL_SEC, bt / 4)) * 1000;
+  if (!c.last || !c.lags.length) return MIN_BLOCK_POLL_SEC * 1000;
+  const due = (c.last.timestamp + bt + Math.min(...c.lags) + TIMESTAMP_MARGIN_SEC) * 1000;
+  return due > wallMs ? Math.round(Math.max((MIN_BLOCK_POLL_SEC * 1000) / 2, due - wallMs)) : retry;
+}

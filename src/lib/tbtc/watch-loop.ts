@@ -10,11 +10,13 @@ import type { KeepctlProvider } from "../chain/provider";
 import { AccountConflictError } from "../chain/nonce";
 import { State, stateName } from "./abis";
 import { depositWriteInterface } from "./redeem-abi";
-import { headBlock, type KnownRisk, type TbtcContracts } from "./redeem-facts";
+import { type KnownRisk, type TbtcContracts } from "./redeem-facts";
 import { settleJournal, type JournaledSender, type RedemptionOutcome } from "./redeemer";
 import { advanceRedemption, type RedemptionProgress } from "./progress";
 import { loadTbtcRun } from "./report";
-import { decideLoop, depositAlerts, dropRedeemedAlerts, needsCandidateRead, type WatchPolicy, type WatchedDeposit } from "./watch-decide";
+import { decideLoop, depositAlerts, dropRedeemedAlerts, needsCandidateRead, newBlockClock, nextPollDelayMs, observeHead, seedBlockClock, type BlockClock, type WatchPolicy, type WatchedDeposit } from "./watch-decide";
+import { parseBlockHeader, readHead, type BlockHeader } from "../chain/preflight";
+import { toQuantity } from "ethers";
 import { outcomeExitCode, runRedemptionPipeline } from "./pipeline";
 import type { WatchEvent } from "../events";
 
@@ -59,7 +61,16 @@ export interface LoopState {
   loop: number;
   lastHead: number;
   lastNewBlockAt: number;
+  /** The chain's pace, for --on-block polling. */
+  clock?: BlockClock;
+  /** The history read that seeds `clock` was made. */
+  seeded?: boolean;
+  /** The head the last poll found: the next loop starts from it instead of reading it again. */
+  polledHead?: BlockHeader;
 }
+
+/** Blocks back from the first head whose timestamp gives the chain's pace. */
+const BLOCK_CLOCK_HISTORY = 8;
 
 export interface LoopSummary {
   block: number;
@@ -94,7 +105,11 @@ export async function watchOnce(d: WatchDeps, st: LoopState): Promise<LoopSummar
     const settled = await settleJournal(d.sender);
     if (settled.length) d.emit({ type: "journal-settled", keys: settled });
   }
-  const run = await loadTbtcRun(d.cfg, { operators: d.operators, useCache: true, provider: d.provider });
+  const knownHead = st.polledHead;
+  st.polledHead = undefined;
+  const run = await loadTbtcRun(d.cfg, { operators: d.operators, useCache: true, provider: d.provider, knownHead });
+  // Real wall time (d.now may be a test's clock): how late after its timestamp a block shows up here.
+  if (st.clock) observeHead(st.clock, { number: run.block, timestamp: run.blockTime }, Date.now() / 1000);
   if (run.block !== st.lastHead) {
     st.lastHead = run.block;
     st.lastNewBlockAt = now();
@@ -114,27 +129,41 @@ export async function watchOnce(d: WatchDeps, st: LoopState): Promise<LoopSummar
   // 1. Courtesy calls first: a courtesy-called deposit is cheaper to redeem (no VendingMachine premium).
   const firstLook = decideLoop({ now: now(), chainNow: run.blockTime, lastNewBlockAt: st.lastNewBlockAt, deposits: watched }, d.policy);
   const courtesyCalls: string[] = [];
-  if (s && !d.dryRun) {
-    for (const addr of firstLook.notifyCourtesy) {
-      if (d.signal.aborted) break;
-      try {
-        // Journaled like every other action: a crash or a lost answer is settled, never sent twice.
-        // Repeatable: a deposit that left its courtesy call may fall again later.
-        const res = await s.send(addr, "courtesy-call", { to: addr, data: depositWriteInterface.encodeFunctionData("notifyCourtesyCall"), abi: depositWriteInterface }, { repeatable: true });
-        if (res.status === "pending") {
-          d.emit({ type: "courtesy-call-pending", deposit: addr, hashes: res.hashes });
+  if (s && !d.dryRun && !d.signal.aborted && firstLook.notifyCourtesy.length) {
+    // Every courtesy call of the pass is broadcast before any is waited for: the sender picks
+    // consecutive nonces one at a time (its SerialQueue) and settles the receipts side by side,
+    // so all of them can land in the next block, not one block per at-risk deposit. Each is
+    // journaled under its own key before broadcast, like every other action: a crash or a lost
+    // answer is settled, never sent twice. Repeatable: a deposit that left its courtesy call may
+    // fall again later.
+    const sends = firstLook.notifyCourtesy.map((addr) =>
+      s.send(addr, "courtesy-call", { to: addr, data: depositWriteInterface.encodeFunctionData("notifyCourtesyCall"), abi: depositWriteInterface }, { repeatable: true }),
+    );
+    const results = await Promise.allSettled(sends);
+    let conflict: unknown;
+    for (const [i, r] of results.entries()) {
+      const addr = firstLook.notifyCourtesy[i];
+      if (r.status === "rejected") {
+        const e = r.reason;
+        if (e instanceof AccountConflictError) {
+          conflict ??= e; // another sender on this key: stop acting (after reporting the rest)
           continue;
         }
-        const hash = res.status === "mined" ? res.hash : undefined;
-        courtesyCalls.push(addr);
-        d.audit.record("courtesy-call", { deposit: addr, hash, status: "mined" });
-        d.emit({ type: "courtesy-call", deposit: addr, hash });
-      } catch (e) {
-        if (e instanceof AccountConflictError) throw e; // another sender on this key: stop acting
         d.audit.record("courtesy-call", { deposit: addr, status: "failed", error: shortMessageOf(e) });
         d.emit({ type: "courtesy-call-failed", deposit: addr, error: shortMessageOf(e) });
+        continue;
       }
+      const res = r.value;
+      if (res.status === "pending") {
+        d.emit({ type: "courtesy-call-pending", deposit: addr, hashes: res.hashes });
+        continue;
+      }
+      const hash = res.status === "mined" ? res.hash : undefined;
+      courtesyCalls.push(addr);
+      d.audit.record("courtesy-call", { deposit: addr, hash, status: "mined" });
+      d.emit({ type: "courtesy-call", deposit: addr, hash });
     }
+    if (conflict) throw conflict;
   }
 
   // 2-3. The redemption pipeline (read candidates -> plan -> execute -> audit) for the deposits
@@ -168,10 +197,11 @@ export async function watchOnce(d: WatchDeps, st: LoopState): Promise<LoopSummar
   for (const o of redemptions) if (o.status === "requested" || o.status === "already-requested") inFlight.add(o.deposit);
   const signatures: RedemptionProgress[] = [];
   const timeoutAlerts: Alert[] = [];
-  if (s) {
-    for (const addr of inFlight) {
-      if (d.signal.aborted) break;
-      const p = await advanceRedemption(s, d.contracts, addr, run.blockTime, { dryRun: d.dryRun });
+  if (s && !d.signal.aborted) {
+    // Side by side, like the courtesy calls: each deposit's signature is its own action.
+    const progress = await Promise.all([...inFlight].map((addr) => advanceRedemption(s, d.contracts, addr, run.blockTime, { dryRun: d.dryRun })));
+    for (const [i, addr] of [...inFlight].entries()) {
+      const p = progress[i];
       signatures.push(p);
       if (p.action === "signature-submitted" && p.hash) d.audit.record("provide-redemption-signature", { deposit: addr, digest: p.digest, hash: p.hash });
       d.emit({ type: "redemption-progress", ...p });
@@ -191,14 +221,32 @@ export async function watchOnce(d: WatchDeps, st: LoopState): Promise<LoopSummar
   return { block: run.block, deposits: watched.length, atRisk, courtesyCalls, redemptions, signatures, alerts };
 }
 
-/** Waits `intervalSec`, or less when `onBlock` and the head moves; returns early on abort. */
-async function waitNext(d: WatchDeps, lastHead: number): Promise<void> {
-  const until = Date.now() + d.intervalSec * 1000;
+/**
+ * Waits `intervalSec`, or less when `onBlock` and the head moves; returns early on abort. The
+ * head is polled about once per block time (BlockClock), not every few seconds; the head a poll
+ * finds is handed to the next loop, which then reads the new block's logs and the live deposits
+ * in one batch (loadTbtcRun's knownHead): an idle block costs the poll and that one batch.
+ */
+async function waitNext(d: WatchDeps, st: LoopState): Promise<void> {
   if (!d.onBlock) return sleep(d.intervalSec * 1000, d.signal);
+  const until = Date.now() + d.intervalSec * 1000;
+  const clock = (st.clock ??= newBlockClock());
+  if (!st.seeded && clock.last) {
+    // The pace of the chain so far, from one older block's timestamp (one call, once).
+    st.seeded = true;
+    const from = Math.max(0, clock.last.number - BLOCK_CLOCK_HISTORY);
+    const older = await d.provider.send("eth_getBlockByNumber", [toQuantity(from), false]).then((raw) => parseBlockHeader(raw, `block ${from}`)).catch(() => null); // no history: the heads seen will do
+    if (older) seedBlockClock(clock, older, clock.last);
+  }
   while (!d.signal.aborted && Date.now() < until) {
-    await sleep(Math.min(2000, until - Date.now()), d.signal);
-    const head = await headBlock(d.provider).then((b) => b.number, () => lastHead);
-    if (head > lastHead) return;
+    await sleep(Math.min(nextPollDelayMs(clock, Date.now()), until - Date.now()), d.signal);
+    if (d.signal.aborted) return;
+    const head = await readHead(d.provider).catch(() => undefined);
+    if (head && head.number > st.lastHead) {
+      observeHead(clock, head, Date.now() / 1000);
+      st.polledHead = head;
+      return;
+    }
   }
 }
 
@@ -210,7 +258,7 @@ async function waitNext(d: WatchDeps, lastHead: number): Promise<void> {
  * (exit 11) after a critical alert.
  */
 export async function runWatch(d: WatchDeps): Promise<{ loops: number; failures: number; lastError?: unknown; fatal?: KeepctlError; last?: LoopSummary }> {
-  const st: LoopState = { loop: 0, lastHead: -1, lastNewBlockAt: Math.floor(Date.now() / 1000) };
+  const st: LoopState = { loop: 0, lastHead: -1, lastNewBlockAt: Math.floor(Date.now() / 1000), clock: newBlockClock() };
   const run = await runLoop(
     async (n) => {
       st.loop = n;
@@ -221,7 +269,7 @@ export async function runWatch(d: WatchDeps): Promise<{ loops: number; failures:
     {
       once: d.once, intervalSec: d.intervalSec, signal: d.signal, maxFailedPasses: d.maxFailedLoops ?? DEFAULT_MAX_FAILED_PASSES,
       heartbeatUrl: d.heartbeatUrl, unit: "loops", name: "watch",
-      wait: () => waitNext(d, st.lastHead),
+      wait: () => waitNext(d, st),
       onError: (e, i) => {
         // Alerts leave the machine (Slack, webhooks): never a key or RPC URL in them.
         const msg = redact(e instanceof KeepctlError ? e.message : shortMessageOf(e));
