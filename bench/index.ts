@@ -1,6 +1,7 @@
 import { benchTbtc, formatTbtcBench } from "./tbtc";
 import { benchRai } from "./rai";
 import { benchReplay } from "./replay";
+import { benchReplayRates } from "./replay-rates";
 import { benchTbtcScale, formatTbtcScale } from "./tbtc-scale";
 import { benchWatchIdle, formatWatchIdle } from "./watch-idle";
 import { benchReaction, formatReaction } from "./reaction";
@@ -83,6 +84,11 @@ async function main(): Promise<number> {
   }
   if (!only || only === "replay") {
     const r = await benchReplay();
+    process.stdout.write(r.lines.join("\n") + "\n");
+    allMet &&= r.met;
+  }
+  if (!only || only === "replay-rates") {
+    const r = await benchReplayRates();
     process.stdout.write(r.lines.join("\n") + "\n");
     allMet &&= r.met;
   }

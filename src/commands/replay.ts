@@ -138,7 +138,7 @@ function checkPlotOut(file: string): string {
 }
 
 /** Flags of the tBTC walk that the RAI walk does not take: refused rather than ignored. */
-const PRICES_ONLY = ["step", "portfolio", "tbtc", "eth", "threshold", "redeemBelow", "notifyCourtesy", "feeSats", "plotOut"];
+const PRICES_ONLY = ["step", "portfolio", "tbtc", "eth", "threshold", "redeemBelow", "notifyCourtesy", "feeSats", "plotOut", "maxGap"];
 
 async function replayRates(g: Record<string, unknown>, out: Output): Promise<void> {
   const stray = PRICES_ONLY.filter((k) => g[k] !== undefined).concat(g.redeem === false ? ["redeem"] : [], g.baseline === false ? ["baseline"] : [], g.seed === false ? ["seed"] : []);
@@ -177,6 +177,7 @@ export function register(program: Command): void {
     .option("--fee-sats <sats>", "watch: BTC fee left to redemption transactions (default 10000)", parseIntOption("--fee-sats", 2000, 10_000_000))
     .option("--no-baseline", "skip the walk without the bot")
     .option("--no-seed", "skip the walk with the seed's policy (redeem only once courtesy-called)")
+    .option("--max-gap <hours>", "refuse a window with more than this many hours missing in a row (default 24; shorter gaps are held over with a warning)", parseIntOption("--max-gap", 1, 100_000))
     .option("--every-point", "touch the chain at every point, also where no deposit is near a line (slower; same outcomes)")
     .option("--plot-out <file>", "also write the chart (price, collateralization vs 150/125/110 %, actions) as an SVG file")
     .addHelpText("after", "\nStarts a local Hardhat node with the real tBTC v1.1.0 contracts, opens the portfolio for\noperator account 1, and walks the points: at each point where a deposit is near a line it sets\nthe medianizer, moves the chain clock to the point's time and runs one pass of the watch loop,\nthen other accounts courtesy-call and liquidate as on mainnet (quiet points are computed; see\n--every-point). The same walk runs again without the bot and with the seed's policy (redeem\nonly once courtesy-called); the report puts the three side by side, with a chart. Speed and\npeak memory go to stderr.\n\nWith --rates instead of --prices: RAI's redemption-rate updates go through the devnet's\nRateSetter (indexed by a lagging loopback subgraph), sponsors open positions in UMA's real EMP\nalong the way, and the emp-liquidate and emp-dispute passes run after each update, beside a\ncareless liquidator at a stale, marked-up price; the mock oracle settles disputes at the true\nprice. Only --from, --to, --every-point and --json apply. See docs/replay.md.")
@@ -200,6 +201,10 @@ export function register(program: Command): void {
       for (const e of portfolio) if (e.openAt < points[0].t) lib.priceAt(series, e.openAt, e.label);
       const plotOut = g.plotOut === undefined ? undefined : checkPlotOut(g.plotOut as string);
       const gaps = lib.findGaps(window);
+      // A short gap is held over (warned below); a long one would replay a price nobody saw.
+      const maxGap = (g.maxGap as number | undefined) ?? 24;
+      const long = gaps.find((gap) => gap.missing > maxGap);
+      if (long) throw new UsageError(`gap in the series: ${lib.isoTime(long.from)} .. ${lib.isoTime(long.to)} (${long.missing} h missing) is longer than --max-gap ${maxGap} h; pick a window without it or raise --max-gap`);
       for (const gap of gaps) out.warn(`gap in the series: ${lib.isoTime(gap.from)} .. ${lib.isoTime(gap.to)} (${gap.missing} h missing; the price holds, the clock jumps)`);
 
       const { runReplay } = await import("../devnet/replay");

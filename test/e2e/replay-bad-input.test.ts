@@ -23,6 +23,9 @@ describe("keepctl replay: bad input", () => {
     ["a window outside the data", ["--prices", "@good", "--from", "2021-01-01"], undefined, /^error: the window .* is outside the data/],
     ["a bad portfolio", ["--prices", "@good", "--portfolio", "@pf.json"], '[{"lotBtc":2}]', /^error: .*pf\.json\[0\]\.lotBtc must be one of/],
     ["a bad --step", ["--prices", "@good", "--step", "0"], undefined, /^error: --step/],
+    // 2020-12-20T01:00 -> 2020-12-21T08:00: 30 hours missing
+    ["a gap longer than --max-gap", ["--prices", "@gap.csv"], "timestamp,iso_time,eth_btc\n1608422400,2020-12-20T00:00:00Z,0.0276\n1608426000,2020-12-20T01:00:00Z,0.0277\n1608537600,2020-12-21T08:00:00Z,0.0270\n", /^error: gap in the series: 2020-12-20T02:00:00Z \.\. 2020-12-21T07:00:00Z \(30 h missing\) is longer than --max-gap 24 h; pick a window without it or raise --max-gap$/],
+    ["the same gap with a smaller --max-gap", ["--prices", "@gap3.csv", "--max-gap", "2"], "timestamp,iso_time,eth_btc\n1608422400,2020-12-20T00:00:00Z,0.0276\n1608436800,2020-12-20T04:00:00Z,0.0277\n", /^error: gap in the series: .* \(3 h missing\) is longer than --max-gap 2 h/],
     ["a --plot-out in a missing directory", ["--prices", "@good", "--plot-out", "no-such-dir/chart.svg"], undefined, /^error: --plot-out: cannot write into no-such-dir \(ENOENT\); give a file in an existing, writable directory$/],
     ["a --plot-out that is a directory", ["--prices", "@good", "--plot-out", "@@dir"], undefined, /^error: --plot-out: .* is a directory; give a file name/],
     // --rates (the RAI side)
