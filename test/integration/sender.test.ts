@@ -193,6 +193,43 @@ describe("ActionSender: the fee the fee-cap alert reports", () => {
   });
 });
 
+describe("ActionSender: a replacement the account cannot pay for", () => {
+  it("stops re-pricing, alerts ONCE with the fix (add ETH), and the tx it holds is still mined: one tx, one nonce", async () => {
+    const wallet = await fundedWallet();
+    const key = `${target}:bump`;
+    await provider.send("evm_setAutomine", [false]);
+    const { sender, journal, alerts, of } = await actionSender(wallet, node.rpcUrl, { rebroadcastMs: 200, replaceAfterMs: 300 });
+    const done = sender.send(key, { to: target, data: BUMP, label: key });
+    await until(() => of("sent").length === 1, "the first broadcast");
+    const first = (await provider.getTransaction(of("sent")[0].hash))!;
+    // The balance now covers the pooled tx at its own max fee, not one wei more: a re-priced
+    // replacement (+10 % or more on both fields) cannot be paid for.
+    await provider.send("hardhat_setBalance", [wallet.address, "0x" + (first.gasLimit * first.maxFeePerGas!).toString(16)]);
+    // Blocks whose base fee the tx does not meet: not mined, so the sender tries to re-price it.
+    await provider.send("hardhat_setNextBlockBaseFeePerGas", ["0x" + (first.maxFeePerGas! * 2n).toString(16)]);
+    await provider.send("evm_mine", []);
+    await until(() => of("replace-rejected").length >= 1, "the refused replacement");
+    await new Promise((r) => setTimeout(r, 1_200)); // several replace intervals more
+    expect(of("replace-rejected")).toHaveLength(1);
+    expect(of("replace-rejected")[0]).toMatchObject({ nonce: 0, kind: "insufficient-funds" });
+    const funds = alerts.filter((a) => a.key === `replace-funds:${wallet.address}`);
+    expect(funds).toHaveLength(1);
+    expect(funds[0]).toMatchObject({ level: "warning", fields: { nonce: 0 } });
+    expect(funds[0].text).toContain(`add ETH to ${wallet.address}`);
+    // The refused replacement was journaled before its broadcast (write-ahead) and is not in the pool.
+    const attempts = journal.get(key)!.attempts;
+    expect(attempts).toHaveLength(2);
+    expect(attempts[0].hash).toBe(first.hash);
+    expect(await provider.getTransaction(attempts[1].hash)).toBeNull();
+    // The base fee falls back: the tx the node held is mined.
+    await provider.send("hardhat_setNextBlockBaseFeePerGas", ["0x1"]);
+    await provider.send("evm_mine", []);
+    expect(await done).toMatchObject({ status: "mined", nonce: 0, hash: first.hash });
+    expect(await provider.getTransactionCount(wallet.address, "latest")).toBe(1);
+    expect(await count()).toBe(1n);
+  });
+});
+
 describe("ActionSender: lost answers are 'sent, outcome unknown', never a second signature", () => {
   it("the answer to the first broadcast is lost (the node took it): exactly one tx mined, journal 'mined', no final failure", async () => {
     const wallet = await fundedWallet();

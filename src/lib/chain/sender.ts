@@ -180,6 +180,8 @@ export class ActionSender {
         j.onEvent(ev);
         this.emit({ ...ev, key });
         if (ev.type === "fee-cap-reached") void this.feeCapAlert(ev);
+        // The engine stops re-pricing after this (like at the cap): say so once, with the fix.
+        if (ev.type === "replace-rejected" && ev.kind === "insufficient-funds") void this.fundsAlert(ev);
       },
     };
   }
@@ -191,6 +193,16 @@ export class ActionSender {
       title: "fee cap reached",
       text: `${ev.label} (nonce ${ev.nonce}) waits at ${formatGwei(ev.maxFeePerGas)} gwei; the next valid replacement would exceed the cap of ${formatGwei(ev.cap)} gwei`,
       fields: { nonce: ev.nonce, liveMaxFeeGwei: formatGwei(ev.maxFeePerGas), capGwei: formatGwei(ev.cap) },
+    }).catch(() => undefined);
+  }
+
+  private async fundsAlert(ev: Extract<TxEvent, { type: "replace-rejected" }>): Promise<void> {
+    await this.opts.alert?.({
+      key: `replace-funds:${this.address}`,
+      level: "warning",
+      title: "no ETH for a replacement",
+      text: `${ev.label} (nonce ${ev.nonce}) waits at its current fee: the account cannot pay for a re-priced replacement (${redact(ev.reason)}); add ETH to ${this.address} so it can be re-priced`,
+      fields: { nonce: ev.nonce },
     }).catch(() => undefined);
   }
 

@@ -387,7 +387,7 @@ export class TxSender {
     } else if (kind !== "nonce-too-low") {
       // nonce-too-low: something mined at this nonce; the receipt check on the next loop decides.
       if (kind === "insufficient-funds") tx.atCap = true;
-      this.emit(tx.hooks, { type: "replace-rejected", label: tx.req.label, nonce: tx.nonce, reason: shortMessageOf(error) });
+      this.emit(tx.hooks, { type: "replace-rejected", label: tx.req.label, nonce: tx.nonce, reason: shortMessageOf(error), kind });
     }
   }
 
