@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { runChildJson } from "./child";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -48,21 +48,7 @@ const keyOf = (i: number) => ethers.HDNodeWallet.fromPhrase(MNEMONIC, undefined,
 type ChildOut = { ms: number; found: number; peakRssMb: number; openMs?: number; pass1Ms?: number; pass2Ms?: number; session?: Counted; pass1?: Counted; pass2?: Counted };
 
 function runChild(args: string[], cwd: string): Promise<ChildOut> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, ...args], { cwd, env: { PATH: process.env.PATH ?? "", HOME: cwd, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (err += d));
-    child.on("exit", (code) => {
-      if (code !== 0) return reject(new Error(`emp-child ${args[0]} exited ${code}: ${err.slice(-2000)}`));
-      try {
-        resolve(JSON.parse(out.trim().split("\n").pop() ?? ""));
-      } catch {
-        reject(new Error(`emp-child ${args[0]} printed no result: ${out.slice(-500)} ${err.slice(-1000)}`));
-      }
-    });
-  });
+  return runChildJson(CHILD, "emp-child", args, cwd);
 }
 
 export async function benchEmpScale(o: EmpScaleOptions = {}): Promise<EmpScaleResult> {

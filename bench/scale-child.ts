@@ -2,8 +2,8 @@ import { ethers } from "ethers";
 import { connect } from "../src/lib/chain/provider";
 import { loadConfig, requireContract } from "../src/lib/config";
 import { loadTbtcRun } from "../src/lib/tbtc/report";
-import { depositInterface, keepInterface, KEEP_CREATED_TOPIC } from "../src/lib/tbtc/abis";
-import { decodeKeepCreated, matchingMembers, operatorSet } from "../src/lib/tbtc/keeps";
+import { KEEP_CREATED_TOPIC } from "../src/lib/tbtc/abis";
+import { readOneAtATime } from "./baseline";
 
 /**
  * One measured run of the scale bench, in a process of its own so its peak RSS is its own:
@@ -25,21 +25,8 @@ async function baseline(rpcUrl: string, file: string, operator: string, cap: num
       const got = (await p.send("eth_getLogs", [{ address: factory, topics: [KEEP_CREATED_TOPIC], fromBlock: ethers.toQuantity(from), toBlock: ethers.toQuantity(Math.min(head, from + cap - 1)) }])) as ethers.Log[];
       logs.push(...got);
     }
-    const ops = operatorSet([operator]);
-    const keeps = logs
-      .map((l) => decodeKeepCreated({ ...l, blockNumber: Number(l.blockNumber) } as ethers.Log))
-      .filter((k) => matchingMembers(k.members, ops).length > 0);
-    const call = async (to: string, iface: ethers.Interface, fn: string) =>
-      iface.decodeFunctionResult(fn, await p.send("eth_call", [{ to, data: iface.encodeFunctionData(fn) }, "latest"]))[0];
-    for (const k of keeps) {
-      // the facts list-keeps shows, one getter at a time (as bench/tbtc.ts's baseline)
-      for (const fn of ["currentState", "lotSizeSatoshis", "collateralizationPercentage", "initialCollateralizedPercent",
-        "undercollateralizedThresholdPercent", "severelyUndercollateralizedThresholdPercent", "remainingTerm"]) {
-        await call(k.deposit, depositInterface, fn);
-      }
-      for (const fn of ["checkBondAmount", "isActive", "isClosed"]) await call(k.keep, keepInterface, fn);
-    }
-    return { found: keeps.length };
+    // the facts list-keeps shows, one getter at a time (as bench/tbtc.ts's baseline)
+    return { found: await readOneAtATime(p, logs, operator) };
   } finally {
     p.destroy();
   }

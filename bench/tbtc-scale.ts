@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { runChildJson } from "./child";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -100,21 +100,7 @@ async function idealClient(url: string, shape: MainnetShape, settings: ProviderP
 }
 
 function runChild(args: string[], cwd: string): Promise<{ ms: number; found: number; finished?: number; phases?: string; peakRssMb: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, ...args], { cwd, env: { PATH: process.env.PATH ?? "", HOME: cwd, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (err += d));
-    child.on("exit", (code) => {
-      if (code !== 0) return reject(new Error(`scale-child ${args[0]} exited ${code}: ${err.slice(-2000)}`));
-      try {
-        resolve(JSON.parse(out.trim().split("\n").pop() ?? ""));
-      } catch {
-        reject(new Error(`scale-child ${args[0]} printed no result: ${out.slice(-500)} ${err.slice(-1000)}`));
-      }
-    });
-  });
+  return runChildJson(CHILD, "scale-child", args, cwd);
 }
 
 export async function benchTbtcScale(o: ScaleOptions = {}): Promise<ScaleResult> {

@@ -6,8 +6,8 @@ import { DEFAULT_BATCH_MAX_COUNT, connect, type KeepctlProvider, type RpcStats }
 import { startHardhatNode } from "../src/devnet/node";
 import { deployTbtcSystem } from "../src/devnet/tbtc";
 import { openDeposit } from "../src/devnet/deposits";
-import { depositInterface, keepInterface, KEEP_CREATED_TOPIC } from "../src/lib/tbtc/abis";
-import { decodeKeepCreated, matchingMembers, operatorSet } from "../src/lib/tbtc/keeps";
+import { KEEP_CREATED_TOPIC } from "../src/lib/tbtc/abis";
+import { readOneAtATime } from "./baseline";
 import { loadOperatorDeposits } from "../src/lib/tbtc/scan";
 
 /**
@@ -54,22 +54,7 @@ async function measure(rpcUrl: string, batchMaxCount: number, fn: (p: KeepctlPro
 /** The original approach: one getLogs, then every read awaited on its own. */
 async function naiveListKeeps(p: KeepctlProvider, factory: string, fromBlock: number, operator: string): Promise<number> {
   const logs = await p.send("eth_getLogs", [{ address: factory, topics: [KEEP_CREATED_TOPIC], fromBlock: ethers.toQuantity(fromBlock), toBlock: "latest" }]);
-  const ops = operatorSet([operator]);
-  const keeps = (logs as ethers.Log[])
-    .map((l) => decodeKeepCreated({ ...l, blockNumber: Number(l.blockNumber) } as ethers.Log))
-    .filter((k) => matchingMembers(k.members, ops).length > 0);
-  const call = async (to: string, iface: ethers.Interface, fn: string) =>
-    iface.decodeFunctionResult(fn, await p.send("eth_call", [{ to, data: iface.encodeFunctionData(fn) }, "latest"]))[0];
-  for (const k of keeps) {
-    // the same facts list-keeps shows; the contract's collateralizationPercentage() was the
-    // original's only way to a collateral figure (it had no price call from a deposit)
-    for (const fn of ["currentState", "lotSizeSatoshis", "collateralizationPercentage", "initialCollateralizedPercent",
-      "undercollateralizedThresholdPercent", "severelyUndercollateralizedThresholdPercent", "remainingTerm"]) {
-      await call(k.deposit, depositInterface, fn);
-    }
-    for (const fn of ["checkBondAmount", "isActive", "isClosed"]) await call(k.keep, keepInterface, fn);
-  }
-  return keeps.length;
+  return readOneAtATime(p, logs as ethers.Log[], operator);
 }
 
 export async function benchTbtc(o: BenchTbtcOptions): Promise<BenchTbtcResult> {

@@ -1,0 +1,23 @@
+import { spawn } from "node:child_process";
+
+/**
+ * Runs a bench child script (its own process, so its peak RSS is its own) in a bare environment
+ * and returns the JSON object it prints on its last stdout line.
+ */
+export function runChildJson<T>(script: string, name: string, args: string[], cwd: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, ...args], { cwd, env: { PATH: process.env.PATH ?? "", HOME: cwd, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    child.on("exit", (code) => {
+      if (code !== 0) return reject(new Error(`${name} ${args[0]} exited ${code}: ${err.slice(-2000)}`));
+      try {
+        resolve(JSON.parse(out.trim().split("\n").pop() ?? "") as T);
+      } catch {
+        reject(new Error(`${name} ${args[0]} printed no result: ${out.slice(-500)} ${err.slice(-1000)}`));
+      }
+    });
+  });
+}
