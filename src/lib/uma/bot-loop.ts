@@ -21,6 +21,8 @@ export interface PriceSource {
   current(): bigint | null;
   /** Historical price at `t`; null when `t` is outside what the source can look back to. */
   at(t: bigint): bigint | null;
+  /** The chain time current() prices at (the last update's), when the source has one. */
+  pricedAt?(): number | undefined;
 }
 
 export function fixedPrice(price: bigint): PriceSource {
@@ -35,6 +37,7 @@ export function raiFeedPrice(feed: RaiFeed, onWarning?: (msg: string) => void): 
       for (const w of s.warnings) onWarning?.(w);
     },
     current: () => feed.currentPrice(),
+    pricedAt: () => feed.lastUpdate?.now,
     at: (t) => {
       try {
         return feed.historicalPrice(Number(t));
