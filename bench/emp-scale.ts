@@ -1,4 +1,5 @@
 import { runChildJson } from "./child";
+import { runHeader, runRow } from "./table";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -108,15 +109,11 @@ export async function benchEmpScale(o: EmpScaleOptions = {}): Promise<EmpScaleRe
   }
 }
 
-const kb = (b: number) => (b >= 1e6 ? `${(b / 1e6).toFixed(1)} MB` : `${(b / 1e3).toFixed(0)} kB`);
-
 export function formatEmpScale(r: EmpScaleResult): string {
   const s = r.shape;
   const st = r.settings;
-  const head = `${"run".padEnd(32)} ${"wall".padStart(10)} ${"HTTP".padStart(6)} ${"JSON-RPC".padStart(9)} ${"sent".padStart(9)} ${"received".padStart(9)} ${"peak RSS".padStart(9)} ${"found".padStart(6)}`;
-  const row = (x: EmpRun) =>
-    `${x.name.padEnd(32)} ${(x.ms.toFixed(0) + " ms").padStart(10)} ${String(x.httpRequests).padStart(6)} ${String(x.rpcCalls).padStart(9)} ${kb(x.bytesIn).padStart(9)} ${kb(x.bytesOut).padStart(9)} ${(x.peakRssMb.toFixed(0) + " MB").padStart(9)} ${String(x.found).padStart(6)}` +
-    `${x.rateLimited ? `  (${x.rateLimited} x 429)` : ""}`;
+  const head = runHeader(32);
+  const row = (x: EmpRun) => runRow(x, 32);
   const detail = (x: EmpRun) => x.pass1
     ? [`      session ${x.session!.ms.toFixed(0)} ms ${x.session!.http} HTTP/${x.session!.calls} calls; pass 1 ${x.pass1.ms.toFixed(0)} ms ${x.pass1.http} HTTP/${x.pass1.calls} calls; pass 2 (nothing changed) ${x.pass2!.ms.toFixed(0)} ms ${x.pass2!.http} HTTP/${x.pass2!.calls} calls`]
     : [];

@@ -1,4 +1,5 @@
 import { runChildJson } from "./child";
+import { runHeader, runRow } from "./table";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -199,15 +200,12 @@ export async function benchTbtcScale(o: ScaleOptions = {}): Promise<ScaleResult>
   }
 }
 
-const kb = (b: number) => (b >= 1e6 ? `${(b / 1e6).toFixed(1)} MB` : `${(b / 1e3).toFixed(0)} kB`);
-
 export function formatTbtcScale(r: ScaleResult): string {
   const s = r.shape;
   const st = r.settings;
-  const head = `${"run".padEnd(26)} ${"wall".padStart(10)} ${"HTTP".padStart(6)} ${"JSON-RPC".padStart(9)} ${"sent".padStart(9)} ${"received".padStart(9)} ${"peak RSS".padStart(9)} ${"found".padStart(6)}`;
+  const head = runHeader(26);
   const row = (x: ScaleRun) =>
-    `${x.name.padEnd(26)} ${(x.ms.toFixed(0) + " ms").padStart(10)} ${String(x.httpRequests).padStart(6)} ${String(x.rpcCalls).padStart(9)} ${kb(x.bytesIn).padStart(9)} ${kb(x.bytesOut).padStart(9)} ${(x.peakRssMb ? x.peakRssMb.toFixed(0) + " MB" : "-").padStart(9)} ${String(x.found).padStart(6)}` +
-    `${x.rateLimited ? `  (${x.rateLimited} x 429)` : ""}${x.refused ? `  (${x.refused} refused by caps)` : ""}${x.phases ? `  [${x.phases}]` : ""}`;
+    runRow(x, 26) + `${x.refused ? `  (${x.refused} refused by caps)` : ""}${x.phases ? `  [${x.phases}]` : ""}`;
   return [
     `tBTC list-keeps at mainnet scale through a provider-faithful proxy`,
     `  chain: ${s.totalKeeps} keeps (${s.operatorDeposits} of the benched operator, ${s.finishedDeposits} finished), keeps in blocks ${s.firstKeepBlock.toLocaleString("en-US")}..${s.lastKeepBlock.toLocaleString("en-US")}, head ${s.head.toLocaleString("en-US")} (deployment at ${s.startBlock}); built in ${s.buildSec.toFixed(0)} s`,

@@ -201,10 +201,7 @@ export function register(program: Command): void {
       for (const e of portfolio) if (e.openAt < points[0].t) lib.priceAt(series, e.openAt, e.label);
       const plotOut = g.plotOut === undefined ? undefined : checkPlotOut(g.plotOut as string);
       const gaps = lib.findGaps(window);
-      // A short gap is held over (warned below); a long one would replay a price nobody saw.
-      const maxGap = (g.maxGap as number | undefined) ?? 24;
-      const long = gaps.find((gap) => gap.missing > maxGap);
-      if (long) throw new UsageError(`gap in the series: ${lib.isoTime(long.from)} .. ${lib.isoTime(long.to)} (${long.missing} h missing) is longer than --max-gap ${maxGap} h; pick a window without it or raise --max-gap`);
+      lib.refuseLongGaps(gaps, (g.maxGap as number | undefined) ?? 24);
       for (const gap of gaps) out.warn(`gap in the series: ${lib.isoTime(gap.from)} .. ${lib.isoTime(gap.to)} (${gap.missing} h missing; the price holds, the clock jumps)`);
 
       const { runReplay } = await import("../devnet/replay");

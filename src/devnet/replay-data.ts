@@ -62,6 +62,15 @@ export function parsePriceCsv(text: string, name = "prices"): PricePoint[] {
   return points;
 }
 
+/**
+ * A short gap is held over (the caller warns); a run longer than `maxGapHours` would replay a
+ * price nobody saw for that long: refused (exit 2) before any node starts.
+ */
+export function refuseLongGaps(gaps: Gap[], maxGapHours: number): void {
+  const long = gaps.find((gap) => gap.missing > maxGapHours);
+  if (long) throw new UsageError(`gap in the series: ${iso(long.from)} .. ${iso(long.to)} (${long.missing} h missing) is longer than --max-gap ${maxGapHours} h; pick a window without it or raise --max-gap`);
+}
+
 /** Runs of missing points in a series sampled every `interval` seconds (the ETH/BTC file: hourly). */
 export function findGaps(points: Array<{ t: number }>, interval = HOUR): Gap[] {
   const gaps: Gap[] = [];
