@@ -1,6 +1,6 @@
 import { ethers } from "ethers";
 import { depositInterface, keepInterface } from "../src/lib/tbtc/abis";
-import { decodeKeepCreated, matchingMembers, operatorSet } from "../src/lib/tbtc/keeps";
+import { decodeKeepCreated, matchingMembers, operatorSet } from "../src/lib/tbtc/read/keeps";
 
 /** Anything that answers raw JSON-RPC calls, one at a time. */
 interface RawRpc { send(method: string, params: unknown[]): Promise<unknown> }

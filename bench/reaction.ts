@@ -8,7 +8,7 @@ import { devnetWallet, startDevnet } from "../src/devnet/scenario";
 import { ethBtcToMedianizerValue } from "../src/devnet/tbtc";
 import { startProviderProxy } from "../src/devnet/provider-proxy";
 import { COURTESY_CALLED_TOPIC } from "../src/lib/tbtc/abis";
-import { REDEMPTION_REQUESTED_TOPIC } from "../src/lib/tbtc/redeem-abi";
+import { REDEMPTION_REQUESTED_TOPIC } from "../src/lib/tbtc/redeem/redeem-abi";
 
 /**
  * Reaction time in blocks: the seeded devnet mines a block every 12 s (interval mining, no

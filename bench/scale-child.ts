@@ -1,7 +1,7 @@
 import { ethers } from "ethers";
 import { connect } from "../src/lib/chain/provider";
 import { loadConfig, requireContract } from "../src/lib/config";
-import { loadTbtcRun } from "../src/lib/tbtc/report";
+import { loadTbtcRun } from "../src/lib/tbtc/read/report";
 import { KEEP_CREATED_TOPIC } from "../src/lib/tbtc/abis";
 import { readOneAtATime } from "./baseline";
 

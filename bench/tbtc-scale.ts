@@ -7,8 +7,8 @@ import { ethers } from "ethers";
 import { buildMainnetShape, type MainnetShape, type MainnetShapeOptions } from "../src/devnet/bench-tbtc-scenario";
 import { startProviderProxy, type ProviderProxy, type ProviderProxyOptions } from "../src/devnet/provider-proxy";
 import { COURTESY_CALLED_TOPIC, EXITED_COURTESY_CALL_TOPIC, FUNDED_TOPIC, KEEP_CREATED_TOPIC } from "../src/lib/tbtc/abis";
-import { decodeKeepCreated, matchingMembers, operatorSet } from "../src/lib/tbtc/keeps";
-import { DEPOSIT_STATE_SLOT } from "../src/lib/tbtc/deposit-slots";
+import { decodeKeepCreated, matchingMembers, operatorSet } from "../src/lib/tbtc/read/keeps";
+import { DEPOSIT_STATE_SLOT } from "../src/lib/tbtc/read/deposit-slots";
 
 /**
  * list-keeps at mainnet scale through a provider-faithful proxy (RTT, getLogs range and result

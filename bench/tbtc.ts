@@ -8,7 +8,7 @@ import { deployTbtcSystem } from "../src/devnet/tbtc";
 import { openDeposit } from "../src/devnet/deposits";
 import { KEEP_CREATED_TOPIC } from "../src/lib/tbtc/abis";
 import { readOneAtATime } from "./baseline";
-import { loadOperatorDeposits } from "../src/lib/tbtc/scan";
+import { loadOperatorDeposits } from "../src/lib/tbtc/read/scan";
 
 /**
  * list-keeps on N deposits of one operator: cold (empty cache) and warm (nothing changed) against

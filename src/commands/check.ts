@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import { ExitCode } from "../lib/errors";
-import { formatPercentBp, worstHealth, type Health } from "../lib/tbtc/health";
+import { formatPercentBp, worstHealth, type Health } from "../lib/tbtc/read/health";
 import { requireOperators } from "../lib/config";
-import { judgeLive, loadTbtcRun, scanScope, tbtcReportHeader, type JudgedDeposit } from "../lib/tbtc/report";
+import { judgeLive, loadTbtcRun, scanScope, tbtcReportHeader, type JudgedDeposit } from "../lib/tbtc/read/report";
 import { addCacheOption, addOperatorOption, globalsOf, loadCommandConfig, outputOf, runState, withScanProgress } from "./common";
 
 export function register(program: Command): void {

@@ -6,9 +6,9 @@ import { echo } from "../lib/redact";
 import { formatFixedTrimmed } from "../lib/fixed-point";
 import type { Column, Output } from "../lib/output";
 import { DEPOSIT_STATES, State, parseStateName } from "../lib/tbtc/abis";
-import { formatDuration, formatPercentBp } from "../lib/tbtc/health";
-import { loadTbtcRun, scanScope, tbtcReportHeader } from "../lib/tbtc/report";
-import type { OperatorDeposit } from "../lib/tbtc/scan";
+import { formatDuration, formatPercentBp } from "../lib/tbtc/read/health";
+import { loadTbtcRun, scanScope, tbtcReportHeader } from "../lib/tbtc/read/report";
+import type { OperatorDeposit } from "../lib/tbtc/read/scan";
 import { addCacheOption, addOperatorOption, collect, globalsOf, loadCommandConfig, outputOf, splitOption, withScanProgress } from "./common";
 
 export function register(program: Command): void {

@@ -6,12 +6,12 @@ import { ExitCode, KeepctlError, shortMessageOf } from "../lib/errors";
 import { AuditLog, auditTransaction } from "../lib/audit";
 import { AlertHub, createNotifiers } from "../lib/alert";
 import type { Alert } from "../lib/alert/types";
-import type { RedeemEvent } from "../lib/tbtc/redeemer";
-import { hasSigningKey, openRedeemSession, payoutScriptOf, tbtcContractsOf, type RedeemSession } from "../lib/tbtc/redeem-session";
-import { connectFromConfig } from "../lib/tbtc/report";
-import { runWatch, unfinishedExitCode } from "../lib/tbtc/watch-loop";
+import type { RedeemEvent } from "../lib/tbtc/redeem/redeemer";
+import { hasSigningKey, openRedeemSession, payoutScriptOf, tbtcContractsOf, type RedeemSession } from "../lib/tbtc/redeem/redeem-session";
+import { connectFromConfig } from "../lib/tbtc/read/report";
+import { runWatch, unfinishedExitCode } from "../lib/tbtc/watch/watch-loop";
 import { eventWriter, type WatchEvent } from "../lib/events";
-import { readTbtc } from "../lib/tbtc/redeem-facts";
+import { readTbtc } from "../lib/tbtc/redeem/redeem-facts";
 import { addMetricsOptions, addOperatorOption, addSigningOptions, globalsOf, loadCommandConfig, outputOf, runState, shutdown, startLoopMetrics } from "./common";
 
 export function register(program: Command): void {

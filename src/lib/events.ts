@@ -3,7 +3,7 @@ import { stampText, type Output } from "./output";
 import type { TxEvent } from "./chain/tx-types";
 import type { SettleOutcome } from "./chain/sender";
 import type { AlertLevel } from "./alert/types";
-import type { RedemptionProgress } from "./tbtc/progress";
+import type { RedemptionProgress } from "./tbtc/redeem/progress";
 import type { LiquidationDecision } from "./uma/liquidation-strategy";
 import type { DisputeDecision, RewardRole } from "./uma/dispute-strategy";
 import { formatFixedTrimmed } from "./fixed-point";

@@ -7,7 +7,7 @@ import { connect, type KeepctlProvider } from "../../src/lib/chain/provider";
 import { preflightTbtc, tbtcProbes } from "../../src/lib/chain/preflight";
 import { loadConfig } from "../../src/lib/config";
 import { ConfigError } from "../../src/lib/errors";
-import { loadTbtcRun } from "../../src/lib/tbtc/report";
+import { loadTbtcRun } from "../../src/lib/tbtc/read/report";
 import { type Devnet, startDevnet } from "../../src/devnet/scenario";
 
 /**

@@ -8,12 +8,12 @@ import { openDeposit, redeemDeposit, signRedemptionDigest, courtesyCall } from "
 import { depositContract, increaseTime, send, setEthBtcPrice } from "../../src/devnet/tbtc";
 import { connect, type KeepctlProvider } from "../../src/lib/chain/provider";
 import { Journal } from "../../src/lib/chain/journal";
-import { planRedemptions, State } from "../../src/lib/tbtc/planner";
-import { readCandidates, readTbtc, type TbtcContracts } from "../../src/lib/tbtc/redeem-facts";
-import { JournaledSender, estimatePlanGas, executePlan, redeemEventOf, type RedeemEvent } from "../../src/lib/tbtc/redeemer";
+import { planRedemptions, State } from "../../src/lib/tbtc/redeem/planner";
+import { readCandidates, readTbtc, type TbtcContracts } from "../../src/lib/tbtc/redeem/redeem-facts";
+import { JournaledSender, estimatePlanGas, executePlan, redeemEventOf, type RedeemEvent } from "../../src/lib/tbtc/redeem/redeemer";
 import { ActionSender } from "../../src/lib/chain/sender";
-import { advanceRedemption } from "../../src/lib/tbtc/progress";
-import { REDEMPTION_REQUESTED_TOPIC } from "../../src/lib/tbtc/redeem-abi";
+import { advanceRedemption } from "../../src/lib/tbtc/redeem/progress";
+import { REDEMPTION_REQUESTED_TOPIC } from "../../src/lib/tbtc/redeem/redeem-abi";
 import { decodeBtcAddress } from "../../src/lib/tbtc/btc-address";
 
 const BTC = 100_000_000n;

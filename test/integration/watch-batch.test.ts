@@ -13,10 +13,10 @@ import { AlertHub } from "../../src/lib/alert";
 import { AuditLog } from "../../src/lib/audit";
 import { Journal } from "../../src/lib/chain/journal";
 import { ActionSender } from "../../src/lib/chain/sender";
-import { JournaledSender } from "../../src/lib/tbtc/redeemer";
-import { tbtcContractsOf } from "../../src/lib/tbtc/redeem-session";
+import { JournaledSender } from "../../src/lib/tbtc/redeem/redeemer";
+import { tbtcContractsOf } from "../../src/lib/tbtc/redeem/redeem-session";
 import { COURTESY_CALLED_TOPIC } from "../../src/lib/tbtc/abis";
-import { runWatch, watchOnce, type WatchDeps, type WatchEvent } from "../../src/lib/tbtc/watch-loop";
+import { runWatch, watchOnce, type WatchDeps, type WatchEvent } from "../../src/lib/tbtc/watch/watch-loop";
 
 /**
  * What one watch pass costs in blocks and requests, counted from the chain and from a provider

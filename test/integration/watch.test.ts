@@ -12,14 +12,14 @@ import { AlertHub, createNotifiers } from "../../src/lib/alert";
 import { AuditLog } from "../../src/lib/audit";
 import { Journal } from "../../src/lib/chain/journal";
 import { ActionSender } from "../../src/lib/chain/sender";
-import { connectFromConfig } from "../../src/lib/tbtc/report";
-import { JournaledSender } from "../../src/lib/tbtc/redeemer";
-import { tbtcContractsOf } from "../../src/lib/tbtc/redeem-session";
+import { connectFromConfig } from "../../src/lib/tbtc/read/report";
+import { JournaledSender } from "../../src/lib/tbtc/redeem/redeemer";
+import { tbtcContractsOf } from "../../src/lib/tbtc/redeem/redeem-session";
 import { decodeBtcAddress } from "../../src/lib/tbtc/btc-address";
 import { startRecorder, startRpcSwitch, type Recorder } from "../helpers/http";
 import { ExitCode } from "../../src/lib/errors";
 import { LoopFailingError } from "../../src/lib/loop";
-import { runWatch, watchOnce, type WatchDeps, type WatchEvent } from "../../src/lib/tbtc/watch-loop";
+import { runWatch, watchOnce, type WatchDeps, type WatchEvent } from "../../src/lib/tbtc/watch/watch-loop";
 
 /** The watch loop against the devnet, with a local HTTP server standing in for Slack and the webhook. */
 const BTC = 100_000_000n;

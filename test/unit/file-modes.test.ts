@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Wallet, encryptKeystoreJson } from "ethers";
 import { appendPrivateFile, ensurePrivateDir, writePrivateFile } from "../../src/lib/fs-safe";
 import { AuditLog } from "../../src/lib/audit";
-import { cacheFile, emptyCache, loadCache, saveCache } from "../../src/lib/tbtc/cache";
+import { cacheFile, emptyCache, loadCache, saveCache } from "../../src/lib/tbtc/read/cache";
 import { checkKeyFilePerms, keyFilePermProblems, loadWallet } from "../../src/lib/chain/wallet";
 import { ConfigError, ExitCode } from "../../src/lib/errors";
 

@@ -8,7 +8,7 @@ import {
   judgeDeposit,
   worstHealth,
   type HealthFacts,
-} from "../../src/lib/tbtc/health";
+} from "../../src/lib/tbtc/read/health";
 
 const NOW = 1_700_000_000;
 const base = (over: Partial<HealthFacts> = {}): HealthFacts => ({
@@ -139,7 +139,7 @@ describe("worstHealth", () => {
 
 describe("remainingTerm", () => {
   it("is fundedAt + 180 days - now, floored at zero, and zero when never funded", async () => {
-    const { remainingTerm } = await import("../../src/lib/tbtc/scan");
+    const { remainingTerm } = await import("../../src/lib/tbtc/read/scan");
     const term = 180 * 86400;
     expect(remainingTerm(NOW, NOW)).toBe(BigInt(term));
     expect(remainingTerm(NOW - 1000, NOW)).toBe(BigInt(term - 1000));
@@ -153,7 +153,7 @@ describe("decodeDepositSlots", () => {
   const word = (parts: [bigint, number][]) => "0x" + parts.reduce((w, [v, off]) => w | (v << BigInt(off * 8)), 0n).toString(16).padStart(64, "0");
   const vm = 0x526c08e5532a9308b3fb33b7968ef78a5005d2acn;
   it("unpacks state, lot and thresholds from the packed Deposit slots", async () => {
-    const { decodeDepositSlots } = await import("../../src/lib/tbtc/deposit-slots");
+    const { decodeDepositSlots } = await import("../../src/lib/tbtc/read/deposit-slots");
     const s5 = word([[vm, 0], [100_000_000n, 20], [8n, 28], [200n, 29]]);
     const s6 = word([[150n, 0], [125n, 2], [110n, 4]]);
     expect(decodeDepositSlots(s5, s6)).toEqual({
@@ -163,7 +163,7 @@ describe("decodeDepositSlots", () => {
     expect(decodeDepositSlots(s5)).toEqual({ state: 8, lotSizeSatoshis: 100_000_000n });
   });
   it("refuses words that are not a deposit's", async () => {
-    const { decodeDepositSlots } = await import("../../src/lib/tbtc/deposit-slots");
+    const { decodeDepositSlots } = await import("../../src/lib/tbtc/read/deposit-slots");
     const s6 = word([[150n, 0], [125n, 2], [110n, 4]]);
     expect(decodeDepositSlots(word([[vm, 0], [1n, 20], [12n, 28]]), s6)).toBeUndefined(); // no state 12
     expect(decodeDepositSlots(word([[vm, 0], [0n, 20], [4n, 28]]), s6)).toBeUndefined(); // no lot

@@ -75,6 +75,8 @@ const under = (p: string, dir: string) => p === dir || p.startsWith(dir + "/") |
 const PROTOCOLS = ["src/lib/tbtc", "src/lib/rai", "src/lib/uma"];
 /** The commands that start a devnet, each loading src/devnet only lazily. */
 const DEVNET_LOADERS = ["src/commands/devnet.ts", "src/commands/replay.ts"];
+/** What src/lib/btc may use of src/lib/chain: protocol-free helpers, nothing Ethereum-specific. */
+const BTC_MAY_USE_FROM_CHAIN = ["src/lib/chain/endpoint-pool.ts", "src/lib/chain/sleep.ts"];
 
 /** Each rule: a name and a predicate over one edge; the test lists every edge a rule rejects. */
 const RULES: Array<{ name: string; breaks: (e: Edge) => boolean }> = [
@@ -93,6 +95,17 @@ const RULES: Array<{ name: string; breaks: (e: Edge) => boolean }> = [
   { name: "RAI imports tBTC or UMA (the feed is a source UMA uses, never the other way)", breaks: (e) => under(e.from, "src/lib/rai") && (under(e.to, "src/lib/tbtc") || under(e.to, "src/lib/uma")) },
   { name: "src/lib/alert imports chain or a protocol (notifiers are a leaf)", breaks: (e) => under(e.from, "src/lib/alert") && [...PROTOCOLS, "src/lib/chain"].some((p) => under(e.to, p)) },
   { name: "lib or a command imports the CLI entry", breaks: (e) => (under(e.from, "src/lib") || under(e.from, "src/commands")) && e.to === "src/cli.ts" },
+  // The Bitcoin layer sits beside lib/chain: it knows no protocol, and of lib/chain it may use only
+  // the generic endpoint pool (cool-downs) and the abortable sleep; lib/chain never needs Bitcoin.
+  { name: "src/lib/btc imports a protocol or lib/chain beyond its generic helpers", breaks: (e) => under(e.from, "src/lib/btc") && (PROTOCOLS.some((p) => under(e.to, p)) || (under(e.to, "src/lib/chain") && !BTC_MAY_USE_FROM_CHAIN.includes(e.to))) },
+  { name: "src/lib/chain imports the Bitcoin layer", breaks: (e) => under(e.from, "src/lib/chain") && under(e.to, "src/lib/btc") },
+  // tBTC's flows each have a room; reading (scan, report, health) is below them all.
+  { name: "tBTC's read room imports a flow (redeem, watch)", breaks: (e) => under(e.from, "src/lib/tbtc/read") && (under(e.to, "src/lib/tbtc/redeem") || under(e.to, "src/lib/tbtc/watch")) },
+  { name: "tBTC's redeem room imports the watch loop", breaks: (e) => under(e.from, "src/lib/tbtc/redeem") && under(e.to, "src/lib/tbtc/watch") },
+  // The Bitcoin network double is dev tooling with no protocol knowledge (it serves blocks, not
+  // deposits), and it shares no code with the Bitcoin layer it stands in for: a bug in lib/btc's
+  // hashing or parsing copied into the double would agree with itself and hide.
+  { name: "the Bitcoin double (src/devnet/bitcoin) imports a protocol, lib/btc or the tBTC devnet", breaks: (e) => under(e.from, "src/devnet/bitcoin") && ([...PROTOCOLS, "src/lib/btc"].some((p) => under(e.to, p)) || (under(e.to, "src/devnet") && !under(e.to, "src/devnet/bitcoin"))) },
 ];
 
 function violations(edges: Edge[]): Record<string, string[]> {
@@ -130,6 +143,15 @@ describe("import boundaries (docs/architecture.md)", () => {
       { from: "src/lib/alert/hub.ts", to: "src/lib/chain/provider.ts", dynamic: false, typeOnly: false },
       { from: "src/lib/chain/sender.ts", to: "src/lib/alert/types.ts", dynamic: false, typeOnly: true },
       { from: "src/commands/list-keeps.ts", to: "src/cli.ts", dynamic: false, typeOnly: false },
+      { from: "src/lib/btc/pool.ts", to: "src/lib/tbtc/abis.ts", dynamic: false, typeOnly: true },
+      { from: "src/lib/btc/pool.ts", to: "src/lib/chain/provider.ts", dynamic: false, typeOnly: false },
+      { from: "src/lib/btc/pool.ts", to: "src/lib/chain/endpoint-pool.ts", dynamic: false, typeOnly: false },
+      { from: "src/lib/chain/tx.ts", to: "src/lib/btc/pool.ts", dynamic: false, typeOnly: false },
+      { from: "src/lib/tbtc/read/report.ts", to: "src/lib/tbtc/redeem/planner.ts", dynamic: false, typeOnly: false },
+      { from: "src/lib/tbtc/redeem/pipeline.ts", to: "src/lib/tbtc/watch/watch-decide.ts", dynamic: false, typeOnly: false },
+      { from: "src/lib/tbtc/watch/watch-loop.ts", to: "src/lib/tbtc/redeem/pipeline.ts", dynamic: false, typeOnly: false },
+      { from: "src/devnet/bitcoin/chain.ts", to: "src/devnet/deposits.ts", dynamic: false, typeOnly: false },
+      { from: "src/devnet/bitcoin/chain.ts", to: "src/lib/btc/header.ts", dynamic: false, typeOnly: false },
     ];
     expect(violations(sample)).toEqual({
       "lib imports a command": ["src/lib/tbtc/report.ts -> src/commands/common.ts"],
@@ -143,6 +165,11 @@ describe("import boundaries (docs/architecture.md)", () => {
       "RAI imports tBTC or UMA (the feed is a source UMA uses, never the other way)": ["src/lib/rai/feed.ts -> src/lib/uma/emp-client.ts"],
       "src/lib/alert imports chain or a protocol (notifiers are a leaf)": ["src/lib/alert/hub.ts -> src/lib/chain/provider.ts"],
       "lib or a command imports the CLI entry": ["src/commands/list-keeps.ts -> src/cli.ts"],
+      "src/lib/btc imports a protocol or lib/chain beyond its generic helpers": ["src/lib/btc/pool.ts -> src/lib/chain/provider.ts", "src/lib/btc/pool.ts -> src/lib/tbtc/abis.ts (type)"],
+      "src/lib/chain imports the Bitcoin layer": ["src/lib/chain/tx.ts -> src/lib/btc/pool.ts"],
+      "tBTC's read room imports a flow (redeem, watch)": ["src/lib/tbtc/read/report.ts -> src/lib/tbtc/redeem/planner.ts"],
+      "tBTC's redeem room imports the watch loop": ["src/lib/tbtc/redeem/pipeline.ts -> src/lib/tbtc/watch/watch-decide.ts"],
+      "the Bitcoin double (src/devnet/bitcoin) imports a protocol, lib/btc or the tBTC devnet": ["src/devnet/bitcoin/chain.ts -> src/devnet/deposits.ts", "src/devnet/bitcoin/chain.ts -> src/lib/btc/header.ts"],
     });
   });
 

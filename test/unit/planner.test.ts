@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Interface } from "ethers";
-import { depositWriteInterface, erc20Interface, erc721Interface, keepSignatureInterface, redemptionEventsInterface, vendingMachineInterface } from "../../src/lib/tbtc/redeem-abi";
+import { depositWriteInterface, erc20Interface, erc721Interface, keepSignatureInterface, redemptionEventsInterface, vendingMachineInterface } from "../../src/lib/tbtc/redeem/redeem-abi";
 import {
   type Candidate,
   DEFAULT_REDEMPTION_FEE_SATS,
@@ -10,7 +10,7 @@ import {
   byRisk,
   outputValueBytes8LE,
   planRedemptions,
-} from "../../src/lib/tbtc/planner";
+} from "../../src/lib/tbtc/redeem/planner";
 
 const BTC = 100_000_000n;
 const TBTC = 10n ** 18n;

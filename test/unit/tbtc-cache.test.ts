@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { CACHE_VERSION, type TbtcCache, cacheFile, emptyCache, loadCache, saveCache } from "../../src/lib/tbtc/cache";
+import { CACHE_VERSION, type TbtcCache, cacheFile, emptyCache, loadCache, saveCache } from "../../src/lib/tbtc/read/cache";
 
 // A cache from another setup would hide deposits or invent them: every mismatch must read as empty
 // (a full rescan), never as the stored data.

@@ -1,7 +1,7 @@
 import { ethers } from "ethers";
 import { describe, expect, it } from "vitest";
 import { keepFactoryInterface, KEEP_CREATED_TOPIC } from "../../src/lib/tbtc/abis";
-import { decodeKeepCreated } from "../../src/lib/tbtc/keeps";
+import { decodeKeepCreated } from "../../src/lib/tbtc/read/keeps";
 
 /**
  * decodeKeepCreated decodes members as words and checksums them through a per-process memo (a

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { ExitCode, InsufficientFundsError, RevertError } from "../../src/lib/errors";
-import { planRedemptions, State, type Candidate } from "../../src/lib/tbtc/planner";
-import { outcomeAlerts, outcomeExitCode, shortfallAlerts, shortfallError, shortfallTbtc } from "../../src/lib/tbtc/pipeline";
-import type { RedemptionOutcome } from "../../src/lib/tbtc/redeemer";
+import { planRedemptions, State, type Candidate } from "../../src/lib/tbtc/redeem/planner";
+import { outcomeAlerts, outcomeExitCode, shortfallAlerts, shortfallError, shortfallTbtc } from "../../src/lib/tbtc/redeem/pipeline";
+import type { RedemptionOutcome } from "../../src/lib/tbtc/redeem/redeemer";
 
 const TBTC = 10n ** 18n;
 const policy = { redeemBelowPct: 130, feeSats: 10_000n };

@@ -3,8 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { JsonRpcProvider, Network } from "ethers";
-import { cacheFile, emptyCache, loadCache, saveCache } from "../../src/lib/tbtc/cache";
-import { loadOperatorDeposits } from "../../src/lib/tbtc/scan";
+import { cacheFile, emptyCache, loadCache, saveCache } from "../../src/lib/tbtc/read/cache";
+import { loadOperatorDeposits } from "../../src/lib/tbtc/read/scan";
 import { blockAt, startRpcDouble, type RpcDouble } from "../helpers/rpc-double";
 
 // The scan cache keeps the hash of its last block: when the chain at that height has another

@@ -1,12 +1,12 @@
 import { ethers } from "ethers";
-import { getLogsChunked } from "../chain/logs";
-import { RpcError } from "../errors";
+import { getLogsChunked } from "../../chain/logs";
+import { RpcError } from "../../errors";
 import {
   COURTESY_CALLED_TOPIC,
   EXITED_COURTESY_CALL_TOPIC,
   FUNDED_TOPIC,
   KEEP_CREATED_TOPIC,
-} from "./abis";
+} from "../abis";
 
 /**
  * Finding an operator's keeps. `members` is not indexed in BondedECDSAKeepCreated, so no log

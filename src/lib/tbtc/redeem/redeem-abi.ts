@@ -1,6 +1,6 @@
 import { ethers } from "ethers";
-import { DEPOSIT_ABI } from "./abis";
-import { ERC20_ABI, erc20Interface } from "../chain/erc20";
+import { DEPOSIT_ABI } from "../abis";
+import { ERC20_ABI, erc20Interface } from "../../chain/erc20";
 
 export { ERC20_ABI, erc20Interface };
 

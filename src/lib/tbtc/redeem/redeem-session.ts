@@ -1,13 +1,13 @@
 import type { Wallet } from "ethers";
-import { ConfigError } from "../errors";
-import { requireContract, type Config } from "../config";
-import { openSigningAccount, type SigningAccountOptions } from "../chain/session";
-import type { Alert } from "../alert/types";
-import type { KeepctlProvider } from "../chain/provider";
-import type { AccountLock } from "../chain/account-lock";
-import type { Journal } from "../chain/journal";
-import { connectFromConfig } from "./report";
-import { btcNetworkForChain, decodeBtcAddress, type DecodedBtcAddress } from "./btc-address";
+import { ConfigError } from "../../errors";
+import { requireContract, type Config } from "../../config";
+import { openSigningAccount, type SigningAccountOptions } from "../../chain/session";
+import type { Alert } from "../../alert/types";
+import type { KeepctlProvider } from "../../chain/provider";
+import type { AccountLock } from "../../chain/account-lock";
+import type { Journal } from "../../chain/journal";
+import { connectFromConfig } from "../read/report";
+import { btcNetworkForChain, decodeBtcAddress, type DecodedBtcAddress } from "../btc-address";
 import { JournaledSender, redeemEventOf, type RedeemEvent } from "./redeemer";
 import type { TbtcContracts } from "./redeem-facts";
 

@@ -1,4 +1,4 @@
-import { COURTESY_CALL_DURATION_SEC, State, stateName } from "./abis";
+import { COURTESY_CALL_DURATION_SEC, State, stateName } from "../abis";
 
 /**
  * Pure judgement of one deposit. No network: the reader gathers the facts, this decides.

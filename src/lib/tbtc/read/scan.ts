@@ -1,7 +1,7 @@
 import { ethers } from "ethers";
-import { SCAN_LOG_CONCURRENCY } from "../chain/logs";
-import { parseBlockHeader, readHead, type BlockHeader } from "../chain/preflight";
-import { COURTESY_CALL_DURATION_SEC, DEPOSIT_TERM_SEC, FINAL_STATES, State, stateName } from "./abis";
+import { SCAN_LOG_CONCURRENCY } from "../../chain/logs";
+import { parseBlockHeader, readHead, type BlockHeader } from "../../chain/preflight";
+import { COURTESY_CALL_DURATION_SEC, DEPOSIT_TERM_SEC, FINAL_STATES, State, stateName } from "../abis";
 import { cacheFile, emptyCache, loadCache, saveCache, type StoredLiveFacts, type TbtcCache } from "./cache";
 import { fetchPriceWeiPerSat, readContractCollateral, readDeposits, type DepositRef, type FixedFacts, type LiveFacts } from "./deposits";
 import { collateralBasisPoints } from "./health";

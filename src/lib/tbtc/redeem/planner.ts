@@ -2,9 +2,9 @@
  * Pure redemption planner: which at-risk deposits to redeem, by which path, in what order, with
  * the TBTC the wallet holds. No network; every input is a plain number read elsewhere.
  */
-import { State, stateName } from "./abis";
+import { State, stateName } from "../abis";
 
-export { State, stateName } from "./abis";
+export { State, stateName } from "../abis";
 
 /** TBTCConstants: the fee the redemption output leaves for the Bitcoin miners. */
 export const MIN_REDEMPTION_FEE_SATS = 2000n;

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { writableByOthers, writePrivateFile } from "../fs-safe";
+import { writableByOthers, writePrivateFile } from "../../fs-safe";
 
 /**
  * What a scan learned and need not learn again, one JSON file per chain + keep factory:

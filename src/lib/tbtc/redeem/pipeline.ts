@@ -1,7 +1,7 @@
 import { formatUnits } from "ethers";
-import { ExitCode, InsufficientFundsError } from "../errors";
-import type { Alert } from "../alert/types";
-import type { AuditLog } from "../audit";
+import { ExitCode, InsufficientFundsError } from "../../errors";
+import type { Alert } from "../../alert/types";
+import type { AuditLog } from "../../audit";
 import { planRedemptions, type Candidate, type Plan, type PlanPolicy } from "./planner";
 import { readCandidates, readTbtc, type KnownRisk, type TbtcContracts } from "./redeem-facts";
 import { estimatePlanGas, executePlan, settleJournal, type JournaledSender, type RedemptionOutcome } from "./redeemer";

@@ -1,9 +1,9 @@
 import { ethers } from "ethers";
-import { RevertError, RpcError, isRevert, shortMessageOf } from "../errors";
-import { parseData } from "../chain/preflight";
-import { depositInterface, keepInterface, systemInterface } from "./abis";
+import { RevertError, RpcError, isRevert, shortMessageOf } from "../../errors";
+import { parseData } from "../../chain/preflight";
+import { depositInterface, keepInterface, systemInterface } from "../abis";
 import { DEPOSIT_STATE_SLOT, DEPOSIT_THRESHOLDS_SLOT, decodeDepositSlots, getStorage, type SlotFacts } from "./deposit-slots";
-import { multicall, type ViewCall } from "../chain/multicall";
+import { multicall, type ViewCall } from "../../chain/multicall";
 
 /**
  * Reading deposits and their keeps. All reads go out in the same tick: deposit fields as storage

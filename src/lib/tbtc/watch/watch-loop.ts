@@ -1,24 +1,24 @@
-import type { Config } from "../config";
-import { KeepctlError, RpcError, shortMessageOf } from "../errors";
-import { redact } from "../redact";
-import type { AlertHub } from "../alert/hub";
-import type { Alert } from "../alert/types";
-import { DEFAULT_MAX_FAILED_PASSES, runLoop } from "../loop";
-import { sleep } from "../chain/sleep";
-import type { AuditLog } from "../audit";
-import type { KeepctlProvider } from "../chain/provider";
-import { AccountConflictError } from "../chain/nonce";
-import { State, stateName } from "./abis";
-import { depositWriteInterface } from "./redeem-abi";
-import { type KnownRisk, type TbtcContracts } from "./redeem-facts";
-import { settleJournal, type JournaledSender, type RedemptionOutcome } from "./redeemer";
-import { advanceRedemption, type RedemptionProgress } from "./progress";
-import { loadTbtcRun } from "./report";
+import type { Config } from "../../config";
+import { KeepctlError, RpcError, shortMessageOf } from "../../errors";
+import { redact } from "../../redact";
+import type { AlertHub } from "../../alert/hub";
+import type { Alert } from "../../alert/types";
+import { DEFAULT_MAX_FAILED_PASSES, runLoop } from "../../loop";
+import { sleep } from "../../chain/sleep";
+import type { AuditLog } from "../../audit";
+import type { KeepctlProvider } from "../../chain/provider";
+import { AccountConflictError } from "../../chain/nonce";
+import { State, stateName } from "../abis";
+import { depositWriteInterface } from "../redeem/redeem-abi";
+import { type KnownRisk, type TbtcContracts } from "../redeem/redeem-facts";
+import { settleJournal, type JournaledSender, type RedemptionOutcome } from "../redeem/redeemer";
+import { advanceRedemption, type RedemptionProgress } from "../redeem/progress";
+import { loadTbtcRun } from "../read/report";
 import { decideLoop, depositAlerts, dropRedeemedAlerts, needsCandidateRead, newBlockClock, nextPollDelayMs, observeHead, seedBlockClock, type BlockClock, type WatchPolicy, type WatchedDeposit } from "./watch-decide";
-import { parseBlockHeader, readHead, type BlockHeader } from "../chain/preflight";
+import { parseBlockHeader, readHead, type BlockHeader } from "../../chain/preflight";
 import { toQuantity } from "ethers";
-import { outcomeExitCode, runRedemptionPipeline } from "./pipeline";
-import type { WatchEvent } from "../events";
+import { outcomeExitCode, runRedemptionPipeline } from "../redeem/pipeline";
+import type { WatchEvent } from "../../events";
 
 /**
  * The `keepctl watch` loop: refresh -> judge -> courtesy calls -> redeem by policy -> submit

@@ -1,12 +1,12 @@
 import { ethers } from "ethers";
-import { ExitCode, KeepctlError, RevertError, shortMessageOf } from "../errors";
-import type { ActionSender, SendOptions, SendOutcome, SenderEvent, SettleOutcome } from "../chain/sender";
-import { AccountConflictError, type TxRequest } from "../chain/tx";
-import type { TransactionEvent, WarningEvent } from "../events";
-import { State, stateName } from "./abis";
+import { ExitCode, KeepctlError, RevertError, shortMessageOf } from "../../errors";
+import type { ActionSender, SendOptions, SendOutcome, SenderEvent, SettleOutcome } from "../../chain/sender";
+import { AccountConflictError, type TxRequest } from "../../chain/tx";
+import type { TransactionEvent, WarningEvent } from "../../events";
+import { State, stateName } from "../abis";
 import { outputValueBytes8LE, type Plan, type PlannedRedemption } from "./planner";
 import { depositWriteInterface, erc20Interface, vendingMachineInterface } from "./redeem-abi";
-import { encodeApproveData } from "../chain/erc20";
+import { encodeApproveData } from "../../chain/erc20";
 import { findRedemptionRequest, readDepositState, readTbtc, type TbtcContracts } from "./redeem-facts";
 
 /**

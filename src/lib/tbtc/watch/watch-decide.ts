@@ -1,8 +1,8 @@
-import type { Alert } from "../alert/types";
-import { State, stateName } from "./abis";
-import { redemptionTimes } from "./progress";
-import type { RedemptionOutcome } from "./redeemer";
-import { formatTbtc } from "./pipeline";
+import type { Alert } from "../../alert/types";
+import { State, stateName } from "../abis";
+import { redemptionTimes } from "../redeem/progress";
+import type { RedemptionOutcome } from "../redeem/redeemer";
+import { formatTbtc } from "../redeem/pipeline";
 
 /**
  * The pure half of `keepctl watch`: given one loop's readings (plain numbers), decide which

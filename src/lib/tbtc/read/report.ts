@@ -1,6 +1,6 @@
-import { connectWithConfig, type KeepctlProvider, type RpcStats } from "../chain/provider";
-import { headPolicyOf, preflightTbtc, type BlockHeader, type HeadPolicy, type TbtcPreflight } from "../chain/preflight";
-import { requireContract, type Config } from "../config";
+import { connectWithConfig, type KeepctlProvider, type RpcStats } from "../../chain/provider";
+import { headPolicyOf, preflightTbtc, type BlockHeader, type HeadPolicy, type TbtcPreflight } from "../../chain/preflight";
+import { requireContract, type Config } from "../../config";
 import { judgeDeposit, type Judgement } from "./health";
 import { loadOperatorDeposits, type OperatorDeposit, type TbtcReport } from "./scan";
 

@@ -1,9 +1,9 @@
 import { ethers } from "ethers";
-import { RpcError } from "../errors";
-import { getLogsChunked } from "../chain/logs";
-import { COURTESY_CALLED_TOPIC, COURTESY_CALL_DURATION_SEC, State } from "./abis";
-import { ethCall, fetchPriceWeiPerSat } from "./deposits";
-import { collateralBasisPoints } from "./health";
+import { RpcError } from "../../errors";
+import { getLogsChunked } from "../../chain/logs";
+import { COURTESY_CALLED_TOPIC, COURTESY_CALL_DURATION_SEC, State } from "../abis";
+import { ethCall, fetchPriceWeiPerSat } from "../read/deposits";
+import { collateralBasisPoints } from "../read/health";
 import { chooseRedemptionPath, type Candidate } from "./planner";
 import { depositWriteInterface as dep, erc20Interface, erc721Interface, REDEMPTION_REQUESTED_TOPIC, redemptionEventsInterface } from "./redeem-abi";
 

@@ -1,7 +1,7 @@
 import { ethers } from "ethers";
-import { KeepctlError, shortMessageOf } from "../errors";
-import { getLogsChunked } from "../chain/logs";
-import { State, stateName } from "./abis";
+import { KeepctlError, shortMessageOf } from "../../errors";
+import { getLogsChunked } from "../../chain/logs";
+import { State, stateName } from "../abis";
 import { depositWriteInterface, keepSignatureInterface, REDEMPTION_PROOF_TIMEOUT_SEC, REDEMPTION_SIGNATURE_TIMEOUT_SEC, SIGNATURE_SUBMITTED_TOPIC } from "./redeem-abi";
 import { findRedemptionRequest, headBlock, readDepositState, type TbtcContracts } from "./redeem-facts";
 import type { JournaledSender } from "./redeemer";
