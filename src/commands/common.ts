@@ -101,7 +101,9 @@ export function notBuilt(program: Command, name: string, summary: string): void 
  * config.ts splits and validates the addresses (KEEPCTL_OPERATORS when the flag is absent).
  */
 export function addOperatorOption(cmd: Command, what = "operator address"): Command {
-  return cmd.option("--operator <address>", `${what}; repeat or comma-separate (env KEEPCTL_OPERATORS)`, collect);
+  return cmd
+    .option("--operator <address>", `${what}; repeat or comma-separate (env KEEPCTL_OPERATORS)`, collect)
+    .option("--operators-file <file>", "file of operator addresses, one a line, # comments (env KEEPCTL_OPERATORS_FILE)");
 }
 
 /** `--no-cache` of the commands that scan for keeps (list-keeps, check). */
@@ -139,7 +141,8 @@ export function addSigningOptions(cmd: Command): Command {
     .option("--keystore <file>", "encrypted JSON keystore (env KEEPCTL_KEYSTORE); beats KEEPCTL_PRIVATE_KEY, the raw key for CI")
     .option("--password-file <file>", "keystore password file (env KEEPCTL_PASSWORD_FILE; else a hidden prompt on a terminal)")
     .option("--max-fee-gwei <gwei>", "hard cap on maxFeePerGas, never signed above (env KEEPCTL_MAX_FEE_GWEI; default 200)")
-    .option("--strict-perms", "a keystore or password file readable by group/others is an error, not a warning (env KEEPCTL_STRICT_PERMS)");
+    .option("--strict-perms", "a keystore or password file readable by group/others is an error, not a warning (env KEEPCTL_STRICT_PERMS)")
+    .option("--confirmations <n>", "blocks deep a mined transaction must be before its action is final; auto = the finalized block, else 12 (env KEEPCTL_CONFIRMATIONS)");
 }
 
 /** --metrics-addr and its companions, shared by watch and the EMP bots (docs/operations.md). */

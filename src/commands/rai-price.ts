@@ -1,17 +1,13 @@
 import { Command, Option } from "commander";
-import { UsageError } from "../lib/errors";
-import { echo, redact } from "../lib/redact";
+import { redact } from "../lib/redact";
+import { parseTimeInput } from "../lib/time-input";
 import { formatFixedPadded } from "../lib/fixed-point";
 import { raiPriceFromConfig, plotRates, type RaiPriceResult, type SourceChoice } from "../lib/rai";
 import { globalsOf, loadCommandConfig, outputOf, parseIntOption } from "./common";
 
-/** --at: unix seconds, or an ISO 8601 date/time (UTC unless it says otherwise). */
+/** --at: unix seconds, or ISO 8601 with its zone (lib/time-input.ts: never this machine's local time). */
 export function parseAt(raw: string): number {
-  const s = raw;
-  if (/^\d+$/.test(s)) return Number(s);
-  const ms = /^\d{4}-\d{2}-\d{2}/.test(s) ? Date.parse(s) : NaN;
-  if (!Number.isFinite(ms)) throw new UsageError(`--at must be unix seconds or an ISO date (e.g. 2021-06-01T00:00:00Z), got "${echo(raw)}"`);
-  return Math.floor(ms / 1000);
+  return parseTimeInput("--at", raw);
 }
 
 const iso = (t: number) => new Date(t * 1000).toISOString().replace(".000Z", "Z");
@@ -23,7 +19,7 @@ export function register(program: Command): void {
     .option("--rate-setter <addr>", "RateSetter address (default: contracts.RateSetter of the network/deployment)")
     .option("--subgraph-url <url>", "Reflexer subgraph GraphQL endpoint (env KEEPCTL_SUBGRAPH_URL; visible in ps: prefer --subgraph-url-file)")
     .option("--subgraph-url-file <file>", "file holding the subgraph URL (env KEEPCTL_SUBGRAPH_URL_FILE)")
-    .option("--at <time>", "price at this time: unix seconds or ISO date (default: latest block)", parseAt)
+    .option("--at <time>", "price at this time: unix seconds or ISO 8601 with a zone, e.g. 2021-06-01T00:00:00Z (default: latest block)", parseAt)
     .option("--window <seconds>", "TWAP length in seconds (default 28800)", parseIntOption("--window", 1, 31_536_000))
     .addOption(new Option("--source <source>", "where rates come from (default auto)").choices(["auto", "subgraph", "events"]))
     .option("--points", "list the rate observations the TWAP used")

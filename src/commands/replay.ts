@@ -148,8 +148,7 @@ async function replayRates(g: Record<string, unknown>, out: Output): Promise<voi
   const file = g.rates as string;
   const series = data.parseRatesCsv(readInput("--rates", file), echo(file));
   const from = g.from === undefined ? undefined : parseTimeOption("--from", g.from as string);
-  let to = g.to === undefined ? undefined : parseTimeOption("--to", g.to as string);
-  if (to !== undefined && /^\d{4}-\d{2}-\d{2}$/.test(g.to as string)) to += 86400 - 1;
+  const to = g.to === undefined ? undefined : parseTimeOption("--to", g.to as string);
   const { walk, carryIn } = data.selectRateWindow(series, from, to);
   const { runRatesReplay } = await import("../devnet/replay-rates");
   const { report, stats } = await runRatesReplay({ walk, carryIn, series, everyPoint: !!g.everyPoint, onProgress: (m) => out.info(m), signal: shutdown.signal });
@@ -164,8 +163,8 @@ export function register(program: Command): void {
     .description("walk a real ETH/BTC history through the real tBTC contracts (or RAI rates through the real EMP) on a devnet, with the bots in the loop")
     .option("--prices <file>", "CSV of timestamp,iso_time,eth_btc (e.g. data/ethbtc-2020-11_2021-06.csv)")
     .option("--rates <file>", "instead: CSV of timestamp,block,per_second_rate_ray (e.g. data/rai-redemption-rates-2022.csv): the RAI side, with the EMP bots")
-    .option("--from <time>", "first point: date (2020-12-20), ISO time or unix seconds (default: the file's first)")
-    .option("--to <time>", "last point; a date includes its whole day (default: the file's last)")
+    .option("--from <time>", "first point: unix seconds or ISO 8601 with a zone, e.g. 2020-12-20T00:00:00Z (default: the file's first)")
+    .option("--to <time>", "last point, same forms (default: the file's last)")
     .option("--step <n>", "walk every Nth point (default 1)", parseIntOption("--step", 1, 1000))
     .option("--portfolio <file>", 'JSON array of {"lotBtc": 5, "openAt": "2020-11-24T00:00:00Z", "label": "a"} (default: 1/5/10 BTC lots over the first two days)')
     .option("--tbtc <n>", "TBTC the operator holds for redemptions (default 20)", parseNumberOption("--tbtc", 0, 1000))
@@ -191,9 +190,8 @@ export function register(program: Command): void {
       const pricesFile = g.prices as string;
       const series = lib.parsePriceCsv(readInput("--prices", pricesFile), echo(pricesFile));
       const from = g.from === undefined ? undefined : lib.parseTimeOption("--from", g.from as string);
-      let to = g.to === undefined ? undefined : lib.parseTimeOption("--to", g.to as string);
-      if (to !== undefined && /^\d{4}-\d{2}-\d{2}$/.test(g.to as string)) to += 86400 - 1;
-      const window = lib.selectWindow(series, from, to);
+      const to = g.to === undefined ? undefined : lib.parseTimeOption("--to", g.to as string);
+          const window = lib.selectWindow(series, from, to);
       const step = (g.step as number | undefined) ?? 1;
       const points = lib.samplePoints(window, step);
       const portfolio = g.portfolio === undefined ? lib.defaultPortfolio(points[0].t) : lib.parsePortfolio(readInput("--portfolio", g.portfolio as string), echo(g.portfolio as string), points[0].t);

@@ -1,4 +1,5 @@
 import { UsageError } from "../lib/errors";
+import { parseTimeInput } from "../lib/time-input";
 
 /**
  * Plain-data side of `keepctl replay`: the price CSV, the window, the gaps and the portfolio file.
@@ -84,12 +85,9 @@ export function findGaps(points: Array<{ t: number }>, interval = HOUR): Gap[] {
   return gaps;
 }
 
-/** `--from` / `--to`: an ISO date or time (UTC) or unix seconds. */
+/** `--from` / `--to`: unix seconds or ISO 8601 with a zone (lib/time-input.ts). */
 export function parseTimeOption(flag: string, raw: string): number {
-  if (/^\d{9,12}$/.test(raw)) return Number(raw);
-  const ms = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(raw) ? `${raw}T00:00:00Z` : raw);
-  if (!Number.isFinite(ms) || !/^\d{4}-\d{2}-\d{2}/.test(raw)) throw new UsageError(`${flag}: expected a date like 2020-12-20, an ISO time or unix seconds, got "${raw.slice(0, 40)}"`);
-  return Math.floor(ms / 1000);
+  return parseTimeInput(flag, raw);
 }
 
 /** The points in [from, to] (a date-only `to` is inclusive of that whole day: pass its end). */

@@ -7,6 +7,12 @@ import { z } from "zod";
 import { ConfigError, UsageError } from "./errors";
 import { echo, redact, redactUrl, registerSecret, registerSecretUrl } from "./redact";
 import { PRESETS, devnetDeploymentPath, type DeploymentFile } from "./presets";
+import { KNOWN_CONTRACT_NAMES, USER_KEY_PREFIX, isKnownContractName } from "./contract-names";
+import { DEPLOYMENT_FILE_MAX_BYTES, validateDeployment } from "./deployment-schema";
+import { findDuplicateKey } from "./json-keys";
+import { closestName } from "./names";
+
+export { closestName } from "./names";
 
 /**
  * The only reader of process.env, .env and the config file. Every setting is one row of SETTINGS
@@ -46,6 +52,8 @@ export interface Setting<T = unknown> {
   merge?: "record";
   /** A list: a file form gives one item per line. */
   list?: boolean;
+  /** The file form also allows a comment after a value (`0xabc… # ops team`): values that can never hold a '#'. */
+  fileComments?: "trailing";
   describe: string;
 }
 
@@ -136,28 +144,50 @@ export function parseHttpUrl(raw: unknown): string {
 
 export const parseHttpUrls = (raw: unknown): string[] => parseList(raw).map(parseHttpUrl);
 
-/** {"Name": "0x.."} from JSON, or "Name=0x..,Name2=0x.." from env. */
+/**
+ * {"Name": "0x.."} from JSON, or "Name=0x..,Name2=0x.." from env. A name given twice (in any case)
+ * is refused with both values — last-wins once sent transactions to the wrong contract — and a
+ * name keepctl does not know (contract-names.ts) is refused with the closest known one.
+ */
 export function parseContracts(raw: unknown): Record<string, string> {
-  let obj: unknown = raw;
+  let entries: [string, unknown][];
   if (typeof raw === "string") {
     const s = scalarText(raw).trim();
     if (s.startsWith("{")) {
+      let obj: unknown;
       try {
         obj = JSON.parse(s);
       } catch {
         throw new Error("contracts: not valid JSON");
       }
+      if (!obj || typeof obj !== "object" || Array.isArray(obj)) throw new Error("contracts must map names to addresses");
+      const dup = findDuplicateKey(s, (p) => p.length === 0);
+      if (dup && dup.path.length === 0) throw duplicateContract(dup.first, dup.second);
+      entries = Object.entries(obj);
     } else {
-      obj = Object.fromEntries(parseList(s).map((kv) => {
+      entries = parseList(s).map((kv) => {
         const [name, addr, ...rest] = kv.split("=");
         if (!name || addr === undefined || rest.length) throw new Error(`contracts: expected Name=0x..., got "${echo(kv)}"`);
         return [name, addr];
-      }));
+      });
     }
+  } else {
+    if (!raw || typeof raw !== "object" || Array.isArray(raw)) throw new Error("contracts must map names to addresses");
+    entries = Object.entries(raw);
   }
-  if (!obj || typeof obj !== "object" || Array.isArray(obj)) throw new Error("contracts must map names to addresses");
+  // Duplicates first: with two values for one name, whichever address is checked next is not the point.
+  const seen = new Map<string, { key: string; value: string }>();
+  for (const [name, addr] of entries) {
+    const first = seen.get(name.toLowerCase());
+    if (first) throw duplicateContract(first, { key: name, value: String(addr) });
+    seen.set(name.toLowerCase(), { key: name, value: String(addr) });
+  }
   const out: Record<string, string> = {};
-  for (const [name, addr] of Object.entries(obj)) {
+  for (const [name, addr] of entries) {
+    if (!isKnownContractName(name)) {
+      const near = closestName(name, KNOWN_CONTRACT_NAMES);
+      throw new Error(`unknown contract name "${echo(name)}"${near ? ` (did you mean "${near}"?)` : ""}; names of your own must start with "${USER_KEY_PREFIX}"`);
+    }
     try {
       out[name] = parseAddress(addr);
     } catch {
@@ -165,6 +195,11 @@ export function parseContracts(raw: unknown): Record<string, string> {
     }
   }
   return out;
+}
+
+function duplicateContract(first: { key: string; value: string }, second: { key: string; value: string }): Error {
+  const names = first.key === second.key ? `"${echo(first.key)}"` : `"${echo(first.key)}" and "${echo(second.key)}"`;
+  return new Error(`contract ${names} given twice: ${echo(first.value)} and ${echo(second.value)}; give each name once`);
 }
 
 /** Non-negative decimal with at most 18 places, kept as text; `belowOne` restricts it to [0, 1). */
@@ -183,6 +218,17 @@ export function parseBoolean(raw: unknown): boolean {
   if (/^(1|true|yes)$/i.test(s)) return true;
   if (/^(0|false|no)$/i.test(s)) return false;
   throw new Error(`expected true or false, got "${echo(s)}"`);
+}
+
+/** "auto" (the `finalized` block tag, else 12 blocks) or a block count 0..10000. */
+export function parseConfirmations(raw: unknown): number | "auto" {
+  const s = scalarText(raw);
+  if (s === "auto") return "auto";
+  try {
+    return parseInteger(0, 10_000)(raw);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}; or "auto"`);
+  }
 }
 
 /** A PagerDuty integration key (32 characters on PagerDuty's side). Secret: the error never echoes it. */
@@ -243,11 +289,13 @@ export const SETTINGS: Setting[] = [
   { key: "rpcRetries", section: "rpc", field: "retries", env: ["KEEPCTL_RPC_RETRIES"], default: 3, describe: "attempts per RPC URL before failing over", schema: int(1, 20) },
   { key: "batchMaxCount", section: "rpc", env: ["KEEPCTL_BATCH_MAX_COUNT"], default: 100, describe: "JSON-RPC calls per batch (1 disables batching)", schema: int(1, 1000) },
   { key: "logChunkSize", section: "rpc", env: ["KEEPCTL_LOG_CHUNK_SIZE"], default: 5000, describe: "blocks per eth_getLogs call (shrinks on range errors)", schema: int(1) },
+  { key: "maxLagBlocks", section: "rpc", flag: "maxLag", env: ["KEEPCTL_MAX_LAG"], default: 3, describe: "blocks an RPC endpoint's head may trail the freshest one seen before it is set aside (0 = no check)", schema: int(0, 1_000_000) },
   { key: "maxHeadAgeSec", section: "rpc", env: ["KEEPCTL_MAX_HEAD_AGE"], default: (v: Record<string, unknown>) => ([31337, 1337].includes(v.chainId as number) ? 0 : 600), describe: "oldest chain head (s) a run may judge from; 0 = no limit (default 0 on local dev chains, whose clock is moved)", schema: int(0, 31_536_000) },
   // ---- tBTC ----
   { key: "contracts", section: "tbtc", env: ["KEEPCTL_CONTRACTS"], default: {}, merge: "record", describe: "contract addresses by name", schema: rule(parseContracts) },
   { key: "startBlock", section: "tbtc", env: ["KEEPCTL_START_BLOCK", "MINBLOCK"], default: 0, describe: "first block of log scans", schema: int(0) },
-  { key: "operators", section: "tbtc", flag: "operator", env: ["KEEPCTL_OPERATORS", "OPERATORS"], default: [], list: true, describe: "operator addresses", schema: rule(parseAddressList) },
+  { key: "operators", section: "tbtc", flag: "operator", env: ["KEEPCTL_OPERATORS", "OPERATORS"], default: [], list: true, fileComments: "trailing",
+    fileForm: { flag: "operatorsFile", env: "KEEPCTL_OPERATORS_FILE" }, describe: "operator addresses (the file form: one a line, # comments)", schema: rule(parseAddressList) },
   { key: "warnThreshold", section: "tbtc", flag: "threshold", env: ["KEEPCTL_WARN_THRESHOLD", "COLLATERALISATION_THRESHOLD"], default: 130,
     describe: "collateralization % below which a deposit is at risk", schema: num(100, 1000) },
   { key: "btcAddress", section: "tbtc", flag: "btcAddress", env: ["KEEPCTL_BTC_ADDRESS", "BTC_ADDRESS"], describe: "BTC address redemptions pay out to (P2WPKH, P2WSH, P2PKH, P2SH)",
@@ -270,6 +318,8 @@ export const SETTINGS: Setting[] = [
   { key: "rebroadcastMs", section: "signing", env: ["KEEPCTL_REBROADCAST_MS"], default: 10000, describe: "rebroadcast the same signed tx when the node knows none of its hashes, this often (ms)", schema: int(10, 3_600_000) },
   { key: "replaceAfterSec", section: "signing", env: ["KEEPCTL_REPLACE_AFTER"], default: 60, describe: "re-price a sent tx at the same nonce when not mined this long after the last send (s)", schema: int(1, 86_400) },
   { key: "replacementPct", section: "signing", env: ["KEEPCTL_REPLACEMENT_PCT"], default: 10, describe: "least rise of both fee fields the node accepts for a replacement (%)", schema: num(1, 1000) },
+  { key: "confirmations", section: "signing", flag: "confirmations", env: ["KEEPCTL_CONFIRMATIONS"], default: "auto",
+    describe: "blocks deep a mined transaction must be before its action counts as final; auto = the node's finalized block, else 12", schema: rule(parseConfirmations) },
   { key: "lockDir", section: "signing", env: ["KEEPCTL_LOCK_DIR"], describe: "machine-wide directory of per-account send locks (default <tmpdir>/keepctl-locks)", schema: rule(parsePath) },
   { key: "keystore", section: "signing", flag: "keystore", env: ["KEEPCTL_KEYSTORE"], describe: "encrypted JSON keystore of the signing account", schema: rule(parsePath) },
   { key: "passwordFile", section: "signing", flag: "passwordFile", env: ["KEEPCTL_PASSWORD_FILE"], describe: "file holding the keystore password", schema: rule(parsePath) },
@@ -317,7 +367,7 @@ export function knownFileKeys(): string[] {
 
 // ---- sections ---------------------------------------------------------------------------------
 
-export interface RpcSection { urls: string[]; chainId: number; timeoutMs: number; retries: number; batchMaxCount: number; logChunkSize: number; maxHeadAgeSec: number }
+export interface RpcSection { urls: string[]; chainId: number; timeoutMs: number; retries: number; batchMaxCount: number; logChunkSize: number; maxHeadAgeSec: number; maxLagBlocks: number }
 export type KeySource = "keystore" | "private-key" | "none";
 export interface SigningSection {
   /** Which key signs; see keySourceRule below. */
@@ -332,6 +382,8 @@ export interface SigningSection {
   rebroadcastMs: number;
   replaceAfterSec: number;
   replacementPct: number;
+  /** Blocks deep a receipt must be before its journal entry is final; "auto": the finalized tag, else 12. */
+  confirmations: number | "auto";
   lockDir?: string;
 }
 export interface AlertsSection {
@@ -400,43 +452,54 @@ interface Layer { source: Source; values: Record<string, unknown>; origin: (key:
 
 const kebab = (s: string) => "--" + s.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 
+/** Bigger than this is not a config or deployment file: refused before it is read whole (exit 3). */
+export const JSON_FILE_MAX_BYTES = DEPLOYMENT_FILE_MAX_BYTES;
+
+class TooBigError extends Error {}
+
+/** At most `max` bytes of `file`; a larger one is refused without reading (or parsing) the rest. */
+function readCapped(file: string, max: number): string {
+  const fd = fs.openSync(file, "r");
+  try {
+    const st = fs.fstatSync(fd);
+    if (st.isFile() && st.size > max) throw new TooBigError(`${st.size} bytes`);
+    // Not a regular file (a pipe): read one byte past the cap to know.
+    const buf = Buffer.alloc(max + 1);
+    let n = 0;
+    for (let r = -1; r !== 0 && n < buf.length; n += r) r = fs.readSync(fd, buf, n, buf.length - n, null);
+    if (n > max) throw new TooBigError(`more than ${max} bytes`);
+    return buf.subarray(0, n).toString("utf8");
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 function readJson(file: string, what: string, hint: string): Record<string, unknown> {
   let text: string;
   try {
-    text = fs.readFileSync(file, "utf8");
+    text = readCapped(file, JSON_FILE_MAX_BYTES);
   } catch (e) {
+    if (e instanceof TooBigError) {
+      throw new ConfigError(`${what} ${file} is ${e.message}, over the ${JSON_FILE_MAX_BYTES / 1024 / 1024} MiB cap: not a ${what}`, { code: "FILE_TOO_BIG", hint });
+    }
     throw new ConfigError(`cannot read ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { hint, cause: e });
   }
+  let v: unknown;
   try {
-    const v = JSON.parse(text);
+    v = JSON.parse(text);
     if (!v || typeof v !== "object" || Array.isArray(v)) throw new Error("not a JSON object");
-    return v as Record<string, unknown>;
   } catch (e) {
     throw new ConfigError(`${what} ${file} is not a valid JSON object: ${(e as Error).message}`, { hint, cause: e });
   }
-}
-
-/** Edit distance, for "did you mean". */
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)] as number[]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
+  // JSON.parse keeps the last of two equal keys: refuse, naming both (contract names in any case).
+  const dup = findDuplicateKey(text, (p) => p.length === 1 && p[0] === "contracts");
+  if (dup) {
+    const where = [...dup.path, dup.second.key].join(".");
+    const values = dup.path[0] === "contracts" ? `: ${echo(dup.first.value)} and ${echo(dup.second.value)}` : "";
+    const names = dup.first.key === dup.second.key ? `"${echo(where)}"` : `"${echo([...dup.path, dup.first.key].join("."))}" and "${echo(where)}"`;
+    throw new ConfigError(`${what} ${file}: key ${names} given twice${values}`, { code: "DUPLICATE_KEY", hint: "give each key once: JSON keeps only the last, silently" });
   }
-  return d[a.length][b.length];
-}
-
-/** The closest known name, if close enough to be a typo (case-insensitive). */
-export function closestName(name: string, known: string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const k of known) {
-    const dd = distance(name.toLowerCase(), k.toLowerCase());
-    if (dd < bestD) { best = k; bestD = dd; }
-  }
-  return best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+  return v as Record<string, unknown>;
 }
 
 function unknownNameError(what: string, name: string, known: string[], hint: string): ConfigError {
@@ -445,14 +508,14 @@ function unknownNameError(what: string, name: string, known: string[], hint: str
 }
 
 /** A file form's content: one value per line; blank lines and # comments are skipped. */
-function readValueFile(file: string, origin: string, list: boolean): string | string[] {
+function readValueFile(file: string, origin: string, list: boolean, comments?: "trailing"): string | string[] {
   let text: string;
   try {
     text = fs.readFileSync(path.resolve(expandHome(file)), "utf8");
   } catch (e) {
     throw new ConfigError(`cannot read ${origin}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { hint: "give a readable file with one value per line" });
   }
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"));
+  const lines = text.split(/\r?\n/).map((l) => (comments === "trailing" ? l.replace(/#.*$/, "") : l).trim()).filter((l) => l !== "" && !l.startsWith("#"));
   if (lines.length === 0) throw new ConfigError(`${origin} holds no value`, { hint: "put one value per line in the file" });
   if (!list && lines.length > 1) throw new ConfigError(`${origin} holds ${lines.length} lines, expected one value`, { hint: "put exactly one value in the file" });
   return list ? lines : lines[0];
@@ -494,7 +557,7 @@ function layerValue(s: Setting, layer: Layer): { raw: unknown; origin: string } 
     if (f !== undefined) {
       const origin = `${kebab(s.fileForm!.flag!)} ${echo(f)}`;
       if (typeof f !== "string" || f === "") throw new UsageError(`empty value (from ${kebab(s.fileForm!.flag!)})`);
-      return { raw: readValueFile(f, origin, !!s.list), origin };
+      return { raw: readValueFile(f, origin, !!s.list, s.fileComments), origin };
     }
     return v === undefined ? undefined : { raw: v, origin: kebab(s.flag!) };
   }
@@ -509,7 +572,7 @@ function layerValue(s: Setting, layer: Layer): { raw: unknown; origin: string } 
       const f = String(layer.values[fileEnv]);
       if (f === "") throw new UsageError(`empty value (from ${layer.origin(fileEnv)})`);
       const origin = `${layer.origin(fileEnv)}=${echo(f)}`;
-      return { raw: readValueFile(f, origin, !!s.list), origin };
+      return { raw: readValueFile(f, origin, !!s.list, s.fileComments), origin };
     }
     return direct ? { raw: layer.values[direct], origin: layer.origin(direct) } : undefined;
   }
@@ -610,6 +673,7 @@ export function loadConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEn
   if (deploymentRaw) {
     cfg.deploymentFile = path.resolve(cwd, expandHome(deploymentRaw));
     const d = readJson(cfg.deploymentFile, "deployment file", "fix --deployment / KEEPCTL_DEPLOYMENT, or run `keepctl devnet` to write one") as DeploymentFile;
+    validateDeployment(d, cfg.deploymentFile);
     cfg.deployment = d;
     const values: Record<string, unknown> = {
       chainId: d.chainId, contracts: d.contracts, operators: d.operators, startBlock: d.deploymentBlock,

@@ -2,6 +2,7 @@ import { formatUnits } from "ethers";
 import { stampText, type Output } from "./output";
 import type { TxEvent } from "./chain/tx-types";
 import type { SettleOutcome } from "./chain/sender";
+import type { ReorgFinding } from "./chain/reconcile";
 import type { AlertLevel } from "./alert/types";
 import type { RedemptionProgress } from "./tbtc/redeem/progress";
 import type { LiquidationDecision } from "./uma/liquidation-strategy";
@@ -38,6 +39,8 @@ export type TransactionEvent =
   | ({ type: "pending"; label: string; nonce?: number; hashes: string[]; message?: string } & ActionRef)
   /** An action an earlier run left in flight, settled from the chain (never signed again). */
   | ({ type: "recovered"; status: SettleOutcome["status"] } & ActionRef)
+  /** A journaled "mined" a reorg took back or moved: re-mined elsewhere, sent again, or no longer possible. */
+  | ({ type: "reorged" } & Omit<ReorgFinding, "meta"> & ActionRef)
   | { type: "journal-settled"; keys: string[] };
 
 /** Something the operator should read; the context fields say what it is about. */
@@ -120,6 +123,15 @@ export function eventLine(ev: KeepctlEvent): EventLine | undefined {
       return { text: `${ev.label} failed: ${ev.error}`, warn: true };
     case "recovered":
       return { text: `journal: ${ev.key} was in flight; on chain it is ${ev.status}` };
+    case "reorged":
+      return {
+        text: ev.outcome === "re-mined"
+          ? `reorg: ${ev.key} (nonce ${ev.nonce}) ${ev.hash} is now in ${ev.detail}`
+          : ev.outcome === "rebroadcast"
+            ? `reorg: ${ev.key} (nonce ${ev.nonce}) ${ev.hash} left the chain (was in block ${ev.blockNumber ?? "?"}); the same signed transaction was sent again${ev.detail ? ` (${ev.detail})` : ""}`
+            : `reorg: ${ev.key} (nonce ${ev.nonce}) ${ev.hash} left the chain (was in block ${ev.blockNumber ?? "?"}) and is no longer possible: ${ev.detail}`,
+        warn: true,
+      };
     case "journal-settled":
       return { text: `journal: settled ${ev.keys.join(", ")}` };
     case "warning":

@@ -1,4 +1,5 @@
 import { redactUrl } from "../redact";
+import { freshestFirst } from "./head-lag";
 
 /**
  * Memory of which RPC endpoints work. Without it every call started at a dead primary again and
@@ -22,6 +23,10 @@ export interface EndpointStats {
   failures: number;
   lastError: string | null;
   lastFailureAt: number | null;
+  /** The latest block number it answered (head census or a batch's head), null before any. */
+  head: number | null;
+  /** Cool-downs started because its head trailed the freshest endpoint's. */
+  lagCoolDowns: number;
 }
 
 export interface EndpointPoolOptions {
@@ -43,8 +48,12 @@ export class Endpoint {
   probing?: Promise<boolean>;
   /** Told of every HTTP attempt at this endpoint (ms, ok); the metrics exporter listens here. */
   readonly observers = new Set<(ms: number, ok: boolean) => void>();
-  constructor(readonly url: string) {
-    this.stats = { url: redactUrl(url), state: "healthy", coolingUntil: null, strikes: 0, coolDowns: 0, httpRequests: 0, failures: 0, lastError: null, lastFailureAt: null };
+  /** Why the current cool-down started: a failure, or a head behind the freshest. */
+  demotedFor?: "failure" | "lag";
+  /** Seconds the server's clock (HTTP Date) was ahead of this machine's, at its last answer. */
+  clockSkewSec?: number;
+  constructor(readonly url: string, readonly index = 0) {
+    this.stats = { url: redactUrl(url), state: "healthy", coolingUntil: null, strikes: 0, coolDowns: 0, httpRequests: 0, failures: 0, lastError: null, lastFailureAt: null, head: null, lagCoolDowns: 0 };
   }
   get label(): string {
     return this.stats.url;
@@ -58,8 +67,11 @@ export class EndpointPool {
   private readonly onWarning?: (message: string) => void;
   readonly now: () => number;
 
-  constructor(urls: readonly string[], opts: EndpointPoolOptions = {}) {
-    this.endpoints = urls.map((u) => new Endpoint(u));
+  /** The freshest head any endpoint answered since the last census (see observeHead). */
+  best?: { number: number; endpoint: Endpoint };
+
+  constructor(urls: readonly string[], opts: EndpointPoolOptions & { endpoints?: Endpoint[] } = {}) {
+    this.endpoints = opts.endpoints ?? urls.map((u, i) => new Endpoint(u, i));
     this.coolDownMs = opts.coolDownMs ?? DEFAULT_COOL_DOWN_MS;
     this.maxCoolDownMs = Math.max(this.coolDownMs, opts.maxCoolDownMs ?? DEFAULT_MAX_COOL_DOWN_MS);
     this.onWarning = opts.onWarning;
@@ -91,7 +103,8 @@ export class EndpointPool {
    */
   next(tried: ReadonlySet<Endpoint>): Endpoint | undefined {
     const left = this.endpoints.filter((e) => !tried.has(e));
-    const usable = left.find((e) => !this.isCooling(e));
+    // The freshest head first (known from the pass's head census), then the configured order.
+    const usable = freshestFirst(left.filter((e) => !this.isCooling(e)).map((e) => ({ e, index: e.index, head: e.stats.head ?? undefined })))[0]?.e;
     if (usable) return usable;
     return [...left].sort((a, b) => (a.stats.lastFailureAt ?? 0) - (b.stats.lastFailureAt ?? 0))[0];
   }
@@ -104,27 +117,59 @@ export class EndpointPool {
   succeeded(e: Endpoint, how: "call" | "probe"): void {
     e.stats.state = "healthy";
     e.stats.coolingUntil = null;
+    e.demotedFor = undefined;
     // A probe only re-admits; the backoff is forgiven once the endpoint carries a real call.
     if (how === "call") e.stats.strikes = 0;
   }
 
   /** Records a failure; starts a new cool-down (and warns) unless one is already running. */
   failed(e: Endpoint, reason: string, retryAfterMs?: number): void {
+    const ms = this.coolDown(e, reason, "failure", retryAfterMs);
+    // With one endpoint the call's own error says it all; with several, failover would hide it.
+    if (ms !== undefined && this.endpoints.length > 1) {
+      this.onWarning?.(`RPC endpoint ${e.label} failed (${reason}); other endpoints are used first for ${formatSeconds(ms)}`);
+    }
+  }
+
+  /** A head this endpoint answered: the freshest so far becomes the bar the others are held to. */
+  observeHead(e: Endpoint, n: number): void {
+    e.stats.head = n;
+    if (!this.best || n > this.best.number) this.best = { number: n, endpoint: e };
+  }
+
+  /** A new census: the bar is what the endpoints answer now (a chain reset on a devnet lowers it). */
+  resetBest(): void {
+    this.best = undefined;
+  }
+
+  /**
+   * Its head trails the freshest by `lag` blocks: set aside like a failing endpoint (same doubling
+   * cool-down), with one warning per cool-down naming it, its lag and who is ahead.
+   */
+  lagging(e: Endpoint, lag: number): void {
+    const reason = `its head is ${lag} blocks behind`;
+    const ms = this.coolDown(e, reason, "lag");
+    if (ms === undefined) return;
+    e.stats.lagCoolDowns++;
+    const ahead = this.best && this.best.endpoint !== e ? `block ${this.best.number} at ${this.best.endpoint.label}` : `block ${this.best?.number ?? "?"}`;
+    this.onWarning?.(`RPC endpoint ${e.label} is lagging: its head ${e.stats.head ?? "?"} is ${lag} blocks behind ${ahead}; it is not used for ${formatSeconds(ms)}`);
+  }
+
+  /** Starts a cool-down; its length, or undefined when one was already running (no new warning). */
+  private coolDown(e: Endpoint, reason: string, why: "failure" | "lag", retryAfterMs?: number): number | undefined {
     const now = this.now();
     e.stats.failures++;
     e.stats.lastError = reason;
     e.stats.lastFailureAt = now;
-    if (this.isCooling(e)) return; // a concurrent call, or the last resort while everything cools
+    if (this.isCooling(e)) return undefined; // a concurrent call, or the last resort while everything cools
     const backoff = Math.min(this.maxCoolDownMs, this.coolDownMs * 2 ** Math.min(e.stats.strikes, 30));
     const ms = Math.min(this.maxCoolDownMs, Math.max(backoff, retryAfterMs ?? 0));
     e.stats.strikes++;
     e.stats.coolDowns++;
     e.stats.state = "cooling";
     e.stats.coolingUntil = now + ms;
-    // With one endpoint the call's own error says it all; with several, failover would hide it.
-    if (this.endpoints.length > 1) {
-      this.onWarning?.(`RPC endpoint ${e.label} failed (${reason}); other endpoints are used first for ${formatSeconds(ms)}`);
-    }
+    e.demotedFor = why;
+    return ms;
   }
 }
 

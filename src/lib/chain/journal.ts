@@ -29,6 +29,10 @@ export interface JournalEntry {
   minedHash?: string;
   status?: number;
   blockNumber?: number;
+  /** The block the receipt was in (a reorg that re-mines it elsewhere changes it). */
+  blockHash?: string;
+  /** The receipt was at least the confirmation depth deep: its block is no longer re-read. */
+  final?: boolean;
   reason?: string;
   meta?: Record<string, unknown>;
   createdAt: string;
@@ -44,9 +48,15 @@ interface Line {
   minedHash?: string;
   status?: number;
   blockNumber?: number;
+  blockHash?: string;
+  final?: boolean;
+  /** The mined tx left the chain (a reorg): the entry is back to "sent", its signed txs kept. */
+  reorged?: string;
   reason?: string;
   meta?: Record<string, unknown>;
 }
+
+const MINED_FIELDS = ["minedHash", "status", "blockNumber", "blockHash", "final"] as const;
 
 export class JournalInFlightError extends KeepctlError {
   constructor(key: string) {
@@ -89,13 +99,16 @@ export class Journal {
         // A new round of a repeatable action: the earlier round's txs are not this round's. Kept,
         // a restart would settle the new round by the OLD round's receipt and never send it.
         entry.attempts = [];
-        for (const k of ["minedHash", "status", "blockNumber", "reason"] as const) delete entry[k];
+        for (const k of [...MINED_FIELDS, "reason"] as const) delete entry[k];
       }
+      // Reorged out: what was mined is not any more; the signed txs stay, to be sent again.
+      if (line.reorged !== undefined) for (const k of MINED_FIELDS) delete entry[k];
       entry.state = line.state;
       entry.updatedAt = line.at;
       if (line.account) entry.account = line.account;
       if (line.attempt && !entry.attempts.some((a) => a.hash === line.attempt!.hash)) entry.attempts.push(line.attempt);
-      for (const k of ["minedHash", "status", "blockNumber", "reason", "meta"] as const) if (line[k] !== undefined) (entry as unknown as Record<string, unknown>)[k] = line[k];
+      for (const k of [...MINED_FIELDS, "reason", "meta"] as const) if (line[k] !== undefined) (entry as unknown as Record<string, unknown>)[k] = line[k];
+      if (line.reorged !== undefined) entry.reason = line.reorged;
       map.set(line.key, entry);
     });
     return map;
@@ -143,14 +156,27 @@ export class Journal {
   recordSent(key: string): void {
     this.append({ key, state: "sent" });
   }
-  recordMined(key: string, receipt: Pick<TransactionReceipt, "hash" | "status" | "blockNumber">): void {
-    this.append({ key, state: "mined", minedHash: receipt.hash, status: receipt.status ?? 0, blockNumber: receipt.blockNumber });
+  recordMined(key: string, receipt: Pick<TransactionReceipt, "hash" | "status" | "blockNumber"> & { blockHash?: string }): void {
+    this.append({ key, state: "mined", minedHash: receipt.hash, status: receipt.status ?? 0, blockNumber: receipt.blockNumber, blockHash: receipt.blockHash });
+  }
+  /** Its receipt is confirmation-deep (or finalized): "done" is now a chain fact, not re-read again. */
+  recordFinal(key: string, at: { blockNumber: number; blockHash?: string }): void {
+    this.append({ key, state: "mined", final: true, blockNumber: at.blockNumber, blockHash: at.blockHash });
+  }
+  /** The mined tx is no longer in the chain: back to "sent" (its signed txs kept), settled like a lost broadcast. */
+  recordReorged(key: string, reason: string): void {
+    this.append({ key, state: "sent", reorged: redact(reason) });
   }
   recordFailed(key: string, reason: string): void {
     this.append({ key, state: "failed", reason: redact(reason) });
   }
   recordSkipped(key: string, reason: string): void {
     this.append({ key, state: "skipped", reason: redact(reason) });
+  }
+
+  /** Mined entries of `account` (final ones too): what a reorg may take back. */
+  mined(account: string): JournalEntry[] {
+    return [...this.entries().values()].filter((e) => e.state === "mined" && e.account?.toLowerCase() === account.toLowerCase());
   }
 
   /** Entries a crash may have left with a tx in flight (optionally for one account). */
@@ -166,7 +192,7 @@ export class Journal {
       beforeBroadcast: (rawTx, hash, nonce) => this.recordSending(key, { rawTx, hash, nonce }),
       onEvent: (ev: TxEvent) => {
         if (ev.type === "sent" || ev.type === "replaced") this.recordSent(key);
-        else if (ev.type === "mined") this.append({ key, state: "mined", minedHash: ev.hash, status: ev.status, blockNumber: ev.blockNumber });
+        else if (ev.type === "mined") this.append({ key, state: "mined", minedHash: ev.hash, status: ev.status, blockNumber: ev.blockNumber, blockHash: ev.blockHash });
         // Only a failure that proves none of our hashes can still mine ends the entry; a lost
         // answer, a read error or a deadline leaves it "sent", to be settled from the chain.
         else if (ev.type === "failed" && ev.final) this.recordFailed(key, ev.error);

@@ -96,6 +96,12 @@ export class NonceTracker {
     return n;
   }
 
+  /** Our tx at `nonce` left the chain (a reorg) and is not sent again: the nonce is free for the next one. */
+  release(nonce: number): void {
+    if (this.lastUsed !== undefined && this.lastUsed >= nonce) this.lastUsed = nonce > 0 ? nonce - 1 : undefined;
+    if (this.baseline !== undefined && this.baseline > nonce) this.baseline = nonce;
+  }
+
   /** After "nonce too high": a gap the node will not fill; trust the node's count again. */
   reset(): void {
     this.lastUsed = undefined;

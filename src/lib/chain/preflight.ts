@@ -1,5 +1,6 @@
 import { ethers } from "ethers";
 import { ConfigError, RpcError, UsageError, isRevert } from "../errors";
+import { explainFuture, explainStale, type ClockEvidence } from "./head-clock";
 
 /**
  * Before a command judges anything from the chain it proves the chain can be judged from: a head
@@ -76,11 +77,15 @@ export interface HeadPolicy {
   stale: "error" | "warn";
   /** This machine's time (tests). */
   now?: number;
+  /** What else the process saw (head-clock.ts): chooses the words of a stale-head refusal. */
+  evidence?: ClockEvidence;
+  /** Blocks another endpoint must be ahead to count as "ahead" (the --max-lag). */
+  maxLag?: number;
 }
 
 /** The policy of a loaded config (structural, so this module needs no config import). */
-export function headPolicyOf(rpc: { chainId: number; maxHeadAgeSec: number }, stale: HeadPolicy["stale"]): HeadPolicy {
-  return { chainId: rpc.chainId, maxAgeSec: rpc.maxHeadAgeSec, stale };
+export function headPolicyOf(rpc: { chainId: number; maxHeadAgeSec: number; maxLagBlocks?: number }, stale: HeadPolicy["stale"]): HeadPolicy {
+  return { chainId: rpc.chainId, maxAgeSec: rpc.maxHeadAgeSec, stale, maxLag: rpc.maxLagBlocks };
 }
 
 const iso = (t: number) => new Date(t * 1000).toISOString().replace(".000Z", "Z");
@@ -88,24 +93,35 @@ const iso = (t: number) => new Date(t * 1000).toISOString().replace(".000Z", "Z"
 /**
  * Judges the head's time: from the future (beyond clock skew) is junk, exit 4, except on local dev
  * chains; older than `maxAgeSec` is a stuck or lagging node: exit 4 (STALE_HEAD) or a warning.
+ * The words say which is likelier at fault (head-clock.ts): this machine's clock, the node, or
+ * all endpoints; the refusal itself does not depend on it.
  */
 export function judgeHead(head: BlockHeader, p: HeadPolicy): string[] {
   const now = p.now ?? Math.floor(Date.now() / 1000);
   if (!LOCAL_CHAIN_IDS.has(p.chainId) && head.timestamp > now + FUTURE_TOLERANCE_SEC) {
-    throw new RpcError(`the RPC node's latest block ${head.number} is dated ${iso(head.timestamp)}, ${head.timestamp - now} s in the future`, {
+    const v = explainFuture({ now, head, toleranceSec: FUTURE_TOLERANCE_SEC, evidence: p.evidence });
+    throw new RpcError(`the RPC node's latest block ${head.number} is dated ${iso(head.timestamp)}, ${head.timestamp - now} s in the future by this machine's clock, ${v.reason}`, {
       code: "BAD_RESPONSE",
-      hint: "check this machine's clock; otherwise the endpoint answers junk: point --rpc-url at a working node",
+      hint: v.hint,
+      details: { likely: v.likely },
     });
   }
   const age = now - head.timestamp;
   if (p.maxAgeSec > 0 && age > p.maxAgeSec) {
-    const msg = `the RPC node's latest block ${head.number} is ${age} s old (${iso(head.timestamp)}; limit ${p.maxAgeSec} s): the node is stuck or not synced`;
+    const v = explainStale({ now, head, maxAgeSec: p.maxAgeSec, evidence: p.evidence, maxLag: p.maxLag });
+    const msg = `the RPC node's latest block ${head.number} is ${age} s old by this machine's clock (${iso(head.timestamp)}; limit ${p.maxAgeSec} s); ${v.reason}`;
     if (p.stale === "error") {
-      throw new RpcError(msg, { code: "STALE_HEAD", hint: "point --rpc-url at a synced node, or raise KEEPCTL_MAX_HEAD_AGE (0 = no limit)" });
+      throw new RpcError(msg, { code: "STALE_HEAD", hint: v.hint, details: { likely: v.likely } });
     }
     return [msg];
   }
   return [];
+}
+
+/** The stale-head evidence a KeepctlProvider collected (other endpoints' heads, servers' clocks). */
+export function evidenceOf(provider: object): ClockEvidence | undefined {
+  const p = provider as { headEvidence?: () => ClockEvidence };
+  return typeof p.headEvidence === "function" ? p.headEvidence() : undefined;
 }
 
 // ---- contract probes -----------------------------------------------------------------------------
@@ -369,7 +385,7 @@ export async function preflightTbtc(provider: ethers.JsonRpcProvider, o: TbtcPre
   for (const p of [head, probed, keepCount, ...depositChecks.flatMap((c) => [c.code, c.exists])]) p?.catch(() => undefined);
 
   const h = await head;
-  const warnings = judgeHead(h, o.policy);
+  const warnings = judgeHead(h, { ...o.policy, evidence: o.policy.evidence ?? evidenceOf(provider) });
   await probed;
   markProbed(provider, probes);
   checkStartBlock(o.startBlock, h);
@@ -407,7 +423,7 @@ export async function preflightEmp(provider: ethers.JsonRpcProvider, o: { emp: s
   const probed = runProbes(provider, probes);
   head.catch(() => undefined);
   probed.catch(() => undefined);
-  const warnings = judgeHead(await head, o.policy);
+  const warnings = judgeHead(await head, { ...o.policy, evidence: o.policy.evidence ?? evidenceOf(provider) });
   const answers = await probed;
   const [, [collateral], [synthetic]] = answers.get(emp)!;
   await runProbes(provider, [erc20Probe("collateral token", collateral as string, o.emp), erc20Probe("synthetic token", synthetic as string, o.emp)]);
@@ -421,7 +437,7 @@ export async function preflightRateSetter(provider: ethers.JsonRpcProvider, o: {
   head.catch(() => undefined);
   probed.catch(() => undefined);
   const h = await head;
-  const warnings = judgeHead(h, o.policy);
+  const warnings = judgeHead(h, { ...o.policy, evidence: o.policy.evidence ?? evidenceOf(provider) });
   await probed;
   return { head: h, warnings };
 }

@@ -4,6 +4,7 @@ import { redact } from "../redact";
 import { Endpoint, EndpointPool, type EndpointStats } from "./endpoint-pool";
 import { sleep } from "./sleep";
 import { parseQuantity } from "./preflight";
+import { isLagging, judgeLag } from "./head-lag";
 
 export type { EndpointStats } from "./endpoint-pool";
 
@@ -41,11 +42,20 @@ export interface ConnectOptions {
    * it proved the chain: the same refusal, one round trip fewer. Needs a chain id to expect.
    */
   chainCheck?: "first" | "batched";
+  /**
+   * Blocks an endpoint's head may trail the freshest one before it is set aside (default 3; 0 =
+   * no check). Compared only with several endpoints: each pass asks all of them for their head,
+   * and every read batch carries an eth_blockNumber that proves the answer's freshness.
+   */
+  maxLagBlocks?: number;
 }
 
 export const DEFAULT_TIMEOUT_MS = 15_000;
 export const DEFAULT_RETRIES = 3;
 export const DEFAULT_BATCH_MAX_COUNT = 100;
+export const DEFAULT_MAX_LAG_BLOCKS = 3;
+/** The id of the head check added to a read batch (stripped before ethers sees the answers). */
+const HEAD_CHECK_ID = "keepctl-head";
 const BROADCAST = "eth_sendRawTransaction";
 const MAX_BACKOFF_MS = 8_000;
 
@@ -74,8 +84,17 @@ export class KeepctlProvider extends ethers.JsonRpcProvider {
   private readonly chainId: bigint;
   /** Set by proveChainInBatch(): settles once eth_chainId matched (rejects with the refusal). */
   private chainProof?: Promise<void>;
+  readonly maxLagBlocks: number;
+  private readonly batchMax: number;
+  /** The next read batch starts a head census of every endpoint (beginPass()). */
+  private censusDue: boolean;
+  /** The census in flight or done for this pass; read batches wait for it before trusting an answer. */
+  private census?: Promise<void>;
+  /** One single-endpoint provider per endpoint (same Endpoint objects): census and receipt cross-checks. */
+  private siblings?: KeepctlProvider[];
+  private readonly countInto?: RpcStats;
 
-  constructor(rpcUrls: string[], chainId: number, opts: Omit<ConnectOptions, "rpcUrls" | "chainId"> & { pool?: EndpointPool } = {}) {
+  constructor(rpcUrls: string[], chainId: number, opts: Omit<ConnectOptions, "rpcUrls" | "chainId"> & { pool?: EndpointPool; countInto?: RpcStats } = {}) {
     if (rpcUrls.length === 0) throw new RpcError("no RPC URL given", { hint: "pass --rpc-url or set KEEPCTL_RPC_URLS" });
     const network = ethers.Network.from(chainId);
     super(rpcUrls[0], network, {
@@ -92,6 +111,75 @@ export class KeepctlProvider extends ethers.JsonRpcProvider {
     this.chainId = BigInt(chainId);
     this.pool = opts.pool ?? new EndpointPool(rpcUrls, { coolDownMs: opts.coolDownMs, maxCoolDownMs: opts.maxCoolDownMs, onWarning: opts.onWarning });
     this.stats = newStats(this.pool.stats);
+    this.maxLagBlocks = opts.maxLagBlocks ?? DEFAULT_MAX_LAG_BLOCKS;
+    this.batchMax = opts.batchMaxCount ?? DEFAULT_BATCH_MAX_COUNT;
+    this.countInto = opts.countInto;
+    this.censusDue = this.comparesHeads;
+  }
+
+  /** Several endpoints and a lag limit: heads are compared (with one, preflight judges the head's age). */
+  get comparesHeads(): boolean {
+    return this.pool.endpoints.length > 1 && this.maxLagBlocks > 0;
+  }
+
+  /**
+   * A new pass (a watch loop, a bot pass; a one-shot run is one): its first read batch also asks
+   * every endpoint for its head, in parallel, so the freshest is known before any answer is used.
+   */
+  beginPass(): void {
+    if (this.comparesHeads) this.censusDue = true;
+  }
+
+  /** Each endpoint's own provider (no failover, one attempt): to ask THAT endpoint. */
+  private endpointProviders(): KeepctlProvider[] {
+    this.siblings ??= this.pool.endpoints.map(
+      (ep) => new KeepctlProvider([ep.url], Number(this.chainId), { timeoutMs: this.timeoutMs, retries: 1, backoffMs: this.backoffMs, maxLagBlocks: 0, batchMaxCount: this.batchMax, pool: new EndpointPool([], { endpoints: [ep] }), countInto: this.stats }),
+    );
+    return this.siblings;
+  }
+
+  /** Asks every endpoint not set aside for a failure for its head, then sets the laggards aside. */
+  private runCensus(): Promise<void> {
+    const eps = this.pool.endpoints;
+    const askable = eps.filter((ep) => !(this.pool.isCooling(ep) && ep.demotedFor === "failure"));
+    const providers = this.endpointProviders();
+    this.pool.resetBest();
+    return Promise.all(
+      askable.map(async (ep) => {
+        try {
+          const n = parseQuantity(await providers[ep.index].send("eth_blockNumber", []), "eth_blockNumber");
+          this.pool.observeHead(ep, n);
+          return { index: ep.index, number: n };
+        } catch {
+          return { index: ep.index }; // no answer: no head to compare; its failure is its own problem
+        }
+      }),
+    ).then((heads) => {
+      for (const l of judgeLag(heads, this.maxLagBlocks).laggards) this.pool.lagging(eps[l.index], l.lag);
+    });
+  }
+
+  /**
+   * The receipt of any of `hashes` from whichever endpoint knows it (all asked in parallel, those
+   * set aside for a failure excepted): asked before a "no receipt" from one endpoint is taken to
+   * mean the transaction is not mined (rebroadcast, re-price, a reorg).
+   */
+  async receiptFromAny(hashes: readonly string[]): Promise<ethers.TransactionReceipt | null> {
+    if (hashes.length === 0) return null;
+    const providers = this.endpointProviders().filter((_, i) => !(this.pool.isCooling(this.pool.endpoints[i]) && this.pool.endpoints[i].demotedFor === "failure"));
+    const found = await Promise.all(providers.map((p) => Promise.all(hashes.map((h) => p.getTransactionReceipt(h).catch(() => null)))));
+    let best: ethers.TransactionReceipt | null = null;
+    for (const rs of found) for (const r of rs) if (r && (!best || r.blockNumber > best.blockNumber)) best = r;
+    return best;
+  }
+
+  /** What the stale-head message weighs: the other endpoints' heads and the servers' clocks (HTTP Date). */
+  headEvidence(): { peers: { label: string; head: number }[]; serverSkewSec: number[] } {
+    const eps = this.pool.endpoints;
+    return {
+      peers: eps.filter((e) => e.stats.head !== null).map((e) => ({ label: e.label, head: e.stats.head! })),
+      serverSkewSec: eps.map((e) => e.clockSkewSec).filter((x): x is number => x !== undefined),
+    };
   }
 
   /**
@@ -134,7 +222,7 @@ export class KeepctlProvider extends ethers.JsonRpcProvider {
     const calls = Array.isArray(payload) ? payload : [payload];
     this.stats.rpcCalls += calls.length;
     for (const c of calls) this.stats.byMethod[c.method] = (this.stats.byMethod[c.method] ?? 0) + 1;
-    const post = { timeoutMs: this.timeoutMs, retries: this.retries, backoffMs: this.backoffMs, chainId: this.chainId, onHttpRequest: () => { this.stats.httpRequests++; } };
+    const post: PostOptions = { timeoutMs: this.timeoutMs, retries: this.retries, backoffMs: this.backoffMs, chainId: this.chainId, onHttpRequest: () => { this.stats.httpRequests++; if (this.countInto) this.countInto.httpRequests++; } };
     // A broadcast is never retried or batched by the transport: a lost answer does not mean a
     // lost transaction, and a retry of an accepted tx comes back as "nonce too low". One attempt,
     // on the endpoint the pool trusts most; the sender settles an unknown outcome from the chain
@@ -157,15 +245,50 @@ export class KeepctlProvider extends ethers.JsonRpcProvider {
    */
   private async postReads(payload: Payload, post: PostOptions): Promise<Result[]> {
     const calls = Array.isArray(payload) ? payload : [payload];
-    let results = await postWithFailover(this.pool, payload, post);
+    let results = await this.postFresh(payload, post);
     for (let attempt = 1; attempt < this.retries; attempt++) {
       const redo = calls.filter((c) => results.some((r) => r.id === c.id && "error" in r && r.error && isTransientRpcError(r.error)));
       if (redo.length === 0) break;
       await sleep(this.backoffMs * 2 ** (attempt - 1));
-      const again = await postWithFailover(this.pool, Array.isArray(payload) ? redo : redo[0], post);
+      const again = await this.postFresh(Array.isArray(payload) ? redo : redo[0], post);
       results = results.map((r) => again.find((a) => a.id === r.id) ?? r);
     }
     return results;
+  }
+
+  /**
+   * Reads from an endpoint whose head is not behind the freshest one known. With several
+   * endpoints, the batch carries an eth_blockNumber (no extra round trip): an answer produced
+   * by an endpoint lagging more than `maxLagBlocks` is thrown away, the endpoint is set aside,
+   * and the next one is asked. The first batch of a pass also waits for the pass's head census.
+   */
+  private async postFresh(payload: Payload, post: PostOptions): Promise<Result[]> {
+    if (!this.comparesHeads) return postWithFailover(this.pool, payload, post);
+    if (this.censusDue) {
+      this.censusDue = false;
+      this.census = this.runCensus();
+    }
+    const calls = Array.isArray(payload) ? payload : [payload];
+    // A batch at the size limit (or batching switched off) goes without the check; the census still holds.
+    const withHead = this.batchMax > 1 && calls.length < this.batchMax;
+    const sent: Payload = withHead ? [...calls, { jsonrpc: "2.0", id: HEAD_CHECK_ID as unknown as number, method: "eth_blockNumber", params: [] }] : payload;
+    const census = this.census;
+    const accept = async (ep: Endpoint, results: Result[]): Promise<string | undefined> => {
+      if (!withHead) return undefined;
+      const h = results.find((r) => (r.id as unknown) === HEAD_CHECK_ID);
+      const n = h && "result" in h && typeof h.result === "string" && /^0x[0-9a-f]+$/i.test(h.result) ? Number(BigInt(h.result)) : undefined;
+      if (n === undefined) return undefined; // no head in the answer: nothing to judge by
+      await census?.catch(() => undefined);
+      this.pool.observeHead(ep, n);
+      const best = this.pool.best?.number;
+      if (!isLagging(n, best, this.maxLagBlocks)) return undefined;
+      this.pool.lagging(ep, best! - n);
+      return `its head ${n} is ${best! - n} blocks behind block ${best}`;
+    };
+    const results = await postWithFailover(this.pool, sent, { ...post, accept });
+    if (!withHead) return results;
+    const mine = results.filter((r) => (r.id as unknown) !== HEAD_CHECK_ID);
+    return Array.isArray(payload) ? mine : mine.slice(0, 1);
   }
 
   /**
@@ -214,6 +337,11 @@ export interface PostOptions {
    * per endpoint and `retries` on the last. 1: a payload that must never be sent twice.
    */
   maxAttempts?: number;
+  /**
+   * Judges an answer before it is used: a reason (the endpoint lags) rejects it, and the next
+   * endpoint is asked; the judge has already set the endpoint aside.
+   */
+  accept?: (ep: Endpoint, results: Result[]) => Promise<string | undefined>;
 }
 
 /**
@@ -238,6 +366,11 @@ export async function postWithFailover(pool: EndpointPool, payload: Payload, o: 
     const r = await attemptEndpoint(ep, body, isBatch, Math.min(budget, isLast ? o.retries : 1), isLast, o);
     budget -= r.used;
     if (r.ok) {
+      const refused = await o.accept?.(ep, r.results);
+      if (refused) {
+        failures.push(`${ep.label} (${refused})`);
+        continue;
+      }
       pool.succeeded(ep, "call");
       return r.results;
     }
@@ -262,8 +395,9 @@ async function attemptEndpoint(ep: Endpoint, body: string, isBatch: boolean, att
     ep.stats.httpRequests++;
     const started = performance.now();
     try {
-      const results = await postOnce(ep.url, body, isBatch, o.timeoutMs);
+      const { results, serverDate } = await postOnce(ep.url, body, isBatch, o.timeoutMs);
       for (const f of ep.observers) f(performance.now() - started, true);
+      if (serverDate !== undefined) ep.clockSkewSec = serverDate - Date.now() / 1000;
       return { ok: true, results, used };
     } catch (e) {
       for (const f of ep.observers) f(performance.now() - started, false);
@@ -283,7 +417,7 @@ function probe(pool: EndpointPool, ep: Endpoint, o: PostOptions): Promise<boolea
     o.onHttpRequest();
     ep.stats.httpRequests++;
     try {
-      const [r] = await postOnce(ep.url, JSON.stringify({ jsonrpc: "2.0", id: 0, method: "eth_chainId", params: [] }), false, o.timeoutMs);
+      const [r] = (await postOnce(ep.url, JSON.stringify({ jsonrpc: "2.0", id: 0, method: "eth_chainId", params: [] }), false, o.timeoutMs)).results;
       if (!("result" in r) || typeof r.result !== "string") throw new AttemptError("probe: no chain id", false);
       if (BigInt(r.result) !== o.chainId) throw new AttemptError(`probe: serves chain ${BigInt(r.result)}, expected ${o.chainId}`, false);
       pool.succeeded(ep, "probe");
@@ -299,7 +433,7 @@ function probe(pool: EndpointPool, ep: Endpoint, o: PostOptions): Promise<boolea
   return ep.probing;
 }
 
-async function postOnce(url: string, body: string, isBatch: boolean, timeoutMs: number): Promise<Result[]> {
+async function postOnce(url: string, body: string, isBatch: boolean, timeoutMs: number): Promise<{ results: Result[]; serverDate?: number }> {
   let res: Response;
   let text: string;
   try {
@@ -338,7 +472,9 @@ async function postOnce(url: string, body: string, isBatch: boolean, timeoutMs: 
   const results = (Array.isArray(json) ? json : [json]) as Result[];
   // Some gateways answer HTTP 200 with a rate-limit error instead of 429.
   if (results.length > 0 && results.every(isRateLimitError)) throw new AttemptError("rate limited", true);
-  return results;
+  // The server's clock, to second precision: evidence for whose clock is off when a head looks stale.
+  const date = Date.parse(res.headers.get("date") ?? "");
+  return { results, serverDate: Number.isFinite(date) ? date / 1000 : undefined };
 }
 
 function isRateLimitError(r: Result): boolean {
@@ -410,6 +546,7 @@ export function connectWithConfig(cfg: {
   rpcTimeoutMs: number;
   rpcRetries: number;
   batchMaxCount: number;
+  rpc?: { maxLagBlocks?: number };
 }, o: { onWarning?: (message: string) => void; chainCheck?: ConnectOptions["chainCheck"] } = {}): Promise<KeepctlProvider> {
   return connect({
     rpcUrls: cfg.rpcUrls,
@@ -417,6 +554,7 @@ export function connectWithConfig(cfg: {
     timeoutMs: cfg.rpcTimeoutMs,
     retries: cfg.rpcRetries,
     batchMaxCount: cfg.batchMaxCount,
+    maxLagBlocks: cfg.rpc?.maxLagBlocks,
     onWarning: o.onWarning,
     chainCheck: o.chainCheck,
   });

@@ -4,6 +4,8 @@ import { redact } from "../redact";
 import type { Alert } from "../alert/types";
 import { AccountConflictError, TxPendingError, TxSender, formatGwei, type PreparedTx, type TxEvent, type TxHooks, type TxRequest, type TxSenderOptions } from "./tx";
 import type { Journal } from "./journal";
+import { reconcileJournal, type ReorgFinding } from "./reconcile";
+import type { Confirmations } from "./finality";
 
 /**
  * The one journaled sender every state-changing call goes through (courtesy calls, approvals,
@@ -30,11 +32,17 @@ export type SettleOutcome =
 
 export type SenderEvent =
   | (TxEvent & { key: string })
-  | { type: "recovered"; key: string; status: SettleOutcome["status"] };
+  | { type: "recovered"; key: string; status: SettleOutcome["status"] }
+  /** A journaled "mined" that a reorg took back (or moved): what was found and done. */
+  | ({ type: "reorged" } & ReorgFinding);
 
 export interface ActionSenderOptions
   extends Pick<TxSenderOptions, "maxFeeGwei" | "signal" | "pollMs" | "receiptTimeoutMs" | "replaceAfterMs" | "bumpPct" | "replacementPct" | "rebroadcastMs" | "gasMargin" | "minTipWei"> {
   dryRun: boolean;
+  /** Blocks deep a receipt must be before its action is final (default "auto": finalized, else 12). */
+  confirmations?: Confirmations;
+  /** An endpoint's head this far below our own mined block is lagging, not a reorg (default 3). */
+  maxLagBlocks?: number;
   onEvent?: (ev: SenderEvent) => void;
   /** Operator alerts from the engine itself: fee cap reached, another sender on the account. */
   alert?: (a: Alert) => Promise<void>;
@@ -51,6 +59,8 @@ export interface SendOptions {
 export class ActionSender {
   readonly tx: TxSender;
   private guarded = false;
+  /** Reorg findings since the last takeReorgs() (the protocols turn them into correction alerts). */
+  private reorgs: ReorgFinding[] = [];
 
   constructor(
     wallet: Wallet,
@@ -58,7 +68,7 @@ export class ActionSender {
     readonly journal: Journal,
     private readonly opts: ActionSenderOptions,
   ) {
-    const { onEvent: _ours, ...engine } = opts;
+    const { onEvent: _ours, confirmations: _c, maxLagBlocks: _l, ...engine } = opts;
     this.tx = new TxSender(wallet, provider, {
       ...engine,
       journaledNonces: () => journal.nonces(wallet.address),
@@ -85,6 +95,9 @@ export class ActionSender {
    * account. (Re-taking it every pass would let a foreign tx mined between passes go unseen.)
    */
   async startSession(prefix = ""): Promise<string[]> {
+    (this.provider as { beginPass?: () => void }).beginPass?.();
+    // Are the journal's "mined" still in the chain? Before anything is settled or planned.
+    await this.reconcile();
     if (this.opts.dryRun) {
       for (const e of this.inFlight(prefix)) this.emit({ type: "recovered", key: e.key, status: "pending" });
       return [];
@@ -95,6 +108,39 @@ export class ActionSender {
       this.guarded = true;
     }
     return keys;
+  }
+
+  /** The reorg findings since the last call (each reported once). */
+  takeReorgs(): ReorgFinding[] {
+    return this.reorgs.splice(0);
+  }
+
+  /**
+   * The chain contradicts the journal's "mined" for `key` (the deposit is still redeemable, the
+   * position unliquidated): its receipt is looked for on every endpoint, final or not, and if it
+   * is gone the action is settled like a lost broadcast (same bytes). Then settled as usual.
+   */
+  async verifyMined(key: string): Promise<SettleOutcome> {
+    await this.reconcile([key]);
+    return this.settle(key);
+  }
+
+  private async reconcile(keys?: string[]): Promise<void> {
+    const r = await reconcileJournal({
+      provider: this.provider,
+      journal: this.journal,
+      account: this.address,
+      chainId: (await this.provider.getNetwork()).chainId,
+      confirmations: this.opts.confirmations ?? "auto",
+      maxLagBlocks: this.opts.maxLagBlocks ?? 3,
+      dryRun: this.opts.dryRun,
+      keys,
+    });
+    for (const n of r.released) this.tx.releaseNonce(n);
+    for (const f of r.findings) {
+      this.reorgs.push(f);
+      this.emit({ type: "reorged", ...f });
+    }
   }
 
   /** Sends `req` as the action `key`: simulated, journaled before broadcast, settled from the chain. */

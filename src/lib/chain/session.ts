@@ -65,6 +65,9 @@ export async function openSigningAccount(signing: SigningSection, dataDir: strin
       rebroadcastMs: signing.rebroadcastMs,
       replaceAfterMs: signing.replaceAfterSec * 1000,
       replacementPct: signing.replacementPct,
+      confirmations: signing.confirmations,
+      // The provider's own limit (KeepctlProvider): a head this far below our mined block lags.
+      maxLagBlocks: (provider as { maxLagBlocks?: number }).maxLagBlocks,
       dryRun: o.dryRun,
       signal: o.signal,
       onEvent: o.onEvent,

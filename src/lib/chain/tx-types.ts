@@ -36,7 +36,7 @@ export type TxEvent =
   /** No valid replacement step fits under the cap; the fees shown are the ones live in the pool. */
   | { type: "fee-cap-reached"; label: string; nonce: number; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint; cap: bigint }
   | { type: "replace-rejected"; label: string; nonce: number; reason: string; kind: import("./errors-rpc").NodeErrorKind | "accepted" }
-  | { type: "mined"; label: string; nonce: number; hash: string; blockNumber: number; status: number; gasUsed: bigint }
+  | { type: "mined"; label: string; nonce: number; hash: string; blockNumber: number; blockHash?: string; status: number; gasUsed: bigint }
   /** Not mined by the deadline: unknown, still tracked (journal state stays "sent"). */
   | { type: "pending"; label: string; nonce: number; hashes: string[] }
   /**

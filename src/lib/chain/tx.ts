@@ -102,6 +102,12 @@ export class TxSender {
     }
   }
 
+  /** A journaled tx at `nonce` left the chain and is not sent again: the nonce is ours to use again. */
+  releaseNonce(nonce: number): void {
+    this.nonces.release(nonce);
+    this.inflight.delete(nonce);
+  }
+
   /** Why this account stopped sending, if it did. */
   get conflict(): AccountConflictError | undefined {
     return this.halted;
@@ -320,9 +326,17 @@ export class TxSender {
         }
       } else if (latest !== undefined) {
         spentChecks = 0;
+        const rebroadcastDue = Date.now() - tx.lastRebroadcastAt >= rebroadcastAfter;
+        const replaceDue = !tx.atCap && Date.now() - tx.lastSentAt >= replaceAfter;
+        // A receipt this endpoint does not know may be known to another (this one lags): asked
+        // before the same tx is sent again or re-priced.
+        if (rebroadcastDue || replaceDue) {
+          const elsewhere = await this.tryRead(() => this.receiptElsewhere(tx));
+          if (elsewhere) return this.finish(tx, elsewhere);
+        }
         // Our newest bytes back in the pool first: re-pricing a tx the node does not hold is moot.
-        if (Date.now() - tx.lastRebroadcastAt >= rebroadcastAfter) await this.rebroadcastIfForgotten(tx);
-        if (!tx.atCap && Date.now() - tx.lastSentAt >= replaceAfter) await this.replace(tx);
+        if (rebroadcastDue) await this.rebroadcastIfForgotten(tx);
+        if (replaceDue) await this.replace(tx);
       }
       await sleep(this.opts.pollMs ?? 2_000, this.opts.signal);
     }
@@ -334,6 +348,13 @@ export class TxSender {
     } catch {
       return undefined;
     }
+  }
+
+  /** Every endpoint asked at once (a KeepctlProvider with several); null with one endpoint. */
+  private async receiptElsewhere(tx: Inflight): Promise<TransactionReceipt | null> {
+    const p = this.provider as { receiptFromAny?: (hashes: readonly string[]) => Promise<TransactionReceipt | null>; comparesHeads?: boolean };
+    if (!p.receiptFromAny || !p.comparesHeads) return null;
+    return p.receiptFromAny(tx.attempts.map((a) => a.hash));
   }
 
   private async findReceipt(tx: Inflight): Promise<TransactionReceipt | null> {
@@ -392,7 +413,7 @@ export class TxSender {
   }
 
   private finish(tx: Inflight, receipt: TransactionReceipt): TxResult {
-    this.emit(tx.hooks, { type: "mined", label: tx.req.label, nonce: tx.nonce, hash: receipt.hash, blockNumber: receipt.blockNumber, status: receipt.status ?? 0, gasUsed: receipt.gasUsed });
+    this.emit(tx.hooks, { type: "mined", label: tx.req.label, nonce: tx.nonce, hash: receipt.hash, blockNumber: receipt.blockNumber, blockHash: receipt.blockHash, status: receipt.status ?? 0, gasUsed: receipt.gasUsed });
     if (receipt.status !== 1) {
       throw new RevertError(`${tx.req.label} reverted on chain in block ${receipt.blockNumber} (tx ${receipt.hash})`, {
         details: { hash: receipt.hash, nonce: tx.nonce },

@@ -49,7 +49,7 @@ export async function raiPriceFromConfig(rai: RaiSection, rpc: RpcSection, o: { 
   if (needsChain && rpc.urls.length === 0) throw new ConfigError("no RPC URL configured (the events source reads the chain)", { hint: "pass --rpc-url-file or --rpc-url (env KEEPCTL_RPC_URLS_FILE / KEEPCTL_RPC_URLS), or give --subgraph-url-file" });
   if (needsChain && !rateSetter) throw new ConfigError(`no RateSetter address for network ${rai.network}`, { hint: "pass --rate-setter ADDR or add contracts.RateSetter to the deployment file" });
   const provider = rpc.urls.length > 0 && rateSetter
-    ? await connect({ rpcUrls: rpc.urls, chainId: rpc.chainId, timeoutMs: rpc.timeoutMs, retries: rpc.retries, batchMaxCount: rpc.batchMaxCount, onWarning: o.onRpcWarning })
+    ? await connect({ rpcUrls: rpc.urls, chainId: rpc.chainId, timeoutMs: rpc.timeoutMs, retries: rpc.retries, batchMaxCount: rpc.batchMaxCount, maxLagBlocks: rpc.maxLagBlocks, onWarning: o.onRpcWarning })
     : undefined;
   try {
     // The head bounds --at and must be fresh; the RateSetter must answer as one (exit 3 if not).

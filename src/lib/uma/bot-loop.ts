@@ -64,6 +64,20 @@ export interface BotContext {
   beforeAct?: () => Promise<void>;
 }
 
+/**
+ * Correction alerts for what a reorg took back (findings of the pass's reconcile): a liquidation,
+ * dispute or withdrawal the bot reported is followed by the truth under the same alert key.
+ */
+export async function alertReorgs(ctx: BotContext): Promise<void> {
+  for (const f of ctx.sender.action.takeReorgs()) {
+    if (f.outcome === "re-mined") continue; // still in the chain: nothing reported was false
+    const verb = f.key.split(":").at(-1) ?? "action";
+    const key = verb === "liquidate" ? `liquidated:${f.key}` : verb === "withdraw" ? `withdrawn:${f.key}` : `reorged:${f.key}`;
+    const what = f.outcome === "rebroadcast" ? `left the chain; the same signed transaction was sent again${f.detail ? ` (${f.detail})` : ""}` : `left the chain and is no longer possible: ${f.detail}`;
+    await ctx.alert?.({ key, level: "warning", title: `correction: EMP ${verb} reorged away`, text: `${f.key} mined in block ${f.blockNumber ?? "?"} (tx ${f.hash}) ${what}`, fields: { nonce: f.nonce } }).catch(() => undefined);
+  }
+}
+
 /** Approves `amount` of `token` to the EMP (journaled `${emp}:${token}:approve`); true when only simulated (dry-run). */
 export async function approveExactly(ctx: BotContext, token: string, which: string, amount: bigint): Promise<boolean> {
   const { params, sender, emit } = ctx;

@@ -1,5 +1,5 @@
 import { RevertError } from "../errors";
-import { approveExactly, withdrawRewards, type BotContext, type WithdrawalOutcome } from "./bot-loop";
+import { alertReorgs, approveExactly, withdrawRewards, type BotContext, type WithdrawalOutcome } from "./bot-loop";
 import { empInterface, encodeDispute, type EmpLiquidation } from "./emp-client";
 import { LiquidationState, planDisputes, withdrawalCandidates, type DisputeConfig, type DisputeDecision } from "./dispute-strategy";
 
@@ -40,6 +40,7 @@ export class EmpDisputer {
     // session start; (2) the LiquidationCreated scan of the new blocks, the state and the known
     // sponsors' liquidations (multicalled), at once. Sponsors first seen in the scan cost a third.
     const [, block] = await Promise.all([ctx.sender.beginPass(`${ctx.params.address}:`, pass), ctx.sender.provider.getBlockNumber()]);
+    await alertReorgs(ctx);
     const known = [...this.sponsors];
     const [, state, knownRecords] = await Promise.all([this.scan(block), ctx.client.readState(), ctx.client.readAllLiquidations(known)]);
     const knownSet = new Set(known);

@@ -1,6 +1,6 @@
 import { ethers } from "ethers";
 import { RevertError } from "../errors";
-import { approveExactly, withdrawRewards, type BotContext, type WithdrawalOutcome } from "./bot-loop";
+import { alertReorgs, approveExactly, withdrawRewards, type BotContext, type WithdrawalOutcome } from "./bot-loop";
 import { empInterface, encodeCreateLiquidation, type EmpPosition, type EmpState } from "./emp-client";
 import { collateralNetOfWithdrawal, planLiquidations, type LiquidationConfig, type LiquidationDecision, type PositionSnapshot } from "./liquidation-strategy";
 import { withdrawalCandidates } from "./dispute-strategy";
@@ -55,6 +55,7 @@ export class EmpLiquidator {
     // sponsors' positions (multicalled), our balances and liquidations and the price, all at once.
     // Only sponsors first seen in this scan cost a third.
     const [, block] = await Promise.all([ctx.sender.beginPass(`${ctx.params.address}:`, pass), ctx.sender.provider.getBlockNumber()]);
+    await alertReorgs(ctx);
     const known = [...this.sponsors];
     const knownMine = [...this.mine];
     const statePromise = ctx.client.readState();

@@ -4,6 +4,7 @@ import type { Alert } from "../../alert/types";
 import type { AuditLog } from "../../audit";
 import { planRedemptions, type Candidate, type Plan, type PlanPolicy } from "./planner";
 import { readCandidates, readTbtc, type KnownRisk, type TbtcContracts } from "./redeem-facts";
+import { reorgAlerts } from "./reorg-alerts";
 import { estimatePlanGas, executePlan, settleJournal, type JournaledSender, type RedemptionOutcome } from "./redeemer";
 
 /**
@@ -77,7 +78,8 @@ export async function runRedemptionPipeline(d: PipelineDeps, input: PipelineInpu
   for (const o of outcomes) d.audit.record("redeem", { deposit: o.deposit, path: o.path, status: o.status, hash: o.hash, reason: o.reason, account: s.address });
   // 6. Alert: a shortfall is news even in a one-shot or dry run (a fact about the balance, not an
   // action: the operator must top up before it matters).
-  const alerts = [...shortfallAlerts(plan), ...outcomeAlerts(outcomes)];
+  // Corrections first: a "requested" that a reorg took back is retracted before what is true now.
+  const alerts = [...reorgAlerts(s.sender.takeReorgs()), ...shortfallAlerts(plan), ...outcomeAlerts(outcomes)];
   if (d.alert) for (const a of alerts) await d.alert(a).catch(() => undefined);
   return { settled, account: s.address, plan, gas, outcomes, cancelled, alerts };
 }

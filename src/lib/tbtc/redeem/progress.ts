@@ -87,8 +87,11 @@ export async function advanceRedemption(s: JournaledSender, c: TbtcContracts, de
 
     const action = `signature:${req.digest.slice(0, 18)}`;
     const key = `${address}:${action}`;
-    const prior = await s.settle(address, action);
-    if (prior.status === "mined") return { ...info, action: "signature-submitted", hash: prior.hash };
+    let prior = await s.settle(address, action);
+    // The deposit still waits for a signature (read above), so a journaled "mined" is not a chain
+    // fact: a reorg took it back. Looked for everywhere; if gone, the same bytes are sent again.
+    if (prior.status === "mined") prior = await s.sender.verifyMined(key);
+    if (prior.status === "mined") return { ...info, action: "signature-pending" };
     if (prior.status === "pending") return { ...info, action: "signature-pending" };
     // Someone else may have submitted it meanwhile: that is fine, it is the same signature.
     if ((await readDepositState(s.provider, address)) !== State.AWAITING_WITHDRAWAL_SIGNATURE) return { ...info, action: "awaiting-proof" };

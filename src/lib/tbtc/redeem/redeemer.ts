@@ -107,13 +107,38 @@ async function lostRace(s: JournaledSender, c: TbtcContracts, item: PlannedRedem
   return { deposit: item.address, path: item.path, status: "lost-race", reason };
 }
 
+/**
+ * The chain's answer to "did this account request this redemption?": the deposit moved past
+ * ACTIVE/COURTESY_CALL and its latest RedemptionRequested names us. Another requester is a lost
+ * race; a still-redeemable deposit is undefined (not requested, whatever the journal says).
+ */
+async function requestedOnChain(s: JournaledSender, c: TbtcContracts, item: PlannedRedemption, key: string, hash?: string): Promise<RedemptionOutcome | undefined> {
+  const state = await readDepositState(s.provider, item.address);
+  if (REDEEMABLE.has(state)) return undefined;
+  const req = await findRedemptionRequest(s.provider, c, item.address);
+  if (req && req.requester.toLowerCase() === s.address.toLowerCase()) {
+    return { deposit: item.address, path: item.path, status: "already-requested", hash, reason: `requested by this account on chain (${stateName(state)}, RedemptionRequested in block ${req.block})` };
+  }
+  return lostRace(s, c, item, key);
+}
+
 /** One deposit: settle, re-check, approve exactly, request. Never throws (the outcome says). */
 export async function redeemOne(s: JournaledSender, c: TbtcContracts, item: PlannedRedemption, script: string, signal?: AbortSignal): Promise<RedemptionOutcome> {
   const key = `${item.address}:redeem`;
   const base = { deposit: item.address, path: item.path };
   try {
-    const prior = await s.settle(item.address, "redeem");
-    if (prior.status === "mined") return { ...base, status: "already-requested", hash: prior.hash, reason: "a journaled request from an earlier run was mined" };
+    let prior = await s.settle(item.address, "redeem");
+    if (prior.status === "mined") {
+      // "Already requested" is a chain fact, not the journal's word: a reorg may have taken it back.
+      const onChain = await requestedOnChain(s, c, item, key, prior.hash);
+      if (onChain) return onChain;
+      prior = await s.sender.verifyMined(key);
+      if (prior.status === "mined") {
+        const again = await requestedOnChain(s, c, item, key, prior.hash);
+        if (again) return again;
+        return { ...base, status: "deferred", reason: "the journal's mined request is not reflected in the deposit's state yet; checked again next pass" };
+      }
+    }
     if (prior.status === "pending") return { ...base, status: "pending", hashes: prior.hashes, reason: "the request from an earlier run is not mined yet; still tracked" };
     const raced = await lostRace(s, c, item, key);
     if (raced) return raced;

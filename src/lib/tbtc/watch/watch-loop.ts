@@ -13,6 +13,7 @@ import { depositWriteInterface } from "../redeem/redeem-abi";
 import { type KnownRisk, type TbtcContracts } from "../redeem/redeem-facts";
 import { settleJournal, type JournaledSender, type RedemptionOutcome } from "../redeem/redeemer";
 import { advanceRedemption, type RedemptionProgress } from "../redeem/progress";
+import { reorgAlerts } from "../redeem/reorg-alerts";
 import { loadTbtcRun } from "../read/report";
 import { decideLoop, depositAlerts, dropRedeemedAlerts, needsCandidateRead, newBlockClock, nextPollDelayMs, observeHead, seedBlockClock, type BlockClock, type WatchPolicy, type WatchedDeposit } from "./watch-decide";
 import { parseBlockHeader, readHead, type BlockHeader } from "../../chain/preflight";
@@ -100,6 +101,8 @@ async function resolveCleared(d: WatchDeps, seen: Set<string>): Promise<void> {
 
 export async function watchOnce(d: WatchDeps, st: LoopState): Promise<LoopSummary> {
   const now = d.now ?? (() => Math.floor(Date.now() / 1000));
+  // A new pass: every endpoint's head is asked in the first batch (the freshest wins).
+  d.provider.beginPass?.();
   // What an earlier run left in flight is finished before anything is planned again.
   if (d.sender && !d.dryRun) {
     const settled = await settleJournal(d.sender);
@@ -213,7 +216,7 @@ export async function watchOnce(d: WatchDeps, st: LoopState): Promise<LoopSummar
   }
 
   // 5. Alerts (deduped by the hub), then resolve conditions that cleared.
-  const alerts = [...dropRedeemedAlerts(decision.alerts, redemptions), ...(pipe?.alerts ?? []), ...timeoutAlerts];
+  const alerts = [...reorgAlerts(s?.sender.takeReorgs() ?? []), ...dropRedeemedAlerts(decision.alerts, redemptions), ...(pipe?.alerts ?? []), ...timeoutAlerts];
   const seen = new Set<string>();
   await alertAll(d, alerts, seen);
   await resolveCleared(d, seen);
