@@ -81,6 +81,7 @@ const keyEnv = { KEEPCTL_PRIVATE_KEY: "$KEY" };
 const emp = (bot: "emp-liquidate" | "emp-dispute", ...more: string[]) => [bot, "--once", "--dry-run", ...more];
 
 const WHOLE = /must be a whole number|expected a whole number/;
+const TIME_HINT = /^give unix seconds \(1700000000\) or ISO 8601 with a zone \(2021-06-01T00:00:00Z, 2021-06-01T02:00:00\+02:00\)$/;
 const DECIMAL = /expected a decimal number|must be a decimal number/;
 const RANGE = /must be between/;
 const BADURL = /invalid URL \(must start with http:\/\/ or https:\/\/\)/;
@@ -125,7 +126,7 @@ const addresses: Case[] = [
   usageEnv("KEEPCTL_CONTRACTS broken JSON", { KEEPCTL_CONTRACTS: '{"TBTCSystem": ' }, /contracts: not valid JSON/),
   usageEnv("KEEPCTL_CONTRACTS wrong checksum", { KEEPCTL_CONTRACTS: `VendingMachine=${BAD_CHECKSUM}` }, /invalid address .* for contract VendingMachine/),
   usageEnv("KEEPCTL_CONTRACTS empty", { KEEPCTL_CONTRACTS: "" }, /empty value \(from KEEPCTL_CONTRACTS\)/),
-  usageEnv("KEEPCTL_CONTRACTS JSON array", { KEEPCTL_CONTRACTS: '{"x": [1]}' }, /invalid address .* for contract x/),
+  usageEnv("KEEPCTL_CONTRACTS JSON array", { KEEPCTL_CONTRACTS: '{"TBTCSystem": [1]}' }, /invalid address .* for contract TBTCSystem/),
   cfgErr("config file: contracts with a bad address", ["--config", "$DIR/c.json", "config"], /invalid address "0x12" for contract TBTCToken \(from config file key "contracts"\)/, { files: fromFile({ contracts: { TBTCToken: "0x12" } }) }),
   cfgErr("config file: operators not addresses", ["--config", "$DIR/c.json", "config"], /invalid address "1" \(from config file key "operators"\)/, { files: fromFile({ operators: [1, 2] }) }),
   cfgErr("config file: empAddress an object", ["--config", "$DIR/c.json", "config"], /expected a single value, got object \(from config file key "empAddress"\)/, { files: fromFile({ empAddress: { a: 1 } }) }),
@@ -204,9 +205,9 @@ const nums: Case[] = [
   usage("--window 0", ["rai-price", "--window", "0"], /--window must be between 1 and/),
   usage("--window 1.5", ["rai-price", "--window", "1.5"], /--window must be a whole number, got "1\.5"/),
   usage("--window 0x10", ["rai-price", "--window", "0x10"], /--window must be a whole number/),
-  usage("--at yesterday", ["rai-price", "--at", "yesterday"], /--at must be unix seconds or an ISO date/),
-  usage("--at -5", ["rai-price", "--at=-5"], /--at must be unix seconds or an ISO date/),
-  usage("--at 1e9", ["rai-price", "--at", "1e9"], /--at must be unix seconds or an ISO date/),
+  usage("--at yesterday", ["rai-price", "--at", "yesterday"], /^--at: "yesterday" is not a time$/, { hint: TIME_HINT }),
+  usage("--at -5", ["rai-price", "--at=-5"], /^--at: "-5" is not a time$/, { hint: TIME_HINT }),
+  usage("--at 1e9", ["rai-price", "--at", "1e9"], /^--at: "1e9" is not a time$/, { hint: TIME_HINT }),
   usage("devnet --port 0", ["devnet", "--port", "0"], /--port must be between 1 and 65535, got 0/),
   usage("devnet --port 70000", ["devnet", "--port", "70000"], /--port must be between 1 and 65535/),
   usage("devnet --port abc", ["devnet", "--port", "abc"], /--port must be a whole number/),
@@ -419,7 +420,7 @@ const OP_ARGS = ["--operator", GOOD];
 const JUNK = /^the RPC node returned "block NaN" for the latest block\.number, which is not valid$/;
 const HDR = /^the RPC node answered eth_getBlockByNumber with an error: header not found \(code -32000\)$/;
 const TRIE = /^the RPC node answered eth_call with an error: missing trie node 1234 \(code -32000\)$/;
-const STALE = /^the RPC node's latest block 20000000 is \d+ s old \(.*; limit 600 s\): the node is stuck or not synced$/;
+const STALE = /^the RPC node's latest block 20000000 is \d+ s old \(.*; limit 600 s\): the node is stuck or not synced \(the RPC server's clock agrees with this machine's\)$/;
 const STALE_HINT = /^point --rpc-url at a synced node, or raise KEEPCTL_MAX_HEAD_AGE/;
 const CHAIN = /^RPC endpoint serves chain 5, expected chain (1|31337)$/;
 const CHAIN_HINT = /point --rpc-url at the right network/;
@@ -452,7 +453,7 @@ const doubles: Case[] = [
   rpc("redeem --yes: stale head", "stale", ["redeem", "--yes", ...OP_ARGS, "--btc-address", BC1], 4, "STALE_HEAD", STALE, { env: keyEnv, hint: STALE_HINT }),
   rpc("emp-dispute: stale head", "stale", bot("emp-dispute"), 4, "STALE_HEAD", STALE, { env: keyEnv, hint: STALE_HINT }),
   rpc("watch --once: stale head", "stale", ["watch", "--once", ...OP_ARGS], 4, "STALE_HEAD", STALE, { shape: "loop", noJson: true, hint: STALE_HINT }),
-  rpc("check: head from the future", "future", ["check", ...OP_ARGS], 4, "BAD_RESPONSE", /^the RPC node's latest block 20000000 is dated .* s in the future$/, { hint: /^check this machine's clock/ }),
+  rpc("check: head from the future", "future", ["check", ...OP_ARGS], 4, "BAD_RESPONSE", /^the RPC node's latest block 20000000 is dated .* s in the future: the endpoint answers junk \(the RPC server's clock agrees with this machine's\)$/, { hint: /^check this machine's clock/ }),
   rpc("list-keeps: HTTP 500", "http500", ["list-keeps", ...OP_ARGS], 4, "RPC_UNREACHABLE", UNREACH, { hint: /check --rpc-url/ }),
   rpc("emp-liquidate: HTTP 500", "http500", bot("emp-liquidate"), 4, "RPC_UNREACHABLE", UNREACH, { env: keyEnv, hint: /check --rpc-url/ }),
   rpc("check: HTTP 401", "http401", ["check", ...OP_ARGS], 4, "RPC_UNREACHABLE", UNREACH, { hint: /check --rpc-url/ }),

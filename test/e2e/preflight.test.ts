@@ -183,7 +183,7 @@ describe("an endpoint that answers the right chain id but junk", () => {
     const d = await mainnetDouble(blockAt(20_000_000, nowSec() + 86_400));
     const r = await keepctl(["list-keeps", "--rpc-url", d.url, "--operator", nobody]);
     expect(r.code).toBe(4);
-    expect(errorLine(r.stderr)).toMatch(/^error: the RPC node's latest block 20000000 is dated .* s in the future$/);
+    expect(errorLine(r.stderr)).toMatch(/^error: the RPC node's latest block 20000000 is dated .* s in the future: the endpoint answers junk \(the RPC server's clock agrees with this machine's\)$/);
   });
 });
 
@@ -194,7 +194,7 @@ describe("a stale head", () => {
     expect(r.code).toBe(4);
     const doc = JSON.parse(r.stdout);
     expect(doc.error.code).toBe("STALE_HEAD");
-    expect(doc.error.message).toMatch(/^the RPC node's latest block 20000000 is 720\d s old \(.*; limit 600 s\): the node is stuck or not synced$/);
+    expect(doc.error.message).toMatch(/^the RPC node's latest block 20000000 is 720\d s old \(.*; limit 600 s\): the node is stuck or not synced \(the RPC server's clock agrees with this machine's\)$/);
   });
 
   it("list-keeps: a warning and the keeps; check on the same endpoint: exit 4", async () => {
@@ -208,7 +208,7 @@ describe("a stale head", () => {
     const op = devnet.scenario.operators[0];
     const lk = await dep(["list-keeps", "--rpc-url", d.url, "--operator", op, "--json", "--no-cache"], env);
     expect(lk.code).toBe(0);
-    expect(lk.stderr).toMatch(/^warning: the RPC node's latest block \d+ is \d+ s old \(.*; limit 600 s\): the node is stuck or not synced\n$/);
+    expect(lk.stderr).toMatch(/^warning: the RPC node's latest block \d+ is \d+ s old \(.*; limit 600 s\): the node is stuck or not synced \(the RPC server's clock agrees with this machine's\)\n$/);
     const doc = JSON.parse(lk.stdout);
     expect(doc.warnings).toHaveLength(1);
     expect(doc.keeps.length).toBe(devnet.scenario.deposits.filter((x) => x.members.includes(op)).length);
@@ -236,7 +236,7 @@ describe("rai-price --at", () => {
   it("after the chain head, or overflowing: exit 2 with a clear message", async () => {
     const head = nowSec() - 60;
     const d = await rateSetterDouble(head);
-    const future = await keepctl(["rai-price", "--rpc-url", d.url, "--source", "events", "--at", "2099-01-01"]);
+    const future = await keepctl(["rai-price", "--rpc-url", d.url, "--source", "events", "--at", "2099-01-01T00:00:00Z"]);
     expect(future.code).toBe(2);
     expect(errorLine(future.stderr)).toBe(`error: --at 2099-01-01T00:00:00Z is after the chain head's time ${new Date(head * 1000).toISOString().replace(".000Z", "Z")}: there is no price for a time to come`);
 

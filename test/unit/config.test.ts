@@ -105,7 +105,7 @@ describe("loadConfig precedence", () => {
   });
 
   it("uses a deployment file in place of the preset, under flags and env", () => {
-    const cwd = dir({ "dep.json": { chainId: 31337, rpcUrl: RPC, contracts: { TBTCSystem: A, TBTCToken: B }, operators: [C], deploymentBlock: 7, accounts: ["x"] } });
+    const cwd = dir({ "dep.json": { chainId: 31337, rpcUrl: RPC, contracts: { TBTCSystem: A, TBTCToken: B }, operators: [C], deploymentBlock: 7, "x-accounts": ["x"] } });
     const cfg = load({ deployment: path.join(cwd, "dep.json") }, {}, cwd);
     expect(cfg.chainId).toBe(31337);
     expect(cfg.rpcUrls).toEqual([RPC]);
@@ -115,7 +115,7 @@ describe("loadConfig precedence", () => {
     expect(cfg.network).toBe("custom");
     expect(cfg.sources.chainId).toBe("deployment");
     expect(cfg.origins.startBlock).toBe('deployment file key "deploymentBlock"');
-    expect(cfg.deployment?.accounts).toEqual(["x"]);
+    expect(cfg.deployment?.["x-accounts"]).toEqual(["x"]);
     fs.mkdirSync(path.join(cwd, "etc"));
     fs.writeFileSync(path.join(cwd, "etc", "c.json"), JSON.stringify({ deployment: "../dep.json" }));
     const viaFile = load({ config: "etc/c.json" }, {}, cwd);
@@ -140,24 +140,24 @@ describe("loadConfig precedence", () => {
   });
 
   it("merges contracts by name across layers", () => {
-    const cfg = load({ rpcUrl: [RPC] }, { KEEPCTL_CONTRACTS: `TBTCSystem=${A},Extra=${B}` });
+    const cfg = load({ rpcUrl: [RPC] }, { KEEPCTL_CONTRACTS: `TBTCSystem=${A},x-Extra=${B}` });
     expect(cfg.contracts.TBTCSystem).toBe(A);
-    expect(cfg.contracts.Extra).toBe(B);
+    expect(cfg.contracts["x-Extra"]).toBe(B);
     expect(cfg.contracts.TBTCToken).toBe(MAINNET_CONTRACTS.TBTCToken);
-    expect(requireContract(cfg, "Extra")).toBe(B);
+    expect(requireContract(cfg, "x-Extra")).toBe(B);
     expect(thrown(() => requireContract(cfg, "Nope"))).toBeInstanceOf(ConfigError);
   });
 
   it("fills the typed sections from the same layers", () => {
     const cwd = dir({ "c.json": { interval: 5, raiSource: "events", crThreshold: "0.1" } });
     const cfg = load({ rpcUrl: [RPC], config: "c.json", retries: "4", heartbeatUrl: "http://127.0.0.1:1/hb" }, { KEEPCTL_REDEEM_BELOW: "120.5" }, cwd);
-    expect(cfg.rpc).toEqual({ urls: [RPC], chainId: 1, timeoutMs: 15000, retries: 3, batchMaxCount: 100, logChunkSize: 5000, maxHeadAgeSec: 600 });
+    expect(cfg.rpc).toEqual({ urls: [RPC], chainId: 1, timeoutMs: 15000, retries: 3, batchMaxCount: 100, logChunkSize: 5000, maxHeadAgeSec: 600, maxLagBlocks: 3 });
     expect([cfg.watch.interval, cfg.rai.source, cfg.emp.crThreshold, cfg.emp.retries, cfg.tbtc.redeemBelow]).toEqual([5, "events", "0.1", 4, 120.5]);
     expect(cfg.alerts.heartbeatUrl).toBe("http://127.0.0.1:1/hb");
     expect(cfg.rai.contracts.RateSetter).toBe(getAddress(MAINNET_RAI_CONTRACTS.RateSetter));
     expect(cfg.signing).toEqual({
       keySource: "none", maxFeeGwei: 200, strictPerms: false,
-      receiptTimeoutSec: 900, txPollMs: 2000, rebroadcastMs: 10000, replaceAfterSec: 60, replacementPct: 10,
+      receiptTimeoutSec: 900, txPollMs: 2000, rebroadcastMs: 10000, replaceAfterSec: 60, replacementPct: 10, confirmations: "auto",
     });
     // The compatibility accessor still answers for modules not yet converted.
     expect(cfg.values.interval).toBe(5);

@@ -70,10 +70,14 @@ describe("window, sampling, times", () => {
   });
 
   it("parses dates, ISO times and unix seconds", () => {
-    expect(parseTimeOption("--from", "2020-12-20")).toBe(T0);
+    expect(parseTimeOption("--from", "2020-12-20T00:00:00Z")).toBe(T0);
     expect(parseTimeOption("--from", "2020-12-20T01:00:00Z")).toBe(T0 + HOUR);
+    expect(parseTimeOption("--from", "2020-12-20T03:00:00+02:00")).toBe(T0 + HOUR);
     expect(parseTimeOption("--from", String(T0))).toBe(T0);
-    expect(usage(() => parseTimeOption("--from", "yesterday")).message).toMatch(/^--from: expected a date like 2020-12-20/);
+    expect(usage(() => parseTimeOption("--from", "yesterday")).message).toBe('--from: "yesterday" is not a time');
+    // A date alone or a time without its zone would be read in this machine's local time: refused.
+    expect(usage(() => parseTimeOption("--from", "2020-12-20")).message).toMatch(/a date without a time and zone/);
+    expect(usage(() => parseTimeOption("--to", "2020-12-20T01:00:00")).message).toMatch(/a time without a zone/);
   });
 
   it("prices a bond set before the window from the file, and refuses an hour it does not hold", () => {

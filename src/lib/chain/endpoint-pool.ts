@@ -70,12 +70,24 @@ export class EndpointPool {
   /** The freshest head any endpoint answered since the last census (see observeHead). */
   best?: { number: number; endpoint: Endpoint };
 
-  constructor(urls: readonly string[], opts: EndpointPoolOptions & { endpoints?: Endpoint[] } = {}) {
+  /** Set for a one-endpoint view of a bigger pool (single()): it warns as the bigger one would. */
+  private readonly warnsAlone: boolean;
+
+  constructor(urls: readonly string[], opts: EndpointPoolOptions & { endpoints?: Endpoint[]; warnsAlone?: boolean } = {}) {
     this.endpoints = opts.endpoints ?? urls.map((u, i) => new Endpoint(u, i));
+    this.warnsAlone = opts.warnsAlone ?? false;
     this.coolDownMs = opts.coolDownMs ?? DEFAULT_COOL_DOWN_MS;
     this.maxCoolDownMs = Math.max(this.coolDownMs, opts.maxCoolDownMs ?? DEFAULT_MAX_COOL_DOWN_MS);
     this.onWarning = opts.onWarning;
     this.now = opts.now ?? Date.now;
+  }
+
+  /**
+   * A pool of just `e` (the same Endpoint object: its cool-down is shared) that warns like this
+   * one: to ask one endpoint in particular (head census, receipt cross-checks).
+   */
+  single(e: Endpoint): EndpointPool {
+    return new EndpointPool([], { endpoints: [e], coolDownMs: this.coolDownMs, maxCoolDownMs: this.maxCoolDownMs, onWarning: this.onWarning, now: this.now, warnsAlone: this.endpoints.length > 1 });
   }
 
   /** Per-endpoint state, live (the provider's stats hold this same array). */
@@ -126,7 +138,7 @@ export class EndpointPool {
   failed(e: Endpoint, reason: string, retryAfterMs?: number): void {
     const ms = this.coolDown(e, reason, "failure", retryAfterMs);
     // With one endpoint the call's own error says it all; with several, failover would hide it.
-    if (ms !== undefined && this.endpoints.length > 1) {
+    if (ms !== undefined && (this.endpoints.length > 1 || this.warnsAlone)) {
       this.onWarning?.(`RPC endpoint ${e.label} failed (${reason}); other endpoints are used first for ${formatSeconds(ms)}`);
     }
   }

@@ -24,6 +24,7 @@ export interface StaleVerdict {
   hint: string;
 }
 
+const NODE_HINT = "point --rpc-url at a synced node, or raise KEEPCTL_MAX_HEAD_AGE (0 = no limit)";
 const NTP_HINT = "check this machine's clock: `timedatectl status` (is NTP synchronized?), `timedatectl set-ntp true`";
 
 /** The median, so one server with a wrong clock does not decide. */
@@ -49,52 +50,44 @@ export function explainStale(o: { now: number; head: { number: number; timestamp
   if (skew !== undefined && Math.abs(skew) > CLOCK_TOLERANCE_SEC && o.now + skew - o.head.timestamp <= o.maxAgeSec) {
     return {
       likely: "local-clock",
-      reason: `but by the RPC server's clock (HTTP Date) it is ${secs(o.now + skew - o.head.timestamp)} old: this machine's clock is ${secs(skew)} ${skew < 0 ? "ahead of" : "behind"} the server's, and is likelier the one that is off`,
+      reason: `this machine's clock is likelier wrong: it is ${secs(skew)} ${skew < 0 ? "ahead of" : "behind"} the RPC server's (HTTP Date), by whose clock the head is ${secs(o.now + skew - o.head.timestamp)} old`,
       hint: NTP_HINT,
     };
   }
   if (ahead) {
     return {
       likely: "node",
-      reason: `another endpoint is ahead: ${ahead.label} is at block ${ahead.head} (${ahead.head - o.head.number} blocks ahead): this node is stuck or not synced`,
-      hint: "point --rpc-url at a synced node (or let the fresher endpoint go first), or raise KEEPCTL_MAX_HEAD_AGE (0 = no limit)",
+      reason: `the node is stuck or not synced: ${ahead.label} is at block ${ahead.head} (${ahead.head - o.head.number} blocks ahead)`,
+      hint: NODE_HINT,
     };
   }
-  const agree = peers.length > 1 ? `all ${peers.length} endpoints agree on this head` : undefined;
-  if (skew !== undefined && Math.abs(skew) <= CLOCK_TOLERANCE_SEC) {
+  const agreeing = peers.length > 1 ? `all ${peers.length} endpoints agree on this head` : undefined;
+  const clocksAgree = skew !== undefined && Math.abs(skew) <= CLOCK_TOLERANCE_SEC;
+  if (agreeing && clocksAgree) {
     return {
-      likely: agree ? "all-endpoints" : "node",
-      reason: `${agree ? `${agree} and` : "the RPC server's clock (HTTP Date)"} ${agree ? "their servers' clocks agree" : "agrees"} with this machine's: ${agree ? "the chain itself, or every endpoint, has stalled" : "the node is stuck or not synced"}`,
-      hint: agree ? "check the chain's status and the endpoints' sync, or raise KEEPCTL_MAX_HEAD_AGE (0 = no limit)" : "point --rpc-url at a synced node, or raise KEEPCTL_MAX_HEAD_AGE (0 = no limit)",
+      likely: "all-endpoints",
+      reason: `${agreeing} and their servers' clocks (HTTP Date) agree with this machine's: the chain, or every endpoint, has stalled`,
+      hint: "check the chain's status and the endpoints' sync, or raise KEEPCTL_MAX_HEAD_AGE (0 = no limit)",
     };
   }
-  if (agree) {
-    return {
-      likely: "local-clock",
-      reason: `${agree} (the latest is ${o.head.number}): when independent nodes agree, this machine's clock is likelier the odd one out`,
-      hint: NTP_HINT,
-    };
+  if (agreeing) {
+    return { likely: "local-clock", reason: `${agreeing}: this machine's clock is likelier the odd one out`, hint: NTP_HINT };
   }
-  return {
-    likely: "unknown",
-    reason: "the node is stuck or not synced, unless this machine's clock is ahead",
-    hint: "point --rpc-url at a synced node, check this machine's clock (`timedatectl status`), or raise KEEPCTL_MAX_HEAD_AGE (0 = no limit)",
-  };
+  if (clocksAgree) {
+    return { likely: "node", reason: "the node is stuck or not synced (the RPC server's clock agrees with this machine's)", hint: NODE_HINT };
+  }
+  return { likely: "unknown", reason: "the node is stuck or not synced, or this machine's clock is ahead", hint: `${NODE_HINT}; or check this machine's clock (\`timedatectl status\`)` };
 }
 
 /** The head is `head.timestamp - now` s in the future: the local clock is behind, or the node answers junk. */
 export function explainFuture(o: { now: number; head: { timestamp: number }; toleranceSec: number; evidence?: ClockEvidence }): StaleVerdict {
   const skew = medianSkew(o.evidence?.serverSkewSec ?? []);
-  if (skew !== undefined && o.head.timestamp - (o.now + skew) <= o.toleranceSec) {
-    return {
-      likely: "local-clock",
-      reason: `but not by the RPC server's clock (HTTP Date): this machine's clock is ${secs(skew)} behind the server's`,
-      hint: NTP_HINT,
-    };
+  if (skew !== undefined && skew > CLOCK_TOLERANCE_SEC && o.head.timestamp - (o.now + skew) <= o.toleranceSec) {
+    return { likely: "local-clock", reason: `this machine's clock is likelier wrong: it is ${secs(skew)} behind the RPC server's (HTTP Date)`, hint: NTP_HINT };
   }
-  return {
-    likely: skew === undefined ? "unknown" : "node",
-    reason: skew === undefined ? "either this machine's clock is behind or the endpoint answers junk" : "the RPC server's clock agrees with this machine's: the endpoint answers junk",
-    hint: "check this machine's clock (`timedatectl status`); otherwise point --rpc-url at a working node",
-  };
+  const junk = "check this machine's clock; otherwise the endpoint answers junk: point --rpc-url at a working node";
+  if (skew !== undefined && Math.abs(skew) <= CLOCK_TOLERANCE_SEC) {
+    return { likely: "node", reason: "the endpoint answers junk (the RPC server's clock agrees with this machine's)", hint: junk };
+  }
+  return { likely: "unknown", reason: "this machine's clock is behind, or the endpoint answers junk", hint: junk };
 }

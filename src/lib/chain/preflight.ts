@@ -100,7 +100,7 @@ export function judgeHead(head: BlockHeader, p: HeadPolicy): string[] {
   const now = p.now ?? Math.floor(Date.now() / 1000);
   if (!LOCAL_CHAIN_IDS.has(p.chainId) && head.timestamp > now + FUTURE_TOLERANCE_SEC) {
     const v = explainFuture({ now, head, toleranceSec: FUTURE_TOLERANCE_SEC, evidence: p.evidence });
-    throw new RpcError(`the RPC node's latest block ${head.number} is dated ${iso(head.timestamp)}, ${head.timestamp - now} s in the future by this machine's clock, ${v.reason}`, {
+    throw new RpcError(`the RPC node's latest block ${head.number} is dated ${iso(head.timestamp)}, ${head.timestamp - now} s in the future: ${v.reason}`, {
       code: "BAD_RESPONSE",
       hint: v.hint,
       details: { likely: v.likely },
@@ -109,7 +109,7 @@ export function judgeHead(head: BlockHeader, p: HeadPolicy): string[] {
   const age = now - head.timestamp;
   if (p.maxAgeSec > 0 && age > p.maxAgeSec) {
     const v = explainStale({ now, head, maxAgeSec: p.maxAgeSec, evidence: p.evidence, maxLag: p.maxLag });
-    const msg = `the RPC node's latest block ${head.number} is ${age} s old by this machine's clock (${iso(head.timestamp)}; limit ${p.maxAgeSec} s); ${v.reason}`;
+    const msg = `the RPC node's latest block ${head.number} is ${age} s old (${iso(head.timestamp)}; limit ${p.maxAgeSec} s): ${v.reason}`;
     if (p.stale === "error") {
       throw new RpcError(msg, { code: "STALE_HEAD", hint: v.hint, details: { likely: v.likely } });
     }

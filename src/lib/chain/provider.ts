@@ -93,8 +93,9 @@ export class KeepctlProvider extends ethers.JsonRpcProvider {
   /** One single-endpoint provider per endpoint (same Endpoint objects): census and receipt cross-checks. */
   private siblings?: KeepctlProvider[];
   private readonly countInto?: RpcStats;
+  private readonly passive: boolean;
 
-  constructor(rpcUrls: string[], chainId: number, opts: Omit<ConnectOptions, "rpcUrls" | "chainId"> & { pool?: EndpointPool; countInto?: RpcStats } = {}) {
+  constructor(rpcUrls: string[], chainId: number, opts: Omit<ConnectOptions, "rpcUrls" | "chainId"> & { pool?: EndpointPool; countInto?: RpcStats; passive?: boolean } = {}) {
     if (rpcUrls.length === 0) throw new RpcError("no RPC URL given", { hint: "pass --rpc-url or set KEEPCTL_RPC_URLS" });
     const network = ethers.Network.from(chainId);
     super(rpcUrls[0], network, {
@@ -114,6 +115,7 @@ export class KeepctlProvider extends ethers.JsonRpcProvider {
     this.maxLagBlocks = opts.maxLagBlocks ?? DEFAULT_MAX_LAG_BLOCKS;
     this.batchMax = opts.batchMaxCount ?? DEFAULT_BATCH_MAX_COUNT;
     this.countInto = opts.countInto;
+    this.passive = opts.passive ?? false;
     this.censusDue = this.comparesHeads;
   }
 
@@ -133,7 +135,7 @@ export class KeepctlProvider extends ethers.JsonRpcProvider {
   /** Each endpoint's own provider (no failover, one attempt): to ask THAT endpoint. */
   private endpointProviders(): KeepctlProvider[] {
     this.siblings ??= this.pool.endpoints.map(
-      (ep) => new KeepctlProvider([ep.url], Number(this.chainId), { timeoutMs: this.timeoutMs, retries: 1, backoffMs: this.backoffMs, maxLagBlocks: 0, batchMaxCount: this.batchMax, pool: new EndpointPool([], { endpoints: [ep] }), countInto: this.stats }),
+      (ep) => new KeepctlProvider([ep.url], Number(this.chainId), { timeoutMs: this.timeoutMs, retries: 1, backoffMs: this.backoffMs, maxLagBlocks: 0, batchMaxCount: this.batchMax, pool: this.pool.single(ep), countInto: this.stats, passive: true }),
     );
     return this.siblings;
   }
@@ -222,7 +224,7 @@ export class KeepctlProvider extends ethers.JsonRpcProvider {
     const calls = Array.isArray(payload) ? payload : [payload];
     this.stats.rpcCalls += calls.length;
     for (const c of calls) this.stats.byMethod[c.method] = (this.stats.byMethod[c.method] ?? 0) + 1;
-    const post: PostOptions = { timeoutMs: this.timeoutMs, retries: this.retries, backoffMs: this.backoffMs, chainId: this.chainId, onHttpRequest: () => { this.stats.httpRequests++; if (this.countInto) this.countInto.httpRequests++; } };
+    const post: PostOptions = { timeoutMs: this.timeoutMs, retries: this.retries, backoffMs: this.backoffMs, chainId: this.chainId, passive: this.passive, onHttpRequest: () => { this.stats.httpRequests++; if (this.countInto) this.countInto.httpRequests++; } };
     // A broadcast is never retried or batched by the transport: a lost answer does not mean a
     // lost transaction, and a retry of an accepted tx comes back as "nonce too low". One attempt,
     // on the endpoint the pool trusts most; the sender settles an unknown outcome from the chain
@@ -342,6 +344,8 @@ export interface PostOptions {
    * endpoint is asked; the judge has already set the endpoint aside.
    */
   accept?: (ep: Endpoint, results: Result[]) => Promise<string | undefined>;
+  /** An answer does not re-admit a cooling endpoint (a head census, a receipt cross-check). */
+  passive?: boolean;
 }
 
 /**
@@ -371,7 +375,7 @@ export async function postWithFailover(pool: EndpointPool, payload: Payload, o: 
         failures.push(`${ep.label} (${refused})`);
         continue;
       }
-      pool.succeeded(ep, "call");
+      if (!o.passive) pool.succeeded(ep, "call");
       return r.results;
     }
     pool.failed(ep, r.error.message, r.error.retryAfterMs);
