@@ -1,3 +1,4 @@
+import net from "node:net";
 import type { Command } from "commander";
 import { Output } from "../lib/output";
 import { ExitCode, UsageError } from "../lib/errors";
@@ -175,3 +176,19 @@ export async function startLoopMetrics(
   o.out.info(`serving metrics on ${host}:${server.address.port} (GET /metrics, GET /healthz)`);
   return { metrics, close: () => server.close() };
 }
+
+/** A port the devnet's servers (devnet, replay) must bind on 127.0.0.1: taken is exit 2 before anything starts. */
+export async function assertPortFree(port: number, flag = "--port"): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", (e: NodeJS.ErrnoException) =>
+      reject(
+        e.code === "EADDRINUSE"
+          ? new UsageError(`port ${port} on 127.0.0.1 is already in use`, { hint: `stop whatever listens there or pass ${flag} N` })
+          : e,
+      ),
+    );
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve()));
+  });
+}
+

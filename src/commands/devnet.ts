@@ -1,5 +1,4 @@
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import type { Command } from "commander";
 import { loadConfig } from "../lib/config";
@@ -10,7 +9,7 @@ import { ensurePrivateDir } from "../lib/fs-safe";
 // docs/architecture.md), so production commands work without the devDependencies it reads.
 import type { Devnet } from "../devnet/scenario";
 import type { Output } from "../lib/output";
-import { globalsOf, outputOf, parseIntOption, shutdown } from "./common";
+import { assertPortFree, globalsOf, outputOf, parseIntOption, shutdown } from "./common";
 
 const DEFAULT_PORT = 8545;
 const DEFAULT_OUT = "./deployment.devnet.json";
@@ -39,20 +38,6 @@ export function assertDevInstall(): void {
   });
 }
 
-async function assertPortFree(port: number): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", (e: NodeJS.ErrnoException) =>
-      reject(
-        e.code === "EADDRINUSE"
-          ? new UsageError(`port ${port} on 127.0.0.1 is already in use`, { hint: "stop whatever listens there or pass --port N" })
-          : e,
-      ),
-    );
-    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve()));
-  });
-}
-
 /** The RAI and EMP example commands (the liquidator's key is a public hardhat test key). */
 function printPlaygroundHints(out: Output, devnet: Devnet, outFile: string, liquidatorKey: string | undefined): void {
   const f = devnet.file;
@@ -75,6 +60,7 @@ export function register(program: Command): void {
     .command("devnet")
     .description("start a local chain with the real tBTC v1 contracts and a seeded scenario")
     .option("--port <n>", `JSON-RPC port on 127.0.0.1 (default ${DEFAULT_PORT})`, parseIntOption("--port", 1, 65535))
+    .option("--subgraph-port <n>", "the loopback subgraph's port on 127.0.0.1 (default: a free one)", parseIntOption("--subgraph-port", 1, 65535))
     .option("--out <file>", `where to write the deployment JSON (default ${DEFAULT_OUT})`)
     .option("--no-seed", "deploy the contracts only, no seeded deposits")
     .option("--no-auto-sign", "do not play the keeps' signers (redemption signatures stay pending)")
@@ -90,7 +76,10 @@ export function register(program: Command): void {
       // --no-emp sets `emp`, which config.ts would read as the EMP address flag (--emp): keep it out.
       const { emp: empFlag, rai: raiFlag, ...configFlags } = g;
       const dataDir = loadConfig(configFlags, undefined, { requireRpc: false }).dataDir;
+      const subgraphPort = g.subgraphPort as number | undefined;
+      if (subgraphPort !== undefined && subgraphPort === port) throw new UsageError(`--subgraph-port ${subgraphPort} is also the JSON-RPC --port`, { hint: "give the two servers different ports" });
       await assertPortFree(port);
+      if (subgraphPort !== undefined && g.rai !== false) await assertPortFree(subgraphPort, "--subgraph-port");
       const { devnetWallet, startDevnet } = await import("../devnet/scenario");
       const { startAutoSigner } = await import("../devnet/autosign");
 
@@ -98,7 +87,7 @@ export function register(program: Command): void {
       const emp = empFlag !== false;
       const parts = ["tBTC v1", ...(rai ? ["RAI"] : []), ...(emp ? ["a UMA EMP"] : [])];
       out.info(`starting a Hardhat node on 127.0.0.1:${port} and deploying ${parts.join(", ")} ...`);
-      const devnet = await startDevnet({ port, out: outFile, seed: g.seed !== false, rai, emp });
+      const devnet = await startDevnet({ port, out: outFile, seed: g.seed !== false, rai, emp, subgraphPort });
       const signer = g.autoSign === false ? undefined : startAutoSigner(devnet.deployment, { onError: (e) => out.warn(`auto-signer: ${String(e)}`) });
       try {
         let presetCopy: string | undefined;

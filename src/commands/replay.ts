@@ -6,7 +6,7 @@ import type { Output } from "../lib/output";
 import path from "node:path";
 import type { ReplayReport, RunResult } from "../devnet/replay";
 import type { RatesReplayReport } from "../devnet/replay-rates";
-import { globalsOf, outputOf, parseIntOption, parseNumberOption, shutdown } from "./common";
+import { assertPortFree, globalsOf, outputOf, parseIntOption, parseNumberOption, shutdown } from "./common";
 
 /**
  * `keepctl replay --prices FILE`: a real ETH/BTC history through the real tBTC contracts on an
@@ -150,8 +150,10 @@ async function replayRates(g: Record<string, unknown>, out: Output): Promise<voi
   const from = g.from === undefined ? undefined : parseTimeOption("--from", g.from as string);
   const to = g.to === undefined ? undefined : parseTimeOption("--to", g.to as string);
   const { walk, carryIn } = data.selectRateWindow(series, from, to);
+  const port = g.port as number | undefined;
+  if (port !== undefined) await assertPortFree(port);
   const { runRatesReplay } = await import("../devnet/replay-rates");
-  const { report, stats } = await runRatesReplay({ walk, carryIn, series, everyPoint: !!g.everyPoint, onProgress: (m) => out.info(m), signal: shutdown.signal });
+  const { report, stats } = await runRatesReplay({ port, walk, carryIn, series, everyPoint: !!g.everyPoint, onProgress: (m) => out.info(m), signal: shutdown.signal });
   if (out.json) out.document(report);
   else printRatesReport(out, report);
   out.info(`replayed ${stats.points} rate updates in ${stats.seconds} s: ${stats.pointsPerSecond} updates/s; peak RSS ${stats.peakRssMiB} MiB${stats.nodePeakRssMiB === null ? "" : ` (Hardhat node ${stats.nodePeakRssMiB} MiB)`}; the subgraph was behind (newest rate appended from events) in ${stats.subgraphBehindUpdates} feed updates`);
@@ -163,6 +165,7 @@ export function register(program: Command): void {
     .description("walk a real ETH/BTC history through the real tBTC contracts (or RAI rates through the real EMP) on a devnet, with the bots in the loop")
     .option("--prices <file>", "CSV of timestamp,iso_time,eth_btc (e.g. data/ethbtc-2020-11_2021-06.csv)")
     .option("--rates <file>", "instead: CSV of timestamp,block,per_second_rate_ray (e.g. data/rai-redemption-rates-2022.csv): the RAI side, with the EMP bots")
+    .option("--port <n>", "the Hardhat node's JSON-RPC port on 127.0.0.1 (default: a free one)", parseIntOption("--port", 1, 65535))
     .option("--from <time>", "first point: unix seconds or ISO 8601 with a zone, e.g. 2020-12-20T00:00:00Z (default: the file's first)")
     .option("--to <time>", "last point, same forms (default: the file's last)")
     .option("--step <n>", "walk every Nth point (default 1)", parseIntOption("--step", 1, 1000))
@@ -179,7 +182,7 @@ export function register(program: Command): void {
     .option("--max-gap <hours>", "refuse a window with more than this many hours missing in a row (default 24; shorter gaps are held over with a warning)", parseIntOption("--max-gap", 1, 100_000))
     .option("--every-point", "touch the chain at every point, also where no deposit is near a line (slower; same outcomes)")
     .option("--plot-out <file>", "also write the chart (price, collateralization vs 150/125/110 %, actions) as an SVG file")
-    .addHelpText("after", "\nStarts a local Hardhat node with the real tBTC v1.1.0 contracts, opens the portfolio for\noperator account 1, and walks the points: at each point where a deposit is near a line it sets\nthe medianizer, moves the chain clock to the point's time and runs one pass of the watch loop,\nthen other accounts courtesy-call and liquidate as on mainnet (quiet points are computed; see\n--every-point). The same walk runs again without the bot and with the seed's policy (redeem\nonly once courtesy-called); the report puts the three side by side, with a chart. Speed and\npeak memory go to stderr.\n\nWith --rates instead of --prices: RAI's redemption-rate updates go through the devnet's\nRateSetter (indexed by a lagging loopback subgraph), sponsors open positions in UMA's real EMP\nalong the way, and the emp-liquidate and emp-dispute passes run after each update, beside a\ncareless liquidator at a stale, marked-up price; the mock oracle settles disputes at the true\nprice. Only --from, --to, --every-point and --json apply. See docs/replay.md.")
+    .addHelpText("after", "\nStarts a local Hardhat node with the real tBTC v1.1.0 contracts, opens the portfolio for\noperator account 1, and walks the points: at each point where a deposit is near a line it sets\nthe medianizer, moves the chain clock to the point's time and runs one pass of the watch loop,\nthen other accounts courtesy-call and liquidate as on mainnet (quiet points are computed; see\n--every-point). The same walk runs again without the bot and with the seed's policy (redeem\nonly once courtesy-called); the report puts the three side by side, with a chart. Speed and\npeak memory go to stderr.\n\nWith --rates instead of --prices: RAI's redemption-rate updates go through the devnet's\nRateSetter (indexed by a lagging loopback subgraph), sponsors open positions in UMA's real EMP\nalong the way, and the emp-liquidate and emp-dispute passes run after each update, beside a\ncareless liquidator at a stale, marked-up price; the mock oracle settles disputes at the true\nprice. Only --from, --to, --port, --every-point and --json apply. See docs/replay.md.")
     .action(async (_opts: unknown, cmd: Command) => {
       const g = globalsOf(cmd);
       const out = outputOf(cmd);
@@ -202,8 +205,11 @@ export function register(program: Command): void {
       lib.refuseLongGaps(gaps, (g.maxGap as number | undefined) ?? 24);
       for (const gap of gaps) out.warn(`gap in the series: ${lib.isoTime(gap.from)} .. ${lib.isoTime(gap.to)} (${gap.missing} h missing; the price holds, the clock jumps)`);
 
+      const port = g.port as number | undefined;
+      if (port !== undefined) await assertPortFree(port);
       const { runReplay } = await import("../devnet/replay");
       const { report, trace, stats } = await runReplay({
+        port,
         points, series, gaps, step, windowPoints: window.length, portfolio,
         tbtc: (g.tbtc as number | undefined) ?? 20, eth: (g.eth as number | undefined) ?? 10,
         policy: {

@@ -30,10 +30,10 @@ export interface EmpPlayground {
 }
 
 /** Deploys RAI and seeds its history (moves the chain clock forward by count * interval), then serves the subgraph. */
-export async function startRaiPlayground(signer: ethers.Signer, rpcUrl: string): Promise<RaiPlayground> {
+export async function startRaiPlayground(signer: ethers.Signer, rpcUrl: string, subgraphPort?: number): Promise<RaiPlayground> {
   const deployment = await deployRai(signer);
   const rates = await seedRateHistory(deployment, { count: RAI_SEED.count, intervalSec: RAI_SEED.intervalSec, rates: sampleRates(RAI_SEED.count) });
-  const subgraph = await startSubgraphServer({ rpcUrl, rateSetter: deployment.addresses.RateSetter });
+  const subgraph = await startSubgraphServer({ rpcUrl, rateSetter: deployment.addresses.RateSetter, port: subgraphPort });
   return { deployment, rates, subgraph };
 }
 

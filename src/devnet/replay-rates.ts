@@ -60,6 +60,8 @@ const CARELESS_STALE = 14;
 const DISPUTER_COLLATERAL = 5_000n * WAD;
 
 export interface RatesReplayOptions {
+  /** The Hardhat node's port (default: a free one). */
+  port?: number;
   /** The window's updates (at least 2), the update carried in before them (or null), the whole series (truth). */
   walk: RateUpdate[];
   carryIn: RateUpdate | null;
@@ -186,7 +188,7 @@ export async function runRatesReplay(opts: RatesReplayOptions): Promise<RatesRep
   const truth = (t: number) => expectedPrice(opts.series, t, TWAP_SEC);
 
   opts.onProgress?.("starting the devnet (RAI doubles, loopback subgraph, UMA EMP) ...");
-  const node = await startHardhatNode();
+  const node = await startHardhatNode({ port: opts.port });
   const jp = devnetProvider(node.rpcUrl);
   const sessions: BotSession[] = [];
   let subgraph: Awaited<ReturnType<typeof startSubgraphServer>> | undefined;

@@ -78,6 +78,8 @@ export interface ReplayStats {
 }
 
 export interface ReplayOptions {
+  /** The Hardhat node's port (default: a free one). */
+  port?: number;
   /** The window's points (already selected), the full series (for bonds set before the window), the gaps. */
   points: PricePoint[];
   series: PricePoint[];
@@ -550,7 +552,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayRun> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), "keepctl-replay-"));
   const file = path.join(home, "deployment.json");
   opts.onProgress?.("starting the devnet (real tBTC v1.1.0 contracts) ...");
-  const devnet = await startDevnet({ seed: false, out: file, ethBtc: opts.points[0].ethBtc });
+  const devnet = await startDevnet({ seed: false, out: file, ethBtc: opts.points[0].ethBtc, port: opts.port });
   // Reads go through a provider of our own that batches concurrent calls into one HTTP request.
   const rp = new ethers.JsonRpcProvider(devnet.rpcUrl, 31337, { staticNetwork: true, batchMaxCount: 200, batchStallTime: 0, cacheTimeout: -1 });
   try {

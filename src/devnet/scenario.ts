@@ -175,6 +175,8 @@ export interface StartDevnetOptions extends DeployOptions {
    * (default false: the tests that only need tBTC stay fast; `keepctl devnet` turns it on).
    */
   rai?: boolean;
+  /** The loopback subgraph's port with `rai` (default: a free one). */
+  subgraphPort?: number;
   /** Also deploy a UMA EMP with sponsors and funded liquidator/disputer wallets (default false). */
   emp?: boolean;
 }
@@ -217,7 +219,7 @@ export async function startDevnet(opts: StartDevnetOptions = {}): Promise<Devnet
     const provider = devnetProvider(node.rpcUrl);
     const signer = await provider.getSigner(0);
     const deployment = await deployTbtcSystem(signer, opts);
-    if (opts.rai) rai = await startRaiPlayground(signer, node.rpcUrl);
+    if (opts.rai) rai = await startRaiPlayground(signer, node.rpcUrl, opts.subgraphPort);
     const scenario = opts.seed === false ? await emptyScenario(deployment) : await seedScenario(deployment);
     const emp = opts.emp ? await startEmpPlayground(signer, provider) : undefined;
     const file = deploymentFileOf(node.rpcUrl, deployment, scenario, playgroundFileParts(rai, emp));

@@ -775,7 +775,7 @@ function finish(cfg: Config): void {
 // ---- helpers for commands -------------------------------------------------------------------
 
 export function requireOperators(cfg: Pick<Config, "operators">): string[] {
-  if (cfg.operators.length === 0) throw new UsageError("no operator given: pass --operator ADDR or set KEEPCTL_OPERATORS");
+  if (cfg.operators.length === 0) throw new UsageError("no operator given: pass --operator ADDR or --operators-file FILE, or set KEEPCTL_OPERATORS");
   return cfg.operators;
 }
 

@@ -376,7 +376,7 @@ describe("loadConfig validation", () => {
   it("requireOperators explains how to give one", () => {
     const e = thrown(() => requireOperators({ operators: [] }));
     expect(e).toBeInstanceOf(UsageError);
-    expect(e.message).toBe("no operator given: pass --operator ADDR or set KEEPCTL_OPERATORS");
+    expect(e.message).toBe("no operator given: pass --operator ADDR or --operators-file FILE, or set KEEPCTL_OPERATORS");
     expect(requireOperators({ operators: [A] })).toEqual([A]);
   });
 
