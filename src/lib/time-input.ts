@@ -33,14 +33,14 @@ export function readTime(raw: string): { ok: true; seconds: number } | { ok: fal
   }
   const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i] ?? 0));
   const zone = m[8];
-  if (month < 1 || month > 12) return { ok: false, why: `month ${m[2]} does not exist` };
-  if (day < 1 || day > daysInMonth(year, month)) return { ok: false, why: `${m[1]}-${m[2]} has no day ${m[3]}` };
-  if (hour > 23 || minute > 59 || second > 59) return { ok: false, why: `${m[4]}:${m[5]}${m[6] === undefined ? "" : `:${m[6]}`} is not a time of day` };
+  if (month < 1 || month > 12) return { ok: false, why: `an impossible date (there is no month ${m[2]})` };
+  if (day < 1 || day > daysInMonth(year, month)) return { ok: false, why: `an impossible date (${m[1]}-${m[2]} has no day ${m[3]})` };
+  if (hour > 23 || minute > 59 || second > 59) return { ok: false, why: `an impossible time of day (${m[4]}:${m[5]}${m[6] === undefined ? "" : `:${m[6]}`})` };
   let offsetMin = 0;
   if (zone !== "Z") {
     const zh = Number(zone.slice(1, 3));
     const zm = Number(zone.slice(4, 6));
-    if (zh > 14 || zm > 59 || (zh === 14 && zm > 0)) return { ok: false, why: `zone ${zone} does not exist` };
+    if (zh > 14 || zm > 59 || (zh === 14 && zm > 0)) return { ok: false, why: `an impossible zone (${zone})` };
     offsetMin = (zh * 60 + zm) * (zone[0] === "-" ? -1 : 1);
   }
   // Not Date.UTC: it maps the years 0..99 to 1900..1999.

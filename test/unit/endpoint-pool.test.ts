@@ -85,4 +85,48 @@ describe("EndpointPool", () => {
     expect(one.p.endpoints[0].stats.state).toBe("cooling");
     expect(one.warnings).toEqual([]);
   });
+
+  it("a lagging endpoint is set aside like a failing one, with one warning naming it, its head, its lag and who is ahead", () => {
+    const { p, warnings, at } = pool([A, B], { coolDownMs: 30_000 });
+    const [a, b] = p.endpoints;
+    p.observeHead(a, 950);
+    p.observeHead(b, 1000);
+    expect(p.best).toEqual({ number: 1000, endpoint: b });
+    p.lagging(a, 50);
+    expect(a.stats).toMatchObject({ state: "cooling", coolingUntil: at() + 30_000, lagCoolDowns: 1, lastError: "its head is 50 blocks behind" });
+    expect(a.demotedFor).toBe("lag");
+    p.lagging(a, 51); // inside the cool-down: no second warning
+    expect(warnings).toEqual(["RPC endpoint https://a.example/*** is lagging: its head 950 is 50 blocks behind block 1000 at https://b.example; it is not used for 30 s"]);
+    expect(warnings.join()).not.toContain("SECRETKEY");
+    expect(order(p)[0]).toBe("https://b.example");
+    p.succeeded(a, "probe");
+    expect(a.demotedFor).toBeUndefined();
+  });
+
+  it("reads go to the freshest head first; unknown heads keep the configured order; a census starts from scratch", () => {
+    const { p } = pool([A, B, C]);
+    const [a, b, c] = p.endpoints;
+    p.observeHead(a, 10);
+    p.observeHead(c, 12);
+    expect(order(p)).toEqual(["https://c.example", "https://a.example/***", "https://b.example"]);
+    p.observeHead(b, 12);
+    expect(order(p)).toEqual(["https://b.example", "https://c.example", "https://a.example/***"]);
+    p.observeHead(a, 3); // a lower head never lowers the best
+    expect(p.best?.number).toBe(12);
+    p.resetBest();
+    expect(p.best).toBeUndefined();
+    p.observeHead(a, 3);
+    expect(p.best).toEqual({ number: 3, endpoint: a });
+  });
+
+  it("a one-endpoint view of a bigger pool shares the endpoint and warns as the pool would", () => {
+    const { p, warnings } = pool([A, B]);
+    const one = p.single(p.endpoints[0]);
+    one.failed(one.endpoints[0], "ECONNREFUSED");
+    expect(p.endpoints[0].stats.state).toBe("cooling");
+    expect(warnings).toHaveLength(1);
+    const alone = pool([A]);
+    alone.p.single(alone.p.endpoints[0]).failed(alone.p.endpoints[0], "ECONNREFUSED");
+    expect(alone.warnings).toEqual([]);
+  });
 });

@@ -246,6 +246,56 @@ describe("Journal", () => {
   });
 });
 
+describe("Journal: final and reorged", () => {
+  const key = "0xdep:redeem";
+  const attempt = { nonce: 4, hash: "0xh1", rawTx: "0x01" };
+  it("a final line keeps the receipt and marks it final; a new block is kept with it", () => {
+    const j = Journal.open(dir);
+    j.begin(key, { account: ACCOUNT });
+    j.recordSending(key, attempt);
+    j.recordSent(key);
+    j.recordMined(key, { hash: "0xh1", status: 1, blockNumber: 10, blockHash: "0xb10" });
+    expect(j.get(key)).toMatchObject({ state: "mined", minedHash: "0xh1", status: 1, blockNumber: 10, blockHash: "0xb10" });
+    expect(j.get(key)!.final).toBeUndefined();
+    j.recordFinal(key, { blockNumber: 11, blockHash: "0xb11" });
+    expect(j.get(key)).toMatchObject({ state: "mined", minedHash: "0xh1", status: 1, blockNumber: 11, blockHash: "0xb11", final: true });
+    expect(j.mined(ACCOUNT).map((e) => e.key)).toEqual([key]);
+    expect(j.mined("0x00000000000000000000000000000000000000bB")).toEqual([]);
+  });
+
+  it("reorged: back to sent with its signed txs, every mined field gone, the reason kept; then mined again", () => {
+    const j = Journal.open(dir);
+    j.begin(key, { account: ACCOUNT });
+    j.recordSending(key, attempt);
+    j.recordMined(key, { hash: "0xh1", status: 1, blockNumber: 10, blockHash: "0xb10" });
+    j.recordFinal(key, { blockNumber: 10, blockHash: "0xb10" });
+    j.recordReorged(key, "reorged out of block 10");
+    const e = j.get(key)!;
+    expect(e.state).toBe("sent");
+    expect(e.attempts).toEqual([attempt]);
+    for (const k of ["minedHash", "status", "blockNumber", "blockHash", "final"] as const) expect(e[k]).toBeUndefined();
+    expect(e.reason).toBe("reorged out of block 10");
+    expect(j.resume(ACCOUNT).map((x) => x.key)).toEqual([key]);
+    expect(() => j.begin(key, { account: ACCOUNT })).toThrow(JournalInFlightError);
+    j.recordMined(key, { hash: "0xh1", status: 1, blockNumber: 12 });
+    expect(j.get(key)).toMatchObject({ state: "mined", blockNumber: 12 });
+    expect(j.get(key)!.final).toBeUndefined();
+    expect(j.doneEntry(key, {})?.minedHash).toBe("0xh1");
+  });
+
+  it("a new round forgets the old round's finality", () => {
+    const j = Journal.open(dir);
+    j.begin(key, { account: ACCOUNT, repeatable: true });
+    j.recordSending(key, attempt);
+    j.recordMined(key, { hash: "0xh1", status: 1, blockNumber: 10, blockHash: "0xb" });
+    j.recordFinal(key, { blockNumber: 10 });
+    j.begin(key, { account: ACCOUNT, repeatable: true });
+    const e = j.get(key)!;
+    expect(e.state).toBe("planned");
+    for (const k of ["minedHash", "status", "blockNumber", "blockHash", "final"] as const) expect(e[k]).toBeUndefined();
+  });
+});
+
 describe("account lock", () => {
   const lockFile = () => path.join(dir, `any-${ACCOUNT.toLowerCase()}.lock`);
   const writeLock = (o: Record<string, unknown>) => {

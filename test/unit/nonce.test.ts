@@ -127,6 +127,37 @@ describe("NonceTracker", () => {
     expect(await t.next()).toBe(5);
   });
 
+  it("release: a nonce whose tx a reorg took back (not sent again) is the next one handed out", async () => {
+    latest = 5; pending = 5;
+    const t = new NonceTracker(provider, ACCOUNT, () => [5, 6]);
+    await t.startSession();
+    t.markUsed(5);
+    t.markUsed(6);
+    expect(await t.next()).toBe(7);
+    latest = 5; pending = 5; // the chain lost both
+    t.release(6);
+    expect(await t.next()).toBe(6);
+    t.release(5);
+    expect(await t.next()).toBe(5);
+    // releasing above what was used changes nothing
+    t.markUsed(5);
+    t.release(9);
+    expect(await t.next()).toBe(6);
+    // nonce 0, and a baseline above the released nonce
+    latest = 0; pending = 0;
+    const z = new NonceTracker(provider, ACCOUNT, () => [0]);
+    await z.startSession();
+    z.markUsed(0);
+    z.release(0);
+    expect(await z.next()).toBe(0);
+    latest = 3; pending = 3;
+    const b = new NonceTracker(provider, ACCOUNT, () => [1, 2]);
+    await b.startSession();
+    latest = 1; pending = 1;
+    b.release(1);
+    expect(await b.next()).toBe(1);
+  });
+
   it.each([["a negative count", "-0x1"], ["not a number", "0xzz"], ["a count past 2^53", "0x" + (2n ** 60n).toString(16)]])(
     "a node answering %s is an error, never a nonce", async (_why, answer) => {
       // (ethers itself rejects these before our own count check: that check is defence in depth)

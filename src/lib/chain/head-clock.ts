@@ -86,8 +86,9 @@ export function explainFuture(o: { now: number; head: { timestamp: number }; tol
     return { likely: "local-clock", reason: `this machine's clock is likelier wrong: it is ${secs(skew)} behind the RPC server's (HTTP Date)`, hint: NTP_HINT };
   }
   const junk = "check this machine's clock; otherwise the endpoint answers junk: point --rpc-url at a working node";
-  if (skew !== undefined && Math.abs(skew) <= CLOCK_TOLERANCE_SEC) {
-    return { likely: "node", reason: "the endpoint answers junk (the RPC server's clock agrees with this machine's)", hint: junk };
+  if (skew !== undefined) {
+    const why = Math.abs(skew) <= CLOCK_TOLERANCE_SEC ? "the RPC server's clock agrees with this machine's" : "it is in the future by the RPC server's clock too";
+    return { likely: "node", reason: `the endpoint answers junk (${why})`, hint: junk };
   }
   return { likely: "unknown", reason: "this machine's clock is behind, or the endpoint answers junk", hint: junk };
 }
