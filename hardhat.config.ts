@@ -38,6 +38,9 @@ const config: HardhatUserConfig = {
       // builds; allow it anyway so that any artifact deploys as it does on mainnet.
       allowUnlimitedContractSize: true,
       mining: { auto: true },
+      // A devnet whose chain time starts in the past (KEEPCTL_DEVNET_INITIAL_DATE, ISO 8601): tests
+      // that need block timestamps near this machine's clock after the tBTC deploy's 64-day jump.
+      ...(process.env.KEEPCTL_DEVNET_INITIAL_DATE ? { initialDate: process.env.KEEPCTL_DEVNET_INITIAL_DATE } : {}),
     },
   },
 };

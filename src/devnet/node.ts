@@ -43,13 +43,13 @@ async function rpcAnswers(url: string): Promise<boolean> {
  * Starts `hardhat node` bound to 127.0.0.1 in a child process and resolves once it answers
  * JSON-RPC. The node is the project's Hardhat network (chainId 31337, automine).
  */
-export async function startHardhatNode(opts: { port?: number; timeoutMs?: number; quiet?: boolean } = {}): Promise<LocalNode> {
+export async function startHardhatNode(opts: { port?: number; timeoutMs?: number; quiet?: boolean; initialDate?: string } = {}): Promise<LocalNode> {
   const port = opts.port ?? (await freePort());
   const cli = require.resolve("hardhat/internal/cli/cli.js", { paths: [PACKAGE_ROOT] });
   const child: ChildProcess = spawn(
     process.execPath,
     [cli, "node", "--hostname", "127.0.0.1", "--port", String(port), "--config", path.join(PACKAGE_ROOT, "hardhat.config.ts")],
-    { cwd: PACKAGE_ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true" } },
+    { cwd: PACKAGE_ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true", ...(opts.initialDate ? { KEEPCTL_DEVNET_INITIAL_DATE: opts.initialDate } : {}) } },
   );
   let output = "";
   child.stdout?.on("data", (d) => { if (output.length < 20000) output += d.toString(); });

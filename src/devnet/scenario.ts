@@ -175,6 +175,8 @@ export interface StartDevnetOptions extends DeployOptions {
    * (default false: the tests that only need tBTC stay fast; `keepctl devnet` turns it on).
    */
   rai?: boolean;
+  /** The chain's first block time (ISO 8601), e.g. 65 days ago so the deploy's jump lands near now. */
+  initialDate?: string;
   /** The loopback subgraph's port with `rai` (default: a free one). */
   subgraphPort?: number;
   /** Also deploy a UMA EMP with sponsors and funded liquidator/disputer wallets (default false). */
@@ -213,7 +215,7 @@ export function deploymentFileOf(rpcUrl: string, dep: TbtcDeployment, scenario: 
  * before its scenario, so the rates are recent and the courtesy call's 6 h timer starts last.
  */
 export async function startDevnet(opts: StartDevnetOptions = {}): Promise<Devnet> {
-  const node = await startHardhatNode({ port: opts.port });
+  const node = await startHardhatNode({ port: opts.port, initialDate: opts.initialDate });
   let rai: RaiPlayground | undefined;
   try {
     const provider = devnetProvider(node.rpcUrl);

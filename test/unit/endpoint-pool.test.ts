@@ -96,7 +96,7 @@ describe("EndpointPool", () => {
     expect(a.stats).toMatchObject({ state: "cooling", coolingUntil: at() + 30_000, lagCoolDowns: 1, lastError: "its head is 50 blocks behind" });
     expect(a.demotedFor).toBe("lag");
     p.lagging(a, 51); // inside the cool-down: no second warning
-    expect(warnings).toEqual(["RPC endpoint https://a.example/*** is lagging: its head 950 is 50 blocks behind block 1000 at https://b.example; it is not used for 30 s"]);
+    expect(warnings).toEqual(["RPC endpoint https://a.example/*** is lagging: its head 950 is 50 blocks behind block 1000 (at https://b.example); it is not used for 30 s"]);
     expect(warnings.join()).not.toContain("SECRETKEY");
     expect(order(p)[0]).toBe("https://b.example");
     p.succeeded(a, "probe");

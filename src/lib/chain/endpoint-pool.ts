@@ -163,7 +163,8 @@ export class EndpointPool {
     const ms = this.coolDown(e, reason, "lag");
     if (ms === undefined) return;
     e.stats.lagCoolDowns++;
-    const ahead = this.best && this.best.endpoint !== e ? `block ${this.best.number} at ${this.best.endpoint.label}` : `block ${this.best?.number ?? "?"}`;
+    // The URL inside parentheses: the redactor would take a trailing ";" for part of it.
+    const ahead = this.best && this.best.endpoint !== e ? `block ${this.best.number} (at ${this.best.endpoint.label})` : `block ${this.best?.number ?? "?"}`;
     this.onWarning?.(`RPC endpoint ${e.label} is lagging: its head ${e.stats.head ?? "?"} is ${lag} blocks behind ${ahead}; it is not used for ${formatSeconds(ms)}`);
   }
 
