@@ -1,10 +1,12 @@
-import { CHAOS_COMMANDS, runChaosCase, startEmpWorld, startTbtcWorld, type ChaosCaseResult, type ChaosCommand, type EmpWorld, type TbtcWorld } from "../src/devnet/chaos";
+import { CHAOS_COMMANDS, CHAOS_TWISTS, runChaosCase, startEmpWorld, startTbtcWorld, type ChaosCaseResult, type ChaosCommand, type ChaosTwist, type EmpWorld, type TbtcWorld } from "../src/devnet/chaos";
 import { FAULT_KINDS } from "../src/devnet/fault-proxy";
 
 /**
  * `npm run chaos`: exactly once under a lossy RPC, at scale. For each command, one fault-free run
- * and N seeded runs at the fault rate, each counted from the chain. Flags: --seeds N (default 20),
- * --rate R (default 0.3), --first S (first seed, default 1), --only COMMAND.
+ * and N seeded runs at the fault rate, each counted from the chain. Seed s also carries the twist
+ * CHAOS_TWISTS[s % 6] (none, a reorg at depth 1, 3 or 13, a lagging first or second endpoint), so
+ * a seed replays with its twist. Flags: --seeds N (default 20), --rate R (default 0.3), --first S
+ * (first seed, default 1), --only COMMAND, --twist NAME (every seed gets that one; "cycle" default).
  * Exit 0 only when every run finished every action with 0 duplicate and 0 reverted transactions.
  */
 function flag(name: string): string | undefined {
@@ -21,8 +23,14 @@ async function main(): Promise<number> {
   const rate = Number(flag("--rate") ?? 0.3);
   const first = Number(flag("--first") ?? 1);
   const only = flag("--only") as ChaosCommand | undefined;
+  const twistFlag = flag("--twist") ?? "cycle";
+  if (twistFlag !== "cycle" && !CHAOS_TWISTS.includes(twistFlag as ChaosTwist)) {
+    process.stderr.write(`--twist must be "cycle" or one of ${CHAOS_TWISTS.join(", ")}\n`);
+    return 2;
+  }
+  const twistOf = (s: number): ChaosTwist => (twistFlag === "cycle" ? CHAOS_TWISTS[s % CHAOS_TWISTS.length] : (twistFlag as ChaosTwist));
   if (!Number.isInteger(seeds) || seeds < 1 || !(rate >= 0 && rate < 1) || !Number.isInteger(first)) {
-    process.stderr.write("usage: npm run chaos -- [--seeds N] [--rate 0..1] [--first SEED] [--only watch|redeem|emp-liquidate|emp-dispute]\n");
+    process.stderr.write(`usage: npm run chaos -- [--seeds N] [--rate 0..1] [--first SEED] [--only watch|redeem|emp-liquidate|emp-dispute] [--twist cycle|${CHAOS_TWISTS.join("|")}]\n`);
     return 2;
   }
   const commands = CHAOS_COMMANDS.filter((c) => !only || c === only);
@@ -43,10 +51,10 @@ async function main(): Promise<number> {
       const clean = await runChaosCase(world, command, { seed: 0, rate: 0 });
       const runs: ChaosCaseResult[] = [];
       for (let s = first; s < first + seeds; s++) {
-        const r = await runChaosCase(world, command, { seed: s, rate });
+        const r = await runChaosCase(world, command, { seed: s, rate, twist: twistOf(s) });
         runs.push(r);
         const bad = r.done !== r.required || r.duplicates > 0 || r.reverted > 0 || r.exitCodes.at(-1) !== 0;
-        process.stderr.write(`${command} seed ${s}: runs ${r.runs} (exits ${r.exitCodes.join(",")}), done ${r.done}/${r.required}, duplicates ${r.duplicates}, reverted ${r.reverted}, faults ${sum([r], (x) => Object.values(x.faults).reduce((a, b) => a + b, 0))} (${r.broadcastFaults} on broadcasts), ${r.ms} ms${bad ? "  <-- " + (r.stderrTail ?? "") : ""}\n`);
+        process.stderr.write(`${command} seed ${s} (${r.twist}): runs ${r.runs} (exits ${r.exitCodes.join(",")}), done ${r.done}/${r.required}, duplicates ${r.duplicates}, reverted ${r.reverted}, faults ${sum([r], (x) => Object.values(x.faults).reduce((a, b) => a + b, 0))} (${r.broadcastFaults} on broadcasts), ${r.ms} ms${bad ? "  <-- " + (r.stderrTail ?? "") : ""}\n`);
       }
       const faults = Object.fromEntries(FAULT_KINDS.map((k) => [k, sum(runs, (r) => r.faults[k])]));
       const required = sum(runs, (r) => r.required);
@@ -61,6 +69,7 @@ async function main(): Promise<number> {
         [
           `${command}: ${seeds} seeds at ${Math.round(rate * 100)}% faults (seeds ${first}..${first + seeds - 1})`,
           `  faults injected: ${Object.entries(faults).map(([k, v]) => `${k} ${v}`).join(", ")}; on broadcasts ${sum(runs, (r) => r.broadcastFaults)}`,
+          `  twists: ${CHAOS_TWISTS.map((t) => `${t} ${runs.filter((r) => r.twist === t).length}`).join(", ")}`,
           `  actions required ${required}, done exactly once ${done}; duplicate transactions ${duplicates}; reverted ${reverted}; false "failed" alerts ${falseAlerts}`,
           `  invocations (cron-style re-runs) ${sum(runs, (r) => r.runs)} for ${seeds} seeds; transactions ${sum(runs, (r) => r.transactions)}`,
           `  wall time per seed ${meanMs} ms vs fault-free ${clean.ms} ms (${(meanMs / Math.max(1, clean.ms)).toFixed(1)}x)   ${met ? "[met]" : "[missed]"}`,
@@ -68,7 +77,7 @@ async function main(): Promise<number> {
       );
       rows.push(row);
       // Printed as each command finishes: a long run that dies later keeps what it measured.
-      process.stdout.write(`${rows.length === 1 ? "\nkeepctl chaos: exactly once under a lossy RPC (counted from the chain)\n\n" : ""}${row}\n\n`);
+      process.stdout.write(`${rows.length === 1 ? "\nkeepctl chaos: exactly once under a lossy RPC, reorgs and a lagging endpoint (counted from the chain)\n\n" : ""}${row}\n\n`);
     }
   } finally {
     await tbtc?.close();

@@ -10,6 +10,7 @@ import { openDeposit } from "./deposits";
 import { send, setEthBtcPrice } from "./tbtc";
 import { deployEmp, seedSponsors, type EmpDeployment, type EmpSeed } from "./uma";
 import { FAULT_KINDS, startFaultProxy, type FaultKind } from "./fault-proxy";
+import { startLagProxy, type LagProxy } from "./lag-proxy";
 import { encodeApprove, encodeCreateLiquidation, empInterface } from "../lib/uma/emp-client";
 import { parseFixedStrict } from "../lib/fixed-point";
 
@@ -26,10 +27,24 @@ const wad = (text: string): bigint => parseFixedStrict(text, 18);
 export type ChaosCommand = "watch" | "redeem" | "emp-liquidate" | "emp-dispute";
 export const CHAOS_COMMANDS: readonly ChaosCommand[] = ["watch", "redeem", "emp-liquidate", "emp-dispute"];
 
+/**
+ * Besides the lossy wire, a case may carry one "twist" of the chain's own making:
+ * - `reorg-N`: once the case has exited 0, its transactions are buried N-1 blocks deeper and a
+ *   pass sees them there (final at N >= 12), then the chain is reverted to before the case's first
+ *   run and a longer chain without them is mined; the re-runs must bring every action back.
+ * - `lag-first` / `lag-second`: a second endpoint that serves a view LAG_BLOCKS behind the head
+ *   (src/devnet/lag-proxy.ts), before or after the lossy one.
+ */
+export type ChaosTwist = "none" | "reorg-1" | "reorg-3" | "reorg-13" | "lag-first" | "lag-second";
+export const CHAOS_TWISTS: readonly ChaosTwist[] = ["none", "reorg-1", "reorg-3", "reorg-13", "lag-first", "lag-second"];
+/** Blocks the lagging endpoint trails the head: past --max-lag (3), and past the case's setup. */
+export const LAG_BLOCKS = 8;
+
 export interface ChaosCaseResult {
   command: ChaosCommand;
   seed: number;
   rate: number;
+  twist: ChaosTwist;
   /** Invocations until exit 0 (cron-style re-runs after a failed one). */
   runs: number;
   exitCodes: number[];
@@ -145,24 +160,35 @@ export interface ChaosCaseOptions {
   rate?: number;
   /** Cron-style re-runs before giving up (default 12). */
   maxRuns?: number;
+  /** A reorg or a lagging endpoint on top of the faults (default none). */
+  twist?: ChaosTwist;
+}
+
+async function mine(provider: ethers.JsonRpcProvider, blocks: number): Promise<void> {
+  for (let i = 0; i < blocks; i++) await provider.send("evm_mine", []);
 }
 
 export async function runChaosCase(world: TbtcWorld | EmpWorld, command: ChaosCommand, o: ChaosCaseOptions): Promise<ChaosCaseResult> {
   const rate = o.rate ?? 0.3;
+  const twist = o.twist ?? "none";
   await resetWorld(world);
   const started = Date.now();
   const setup = await prepare(world, command);
   const fromBlock = (await world.provider.getBlockNumber()) + 1;
   const nonceBefore = await world.provider.getTransactionCount(setup.account, "latest");
+  // The reorg's fork point: after the setup, before anything keepctl sends.
+  const forkPoint = twist.startsWith("reorg-") ? await world.provider.send("evm_snapshot", []) : undefined;
   // A stall outlasts the client's timeout (so the answer is lost), then reaches the node anyway.
   const proxy = await startFaultProxy({ target: world.rpcUrl, rate, seed: o.seed, stallMs: 2_500 });
+  const lag: LagProxy | undefined = twist.startsWith("lag-") ? await startLagProxy({ target: world.rpcUrl, lag: LAG_BLOCKS }) : undefined;
+  const urls = !lag ? [proxy.url] : twist === "lag-first" ? [lag.url, proxy.url] : [proxy.url, lag.url];
   const alerts = await startAlertSink();
   const dataDir = fs.mkdtempSync(path.join(world.home, "data-"));
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "",
     HOME: world.home,
     NO_COLOR: "1",
-    KEEPCTL_RPC_URLS: proxy.url,
+    KEEPCTL_RPC_URLS: urls.join(","),
     KEEPCTL_DATA_DIR: dataDir,
     KEEPCTL_LOCK_DIR: path.join(dataDir, "locks"),
     KEEPCTL_PRIVATE_KEY: setup.key,
@@ -178,16 +204,32 @@ export async function runChaosCase(world: TbtcWorld | EmpWorld, command: ChaosCo
   const exitCodes: number[] = [];
   let stderrTail = "";
   const maxRuns = o.maxRuns ?? 12;
+  const runOnce = async (): Promise<number> => {
+    const r = await runBinary(["--deployment", world.deploymentFile, ...setup.args], env, world.home);
+    exitCodes.push(r.code);
+    if (process.env.KEEPCTL_CHAOS_LOG) fs.appendFileSync(process.env.KEEPCTL_CHAOS_LOG, `=== ${command} seed ${o.seed} (${twist}) run ${exitCodes.length} exit ${r.code}\n${r.stdout}\n--- stderr\n${r.stderr}\n`);
+    stderrTail = r.stderr.trim().split("\n").slice(-3).join("\n");
+    return r.code;
+  };
+  // Like cron: run again until it exits 0 (or the budget of runs is spent).
+  const untilDone = async (): Promise<boolean> => {
+    while (exitCodes.length < maxRuns) if ((await runOnce()) === 0) return true;
+    return false;
+  };
   try {
-    while (exitCodes.length < maxRuns) {
-      const r = await runBinary(["--deployment", world.deploymentFile, ...setup.args], env, world.home);
-      exitCodes.push(r.code);
-      if (process.env.KEEPCTL_CHAOS_LOG) fs.appendFileSync(process.env.KEEPCTL_CHAOS_LOG, `=== ${command} seed ${o.seed} run ${exitCodes.length} exit ${r.code}\n${r.stdout}\n--- stderr\n${r.stderr}\n`);
-      stderrTail = r.stderr.trim().split("\n").slice(-3).join("\n");
-      if (r.code === 0) break;
+    if ((await untilDone()) && forkPoint !== undefined) {
+      const depth = Number(twist.slice("reorg-".length));
+      // The last transaction `depth` blocks deep, seen there by a pass (its entries final at >= 12)...
+      await mine(world.provider, depth - 1);
+      await runOnce();
+      // ...then a longer chain from before the case's first transaction, without any of them.
+      await world.provider.send("evm_revert", [forkPoint]);
+      await mine(world.provider, depth + 1);
+      await untilDone();
     }
   } finally {
     await proxy.close();
+    await lag?.close();
     await alerts.close();
   }
   const counted = await setup.count(fromBlock);
@@ -199,7 +241,7 @@ export async function runChaosCase(world: TbtcWorld | EmpWorld, command: ChaosCo
   const exactRepeats = [...sameCall.values()].reduce((a, n) => a + n - 1, 0);
   const falseFailureAlerts = alerts.got.filter((a) => a.level === "critical" && /failed/.test(a.title) && counted.succeeded(a)).length;
   return {
-    command, seed: o.seed, rate, runs: exitCodes.length, exitCodes,
+    command, seed: o.seed, rate, twist, runs: exitCodes.length, exitCodes,
     required: counted.required, done: counted.done, duplicates: Math.max(counted.extraEvents, exactRepeats),
     reverted: txs.filter((t) => t.status !== 1).length, transactions: txs.length,
     faults: { ...proxy.counts.faults }, broadcastFaults: proxy.counts.broadcastFaults, falseFailureAlerts, ms: Date.now() - started,

@@ -90,7 +90,7 @@ export function parseTimeOption(flag: string, raw: string): number {
   return parseTimeInput(flag, raw);
 }
 
-/** The points in [from, to] (a date-only `to` is inclusive of that whole day: pass its end). */
+/** The points in [from, to], both inclusive. */
 export function selectWindow(points: PricePoint[], from?: number, to?: number): PricePoint[] {
   const first = points[0].t;
   const last = points[points.length - 1].t;

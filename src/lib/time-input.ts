@@ -2,8 +2,8 @@ import { UsageError } from "./errors";
 import { echo } from "./redact";
 
 /**
- * The one reader of times a user types (`rai-price --at`, `replay --from/--to`, a portfolio's
- * `openAt`): unix seconds, or ISO 8601 WITH its zone (`Z` or `±hh:mm`). A time without a zone would
+ * The one reader of times a user types (`rai-price --at`, `replay --from/--to`;
+ * no setting takes a time): unix seconds, or ISO 8601 WITH its zone (`Z` or `±hh:mm`). A time without a zone would
  * be read in this machine's local time — a different instant under every `TZ` for a feed anyone
  * must reproduce to the wei — and `Date.parse` rolls impossible dates over (2026-02-29 becomes
  * March 1): both are refused, with the expected form in the hint. Output times stay UTC.

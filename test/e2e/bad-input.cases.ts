@@ -465,4 +465,45 @@ const doubles: Case[] = [
   rpc("devnet via a keyed URL: wrong key password", "devnetProxy", ["--deployment", "$DEP", ...redeemYes, "--keystore", "$DIR/key.json", "--password-file", "$DIR/pw"], 3, "CONFIG", /^wrong password for keystore/, { env: BTC, hint: /check the password file/, files: [ks("pw-right-Op8"), pw("pw-wrong-Qr9")], secrets: [APIKEY, "pw-right-Op8", "pw-wrong-Qr9", "$KEY", "$KEYHEX"] }),
 ];
 
-export const TABLE: Case[] = [...addresses, ...wrong, ...nums, ...urls, ...files, ...keys, ...names, ...btc, ...doubles];
+// ---- no silent guess: duplicates, unknown names, the deployment schema and cap, explicit times ------
+const TWICE = (a: string, b: string) => new RegExp(`^contract "TBTCSystem"${a === b ? "" : ` and "${b}"`} given twice: 0x[0-9a-fA-F]{40} and 0x[0-9a-fA-F]{40}; give each name once \\(from KEEPCTL_CONTRACTS\\)$`);
+const DEP_SCHEMA_HINT = /keys of your own must start with "x-"/;
+const TWICE_HINT = /^give each key once: JSON keeps only the last, silently$/;
+const depFile = (text: string): FileSpec[] => [{ name: "d.json", text }];
+const watchKeyed = ["watch", "--once", "--operator", "$OP"];
+const strict: Case[] = [
+  // With a key set and a chain that answers: refused before anything is sent (the nonce is counted).
+  dev("KEEPCTL_CONTRACTS the same name twice (watch, key set)", watchKeyed, { ...keyEnv, ...BTC, KEEPCTL_CONTRACTS: "TBTCSystem=$A:TBTCToken,TBTCSystem=$A:TBTCSystem" }, 2, "USAGE", TWICE("TBTCSystem", "TBTCSystem"), { shape: "error" }),
+  dev("KEEPCTL_CONTRACTS twice, the other order (redeem --yes, key set)", ["redeem", "--yes", "--operator", "$OP"], { ...keyEnv, ...BTC, KEEPCTL_CONTRACTS: "TBTCSystem=$A:TBTCSystem,TBTCSystem=$A:TBTCToken" }, 2, "USAGE", TWICE("TBTCSystem", "TBTCSystem")),
+  dev("KEEPCTL_CONTRACTS twice in another case", watchKeyed, { ...keyEnv, ...BTC, KEEPCTL_CONTRACTS: "TBTCSystem=$A:TBTCSystem,tbtcsystem=$A:TBTCToken" }, 2, "USAGE", TWICE("TBTCSystem", "tbtcsystem")),
+  dev("KEEPCTL_CONTRACTS JSON with a duplicate key", watchKeyed, { ...keyEnv, ...BTC, KEEPCTL_CONTRACTS: '{"TBTCSystem": "$A:TBTCToken", "TBTCSystem": "$A:TBTCSystem"}' }, 2, "USAGE", TWICE("TBTCSystem", "TBTCSystem")),
+  dev("KEEPCTL_CONTRACTS a misspelt name", watchKeyed, { ...keyEnv, ...BTC, KEEPCTL_CONTRACTS: "TBTCSytem=$A:TBTCSystem" }, 2, "USAGE", /^unknown contract name "TBTCSytem" \(did you mean "TBTCSystem"\?\); names of your own must start with "x-" \(from KEEPCTL_CONTRACTS\)$/),
+  dev("KEEPCTL_CONTRACTS a name in another case", watchKeyed, { ...keyEnv, ...BTC, KEEPCTL_CONTRACTS: "tbtcsystem=$A:TBTCSystem" }, 2, "USAGE", /^unknown contract name "tbtcsystem" \(did you mean "TBTCSystem"\?\)/),
+  usageEnv("KEEPCTL_CONTRACTS an unknown name", { KEEPCTL_CONTRACTS: `Vault=${GOOD}` }, /^unknown contract name "Vault"; names of your own must start with "x-" \(from KEEPCTL_CONTRACTS\)$/),
+  cfgErr("deployment file: an unknown key", ["--deployment", "$DIR/d.json", "config"], /^deployment file .*d\.json: unknown key "deploymentBlok" \(did you mean "deploymentBlock"\?\)$/, { hint: DEP_SCHEMA_HINT, files: depFile('{"chainId":31337,"deploymentBlok":5}') }),
+  cfgErr("deployment file: an unknown key in bitcoin", ["--deployment", "$DIR/d.json", "config"], /^deployment file .*: unknown key "bitcoin\.esploraUrl" \(did you mean "bitcoin\.esploraUrls"\?\)$/, { hint: DEP_SCHEMA_HINT, files: depFile('{"chainId":31337,"bitcoin":{"esploraUrl":"https://e"}}') }),
+  cfgErr("deployment file: bitcoin not an object", ["--deployment", "$DIR/d.json", "config"], /^deployment file .*: "bitcoin" must be an object/, { hint: /^see docs\/configuration\.md#deployment-files$/, files: depFile('{"chainId":31337,"bitcoin":"testnet"}') }),
+  { ...cfgErr("deployment file: a contract name twice (key set)", ["--deployment", "$DIR/d.json", ...watchKeyed], /^deployment file .*d\.json: key "contracts\.TBTCSystem" given twice: 0x[0-9a-fA-F]{40} and 0x[0-9a-fA-F]{40}$/, { env: { ...keyEnv, ...BTC }, hint: TWICE_HINT, files: depFile('{"chainId":31337,"rpcUrl":"http://127.0.0.1:1","contracts":{"TBTCSystem":"$A:TBTCToken","TBTCSystem":"$A:TBTCSystem"}}') }), code: "DUPLICATE_KEY" },
+  { ...cfgErr("deployment file: a key twice", ["--deployment", "$DIR/d.json", "config"], /^deployment file .*: key "chainId" given twice$/, { hint: TWICE_HINT, files: depFile('{"chainId":1,"chainId":31337}') }), code: "DUPLICATE_KEY" },
+  cfgErr("deployment file: a misspelt contract name", ["--deployment", "$DIR/d.json", "config"], /^unknown contract name "VendingMachne" \(did you mean "VendingMachine"\?\).*\(from deployment file key "contracts"\)$/, { files: depFile(`{"chainId":31337,"contracts":{"VendingMachne":"${GOOD}"}}`) }),
+  { ...cfgErr("deployment file over 1 MiB", ["--deployment", "$DIR/d.json", "check", "--operator", GOOD], /^deployment file .*d\.json is \d+ bytes, over the 1 MiB cap: not a deployment file$/, { hint: DEP_HINT, files: depFile(`{"chainId":31337,"x-pad":"${"x".repeat(1024 * 1024)}"}`) }), code: "FILE_TOO_BIG" },
+  { ...cfgErr("config file over 1 MiB", ["--config", "$DIR/c.json", "config"], /^config file .*c\.json is \d+ bytes, over the 1 MiB cap: not a config file$/, { hint: CFG_HINT, files: [{ name: "c.json", text: `{"network":"mainnet"${" ".repeat(1024 * 1024)}}` }] }), code: "FILE_TOO_BIG" },
+  { ...cfgErr("config file: a key twice", ["--config", "$DIR/c.json", "config"], /^config file .*: key "interval" given twice$/, { hint: TWICE_HINT, files: [{ name: "c.json", text: '{"interval":5,"interval":600}' }] }), code: "DUPLICATE_KEY" },
+  usage("--at without a zone", ["rai-price", "--at", "2027-02-09T15:00:00"], /^--at: "2027-02-09T15:00:00" is a time without a zone \(it would be read in this machine's local time\)$/, { hint: TIME_HINT }),
+  usage("--at an impossible date", ["rai-price", "--at", "2026-02-29T00:00:00Z"], /^--at: "2026-02-29T00:00:00Z" is an impossible date \(2026-02 has no day 29\)$/, { hint: TIME_HINT }),
+  usage("--at a bare date", ["rai-price", "--at", "2021-06-01"], /^--at: "2021-06-01" is a date without a time and zone$/, { hint: TIME_HINT }),
+  usage("--at an impossible zone", ["rai-price", "--at", "2021-06-01T00:00:00+15:00"], /is an impossible zone \(\+15:00\)$/, { hint: TIME_HINT }),
+  usage("--confirmations not a number", ["watch", "--once", "--operator", GOOD, "--confirmations", "finalized"], /^expected a whole number, got "finalized"; or "auto" \(from --confirmations\)$/),
+  usageEnv("KEEPCTL_CONFIRMATIONS too deep", { KEEPCTL_CONFIRMATIONS: "20000" }, /must be between 0 and 10000, got 20000.*\(from KEEPCTL_CONFIRMATIONS\)$/),
+  usageEnv("KEEPCTL_MAX_LAG negative", { KEEPCTL_MAX_LAG: "-3" }, /expected a whole number, got "-3" \(from KEEPCTL_MAX_LAG\)/),
+  usage("--max-lag 1e3", ["--max-lag", "1e3", "config"], /expected a whole number, got "1e3" \(from --max-lag\)/),
+  usage("--operators-file with a bad line", ["check", "--operators-file", "$DIR/ops.txt"], /^invalid address "0x80" \(from --operators-file .*ops\.txt\)$/, { files: [{ name: "ops.txt", text: `# ops\n${GOOD}\n0x80\n` }] }),
+  usage("--operators-file and --operator", ["check", "--operators-file", "$DIR/ops.txt", "--operator", GOOD], /^--operator and --operators-file both given; pass only one$/, { files: [{ name: "ops.txt", text: `${GOOD}\n` }] }),
+  usageEnv("KEEPCTL_OPERATORS and KEEPCTL_OPERATORS_FILE", { KEEPCTL_OPERATORS: GOOD, KEEPCTL_OPERATORS_FILE: "$DIR/ops.txt" }, /^KEEPCTL_OPERATORS and KEEPCTL_OPERATORS_FILE both set; set only one$/, { files: [{ name: "ops.txt", text: `${GOOD}\n` }] }),
+  cfgErr("--operators-file missing", ["list-keeps", "--operators-file", "$DIR/none.txt"], /^cannot read --operators-file .*none\.txt: ENOENT$/, { hint: /give a readable file/ }),
+  cfgErr("KEEPCTL_OPERATORS_FILE only comments", ["check"], /^KEEPCTL_OPERATORS_FILE=.*ops\.txt holds no value$/, { env: { KEEPCTL_OPERATORS_FILE: "$DIR/ops.txt" }, hint: /one value per line/, files: [{ name: "ops.txt", text: "# nobody yet\n\n" }] }),
+  usage("devnet --subgraph-port 0", ["devnet", "--subgraph-port", "0"], /--subgraph-port must be between 1 and 65535, got 0/),
+  usage("devnet --subgraph-port abc", ["devnet", "--subgraph-port", "abc"], /--subgraph-port must be a whole number/),
+];
+
+export const TABLE: Case[] = [...addresses, ...wrong, ...nums, ...urls, ...files, ...keys, ...names, ...btc, ...doubles, ...strict];
