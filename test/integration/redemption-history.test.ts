@@ -5,7 +5,7 @@ import { openDeposit, redeemDeposit, signRedemptionDigest } from "../../src/devn
 import { depositContract, increaseTime, send } from "../../src/devnet/tbtc";
 import { keepPublicKey64 } from "../../src/devnet/signer";
 import { connect, type KeepctlProvider } from "../../src/lib/chain/provider";
-import { readRedemptionHistories } from "../../src/lib/tbtc/redeem/redemption-history";
+import { HistoryCache, readRedemptionHistories } from "../../src/lib/tbtc/redeem/redemption-history";
 import { buildSignedRedemptionTx, redemptionSighash } from "../../src/lib/tbtc/redeem/btc-redemption-tx";
 import { outputValueBytes8LE } from "../../src/lib/tbtc/redeem/planner";
 
@@ -72,5 +72,35 @@ describe("redemption history and the canonical transaction, against the real Dep
     const tx1 = buildSignedRedemptionTx(facts(14_000n), h.versions[1].digest, h.versions[1].signature!);
     expect(tx1.txid).not.toBe(tx0.txid);
     expect(tx1.vsize).toBe(tx0.vsize);
+  });
+
+  it("a cache gives the same history as a full read, across new events and a reorg", async () => {
+    const dep = devnet.deployment;
+    const members = [devnetWallet(1).address, devnetWallet(3).address, devnetWallet(4).address];
+    const a = await openDeposit(dep, { lotSats: BTC, members, fundWith: "vendingMachine" });
+    await openDeposit(dep, { lotSats: BTC, members, fundWith: "vendingMachine" });
+    const target = { deposit: a.deposit, keep: a.keep, fromBlock: dep.deploymentBlock };
+    const cache = new HistoryCache();
+    const read = async (c?: HistoryCache) => readRedemptionHistories(provider, dep.addresses.TBTCSystem, [target], await provider.getBlockNumber(), { cache: c });
+    expect(await read(cache)).toEqual([]);
+    await redeemDeposit(dep, a.deposit, { stopAt: "AWAITING_WITHDRAWAL_SIGNATURE" });
+    const [h0] = await read(cache);
+    expect(h0.versions).toHaveLength(1);
+    const snap = await provider.send("evm_snapshot", []);
+    const [k] = await read();
+    await signRedemptionDigest(dep, a.keep, k.versions[0].digest);
+    const sig = (await read(cache))[0].versions[0].signature!;
+    await send(depositContract(dep, a.deposit).provideRedemptionSignature(27 + sig.recoveryId, sig.r, sig.s));
+    const cached = await read(cache);
+    expect(cached).toEqual(await read());
+    expect(cached[0].versions[0].provided).toBe(true);
+    expect(cached[0].state).toBe(6);
+    // The signature's blocks are reverted: the cache must not keep what the chain dropped.
+    await provider.send("evm_revert", [snap]);
+    await provider.send("evm_mine", []);
+    const after = await read(cache);
+    expect(after).toEqual(await read());
+    expect(after[0].versions[0].provided).toBe(false);
+    expect(after[0].state).toBe(5);
   });
 });

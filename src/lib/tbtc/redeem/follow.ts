@@ -7,7 +7,7 @@ import { decideFollow, targetBlocks, type FollowAlert, type FollowDecision, type
 import { checkRedemptionProof, headersNeeded, TX_PROOF_DIFFICULTY_FACTOR, type ProofVectors } from "./proof-check";
 import { depositWriteInterface } from "./redeem-abi";
 import { outputValueBytes8LE } from "./planner";
-import { readRedemptionHistories, type HistoryTarget, type RedemptionHistory } from "./redemption-history";
+import { readRedemptionHistories, type HistoryCache, type HistoryTarget, type RedemptionHistory } from "./redemption-history";
 import type { JournaledSender } from "./redeemer";
 
 /**
@@ -103,6 +103,8 @@ export interface FollowDeps {
   policy: FollowPolicy;
   dryRun?: boolean;
   logChunkSize?: number;
+  /** Events read by earlier passes (watch keeps one for its life). */
+  historyCache?: HistoryCache;
   /** A broadcast or a step worth a line; the caller renders it. */
   onNote?: (deposit: string, text: string) => void;
 }
@@ -115,7 +117,7 @@ const EXTRA_HEADERS = 4;
 
 /** Follows the redemptions of `targets` that are in progress (states 5 and 6); reports every one found. */
 export async function followRedemptions(d: FollowDeps, targets: readonly HistoryTarget[], head: { number: number; timestamp: number }): Promise<FollowReport[]> {
-  const histories = await readRedemptionHistories(d.provider, d.system, targets, head.number, { logChunkSize: d.logChunkSize });
+  const histories = await readRedemptionHistories(d.provider, d.system, targets, head.number, { logChunkSize: d.logChunkSize, cache: d.historyCache });
   const live = histories.filter((h) => IN_REDEMPTION.has(h.state));
   if (!live.length) return histories.map((h) => endedReport(h));
   return Promise.all(histories.map((h) => (IN_REDEMPTION.has(h.state) ? followOne(d, h, head.timestamp).catch((e) => failedReport(h, e)) : Promise.resolve(endedReport(h)))));

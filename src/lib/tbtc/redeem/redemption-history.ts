@@ -64,6 +64,58 @@ export interface HistoryTarget {
 }
 
 const pad = (a: string) => ethers.zeroPadValue(ethers.getAddress(a), 32);
+const HISTORY_TOPICS = [REDEMPTION_REQUESTED_TOPIC, GOT_REDEMPTION_SIGNATURE_TOPIC, REGISTERED_PUBKEY_TOPIC, REDEEMED_TOPIC, STARTED_LIQUIDATION_TOPIC];
+/** Blocks re-read below what a cache holds: deeper than any reorg a chain's finality allows. */
+export const HISTORY_REORG_MARGIN = 64;
+
+/**
+ * The deposits' TBTCSystem events a watch loop already read, so that following a redemption for
+ * hours does not re-read each deposit's life every pass: a pass asks only from `HISTORY_REORG_MARGIN`
+ * blocks below what it read last (a reorg above that is re-read, anything older is final).
+ */
+export class HistoryCache {
+  private readonly byDeposit = new Map<string, { scannedTo: number; logs: ethers.Log[] }>();
+  get(deposit: string) {
+    return this.byDeposit.get(deposit.toLowerCase());
+  }
+  set(deposit: string, scannedTo: number, logs: ethers.Log[]): void {
+    this.byDeposit.set(deposit.toLowerCase(), { scannedTo, logs });
+  }
+}
+
+/** The targets' events up to `toBlock`: fresh ones from their creation, cached ones from below their last read. */
+async function depositLogs(provider: ethers.JsonRpcProvider, system: string, targets: readonly HistoryTarget[], toBlock: number, o: { logChunkSize?: number; cache?: HistoryCache }): Promise<ethers.Log[]> {
+  const cache = o.cache;
+  const groups = new Map<number, HistoryTarget[]>();
+  for (const t of targets) {
+    const c = cache?.get(t.deposit);
+    const from = c ? Math.max(t.fromBlock, Math.min(c.scannedTo, toBlock) - HISTORY_REORG_MARGIN + 1) : t.fromBlock;
+    groups.set(from, [...(groups.get(from) ?? []), t]);
+  }
+  // Cached targets share one recent start; fresh ones are grouped by creation block, bounded to two queries.
+  const starts = [...groups.keys()].sort((a, b) => a - b);
+  const fresh = starts.filter((b) => groups.get(b)!.some((t) => !cache?.get(t.deposit)));
+  const recent = starts.filter((b) => !fresh.includes(b));
+  const queries: Array<{ from: number; targets: HistoryTarget[] }> = [];
+  if (fresh.length) queries.push({ from: fresh[0], targets: fresh.flatMap((b) => groups.get(b)!) });
+  if (recent.length) queries.push({ from: recent[0], targets: recent.flatMap((b) => groups.get(b)!) });
+  const answers = await Promise.all(
+    queries.map((q) =>
+      getLogsChunked(provider, { address: system, topics: [HISTORY_TOPICS, q.targets.map((t) => pad(t.deposit))], fromBlock: q.from, toBlock }, { chunkSize: o.logChunkSize, concurrency: 64 }).then((logs) => ({ q, logs })),
+    ),
+  );
+  const out: ethers.Log[] = [];
+  for (const { q, logs } of answers) {
+    for (const t of q.targets) {
+      const mine = logs.filter((l) => l.topics[1].toLowerCase() === pad(t.deposit).toLowerCase());
+      const kept = (cache?.get(t.deposit)?.logs ?? []).filter((l) => l.blockNumber < q.from);
+      const all = [...kept, ...mine];
+      cache?.set(t.deposit, toBlock, all);
+      out.push(...all);
+    }
+  }
+  return out.sort((a, b) => a.blockNumber - b.blockNumber || a.index - b.index);
+}
 
 /**
  * The redemption history of every target that has one (a RedemptionRequested), as of `toBlock`.
@@ -74,15 +126,10 @@ export async function readRedemptionHistories(
   system: string,
   targets: readonly HistoryTarget[],
   toBlock: number,
-  o: { logChunkSize?: number } = {},
+  o: { logChunkSize?: number; cache?: HistoryCache } = {},
 ): Promise<RedemptionHistory[]> {
   if (!targets.length) return [];
-  const fromBlock = Math.min(...targets.map((t) => t.fromBlock));
-  const logs = await getLogsChunked(
-    provider,
-    { address: system, topics: [[REDEMPTION_REQUESTED_TOPIC, GOT_REDEMPTION_SIGNATURE_TOPIC, REGISTERED_PUBKEY_TOPIC, REDEEMED_TOPIC, STARTED_LIQUIDATION_TOPIC], targets.map((t) => pad(t.deposit))], fromBlock, toBlock },
-    { chunkSize: o.logChunkSize, concurrency: 64 },
-  );
+  const logs = await depositLogs(provider, system, targets, toBlock, o);
   const byDeposit = new Map<string, ethers.Log[]>();
   for (const l of logs) {
     const d = ethers.getAddress(ethers.dataSlice(l.topics[1], 12)).toLowerCase();
