@@ -142,6 +142,16 @@ export function addSigningOptions(cmd: Command): Command {
     .option("--strict-perms", "a keystore or password file readable by group/others is an error, not a warning (env KEEPCTL_STRICT_PERMS)");
 }
 
+/**
+ * How a redemption is followed to its end on Bitcoin (watch, redeem --follow, redemptions): the
+ * confirmations before a proof and the cap on the cumulative BTC fee a fee increase may ask for.
+ */
+export function addRedemptionFollowOptions(cmd: Command): Command {
+  return cmd
+    .option("--btc-confirmations <n>", "Bitcoin confirmations before a redemption proof is sent (env KEEPCTL_BTC_CONFIRMATIONS; default 6)")
+    .option("--max-btc-fee-sats <sats>", "most cumulative BTC fee a fee increase may ask for; alert at the cap (env KEEPCTL_MAX_BTC_FEE_SATS; default 100000)");
+}
+
 /** --metrics-addr and its companions, shared by watch and the EMP bots (docs/operations.md). */
 export function addMetricsOptions(cmd: Command): Command {
   return cmd

@@ -96,7 +96,7 @@ export interface FollowReport {
 
 export interface FollowDeps {
   provider: ethers.JsonRpcProvider;
-  /** undefined: report only (no key): nothing is sent or broadcast. */
+  /** undefined: report only (`keepctl redemptions`, watch without a key): nothing is sent or broadcast. */
   sender?: JournaledSender;
   system: string;
   bitcoin?: RedemptionBitcoin;
@@ -191,7 +191,7 @@ async function followOne(d: FollowDeps, h: RedemptionHistory, chainNow: number):
   const s = d.sender;
   const canAct = !!s && !d.dryRun;
   if (decision.provideSignature !== undefined && canAct) await provideSignature(s!, h, decision.provideSignature, act);
-  if (decision.broadcast !== undefined && d.bitcoin && !d.dryRun) {
+  if (decision.broadcast !== undefined && d.bitcoin && canAct) {
     const tx = signed[decision.broadcast].tx!;
     const r = await d.bitcoin.broadcast(tx.raw);
     act(r.accepted ? "broadcast" : "broadcast-failed");
