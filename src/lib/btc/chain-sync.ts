@@ -30,6 +30,8 @@ export class Unverified extends Error {
 export const MAX_CATCHUP = 2016;
 /** How far below the verified tip a disagreeing chain is followed down to find where it forks. */
 export const REORG_WINDOW = 144;
+/** How far below the lowest reported tip a young verified chain is filled in when servers disagree. */
+export const SEED_WINDOW = 24;
 /** Headers per `headers()` request (Electrum servers give at most 2016). */
 const CHUNK = 2016;
 
@@ -67,10 +69,30 @@ export class ChainSync<S> {
     }
     const groups = new Map<string, TipReport<S>[]>();
     for (const r of reports) groups.set(r.header.hash, [...(groups.get(r.header.hash) ?? []), r]);
+    if (groups.size > 1) await this.deepenForComparison(reports);
     const candidates = (await Promise.all([...groups.values()].map((g) => this.candidate(g)))).filter((c): c is Candidate<S> => c !== undefined);
     this.verifiedAt = this.now();
     if (candidates.length === 0) return;
     this.choose(candidates);
+  }
+
+  /**
+   * Servers disagree and the verified chain is young (a first contact holds only a tip): fill it
+   * in from a server that agrees with it down to SEED_WINDOW below the lowest reported tip, so
+   * that the other chains can be followed down to where they fork. Best effort: without it a
+   * chain that forks below the verified base is refused as not joining.
+   */
+  private async deepenForComparison(reports: TipReport<S>[]): Promise<void> {
+    const base = this.chain.base!;
+    const low = Math.max(0, Math.min(...reports.map((r) => r.height)) - SEED_WINDOW);
+    if (low >= base) return;
+    const source = reports.find((r) => this.chain.at(r.height)?.header.hash === r.header.hash);
+    if (!source) return;
+    try {
+      await this.ensureRange(source.server, low, base - 1);
+    } catch (e) {
+      this.refuse(source.source, reasonOf(e));
+    }
   }
 
   private choose(candidates: Candidate<S>[]): void {
