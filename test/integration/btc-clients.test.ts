@@ -155,3 +155,211 @@ describe("Electrum over TCP", () => {
     d.fees = { 1: 0.0002, 2: 0.00015, 6: 0.0001, 25: 0.00002 };
   });
 });
+
+describe("Electrum over WebSocket: pushed tips and reconnects", () => {
+  it("negotiates, verifies, and passes on new tips pushed by the server", async () => {
+    const own = chain.fork(chain.tip.height);
+    const d = await electrum(own, { ws: true });
+    const c = await client({ electrumUrls: [d.urls.ws!] });
+    expect(JSON.parse(d.received[0].raw)).toMatchObject({ method: "server.version", params: [`keepctl ${VERSION}`, "1.4"] });
+    expect((await c.tip()).hash).toBe(own.tip.hash);
+    const seen: number[] = [];
+    const stop = c.onTip((t) => seen.push(t.height));
+    expect(c.pushesTips).toBe(true);
+    const b = own.mine({ txs: [] });
+    d.notifyTip();
+    await until(() => seen.includes(b.height));
+    expect(c.verifiedTip()).toMatchObject({ height: b.height, hash: b.hash });
+    stop();
+  });
+
+  it("after the server drops the connection: reconnects, negotiates and subscribes again, and reports the block mined meanwhile", async () => {
+    const own = chain.fork(chain.tip.height);
+    const d = await electrum(own, { ws: true, tcp: true });
+    const c = await client({ electrumUrls: [d.urls.ws!] });
+    const seen: string[] = [];
+    c.onTip((t) => seen.push(t.hash));
+    await until(() => d.methods.filter((m) => m === "blockchain.headers.subscribe").length >= 1);
+    const versionsBefore = d.methods.filter((m) => m === "server.version").length;
+    d.dropConnections();
+    const b = own.mine({ txs: [] });
+    await until(() => seen.includes(b.hash));
+    expect(d.methods.filter((m) => m === "server.version").length).toBe(versionsBefore + 1);
+    // Subscribed again: a block after the reconnect is pushed too.
+    const b2 = own.mine({ txs: [] });
+    d.notifyTip();
+    await until(() => seen.includes(b2.hash));
+    expect(c.stats().servers[0].connects).toBeGreaterThanOrEqual(2);
+  });
+
+  it("a request after a dropped connection (no subscription) reconnects on demand", async () => {
+    const d = await electrum(chain, { ws: true });
+    const c = await client({ electrumUrls: [d.urls.ws!], retries: 2 });
+    d.dropConnections();
+    await until(() => d.connections === 0);
+    expect(await c.status(A, S)).toMatchObject({ state: "confirmed", height: A_HEIGHT });
+    expect(d.methods.filter((m) => m === "server.version")).toHaveLength(2);
+  });
+});
+
+describe("failover, cool-downs and refusals", () => {
+  it("a hung server times out, the second answers; one warning per cool-down, naming the hung one", async () => {
+    const hung = await electrum();
+    hung.faults.hang = "afterVersion";
+    const good = await electrum();
+    const warnings: string[] = [];
+    const c = await connectBitcoin(settings({ electrumUrls: [hung.urls.tcp!, good.urls.tcp!], timeoutMs: 300 }), { onWarning: (m) => warnings.push(m), backoffMs: 5 });
+    open.push(c);
+    expect(await c.status(A, S)).toMatchObject({ state: "confirmed", height: A_HEIGHT });
+    expect(await c.proof(A, S, { headers: 6 })).toMatchObject({ ready: true });
+    const hungCalls = hung.methods.length;
+    expect(await c.history(S)).toHaveLength(1);
+    expect(hung.methods.length).toBe(hungCalls); // cooling: not asked again
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(`Bitcoin server ${hung.urls.tcp}`);
+    expect(warnings[0]).toMatch(/did not answer .* within 300 ms.*other servers are used first for 30 s/);
+  });
+
+  it("a dead server (closed port) is cooled down and the second one used", async () => {
+    const good = await electrum();
+    const dead = await electrum();
+    const url = dead.urls.tcp!;
+    await dead.close();
+    const warnings: string[] = [];
+    const c = await client({ electrumUrls: [url, good.urls.tcp!] }, warnings);
+    expect(await c.status(A, S)).toMatchObject({ state: "confirmed" });
+    expect(warnings).toEqual([expect.stringMatching(new RegExp(`^Bitcoin server ${url} failed \\(cannot connect \\(ECONNREFUSED\\)\\)`))]);
+  });
+
+  it("no server reachable: RpcError BTC_UNREACHABLE, exit 4", async () => {
+    const dead = await electrum();
+    const url = dead.urls.tcp!;
+    await dead.close();
+    const e = await connectBitcoin(settings({ electrumUrls: [url] })).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(RpcError);
+    expect(e).toMatchObject({ code: "BTC_UNREACHABLE", exitCode: ExitCode.RPC });
+  });
+
+  it("a server on another network (its genesis) is refused: ConfigError BTC_WRONG_NETWORK, exit 3", async () => {
+    const d = await electrum();
+    d.faults.genesis = "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f";
+    const good = await electrum();
+    const e = await connectBitcoin(settings({ electrumUrls: [good.urls.tcp!, d.urls.tcp!] })).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(ConfigError);
+    expect(e).toMatchObject({ code: "BTC_WRONG_NETWORK", exitCode: ExitCode.CONFIG });
+    expect((e as Error).message).toBe(`Bitcoin server ${d.urls.tcp} serves Bitcoin mainnet, not regtest`);
+    const es = await esplora();
+    es.faults.genesis = "00000000da84f2bafbbc53dee25a72ae507ff4914b867c565be350b0da8bf043";
+    await expect(connectBitcoin(settings({ esploraUrls: [es.url] }))).rejects.toThrow(/serves Bitcoin testnet4, not regtest/);
+  });
+
+  const liars: [string, (d: ElectrumDouble) => void, RegExp][] = [
+    ["a wrong merkle node", (d) => { d.faults.lieMerkle = true; }, /merkle branch for tx [0-9a-f]{64} that does not lead to the merkle root of block [0-9a-f]{64} \(height 4\)/],
+    ["a header above its own target", (d) => { d.faults.badPowAt = [6]; }, /header \d+ .* does not meet its own target/],
+    ["a header that breaks the chain", (d) => { d.faults.brokenLinkAt = 5; }, /names parent/],
+  ];
+  it.each(liars)("a server sending %s is refused locally with a warning naming it; the honest second one is used", async (_what, lie, words) => {
+    const liar = await electrum();
+    const honest = await electrum();
+    const warnings: string[] = [];
+    const c = await client({ electrumUrls: [liar.urls.tcp!, honest.urls.tcp!] }, warnings);
+    lie(liar);
+    const r = await c.proof(A, S, { headers: 6 });
+    expect(r.ready).toBe(true);
+    if (r.ready) expect(hex(r.proof.headers)).toBe(expectedProof(6).headers);
+    if (r.ready) expect(hex(r.proof.merkleProof)).toBe(expectedProof(6).merkleProof);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(`Bitcoin server ${liar.urls.tcp} failed (`);
+    expect(warnings[0]).toMatch(words);
+    expect(honest.methods).toContain("blockchain.transaction.get_merkle");
+  });
+
+  it("a lying only server: the error says what it sent, nothing is returned", async () => {
+    const liar = await electrum();
+    const c = await client({ electrumUrls: [liar.urls.tcp!] });
+    liar.faults.lieMerkle = true;
+    const e = await c.status(A, S).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: "BTC_BAD_DATA", exitCode: ExitCode.RPC });
+    expect((e as Error).message).toMatch(/merkle branch/);
+  });
+
+  it("a tip header above its own target is refused at tip()", async () => {
+    const liar = await electrum();
+    liar.faults.badPowAt = [chain.tip.height];
+    const honest = await electrum();
+    const warnings: string[] = [];
+    const c = await client({ electrumUrls: [liar.urls.tcp!, honest.urls.tcp!] }, warnings);
+    expect((await c.tip()).hash).toBe(chain.tip.hash);
+    expect(warnings).toEqual([expect.stringMatching(/sent a tip header that fails: .*does not meet its own target/)]);
+  });
+});
+
+describe("disagreeing tips: the chain with more work wins", () => {
+  // Both fork at height 8. `long` adds 6 easy regtest blocks (work ~2 each); `heavy` adds 2
+  // blocks at nBits 0x1f00ffff (work ~65537 each): lower, but far more work.
+  const long = chain.fork(8);
+  long.mineMany(6);
+  const heavy = chain.fork(8);
+  heavy.mine({ txs: [], bits: 0x1f00ffff });
+  heavy.mine({ txs: [], bits: 0x1f00ffff });
+
+  it.each([["the longer chain's server first", true], ["the heavier chain's server first", false]])("%s: the heavier tip wins, the other server is named", async (_name, longFirst) => {
+    const l = await electrum(long);
+    const h = await electrum(heavy);
+    const warnings: string[] = [];
+    const urls = longFirst ? [l.urls.tcp!, h.urls.tcp!] : [h.urls.tcp!, l.urls.tcp!];
+    const c = await client({ electrumUrls: urls }, warnings);
+    const t = await c.tip();
+    expect(t).toMatchObject({ height: heavy.tip.height, hash: heavy.tip.hash });
+    expect(long.tip.height).toBeGreaterThan(heavy.tip.height);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(`Bitcoin server ${l.urls.tcp} failed (reports tip block ${long.tip.hash} at height ${long.tip.height}, on another chain with no more work than`);
+    // The verified chain is the heavy one: A (below the fork) has confirmations counted on it.
+    expect(await c.status(A, S)).toMatchObject({ state: "confirmed", confirmations: heavy.tip.height - A_HEIGHT + 1 });
+  });
+
+  it("a server one block behind on the same chain is not a disagreement", async () => {
+    const behind = chain.fork(chain.tip.height - 1);
+    const b = await electrum(behind);
+    const a = await electrum(chain);
+    const warnings: string[] = [];
+    const c = await client({ electrumUrls: [b.urls.tcp!, a.urls.tcp!] }, warnings);
+    expect((await c.tip()).hash).toBe(chain.tip.hash);
+    expect(warnings).toEqual([]);
+  });
+});
+
+describe("broadcast", () => {
+  it("goes to every server; already-known counts as accepted; each server's mempool has it", async () => {
+    const c1 = chain.fork(chain.tip.height);
+    const c2 = chain.fork(chain.tip.height);
+    const c3 = chain.fork(chain.tip.height);
+    const e1 = await electrum(c1);
+    const e2 = await electrum(c2);
+    const es = await esplora(c3);
+    const c = await client({ electrumUrls: [e1.urls.tcp!, e2.urls.tcp!], esploraUrls: [es.url] });
+    const raw = Buffer.from(chain.spend(A, 1, [{ script: S, value: 4_899_000_000n }]), "hex");
+    c2.accept(raw.toString("hex")); // e2's node has it already
+    const r = await c.broadcast(raw);
+    expect(r.accepted).toBe(true);
+    expect(r.results).toEqual([
+      { server: e1.urls.tcp, ok: true },
+      { server: e2.urls.tcp, ok: true, alreadyKnown: true },
+      { server: es.url.replace(/\/api$/, "/***"), ok: true },
+    ]);
+    // Counted from the servers' side: each one's mempool holds the transaction.
+    for (const m of [c1.mempool, c2.mempool, c3.mempool]) expect([...m.keys()]).toEqual([r.txid]);
+  });
+
+  it("rejected by every server: an error carrying the servers' words", async () => {
+    const e1 = await electrum(chain.fork(chain.tip.height));
+    const es = await esplora(chain.fork(chain.tip.height));
+    e1.faults.broadcastError = "the transaction was rejected by network rules.\n\nmin relay fee not met, 100 < 110\n";
+    es.faults.broadcastError = 'sendrawtransaction RPC error: {"code":-26,"message":"min relay fee not met, 100 < 110"}';
+    const c = await client({ electrumUrls: [e1.urls.tcp!], esploraUrls: [es.url] });
+    const raw = Buffer.from(chain.spend(A, 1, [{ script: S, value: 4_899_979_900n }]), "hex");
+    const e = await c.broadcast(raw).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: "BTC_BROADCAST_REJECTED", exitCode: ExitCode.RPC });
+    expect((e as Error).message).toMatch(/min relay fee not met, 100 < 110.*min relay fee not met, 100 < 110/);
+  });
+});

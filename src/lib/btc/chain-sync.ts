@@ -112,7 +112,7 @@ export class ChainSync<S> {
     for (const key of choice.forks) {
       if (key === "stored") continue;
       for (const r of candidates[Number(key)].reports) {
-        this.refuse(r.source, `reports tip ${r.header.hash} at height ${r.height}, on another chain with no more work than ${winnerName}'s`);
+        this.refuse(r.source, `reports tip block ${r.header.hash} at height ${r.height}, on another chain with no more work than ${winnerName}'s`);
       }
     }
   }
@@ -145,7 +145,7 @@ export class ChainSync<S> {
       if (!c.ok) throw new Unverified(`sent headers that fail: ${c.message}`);
       if (c.joinsBelow || lower === 0) return c;
     }
-    throw new Unverified(`reports tip ${r.header.hash} at height ${r.height}, on a chain that does not join the verified one within ${REORG_WINDOW} blocks`);
+    throw new Unverified(`reports tip block ${r.header.hash} at height ${r.height}, on a chain that does not join the verified one within ${REORG_WINDOW} blocks`);
   }
 
   /**

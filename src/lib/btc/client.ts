@@ -117,7 +117,8 @@ export class BitcoinClient {
   constructor(o: BitcoinClientOptions) {
     if (o.servers.length === 0) throw new ConfigError("no Bitcoin server configured", { hint: "set --btc-electrum-url or --btc-esplora-url (or KEEPCTL_BTC_ELECTRUM_URLS / KEEPCTL_BTC_ESPLORA_URLS)" });
     this.network = o.network;
-    this.warn = (m) => o.onWarning?.(redact(m, { keepHashes: true }));
+    // Hashes in these messages follow a label (`block …`, `tx …`), which the redactor keeps.
+    this.warn = (m) => o.onWarning?.(redact(m));
     this.pool = new EndpointPool(o.servers.map((s) => s.url), { coolDownMs: o.coolDownMs, maxCoolDownMs: o.maxCoolDownMs, onWarning: this.warn, now: o.now, what: "Bitcoin server", others: "other servers" });
     this.entries = o.servers.map((server, i) => ({ server, ep: this.pool.endpoints[i] }));
     this.sync = new ChainSync<Entry>(NETWORK_PARAMS[o.network], (e, reason) => this.refuse(e, reason), o.now);
@@ -133,7 +134,7 @@ export class BitcoinClient {
         await this.ensureNetwork(e.server);
       } catch (err) {
         if (err instanceof ConfigError) throw err;
-        this.pool.failed(e.ep, reasonOf(err));
+        this.refuse(e, reasonOf(err));
       }
     }));
     return this.tip();
@@ -187,8 +188,8 @@ export class BitcoinClient {
       const [st, raw] = await Promise.all([e.server.status(id, outputScript), given ? undefined : e.server.transaction(id)]);
       if (st.state !== "confirmed") return { ready: false, status: st };
       const tx = given ?? (raw ? parseTransaction(raw) : undefined);
-      if (!tx) throw new Unverified(`says ${id} is confirmed but does not give the transaction`);
-      if (tx.txid !== id) throw new Unverified(`gave a transaction that hashes to ${tx.txid}, not ${id}`);
+      if (!tx) throw new Unverified(`says tx ${id} is confirmed but does not give the transaction`);
+      if (tx.txid !== id) throw new Unverified(`gave a transaction that hashes to tx ${tx.txid}, not tx ${id}`);
       const { status, branch } = await this.verifyInclusion(e, id, st.height, st.blockHash);
       if (status.state !== "confirmed" || status.confirmations < opts.headers) return { ready: false, status };
       const headers = this.sync.chain.range(status.height, status.height + opts.headers - 1);
@@ -207,11 +208,11 @@ export class BitcoinClient {
       const o = await e.server.outspend(op, spentScript);
       if (!o.spent) return { spent: false };
       const raw = await e.server.transaction(o.txid);
-      if (!raw) throw new Unverified(`names ${o.txid} as the spender but does not give it`);
+      if (!raw) throw new Unverified(`names tx ${o.txid} as the spender but does not give it`);
       const tx = parseTransaction(raw);
-      if (tx.txid !== o.txid) throw new Unverified(`gave a transaction that hashes to ${tx.txid}, not ${o.txid}`);
+      if (tx.txid !== o.txid) throw new Unverified(`gave a transaction that hashes to tx ${tx.txid}, not tx ${o.txid}`);
       const vin = inputSpending(tx, op);
-      if (vin < 0) throw new Unverified(`names ${o.txid} as the spender of ${op.txid}:${op.vout}, which it does not spend`);
+      if (vin < 0) throw new Unverified(`names tx ${o.txid} as the spender of tx ${op.txid} output ${op.vout}, which it does not spend`);
       return { spent: true, txid: tx.txid, vin, tx, height: o.height };
     });
   }
@@ -235,7 +236,7 @@ export class BitcoinClient {
         return rate;
       } catch (err) {
         if (err instanceof ConfigError) throw err;
-        if (!(err instanceof ServerError && err.failure === "refused")) this.pool.failed(e.ep, reasonOf(err));
+        if (!(err instanceof ServerError && err.failure === "refused")) this.refuse(e, reasonOf(err));
         return undefined;
       }
     }));
@@ -254,17 +255,17 @@ export class BitcoinClient {
       try {
         await this.ensureNetwork(e.server);
         const got = await e.server.broadcast(raw);
-        if (got !== txid) return { server, ok: false, refused: true, error: `answered txid ${got}, expected ${txid}` };
+        if (got !== txid) return { server, ok: false, refused: true, error: `answered tx ${got}, expected tx ${txid}` };
         this.pool.succeeded(e.ep, "call");
         return { server, ok: true };
       } catch (err) {
         if (err instanceof ConfigError) throw err;
         if (err instanceof ServerError && err.failure === "refused") {
-          const words = redact(err.serverWords ?? err.message);
+          const words = redact(err.serverWords ?? this.detail(e, err.message));
           return ALREADY_KNOWN.test(words) ? { server, ok: true, alreadyKnown: true } : { server, ok: false, refused: true, error: words };
         }
-        this.pool.failed(e.ep, reasonOf(err));
-        return { server, ok: false, error: redact(reasonOf(err)) };
+        this.refuse(e, reasonOf(err));
+        return { server, ok: false, error: redact(this.detail(e, reasonOf(err))) };
       }
     }));
     const results = outcomes.map(({ refused: _refused, ...r }) => r);
@@ -347,7 +348,7 @@ export class BitcoinClient {
       return { source: e, server: e.server, label: e.ep.label, height: t.height, header };
     } catch (err) {
       if (err instanceof ConfigError) throw err;
-      failures.push(`${e.ep.label} (${reasonOf(err)})`);
+      failures.push(`${e.ep.label} (${this.detail(e, reasonOf(err))})`);
       this.refuse(e, reasonOf(err));
       return undefined;
     }
@@ -359,9 +360,9 @@ export class BitcoinClient {
     const [branch] = await Promise.all([e.server.merkleBranch(txid, height), this.locked(() => this.sync.ensureRange(e.server, height, height))]);
     const stored = this.sync.chain.at(height);
     if (!stored) throw new Unverified(`block ${height} left the verified chain`);
-    if (!branch || branch.blockHeight !== height) throw new Unverified(`says ${txid} is confirmed at height ${height} but gives no merkle branch for it there`);
-    if (!verifyMerkleBranch(txid, branch.branch, branch.pos, stored.header.merkleRoot)) throw new Unverified(`gave a merkle branch for ${txid} that does not lead to the merkle root of block ${height} (${stored.header.hash})`);
-    if (claimedHash !== undefined && claimedHash !== stored.header.hash) throw new Unverified(`says block ${height} is ${claimedHash}; the verified chain has ${stored.header.hash}`);
+    if (!branch || branch.blockHeight !== height) throw new Unverified(`says tx ${txid} is confirmed at height ${height} but gives no merkle branch for it there`);
+    if (!verifyMerkleBranch(txid, branch.branch, branch.pos, stored.header.merkleRoot)) throw new Unverified(`gave a merkle branch for tx ${txid} that does not lead to the merkle root of block ${stored.header.hash} (height ${height})`);
+    if (claimedHash !== undefined && claimedHash !== stored.header.hash) throw new Unverified(`says the block at height ${height} is block ${claimedHash}; the verified chain has block ${stored.header.hash}`);
     const tip = this.sync.chain.tip!;
     return { status: { state: "confirmed", height, blockHash: stored.header.hash, confirmations: tip.height - height + 1, pos: branch.pos }, branch };
   }
@@ -427,7 +428,7 @@ export class BitcoinClient {
           if (err instanceof ConfigError || !(err instanceof ServerError || err instanceof Unverified || err instanceof InvalidBitcoinData)) throw err;
           const reason = reasonOf(err);
           if (err instanceof ServerError && err.failure === "refused") {
-            failures.push(`${ep.label} (${reason})`);
+            failures.push(`${ep.label} (${this.detail(e, reason)})`);
             onlyTransport = false;
             break;
           }
@@ -438,7 +439,7 @@ export class BitcoinClient {
           }
           if (!transient) onlyTransport = false;
           this.refuse(e, reason);
-          failures.push(`${ep.label} (${reason})`);
+          failures.push(`${ep.label} (${this.detail(e, reason)})`);
           break;
         }
       }
@@ -454,18 +455,23 @@ export class BitcoinClient {
       return true;
     } catch (err) {
       if (err instanceof ConfigError) throw err;
-      this.pool.failed(e.ep, reasonOf(err));
+      this.refuse(e, reasonOf(err));
       return false;
     }
   }
 
   /** A server whose answer failed or did not verify: cooled down (one warning per cool-down, naming it). */
   private refuse(e: Entry, reason: string): void {
-    this.pool.failed(e.ep, reason.startsWith(e.ep.label) ? reason.slice(e.ep.label.length).replace(/^[:\s]+/, "") : reason);
+    this.pool.failed(e.ep, this.detail(e, reason));
+  }
+
+  /** A server's failure without its own name in front (the warning names it once). */
+  private detail(e: Entry, reason: string): string {
+    return reason.startsWith(e.ep.label + " ") ? reason.slice(e.ep.label.length + 1) : reason;
   }
 
   private allFailed(what: string, failures: string[], onlyTransport = true): RpcError {
-    return new RpcError(redact(`no Bitcoin server gave ${what}: ${failures.join(", ") || "every server is cooling down"}`, { keepHashes: true }), {
+    return new RpcError(redact(`no Bitcoin server gave ${what}: ${failures.join(", ") || "every server is cooling down"}`), {
       code: onlyTransport ? "BTC_UNREACHABLE" : "BTC_BAD_DATA",
       hint: onlyTransport ? "check the Bitcoin server URLs (keepctl config) or add another for failover" : "the servers answer data that does not verify: use other Bitcoin servers",
       details: { failures },

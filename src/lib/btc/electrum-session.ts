@@ -59,7 +59,7 @@ export class ElectrumSession {
 
   /** One JSON-RPC call; calls made in the same tick share one batch write. */
   request(method: string, params: unknown[] = []): Promise<unknown> {
-    if (this.closed) return Promise.reject(new ServerError(`${this.label}: client closed`, "transport"));
+    if (this.closed) return Promise.reject(new ServerError(`${this.label} client closed`, "transport"));
     return new Promise((resolve, reject) => {
       this.queue.push({ id: this.nextId++, method, params, resolve, reject });
       if (!this.flushScheduled) {
@@ -124,7 +124,7 @@ export class ElectrumSession {
         onClose: (reason) => this.onWireClosed(wire, reason),
       });
     } catch (e) {
-      throw new ServerError(`${this.label}: cannot connect (${(e as Error).message})`, "transport");
+      throw new ServerError(`${this.label} cannot connect (${(e as Error).message})`, "transport");
     }
     this.wire = wire;
     this.o.stats.connects++;
@@ -178,7 +178,7 @@ export class ElectrumSession {
   private onWireClosed(wire: Wire | undefined, reason: string): void {
     if (wire !== undefined && this.wire !== wire) return;
     this.wire = undefined;
-    this.failPending(new ServerError(`${this.label}: connection lost (${reason})`, "transport"));
+    this.failPending(new ServerError(`${this.label} connection lost (${reason})`, "transport"));
     if (this.keepAlive && !this.closed) void this.reconnectLoop();
   }
 
@@ -222,8 +222,8 @@ export class ElectrumSession {
   async close(): Promise<void> {
     this.closed = true;
     const queued = this.queue.splice(0);
-    for (const q of queued) q.reject(new ServerError(`${this.label}: client closed`, "transport"));
-    this.failPending(new ServerError(`${this.label}: client closed`, "transport"));
+    for (const q of queued) q.reject(new ServerError(`${this.label} client closed`, "transport"));
+    this.failPending(new ServerError(`${this.label} client closed`, "transport"));
     const w = this.wire;
     this.wire = undefined;
     w?.close();
@@ -232,11 +232,16 @@ export class ElectrumSession {
 
 /** The words of a JSON-RPC error object (ElectrumX: {code, message}; some servers: a string). */
 function errorWords(err: unknown): string {
-  if (typeof err === "string") return err.slice(0, 300);
+  if (typeof err === "string") return oneLine(err);
   if (err && typeof err === "object") {
     const e = err as { message?: unknown; code?: unknown };
     const msg = typeof e.message === "string" ? e.message : JSON.stringify(err);
-    return (typeof e.code === "number" ? `${msg} (code ${e.code})` : msg).slice(0, 300);
+    return oneLine(typeof e.code === "number" ? `${msg} (code ${e.code})` : msg);
   }
-  return String(err).slice(0, 300);
+  return oneLine(String(err));
+}
+
+/** A node's words on one line (ElectrumX passes bitcoind's multi-line reject text on), cut short. */
+function oneLine(s: string): string {
+  return s.replace(/\s+/g, " ").trim().slice(0, 300);
 }

@@ -165,7 +165,7 @@ export class ElectrumServer implements BitcoinServer {
    */
   async outspend(outpoint: OutPoint, spentScript: Uint8Array): Promise<ServerOutspend> {
     const candidates = (await this.history(spentScript)).filter((h) => h.txid !== outpoint.txid);
-    if (candidates.length > MAX_SPEND_CANDIDATES) throw new ServerError(`${this.label}: the script has ${candidates.length} transactions, too many to search for a spender`, "refused");
+    if (candidates.length > MAX_SPEND_CANDIDATES) throw new ServerError(`${this.label} the script has ${candidates.length} transactions, too many to search for a spender`, "refused");
     const raws = await Promise.all(candidates.map((c) => this.transaction(c.txid)));
     for (let i = 0; i < candidates.length; i++) {
       const raw = raws[i];
@@ -215,30 +215,30 @@ export class ElectrumServer implements BitcoinServer {
   }
 
   private bad(what: string): ServerError {
-    return new ServerError(`${this.label}: ${what}`, "bad-response");
+    return new ServerError(`${this.label} ${what}`, "bad-response");
   }
 }
 
 function parseTip(v: unknown, label: string): ServerTip {
   const o = asObject(v, "blockchain.headers.subscribe", label);
-  if (typeof o.height !== "number" || !Number.isSafeInteger(o.height) || o.height < 0 || typeof o.hex !== "string") throw new ServerError(`${label}: headers.subscribe answer lacks height/hex`, "bad-response");
+  if (typeof o.height !== "number" || !Number.isSafeInteger(o.height) || o.height < 0 || typeof o.hex !== "string") throw new ServerError(`${label} headers.subscribe answer lacks height/hex`, "bad-response");
   let header: Uint8Array;
   try {
     header = fromHex(o.hex);
   } catch {
-    throw new ServerError(`${label}: headers.subscribe hex is not hex`, "bad-response");
+    throw new ServerError(`${label} headers.subscribe hex is not hex`, "bad-response");
   }
-  if (header.length !== HEADER_BYTES) throw new ServerError(`${label}: headers.subscribe header is ${header.length} bytes`, "bad-response");
+  if (header.length !== HEADER_BYTES) throw new ServerError(`${label} headers.subscribe header is ${header.length} bytes`, "bad-response");
   return { height: o.height, header };
 }
 
 function asObject(v: unknown, what: string, label: string): Record<string, unknown> {
-  if (!v || typeof v !== "object" || Array.isArray(v)) throw new ServerError(`${label}: ${what} did not answer an object`, "bad-response");
+  if (!v || typeof v !== "object" || Array.isArray(v)) throw new ServerError(`${label} ${what} did not answer an object`, "bad-response");
   return v as Record<string, unknown>;
 }
 
 function hashField(v: unknown, what: string, label: string): string {
-  if (typeof v !== "string" || !/^[0-9a-fA-F]{64}$/.test(v)) throw new ServerError(`${label}: ${what} is not a 32-byte hex hash`, "bad-response");
+  if (typeof v !== "string" || !/^[0-9a-fA-F]{64}$/.test(v)) throw new ServerError(`${label} ${what} is not a 32-byte hex hash`, "bad-response");
   return v.toLowerCase();
 }
 

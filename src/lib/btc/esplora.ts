@@ -162,7 +162,7 @@ export class EsploraServer implements BitcoinServer {
       throw this.bad("/block/:hash/header is not hex");
     }
     if (raw.length !== HEADER_BYTES) throw this.bad(`/block/:hash/header is ${raw.length} bytes`);
-    if (internalToDisplay(hash256(raw)) !== hash) throw this.bad(`/block/${hash}/header is the header of another block`);
+    if (internalToDisplay(hash256(raw)) !== hash) throw this.bad(`the header served for block ${hash} is another block's`);
     return raw;
   }
 
@@ -204,7 +204,7 @@ export class EsploraServer implements BitcoinServer {
   }
 
   private bad(what: string): ServerError {
-    return new ServerError(`${this.label}: ${what}`, "bad-response");
+    return new ServerError(`${this.label} ${what}`, "bad-response");
   }
 
   /** One HTTP request, within the parallel limit; counts requests and idle-to-busy waves. */
@@ -223,7 +223,7 @@ export class EsploraServer implements BitcoinServer {
       const name = (e as { name?: string }).name;
       if (name === "TimeoutError" || name === "AbortError") throw new ServerError(`${this.label} did not answer ${what} within ${this.o.timeoutMs} ms`, "timeout");
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      throw new ServerError(`${this.label}: ${what} failed (${cause?.code ?? cause?.message ?? "network error"})`, "transport");
+      throw new ServerError(`${this.label} ${what} failed (${cause?.code ?? cause?.message ?? "network error"})`, "transport");
     } finally {
       this.inFlight--;
       this.waiting.shift()?.();

@@ -118,13 +118,13 @@ export function checkHeaderChain(raws: readonly Uint8Array[], opts: HeaderChainO
       return { ok: false, index: i, reason: "bits", message: `header ${i}: ${(e as Error).message}` };
     }
     if (opts.powLimit !== undefined && target > opts.powLimit) {
-      return { ok: false, index: i, reason: "pow-limit", message: `header ${i} (${header.hash}) claims nBits 0x${hex8(header.bits)}, easier than the network allows` };
+      return { ok: false, index: i, reason: "pow-limit", message: `header ${i} (block ${header.hash}) claims nBits 0x${hex8(header.bits)}, easier than the network allows` };
     }
     if (!meetsTarget(header.raw, target)) {
-      return { ok: false, index: i, reason: "work", message: `header ${i} (${header.hash}) does not meet its own target (nBits 0x${hex8(header.bits)})` };
+      return { ok: false, index: i, reason: "work", message: `header ${i} (block ${header.hash}) does not meet its own target (nBits 0x${hex8(header.bits)})` };
     }
     if (parent !== undefined && header.prevHash !== parent) {
-      return { ok: false, index: i, reason: "link", message: `header ${i} (${header.hash}) names parent ${header.prevHash}, expected ${parent}` };
+      return { ok: false, index: i, reason: "link", message: `header ${i} (block ${header.hash}) names parent block ${header.prevHash}, expected block ${parent}` };
     }
     headers.push(header);
     work += workOfTarget(target);
