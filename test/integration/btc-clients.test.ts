@@ -363,3 +363,125 @@ describe("broadcast", () => {
     expect((e as Error).message).toMatch(/min relay fee not met, 100 < 110.*min relay fee not met, 100 < 110/);
   });
 });
+
+describe("Esplora REST", () => {
+  let d: EsploraDouble;
+  let c: BitcoinClient;
+  beforeAll(async () => {
+    d = await esplora();
+    c = await client({ esploraUrls: [d.url] });
+  });
+
+  it("checks the network at /block-height/0 and verifies the tip from /blocks/tip/hash and the header", async () => {
+    expect(d.requests).toContain("GET /api/block-height/0");
+    expect(await c.tip()).toMatchObject({ height: chain.tip.height, hash: chain.tip.hash });
+    expect(c.pushesTips).toBe(false);
+  });
+
+  it("status: confirmed (merkle-checked, block hash checked against the verified header), mempool, unknown", async () => {
+    expect(await c.status(A, S)).toMatchObject({ state: "confirmed", height: A_HEIGHT, blockHash: chain.blocks[A_HEIGHT].hash, confirmations: chain.tip.height - A_HEIGHT + 1 });
+    expect(await c.status(B, chain.wallet.script)).toEqual({ state: "mempool" });
+    expect(await c.status("cd".repeat(32), S)).toEqual({ state: "unknown" });
+  });
+
+  it("proof: the chain's SPV parts in at most 3 round trips (parallel requests count once)", async () => {
+    const fresh = await client({ esploraUrls: [d.url] });
+    fresh.resetStats();
+    const before = d.requests.length;
+    const r = await fresh.proof(A, S, { headers: 6 });
+    expect(r.ready).toBe(true);
+    if (!r.ready) return;
+    const want = expectedProof(6);
+    expect(hex(r.proof.merkleProof)).toBe(want.merkleProof);
+    expect(hex(r.proof.headers)).toBe(want.headers);
+    expect(r.proof.indexInBlock).toBe(want.pos);
+    const s = fresh.stats().servers[0];
+    expect(s.roundTrips).toBeLessThanOrEqual(3);
+    expect(s.requests).toBe(d.requests.length - before);
+  });
+
+  it("spends via /outspend, checked against the spending transaction; history and utxo by address", async () => {
+    expect(await c.spends({ txid: A, vout: 1 }, chain.wallet.script)).toMatchObject({ spent: true, txid: B, vin: 0 });
+    expect(await c.spends({ txid: A, vout: 0 }, S)).toEqual({ spent: false });
+    expect(await c.history(S)).toEqual([{ txid: A, height: A_HEIGHT }]);
+    expect(await c.unspent(S)).toEqual([{ txid: A, vout: 0, value: 100_000_000n, height: A_HEIGHT }]);
+    expect(d.requests.some((r) => r.startsWith(`GET /api/address/${redeemer.address}/`))).toBe(true);
+  });
+
+  it("fee rate from /fee-estimates: the estimate for the largest target not above the one asked", async () => {
+    expect(await c.feeRate(6)).toBe(10.2);
+    expect(await c.feeRate(10)).toBe(10.2);
+    expect(await c.feeRate(2)).toBe(21.5);
+    expect(await c.feeRate(1)).toBe(21.5); // nothing as fast: the fastest there is
+  });
+
+  it.each([
+    ["a wrong merkle node", (d: EsploraDouble) => { d.faults.lieMerkle = true; }, /gave a merkle branch for tx/],
+    // Esplora serves headers by hash: a tampered one no longer hashes to the block asked for.
+    ["a tampered header", (d: EsploraDouble) => { d.faults.badPowAt = [5]; }, /the header served for block [0-9a-f]{64} is another block's/],
+  ])("a lying Esplora server (%s) is refused, the honest second one used", async (_what, lie, words) => {
+    const liar = await esplora();
+    const honest = await esplora();
+    const warnings: string[] = [];
+    const cl = await client({ esploraUrls: [liar.url, honest.url] }, warnings);
+    lie(liar);
+    const r = await cl.proof(A, S, { headers: 6 });
+    expect(r.ready && hex(r.proof.headers)).toBe(expectedProof(6).headers);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^Bitcoin server http:\/\/127\.0\.0\.1:\d+\/\*\*\* failed \(/);
+    expect(warnings[0]).toMatch(words);
+  });
+
+  it("HTTP 503 is a transport failure: failover to the next server", async () => {
+    const down = await esplora();
+    down.faults.http503 = true;
+    const up = await esplora();
+    const warnings: string[] = [];
+    const cl = await client({ esploraUrls: [down.url, up.url] }, warnings);
+    expect(await cl.history(S)).toHaveLength(1);
+    expect(warnings).toEqual([expect.stringMatching(/failed \(answered HTTP 503 for .*\); other servers are used first/)]);
+  });
+});
+
+describe("fees over several servers", () => {
+  it("feeRate is the median of the servers that answer", async () => {
+    const e1 = await electrum();
+    const e2 = await electrum();
+    const es = await esplora();
+    e1.fees = { 6: 0.00004 }; // 4 sat/vB
+    e2.fees = { 6: 0.0003 }; // 30 sat/vB
+    es.fees = { "6": 7 };
+    const c = await client({ electrumUrls: [e1.urls.tcp!, e2.urls.tcp!], esploraUrls: [es.url] });
+    expect(await c.feeRate(6)).toBe(7);
+    e2.fees = {};
+    expect(await c.feeRate(6)).toBe(5.5);
+    e1.fees = {};
+    es.fees = {};
+    expect(await c.feeRate(6)).toBeUndefined();
+  });
+});
+
+describe("Electrum over TLS", () => {
+  let dir: string;
+  let d: ElectrumDouble;
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "keepctl-btc-tls-"));
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem"), "-days", "1", "-subj", "/CN=localhost"], { stdio: "ignore" });
+    d = await electrum(chain, { tls: { key: fs.readFileSync(path.join(dir, "key.pem"), "utf8"), cert: fs.readFileSync(path.join(dir, "cert.pem"), "utf8") } });
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it("verifies certificates by default: a self-signed server is refused, with the way out named", async () => {
+    const e = await connectBitcoin(settings({ electrumUrls: [d.urls.tls!] })).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: "BTC_UNREACHABLE" });
+    expect((e as Error).message).toMatch(/SELF_SIGNED|self-signed/);
+    expect((e as Error).message).toContain("?insecure=1");
+  });
+
+  it("?insecure=1 accepts it (and ssl:// is the same transport)", async () => {
+    const c = await client({ electrumUrls: [`${d.urls.tls!}?insecure=1`] });
+    expect((await c.tip()).hash).toBe(chain.tip.hash);
+    const c2 = await client({ electrumUrls: [`${d.urls.tls!.replace("tls://", "ssl://")}?insecure=1`] });
+    expect(await c2.status(A, S)).toMatchObject({ state: "confirmed" });
+  });
+});
