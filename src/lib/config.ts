@@ -560,14 +560,14 @@ function combineSeedElectrumEnv(vars: Record<string, string | undefined>): void 
   const server = vars.BTC_ELECTRUM_SERVER;
   if (server === undefined) {
     const stray = ["BTC_ELECTRUM_PORT", "BTC_ELECTRUM_PROTOCOL"].find((n) => vars[n] !== undefined);
-    if (stray) throw new UsageError(`${stray} is set but BTC_ELECTRUM_SERVER is not`, { hint: "set BTC_ELECTRUM_SERVER too, or use KEEPCTL_BTC_ELECTRUM_URLS=tls://host:port" });
+    if (stray) throw new UsageError(`${stray} is set but BTC_ELECTRUM_SERVER is not`, { hint: "set BTC_ELECTRUM_SERVER too, or give the whole URL in KEEPCTL_BTC_ELECTRUM_URLS (e.g. tls://electrum.example:50002)" });
     return;
   }
   if (server.trim() === "") throw new UsageError("empty value (from BTC_ELECTRUM_SERVER)");
   try {
     vars.BTC_ELECTRUM_SERVER = electrumUrlFromParts(server, vars.BTC_ELECTRUM_PORT, vars.BTC_ELECTRUM_PROTOCOL);
   } catch (e) {
-    if (e instanceof InvalidServerUrl) throw new UsageError(e.message, { hint: "or give the whole URL: KEEPCTL_BTC_ELECTRUM_URLS=tls://host:port" });
+    if (e instanceof InvalidServerUrl) throw new UsageError(e.message, { hint: "or give the whole URL in KEEPCTL_BTC_ELECTRUM_URLS (e.g. tls://electrum.example:50002)" });
     throw e;
   }
 }

@@ -73,7 +73,7 @@ export function parseEsploraUrl(url: string): EsploraEndpoint {
   try {
     ok = !/\s/.test(url) && ["http:", "https:"].includes(new URL(url).protocol);
   } catch { /* reported below */ }
-  if (!ok) throw new InvalidServerUrl("invalid Esplora URL (must start with http:// or https://, e.g. https://blockstream.info/api)");
+  if (!ok) throw new InvalidServerUrl("invalid Esplora URL (must start with http:// or https://)");
   return { kind: "esplora", url, base: url.replace(/\/+$/, "") };
 }
 
