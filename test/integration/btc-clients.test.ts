@@ -10,6 +10,7 @@ import { ConfigError, ExitCode, RpcError } from "../../src/lib/errors";
 import { REGTEST, TestChain, disp, dsha, internal } from "../helpers/btc-chain";
 import { ElectrumDouble } from "../helpers/electrum-double";
 import { EsploraDouble } from "../helpers/esplora-double";
+import { V1, v1BranchDisplay } from "../helpers/btc-vectors";
 
 /**
  * lib/btc's two clients against scripted loopback servers (test/helpers/electrum-double.ts,
@@ -483,5 +484,47 @@ describe("Electrum over TLS", () => {
     expect((await c.tip()).hash).toBe(chain.tip.hash);
     const c2 = await client({ electrumUrls: [`${d.urls.tls!.replace("tls://", "ssl://")}?insecure=1`] });
     expect(await c2.status(A, S)).toMatchObject({ state: "confirmed" });
+  });
+});
+
+describe("real mainnet data through the Electrum client: the tBTC vector V1", () => {
+  // V1's 7 mainnet headers served at heights 10..16 (its real height is not in the source; the
+  // layer only needs heights to be consecutive and off a retarget boundary), its raw tx, its branch.
+  const MAINNET_GENESIS = "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f";
+  const v1 = new TestChain();
+  const raws = Array.from({ length: 7 }, (_, i) => Buffer.from(V1.headers.slice(i * 160, (i + 1) * 160), "hex"));
+  v1.blocks.length = 0;
+  for (let h = 0; h < 10; h++) v1.blocks.push({ height: h, header: raws[0], hash: "unused", txids: [] });
+  raws.forEach((header, i) => v1.blocks.push({ height: 10 + i, header, hash: disp(dsha(header)), txids: i === 0 ? [V1.txid] : [] }));
+  v1.txs.set(V1.txid, V1.tx);
+  v1.confirmedAt.set(V1.txid, 10);
+  v1.outputs.set(`${V1.txid}:0`, { script: "0014" + "86e7303082a6a21d5837176bc808bf4828371ab6", value: V1.outputValue });
+  v1.branch = () => ({ height: 10, merkle: v1BranchDisplay(), pos: V1.txIndexInBlock });
+
+  it("proof() reproduces the vector's proof parts, difficulty and Σ difficulty exactly", async () => {
+    const d = await electrum(v1);
+    d.faults.genesis = MAINNET_GENESIS;
+    const c = await connectBitcoin(settings({ network: "mainnet", electrumUrls: [d.urls.tcp!] }));
+    open.push(c);
+    const r = await c.proof(V1.txid, Buffer.from("0014" + "86e7303082a6a21d5837176bc808bf4828371ab6", "hex"), { headers: 7 });
+    expect(r.ready).toBe(true);
+    if (!r.ready) return;
+    expect(hex(r.proof.version)).toBe(V1.version);
+    expect(hex(r.proof.inputVector)).toBe(V1.txInputVector);
+    expect(hex(r.proof.outputVector)).toBe(V1.txOutputVector);
+    expect(hex(r.proof.locktime)).toBe(V1.txLocktime);
+    expect(hex(r.proof.merkleProof)).toBe(V1.merkleProof);
+    expect(r.proof.indexInBlock).toBe(V1.txIndexInBlock);
+    expect(hex(r.proof.headers)).toBe(V1.headers);
+    expect(hex(r.proof.txidLE)).toBe(V1.txidLE);
+    expect(r.firstHeaderDifficulty).toBe(V1.difficulty);
+    expect(r.totalDifficulty).toBe(V1.difficultySum);
+    expect(r.blockHash).toBe(V1.firstHeaderHash);
+  });
+
+  it("the same data on a regtest-configured client is refused: the server serves mainnet", async () => {
+    const d = await electrum(v1);
+    d.faults.genesis = MAINNET_GENESIS;
+    await expect(connectBitcoin(settings({ network: "regtest", electrumUrls: [d.urls.tcp!] }))).rejects.toMatchObject({ code: "BTC_WRONG_NETWORK" });
   });
 });
