@@ -207,7 +207,7 @@ export class BitcoinClient {
     return this.withServer("who spends the output", async (e) => {
       const o = await e.server.outspend(op, spentScript);
       if (!o.spent) return { spent: false };
-      const raw = await e.server.transaction(o.txid);
+      const raw = o.raw ?? (await e.server.transaction(o.txid));
       if (!raw) throw new Unverified(`names tx ${o.txid} as the spender but does not give it`);
       const tx = parseTransaction(raw);
       if (tx.txid !== o.txid) throw new Unverified(`gave a transaction that hashes to tx ${tx.txid}, not tx ${o.txid}`);

@@ -172,7 +172,7 @@ export class ElectrumServer implements BitcoinServer {
       if (!raw) continue;
       const tx = parseTransaction(raw);
       const vin = inputSpending(tx, outpoint);
-      if (vin >= 0) return { spent: true, txid: tx.txid, vin, height: candidates[i].height > 0 ? candidates[i].height : undefined };
+      if (vin >= 0) return { spent: true, txid: tx.txid, vin, height: candidates[i].height > 0 ? candidates[i].height : undefined, raw };
     }
     return { spent: false };
   }

@@ -40,7 +40,8 @@ export interface Unspent extends OutPoint {
 
 export type ServerOutspend =
   | { spent: false }
-  | { spent: true; txid: string; vin?: number; height?: number };
+  /** `raw`: the spending transaction, when finding it meant fetching it (Electrum). */
+  | { spent: true; txid: string; vin?: number; height?: number; raw?: Uint8Array };
 
 /** Fee rate (sat/vB) by confirmation target (blocks); targets the server cannot estimate are absent. */
 export type FeeEstimates = Map<number, number>;
