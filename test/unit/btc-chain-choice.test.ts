@@ -64,10 +64,12 @@ describe("chooseChain: most work wins", () => {
     // Longer than the winner but lighter: its tip is past the winner's end, so it is a fork.
     const longLight = view("ll", ["h10", "h11", "h12", "h13"], [1n, 1n, 1n, 1n]);
     expect(chooseChain([best, longLight]).forks).toEqual(["ll"]);
+    // One header: on the winner's chain or not.
+    expect(chooseChain([best, view("one", ["h10"], [1n]), view("other", ["g10"], [1n])])).toEqual({ winner: "best", behind: ["one"], forks: ["other"] });
   });
 
   it("refuses views that do not start at one height or lack a work per hash", () => {
-    expect(() => chooseChain([])).toThrow();
+    expect(() => chooseChain([])).toThrow(/at least one chain/);
     expect(() => chooseChain([view("a", ["x"], [1n], 1), view("b", ["y"], [1n], 2)])).toThrow(/one height/);
     expect(() => chooseChain([view("a", ["x", "y"], [1n])])).toThrow(/one work per hash/);
   });
@@ -75,6 +77,41 @@ describe("chooseChain: most work wins", () => {
 
 describe("VerifiedChain", () => {
   const base = mineChain(ZERO, 12);
+
+  it("empty, one header, ranges", () => {
+    const c = new VerifiedChain(regtest);
+    expect([c.tip, c.base, c.size]).toEqual([undefined, undefined, 0]);
+    const one = c.check(7, [base[7]]);
+    if (one.ok) c.adopt(one);
+    expect([c.tip?.height, c.base, c.size]).toEqual([7, 7, 1]);
+    const more = c.check(8, base.slice(8, 11));
+    if (more.ok) c.adopt(more);
+    expect(c.range(7, 7)!.map((h) => h.height)).toEqual([7]);
+    expect(c.range(7, 10)!.map((h) => h.height)).toEqual([7, 8, 9, 10]);
+    expect(c.range(6, 8)).toBeUndefined();
+    expect(c.range(8, 11)).toBeUndefined();
+    expect(c.range(9, 8)).toBeUndefined();
+    // An empty segment is no change.
+    const none = c.check(3, []);
+    expect(none).toEqual({ ok: true, segment: { start: 3, headers: [] }, joinsBelow: false, joinsAbove: false });
+    if (none.ok) c.adopt(none);
+    expect([c.base, c.tip?.height]).toEqual([7, 10]);
+  });
+
+  it("joins: a parent that is not the stored header is no join, below or above; genesis joins only a store from 0", () => {
+    const c = new VerifiedChain(regtest);
+    const s = c.check(5, base.slice(5, 9));
+    if (s.ok) c.adopt(s);
+    const stranger = mineChain(ZERO, 2, { salt: 11 });
+    expect(c.check(9, [stranger[0]])).toMatchObject({ ok: true, joinsBelow: false, joinsAbove: false });
+    expect(c.check(3, stranger)).toMatchObject({ ok: true, joinsBelow: false, joinsAbove: false });
+    expect(c.check(0, base.slice(0, 2))).toMatchObject({ ok: true, joinsBelow: false, joinsAbove: false });
+    expect(new VerifiedChain(regtest).check(0, [base[0]])).toMatchObject({ ok: true, joinsBelow: false });
+    // A single header that does not join starts the store over at its own height.
+    const solo = c.check(40, [stranger[1]]);
+    if (solo.ok) c.adopt(solo);
+    expect([c.base, c.tip?.height, c.size]).toEqual([40, 40, 1]);
+  });
 
   it("checks a segment: work within the limit, links, and how it joins the store", () => {
     const c = new VerifiedChain(regtest);
@@ -162,7 +199,7 @@ describe("VerifiedChain", () => {
     const ok = c.check(start, hs.slice(0, 3));
     expect(ok.ok).toBe(true);
     const changeInside = mineChain(ZERO, 2, { bits: (i) => (i === 0 ? 0x207fffff : 0x207ffffe), salt: 9 });
-    expect(c.check(100, changeInside)).toMatchObject({ ok: false, index: 1, height: 101, reason: "bits-changed" });
+    expect(c.check(100, changeInside)).toMatchObject({ ok: false, index: 1, height: 101, reason: "bits-changed", message: "header at height 101 changes nBits inside a difficulty period (0x207fffff to 0x207ffffe)" });
     // Against the stored parent too.
     if (ok.ok) c.adopt(ok);
     const child = mine(hashOf(hs[2]), 0x207fffff, 77);

@@ -77,6 +77,9 @@ describe("headers", () => {
     expect(h.bits).toBe(0x172c4e11);
     expect(h.version).toBe(0x3fffe000);
     expect(() => parseHeader(new Uint8Array(79))).toThrow(/80 bytes/);
+    expect(parseHeader(V1.headers.slice(0, 160)).hash).toBe(V1.firstHeaderHash);
+    expect(() => parseHeader("zz")).toThrow("block header is not hex");
+    expect(() => splitHeaders("zz")).toThrow("block headers is not hex");
     expect(() => splitHeaders("00".repeat(81))).toThrow(/multiple of 80/);
   });
 
@@ -92,13 +95,17 @@ describe("headers", () => {
     expect(targetFromBits(0x207fffff)).toBe(NETWORK_PARAMS.regtest.powLimit);
     expect(targetFromBits(0x1e0377ae)).toBe(NETWORK_PARAMS.signet.powLimit);
     expect(() => targetFromBits(0x04923456)).toThrow(/negative/);
-    expect(() => targetFromBits(0x01003456)).toThrow(/zero/);
+    expect(() => targetFromBits(0x01003456)).toThrow("nBits 0x01003456 encodes a zero target");
+    expect(() => targetFromBits(0x21010000)).toThrow("nBits 0x21010000 encodes a target past 256 bits"); // exactly 2^256
+    expect(() => targetFromBits(0xffffffff)).toThrow(/negative/);
+    expect(() => targetFromBits(0x100000000)).toThrow("nBits 4294967296 is not a 32-bit value");
+    expect(() => targetFromBits(1.5)).toThrow("nBits 1.5 is not a 32-bit value");
     expect(() => targetFromBits(0x00000000)).toThrow(/zero/);
     expect(() => targetFromBits(0xff123456)).toThrow(/256 bits/);
     expect(() => targetFromBits(0x22010000)).toThrow(/256 bits/);
     // The sign bit with a zero mantissa is zero, not negative.
     expect(() => targetFromBits(0x04800000)).toThrow(/zero/);
-    expect(() => targetFromBits(-1)).toThrow(InvalidBitcoinData);
+    expect(() => targetFromBits(-1)).toThrow("nBits -1 is not a 32-bit value");
   });
 
   it("difficulty is DIFF1 / target (integer), work is 2^256 / (target + 1)", () => {
@@ -107,6 +114,7 @@ describe("headers", () => {
     expect(difficultyOfTarget(targetFromBits(0x172c4e11))).toBe(V1.difficulty);
     expect(workOfTarget(DIFF1_TARGET)).toBe(0x100010001n);
     expect(workOfTarget((1n << 256n) - 1n)).toBe(1n);
+    expect(workOfTarget(1n)).toBe(1n << 255n);
     // A harder target is more work.
     expect(workOfTarget(targetFromBits(0x172c4e11)) > workOfTarget(DIFF1_TARGET)).toBe(true);
   });
@@ -131,14 +139,14 @@ describe("headers", () => {
     const raws = splitHeaders(V1.headers).map((r) => Uint8Array.from(r));
     // Starting past header 0, its parent is not header 2's.
     const swapped = [raws[0], raws[2], raws[1]];
-    expect(checkHeaderChain(swapped)).toMatchObject({ ok: false, index: 1, reason: "link" });
+    expect(checkHeaderChain(swapped)).toMatchObject({ ok: false, index: 1, reason: "link", message: `header 1 (block ${parseHeader(raws[2]).hash}) names parent block ${parseHeader(raws[1]).hash}, expected block ${V1.firstHeaderHash}` });
     expect(checkHeaderChain(raws, { prevHash: "11".repeat(32) })).toMatchObject({ ok: false, index: 0, reason: "link" });
     const tampered = raws.map((r) => Uint8Array.from(r));
     tampered[3][76] ^= 1; // the nonce: its hash is now (almost surely) far above the target
-    expect(checkHeaderChain(tampered)).toMatchObject({ ok: false, index: 3, reason: "work" });
+    expect(checkHeaderChain(tampered)).toMatchObject({ ok: false, index: 3, reason: "work", message: `header 3 (block ${parseHeader(tampered[3]).hash}) does not meet its own target (nBits 0x172c4e11)` });
     const badBits = raws.map((r) => Uint8Array.from(r));
     badBits[2].set([0x56, 0x34, 0x92, 0x04], 72);
-    expect(checkHeaderChain(badBits)).toMatchObject({ ok: false, index: 2, reason: "bits" });
+    expect(checkHeaderChain(badBits)).toMatchObject({ ok: false, index: 2, reason: "bits", message: "header 2: nBits 0x04923456 encodes a negative target" });
     // A regtest-easy header is refused on mainnet even though it meets its own target.
     const easy = Buffer.alloc(80);
     easy.writeUInt32LE(0x207fffff, 72);
@@ -147,7 +155,9 @@ describe("headers", () => {
       if (meetsTarget(easy, targetFromBits(0x207fffff))) break;
     }
     expect(checkHeaderChain([easy]).ok).toBe(true);
-    expect(checkHeaderChain([easy], { powLimit: NETWORK_PARAMS.mainnet.powLimit })).toMatchObject({ ok: false, index: 0, reason: "pow-limit" });
+    expect(checkHeaderChain([easy], { powLimit: NETWORK_PARAMS.mainnet.powLimit })).toMatchObject({ ok: false, index: 0, reason: "pow-limit", message: `header 0 (block ${parseHeader(easy).hash}) claims nBits 0x207fffff, easier than the network allows` });
+    // At the limit is allowed.
+    expect(checkHeaderChain([easy], { powLimit: NETWORK_PARAMS.regtest.powLimit }).ok).toBe(true);
   });
 });
 
@@ -164,6 +174,12 @@ describe("merkle", () => {
     // A position past the branch's depth would have its high bits ignored: refused.
     expect(verifyMerkleBranch(V1.txid, branch, V1.txIndexInBlock + 4096, root)).toBe(false);
     expect(verifyMerkleBranch(V1.txid, branch, -1, root)).toBe(false);
+    // Positions that fold like 129 but are not positions: a fraction, a negative twin (129 - 2^12).
+    expect(verifyMerkleBranch(V1.txid, branch, 129.5, root)).toBe(false);
+    expect(verifyMerkleBranch(V1.txid, branch, 129 - 4096, root)).toBe(false);
+    expect(() => verifyMerkleBranch("zz", branch, 129, root)).toThrow("txid is not hex");
+    expect(() => verifyMerkleBranch(V1.txid, ["zz"], 0, root)).toThrow("merkle node is not hex");
+    expect(() => verifyMerkleBranch(V1.txid, branch, 129, "zz")).toThrow("merkle root is not hex");
   });
 
   it("a 1-transaction block: empty branch, pos 0, root = txid", () => {
@@ -184,7 +200,8 @@ describe("merkle", () => {
       expect(merkleRoot(txids)).toBe(display(reference(txids.map((t) => Buffer.from(t, "hex").reverse()))));
     }
     expect(merkleRoot([V1.txid])).toBe(V1.txid);
-    expect(() => merkleRoot([])).toThrow(InvalidBitcoinData);
+    expect(() => merkleRoot([])).toThrow("a block has at least one transaction");
+    expect(() => merkleRoot(["zz"])).toThrow("txid is not hex");
   });
 });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import crypto from "node:crypto";
 import { fromHex, toHex } from "../../src/lib/btc/bytes";
 import { buildSpvProof, spvProofHex, verifySpvProof, type SpvProof } from "../../src/lib/btc/spv";
 import { V1, v1BranchDisplay } from "../helpers/btc-vectors";
@@ -49,7 +50,25 @@ describe("SPV proof parts", () => {
     const p = v1();
     p.merkleProof = Uint8Array.from(p.merkleProof);
     p.merkleProof[32 * 4 + 7] ^= 0x01;
-    expect(refusal(p)).toBe("merkle");
+    expect(verifySpvProof(p)).toEqual({ ok: false, reason: "merkle", message: `the merkle proof does not lead from ${V1.txid} at position 129 to the root of header 0` });
+  });
+
+  it("indexes that fold like 129 but are not positions (a fraction, a negative twin) are refused", () => {
+    expect(refusal({ ...v1(), indexInBlock: 129.5 })).toBe("merkle");
+    expect(refusal({ ...v1(), indexInBlock: 129 - 4096 })).toBe("merkle");
+  });
+
+  it("position 0 with a one-node proof (a 2-transaction block)", () => {
+    const sibling = crypto.randomBytes(32);
+    const dsha = (b: Buffer) => crypto.createHash("sha256").update(crypto.createHash("sha256").update(b).digest()).digest();
+    const root = dsha(Buffer.concat([Buffer.from(V1.txidLE, "hex"), sibling]));
+    const header = Buffer.alloc(80);
+    root.copy(header, 36);
+    header.writeUInt32LE(0x207fffff, 72);
+    for (let n = 0; BigInt("0x" + Buffer.from(dsha(header)).reverse().toString("hex")) > (0x7fffffn << 232n); n++) header.writeUInt32LE(n, 76);
+    const display = Buffer.from(sibling).reverse().toString("hex");
+    expect(verifySpvProof(buildSpvProof({ rawTx: V1.tx, branch: [display], pos: 0, headers: header })).ok).toBe(true);
+    expect(refusal(buildSpvProof({ rawTx: V1.tx, branch: [display], pos: 1, headers: header }))).toBe("merkle");
   });
 
   it("a wrong position, a short proof and a proof for another header 0 are refused: merkle", () => {
@@ -87,12 +106,21 @@ describe("SPV proof parts", () => {
 
   it("headers of a wrong length or none are refused: headers-length", () => {
     const p = v1();
-    expect(refusal({ ...p, headers: p.headers.subarray(0, 479) })).toBe("headers-length");
+    expect(verifySpvProof({ ...p, headers: p.headers.subarray(0, 479) })).toEqual({ ok: false, reason: "headers-length", message: "headers are 479 bytes, not a non-zero multiple of 80" });
     expect(refusal({ ...p, headers: new Uint8Array(0) })).toBe("headers-length");
   });
 
   it("vectors that are no transaction, or a txid that is not theirs, are refused", () => {
     const p = v1();
+    // The same bytes cut elsewhere still parse, but the parts are not what the contract reads.
+    expect(verifySpvProof({ ...p, version: fromHex(V1.version + V1.txInputVector.slice(0, 2)), inputVector: fromHex(V1.txInputVector.slice(2)) }))
+      .toEqual({ ok: false, reason: "transaction", message: "version and locktime are 4 bytes each, vectors carry no witness" });
+    expect(refusal({ ...p, outputVector: fromHex(V1.txOutputVector + V1.txLocktime.slice(0, 2)), locktime: fromHex(V1.txLocktime.slice(2)) })).toBe("transaction");
+    // The witness serialization split into "vectors": marker and witness inside.
+    const raw = V1.tx;
+    const vinEnd = 12 + V1.txInputVector.length;
+    expect(refusal({ ...p, inputVector: fromHex(raw.slice(8, vinEnd)), outputVector: fromHex(raw.slice(vinEnd, raw.length - 8)) })).toBe("transaction");
+    expect(verifySpvProof({ ...p, txidDisplay: V1.txidLE })).toEqual({ ok: false, reason: "txid", message: `the vectors hash to ${V1.txid}, not ${V1.txidLE}` });
     expect(refusal({ ...p, outputVector: p.outputVector.subarray(0, 10) })).toBe("transaction");
     expect(refusal({ ...p, version: Uint8Array.from([1, 0, 0]) })).toBe("transaction");
     expect(refusal({ ...p, txidLE: Uint8Array.from(p.txidLE).reverse() })).toBe("txid");
@@ -124,10 +152,11 @@ describe("SPV proof parts", () => {
     const raw = "02000000" + "01" + "11".repeat(32) + "00000000" + "00" + "ffffffff" + "01" + "e803000000000000" + "04" + "6a020102" + "00000000";
     expect(raw.length / 2).toBe(64);
     const p = buildSpvProof({ rawTx: raw, branch: [], pos: 0, headers: V1.headers.slice(0, 160) });
-    expect(refusal(p)).toBe("ambiguous-size");
+    expect(verifySpvProof(p)).toEqual({ ok: false, reason: "ambiguous-size", message: "a 64-byte transaction cannot be told from an inner merkle node" });
   });
 
   it("build refuses a negative position", () => {
     expect(() => buildSpvProof({ rawTx: V1.tx, branch: [], pos: -1, headers: V1.headers })).toThrow(/position/);
+    expect(() => buildSpvProof({ rawTx: V1.tx, branch: ["zz"], pos: 0, headers: V1.headers })).toThrow("merkle node is not hex");
   });
 });

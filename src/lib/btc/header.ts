@@ -108,6 +108,7 @@ export function checkHeaderChain(raws: readonly Uint8Array[], opts: HeaderChainO
   let work = 0n;
   let difficultySum = 0n;
   let parent = opts.prevHash;
+  const limit = opts.powLimit ?? (1n << 256n);
   for (let i = 0; i < raws.length; i++) {
     let header: BlockHeader;
     let target: bigint;
@@ -117,7 +118,7 @@ export function checkHeaderChain(raws: readonly Uint8Array[], opts: HeaderChainO
     } catch (e) {
       return { ok: false, index: i, reason: "bits", message: `header ${i}: ${(e as Error).message}` };
     }
-    if (opts.powLimit !== undefined && target > opts.powLimit) {
+    if (target > limit) {
       return { ok: false, index: i, reason: "pow-limit", message: `header ${i} (block ${header.hash}) claims nBits 0x${hex8(header.bits)}, easier than the network allows` };
     }
     if (!meetsTarget(header.raw, target)) {

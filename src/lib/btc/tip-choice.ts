@@ -43,8 +43,10 @@ export function chooseChain(views: readonly ChainView[], incumbent?: string): Ti
   const forks: string[] = [];
   for (const v of views) {
     if (v === best) continue;
-    const tipIndex = v.hashes.length - 1;
-    const onBest = tipIndex < 0 || (tipIndex < best.hashes.length && best.hashes[tipIndex] === v.hashes[tipIndex]);
+    const tip = v.hashes.length - 1;
+    // An empty view (its tip below the common height) is behind by definition; past the winner's
+    // end there is no hash, so a longer view is a fork.
+    const onBest = tip < 0 || best.hashes[tip] === v.hashes[tip];
     (onBest ? behind : forks).push(v.key);
   }
   return { winner: best.key, behind, forks };

@@ -105,11 +105,10 @@ export class VerifiedChain {
     const seg = c.segment;
     if (seg.headers.length === 0) return;
     const end = seg.start + seg.headers.length - 1;
-    if (c.joinsBelow) {
-      if (c.forkHeight !== undefined) this.dropFrom(c.forkHeight);
-    } else if (c.joinsAbove && c.forkHeight === undefined) {
-      // prepend below the base: nothing to drop
-    } else {
+    // Joined below: it overwrites from its start (what it replaces above its end is dropped
+    // below). Joined above only: it fills in below the base (hash links make it agree wherever it
+    // overlaps). Joined nowhere: start over.
+    if (!c.joinsBelow && !c.joinsAbove) {
       this.byHeight.clear();
       this.low = seg.start;
       this.high = seg.start - 1;
