@@ -33,7 +33,7 @@ export interface TestOutput { script: string; value: bigint }
 
 /** Each level of the tree, from the txids up; Bitcoin's rule duplicates an odd level's last node. */
 function merkleLevels(txids: string[]): Buffer[][] {
-  const levels = [txids.map(internal)];
+  const levels: Buffer[][] = [txids.map(internal)];
   while (levels[levels.length - 1].length > 1) {
     const cur = levels[levels.length - 1];
     const next: Buffer[] = [];

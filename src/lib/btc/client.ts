@@ -1,13 +1,11 @@
-import { sleep } from "../chain/sleep";
-import { Endpoint, EndpointPool, type EndpointStats } from "../chain/endpoint-pool";
-import { ConfigError, RpcError } from "../errors";
-import { redact, redactUrl } from "../redact";
-import { InvalidBitcoinData, normalizeHash } from "./bytes";
+import type { EndpointStats } from "../chain/endpoint-pool";
+import { ConfigError } from "../errors";
+import { normalizeHash } from "./bytes";
 import { ChainSync, Unverified, reasonOf, type TipReport } from "./chain-sync";
-import { estimateForTarget, median } from "./fees";
 import { verifyMerkleBranch } from "./merkle";
-import { BTC_NETWORKS, NETWORK_PARAMS, type BtcNetwork } from "./networks";
-import { ServerError, type BitcoinServer, type MerkleBranch, type ScriptTx, type ServerStats, type Unspent } from "./server";
+import { NETWORK_PARAMS, type BtcNetwork } from "./networks";
+import type { BitcoinServer, MerkleBranch, ScriptTx, ServerStats, Unspent } from "./server";
+import { ServerSet, type BroadcastResult, type Entry } from "./server-set";
 import { buildSpvProof, verifySpvProof, type SpvProof } from "./spv";
 import { inputSpending, parseTransaction, type OutPoint, type ParsedTx } from "./tx";
 
@@ -75,11 +73,7 @@ export type ProofResult =
 
 export type SpendResult = { spent: false } | { spent: true; txid: string; vin: number; tx: ParsedTx; height?: number };
 
-export interface BroadcastResult {
-  txid: string;
-  accepted: boolean;
-  results: { server: string; ok: boolean; alreadyKnown?: boolean; error?: string }[];
-}
+export type { BroadcastResult } from "./server-set";
 
 export interface ServerReport extends ServerStats {
   url: string;
@@ -92,49 +86,38 @@ export interface BitcoinClientStats {
   tip?: { height: number; hash: string };
 }
 
-/** Bitcoin Core / electrs wordings for a transaction the node already has: the broadcast did its job. */
-const ALREADY_KNOWN = /already (in|known)|txn-already|in block ?chain|outputs already in utxo set|already have transaction/i;
-
-interface Entry {
-  server: BitcoinServer;
-  ep: Endpoint;
-}
-
 export class BitcoinClient {
   readonly network: BtcNetwork;
-  readonly pool: EndpointPool;
-  private readonly entries: Entry[];
+  readonly servers: ServerSet;
   private readonly sync: ChainSync<Entry>;
-  private readonly retries: number;
-  private readonly backoffMs: number;
   private readonly tipMaxAgeMs: number;
-  private readonly networkChecked = new Map<BitcoinServer, Promise<void>>();
+  private readonly now: () => number;
   private lock: Promise<unknown> = Promise.resolve();
   private readonly tipListeners = new Set<(tip: VerifiedTip) => void>();
   private unsubscribes: (() => void)[] = [];
-  private readonly warn: (m: string) => void;
 
   constructor(o: BitcoinClientOptions) {
     if (o.servers.length === 0) throw new ConfigError("no Bitcoin server configured", { hint: "set --btc-electrum-url or --btc-esplora-url (or KEEPCTL_BTC_ELECTRUM_URLS / KEEPCTL_BTC_ESPLORA_URLS)" });
     this.network = o.network;
-    // Hashes in these messages follow a label (`block …`, `tx …`), which the redactor keeps.
-    this.warn = (m) => o.onWarning?.(redact(m));
-    this.pool = new EndpointPool(o.servers.map((s) => s.url), { coolDownMs: o.coolDownMs, maxCoolDownMs: o.maxCoolDownMs, onWarning: this.warn, now: o.now, what: "Bitcoin server", others: "other servers" });
-    this.entries = o.servers.map((server, i) => ({ server, ep: this.pool.endpoints[i] }));
-    this.sync = new ChainSync<Entry>(NETWORK_PARAMS[o.network], (e, reason) => this.refuse(e, reason), o.now);
-    this.retries = Math.max(1, o.retries ?? 2);
-    this.backoffMs = o.backoffMs ?? 250;
+    this.now = o.now ?? Date.now;
+    this.sync = new ChainSync<Entry>(NETWORK_PARAMS[o.network], (e, reason) => this.servers.refuse(e, reason), this.now);
+    this.servers = new ServerSet(o.network, o.servers, { ...o, checkTip: (t) => this.sync.checkTipHeader(t) });
     this.tipMaxAgeMs = o.tipMaxAgeMs ?? 30_000;
+  }
+
+  /** Per-server health and cool-downs (EndpointPool), for metrics. */
+  get pool(): ServerSet["pool"] {
+    return this.servers.pool;
   }
 
   /** Checks every server's network and verifies a first tip. Unreachable servers are cooled, not fatal unless all are. */
   async connect(): Promise<VerifiedTip> {
-    await Promise.all(this.entries.map(async (e) => {
+    await Promise.all(this.servers.entries.map(async (e) => {
       try {
-        await this.ensureNetwork(e.server);
+        await this.servers.ensureNetwork(e.server);
       } catch (err) {
         if (err instanceof ConfigError) throw err;
-        this.refuse(e, reasonOf(err));
+        this.servers.refuse(e, reasonOf(err));
       }
     }));
     return this.tip();
@@ -143,14 +126,12 @@ export class BitcoinClient {
   /** The verified best tip, from every server not cooling down (all of them if every one is). */
   tip(): Promise<VerifiedTip> {
     return this.locked(async () => {
-      const live = this.entries.filter((e) => !this.pool.isCooling(e.ep));
-      const asked = live.length ? live : this.entries;
       const failures: string[] = [];
-      const reports = (await Promise.all(asked.map((e) => this.reportTip(e, failures)))).filter((r): r is TipReport<Entry> => r !== undefined);
-      if (reports.length === 0) throw this.allFailed("the chain tip", failures);
+      const reports = (await Promise.all(this.servers.live().map((e) => this.reportTip(e, failures)))).filter((r): r is TipReport<Entry> => r !== undefined);
+      if (reports.length === 0) throw this.servers.allFailed("the chain tip", failures);
       await this.sync.accept(reports);
       const tip = this.verifiedTip();
-      if (!tip) throw this.allFailed("the chain tip", failures);
+      if (!tip) throw this.servers.allFailed("the chain tip", failures);
       return tip;
     });
   }
@@ -164,7 +145,7 @@ export class BitcoinClient {
   async status(txid: string, outputScript: Uint8Array): Promise<TxStatus> {
     const id = normalizeHash(txid, "txid");
     await this.freshTip();
-    return this.withServer("the transaction's status", async (e) => {
+    return this.servers.withServer("the transaction's status", async (e) => {
       const st = await e.server.status(id, outputScript);
       if (st.state !== "confirmed") return st;
       const { status } = await this.verifyInclusion(e, id, st.height, st.blockHash);
@@ -184,7 +165,7 @@ export class BitcoinClient {
     const given = opts.rawTx === undefined ? undefined : parseTransaction(opts.rawTx);
     if (given && given.txid !== id) throw new RangeError(`proof(): rawTx hashes to ${given.txid}, not ${id}`);
     await this.freshTip();
-    return this.withServer("an SPV proof", async (e) => {
+    return this.servers.withServer("an SPV proof", async (e) => {
       const [st, raw] = await Promise.all([e.server.status(id, outputScript), given ? undefined : e.server.transaction(id)]);
       if (st.state !== "confirmed") return { ready: false, status: st };
       const tx = given ?? (raw ? parseTransaction(raw) : undefined);
@@ -204,7 +185,7 @@ export class BitcoinClient {
   /** Who spends `outpoint` (the spending transaction itself is fetched and checked); `spentScript` is the output's script. */
   spends(outpoint: OutPoint, spentScript: Uint8Array): Promise<SpendResult> {
     const op = { txid: normalizeHash(outpoint.txid, "txid"), vout: outpoint.vout };
-    return this.withServer("who spends the output", async (e) => {
+    return this.servers.withServer("who spends the output", async (e) => {
       const o = await e.server.outspend(op, spentScript);
       if (!o.spent) return { spent: false };
       const raw = o.raw ?? (await e.server.transaction(o.txid));
@@ -219,78 +200,36 @@ export class BitcoinClient {
 
   /** A script's transactions as the server reports them (heights unverified: use status() for one). */
   history(script: Uint8Array): Promise<ScriptTx[]> {
-    return this.withServer("a script's history", (e) => e.server.history(script));
+    return this.servers.withServer("a script's history", (e) => e.server.history(script));
   }
 
   unspent(script: Uint8Array): Promise<Unspent[]> {
-    return this.withServer("a script's unspent outputs", (e) => e.server.unspent(script));
+    return this.servers.withServer("a script's unspent outputs", (e) => e.server.unspent(script));
   }
 
   /** sat/vB for confirmation within `targetBlocks`: the median over the servers that give one. */
-  async feeRate(targetBlocks: number): Promise<number | undefined> {
-    const rates = await Promise.all(this.entries.filter((e) => !this.pool.isCooling(e.ep)).map(async (e) => {
-      try {
-        await this.ensureNetwork(e.server);
-        const rate = estimateForTarget(await e.server.feeEstimates([targetBlocks]), targetBlocks);
-        this.pool.succeeded(e.ep, "call");
-        return rate;
-      } catch (err) {
-        if (err instanceof ConfigError) throw err;
-        if (!(err instanceof ServerError && err.failure === "refused")) this.refuse(e, reasonOf(err));
-        return undefined;
-      }
-    }));
-    return median(rates.filter((r): r is number => r !== undefined));
+  feeRate(targetBlocks: number): Promise<number | undefined> {
+    return this.servers.feeRate(targetBlocks);
   }
 
   /**
    * Sends the transaction to every configured server. A rejection carries the server's words;
    * "already in the mempool / known" counts as accepted. Throws when no server accepted.
    */
-  async broadcast(raw: Uint8Array): Promise<BroadcastResult> {
-    const txid = parseTransaction(raw).txid;
-    type Outcome = BroadcastResult["results"][number] & { refused?: boolean };
-    const outcomes: Outcome[] = await Promise.all(this.entries.map(async (e): Promise<Outcome> => {
-      const server = e.ep.label;
-      try {
-        await this.ensureNetwork(e.server);
-        const got = await e.server.broadcast(raw);
-        if (got !== txid) return { server, ok: false, refused: true, error: `answered tx ${got}, expected tx ${txid}` };
-        this.pool.succeeded(e.ep, "call");
-        return { server, ok: true };
-      } catch (err) {
-        if (err instanceof ConfigError) throw err;
-        if (err instanceof ServerError && err.failure === "refused") {
-          const words = redact(err.serverWords ?? this.detail(e, err.message));
-          return ALREADY_KNOWN.test(words) ? { server, ok: true, alreadyKnown: true } : { server, ok: false, refused: true, error: words };
-        }
-        this.refuse(e, reasonOf(err));
-        return { server, ok: false, error: redact(this.detail(e, reasonOf(err))) };
-      }
-    }));
-    const results = outcomes.map(({ refused: _refused, ...r }) => r);
-    const accepted = results.some((r) => r.ok);
-    if (!accepted) {
-      const refused = outcomes.some((r) => r.refused);
-      throw new RpcError(`no Bitcoin server accepted transaction ${txid}: ${results.map((r) => `${r.server} (${r.error})`).join(", ")}`, {
-        code: refused ? "BTC_BROADCAST_REJECTED" : "BTC_UNREACHABLE",
-        hint: refused ? "the servers' words say why their nodes refuse it" : "check the Bitcoin server URLs (keepctl config)",
-        details: { txid, results },
-      });
-    }
-    return { txid, accepted, results };
+  broadcast(raw: Uint8Array): Promise<BroadcastResult> {
+    return this.servers.broadcast(raw);
   }
 
   /** True when at least one server pushes new tips (Electrum); otherwise poll tip(). */
   get pushesTips(): boolean {
-    return this.entries.some((e) => typeof e.server.subscribeTips === "function");
+    return this.servers.entries.some((e) => typeof e.server.subscribeTips === "function");
   }
 
   /** Calls `cb` with each new verified tip pushed by a subscribing server. Returns the unsubscribe function. */
   onTip(cb: (tip: VerifiedTip) => void): () => void {
     this.tipListeners.add(cb);
     if (this.unsubscribes.length === 0) {
-      for (const e of this.entries) {
+      for (const e of this.servers.entries) {
         const sub = e.server.subscribeTips?.((t) => void this.pushed(e, t).catch(() => undefined));
         if (sub) this.unsubscribes.push(sub);
       }
@@ -306,19 +245,19 @@ export class BitcoinClient {
   stats(): BitcoinClientStats {
     const tip = this.verifiedTip();
     return {
-      servers: this.entries.map((e) => ({ url: e.ep.label, kind: e.server.kind, health: e.ep.stats, ...e.server.stats })),
+      servers: this.servers.entries.map((e) => ({ url: e.ep.label, kind: e.server.kind, health: e.ep.stats, ...e.server.stats })),
       tip: tip && { height: tip.height, hash: tip.hash },
     };
   }
 
   resetStats(): void {
-    for (const e of this.entries) Object.assign(e.server.stats, { requests: 0, roundTrips: 0, writes: 0, byMethod: {}, connects: 0 });
+    for (const e of this.servers.entries) Object.assign(e.server.stats, { requests: 0, roundTrips: 0, writes: 0, byMethod: {}, connects: 0 });
   }
 
   async close(): Promise<void> {
     for (const u of this.unsubscribes.splice(0)) u();
     this.tipListeners.clear();
-    await Promise.all(this.entries.map((e) => e.server.close()));
+    await Promise.all(this.servers.entries.map((e) => e.server.close()));
   }
 
   // ---- internals ------------------------------------------------------------------------------
@@ -330,7 +269,7 @@ export class BitcoinClient {
       try {
         header = this.sync.checkTipHeader(t);
       } catch (err) {
-        this.refuse(e, reasonOf(err));
+        this.servers.refuse(e, reasonOf(err));
         return;
       }
       await this.sync.accept([{ source: e, server: e.server, label: e.ep.label, height: t.height, header }]);
@@ -341,15 +280,15 @@ export class BitcoinClient {
 
   private async reportTip(e: Entry, failures: string[]): Promise<TipReport<Entry> | undefined> {
     try {
-      await this.ensureNetwork(e.server);
+      await this.servers.ensureNetwork(e.server);
       const t = await e.server.tip();
       const header = this.sync.checkTipHeader(t);
-      this.pool.succeeded(e.ep, "call");
+      this.servers.pool.succeeded(e.ep, "call");
       return { source: e, server: e.server, label: e.ep.label, height: t.height, header };
     } catch (err) {
       if (err instanceof ConfigError) throw err;
-      failures.push(`${e.ep.label} (${this.detail(e, reasonOf(err))})`);
-      this.refuse(e, reasonOf(err));
+      failures.push(`${e.ep.label} (${this.servers.detail(e, reasonOf(err))})`);
+      this.servers.refuse(e, reasonOf(err));
       return undefined;
     }
   }
@@ -368,114 +307,12 @@ export class BitcoinClient {
   }
 
   private async freshTip(): Promise<void> {
-    if (!this.sync.chain.tip || (this.pool.now() - this.sync.verifiedAt > this.tipMaxAgeMs && !this.subscribedFresh())) await this.tip();
+    if (!this.sync.chain.tip || (this.now() - this.sync.verifiedAt > this.tipMaxAgeMs && !this.subscribedFresh())) await this.tip();
   }
 
   /** Every pushed tip is accepted as it comes: a live subscription keeps the verified tip fresh. */
   private subscribedFresh(): boolean {
-    return this.unsubscribes.length > 0 && this.entries.some((e) => e.server.subscribeTips && !this.pool.isCooling(e.ep));
-  }
-
-  private async ensureNetwork(s: BitcoinServer): Promise<void> {
-    let p = this.networkChecked.get(s);
-    if (!p) {
-      p = (async () => {
-        const genesis = await s.genesisHash();
-        const expected = NETWORK_PARAMS[this.network].genesisHash;
-        if (genesis !== expected) {
-          const actual = BTC_NETWORKS.find((n) => NETWORK_PARAMS[n].genesisHash === genesis);
-          throw new ConfigError(`Bitcoin server ${redactUrl(s.url)} serves ${actual ? `Bitcoin ${actual}` : `a chain with genesis block ${genesis}`}, not ${this.network}`, {
-            code: "BTC_WRONG_NETWORK",
-            hint: `point the Bitcoin server URLs at ${this.network} servers, or set --btc-network / KEEPCTL_BTC_NETWORK to the network you mean`,
-            details: { expected: this.network, actual: actual ?? genesis },
-          });
-        }
-      })();
-      this.networkChecked.set(s, p);
-      // A transient failure is asked again next time; a wrong network stays refused.
-      p.catch((e) => {
-        if (!(e instanceof ConfigError)) this.networkChecked.delete(s);
-      });
-    }
-    return p;
-  }
-
-  /**
-   * Runs `fn` on one server: healthy ones in configured order, cooling ones only when nothing else
-   * is left, a cooled one probed first while a healthy one remains. Transport failures and data
-   * that fail verification move on to the next server (and cool the failing one down); a refusal
-   * ("no such method", HTTP 400) moves on without a cool-down; a wrong network stops everything.
-   */
-  private async withServer<T>(what: string, fn: (e: Entry) => Promise<T>): Promise<T> {
-    const tried = new Set<Endpoint>();
-    const failures: string[] = [];
-    let onlyTransport = true;
-    for (let ep = this.pool.next(tried); ep; ep = this.pool.next(tried)) {
-      tried.add(ep);
-      const e = this.entries.find((x) => x.ep === ep)!;
-      if (this.pool.needsProbe(ep) && this.pool.hasHealthyBesides(ep, tried) && !(await this.probe(e))) {
-        failures.push(`${ep.label} (${ep.stats.lastError})`);
-        continue;
-      }
-      const attempts = this.pool.next(tried) === undefined ? this.retries : 1;
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await this.ensureNetwork(e.server);
-          const r = await fn(e);
-          this.pool.succeeded(ep, "call");
-          return r;
-        } catch (err) {
-          if (err instanceof ConfigError || !(err instanceof ServerError || err instanceof Unverified || err instanceof InvalidBitcoinData)) throw err;
-          const reason = reasonOf(err);
-          if (err instanceof ServerError && err.failure === "refused") {
-            failures.push(`${ep.label} (${this.detail(e, reason)})`);
-            onlyTransport = false;
-            break;
-          }
-          const transient = err instanceof ServerError && (err.failure === "transport" || err.failure === "timeout");
-          if (transient && attempt < attempts) {
-            await sleep(this.backoffMs * 2 ** (attempt - 1));
-            continue;
-          }
-          if (!transient) onlyTransport = false;
-          this.refuse(e, reason);
-          failures.push(`${ep.label} (${this.detail(e, reason)})`);
-          break;
-        }
-      }
-    }
-    throw this.allFailed(what, failures, onlyTransport);
-  }
-
-  private async probe(e: Entry): Promise<boolean> {
-    try {
-      await this.ensureNetwork(e.server);
-      this.sync.checkTipHeader(await e.server.tip());
-      this.pool.succeeded(e.ep, "probe");
-      return true;
-    } catch (err) {
-      if (err instanceof ConfigError) throw err;
-      this.refuse(e, reasonOf(err));
-      return false;
-    }
-  }
-
-  /** A server whose answer failed or did not verify: cooled down (one warning per cool-down, naming it). */
-  private refuse(e: Entry, reason: string): void {
-    this.pool.failed(e.ep, this.detail(e, reason));
-  }
-
-  /** A server's failure without its own name in front (the warning names it once). */
-  private detail(e: Entry, reason: string): string {
-    return reason.startsWith(e.ep.label + " ") ? reason.slice(e.ep.label.length + 1) : reason;
-  }
-
-  private allFailed(what: string, failures: string[], onlyTransport = true): RpcError {
-    return new RpcError(redact(`no Bitcoin server gave ${what}: ${failures.join(", ") || "every server is cooling down"}`), {
-      code: onlyTransport ? "BTC_UNREACHABLE" : "BTC_BAD_DATA",
-      hint: onlyTransport ? "check the Bitcoin server URLs (keepctl config) or add another for failover" : "the servers answer data that does not verify: use other Bitcoin servers",
-      details: { failures },
-    });
+    return this.unsubscribes.length > 0 && this.servers.entries.some((e) => e.server.subscribeTips && !this.servers.pool.isCooling(e.ep));
   }
 
   /** Serializes changes to the verified chain (JavaScript runs one callback at a time, but awaits interleave). */
