@@ -120,7 +120,8 @@ function redactMnemonics(text: string): string {
 export function redact(text: string, opts: { keepHashes?: boolean } = {}): string {
   // The patterns live here rather than at module level so that mutation testing (which swaps code
   // while the module stays loaded) can measure them; V8 compiles a literal once either way.
-  const URL_RE = /\b(?:https?|wss?):\/\/[^\s"'<>)]+/g;
+  // Electrum's raw-socket schemes too: a tls:// URL can carry credentials like any other.
+  const URL_RE = /\b(?:https?|wss?|tcp|tls|ssl):\/\/[^\s"'<>)]+/g;
   const HEX_KEY_RE = /(^|[^0-9a-zA-Z])((?:0x)?[0-9a-fA-F]{64})(?![0-9a-zA-Z])/g;
   /** Labels after which a 64-hex value is a hash keepctl means to show. */
   const HASH_LABEL_RE = /(?:\btx|\btxHash|\bhash|\btransactionHash|\bblockHash|\btransaction|\bblock|\blog)["']?\s*[:=]?\s*["']?$/i;
