@@ -5,17 +5,17 @@ import { echo } from "../lib/redact";
 import type { Output } from "../lib/output";
 import { connectFromConfig, loadTbtcRun, tbtcReportHeader } from "../lib/tbtc/read/report";
 import { redemptionTargets, readRedemptionReports, type RedemptionRow } from "../lib/tbtc/redeem/redemptions-view";
-import { addCacheOption, addOperatorOption, addRedemptionFollowOptions, collect, globalsOf, loadCommandConfig, outputOf, runState, splitOption, withScanProgress } from "./common";
+import { addBitcoinOptions, addCacheOption, addOperatorOption, addRedemptionFollowOptions, collect, globalsOf, loadCommandConfig, outputOf, runState, splitOption, withScanProgress } from "./common";
 
 export function register(program: Command): void {
   const cmd = program
     .command("redemptions")
     .description("every redemption of the operators' deposits: stage, Bitcoin transaction, confirmations, deadlines, fee against the market");
-  addRedemptionFollowOptions(addCacheOption(
+  addBitcoinOptions(addRedemptionFollowOptions(addCacheOption(
     addOperatorOption(cmd)
       .option("--deposit <address>", "only these deposits; repeat or comma-separate", collect)
       .option("--all", "also redemptions that ended (proven, or liquidated after a timeout)"),
-  ))
+  )))
     .addHelpText("after", "\nExit codes: 0 nothing needs attention, 10 a redemption in progress needs it (proof deadline near or past,\nno Bitcoin server, a spend no version explains, the fee at its cap), 2/3/4 as every command. See docs/exit-codes.md.")
     .action(async (_opts, cmd: Command) => {
       const g = globalsOf(cmd);

@@ -108,7 +108,10 @@ export class FeePressure {
     return this.spam.utxos().find((u) => u.value >= need && (u.height > 0 || this.fanouts.has(u.txid)));
   }
 
-  private sendFiller(vsize: number, feeRate: number): string {
+  private sendFiller(vsize: number, baseRate: number): string {
+    // Large chunks pay a hair more than the small tail, so a miner takes a block's chunk before its
+    // tail: taken in the other order, the tail could leave the chunk no room and a gap behind it.
+    const feeRate = vsize > 10 * SMALLEST ? baseRate * 1.01 : baseRate;
     const need = BigInt(Math.ceil(feeRate * vsize * 1.1)) + 1000n;
     let coin = this.usableCoin(need);
     if (!coin) {

@@ -27,6 +27,9 @@ export async function startEsploraServer(o: { node: BitcoinNode; host: string; p
       send(res, text(`internal error: ${e instanceof Error ? e.message : String(e)}`, 500));
     }
   });
+  // Idle keep-alive connections stay open as behind the reverse proxies public Esplora runs on
+  // (nginx: 75 s): Node's 5 s default closes them while a client is about to reuse one (ECONNRESET).
+  server.keepAliveTimeout = 75_000;
   const sockets = new Set<net.Socket>();
   server.on("connection", (s) => {
     sockets.add(s);

@@ -30,8 +30,8 @@ export interface RedemptionBitcoin {
   feeRate(targetBlocks: number): Promise<number | undefined>;
   /** To every server; accepted when any took it (or already had it). */
   broadcast(raw: string): Promise<{ accepted: boolean; detail: string }>;
-  /** Verified SPV parts of a confirmed transaction with up to `maxHeaders` headers from its block, and each header's difficulty. */
-  proof(txid: string, outputScript: string, maxHeaders: number): Promise<BitcoinProof>;
+  /** Verified SPV parts of a confirmed transaction with `headers` headers from its block and each header's difficulty; undefined while not confirmed that deep. */
+  proof(txid: string, outputScript: string, headers: number, rawTx: string): Promise<BitcoinProof | undefined>;
 }
 
 export interface BitcoinProof {
@@ -248,11 +248,21 @@ async function prove(d: FollowDeps, s: JournaledSender, h: RedemptionHistory, tx
   if (prior.status === "pending") return act("proof-pending");
   const b = d.bitcoin!;
   const outScript = ethers.hexlify(ethers.getBytes(h.redeemerScript).subarray(1)).slice(2);
+  // Headers: the confirmations policy, the factor's worth and a few more (a retarget), as far as the chain has them.
+  const wanted = Math.max(d.policy.confirmations, Number(TX_PROOF_DIFFICULTY_FACTOR)) + EXTRA_HEADERS;
   const [proof, current, previous] = await Promise.all([
-    b.proof(tx.txid, outScript, Math.max(d.policy.confirmations, Number(TX_PROOF_DIFFICULTY_FACTOR)) + EXTRA_HEADERS),
+    // A server whose data does not verify (a wrong merkle node, headers that do not link or lack
+    // the work) is refused by the Bitcoin layer; no other server had a proof: warn, send nothing.
+    b.proof(tx.txid, outScript, Math.min(wanted, Math.max(d.policy.confirmations, report.confirmations ?? 0)), tx.raw).catch((e: unknown) => {
+      if (e instanceof AccountConflictError) throw e;
+      report.alerts.push({ key: `btc-proof:${h.deposit}`, level: "warning", title: "no verifiable redemption proof", text: `${h.deposit}: ${e instanceof KeepctlError ? e.message : shortMessageOf(e)}; nothing was sent` });
+      return null;
+    }),
     readRelay(d.provider, d.system, "fetchRelayCurrentDifficulty"),
     readRelay(d.provider, d.system, "fetchRelayPreviousDifficulty"),
   ]);
+  if (proof === null) return act("proof-refused");
+  if (!proof) return act("confirming");
   const first = proof.difficulties[0] ?? 0n;
   const required = first === current ? current * TX_PROOF_DIFFICULTY_FACTOR : first === previous ? previous * TX_PROOF_DIFFICULTY_FACTOR : 0n;
   const count = headersNeeded(proof.difficulties, required, d.policy.confirmations) ?? proof.headers.length;

@@ -62,7 +62,7 @@ export interface WatchDeps {
 }
 
 /** Keys whose condition is re-evaluated every loop (resolved when absent). */
-const CONDITION_KEY = /^(warn|courtesy|liquidation|sig-timeout|proof-timeout|proof-deadline|btc-unreachable|btc-read|btc-broadcast|btc-fee-cap|unknown-spender|proof-refused|bad-signature):|^(tbtc-short|eth-low|stale-chain|rpc-failing)$/;
+const CONDITION_KEY = /^(warn|courtesy|liquidation|sig-timeout|proof-timeout|proof-deadline|btc-unreachable|btc-read|btc-broadcast|btc-proof|btc-fee-cap|unknown-spender|proof-refused|bad-signature):|^(tbtc-short|eth-low|stale-chain|rpc-failing)$/;
 
 export interface LoopState {
   loop: number;
