@@ -155,6 +155,16 @@ export function addBitcoinOptions(cmd: Command): Command {
     .option("--btc-esplora-url-file <file>", "file with one Esplora URL per line (env KEEPCTL_BTC_ESPLORA_URLS_FILE)");
 }
 
+/**
+ * How a redemption is followed to its end on Bitcoin (watch, redeem --follow, redemptions): the
+ * confirmations before a proof and the cap on the cumulative BTC fee a fee increase may ask for.
+ */
+export function addRedemptionFollowOptions(cmd: Command): Command {
+  return cmd
+    .option("--btc-confirmations <n>", "Bitcoin confirmations before a redemption proof is sent (env KEEPCTL_BTC_CONFIRMATIONS; default 6)")
+    .option("--max-btc-fee-sats <sats>", "most cumulative BTC fee a fee increase may ask for; alert at the cap (env KEEPCTL_MAX_BTC_FEE_SATS; default 100000)");
+}
+
 /** --metrics-addr and its companions, shared by watch and the EMP bots (docs/operations.md). */
 export function addMetricsOptions(cmd: Command): Command {
   return cmd

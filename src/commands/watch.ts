@@ -12,10 +12,10 @@ import { connectFromConfig } from "../lib/tbtc/read/report";
 import { runWatch, unfinishedExitCode } from "../lib/tbtc/watch/watch-loop";
 import { eventWriter, type WatchEvent } from "../lib/events";
 import { readTbtc } from "../lib/tbtc/redeem/redeem-facts";
-import { addMetricsOptions, addOperatorOption, addSigningOptions, globalsOf, loadCommandConfig, outputOf, runState, shutdown, startLoopMetrics } from "./common";
+import { addMetricsOptions, addOperatorOption, addRedemptionFollowOptions, addSigningOptions, globalsOf, loadCommandConfig, outputOf, runState, shutdown, startLoopMetrics } from "./common";
 
 export function register(program: Command): void {
-  addMetricsOptions(addOperatorOption(addSigningOptions(program.command("watch"))))
+  addRedemptionFollowOptions(addMetricsOptions(addOperatorOption(addSigningOptions(program.command("watch")))))
     .description("loop: check the operators' deposits, courtesy-call, redeem by policy, submit signatures, alert, heartbeat")
     .option("--interval <seconds>", "seconds between loops (env KEEPCTL_INTERVAL; default 60)")
     .option("--on-block", "also start a loop as soon as a new block arrives")

@@ -261,6 +261,8 @@ export const SETTINGS: Setting[] = [
     schema: rule((r) => { const s = scalarText(r); if (!/^[a-zA-Z0-9]{14,90}$/.test(s)) throw new Error(`"${echo(s)}" does not look like a BTC address`); return s; }) },
   { key: "redeemBelow", section: "tbtc", flag: "redeemBelow", env: ["KEEPCTL_REDEEM_BELOW"], default: 130, describe: "redeem deposits whose collateralization % is below this", schema: num(100, 1000) },
   { key: "feeSats", section: "tbtc", flag: "feeSats", env: ["KEEPCTL_REDEMPTION_FEE_SATS"], default: 10000, describe: "BTC fee (sat) left to the redemption tx; >= 2000 and < half the UTXO", schema: int(2000) },
+  { key: "btcConfirmations", section: "tbtc", flag: "btcConfirmations", env: ["KEEPCTL_BTC_CONFIRMATIONS"], default: 6, describe: "Bitcoin confirmations before a redemption proof is sent (the relay's work rule applies on top)", schema: int(1, 100) },
+  { key: "maxBtcFeeSats", section: "tbtc", flag: "maxBtcFeeSats", env: ["KEEPCTL_MAX_BTC_FEE_SATS"], default: 100000, describe: "most cumulative BTC fee (sat) an increaseRedemptionFee may ask for; alert at the cap", schema: int(2000) },
   // ---- RAI redemption-rate feed (keepctl rai-price, UMA bots); defaults from the seed deployment ----
   { key: "subgraphUrl", section: "rai", flag: "subgraphUrl", env: ["KEEPCTL_SUBGRAPH_URL"], secret: "url", fileForm: { flag: "subgraphUrlFile", env: "KEEPCTL_SUBGRAPH_URL_FILE" },
     describe: "GraphQL endpoint (RAI feed)", schema: rule(parseHttpUrl) },
@@ -354,7 +356,7 @@ export interface AlertsSection {
   slackWebhookUrl?: string; discordWebhookUrl?: string; telegramBotToken?: string; telegramChatId?: string; webhookUrl?: string; heartbeatUrl?: string;
   pagerdutyRoutingKey?: string; pagerdutyUrl?: string;
 }
-export interface TbtcSection { contracts: Record<string, string>; startBlock: number; operators: string[]; warnThreshold: number; btcAddress?: string; redeemBelow: number; feeSats: number }
+export interface TbtcSection { contracts: Record<string, string>; startBlock: number; operators: string[]; warnThreshold: number; btcAddress?: string; redeemBelow: number; feeSats: number; btcConfirmations: number; maxBtcFeeSats: number }
 export interface RaiSection {
   network: string; contracts: Record<string, string>; startBlock: number; logChunkSize: number;
   subgraphUrl?: string; rateSetter?: string; twapLength: number; lookback: number; updateRateDelay: number;

@@ -3,7 +3,7 @@ import { stampText, type Output } from "./output";
 import type { TxEvent } from "./chain/tx-types";
 import type { SettleOutcome } from "./chain/sender";
 import type { AlertLevel } from "./alert/types";
-import type { RedemptionProgress } from "./tbtc/redeem/progress";
+import type { FollowReport } from "./tbtc/redeem/follow";
 import type { LiquidationDecision } from "./uma/liquidation-strategy";
 import type { DisputeDecision, RewardRole } from "./uma/dispute-strategy";
 import { formatFixedTrimmed } from "./fixed-point";
@@ -62,7 +62,7 @@ export type WatchEvent =
   | { type: "redeem-planned"; deposit: string; path: string; costTbtc: bigint; collateralPct: number }
   | { type: "redeem-skipped"; deposit: string; reason: string }
   | { type: "redemption"; deposit: string; path: string; status: string; hash: string | null; reason: string | null }
-  | ({ type: "redemption-progress" } & RedemptionProgress)
+  | ({ type: "redemption-progress" } & FollowReport)
   | { type: "alert"; key: string; level: AlertLevel; title: string; text: string; delivered: string[]; failed: { channel: string; error: string }[] }
   | { type: "alert-resolved"; key: string }
   | { type: "loop-error"; loop: number; error: string; code: string }
