@@ -134,6 +134,11 @@ describe("Electrum over TCP", () => {
     expect(JSON.parse(d.received[from].raw)).toMatchObject({ method: "blockchain.scripthash.get_history" });
     const short = await c.proof(A, S, { headers: 9 });
     expect(short).toMatchObject({ ready: false, status: { state: "confirmed", confirmations: 8 } });
+    // Up to 12 headers, ready from 6: the 8 there are.
+    const upTo = await c.proof(A, S, { headers: 12, minHeaders: 6 });
+    expect(upTo.ready && hex(upTo.proof.headers)).toBe(expectedProof(8).headers);
+    expect(upTo.ready && upTo.difficulties).toEqual(Array(8).fill(0n));
+    await expect(c.proof(A, S, { headers: 3, minHeaders: 4 })).rejects.toThrow(RangeError);
     expect(await c.proof(B, chain.wallet.script, { headers: 1 })).toEqual({ ready: false, status: { state: "mempool" } });
   });
 
@@ -519,6 +524,7 @@ describe("real mainnet data through the Electrum client: the tBTC vector V1", ()
     expect(hex(r.proof.txidLE)).toBe(V1.txidLE);
     expect(r.firstHeaderDifficulty).toBe(V1.difficulty);
     expect(r.totalDifficulty).toBe(V1.difficultySum);
+    expect(r.difficulties).toEqual(Array(7).fill(V1.difficulty));
     expect(r.blockHash).toBe(V1.firstHeaderHash);
   });
 

@@ -2,6 +2,7 @@ import type { EndpointStats } from "../chain/endpoint-pool";
 import { ConfigError } from "../errors";
 import { normalizeHash } from "./bytes";
 import { ChainSync, Unverified, reasonOf, type TipReport } from "./chain-sync";
+import { difficultyOfTarget, targetFromBits } from "./header";
 import { verifyMerkleBranch } from "./merkle";
 import { NETWORK_PARAMS, type BtcNetwork } from "./networks";
 import type { BitcoinServer, MerkleBranch, ScriptTx, ServerStats, Unspent } from "./server";
@@ -65,9 +66,10 @@ export type ProofResult =
       height: number;
       blockHash: string;
       confirmations: number;
-      /** DIFF1/target of the tx's block; Σ over the proof's headers. */
+      /** DIFF1/target of the tx's block; Σ over the proof's headers; each header's, in order. */
       firstHeaderDifficulty: bigint;
       totalDifficulty: bigint;
+      difficulties: bigint[];
       tx: ParsedTx;
     };
 
@@ -157,11 +159,13 @@ export class BitcoinClient {
    * SPV proof parts for a confirmed transaction: `headers` headers from its block. Round trips to
    * the server answering: status + raw tx together, then merkle branch + the headers keepctl
    * lacks together (Esplora needs a third for headers it fetches by height). Pass `rawTx` when
-   * you have it. Not ready (with the status) while unconfirmed or short of headers.
+   * you have it. `minHeaders` (default `headers`): ready from that many confirmations on, with
+   * min(headers, confirmations) headers. Not ready (with the status) while unconfirmed or short.
    */
-  async proof(txid: string, outputScript: Uint8Array, opts: { headers: number; rawTx?: Uint8Array | string }): Promise<ProofResult> {
+  async proof(txid: string, outputScript: Uint8Array, opts: { headers: number; minHeaders?: number; rawTx?: Uint8Array | string }): Promise<ProofResult> {
     const id = normalizeHash(txid, "txid");
-    if (!Number.isSafeInteger(opts.headers) || opts.headers < 1) throw new RangeError("proof(): headers must be at least 1");
+    const min = opts.minHeaders ?? opts.headers;
+    if (!Number.isSafeInteger(opts.headers) || !Number.isSafeInteger(min) || min < 1 || min > opts.headers) throw new RangeError("proof(): need 1 <= minHeaders <= headers");
     const given = opts.rawTx === undefined ? undefined : parseTransaction(opts.rawTx);
     if (given && given.txid !== id) throw new RangeError(`proof(): rawTx hashes to ${given.txid}, not ${id}`);
     await this.freshTip();
@@ -172,13 +176,14 @@ export class BitcoinClient {
       if (!tx) throw new Unverified(`says tx ${id} is confirmed but does not give the transaction`);
       if (tx.txid !== id) throw new Unverified(`gave a transaction that hashes to tx ${tx.txid}, not tx ${id}`);
       const { status, branch } = await this.verifyInclusion(e, id, st.height, st.blockHash);
-      if (status.state !== "confirmed" || status.confirmations < opts.headers) return { ready: false, status };
-      const headers = this.sync.chain.range(status.height, status.height + opts.headers - 1);
+      if (status.state !== "confirmed" || status.confirmations < min) return { ready: false, status };
+      const headers = this.sync.chain.range(status.height, status.height + Math.min(opts.headers, status.confirmations) - 1);
       if (!headers) throw new Unverified(`headers from ${status.height} are missing from the verified chain`);
       const proof = buildSpvProof({ rawTx: tx.raw, branch: branch.branch, pos: branch.pos, headers: headers.map((h) => h.header.raw) });
       const check = verifySpvProof(proof);
       if (!check.ok) throw new Unverified(`its data makes an SPV proof that fails (${check.reason}): ${check.message}`);
-      return { ready: true, proof, height: status.height, blockHash: status.blockHash, confirmations: status.confirmations, firstHeaderDifficulty: check.firstHeaderDifficulty, totalDifficulty: check.totalDifficulty, tx };
+      const difficulties = headers.map((h) => difficultyOfTarget(targetFromBits(h.header.bits)));
+      return { ready: true, proof, height: status.height, blockHash: status.blockHash, confirmations: status.confirmations, firstHeaderDifficulty: check.firstHeaderDifficulty, totalDifficulty: check.totalDifficulty, difficulties, tx };
     });
   }
 
