@@ -1,4 +1,4 @@
-import { connectBitcoin, difficultyOfTarget, fromHex, parseHeader, splitHeaders, targetFromBits, toHex, type BitcoinClient } from "../../btc";
+import { connectBitcoin, fromHex, splitHeaders, toHex, type BitcoinClient } from "../../btc";
 import type { Config } from "../../config";
 import type { BitcoinProof, RedemptionBitcoin } from "./follow";
 
@@ -37,8 +37,8 @@ export function redemptionBitcoinOf(btc: BitcoinClient): RedemptionBitcoin {
         return { accepted: false, detail: (e as Error).message };
       }
     },
-    proof: async (txid, outputScript, headers, rawTx): Promise<BitcoinProof | undefined> => {
-      const r = await btc.proof(txid, fromHex(outputScript, "script"), { headers, rawTx });
+    proof: async (txid, outputScript, want, rawTx): Promise<BitcoinProof | undefined> => {
+      const r = await btc.proof(txid, fromHex(outputScript, "script"), { headers: want.max, minHeaders: want.min, rawTx });
       if (!r.ready) return undefined;
       const list = splitHeaders(r.proof.headers);
       return {
@@ -49,7 +49,7 @@ export function redemptionBitcoinOf(btc: BitcoinClient): RedemptionBitcoin {
         merkleProof: "0x" + toHex(r.proof.merkleProof),
         indexInBlock: r.proof.indexInBlock,
         headers: list.map(toHex),
-        difficulties: list.map((h) => difficultyOfTarget(targetFromBits(parseHeader(h).bits))),
+        difficulties: r.difficulties,
       };
     },
   };

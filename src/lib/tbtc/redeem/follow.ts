@@ -30,8 +30,11 @@ export interface RedemptionBitcoin {
   feeRate(targetBlocks: number): Promise<number | undefined>;
   /** To every server; accepted when any took it (or already had it). */
   broadcast(raw: string): Promise<{ accepted: boolean; detail: string }>;
-  /** Verified SPV parts of a confirmed transaction with `headers` headers from its block and each header's difficulty; undefined while not confirmed that deep. */
-  proof(txid: string, outputScript: string, headers: number, rawTx: string): Promise<BitcoinProof | undefined>;
+  /**
+   * Verified SPV parts of a confirmed transaction with headers from its block (as many as the chain
+   * has up to `max`, at least `min`) and each header's difficulty; undefined while fewer than `min`.
+   */
+  proof(txid: string, outputScript: string, headers: { min: number; max: number }, rawTx: string): Promise<BitcoinProof | undefined>;
 }
 
 export interface BitcoinProof {
@@ -253,7 +256,7 @@ async function prove(d: FollowDeps, s: JournaledSender, h: RedemptionHistory, tx
   const [proof, current, previous] = await Promise.all([
     // A server whose data does not verify (a wrong merkle node, headers that do not link or lack
     // the work) is refused by the Bitcoin layer; no other server had a proof: warn, send nothing.
-    b.proof(tx.txid, outScript, Math.min(wanted, Math.max(d.policy.confirmations, report.confirmations ?? 0)), tx.raw).catch((e: unknown) => {
+    b.proof(tx.txid, outScript, { min: d.policy.confirmations, max: wanted }, tx.raw).catch((e: unknown) => {
       if (e instanceof AccountConflictError) throw e;
       report.alerts.push({ key: `btc-proof:${h.deposit}`, level: "warning", title: "no verifiable redemption proof", text: `${h.deposit}: ${e instanceof KeepctlError ? e.message : shortMessageOf(e)}; nothing was sent` });
       return null;
