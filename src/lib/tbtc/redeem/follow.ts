@@ -199,8 +199,8 @@ async function followOne(d: FollowDeps, h: RedemptionHistory, chainNow: number):
     const r = await d.bitcoin.broadcast(tx.raw);
     act(r.accepted ? "broadcast" : "broadcast-failed");
     report.btcTxid = tx.txid;
-    d.onNote?.(h.deposit, r.accepted ? `broadcast Bitcoin transaction ${tx.txid} (version ${decision.broadcast}, ${tx.feeRateSatVb.toFixed(1)} sat/vB)` : `broadcast of ${tx.txid} refused: ${r.detail}`);
-    if (!r.accepted) report.alerts.push({ key: `btc-broadcast:${h.deposit}`, level: "warning", title: "redemption broadcast refused", text: `${h.deposit}: every Bitcoin server refused ${tx.txid}: ${r.detail}` });
+    d.onNote?.(h.deposit, r.accepted ? `broadcast Bitcoin tx ${tx.txid} (version ${decision.broadcast}, ${tx.feeRateSatVb.toFixed(1)} sat/vB)` : `broadcast of Bitcoin tx ${tx.txid} refused: ${r.detail}`);
+    if (!r.accepted) report.alerts.push({ key: `btc-broadcast:${h.deposit}`, level: "warning", title: "redemption broadcast refused", text: `${h.deposit}: every Bitcoin server refused tx ${tx.txid}: ${r.detail}` });
   }
   if (decision.prove !== undefined && d.bitcoin && canAct) await prove(d, s!, h, signed[decision.prove].tx!, report, act);
   else if (decision.increaseFee && canAct) await increaseFee(s!, h, decision, act, report);
@@ -284,7 +284,7 @@ async function prove(d: FollowDeps, s: JournaledSender, h: RedemptionHistory, tx
     act("proof-submitted", r.status === "mined" ? r.hash : undefined);
     report.stage = "ended";
     report.state = stateName(State.REDEEMED);
-    report.alerts.push({ key: `redeemed:${h.deposit}`, level: "info", title: "redemption proven, bond freed", text: `${h.deposit}: the Bitcoin redemption ${tx.txid} is proven (Redeemed); the keep is closed and its signers' bonds are free` });
+    report.alerts.push({ key: `redeemed:${h.deposit}`, level: "info", title: "redemption proven, bond freed", text: `${h.deposit}: the redemption's Bitcoin tx ${tx.txid} is proven (Redeemed); the keep is closed and its signers' bonds are free` });
   } catch (e) {
     if (e instanceof AccountConflictError) throw e;
     if (await stateIs(s, h.deposit, State.REDEEMED)) {
