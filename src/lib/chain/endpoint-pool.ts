@@ -37,6 +37,10 @@ export interface EndpointPoolOptions {
   /** One message per cool-down started (the caller prints it; this module never does). */
   onWarning?: (message: string) => void;
   now?: () => number;
+  /** What the warning calls an endpoint (default "RPC endpoint"; the Bitcoin layer says "Bitcoin server"). */
+  what?: string;
+  /** What it calls the others (default "other endpoints"). */
+  others?: string;
 }
 
 export const DEFAULT_COOL_DOWN_MS = 30_000;
@@ -65,6 +69,8 @@ export class EndpointPool {
   private readonly coolDownMs: number;
   private readonly maxCoolDownMs: number;
   private readonly onWarning?: (message: string) => void;
+  private readonly what: string;
+  private readonly others: string;
   readonly now: () => number;
 
   /** The freshest head any endpoint answered since the last census (see observeHead). */
@@ -80,6 +86,8 @@ export class EndpointPool {
     this.maxCoolDownMs = Math.max(this.coolDownMs, opts.maxCoolDownMs ?? DEFAULT_MAX_COOL_DOWN_MS);
     this.onWarning = opts.onWarning;
     this.now = opts.now ?? Date.now;
+    this.what = opts.what ?? "RPC endpoint";
+    this.others = opts.others ?? "other endpoints";
   }
 
   /**
@@ -87,7 +95,7 @@ export class EndpointPool {
    * one: to ask one endpoint in particular (head census, receipt cross-checks).
    */
   single(e: Endpoint): EndpointPool {
-    return new EndpointPool([], { endpoints: [e], coolDownMs: this.coolDownMs, maxCoolDownMs: this.maxCoolDownMs, onWarning: this.onWarning, now: this.now, warnsAlone: this.endpoints.length > 1 });
+    return new EndpointPool([], { endpoints: [e], coolDownMs: this.coolDownMs, maxCoolDownMs: this.maxCoolDownMs, onWarning: this.onWarning, now: this.now, warnsAlone: this.endpoints.length > 1, what: this.what, others: this.others });
   }
 
   /** Per-endpoint state, live (the provider's stats hold this same array). */
@@ -139,7 +147,7 @@ export class EndpointPool {
     const ms = this.coolDown(e, reason, "failure", retryAfterMs);
     // With one endpoint the call's own error says it all; with several, failover would hide it.
     if (ms !== undefined && (this.endpoints.length > 1 || this.warnsAlone)) {
-      this.onWarning?.(`RPC endpoint ${e.label} failed (${reason}); other endpoints are used first for ${formatSeconds(ms)}`);
+      this.onWarning?.(`${this.what} ${e.label} failed (${reason}); ${this.others} are used first for ${formatSeconds(ms)}`);
     }
   }
 
@@ -165,7 +173,7 @@ export class EndpointPool {
     e.stats.lagCoolDowns++;
     // The URL inside parentheses: the redactor would take a trailing ";" for part of it.
     const ahead = this.best && this.best.endpoint !== e ? `block ${this.best.number} (at ${this.best.endpoint.label})` : `block ${this.best?.number ?? "?"}`;
-    this.onWarning?.(`RPC endpoint ${e.label} is lagging: its head ${e.stats.head ?? "?"} is ${lag} blocks behind ${ahead}; it is not used for ${formatSeconds(ms)}`);
+    this.onWarning?.(`${this.what} ${e.label} is lagging: its head ${e.stats.head ?? "?"} is ${lag} blocks behind ${ahead}; it is not used for ${formatSeconds(ms)}`);
   }
 
   /** Starts a cool-down; its length, or undefined when one was already running (no new warning). */
