@@ -92,6 +92,8 @@ function watch(urls: string[], w: ethers.Wallet, dataDir: string, env: Record<st
 const dataDir = () => fs.mkdtempSync(path.join(home, `data-${runs++}-`));
 const requests = async () => (await provider.getLogs({ address: devnet.deployment.addresses.TBTCSystem, topics: [REDEMPTION_REQUESTED_TOPIC, ethers.zeroPadValue(deposit, 32)], fromBlock: 0 })).length;
 const LAG_WARNING = /(?:warning:|WARN) RPC endpoint http:\/\/127\.0\.0\.1:\d+\/\*\*\* is lagging: its head \d+ is (49|50|51) blocks behind block \d+ \(at http:\/\/127\.0\.0\.1:\d+\); it is not used for 30 s/;
+// Flapping: the freshest head this pass may have been the laggard's own earlier answer.
+const FLAP_WARNING = /(?:warning:|WARN) RPC endpoint http:\/\/127\.0\.0\.1:\d+\/\*\*\* is lagging: its head \d+ is (49|50|51) blocks behind block \d+ \((at http:\/\/127\.0\.0\.1:\d+|its own earlier answer)\); it is not used for 30 s/;
 
 describe("a lagging endpoint: no action on a stale head, a warning naming it", () => {
   for (const order of ["first", "second"] as const) {
@@ -122,7 +124,7 @@ describe("a lagging endpoint: no action on a stale head, a warning naming it", (
     const w = await redeemer();
     const r = await watch([lag.url, good.url], w, dataDir());
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(LAG_WARNING);
+    expect(r.stderr).toMatch(FLAP_WARNING);
     expect(await provider.getTransactionCount(w.address, "latest")).toBe(0);
     expect(await requests()).toBe(0);
   }, 120_000);

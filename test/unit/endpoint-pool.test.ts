@@ -103,6 +103,17 @@ describe("EndpointPool", () => {
     expect(a.demotedFor).toBeUndefined();
   });
 
+  it("a flapping endpoint that itself answered the freshest head and then went back is told so, not credited to another", () => {
+    const { p, warnings } = pool([A, B], { coolDownMs: 30_000 });
+    const [a, b] = p.endpoints;
+    p.observeHead(a, 1000);
+    p.observeHead(b, 998);
+    p.observeHead(a, 950); // the same endpoint, 50 blocks back
+    expect(p.best).toEqual({ number: 1000, endpoint: a });
+    p.lagging(a, 50);
+    expect(warnings).toEqual(["RPC endpoint https://a.example/*** is lagging: its head 950 is 50 blocks behind block 1000 (its own earlier answer); it is not used for 30 s"]);
+  });
+
   it("reads go to the freshest head first; unknown heads keep the configured order; a census starts from scratch", () => {
     const { p } = pool([A, B, C]);
     const [a, b, c] = p.endpoints;

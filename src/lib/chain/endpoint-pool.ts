@@ -172,7 +172,8 @@ export class EndpointPool {
     if (ms === undefined) return;
     e.stats.lagCoolDowns++;
     // The URL inside parentheses: the redactor would take a trailing ";" for part of it.
-    const ahead = this.best && this.best.endpoint !== e ? `block ${this.best.number} (at ${this.best.endpoint.label})` : `block ${this.best?.number ?? "?"}`;
+    // A flapping endpoint may itself have answered the freshest head earlier in the pass: it went back.
+    const ahead = !this.best ? "block ?" : this.best.endpoint !== e ? `block ${this.best.number} (at ${this.best.endpoint.label})` : `block ${this.best.number} (its own earlier answer)`;
     this.onWarning?.(`${this.what} ${e.label} is lagging: its head ${e.stats.head ?? "?"} is ${lag} blocks behind ${ahead}; it is not used for ${formatSeconds(ms)}`);
   }
 
