@@ -38,7 +38,7 @@ export interface BitcoinFaultProxy {
   electrumWsUrl?: string;
   esploraUrl?: string;
   /** requests: client messages to the Electrum servers (a batch is one: one round trip). */
-  counts: { answers: number; requests: number; faults: Record<BitcoinFaultKind, number>; lies: Record<LieKind, number> };
+  counts: { answers: number; requests: number; byMethod: Record<string, number>; faults: Record<BitcoinFaultKind, number>; lies: Record<LieKind, number> };
   setRate(rate: number): void;
   setLies(lies: Partial<Record<LieKind, number>>): void;
   close(): Promise<void>;
@@ -56,6 +56,7 @@ export async function startBitcoinFaultProxy(o: BitcoinFaultProxyOptions): Promi
   const counts: BitcoinFaultProxy["counts"] = {
     answers: 0,
     requests: 0,
+    byMethod: {},
     faults: Object.fromEntries(BITCOIN_FAULT_KINDS.map((k) => [k, 0])) as Record<BitcoinFaultKind, number>,
     lies: Object.fromEntries(LIE_KINDS.map((k) => [k, 0])) as Record<LieKind, number>,
   };
@@ -77,7 +78,11 @@ export async function startBitcoinFaultProxy(o: BitcoinFaultProxyOptions): Promi
     const noteRequest = (text: string) => {
       try {
         const p = JSON.parse(text) as unknown;
-        for (const r of Array.isArray(p) ? p : [p]) if (r && typeof r === "object" && "id" in r && typeof r.method === "string") pending.set(JSON.stringify(r.id), { method: r.method, params: Array.isArray(r.params) ? r.params : [] });
+        for (const r of Array.isArray(p) ? p : [p]) {
+          if (!(r && typeof r === "object" && "id" in r && typeof r.method === "string")) continue;
+          pending.set(JSON.stringify(r.id), { method: r.method, params: Array.isArray(r.params) ? r.params : [] });
+          counts.byMethod[r.method] = (counts.byMethod[r.method] ?? 0) + 1;
+        }
       } catch {
         /* the server will answer the parse error itself */
       }
@@ -221,6 +226,8 @@ export async function startBitcoinFaultProxy(o: BitcoinFaultProxyOptions): Promi
       for await (const c of req) chunks.push(c as Buffer);
       const path = new URL(req.url ?? "/", "http://x").pathname;
       counts.requests++;
+      const route = `${req.method} /${path.split("/").filter(Boolean).map((p) => (/^[0-9a-f]{64}$/i.test(p) ? ":hash" : /^\d+$/.test(p) ? ":n" : p)).join("/")}`;
+      counts.byMethod[route] = (counts.byMethod[route] ?? 0) + 1;
       if (delayMs > 0) await sleep(delayMs);
       const fault = drawFault();
       if (fault === "drop") return req.socket.destroy();
