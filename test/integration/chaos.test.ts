@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runChaosCase, runFollowChaosCase, startEmpWorld, startTbtcWorld, type ChaosCaseResult, type ChaosCommand, type ChaosTwist, type EmpWorld, type TbtcWorld } from "../../src/devnet/chaos";
+import { runChaosCase, runFollowChaosCase, startEmpWorld, startTbtcWorld, type ChaosCaseResult, type ChaosCommand, type EmpWorld, type TbtcWorld } from "../../src/devnet/chaos";
 import { buildOnce } from "../helpers/cli";
 
 /**
@@ -47,22 +47,6 @@ describe("exactly once at 30% RPC faults (counted from the chain)", () => {
     });
   }
 
-  // The chain's own twists on top of the lossy wire (npm run chaos cycles through all of them).
-  const twisted: [ChaosCommand, () => TbtcWorld | EmpWorld, number, ChaosTwist][] = [
-    ["redeem", () => tbtc, 13, "reorg-3"],
-    ["watch", () => tbtc, 14, "lag-first"],
-    ["emp-liquidate", () => emp, 15, "reorg-13"],
-  ];
-  for (const [command, world, seed, twist] of twisted) {
-    it(`${command}, seed ${seed}, ${twist}`, async () => {
-      const r = await runChaosCase(world(), command, { seed, rate: 0.3, twist });
-      results.push(r);
-      console.log(JSON.stringify({ c: r.command, s: r.seed, t: r.twist, runs: r.runs, codes: r.exitCodes, req: r.required, done: r.done, dup: r.duplicates, rev: r.reverted, tx: r.transactions, ms: r.ms, err: r.stderrTail }));
-      expectExactlyOnce(r);
-      // A reorg case ran before and after the reorg: at least two runs that exited 0.
-      if (twist.startsWith("reorg-")) expect(r.exitCodes.filter((c) => c === 0).length).toBeGreaterThanOrEqual(2);
-    }, 300_000);
-  }
   // A redemption finished on Bitcoin through faults on both sides: request, signature, Bitcoin
   // broadcast, proof — each exactly once, counted from both chains (a fresh world: Bitcoin spends
   // are not reverted with the Ethereum snapshot).
