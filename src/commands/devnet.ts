@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { loadConfig } from "../lib/config";
 import { ConfigError, UsageError } from "../lib/errors";
 import { devnetDeploymentPath } from "../lib/presets";
@@ -20,7 +20,10 @@ const DEFAULT_OUT = "./deployment.devnet.json";
  * packages hold the contracts' published artifacts; graphql runs the loopback subgraph. All are
  * devDependencies.
  */
-export const DEVNET_PACKAGES = ["hardhat", "@keep-network/tbtc", "@uma/contracts-node", "graphql"] as const;
+export const DEVNET_PACKAGES = ["hardhat", "@keep-network/tbtc", "@uma/contracts-node", "@uniswap/v2-core", "@uniswap/v2-periphery", "graphql"] as const;
+
+/** Shapes of the devnet's TBTC/WETH pool (src/devnet/uniswap.ts; kept here so --help needs no devnet import). */
+const POOL_CHOICES = ["deep", "thin", "premium", "empty", "none"] as const;
 
 /** Checked before src/devnet is loaded, so a production install gets one line instead of a stack. */
 export function assertDevInstall(): void {
@@ -61,6 +64,11 @@ function printPlaygroundHints(out: Output, devnet: Devnet, outFile: string, liqu
     out.line(`try: keepctl --deployment ${outFile} rai-price --points`);
     out.line(`     (add --subgraph-url ${f.subgraphUrl} to read the loopback subgraph instead of events)`);
   }
+  if (f.contracts.UniswapV2Router02) {
+    const pair = f.contracts.TbtcWethPair ? `TBTC/WETH pair ${f.contracts.TbtcWethPair} (${devnet.uniswap?.scenario})` : "no TBTC/WETH pair";
+    out.line(`Uniswap V2: Router02 ${f.contracts.UniswapV2Router02}, ${pair}`);
+    out.line(`try: keepctl --deployment ${outFile} buy-tbtc --amount 0.1 --dry-run   (with KEEPCTL_PRIVATE_KEY of a funded account)`);
+  }
   if (f.emp && f.contracts.ExpiringMultiParty) {
     const liq = f.emp.liquidator;
     out.line(`UMA EMP: ${f.contracts.ExpiringMultiParty}, ${f.emp.sponsors.length} sponsors; liquidator = account ${liq.accountIndex} (${liq.address}), disputer = account ${f.emp.disputer.accountIndex}`);
@@ -80,6 +88,8 @@ export function register(program: Command): void {
     .option("--no-auto-sign", "do not play the keeps' signers (redemption signatures stay pending)")
     .option("--no-rai", "skip the RAI OracleRelayer/RateSetter doubles, their rate history and the loopback subgraph")
     .option("--no-emp", "skip the UMA ExpiringMultiParty and its sponsors")
+    .addOption(new Option("--pool <scenario>", "the Uniswap V2 TBTC/WETH pool: deep (20 TBTC at the medianizer's price), thin (0.5 TBTC), premium (60 % above the medianizer), empty (a pair, no liquidity), none (no pair)").choices(POOL_CHOICES).default("deep"))
+    .option("--no-uniswap", "skip Uniswap V2 (factory, Router02, WETH9) and the TBTC/WETH pool")
     .addHelpText("after", "\nAlso deploys, unless skipped: the RAI OracleRelayer/RateSetter doubles with 12 h of rate updates\nand a loopback subgraph (rai-price), and a UMA ExpiringMultiParty with sponsors (EMP bots).\nRuns until Ctrl-C (SIGINT) or SIGTERM, then stops the node and the subgraph server. The\ndeployment file is also copied to <data-dir>/devnet/deployment.json so that `--network devnet`\nfinds it. All accounts come from hardhat's public test mnemonic: never reuse their keys.")
     .action(async (_opts: unknown, cmd: Command) => {
       assertDevInstall();
@@ -88,7 +98,7 @@ export function register(program: Command): void {
       const port = (g.port as number | undefined) ?? DEFAULT_PORT;
       const outFile = path.resolve((g.out as string | undefined) ?? DEFAULT_OUT);
       // --no-emp sets `emp`, which config.ts would read as the EMP address flag (--emp): keep it out.
-      const { emp: empFlag, rai: raiFlag, ...configFlags } = g;
+      const { emp: empFlag, rai: raiFlag, pool: poolFlag, uniswap: uniswapFlag, ...configFlags } = g;
       const dataDir = loadConfig(configFlags, undefined, { requireRpc: false }).dataDir;
       await assertPortFree(port);
       const { devnetWallet, startDevnet } = await import("../devnet/scenario");
@@ -96,9 +106,10 @@ export function register(program: Command): void {
 
       const rai = raiFlag !== false;
       const emp = empFlag !== false;
-      const parts = ["tBTC v1", ...(rai ? ["RAI"] : []), ...(emp ? ["a UMA EMP"] : [])];
+      const pool = uniswapFlag === false ? false : (poolFlag as (typeof POOL_CHOICES)[number]);
+      const parts = ["tBTC v1", ...(rai ? ["RAI"] : []), ...(emp ? ["a UMA EMP"] : []), ...(pool ? [`Uniswap V2 (${pool} TBTC/WETH pool)`] : [])];
       out.info(`starting a Hardhat node on 127.0.0.1:${port} and deploying ${parts.join(", ")} ...`);
-      const devnet = await startDevnet({ port, out: outFile, seed: g.seed !== false, rai, emp });
+      const devnet = await startDevnet({ port, out: outFile, seed: g.seed !== false, rai, emp, uniswap: pool });
       const signer = g.autoSign === false ? undefined : startAutoSigner(devnet.deployment, { onError: (e) => out.warn(`auto-signer: ${String(e)}`) });
       try {
         let presetCopy: string | undefined;

@@ -261,3 +261,17 @@ export function feeNowWei(baseFeePerGas: bigint, tip: bigint, capWei: bigint): b
   const fee = baseFeePerGas * 2n + tip;
   return fee > capWei ? capWei : fee;
 }
+
+/**
+ * The cost of one swap per deposit it covers, for the plan's table: each deposit's TBTC and its
+ * share of the ETH (pro rata to the TBTC; the last takes the rounding), the bond it protects. The
+ * premium is the swap's, the same for all.
+ */
+export function costPerDeposit(order: Pick<BuyOrder, "perDeposit" | "amountTbtc">, ethWei: bigint): { deposit: string; amountTbtc: bigint; ethWei: bigint; bondWei: bigint }[] {
+  let left = ethWei;
+  return order.perDeposit.map((p, i) => {
+    const share = i === order.perDeposit.length - 1 ? left : order.amountTbtc === 0n ? 0n : (ethWei * p.amountTbtc) / order.amountTbtc;
+    left -= share;
+    return { deposit: p.deposit, amountTbtc: p.amountTbtc, ethWei: share, bondWei: p.bondWei };
+  });
+}
