@@ -153,9 +153,13 @@ export function eventLine(ev: KeepctlEvent): EventLine | undefined {
       return { text: `TBTC swap${ev.deposits.length ? ` for ${ev.deposits.join(", ")}` : ""}: ${ev.reason}`, warn: true };
     case "bought":
       return { text: `bought ${formatUnits(ev.amountTbtc, 18)} TBTC for ${formatUnits(ev.ethPaidWei, 18)} ETH (${bpText(ev.premiumBp)} over the system's ETH/BTC price) ${ev.hash}` };
-    case "redemption-progress":
+    case "redemption-progress": {
       if (ev.action === "nothing") return undefined;
-      return { text: `redemption ${ev.deposit}: ${ev.action}${ev.hash ? ` ${ev.hash}` : ""}${ev.error ? ` (${ev.error})` : ""}` };
+      // Ethereum actions carry their transaction; Bitcoin stages their Bitcoin tx and depth.
+      const onBitcoin = ["broadcast", "broadcast-failed", "in-mempool", "confirming", "waiting-for-work", "proof-refused"].includes(ev.action);
+      const ref = onBitcoin ? (ev.btcTxid ? ` Bitcoin tx ${ev.btcTxid}${ev.confirmations ? ` (${ev.confirmations} confirmations)` : ""}` : "") : ev.hash ? ` ${ev.hash}` : "";
+      return { text: `redemption ${ev.deposit}: ${ev.action}${ref}${ev.error ? ` (${ev.error})` : ""}` };
+    }
     case "alert":
       return { text: `ALERT [${ev.level.toUpperCase()}] ${ev.title}: ${ev.text}` };
     case "alert-resolved":

@@ -8,6 +8,7 @@ import {
   ethSpentSince,
   fairEthWei,
   feeNowWei,
+  swapDeadline,
   formatBp,
   gasReserveWei,
   isBuyKey,
@@ -96,6 +97,14 @@ describe("fair price, premium and percentages", () => {
     expect(formatBp(12_345n)).toBe("123.45%");
     expect(formatBp(-1_234n)).toBe("-12.34%");
     expect(formatBp(-5n)).toBe("-0.05%");
+  });
+
+  it("swapDeadline: the window counts from the later of the head's stamp and the clock", () => {
+    // A fresh head: from its stamp.
+    expect(swapDeadline(1_000_000, 999_990, 36)).toBe(1_000_036);
+    // A head older than the window (a quiet chain): from the clock, or the router sees it expired.
+    expect(swapDeadline(1_000_000, 1_000_100, 36)).toBe(1_000_136);
+    expect(swapDeadline(1_000_000, 1_000_000, 12)).toBe(1_000_012);
   });
 
   it("feeNowWei: 2 × base + tip, never above the cap", () => {

@@ -256,6 +256,16 @@ export function gasReserveWei(paths: readonly ("request-redemption" | "vending-m
   return gas * maxFeePerGas;
 }
 
+/**
+ * The swap's deadline (unix seconds): `deadlineSec` after the later of the head's timestamp and the
+ * local clock. The next block is stamped with about the wall clock, so on a chain whose last block
+ * is older than the window (a quiet chain, a node catching up) the head alone would hand the
+ * router a deadline already past.
+ */
+export function swapDeadline(headTimestamp: number, nowSec: number, deadlineSec: number): number {
+  return Math.max(headTimestamp, nowSec) + deadlineSec;
+}
+
 /** The fee the engine would sign now: 2 × base fee + tip, clipped to the cap (the rule of chain/fees.ts). */
 export function feeNowWei(baseFeePerGas: bigint, tip: bigint, capWei: bigint): bigint {
   const fee = baseFeePerGas * 2n + tip;

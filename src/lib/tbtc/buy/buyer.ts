@@ -7,7 +7,7 @@ import { encodeBuyExact, swapOfReceipt } from "../../uniswap/v2-pool";
 import { routerInterface } from "../../uniswap/v2-abi";
 import type { JournaledSender } from "../redeem/redeemer";
 import { readMarket, type BuyContext, type MarketFacts } from "./buy-facts";
-import { decideBuy, depositsBoughtFor, ethSpentSince, feeNowWei, formatBp, gasReserveWei, premiumBp, type BuyDecision, type BuyNeed, type BuyOrder, type BuyPolicy, type BuyRefusal } from "./buy-decide";
+import { decideBuy, depositsBoughtFor, ethSpentSince, feeNowWei, formatBp, gasReserveWei, premiumBp, swapDeadline, type BuyDecision, type BuyNeed, type BuyOrder, type BuyPolicy, type BuyRefusal } from "./buy-decide";
 
 /**
  * Buys TBTC from the Uniswap V2 pool with ETH through the one journaled sender:
@@ -125,7 +125,7 @@ export async function executeBuy(s: JournaledSender, d: BuyDeps, q: Quote & { de
   for (let attempt = 1; ; attempt++) {
     d.emit?.({ type: "buy-planned", deposits: order.deposits, amountTbtc: order.amountTbtc, expectedEthWei: order.expectedEthWei, maxEthWei: order.maxEthWei, premiumBp: order.premiumBp, bondWei: order.bondWei, block: market.block });
     try {
-      const data = encodeBuyExact(d.ctx.pool, order.amountTbtc, s.address, market.timestamp + d.deadlineSec);
+      const data = encodeBuyExact(d.ctx.pool, order.amountTbtc, s.address, swapDeadline(market.timestamp, Math.floor((d.now ?? Date.now)() / 1000), d.deadlineSec));
       const meta = {
         deposits: order.deposits,
         amountTbtc: order.amountTbtc.toString(),
