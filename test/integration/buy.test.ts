@@ -74,6 +74,10 @@ afterAll(async () => {
 beforeEach(async () => {
   await provider.send("evm_revert", [snapshot]);
   snapshot = await provider.send("evm_snapshot", []);
+  // The devnet's clock runs ahead of this machine's (its setup moved time forward), so the reverted
+  // head ages with every test; a fresh block keeps each swap's deadline (head + 36 s) ahead of the
+  // next block's stamp.
+  await provider.send("evm_mine", []);
   ctx.keeps.clear();
 });
 

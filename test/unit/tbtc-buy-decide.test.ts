@@ -237,6 +237,32 @@ describe("decideBuy", () => {
     expect(d.order!.boundBy).toBe("max-price");
   });
 
+  it("--max-slippage 0: the swap's value is exactly the quote, not a wei more", () => {
+    const needs = [need(TBTC / 10n)];
+    const d = decideBuy(needs, market(needs), { ...POLICY, maxSlippageBp: 0n });
+    expect(d.order!.maxEthWei).toBe(routerAnswer(TBTC / 10n, RW, RT));
+    expect(d.order!.boundBy).toBe("slippage");
+  });
+
+  it("a price exactly at the system's passes --max-price 0", () => {
+    // One satoshi's worth (1e10 units): the fair price is weiPerSat itself; make it the pool's quote.
+    const needs = [need(10n ** 10n)];
+    const expected = routerAnswer(10n ** 10n, RW, RT);
+    const d = decideBuy(needs, market(needs, { weiPerSat: expected }), { ...POLICY, maxPremiumBp: 0n });
+    expect(d.refused).toEqual([]);
+    expect(d.order!.premiumBp).toBe(0n);
+    expect(d.order!.maxEthWei).toBe(expected);
+    expect(decideBuy(needs, market(needs, { weiPerSat: expected - 1n }), { ...POLICY, maxPremiumBp: 0n }).refused[0].code).toBe("PRICE_LIMIT");
+  });
+
+  it("BOND_LIMIT and ETH_RESERVE refusals carry the quote and the premium", () => {
+    const expected = routerAnswer(TBTC / 10n, RW, RT);
+    const bond = decideBuy([need(TBTC / 10n, A, expected - 1n)], market([need(TBTC / 10n)]), POLICY).refused[0];
+    expect(bond).toMatchObject({ code: "BOND_LIMIT", expectedEthWei: expected, premiumBp: 81n });
+    const poor = decideBuy([need(TBTC / 10n)], market([need(TBTC / 10n)], { ethBalanceWei: ETH }), POLICY).refused[0];
+    expect(poor).toMatchObject({ code: "ETH_RESERVE", expectedEthWei: expected, premiumBp: 81n });
+  });
+
   it("the bond caps the swap's value when it is tightest", () => {
     const expected = routerAnswer(TBTC / 10n, RW, RT);
     const needs = [need(TBTC / 10n, A, expected + 1n)];
@@ -425,6 +451,16 @@ describe("the daily window and the deposits bought for, from the journal", () =>
     ];
     expect([...depositsBoughtFor(entries, acct.toUpperCase().replace("0X", "0x"))].sort()).toEqual([A, B, C].map((x) => x.toLowerCase()).sort());
   });
+
+  it("entries without an account or a meta (older journal lines) are skipped, not a crash", () => {
+    const entries: BuyJournalEntry[] = [
+      { key: `${A}:buy-tbtc`, state: "mined", status: 1, updatedAt: "2026-01-02T11:00:00Z", meta: { maxEthWei: "5", deposits: [A] } },
+      { key: `${B}:buy-tbtc`, state: "mined", status: 1, account: acct, updatedAt: "2026-01-02T11:00:00Z" },
+      { key: `${C}:buy-tbtc`, state: "mined", status: 1, account: acct, updatedAt: "2026-01-02T11:00:00Z", meta: { maxEthWei: "7", deposits: [C] } },
+    ];
+    expect(ethSpentSince(entries, acct, since)).toBe(7n);
+    expect([...depositsBoughtFor(entries, acct)]).toEqual([C.toLowerCase()]);
+  });
 });
 
 describe("costPerDeposit", () => {
@@ -436,5 +472,7 @@ describe("costPerDeposit", () => {
     ]);
     expect(costPerDeposit({ amountTbtc: 0n, perDeposit: [{ deposit: A, amountTbtc: 0n, bondWei: 1n }, { deposit: B, amountTbtc: 0n, bondWei: 1n }] }, 4n).map((c) => c.ethWei)).toEqual([0n, 4n]);
     expect(costPerDeposit({ amountTbtc: 1n, perDeposit: [] }, 4n)).toEqual([]);
+    const three = { amountTbtc: 10n, perDeposit: [{ deposit: A, amountTbtc: 2n, bondWei: 1n }, { deposit: B, amountTbtc: 5n, bondWei: 1n }, { deposit: C, amountTbtc: 3n, bondWei: 1n }] };
+    expect(costPerDeposit(three, 100n).map((c) => c.ethWei)).toEqual([20n, 50n, 30n]);
   });
 });

@@ -260,7 +260,8 @@ export function gasReserveWei(paths: readonly ("request-redemption" | "vending-m
  * The swap's deadline (unix seconds): `deadlineSec` after the later of the head's timestamp and the
  * local clock. The next block is stamped with about the wall clock, so on a chain whose last block
  * is older than the window (a quiet chain, a node catching up) the head alone would hand the
- * router a deadline already past.
+ * router a deadline already past. A chain whose clock runs ahead of the local one (a devnet moved
+ * forward) is covered by its head only while the head is recent.
  */
 export function swapDeadline(headTimestamp: number, nowSec: number, deadlineSec: number): number {
   return Math.max(headTimestamp, nowSec) + deadlineSec;
