@@ -33,7 +33,7 @@ import { REDEMPTION_REQUESTED_TOPIC } from "../src/lib/tbtc/redeem/redeem-abi";
  *    not known yet) and warm. Target: 2 HTTP requests.
  */
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const BLOCK_MS = 6_000;
+const BLOCK_MS = 12_000;
 const PAYOUT = "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx";
 const SWAP_TOPIC = pairInterface.getEvent("Swap")!.topicHash;
 
