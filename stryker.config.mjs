@@ -12,6 +12,8 @@ export default {
     "src/lib/chain/nonce.ts",
     "src/lib/chain/journal.ts",
     "src/lib/tbtc/redeem/planner.ts",
+    "src/lib/tbtc/buy/buy-decide.ts",
+    "src/lib/uniswap/v2-math.ts",
     "src/lib/tbtc/read/health.ts",
     "src/lib/tbtc/read/cache.ts",
     "src/lib/tbtc/redeem/follow-decide.ts",

@@ -8,10 +8,11 @@ import { benchRedemptionProof, formatRedemptionProof } from "./redemption-proof"
 import { benchReaction, formatReaction } from "./reaction";
 import { benchEmpScale, formatEmpScale } from "./emp-scale";
 import { benchRaiYear, formatRaiYear } from "./rai-year";
+import { benchBuy, formatBuy } from "./buy";
 
 /**
  * `npm run bench`: the performance figures the project promises, measured on a fresh local node.
- * Flags: --deposits N (tBTC deposits, default 200), --only tbtc|scale|watch|proof|reaction|emp|rai|rai-year|replay.
+ * Flags: --deposits N (tBTC deposits, default 200), --only tbtc|scale|watch|proof|reaction|buy|emp|rai|rai-year|replay.
  * EMP bench: --sponsors N (1000), --emp-span BLOCKS (1,000,000), --rtt MS, --skip-baseline.
  * rai-year bench: --hours N (8,760), --rtt MS.
  * Scale bench (docs/performance.md): --keeps N (3500), --op-deposits N (300), --span BLOCKS
@@ -66,6 +67,11 @@ async function main(): Promise<number> {
     const r = await benchReaction();
     process.stdout.write(formatReaction(r) + "\n");
     allMet &&= r.target.met;
+  }
+  if (!only || only === "buy") {
+    const r = await benchBuy();
+    process.stdout.write(formatBuy(r) + "\n");
+    allMet &&= r.targets.every((t) => t.met);
   }
   if (!only || only === "emp") {
     const sponsors = Number(flag("--sponsors") ?? 1000);

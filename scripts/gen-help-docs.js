@@ -9,7 +9,7 @@ const path = require("node:path");
 const root = path.resolve(__dirname, "..");
 const doc = path.join(root, "docs", "commands.md");
 const bin = path.join(root, "bin", "keepctl");
-const commands = ["", "list-keeps", "check", "redeem", "watch", "rai-price", "emp-liquidate", "emp-dispute", "devnet", "replay", "config", "completion"];
+const commands = ["", "list-keeps", "check", "redeem", "watch", "buy-tbtc", "rai-price", "emp-liquidate", "emp-dispute", "devnet", "replay", "config", "completion"];
 const START = "<!-- help:start: generated from the real --help output; do not edit by hand -->";
 const END = "<!-- help:end -->";
 

@@ -215,3 +215,17 @@ export async function assertPortFree(port: number, flag = "--port"): Promise<voi
   });
 }
 
+/** The bounds of a TBTC buy from the Uniswap V2 pool (buy-tbtc, redeem/watch --buy-shortfall), declared once. */
+export function addBuyBoundOptions(cmd: Command): Command {
+  return cmd
+    .option("--max-price <pct>", "most premium (%) over the system's ETH/BTC price a TBTC buy may pay (env KEEPCTL_BUY_MAX_PRICE; default 5)")
+    .option("--max-slippage <pct>", "most the pool's price may move (%) between the quote and the swap (env KEEPCTL_BUY_MAX_SLIPPAGE; default 0.5)")
+    .option("--max-eth-per-day <eth>", "most ETH TBTC buys may spend in any 24 h (env KEEPCTL_BUY_MAX_ETH_PER_DAY; default 10)")
+    .option("--private-tx-url <url>", "send the swap to this eth_sendRawTransaction relay, not the public endpoint (env KEEPCTL_PRIVATE_TX_URL; visible in ps: prefer --private-tx-url-file)")
+    .option("--private-tx-url-file <file>", "file holding the private relay URL (env KEEPCTL_PRIVATE_TX_URL_FILE)");
+}
+
+/** `--buy-shortfall` and the buy bounds, for redeem and watch. */
+export function addBuyShortfallOptions(cmd: Command): Command {
+  return addBuyBoundOptions(cmd.option("--buy-shortfall", "buy the TBTC an at-risk deposit lacks from the Uniswap V2 pool (contracts.UniswapV2Router02), then redeem it (env KEEPCTL_BUY_SHORTFALL)"));
+}

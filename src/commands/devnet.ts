@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { loadConfig } from "../lib/config";
 import { ConfigError, UsageError } from "../lib/errors";
 import { devnetDeploymentPath } from "../lib/presets";
@@ -19,7 +19,10 @@ const DEFAULT_OUT = "./deployment.devnet.json";
  * packages hold the contracts' published artifacts; graphql runs the loopback subgraph. All are
  * devDependencies.
  */
-export const DEVNET_PACKAGES = ["hardhat", "@keep-network/tbtc", "@uma/contracts-node", "graphql"] as const;
+export const DEVNET_PACKAGES = ["hardhat", "@keep-network/tbtc", "@uma/contracts-node", "@uniswap/v2-core", "@uniswap/v2-periphery", "graphql"] as const;
+
+/** Shapes of the devnet's TBTC/WETH pool (src/devnet/uniswap.ts; kept here so --help needs no devnet import). */
+const POOL_CHOICES = ["deep", "thin", "premium", "empty", "none"] as const;
 
 /** Checked before src/devnet is loaded, so a production install gets one line instead of a stack. */
 export function assertDevInstall(): void {
@@ -46,6 +49,11 @@ function printPlaygroundHints(out: Output, devnet: Devnet, outFile: string, liqu
     out.line(`try: keepctl --deployment ${outFile} rai-price --points`);
     out.line(`     (add --subgraph-url ${f.subgraphUrl} to read the loopback subgraph instead of events)`);
   }
+  if (f.contracts.UniswapV2Router02) {
+    const pair = f.contracts.TbtcWethPair ? `TBTC/WETH pair ${f.contracts.TbtcWethPair} (${devnet.uniswap?.scenario})` : "no TBTC/WETH pair";
+    out.line(`Uniswap V2: Router02 ${f.contracts.UniswapV2Router02}, ${pair}`);
+    out.line(`try: keepctl --deployment ${outFile} buy-tbtc --amount 0.1 --dry-run   (with KEEPCTL_PRIVATE_KEY of a funded account)`);
+  }
   if (f.emp && f.contracts.ExpiringMultiParty) {
     const liq = f.emp.liquidator;
     out.line(`UMA EMP: ${f.contracts.ExpiringMultiParty}, ${f.emp.sponsors.length} sponsors; liquidator = account ${liq.accountIndex} (${liq.address}), disputer = account ${f.emp.disputer.accountIndex}`);
@@ -66,6 +74,8 @@ export function register(program: Command): void {
     .option("--no-auto-sign", "do not play the keeps' signers (redemption signatures stay pending)")
     .option("--no-rai", "skip the RAI OracleRelayer/RateSetter doubles, their rate history and the loopback subgraph")
     .option("--no-emp", "skip the UMA ExpiringMultiParty and its sponsors")
+    .addOption(new Option("--pool <scenario>", "the Uniswap V2 TBTC/WETH pool: deep (20 TBTC at the medianizer's price), thin (0.5 TBTC), premium (60 % above the medianizer), empty (a pair, no liquidity), none (no pair)").choices(POOL_CHOICES).default("deep"))
+    .option("--no-uniswap", "skip Uniswap V2 (factory, Router02, WETH9) and the TBTC/WETH pool")
     .option("--btc-block-interval <s>", "the Bitcoin network mines a block every this many seconds; 0 = never by itself (default 10)", parseIntOption("--btc-block-interval", 0, 86_400))
     .option("--btc-electrum-port <n>", "Electrum (TCP) port of the Bitcoin network on 127.0.0.1 (default: a free one)", parseIntOption("--btc-electrum-port", 1, 65535))
     .option("--btc-electrum-ws-port <n>", "Electrum (WebSocket) port (default: a free one)", parseIntOption("--btc-electrum-ws-port", 1, 65535))
@@ -78,7 +88,7 @@ export function register(program: Command): void {
       const port = (g.port as number | undefined) ?? DEFAULT_PORT;
       const outFile = path.resolve((g.out as string | undefined) ?? DEFAULT_OUT);
       // --no-emp sets `emp`, which config.ts would read as the EMP address flag (--emp): keep it out.
-      const { emp: empFlag, rai: raiFlag, ...configFlags } = g;
+      const { emp: empFlag, rai: raiFlag, pool: poolFlag, uniswap: uniswapFlag, ...configFlags } = g;
       const dataDir = loadConfig(configFlags, undefined, { requireRpc: false }).dataDir;
       const subgraphPort = g.subgraphPort as number | undefined;
       if (subgraphPort !== undefined && subgraphPort === port) throw new UsageError(`--subgraph-port ${subgraphPort} is also the JSON-RPC --port`, { hint: "give the two servers different ports" });
@@ -92,9 +102,10 @@ export function register(program: Command): void {
 
       const rai = raiFlag !== false;
       const emp = empFlag !== false;
-      const parts = ["tBTC v1", ...(rai ? ["RAI"] : []), ...(emp ? ["a UMA EMP"] : [])];
+      const pool = uniswapFlag === false ? false : (poolFlag as (typeof POOL_CHOICES)[number]);
+      const parts = ["tBTC v1", ...(rai ? ["RAI"] : []), ...(emp ? ["a UMA EMP"] : []), ...(pool ? [`Uniswap V2 (${pool} TBTC/WETH pool)`] : [])];
       out.info(`starting a Hardhat node on 127.0.0.1:${port} and deploying ${parts.join(", ")} ...`);
-      const devnet = await startDevnet({ port, out: outFile, seed: g.seed !== false, rai, emp, subgraphPort, btc: btcPorts });
+      const devnet = await startDevnet({ port, out: outFile, seed: g.seed !== false, rai, emp, subgraphPort, btc: btcPorts, uniswap: pool });
       // Mined only after seeding: the seeded proofs need their blocks, not the clock's.
       if (btcBlockSec > 0) devnet.bitcoin?.net.setAutoMine(btcBlockSec * 1000);
       const signer = g.autoSign === false ? undefined : startAutoSigner(devnet.deployment, { onError: (e) => out.warn(`auto-signer: ${String(e)}`) });

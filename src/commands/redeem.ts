@@ -20,10 +20,14 @@ import { reportJson } from "../lib/tbtc/redeem/redemptions-view";
 import { channelAlert } from "../lib/alert";
 import { loadTbtcRun, preflightTbtcFromConfig } from "../lib/tbtc/read/report";
 import { State } from "../lib/tbtc/abis";
-import { addBitcoinOptions, addOperatorOption, addRedemptionFollowOptions, addSigningOptions, collect, globalsOf, loadCommandConfig, outputOf, runState, shutdown, splitOption } from "./common";
+import { openBuyDeps } from "../lib/tbtc/buy/buy-session";
+import type { BuyRound } from "../lib/tbtc/buy/buy-round";
+import type { SwapOutcome } from "../lib/tbtc/buy/buyer";
+import { costPerDeposit, formatBp } from "../lib/tbtc/buy/buy-decide";
+import { addBitcoinOptions, addBuyShortfallOptions, addOperatorOption, addRedemptionFollowOptions, addSigningOptions, collect, globalsOf, loadCommandConfig, outputOf, runState, shutdown, splitOption } from "./common";
 
 export function register(program: Command): void {
-  addBitcoinOptions(addRedemptionFollowOptions(addOperatorOption(addSigningOptions(program.command("redeem")), "operator whose at-risk deposits to redeem")))
+  addBuyShortfallOptions(addBitcoinOptions(addRedemptionFollowOptions(addOperatorOption(addSigningOptions(program.command("redeem")), "operator whose at-risk deposits to redeem"))))
     .description("redeem at-risk deposits with the wallet's TBTC (shows the plan, confirms, sends)")
     .option("--deposit <address>", "deposit to redeem; repeat or comma-separate (default: at-risk deposits of --operator)", collect)
     .option("--btc-address <address>", "BTC address the redemption pays to (env KEEPCTL_BTC_ADDRESS)")
@@ -32,7 +36,7 @@ export function register(program: Command): void {
     .option("-y, --yes", "do not ask for confirmation (required when not on a terminal)")
     .option("--dry-run", "simulate and show the plan; send nothing")
     .option("--follow", "stay until each redemption requested is proven on Bitcoin: broadcast, prove, raise the fee (needs a Bitcoin server)")
-    .addHelpText("after", "\nExit codes: 0 done (also nothing to do, or a deposit redeemed by someone else first), 2 bad flag or\nno --yes off a terminal, 3 missing key/BTC address, 4 RPC (also a redemption deferred by it), 5 revert,\n6 not enough TBTC/ETH, 8 another sender uses the key, 9 a transaction sent but not mined yet (the next run\nsettles it), 10 with --follow: a followed redemption ended without its proof. See docs/exit-codes.md.")
+    .addHelpText("after", "\nExit codes: 0 done (also nothing to do, or a deposit redeemed by someone else first), 2 bad flag or\nno --yes off a terminal, 3 missing key/BTC address, 4 RPC (also a redemption deferred by it), 5 revert,\n6 not enough TBTC/ETH (also a TBTC buy refused by its bounds), 8 another sender uses the key, 9 a\ntransaction sent but not mined yet (the next run settles it), 10 with --follow: a followed\nredemption ended without its proof. See docs/exit-codes.md.")
     .action(async (_opts, cmd: Command) => {
       const g = globalsOf(cmd);
       const out = outputOf(cmd);
@@ -63,18 +67,23 @@ export function register(program: Command): void {
       try {
         await preflightTbtcFromConfig(session.provider, cfg, explicit);
         const me = session.wallet.address;
+        const audit = AuditLog.open(cfg.dataDir);
+        // --buy-shortfall: the pool is resolved (and checked) before anything is read or sent.
+        const buy = cfg.tbtc.buyShortfall ? await openBuyDeps(cfg, session.fresh, session.sender, { audit, emit: log }) : undefined;
         const { deposits, known, inFlight } = explicit.length ? await explicitDeposits(session, explicit, !!g.follow) : await operatorDeposits(cfg, session.provider);
         const res = await runRedemptionPipeline(
-          { sender: session.sender, contracts: session.contracts, script: script.redeemerOutputScript, audit: AuditLog.open(cfg.dataDir), dryRun, alert, signal: shutdown.signal },
+          { sender: session.sender, contracts: session.contracts, script: script.redeemerOutputScript, audit, dryRun, alert, signal: shutdown.signal, buy },
           {
             deposits, known, estimateGas: true,
             policy: { redeemBelowPct: cfg.tbtc.redeemBelow, feeSats: BigInt(cfg.tbtc.feeSats), ignoreThreshold: explicit.length > 0 },
-            onPlan: (plan, gas) => { if (!out.json) showPlan(out, plan, gas, me, script.address); },
-            confirm: g.yes ? undefined : (plan) => confirm(`Send ${plan.funded.length} redemption(s) from ${me}?`),
+            onPlan: (plan, gas, round) => { if (!out.json) showPlan(out, plan, gas, me, script.address, round); },
+            confirm: g.yes ? undefined : (plan, _gas, round) => confirm(round?.order
+              ? `Buy ${tbtcStr(round.order.amountTbtc)} TBTC for at most ${formatEther(round.order.maxEthWei)} ETH and send ${plan.funded.length} redemption(s) from ${me}?`
+              : `Send ${plan.funded.length} redemption(s) from ${me}?`),
           },
         );
         const { plan, gas } = res;
-        const doc = { account: me, btcAddress: script.address, dryRun, ...planJson(plan, gas) };
+        const doc = { account: me, btcAddress: script.address, dryRun, ...planJson(plan, gas), ...(res.buy ? { buy: buyJson(res.buy) } : {}) };
         // --follow also finishes what is already in flight on these deposits (a crashed run's
         // redemption, or anyone's: the operator's bond is at stake whoever requested it).
         if (plan.funded.length === 0 && !dryRun && !res.cancelled && g.follow && inFlight.length) {
@@ -116,6 +125,7 @@ export function register(program: Command): void {
           return;
         }
         const requested = res.outcomes.filter((o) => o.status === "requested" || o.status === "already-requested");
+        if (!out.json && res.buy?.swap) showSwap(out, res.buy.swap);
         let followed: FollowReport[] | undefined;
         const toFollow = [...new Set([...requested.map((o) => o.deposit.toLowerCase()), ...inFlight.map((d) => d.toLowerCase())])];
         if (g.follow && toFollow.length) {
@@ -193,8 +203,50 @@ function resultJson(r: RedemptionOutcome) {
   return { deposit: r.deposit, path: r.path, status: r.status, hash: r.hash ?? null, reason: r.reason ?? null, ...(r.error ? { error: { code: r.error.code, message: r.error.message } } : {}) };
 }
 
-function showPlan(out: Output, plan: Plan, gas: Map<string, GasInfo>, me: string, btcAddress: string): void {
-  out.info(`account ${me}: ${tbtcStr(plan.availableTbtc)} TBTC available; paying out to ${btcAddress}`);
+function buyJson(b: BuyRound & { swap?: SwapOutcome }) {
+  const o = b.order;
+  const s = b.swap;
+  return {
+    order: o ? {
+      deposits: o.deposits, amountTbtc: o.amountTbtc, expectedEthWei: o.expectedEthWei, maxEthWei: o.maxEthWei, fairEthWei: o.fairEthWei, premiumBp: o.premiumBp, bondWei: o.bondWei, boundBy: o.boundBy,
+      block: b.quote?.market.block ?? null,
+      perDeposit: costPerDeposit(o, o.expectedEthWei).map((c) => ({ deposit: c.deposit, amountTbtc: c.amountTbtc, expectedEthWei: c.ethWei, bondWei: c.bondWei })),
+    } : null,
+    refused: b.refused.map((r) => ({ deposit: r.deposit ?? null, code: r.code, reason: r.reason })),
+    swap: !s ? null : s.status === "bought" ? { status: s.status, hash: s.hash, ethPaidWei: s.ethPaidWei, premiumBp: s.premiumBp, attempts: s.attempts }
+      : s.status === "refused" ? { status: s.status, code: s.refusal.code, reason: s.refusal.reason }
+      : s.status === "failed" ? { status: s.status, reason: s.reason }
+      : s.status === "pending" ? { status: s.status, hashes: s.hashes } : { status: s.status, hash: s.hash ?? null },
+  };
+}
+
+/** The cost table of a buy: per deposit the TBTC bought, the ETH it costs, the premium, the bond it protects. */
+function showBuy(out: Output, b: BuyRound): void {
+  const o = b.order;
+  if (o) {
+    out.info(`buy ${tbtcStr(o.amountTbtc)} TBTC from the Uniswap V2 pool at block ${b.quote?.market.block}: ${formatEther(o.expectedEthWei)} ETH now, at most ${formatEther(o.maxEthWei)} (bound by ${o.boundBy}); the system's price says ${formatEther(o.fairEthWei)} ETH`);
+    out.table(costPerDeposit(o, o.expectedEthWei), [
+      { header: "Deposit", value: (c) => c.deposit },
+      { header: "TBTC bought", align: "right", value: (c) => tbtcStr(c.amountTbtc) },
+      { header: "ETH paid", align: "right", value: (c) => formatEther(c.ethWei) },
+      { header: "Premium", align: "right", value: () => formatBp(o.premiumBp) },
+      { header: "Bond protected ETH", align: "right", value: (c) => formatEther(c.bondWei) },
+    ]);
+  }
+  for (const r of b.refused) out.warn(`TBTC not bought${r.deposit ? ` for ${r.deposit}` : ""}: ${r.reason}`);
+}
+
+function showSwap(out: Output, s: SwapOutcome): void {
+  if (s.status === "bought") out.info(`bought ${tbtcStr(s.tbtcOut)} TBTC for ${formatEther(s.ethPaidWei)} ETH (${formatBp(s.premiumBp)} over the system's ETH/BTC price), tx ${s.hash}`);
+  else if (s.status === "refused") out.warn(`TBTC not bought: ${s.refusal.reason}`);
+  else if (s.status === "failed") out.warn(`TBTC buy failed: ${s.reason}`);
+  else if (s.status === "pending") out.warn(`TBTC swap sent, not mined yet (${s.hashes.join(", ")}): the next run settles it`);
+}
+
+function showPlan(out: Output, plan: Plan, gas: Map<string, GasInfo>, me: string, btcAddress: string, buy?: BuyRound): void {
+  const toBuy = buy?.order?.amountTbtc ?? 0n;
+  out.info(`account ${me}: ${tbtcStr(plan.availableTbtc - toBuy)} TBTC held${toBuy ? ` + ${tbtcStr(toBuy)} to buy` : " available"}; paying out to ${btcAddress}`);
+  if (buy) showBuy(out, buy);
   if (plan.funded.length) {
     out.table(plan.funded, [
       { header: "Deposit", value: (f) => f.address },

@@ -12,12 +12,14 @@ import { connectFromConfig } from "../lib/tbtc/read/report";
 import { runWatch, unfinishedExitCode } from "../lib/tbtc/watch/watch-loop";
 import { eventWriter, type WatchEvent } from "../lib/events";
 import { readTbtc } from "../lib/tbtc/redeem/redeem-facts";
+import { openBuyDeps } from "../lib/tbtc/buy/buy-session";
+import type { BuyDeps } from "../lib/tbtc/buy/buyer";
 import { openRedemptionBitcoin, type RedemptionBitcoinHandle } from "../lib/tbtc/redeem/bitcoin";
 import { followPolicyOf } from "../lib/tbtc/redeem/follow-policy";
-import { addBitcoinOptions, addMetricsOptions, addOperatorOption, addRedemptionFollowOptions, addSigningOptions, globalsOf, loadCommandConfig, outputOf, runState, shutdown, startLoopMetrics } from "./common";
+import { addBitcoinOptions, addBuyShortfallOptions, addMetricsOptions, addOperatorOption, addRedemptionFollowOptions, addSigningOptions, globalsOf, loadCommandConfig, outputOf, runState, shutdown, startLoopMetrics } from "./common";
 
 export function register(program: Command): void {
-  addBitcoinOptions(addRedemptionFollowOptions(addMetricsOptions(addOperatorOption(addSigningOptions(program.command("watch"))))))
+  addBuyShortfallOptions(addBitcoinOptions(addRedemptionFollowOptions(addMetricsOptions(addOperatorOption(addSigningOptions(program.command("watch")))))))
     .description("loop: check the operators' deposits, courtesy-call, redeem by policy, finish redemptions on Bitcoin, alert, heartbeat")
     .option("--interval <seconds>", "seconds between loops (env KEEPCTL_INTERVAL; default 60)")
     .option("--on-block", "also start a loop as soon as a new block arrives")
@@ -100,6 +102,12 @@ export function register(program: Command): void {
           };
         }
         if (session && redeem && !script) emit({ type: "notice", text: "no BTC address configured: redemptions disabled (set --btc-address or KEEPCTL_BTC_ADDRESS)" });
+        // --buy-shortfall: the pool behind contracts.UniswapV2Router02 is checked once, before the first loop.
+        let buy: BuyDeps | undefined;
+        if (cfg.tbtc.buyShortfall) {
+          if (session && script) buy = await openBuyDeps(cfg, session.fresh, session.sender, { audit });
+          else emit({ type: "notice", text: "--buy-shortfall needs a signing key and a BTC address: not buying" });
+        }
         const res = await runWatch({
           cfg,
           provider,
@@ -127,6 +135,7 @@ export function register(program: Command): void {
           heartbeatUrl: cfg.alerts.heartbeatUrl,
           maxFailedLoops: cfg.watch.maxFailedPasses,
           dryRun: !!g.dryRun,
+          buy,
         });
         // --once is for cron: a failed loop must show in the exit code (its own; RPC if unknown).
         // A fatal error (another sender on the key: 8, a config error: 3) ends the loop in every

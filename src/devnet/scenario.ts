@@ -7,6 +7,7 @@ import { type DeployOptions, type TbtcDeployment, deployTbtcSystem } from "./tbt
 import { startDevnetBitcoin, type DevnetBitcoin } from "./btc";
 import type { BitcoinNetworkOptions } from "./bitcoin";
 import { type EmpPlayground, type PlaygroundFileParts, type RaiPlayground, playgroundFileParts, startEmpPlayground, startRaiPlayground } from "./playground";
+import { type PoolScenario, type UniswapDeployment, deployUniswap } from "./uniswap";
 
 /**
  * The seeded tBTC world: two operators who share 3-member keeps with four other signers, and
@@ -163,6 +164,8 @@ export interface Devnet {
   rai?: RaiPlayground;
   /** The UMA EMP and its seeded sponsors (when started with `emp`). */
   emp?: EmpPlayground;
+  /** Uniswap V2 with the TBTC/WETH pool (when started with `uniswap`). */
+  uniswap?: UniswapDeployment;
   /** Where the file was written, if `out` was given. */
   outPath?: string;
   /** The Bitcoin network double the deposits are funded on (absent with `btc: false`). */
@@ -189,6 +192,11 @@ export interface StartDevnetOptions extends Omit<DeployOptions, "bitcoin"> {
   subgraphPort?: number;
   /** Also deploy a UMA EMP with sponsors and funded liquidator/disputer wallets (default false). */
   emp?: boolean;
+  /**
+   * Also deploy Uniswap V2 (factory, Router02, WETH9) with a TBTC/WETH pool shaped as named
+   * (src/devnet/uniswap.ts; default false: no exchange).
+   */
+  uniswap?: PoolScenario | false;
 }
 
 /**
@@ -236,7 +244,11 @@ export async function startDevnet(opts: StartDevnetOptions = {}): Promise<Devnet
     if (opts.rai) rai = await startRaiPlayground(signer, node.rpcUrl, opts.subgraphPort);
     const scenario = opts.seed === false ? await emptyScenario(deployment) : await seedScenario(deployment);
     const emp = opts.emp ? await startEmpPlayground(signer, provider) : undefined;
-    const file = deploymentFileOf(node.rpcUrl, deployment, scenario, playgroundFileParts(rai, emp));
+    // After the scenario: the pool's TBTC comes from deposits of its own (keeps of accounts 7-9).
+    const uniswap = opts.uniswap ? await deployUniswap(deployment, opts.uniswap) : undefined;
+    const parts = playgroundFileParts(rai, emp);
+    if (uniswap) Object.assign(parts.contracts, uniswap.addresses);
+    const file = deploymentFileOf(node.rpcUrl, deployment, scenario, parts);
     let outPath: string | undefined;
     if (opts.out) {
       outPath = path.resolve(opts.out);
@@ -253,6 +265,7 @@ export async function startDevnet(opts: StartDevnetOptions = {}): Promise<Devnet
       file,
       rai,
       emp,
+      uniswap,
       outPath,
       bitcoin: btc,
       stop: async () => {

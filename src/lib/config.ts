@@ -311,6 +311,12 @@ export const SETTINGS: Setting[] = [
   { key: "feeSats", section: "tbtc", flag: "feeSats", env: ["KEEPCTL_REDEMPTION_FEE_SATS"], default: 10000, describe: "BTC fee (sat) left to the redemption tx; >= 2000 and < half the UTXO", schema: int(2000) },
   { key: "btcConfirmations", section: "tbtc", flag: "btcConfirmations", env: ["KEEPCTL_BTC_CONFIRMATIONS"], default: 6, describe: "Bitcoin confirmations before a redemption proof is sent (the relay's work rule applies on top)", schema: int(1, 100) },
   { key: "maxBtcFeeSats", section: "tbtc", flag: "maxBtcFeeSats", env: ["KEEPCTL_MAX_BTC_FEE_SATS"], default: 100000, describe: "most cumulative BTC fee (sat) an increaseRedemptionFee may ask for; alert at the cap", schema: int(2000) },
+  // ---- buying TBTC from the Uniswap V2 pool (redeem/watch --buy-shortfall, buy-tbtc) ----
+  { key: "buyShortfall", section: "tbtc", flag: "buyShortfall", env: ["KEEPCTL_BUY_SHORTFALL"], default: false, describe: "buy the TBTC an at-risk deposit lacks from the Uniswap V2 pool, then redeem it", schema: rule(parseBoolean) },
+  { key: "buyMaxPrice", section: "tbtc", flag: "maxPrice", env: ["KEEPCTL_BUY_MAX_PRICE"], default: 5, describe: "most premium (%) a TBTC buy may pay over the system's ETH/BTC price", schema: num(0, 1000) },
+  { key: "buyMaxSlippage", section: "tbtc", flag: "maxSlippage", env: ["KEEPCTL_BUY_MAX_SLIPPAGE"], default: 0.5, describe: "most the pool's price may move (%) between the quote and the swap", schema: num(0, 50) },
+  { key: "buyMaxEthPerDay", section: "tbtc", flag: "maxEthPerDay", env: ["KEEPCTL_BUY_MAX_ETH_PER_DAY"], default: "10", describe: "most ETH TBTC buys may spend in any 24 h (each swap counted at its ETH value)", schema: rule(parseDecimal18(false)) },
+  { key: "buyDeadlineSec", section: "tbtc", env: ["KEEPCTL_BUY_DEADLINE_SEC"], default: 36, describe: "seconds after the quoted block a swap may still be mined (3 blocks of 12 s)", schema: int(12, 3600) },
   // ---- RAI redemption-rate feed (keepctl rai-price, UMA bots); defaults from the seed deployment ----
   { key: "subgraphUrl", section: "rai", flag: "subgraphUrl", env: ["KEEPCTL_SUBGRAPH_URL"], secret: "url", fileForm: { flag: "subgraphUrlFile", env: "KEEPCTL_SUBGRAPH_URL_FILE" },
     describe: "GraphQL endpoint (RAI feed)", schema: rule(parseHttpUrl) },
@@ -338,6 +344,8 @@ export const SETTINGS: Setting[] = [
   { key: "replacementPct", section: "signing", env: ["KEEPCTL_REPLACEMENT_PCT"], default: 10, describe: "least rise of both fee fields the node accepts for a replacement (%)", schema: num(1, 1000) },
   { key: "confirmations", section: "signing", flag: "confirmations", env: ["KEEPCTL_CONFIRMATIONS"], default: "auto",
     describe: "blocks deep a mined transaction must be before its action counts as final; auto = the node's finalized block, else 12", schema: rule(parseConfirmations) },
+  { key: "privateTxUrl", section: "signing", flag: "privateTxUrl", env: ["KEEPCTL_PRIVATE_TX_URL"], fileForm: { flag: "privateTxUrlFile", env: "KEEPCTL_PRIVATE_TX_URL_FILE" }, secret: "url",
+    describe: "eth_sendRawTransaction relay the TBTC swaps are sent to instead of the public endpoint", schema: rule(parseHttpUrl) },
   { key: "lockDir", section: "signing", env: ["KEEPCTL_LOCK_DIR"], describe: "machine-wide directory of per-account send locks (default <tmpdir>/keepctl-locks)", schema: rule(parsePath) },
   { key: "keystore", section: "signing", flag: "keystore", env: ["KEEPCTL_KEYSTORE"], describe: "encrypted JSON keystore of the signing account", schema: rule(parsePath) },
   { key: "passwordFile", section: "signing", flag: "passwordFile", env: ["KEEPCTL_PASSWORD_FILE"], describe: "file holding the keystore password", schema: rule(parsePath) },
@@ -403,12 +411,16 @@ export interface SigningSection {
   /** Blocks deep a receipt must be before its journal entry is final; "auto": the finalized tag, else 12. */
   confirmations: number | "auto";
   lockDir?: string;
+  privateTxUrl?: string;
 }
 export interface AlertsSection {
   slackWebhookUrl?: string; discordWebhookUrl?: string; telegramBotToken?: string; telegramChatId?: string; webhookUrl?: string; heartbeatUrl?: string;
   pagerdutyRoutingKey?: string; pagerdutyUrl?: string;
 }
-export interface TbtcSection { contracts: Record<string, string>; startBlock: number; operators: string[]; warnThreshold: number; btcAddress?: string; redeemBelow: number; feeSats: number; btcConfirmations: number; maxBtcFeeSats: number }
+export interface TbtcSection {
+  contracts: Record<string, string>; startBlock: number; operators: string[]; warnThreshold: number; btcAddress?: string; redeemBelow: number; feeSats: number; btcConfirmations: number; maxBtcFeeSats: number;
+  buyShortfall: boolean; buyMaxPrice: number; buyMaxSlippage: number; buyMaxEthPerDay: string; buyDeadlineSec: number;
+}
 export interface RaiSection {
   network: string; contracts: Record<string, string>; startBlock: number; logChunkSize: number;
   subgraphUrl?: string; rateSetter?: string; twapLength: number; lookback: number; updateRateDelay: number;

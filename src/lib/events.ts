@@ -5,6 +5,7 @@ import type { SettleOutcome } from "./chain/sender";
 import type { ReorgFinding } from "./chain/reconcile";
 import type { AlertLevel } from "./alert/types";
 import type { FollowReport } from "./tbtc/redeem/follow";
+import type { BuyEvent } from "./tbtc/buy/buyer";
 import type { LiquidationDecision } from "./uma/liquidation-strategy";
 import type { DisputeDecision, RewardRole } from "./uma/dispute-strategy";
 import { formatFixedTrimmed } from "./fixed-point";
@@ -57,6 +58,7 @@ export interface WarningEvent {
 export type WatchEvent =
   | TransactionEvent
   | WarningEvent
+  | BuyEvent
   | { type: "notice"; text: string }
   | { type: "deposit"; deposit: string; state: string; collateralPct: number | null }
   | { type: "courtesy-call"; deposit: string; hash?: string }
@@ -100,6 +102,8 @@ export interface EventLine {
 const short = (a: string) => (a.startsWith("0x") && a.length === 42 ? `${a.slice(0, 8)}…${a.slice(-4)}` : a);
 /** Fixed-point 1e18 amounts (EMP collateral, tokens, prices), trailing zeros trimmed. */
 const fixed = (v: bigint | null | undefined) => (v === null || v === undefined ? "none" : formatFixedTrimmed(v, FP_DECIMALS));
+
+const bpText = (bp: bigint) => `${bp < 0n ? "-" : ""}${(bp < 0n ? -bp : bp) / 100n}.${((bp < 0n ? -bp : bp) % 100n).toString().padStart(2, "0")}%`;
 
 /** The one human rendering of an event (no timestamp: see stampLine). */
 export function eventLine(ev: KeepctlEvent): EventLine | undefined {
@@ -153,6 +157,14 @@ export function eventLine(ev: KeepctlEvent): EventLine | undefined {
       return { text: `cannot redeem ${ev.deposit}: ${ev.reason}` };
     case "redemption":
       return { text: `redemption ${ev.deposit}: ${ev.status}${ev.hash ? ` ${ev.hash}` : ""}${ev.reason ? ` (${ev.reason})` : ""}` };
+    case "buy-planned":
+      return { text: `buy ${formatUnits(ev.amountTbtc, 18)} TBTC for ${formatUnits(ev.expectedEthWei, 18)} ETH (at most ${formatUnits(ev.maxEthWei, 18)}, ${bpText(ev.premiumBp)} over the system's ETH/BTC price, block ${ev.block})${ev.deposits.length ? ` for ${ev.deposits.join(", ")}` : ""}` };
+    case "buy-refused":
+      return { text: `TBTC not bought${ev.deposit ? ` for ${ev.deposit}` : ""} (${ev.code}): ${ev.reason}`, warn: true };
+    case "buy-replanned":
+      return { text: `TBTC swap${ev.deposits.length ? ` for ${ev.deposits.join(", ")}` : ""}: ${ev.reason}`, warn: true };
+    case "bought":
+      return { text: `bought ${formatUnits(ev.amountTbtc, 18)} TBTC for ${formatUnits(ev.ethPaidWei, 18)} ETH (${bpText(ev.premiumBp)} over the system's ETH/BTC price) ${ev.hash}` };
     case "redemption-progress": {
       if (ev.action === "nothing") return undefined;
       // Ethereum actions carry their transaction; Bitcoin stages their Bitcoin tx and depth.

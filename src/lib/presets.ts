@@ -38,6 +38,8 @@ export const MAINNET_CONTRACTS: Record<string, string> = {
   DepositFactory: "0x87EFFeF56C7fF13E2463b5d4dCE81bE2340FAf8b",
   BondedECDSAKeepFactory: "0xA7d9E842EFB252389d613dA88EDa3731512e40bD",
   Multicall3: MULTICALL3_ADDRESS,
+  /** Uniswap V2 Router02: TBTC/WETH was tBTC v1's main market (buy-tbtc, --buy-shortfall). */
+  UniswapV2Router02: "0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D",
 };
 
 /** Reflexer's RAI mainnet contracts (from Reflexer's subgraph configuration): rai-price and the EMP bots' feed. */

@@ -7,6 +7,7 @@ import { buildOnce, runKeepctl, type Run } from "../helpers/cli";
 import { blockAt, nowSec, startRpcDouble, startStatusServer, closedPort, type RpcAnswer, type RpcCall, type StatusServer } from "../helpers/rpc-double";
 import { type Devnet, startDevnet } from "../../src/devnet/scenario";
 import { PACKAGE_ROOT } from "../../src/devnet/node";
+import { deployUniswap } from "../../src/devnet/uniswap";
 import { APIKEY, TABLE, type Backend, type Case } from "./bad-input.cases";
 
 /**
@@ -148,6 +149,9 @@ beforeAll(async () => {
   await startDoubles();
   devnetReady = startDevnet({ out: deploymentFile, rai: true, emp: true }).then(async (d) => {
     devnet = d;
+    // A real Router02 over a factory that lists no TBTC/WETH pair (the "no pool" rows).
+    const bare = await deployUniswap(d.deployment, "none");
+    Object.assign(d.file.contracts, { NoPairRouter: bare.addresses.UniswapV2Router02, NoPairFactory: bare.addresses.UniswapV2Factory });
     await double("devnetProxy", () => ({ forward: true }), d.rpcUrl);
     return d;
   });

@@ -2,7 +2,7 @@ import type { JsonRpcProvider, TransactionReceipt, Wallet } from "ethers";
 import { RevertError, shortMessageOf } from "../errors";
 import { redact } from "../redact";
 import type { Alert } from "../alert/types";
-import { AccountConflictError, TxPendingError, TxSender, formatGwei, type PreparedTx, type TxEvent, type TxHooks, type TxRequest, type TxSenderOptions } from "./tx";
+import { AccountConflictError, TxPendingError, TxSender, formatGwei, type PreparedTx, type RawTxTransport, type TxEvent, type TxHooks, type TxRequest, type TxSenderOptions } from "./tx";
 import type { Journal } from "./journal";
 import { reconcileJournal, type ReorgFinding } from "./reconcile";
 import type { Confirmations } from "./finality";
@@ -46,6 +46,11 @@ export interface ActionSenderOptions
   onEvent?: (ev: SenderEvent) => void;
   /** Operator alerts from the engine itself: fee cap reached, another sender on the account. */
   alert?: (a: Alert) => Promise<void>;
+  /**
+   * Transports other than the provider, by name: an action journaled with `meta.transport` is
+   * settled through the same one after a restart (a private tx stays private).
+   */
+  transports?: readonly RawTxTransport[];
 }
 
 export interface SendOptions {
@@ -77,6 +82,11 @@ export class ActionSender {
 
   get address(): string {
     return this.tx.address;
+  }
+
+  /** A transport configured for this account (`transports`), by name. */
+  transportNamed(name: string): RawTxTransport | undefined {
+    return this.opts.transports?.find((t) => t.name === name);
   }
 
   get dryRun(): boolean {
@@ -153,7 +163,8 @@ export class ActionSender {
     const earlier = this.journal.doneEntry(key, o);
     if (earlier) return { status: "done-earlier", hash: earlier.minedHash };
     const prepared = await this.simulate(req);
-    const begun = this.journal.begin(key, { account: this.address, meta: o.meta, repeatable: o.repeatable, round: o.round });
+    const meta = req.transport ? { ...o.meta, transport: req.transport.name } : o.meta;
+    const begun = this.journal.begin(key, { account: this.address, meta, repeatable: o.repeatable, round: o.round });
     if (begun.status === "done") return { status: "done-earlier", hash: begun.entry.minedHash };
     try {
       const res = await this.tx.send(req, this.hooksFor(key));
@@ -181,7 +192,8 @@ export class ActionSender {
       out = { status: "failed", reason: "nothing signed" };
     } else {
       try {
-        const res = await this.tx.adopt(entry.attempts.map((a) => a.rawTx), entry.key, this.hooksFor(key));
+        const transport = this.opts.transports?.find((t) => t.name === entry.meta?.transport);
+        const res = await this.tx.adopt(entry.attempts.map((a) => a.rawTx), entry.key, this.hooksFor(key), transport);
         out = { status: "mined", hash: res.hash, receipt: res.receipt };
       } catch (e) {
         if (e instanceof TxPendingError) out = { status: "pending", hashes: e.hashes };

@@ -7,6 +7,7 @@ import { Journal } from "./journal";
 import { acquireAccountLock, defaultLockDir, type AccountLock } from "./account-lock";
 import { ActionSender, type ActionSenderOptions, type SenderEvent } from "./sender";
 import { loadWallet } from "./wallet";
+import { privateRelayTransport } from "./private-relay";
 
 /**
  * The signing side every sending command opens the same way (redeem, watch, the EMP bots): the
@@ -71,6 +72,9 @@ export async function openSigningAccount(signing: SigningSection, dataDir: strin
       dryRun: o.dryRun,
       signal: o.signal,
       onEvent: o.onEvent,
+      // The relay is used by the sends that ask for it (the TBTC swaps), and by the settling of
+      // their journaled txs after a restart.
+      transports: signing.privateTxUrl ? [privateRelayTransport(signing.privateTxUrl)] : [],
       alert: o.alert,
       ...o.timings,
     });

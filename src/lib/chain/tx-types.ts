@@ -1,5 +1,6 @@
 import type { Interface, InterfaceAbi, TransactionReceipt } from "ethers";
 import type { Fees } from "./fees";
+import type { NodeErrorKind } from "./errors-rpc";
 
 /** Types of the transaction engine (tx.ts), apart so callers can import them cheaply. */
 export interface TxRequest {
@@ -10,6 +11,22 @@ export interface TxRequest {
   label: string;
   /** ABI of the target, to decode custom errors on revert. */
   abi?: InterfaceAbi | Interface;
+  /**
+   * Where this transaction's signed bytes go (first send, rebroadcasts, replacements); default:
+   * the provider's endpoints. Everything else — simulation, nonce, receipts — stays on the provider.
+   */
+  transport?: RawTxTransport;
+}
+
+/**
+ * A way to hand a signed transaction to the network other than the public endpoint (a private
+ * relay that keeps it out of the public mempool). One attempt per call, never retried: like the
+ * provider's own broadcast, an answer that is not a definite rejection means "may be pooled".
+ */
+export interface RawTxTransport {
+  /** Journaled with the action (meta.transport), so an adopted tx is rebroadcast the same way. */
+  name: string;
+  broadcast(raw: string): Promise<{ kind: NodeErrorKind | "accepted"; error?: unknown }>;
 }
 
 export interface PreparedTx extends Fees {

@@ -1,5 +1,5 @@
 import { Transaction, formatEther, type JsonRpcProvider, type TransactionReceipt, type Wallet } from "ethers";
-import type { PreparedTx, TxEvent, TxHooks, TxRequest, TxResult, TxSenderOptions } from "./tx-types";
+import type { PreparedTx, RawTxTransport, TxEvent, TxHooks, TxRequest, TxResult, TxSenderOptions } from "./tx-types";
 import { ExitCode, InsufficientFundsError, InterruptedError, KeepctlError, RevertError, RpcError, shortMessageOf } from "../errors";
 import { classifyNodeError, simulationError, type NodeErrorKind } from "./errors-rpc";
 import { DEFAULT_REPLACEMENT_PCT, bumpFees, formatGwei, gweiToWei, initialFees, worstCaseFeeWei, type Fees } from "./fees";
@@ -9,7 +9,7 @@ import { sleep } from "./sleep";
 export { bumpFees, worstCaseFeeWei } from "./fees";
 export { AccountConflictError } from "./nonce";
 
-export type { TxRequest, PreparedTx, TxResult, TxEvent, TxHooks, BeforeBroadcast, TxSenderOptions } from "./tx-types";
+export type { TxRequest, PreparedTx, TxResult, TxEvent, TxHooks, BeforeBroadcast, TxSenderOptions, RawTxTransport } from "./tx-types";
 
 /** Sent, but not mined by the deadline: the hashes stay tracked and the next run resumes them. */
 export class TxPendingError extends KeepctlError {
@@ -134,7 +134,7 @@ export class TxSender {
    * for any of them to mine, rebroadcasts the same bytes when the node forgot them, and re-prices
    * the SAME nonce. Never signs a new nonce.
    */
-  async adopt(rawTxs: string[], label: string, hooks: TxHooks = {}): Promise<TxResult> {
+  async adopt(rawTxs: string[], label: string, hooks: TxHooks = {}, transport?: RawTxTransport): Promise<TxResult> {
     if (!rawTxs.length) throw new KeepctlError("INTERNAL", ExitCode.INTERNAL, `nothing to adopt for ${label}`);
     const txs = rawTxs.map((r) => Transaction.from(r));
     const last = txs.at(-1)!;
@@ -144,7 +144,7 @@ export class TxSender {
     this.nonces.markUsed(last.nonce);
     const fees = { maxFeePerGas: last.maxFeePerGas ?? 0n, maxPriorityFeePerGas: last.maxPriorityFeePerGas ?? 0n };
     const tx: Inflight = {
-      req: { to: last.to ?? "", data: last.data, value: last.value, label },
+      req: { to: last.to ?? "", data: last.data, value: last.value, label, transport },
       nonce: last.nonce,
       gasLimit: last.gasLimit,
       chainId: last.chainId,
@@ -279,13 +279,14 @@ export class TxSender {
     const hash = Transaction.from(raw).hash!;
     tx.tried = fees;
     for (const f of [this.opts.beforeBroadcast, tx.hooks.beforeBroadcast]) await f?.(raw, hash, tx.nonce, { label: tx.req.label, attempt: tx.attempts.length + 1 });
-    const kind = await this.broadcast(raw);
+    const kind = await this.broadcast(raw, tx.req.transport);
     // Kept unless the node definitely refused it: a refused tx is in no pool and never mines.
     if (MAYBE_POOLED.has(kind.kind) || kind.kind === "nonce-too-low") tx.attempts.push({ hash, raw, ...fees });
     return { hash, raw, ...kind };
   }
 
-  private async broadcast(raw: string): Promise<{ kind: NodeErrorKind | "accepted"; error?: unknown }> {
+  private async broadcast(raw: string, transport?: RawTxTransport): Promise<{ kind: NodeErrorKind | "accepted"; error?: unknown }> {
+    if (transport) return transport.broadcast(raw);
     try {
       await this.provider.send("eth_sendRawTransaction", [raw]);
       return { kind: "accepted" };
@@ -374,7 +375,7 @@ export class TxSender {
     tx.lastRebroadcastAt = Date.now();
     const newest = tx.attempts.at(-1);
     if (!newest || (await this.nodeHas(newest.hash)) !== false) return;
-    const { kind } = await this.broadcast(newest.raw);
+    const { kind } = await this.broadcast(newest.raw, tx.req.transport);
     this.emit(tx.hooks, { type: "rebroadcast", label: tx.req.label, nonce: tx.nonce, hash: newest.hash, outcome: kind });
     // Below the base fee now: only a same-nonce replacement can get it mined.
     if (kind === "underpriced" && !tx.atCap) tx.lastSentAt = 0;

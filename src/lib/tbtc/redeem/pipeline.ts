@@ -6,6 +6,8 @@ import { planRedemptions, type Candidate, type Plan, type PlanPolicy } from "./p
 import { readCandidates, readTbtc, type KnownRisk, type TbtcContracts } from "./redeem-facts";
 import { reorgAlerts } from "./reorg-alerts";
 import { estimatePlanGas, executePlan, settleJournal, type JournaledSender, type RedemptionOutcome } from "./redeemer";
+import type { BuyDeps, SwapOutcome } from "../buy/buyer";
+import { planBuyRound, reportBuy, reportRefusals, startBuy, type BuyRound } from "../buy/buy-round";
 
 /**
  * The one tBTC redemption pipeline, used by `redeem` (once) and `watch` (every loop):
@@ -25,6 +27,8 @@ export interface PipelineDeps {
   /** Where the pipeline's alerts go (a shortfall, what the redeemer did); none: only returned. */
   alert?: (a: Alert) => Promise<unknown>;
   signal?: AbortSignal;
+  /** --buy-shortfall: buy what the at-risk deposits lack from the pool, within its bounds (../buy/). */
+  buy?: BuyDeps;
 }
 
 export interface PipelineInput {
@@ -37,9 +41,9 @@ export interface PipelineInput {
   /** Worst-case gas per planned item, for a plan shown before confirming. */
   estimateGas?: boolean;
   /** Sees every plan (to show it), before anything is sent. */
-  onPlan?: (plan: Plan, gas: Map<string, GasInfo>) => void;
+  onPlan?: (plan: Plan, gas: Map<string, GasInfo>, buy?: BuyRound) => void;
   /** Asked before anything is sent; false cancels (the TTY prompt). */
-  confirm?: (plan: Plan, gas: Map<string, GasInfo>) => Promise<boolean>;
+  confirm?: (plan: Plan, gas: Map<string, GasInfo>, buy?: BuyRound) => Promise<boolean>;
 }
 
 export interface PipelineResult {
@@ -51,6 +55,8 @@ export interface PipelineResult {
   /** The confirm callback said no: nothing was sent. */
   cancelled: boolean;
   alerts: Alert[];
+  /** The buy step (with --buy-shortfall and a shortfall): its order, refusals and the swap's outcome. */
+  buy?: BuyRound & { swap?: SwapOutcome };
 }
 
 export async function runRedemptionPipeline(d: PipelineDeps, input: PipelineInput): Promise<PipelineResult> {
@@ -63,25 +69,39 @@ export async function runRedemptionPipeline(d: PipelineDeps, input: PipelineInpu
     readTbtc(s.provider, d.contracts.token, s.address),
   ]);
   // 3. Plan (pure).
-  const plan = planRedemptions(candidates, tbtc.balance, input.policy);
+  let plan = planRedemptions(candidates, tbtc.balance, input.policy);
+  // 3b. --buy-shortfall: price what the unfunded at-risk deposits lack, bound it, plan again with it.
+  const buyAlerts: Alert[] = [];
+  const buyDeps = d.buy && { ...d.buy, alert: async (a: Alert) => void buyAlerts.push(a) };
+  const buy: PipelineResult["buy"] = buyDeps && plan.unfunded.length ? await planBuyRound(s, buyDeps, plan, candidates, tbtc.balance, input.policy) : undefined;
+  if (buy) plan = buy.plan;
   const gas = new Map<string, GasInfo>();
   if (input.estimateGas && plan.funded.length) for (const g of await estimatePlanGas(s, d.contracts, plan, d.script)) gas.set(g.deposit, g);
-  input.onPlan?.(plan, gas);
-  // 4. Execute, unless dry-run, aborted or not confirmed.
+  input.onPlan?.(plan, gas, buy);
+  // 4. Execute, unless dry-run, aborted or not confirmed. The swap goes first; the requests it pays
+  // for wait for it (their approvals do not).
   let outcomes: RedemptionOutcome[] = [];
   let cancelled = false;
   if (plan.funded.length && !d.dryRun && !d.signal?.aborted) {
-    cancelled = input.confirm ? !(await input.confirm(plan, gas)) : false;
-    if (!cancelled) outcomes = await executePlan(s, d.contracts, plan, d.script, d.signal);
+    cancelled = input.confirm ? !(await input.confirm(plan, gas, buy)) : false;
+    if (!cancelled) {
+      const started = buyDeps && buy?.order && buy.quote ? startBuy(s, buyDeps, { ...buy, order: buy.order, quote: buy.quote }) : undefined;
+      outcomes = await executePlan(s, d.contracts, plan, d.script, d.signal, started?.gates);
+      if (started) buy!.swap = await started.swap;
+    }
+  }
+  if (buy && buyDeps && !d.dryRun && !cancelled) {
+    if (buy.swap) await reportBuy(s, buyDeps, buy.swap);
+    await reportRefusals(s, buyDeps, buy.refused);
   }
   // 5. Audit what was done.
   for (const o of outcomes) d.audit.record("redeem", { deposit: o.deposit, path: o.path, status: o.status, hash: o.hash, reason: o.reason, account: s.address });
   // 6. Alert: a shortfall is news even in a one-shot or dry run (a fact about the balance, not an
   // action: the operator must top up before it matters).
   // Corrections first: a "requested" that a reorg took back is retracted before what is true now.
-  const alerts = [...reorgAlerts(s.sender.takeReorgs()), ...shortfallAlerts(plan), ...outcomeAlerts(outcomes)];
+  const alerts = [...reorgAlerts(s.sender.takeReorgs()), ...shortfallAlerts(plan), ...buyAlerts, ...outcomeAlerts(outcomes)];
   if (d.alert) for (const a of alerts) await d.alert(a).catch(() => undefined);
-  return { settled, account: s.address, plan, gas, outcomes, cancelled, alerts };
+  return { settled, account: s.address, plan, gas, outcomes, cancelled, alerts, buy };
 }
 
 export const formatTbtc = (wei: bigint) => {

@@ -72,6 +72,12 @@ export interface RedemptionOutcome {
   error?: KeepctlError;
 }
 
+/**
+ * What a request waits on before it is sent (the swap that buys its TBTC, see ../buy/): ok, or
+ * how the redemption ends instead. Its approval does not wait, so both go out in one block.
+ */
+export type RequestGate = Promise<{ ok: true } | { ok: false; status: "failed" | "pending" | "deferred"; reason: string; error?: KeepctlError }>;
+
 export function redemptionCall(item: PlannedRedemption, c: Pick<TbtcContracts, "vendingMachine">, script: string): { to: string; data: string; spender: string; abi: ethers.Interface } {
   const value = outputValueBytes8LE(item.outputValueSats);
   return item.path === "vending-machine"
@@ -123,7 +129,7 @@ async function requestedOnChain(s: JournaledSender, c: TbtcContracts, item: Plan
 }
 
 /** One deposit: settle, re-check, approve exactly, request. Never throws (the outcome says). */
-export async function redeemOne(s: JournaledSender, c: TbtcContracts, item: PlannedRedemption, script: string, signal?: AbortSignal): Promise<RedemptionOutcome> {
+export async function redeemOne(s: JournaledSender, c: TbtcContracts, item: PlannedRedemption, script: string, signal?: AbortSignal, gate?: RequestGate): Promise<RedemptionOutcome> {
   const key = `${item.address}:redeem`;
   const base = { deposit: item.address, path: item.path };
   try {
@@ -148,6 +154,10 @@ export async function redeemOne(s: JournaledSender, c: TbtcContracts, item: Plan
     if (item.path === "request-redemption") {
       const approval = await ensureAllowance(s, c, item.address, item.costTbtc);
       if (approval === "pending") return { ...base, status: "pending", reason: "the approval is not mined yet; still tracked" };
+    }
+    if (gate) {
+      const g = await gate;
+      if (!g.ok) return { ...base, status: g.status, reason: g.reason, error: g.error };
     }
     if (signal?.aborted) return { ...base, status: "failed", reason: "interrupted before the request was sent" };
     try {
@@ -192,7 +202,7 @@ export async function ensureAllowance(s: JournaledSender, c: Pick<TbtcContracts,
  * redeemed through the VendingMachine share one spender, so their allowance is the exact total,
  * approved once before any of them is sent (separate approvals would overwrite each other).
  */
-export async function executePlan(s: JournaledSender, c: TbtcContracts, plan: Pick<Plan, "funded">, script: string, signal?: AbortSignal): Promise<RedemptionOutcome[]> {
+export async function executePlan(s: JournaledSender, c: TbtcContracts, plan: Pick<Plan, "funded">, script: string, signal?: AbortSignal, gates?: ReadonlyMap<string, RequestGate>): Promise<RedemptionOutcome[]> {
   const viaVm = plan.funded.filter((f) => f.path === "vending-machine");
   let vmError: KeepctlError | undefined;
   let vmPending = false;
@@ -206,7 +216,7 @@ export async function executePlan(s: JournaledSender, c: TbtcContracts, plan: Pi
   }
   return Promise.all(
     plan.funded.map((item): Promise<RedemptionOutcome> => {
-      if (item.path !== "vending-machine" || (!vmError && !vmPending)) return redeemOne(s, c, item, script, signal);
+      if (item.path !== "vending-machine" || (!vmError && !vmPending)) return redeemOne(s, c, item, script, signal, gates?.get(item.address.toLowerCase()));
       if (vmPending) return Promise.resolve({ deposit: item.address, path: item.path, status: "pending", reason: "the VendingMachine approval is not mined yet; still tracked" });
       return Promise.resolve({ deposit: item.address, path: item.path, status: "failed", reason: `approving the VendingMachine failed: ${vmError!.message}`, error: vmError });
     }),

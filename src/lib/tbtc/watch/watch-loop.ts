@@ -23,6 +23,7 @@ import { parseBlockHeader, readHead, type BlockHeader } from "../../chain/prefli
 import { toQuantity } from "ethers";
 import { outcomeExitCode, runRedemptionPipeline } from "../redeem/pipeline";
 import type { WatchEvent } from "../../events";
+import type { BuyDeps } from "../buy/buyer";
 
 /**
  * The `keepctl watch` loop: refresh -> judge -> courtesy calls -> redeem by policy -> submit
@@ -60,10 +61,12 @@ export interface WatchDeps {
   dryRun?: boolean;
   /** Wall clock in seconds (tests). */
   now?: () => number;
+  /** --buy-shortfall: the pool, its bounds and the relay (../buy/); undefined: never buy. */
+  buy?: BuyDeps;
 }
 
 /** Keys whose condition is re-evaluated every loop (resolved when absent). */
-const CONDITION_KEY = /^(warn|courtesy|liquidation|sig-timeout|proof-timeout|proof-deadline|btc-unreachable|btc-read|btc-broadcast|btc-proof|btc-fee-cap|unknown-spender|proof-refused|bad-signature):|^(tbtc-short|eth-low|stale-chain|rpc-failing)$/;
+const CONDITION_KEY = /^(warn|courtesy|liquidation|sig-timeout|proof-timeout|proof-deadline|btc-unreachable|btc-read|btc-broadcast|btc-proof|btc-fee-cap|unknown-spender|proof-refused|bad-signature|buy-refused):|^(tbtc-short|eth-low|stale-chain|rpc-failing)$/;
 
 export interface LoopState {
   loop: number;
@@ -190,7 +193,7 @@ export async function watchOnce(d: WatchDeps, st: LoopState): Promise<LoopSummar
     account ? rp.getBalance(account) : Promise.resolve(undefined),
     s && d.script && toRead.length
       ? runRedemptionPipeline(
-          { sender: s, contracts: d.contracts, script: d.script, audit: d.audit, dryRun: !!d.dryRun, signal: d.signal },
+          { sender: s, contracts: d.contracts, script: d.script, audit: d.audit, dryRun: !!d.dryRun, signal: d.signal, buy: d.buy && { ...d.buy, emit: d.emit } },
           {
             deposits: toRead, known, settle: false, policy: { redeemBelowPct: d.policy.redeemBelowPct, feeSats: d.policy.feeSats },
             onPlan: (plan) => {
