@@ -16,6 +16,7 @@ import * as devnet from "./commands/devnet";
 import * as replay from "./commands/replay";
 import * as config from "./commands/config";
 import * as completion from "./commands/completion";
+import * as btcWallet from "./commands/btc-wallet";
 
 const VERSION: string = require("../../package.json").version;
 
@@ -68,6 +69,7 @@ export function buildProgram(): Command {
   empDispute.register(program);
   devnet.register(program);
   replay.register(program);
+  btcWallet.register(program);
   config.register(program);
   completion.register(program);
 

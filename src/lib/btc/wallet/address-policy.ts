@@ -42,12 +42,15 @@ export async function firstUnusedFrom(from: number, lookup: UsedLookup, batch = 
 export async function discoverNextIndex(lookup: UsedLookup, gapLimit = GAP_LIMIT): Promise<number> {
   if (!Number.isInteger(gapLimit) || gapLimit < 1) throw new Error(`gap limit ${gapLimit} must be at least 1`);
   let next = 0;
+  let unusedInARow = 0;
   for (let start = 0; ; start += gapLimit) {
     const used = await ask(lookup, window(start, gapLimit));
-    const last = used.lastIndexOf(true);
-    if (last >= 0) next = start + last + 1;
-    // gapLimit unused in a row end the scan: the window after the last used index is all unused.
-    if (start + gapLimit - next >= gapLimit) return next;
+    for (let i = 0; i < used.length; i++) {
+      if (used[i]) {
+        next = start + i + 1;
+        unusedInARow = 0;
+      } else if (++unusedInARow === gapLimit) return next;
+    }
   }
 }
 

@@ -13,8 +13,8 @@ import { dustThreshold, feeForVsize, feeRateOf, MIN_RELAY_FEE_RATE, p2wpkhTxVsiz
  *   parent cannot confirm before it).
  * - Change goes to a fresh change address only when it is not dust (Bitcoin Core's rule: at least
  *   294 sat for P2WPKH); a smaller remainder is left to the fee, and the selection says so.
- * - The fee pays at least the target rate for the worst-case signed size, and never more than
- *   the cap: a remainder that would lift the rate above the cap makes the selector take one more
+ * - The fee pays at least the target rate for the worst-case signed size (rounded up to a whole
+ *   satoshi), and never more than the cap would (rounded the same way): a remainder that would lift the rate above the cap makes the selector take one more
  *   coin (so that the remainder becomes change) rather than overpay.
  */
 export interface Utxo {
@@ -132,7 +132,7 @@ export function selectCoins(p: SelectParams): Selection {
       return { inputs, payments: [...p.payments], change: { scriptHex: p.changeScriptHex, valueSats: change }, feeSats, vsize: vsizeChange, feeRateSatVb: feeRateOf(feeSats, vsizeChange), leftToFeeSats: 0n, usesUnconfirmed, notes };
     }
     const feeSats = total - paySum;
-    if (feeSats * 1000n > cap * BigInt(vsizeBare)) {
+    if (feeSats > feeForVsize(vsizeBare, cap)) {
       overCap = { feeSats, vsize: vsizeBare };
       continue;
     }

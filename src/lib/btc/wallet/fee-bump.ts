@@ -75,7 +75,7 @@ export function planRbf(tx: StuckTx, targetRate: number, maxRate: number): RbfPl
   const vsizeBare = p2wpkhTxVsize(tx.inputCount, scripts);
   const needBare = replacementFee(tx, vsizeBare, rate);
   if (available < needBare) return { feasible: false, reason: `the change (${tx.change.valueSats} sat) cannot pay the replacement's fee of ${needBare} sat; more inputs would be needed` };
-  if (available * 1000n > cap * BigInt(vsizeBare)) return { feasible: false, reason: `dropping the change would pay ${feeRateOf(available, vsizeBare)} sat/vB, above --max-btc-fee-rate ${maxRate} sat/vB` };
+  if (available > feeForVsize(vsizeBare, cap)) return { feasible: false, reason: `dropping the change would pay ${feeRateOf(available, vsizeBare)} sat/vB, above --max-btc-fee-rate ${maxRate} sat/vB` };
   return { feasible: true, feeSats: available, vsize: vsizeBare, addedFeeSats: available - tx.feeSats, feeRateSatVb: feeRateOf(available, vsizeBare) };
 }
 
