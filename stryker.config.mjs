@@ -22,6 +22,11 @@ export default {
     "src/lib/fixed-point.ts",
     "src/lib/redact.ts",
     "src/lib/config.ts",
+    "src/lib/btc/wallet/coin-select.ts",
+    "src/lib/btc/wallet/address-policy.ts",
+    "src/lib/btc/wallet/descriptor.ts",
+    "src/lib/btc/wallet/tx-size.ts",
+    "src/lib/btc/wallet/fee-bump.ts",
   ],
   coverageAnalysis: "perTest",
   // Static mutants (module-level tables such as config's schema) need a full re-run each; they

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import { generateMnemonic as bip39Generate, validateMnemonic } from "@scure/bip39";
 import { wordlist } from "@scure/bip39/wordlists/english";
-import { ConfigError, ExitCode, KeepctlError, UsageError } from "../../errors";
+import { ConfigError, ExitCode, InterruptedError, KeepctlError, UsageError } from "../../errors";
 import { registerSecret } from "../../redact";
 
 /**
@@ -53,7 +53,13 @@ export function checkBtcKeyFilePerms(s: { keystore?: string; passwordFile?: stri
 async function inquirerPassword(message: string): Promise<string> {
   // Loaded lazily: only needed on a terminal. The prompt is on stderr so stdout stays data.
   const { default: password } = await import("@inquirer/password");
-  return password({ message, mask: "*" }, { output: process.stderr });
+  try {
+    return await password({ message, mask: "*" }, { output: process.stderr });
+  } catch (e) {
+    // Ctrl-C or the end of input at the prompt: the operator stopped, nothing was written.
+    if ((e as Error).name === "ExitPromptError") throw new InterruptedError("the prompt was closed before it was answered; nothing was written");
+    throw e;
+  }
 }
 
 function readPasswordFile(file: string): string {
