@@ -62,6 +62,9 @@ describe("discoverNextIndex (gap limit)", () => {
     expect(await discoverNextIndex(chainOf([4]).lookup, 5)).toBe(5);
     expect(await discoverNextIndex(chainOf([4, 5]).lookup, 5)).toBe(6);
   });
+  it("a gap limit of 1 stops at the first unused index", async () => {
+    expect(await discoverNextIndex(chainOf([0, 1, 3]).lookup, 1)).toBe(2);
+  });
   it("refuses a gap limit below 1", async () => {
     await expect(discoverNextIndex(chainOf([]).lookup, 0)).rejects.toThrow(/at least 1/);
     await expect(discoverNextIndex(chainOf([]).lookup, 2.5)).rejects.toThrow(/at least 1/);
@@ -82,6 +85,11 @@ describe("nextIndex", () => {
   it("without a counter (restored seed): discovered, then the first unused", async () => {
     expect(await nextIndex({ persisted: undefined, lookup: chainOf([0, 2]).lookup })).toEqual({ index: 3, checked: true, skipped: 0 });
     expect((await nextIndex({ persisted: undefined, lookup: chainOf([0, 8]).lookup, gapLimit: 5 })).index).toBe(1);
+  });
+  it("the gap limit also sizes the windows asked", async () => {
+    const c = chainOf([4, 5]);
+    expect((await nextIndex({ persisted: 4, lookup: c.lookup, gapLimit: 3 })).index).toBe(6);
+    expect(c.asked).toEqual([[4, 5, 6]]);
   });
 });
 

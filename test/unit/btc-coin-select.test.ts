@@ -144,6 +144,7 @@ describe("selectCoins: fixed cases", () => {
     const s = selectCoins(params([utxo(0, 1_000_000n)], [{ scriptHex: P2WPKH_PAY, valueSats: 600_000n }], 0.2));
     expect(s.feeSats).toBe(141n);
     expect(s.notes).toEqual(["fee rate 0.2 sat/vB raised to the 1 sat/vB relay minimum"]);
+    expect(selectCoins(params([utxo(0, 1_000_000n)], [{ scriptHex: P2WPKH_PAY, valueSats: 600_000n }], 1)).notes).toEqual([]);
   });
   it("fractional rates round the fee up", () => {
     const s = selectCoins(params([utxo(0, 1_000_000n)], [{ scriptHex: P2WPKH_PAY, valueSats: 600_000n }], 1.5));
@@ -156,7 +157,7 @@ describe("selectCoins: fixed cases", () => {
     } catch (e) {
       err = e;
     }
-    expect(err).toMatchObject({ code: "FEE_CAP", exitCode: 3, message: "the fee rate 101 sat/vB is above --max-btc-fee-rate 100 sat/vB; nothing is signed above the cap" });
+    expect(err).toMatchObject({ code: "FEE_CAP", exitCode: 3, message: "the fee rate 101 sat/vB is above --max-btc-fee-rate 100 sat/vB; nothing is signed above the cap", hint: "wait for lower fees, or raise --max-btc-fee-rate (env KEEPCTL_MAX_BTC_FEE_RATE)" });
     expect(selectCoins(params([utxo(0, 1_000_000n)], [{ scriptHex: P2WPKH_PAY, valueSats: 600_000n }], 100, 100)).feeSats).toBe(14_100n);
   });
   it("the cap: a remainder that would lift the rate above it takes one more coin as change instead", () => {
@@ -167,8 +168,13 @@ describe("selectCoins: fixed cases", () => {
     expect(s.inputs).toHaveLength(2);
     expect(s.change).toBeDefined();
     expect(s.feeSats * 1000n).toBeLessThanOrEqual(12_000n * BigInt(s.vsize));
-    const alone = () => selectCoins(params([coins[0]], [{ scriptHex: P2WPKH_PAY, valueSats: 600_000n }], 10, 12));
-    expect(alone).toThrow(/would pay 12\.273 sat\/vB, above --max-btc-fee-rate 12 sat\/vB/);
+    let err: unknown;
+    try { selectCoins(params([coins[0]], [{ scriptHex: P2WPKH_PAY, valueSats: 600_000n }], 10, 12)); } catch (e) { err = e; }
+    expect(err).toMatchObject({ code: "FEE_CAP", exitCode: 3, message: "leaving the remainder to the fee would pay 12.273 sat/vB, above --max-btc-fee-rate 12 sat/vB, and no other coin can take it as change", hint: "add a coin to the wallet, or raise --max-btc-fee-rate (env KEEPCTL_MAX_BTC_FEE_RATE)" });
+    // A remainder that pays exactly the cap is accepted (1320 sat for 110 vB at a cap of 12).
+    const atCap = selectCoins(params([utxo(0, 600_000n + 1_320n)], [{ scriptHex: P2WPKH_PAY, valueSats: 600_000n }], 10, 12));
+    expect(atCap).toMatchObject({ feeSats: 1_320n, leftToFeeSats: 220n, payments: [{ scriptHex: P2WPKH_PAY, valueSats: 600_000n }] });
+    expect(() => selectCoins(params([utxo(0, 600_000n + 1_321n)], [{ scriptHex: P2WPKH_PAY, valueSats: 600_000n }], 10, 12))).toThrow(/above --max-btc-fee-rate 12/);
     // The same remainder under a higher cap is simply left to the fee.
     expect(selectCoins(params([coins[0]], [{ scriptHex: P2WPKH_PAY, valueSats: 600_000n }], 10, 13)).leftToFeeSats).toBe(250n);
   });
@@ -186,6 +192,10 @@ describe("selectCoins: fixed cases", () => {
     expect(err.exitCode).toBe(6);
     expect(err.details?.shortfallSats).toBe(need - 500_000n);
     expect(err.message).toBe(`not enough BTC: the payments and fee need ${need} sat, the wallet has 500000 sat; short by ${need - 500_000n} sat`);
+    expect((err as { hint?: string }).hint).toBe("send at least the shortfall, in one transaction, to the wallet's next receive address (`keepctl btc-wallet address`)");
+    // "confirmed" only when unconfirmed coins were left out.
+    expect(() => selectCoins(params([utxo(0, 300_000n, 0)], pays, 4))).toThrow(/the wallet has 300000 sat; short/);
+    expect(() => selectCoins(params(coins, pays, 4, 100, { allowUnconfirmed: false }))).toThrow(/the wallet has 500000 sat; short/);
     const topUp = err.details!.shortfallSats;
     expect(selectCoins(params([...coins, utxo(2, topUp)], pays, 4)).inputs).toHaveLength(3);
     // One sat less is not enough (and the shortfall then counts a fourth input).
@@ -198,6 +208,25 @@ describe("selectCoins: fixed cases", () => {
     expect(selectCoins(params([utxo(0, 10_000n)], [{ scriptHex: P2WPKH_PAY, valueSats: 294n }])).payments[0].valueSats).toBe(294n);
     expect(() => selectCoins(params([utxo(0, 10_000n), utxo(0, 10_000n)], [{ scriptHex: P2WPKH_PAY, valueSats: 1000n }]))).toThrow(/listed twice/);
     expect(() => selectCoins(params([utxo(0, 10_000n)], [{ scriptHex: "00zz", valueSats: 1000n }]))).toThrow(/is not hex/);
+    expect(() => selectCoins(params([utxo(0, 10_000n)], [{ scriptHex: "zz" + P2WPKH_PAY, valueSats: 1000n }]))).toThrow(/is not hex/);
+    expect(() => selectCoins(params([utxo(0, 10_000n)], [{ scriptHex: P2WPKH_PAY + "0", valueSats: 1000n }]))).toThrow(/is not hex/);
+    expect(selectCoins(params([utxo(0, 10_000n)], [{ scriptHex: P2WPKH_PAY.toUpperCase(), valueSats: 1000n }])).vsize).toBe(141);
+    let hint: string | undefined;
+    try { selectCoins(params([utxo(0, 10_000n)], [{ scriptHex: P2WPKH_PAY, valueSats: 1n }])); } catch (e) { hint = (e as { hint?: string }).hint; }
+    expect(hint).toBe("pay at least the dust threshold; Bitcoin nodes do not relay smaller outputs");
+  });
+  it("spendOrder: ties broken by txid, then output index, each way round", () => {
+    const a = utxo(1, 5n, 1, "aa");
+    const b = utxo(2, 5n, 1, "bb");
+    const c = { ...a, vout: 3 };
+    expect(spendOrder(a, b)).toBeLessThan(0);
+    expect(spendOrder(b, a)).toBeGreaterThan(0);
+    expect(spendOrder(a, c)).toBeLessThan(0);
+    expect(spendOrder(c, a)).toBeGreaterThan(0);
+    expect(spendOrder(a, a)).toBe(0);
+    // The larger coin first even when its txid sorts later.
+    expect(spendOrder(utxo(3, 6n, 1, "ff"), utxo(4, 5n, 1, "00"))).toBeLessThan(0);
+    expect(spendOrder(utxo(4, 5n, 1, "00"), utxo(3, 6n, 1, "ff"))).toBeGreaterThan(0);
   });
   it("spendOrder: confirmed, larger, txid, vout", () => {
     const a = utxo(1, 5n, 1, "aa");

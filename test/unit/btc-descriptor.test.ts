@@ -36,6 +36,29 @@ describe("BIP380 checksum test vectors", () => {
     expect(() => splitDescriptorChecksum(`${CORE_PUB}#ggrsrxfy`)).toThrow(/does not match/);
     expect(withChecksum(CORE_PUB)).toBe(`${CORE_PUB}#tjg09x5t`);
   });
+  it("checksums Bitcoin Core printed for addr(...) descriptors (getdescriptorinfo output quoted in guides)", () => {
+    // Lengths 0, 1 and 2 mod 3, so every tail of the symbol expansion is exercised.
+    expect(descriptorChecksum("addr(tb1q9f8j03uywqsxuxjefz68g7x4kduer2ky6shsf4)")).toBe("4vmsvy3l");
+    expect(descriptorChecksum("addr(3Awm3FNpmwrbvAFVThRUFqgpbVuqWisni9)")).toBe("j8r6vh28");
+    expect(descriptorChecksum("addr(bcrt1q6du4q67wfpgnmply8mqce43eedhz286hy3nm6p)")).toBe("yeww39pe");
+    expect(descriptorChecksum("addr(bcrt1q4dck54ksfskl566ck8puhvqkuujj7djjjrldmd)")).toBe("jfa3fzny");
+  });
+  it("a # at the very start is a checksum of an empty body, not part of it", () => {
+    expect(() => splitDescriptorChecksum("#89f8spxm")).toThrow(/#89f8spxm does not match/);
+  });
+  it("the hints say what to do", () => {
+    const hintOf = (f: () => unknown) => { try { f(); } catch (e) { return (e as { hint?: string }).hint; } return undefined; };
+    expect(hintOf(() => descriptorChecksum("raw(Ü)"))).toBe("copy the descriptor again; descriptors are plain ASCII");
+    expect(hintOf(() => splitDescriptorChecksum("raw(deadbeef)#x"))).toBe("copy the descriptor again, with the #checksum Bitcoin Core (getdescriptorinfo) or the wallet printed");
+    expect(hintOf(() => splitDescriptorChecksum("raw(deadbeef)#89f8spxn"))).toBe("copy the descriptor again, with the #checksum Bitcoin Core (getdescriptorinfo) or the wallet printed");
+    expect(hintOf(() => parseWpkhDescriptor(`wpkh([zz]${XPUB}/0/*)`))).toBe("write it as [d34db33f/84h/0h/0h]");
+    expect(hintOf(() => parseWpkhDescriptor(`wpkh([deadbeef/2147483648]${XPUB}/0/*)`))).toBe("write it as [d34db33f/84h/0h/0h]");
+    expect(hintOf(() => parseWpkhDescriptor(`wpkh([deadbeef${XPUB}/0/*)`))).toBe("write it as [d34db33f/84h/0h/0h]");
+    expect(hintOf(() => parseWpkhDescriptor(`tr(${XPUB}/0/*)`))).toBe("export the wallet's native segwit descriptor: wpkh([fingerprint/84h/0h/0h]xpub…/<0;1>/*)");
+    expect(hintOf(() => parseWpkhDescriptor(`wpkh(${ZPUB}/0/*)`))).toBe("give the zpub/vpub alone to --btc-xpub, or the descriptor with its xpub/tpub");
+    expect(hintOf(() => parseWpkhDescriptor(`wpkh(${XPUB}/0/*h)`))).toBe("use /<0;1>/* or /0/*");
+    expect(hintOf(() => parseWpkhDescriptor(`wpkh(${XPUB}/1/*)`))).toBe("give the account key with /<0;1>/* (receive and change) or /0/* (receive; change is /1/*)");
+  });
   it("a case change or any single substitution breaks it", () => {
     const body = `wpkh([73c5da0a/84h/0h/0h]${XPUB}/<0;1>/*)`;
     const sum = descriptorChecksum(body);
@@ -65,7 +88,7 @@ describe("wpkh descriptors of a BIP84 account", () => {
       expect(d.checksum).toBe("absent");
       expect(d.origin).toEqual({ fingerprint: 0x73c5da0a, path: [0x80000054, 0x80000000, 0x80000000] });
     }
-    const bare = parseWpkhDescriptor(`wpkh(${TPUB}/0/*)`);
+    const bare = parseWpkhDescriptor(`  wpkh(${TPUB}/0/*)\n`);
     expect(bare.origin).toBeUndefined();
     expect(bare.key.standard).toBe(TPUB);
   });
@@ -103,6 +126,15 @@ describe("wpkh descriptors of a BIP84 account", () => {
     ["trailing slash in origin", `wpkh([deadbeef/84h/]${XPUB}/0/*)`, /is not \[fingerprint\/path\]/],
     ["origin step too big", `wpkh([deadbeef/2147483648h]${XPUB}/0/*)`, /out of range/],
     ["bad checksum", `wpkh(${XPUB}/0/*)#aaaaaaaa`, /does not match/],
+    ["vpub inside", `wpkh(vpub5Y6cjg78GGuNLsaPhmYsiw4gYX3HoQiRBiSwDaBXKUafCt9bNwWQiitDk5VZ5BVxYnQdwoTyXSs2JHRPAgjAvtbBrf8ZhDYe2jWAqvZVnsc/0/*)`, /not as a vpub/],
+    ["wsh(wpkh(...))", `wsh(wpkh(${XPUB}/0/*))`, /this one is a script hash/],
+    ["sh(tr(...))", `sh(tr(${XPUB}/0/*))`, /this one is a script hash/],
+    ["sh(pkh(...))", `sh(pkh(${XPUB}/0/*))`, /this one is a script hash/],
+    ["combo(wsh(...))", `combo(wsh(${XPUB}/0/*))`, /this one is not a wpkh/],
+    ["text after the closing parenthesis", `wpkh(${XPUB}/0/*)x`, /this one is not a wpkh/],
+    ["an empty origin", `wpkh([]${XPUB}/0/*)`, /the key origin \[\] is not \[fingerprint\/path\]/],
+    ["a fingerprint with a prefix", `wpkh([zzdeadbeef/84h]${XPUB}/0/*)`, /is not \[fingerprint\/path\]/],
+    ["a hardened step that is not the last", `wpkh(${XPUB}/*h/0)`, /derivation "\/\*h\/0" is not/],
   ])("refuses %s", (_name, text, error) => {
     expect(() => parseWpkhDescriptor(text)).toThrow(error);
   });
@@ -113,5 +145,6 @@ describe("wpkh descriptors of a BIP84 account", () => {
     expect(looksLikeDescriptor(`wpkh(${XPUB}/0/*)`)).toBe(true);
     expect(looksLikeDescriptor(` sh(wpkh(x))`)).toBe(true);
     expect(looksLikeDescriptor(XPUB)).toBe(false);
+    expect(looksLikeDescriptor("XPUB cd(")).toBe(false);
   });
 });

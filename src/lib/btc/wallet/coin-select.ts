@@ -67,7 +67,7 @@ export interface Selection {
 
 function scriptBytes(scriptHex: string): Uint8Array {
   if (!/^([0-9a-fA-F]{2})+$/.test(scriptHex)) throw new Error(`output script "${scriptHex}" is not hex`);
-  return hex.decode(scriptHex.toLowerCase());
+  return hex.decode(scriptHex);
 }
 
 /** Spending order: confirmed before unconfirmed, then largest first, then txid and index. */
@@ -113,7 +113,7 @@ export function selectCoins(p: SelectParams): Selection {
   const changeScript = scriptBytes(p.changeScriptHex);
   const changeDust = dustThreshold(changeScript);
   const paySum = p.payments.reduce((a, x) => a + x.valueSats, 0n);
-  const candidates = p.utxos.filter((u) => p.allowUnconfirmed !== false || u.confirmations > 0).slice().sort(spendOrder);
+  const candidates = p.utxos.filter((u) => p.allowUnconfirmed !== false || u.confirmations > 0).sort(spendOrder);
 
   const inputs: Utxo[] = [];
   let total = 0n;
