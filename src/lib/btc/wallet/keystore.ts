@@ -12,7 +12,7 @@ import { bip84AccountPath, formatPath, isBtcNetwork, type BtcNetwork } from "./n
 /**
  * The hot wallet's keystore: a BIP39 mnemonic encrypted with a key stretched from a password.
  *
- * - KDF: scrypt, N = 2^17, r = 8, p = 1 (ethers' and geth's keystore cost: ~128 MiB and a few
+ * - KDF: scrypt, N = 2^17, r = 8, p = 1 (ethers' default keystore cost: ~128 MiB and a few
  *   tenths of a second per try), a random 32-byte salt, 64 bytes out: the first 32 are the
  *   AES-256-GCM key, the last 32 hashed (SHA-256) into `passwordCheck`, which tells a wrong
  *   password from a file altered after it was written.
