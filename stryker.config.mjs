@@ -27,6 +27,11 @@ export default {
     "src/lib/btc/wallet/descriptor.ts",
     "src/lib/btc/wallet/tx-size.ts",
     "src/lib/btc/wallet/fee-bump.ts",
+    "src/lib/btc/header.ts",
+    "src/lib/btc/merkle.ts",
+    "src/lib/btc/spv.ts",
+    "src/lib/btc/tip-choice.ts",
+    "src/lib/btc/verified-chain.ts",
   ],
   coverageAnalysis: "perTest",
   // Static mutants (module-level tables such as config's schema) need a full re-run each; they

@@ -4,45 +4,18 @@ import type { Config } from "../lib/config";
 import { UsageError } from "../lib/errors";
 import type { Output } from "../lib/output";
 import {
-  AddressBook, bip84AccountPath, CHANGE, checkBtcKeyFilePerms, defaultBtcNetwork, encryptKeystore, formatPath, mnemonicInput, newKeystorePassword, newMnemonic,
-  openBtcWallet, RECEIVE, unlockBtcWallet, writeNewKeystore, writeNewPrivateFile, type BtcNetwork, type BtcWalletSettings, type KeystoreFile, type OpenedWallet,
+  AddressBook, bip84AccountPath, CHANGE, checkBtcKeyFilePerms, encryptKeystore, formatPath, historyLookup, mnemonicInput, newKeystorePassword, newMnemonic,
+  openBtcWallet, openWalletChain, RECEIVE, unlockBtcWallet, writeNewKeystore, writeNewPrivateFile, type BtcNetwork, type KeystoreFile, type OpenedWallet,
 } from "../lib/btc/wallet";
-import { globalsOf, loadCommandConfig, outputOf } from "./common";
+import { addBitcoinOptions } from "./common";
+import { registerCoinCommands } from "./btc-wallet-coins";
+import { interactive, load, settingsOf, walletOptions } from "./btc-wallet-common";
 
 /**
  * `keepctl btc-wallet create|import|address|xpub`: the operator's Bitcoin wallet (docs/btc-wallet.md).
  * Thin: settings from config, the work in src/lib/btc/wallet, rendering here. The one secret this
  * command ever prints is a new mnemonic, once, straight to a terminal's stderr.
  */
-const interactive = () => !!process.stdin.isTTY && !!process.stderr.isTTY;
-
-/**
- * The Bitcoin network of this run. Until the Bitcoin data layer's `btcNetwork` setting exists it
- * follows the Ethereum side (lib/btc/wallet/network.ts defaultBtcNetwork): mainnet with mainnet,
- * regtest with the devnet (chain 31337), testnet otherwise. When the setting lands, it goes first here.
- */
-function btcNetworkOf(cfg: Config): BtcNetwork {
-  return defaultBtcNetwork({ network: cfg.network, chainId: cfg.chainId });
-}
-
-function settingsOf(cfg: Config): BtcWalletSettings {
-  return { ...cfg.btcWallet, xpubOrigin: cfg.origins.btcXpub, strictPerms: cfg.signing.strictPerms };
-}
-
-function walletOptions(cmd: Command, keystoreOnly = false): Command {
-  cmd.option("--btc-keystore <file>", "the hot wallet's encrypted keystore (env KEEPCTL_BTC_KEYSTORE)")
-    .option("--btc-password-file <file>", "file holding the keystore password (env KEEPCTL_BTC_PASSWORD_FILE; else a hidden prompt on a terminal)");
-  if (!keystoreOnly) cmd.option("--btc-xpub <key>", "watch-only: the account's xpub/tpub, zpub/vpub or wpkh(...) descriptor (env KEEPCTL_BTC_XPUB)");
-  return cmd.option("--strict-perms", "a keystore or password file readable by group/others is an error, not a warning (env KEEPCTL_STRICT_PERMS)");
-}
-
-function load(cmd: Command, writesDataDir = false): { g: Record<string, unknown>; out: Output; cfg: Config; network: BtcNetwork } {
-  const g = globalsOf(cmd);
-  const out = outputOf(cmd);
-  const cfg = loadCommandConfig(g, out, { requireRpc: false, writesDataDir });
-  return { g, out, cfg, network: btcNetworkOf(cfg) };
-}
-
 function requireKeystorePath(cfg: Config, sub: string): string {
   const file = cfg.btcWallet.keystore;
   if (!file) throw new UsageError(`keepctl btc-wallet ${sub} needs the path of the keystore to write`, { hint: "pass --btc-keystore <file> (env KEEPCTL_BTC_KEYSTORE)" });
@@ -97,7 +70,7 @@ export function register(program: Command): void {
   const wallet = program
     .command("btc-wallet")
     .description("the operator's Bitcoin wallet: BIP84 native segwit, hot keystore or watch-only (docs/btc-wallet.md)")
-    .addHelpText("after", "\nExit codes: 0 done, 2 bad input (a bad mnemonic word, an existing file, no terminal for the mnemonic),\n3 missing or bad setting (no wallet, a key of the other network, a keystore not ours, a wrong password).\nSee docs/exit-codes.md.");
+    .addHelpText("after", "\nExit codes: 0 done, 2 bad input (a bad mnemonic word, an existing file, no terminal for the mnemonic),\n3 missing or bad setting (no wallet, a key of the other network, a keystore not ours, a wrong password,\nno Bitcoin server for balance/utxos), 4 no Bitcoin server answered, or their data did not verify.\nSee docs/exit-codes.md.");
 
   walletOptions(wallet.command("create"), true)
     .description("create a hot wallet: a new BIP39 seed in an encrypted keystore (the words are shown once, on a terminal)")
@@ -139,20 +112,28 @@ export function register(program: Command): void {
       out.info(`wrote Bitcoin keystore ${file} (${network}); the mnemonic file can now go offline`);
     });
 
-  walletOptions(wallet.command("address"))
-    .description("hand out the next unused receive (or change) address; it is never handed out again")
+  addBitcoinOptions(walletOptions(wallet.command("address")))
+    .description("hand out the next unused receive (or change) address; it is never handed out again (with Bitcoin servers, one with history is skipped)")
     .option("--change", "an address of the change chain (m/…/1/i) instead of the receive chain")
     .action(async (_opts, cmd: Command) => {
       const { g, out, cfg, network } = load(cmd, true);
       const w = openBtcWallet(settingsOf(cfg), network, (m) => out.warn(m));
       const chain = g.change ? CHANGE : RECEIVE;
       const book = AddressBook.forAccount(cfg.dataDir, w.account);
-      const r = await book.reserve(chain);
+      const servers = await openWalletChain(cfg.btc, network, { onWarning: (m) => out.warn(m) });
+      let r;
+      try {
+        r = await book.reserve(chain, servers && historyLookup(servers.chain));
+      } finally {
+        await servers?.close();
+      }
       const path = w.account.originKnown ? `${formatPath(w.account.origin.path)}/${chain}/${r.index}` : `${chain}/${r.index} (from the account key)`;
-      const doc = { address: r.address, network, chain: chain === CHANGE ? "change" : "receive", index: r.index, path, wallet: w.kind, checkedHistory: r.checked };
+      const doc = { address: r.address, network, chain: chain === CHANGE ? "change" : "receive", index: r.index, path, wallet: w.kind, checkedHistory: r.checked, skippedUsed: r.skipped };
       if (out.json) out.document(doc);
       else out.line(r.address);
-      out.info(`${doc.chain} address ${r.index} (${path}); not checked against the chain (no Bitcoin server yet): the counter in ${book.file} alone keeps it from being handed out twice`);
+      out.info(r.checked
+        ? `${doc.chain} address ${r.index} (${path}): no history on the Bitcoin chain${r.skipped ? `; ${r.skipped} address(es) past the counter already had history and were skipped` : ""}`
+        : `${doc.chain} address ${r.index} (${path}); not checked against the chain (no Bitcoin server configured): the counter in ${book.file} alone keeps it from being handed out twice`);
     });
 
   walletOptions(wallet.command("xpub"))
@@ -183,4 +164,6 @@ export function register(program: Command): void {
       });
       if (!a.originKnown) out.warn("the key's origin (master fingerprint and path) is unknown: a hardware wallet will not sign PSBTs for it; give a wpkh([fingerprint/84h/…]…) descriptor instead");
     });
+
+  registerCoinCommands(wallet);
 }

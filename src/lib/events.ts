@@ -141,9 +141,13 @@ export function eventLine(ev: KeepctlEvent): EventLine | undefined {
       return { text: `cannot redeem ${ev.deposit}: ${ev.reason}` };
     case "redemption":
       return { text: `redemption ${ev.deposit}: ${ev.status}${ev.hash ? ` ${ev.hash}` : ""}${ev.reason ? ` (${ev.reason})` : ""}` };
-    case "redemption-progress":
+    case "redemption-progress": {
       if (ev.action === "nothing") return undefined;
-      return { text: `redemption ${ev.deposit}: ${ev.action}${ev.hash ? ` ${ev.hash}` : ""}${ev.error ? ` (${ev.error})` : ""}` };
+      // Ethereum actions carry their transaction; Bitcoin stages their Bitcoin tx and depth.
+      const onBitcoin = ["broadcast", "broadcast-failed", "in-mempool", "confirming", "waiting-for-work", "proof-refused"].includes(ev.action);
+      const ref = onBitcoin ? (ev.btcTxid ? ` Bitcoin tx ${ev.btcTxid}${ev.confirmations ? ` (${ev.confirmations} confirmations)` : ""}` : "") : ev.hash ? ` ${ev.hash}` : "";
+      return { text: `redemption ${ev.deposit}: ${ev.action}${ref}${ev.error ? ` (${ev.error})` : ""}` };
+    }
     case "alert":
       return { text: `ALERT [${ev.level.toUpperCase()}] ${ev.title}: ${ev.text}` };
     case "alert-resolved":

@@ -62,7 +62,7 @@ describe("import, address, xpub: the BIP84 vectors through the binary (mainnet)"
     expect(a.code, a.stderr).toBe(0);
     expect(a.stdout).toBe("bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu\n");
     const b = await run(h, ["btc-wallet", "address", "--btc-keystore", ks, "--json"]);
-    expect(JSON.parse(b.stdout)).toEqual({ address: "bc1qnjg0jd8228aq7egyzacy8cys3knf9xvrerkf9g", network: "mainnet", chain: "receive", index: 1, path: "m/84'/0'/0'/0/1", wallet: "hot", checkedHistory: false });
+    expect(JSON.parse(b.stdout)).toEqual({ address: "bc1qnjg0jd8228aq7egyzacy8cys3knf9xvrerkf9g", network: "mainnet", chain: "receive", index: 1, path: "m/84'/0'/0'/0/1", wallet: "hot", checkedHistory: false, skippedUsed: 0 });
     const c = await run(h, ["btc-wallet", "address", "--change", "--btc-keystore", ks]);
     expect(c.stdout).toBe("bc1q8c6fshw2dlwun7ekn9qwf37cu2rn755upcp6el\n");
     const counters = fs.readdirSync(path.join(h, "data", "btc-wallet"));

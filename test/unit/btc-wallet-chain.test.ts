@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Bip84Account, CHANGE, RECEIVE } from "../../src/lib/btc/wallet/account";
-import { broadcastSigned, cappedFeeRate, historyLookup, walletUtxos, type ChainUtxo } from "../../src/lib/btc/wallet/chain";
+import { broadcastSigned, cappedFeeRate, historyLookup, summarizeCoins, walletCoins, walletExtent, walletUtxos, type ChainUtxo } from "../../src/lib/btc/wallet/chain";
+import { walletBtcNetwork } from "../../src/lib/btc/wallet/network";
 import { loadConfig, parseBtcWatchOnlyKey } from "../../src/lib/config";
 import { redact } from "../../src/lib/redact";
 
@@ -30,6 +31,62 @@ describe("walletUtxos", () => {
     ["negative confirmations", { txid: "ab".repeat(32), vout: 0, valueSats: 1n, confirmations: -1 }],
   ])("refuses a malformed answer: %s", async (_what, bad) => {
     await expect(walletUtxos(account, { unspent: async () => [bad as ChainUtxo] }, { receive: 1, change: 0 })).rejects.toThrow(/malformed unspent output/);
+  });
+});
+
+describe("walletExtent: which addresses can hold coins", () => {
+  /** A chain where exactly these (chain, index) places have history; counts the lookups. */
+  function chainWith(used: [0 | 1, number][]) {
+    const scripts = new Set(used.map(([c, i]) => account.scriptHex(c, i)));
+    const asked: string[] = [];
+    return { asked, chain: { history: async (s: string) => (asked.push(s), scripts.has(s) ? [{ txid: "t", height: 5 }] : []) } };
+  }
+  it("a restored seed (no counters): up to the last used index before 20 unused in a row, per chain", async () => {
+    const { chain } = chainWith([[RECEIVE, 0], [RECEIVE, 19], [RECEIVE, 39], [CHANGE, 3]]);
+    // 19 is within 20 of 0, 39 within 20 of 19; on change, 3 then 20 unused.
+    expect(await walletExtent(account, chain, undefined)).toEqual({ receive: 40, change: 4 });
+  });
+  it("an index 20 unused addresses past the last used one is not reached", async () => {
+    const { chain } = chainWith([[RECEIVE, 0], [RECEIVE, 21]]);
+    expect(await walletExtent(account, chain, undefined)).toEqual({ receive: 1, change: 0 });
+  });
+  it("with counters: every handed-out index counts (used or not), and the gap is measured from the counter", async () => {
+    const { chain, asked } = chainWith([[RECEIVE, 40]]);
+    // Nothing below 25 was paid, but 0..24 were handed out; 40 is within 20 of the counter 25.
+    expect(await walletExtent(account, chain, { receive: 25, change: 2 })).toEqual({ receive: 41, change: 2 });
+    expect(asked).not.toContain(account.scriptHex(RECEIVE, 24));
+    expect(asked).toContain(account.scriptHex(RECEIVE, 25));
+    expect(asked).toContain(account.scriptHex(CHANGE, 2));
+  });
+  it("a smaller gap limit stops sooner", async () => {
+    // 1..4 are four unused in a row: a gap limit of 4 stops there, one of 5 reaches 5.
+    const { chain } = chainWith([[RECEIVE, 0], [RECEIVE, 5]]);
+    expect(await walletExtent(account, chain, undefined, 4)).toEqual({ receive: 1, change: 0 });
+    expect(await walletExtent(account, chain, undefined, 5)).toEqual({ receive: 6, change: 0 });
+  });
+});
+
+describe("walletCoins and summarizeCoins", () => {
+  const coin = (txid: string, valueSats: bigint, confirmations: number): ChainUtxo => ({ txid: txid.repeat(64), vout: 0, valueSats, confirmations });
+  it("finds a coin past the counter, lists coins confirmed first, largest first, and sums them apart", async () => {
+    const late = account.scriptHex(RECEIVE, 7);
+    const first = account.scriptHex(RECEIVE, 0);
+    const byScript = new Map<string, ChainUtxo[]>([[first, [coin("a", 500n, 0), coin("b", 100n, 3)]], [late, [coin("c", 900n, 1), coin("d", 50n, 0)]]]);
+    const chain = { history: async (s: string) => (byScript.has(s) ? [{ txid: "t", height: 1 }] : []), unspent: async (s: string) => byScript.get(s) ?? [] };
+    const { utxos, extent } = await walletCoins(account, chain, { receive: 1, change: 0 });
+    expect(extent).toEqual({ receive: 8, change: 0 });
+    expect(utxos.map((u) => [u.txid[0], u.index])).toEqual([["c", 7], ["b", 0], ["a", 0], ["d", 7]]);
+    expect(summarizeCoins(utxos)).toEqual({ confirmedSats: 1000n, confirmedCoins: 2, unconfirmedSats: 550n, unconfirmedCoins: 2 });
+    expect(summarizeCoins([])).toEqual({ confirmedSats: 0n, confirmedCoins: 0, unconfirmedSats: 0n, unconfirmedCoins: 0 });
+  });
+});
+
+describe("the wallet's network", () => {
+  it("the btcNetwork setting when given, else the Ethereum side's pairing", () => {
+    expect(walletBtcNetwork("signet", { network: "mainnet", chainId: 1 })).toBe("signet");
+    expect(walletBtcNetwork(undefined, { network: "mainnet", chainId: 1 })).toBe("mainnet");
+    expect(walletBtcNetwork(undefined, { network: "devnet", chainId: 31337 })).toBe("regtest");
+    expect(walletBtcNetwork(undefined, { network: "custom", chainId: 5 })).toBe("testnet");
   });
 });
 

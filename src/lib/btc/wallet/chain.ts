@@ -1,7 +1,8 @@
 import { ConfigError } from "../../errors";
 import { CHANGE, RECEIVE, type AddressChain, type Bip84Account } from "./account";
 import type { AddressCounters } from "./address-book";
-import type { Utxo } from "./coin-select";
+import { discoverNextIndex, GAP_LIMIT } from "./address-policy";
+import { spendOrder, type Utxo } from "./coin-select";
 import type { SignedTx } from "./funding-tx";
 
 /**
@@ -33,6 +34,41 @@ export function historyLookup(chain: Pick<BtcWalletChain, "history">): (scriptHe
 }
 
 /**
+ * How far the wallet's coins can reach on each chain: every index handed out (below the counters),
+ * and past the counter every address until `gapLimit` in a row have no history (a restored seed
+ * without counters, or the same seed used by another wallet). The end of each range, exclusive.
+ */
+export async function walletExtent(account: Bip84Account, chain: Pick<BtcWalletChain, "history">, counters: AddressCounters | undefined, gapLimit = GAP_LIMIT): Promise<AddressCounters> {
+  const lookup = historyLookup(chain);
+  const end = async (c: AddressChain, from: number) => from + (await discoverNextIndex((indexes) => lookup(indexes.map((i) => account.scriptHex(c, from + i))), gapLimit));
+  const [receive, change] = await Promise.all([end(RECEIVE, counters?.receive ?? 0), end(CHANGE, counters?.change ?? 0)]);
+  return { receive, change };
+}
+
+export interface CoinSummary {
+  /** Coins with at least one confirmation (proven in a verified block). */
+  confirmedSats: bigint;
+  confirmedCoins: number;
+  /** Coins in the mempool (the servers' word). */
+  unconfirmedSats: bigint;
+  unconfirmedCoins: number;
+}
+
+export function summarizeCoins(utxos: readonly Pick<Utxo, "valueSats" | "confirmations">[]): CoinSummary {
+  const s: CoinSummary = { confirmedSats: 0n, confirmedCoins: 0, unconfirmedSats: 0n, unconfirmedCoins: 0 };
+  for (const u of utxos) {
+    if (u.confirmations > 0) {
+      s.confirmedSats += u.valueSats;
+      s.confirmedCoins++;
+    } else {
+      s.unconfirmedSats += u.valueSats;
+      s.unconfirmedCoins++;
+    }
+  }
+  return s;
+}
+
+/**
  * The wallet's coins: the unspent outputs of every address handed out so far (indexes below the
  * counters), each tagged with where its key is derived.
  */
@@ -50,6 +86,16 @@ export async function walletUtxos(account: Bip84Account, chain: Pick<BtcWalletCh
     });
   }));
   return lists.flat();
+}
+
+/**
+ * Every coin of the wallet, in the order coin selection spends them (confirmed first, largest
+ * first), with the extent scanned (walletExtent).
+ */
+export async function walletCoins(account: Bip84Account, chain: Pick<BtcWalletChain, "unspent" | "history">, counters: AddressCounters | undefined): Promise<{ utxos: Utxo[]; extent: AddressCounters }> {
+  const extent = await walletExtent(account, chain, counters);
+  const utxos = await walletUtxos(account, chain, extent);
+  return { utxos: utxos.sort(spendOrder), extent };
 }
 
 /** The servers' estimate for `targetBlocks`, refused above the cap (nothing is signed above it). */

@@ -4,7 +4,7 @@
  * it knows addresses, coins and transactions, not deposits; the Bitcoin network reaches it only
  * through the BtcWalletChain interface.
  */
-export { BTC_NETWORKS, bip84AccountPath, defaultBtcNetwork, familyOf, formatPath, isBtcNetwork, networkParams, type BtcNetwork, type KeyFamily, type NetworkParams } from "./network";
+export { BTC_NETWORKS, bip84AccountPath, defaultBtcNetwork, walletBtcNetwork, familyOf, formatPath, isBtcNetwork, networkParams, type BtcNetwork, type KeyFamily, type NetworkParams } from "./network";
 export { checkKeyFamily, looksLikeExtendedKey, parseExtendedPublicKey, toSlip132, withVersion, type ParsedExtendedKey } from "./extended-key";
 export { descriptorChecksum, formatOrigin, formatWpkhDescriptor, looksLikeDescriptor, parseWpkhDescriptor, splitDescriptorChecksum, withChecksum, type KeyOrigin, type ParsedDescriptor } from "./descriptor";
 export { Bip84Account, CHANGE, HotSigner, openMnemonic, RECEIVE, type AddressChain, type Bip32Derivation, type HotAccount } from "./account";
@@ -17,5 +17,6 @@ export { buildCpfpChildTx, buildFundingTx, buildReplacementTx, finishSigned, RBF
 export { acceptSignedPsbt, decodePsbt, psbtBase64, psbtDifference, readPsbtFile, writePsbtFile } from "./psbt";
 export { decryptKeystore, encryptKeystore, KEYSTORE_FORMAT, KEYSTORE_VERSION, keystoreAccount, parseKeystore, readKeystoreFile, SCRYPT_PARAMS, unlockKeystore, writeNewKeystore, writeNewPrivateFile, type KeystoreFile, type KeystoreHeader } from "./keystore";
 export { btcKeyFilePermProblems, checkBtcKeyFilePerms, keystorePassword, MIN_NEW_PASSWORD, mnemonicInput, newKeystorePassword, newMnemonic, normalizeMnemonic, type SecretPrompt } from "./secret-input";
-export { broadcastSigned, cappedFeeRate, historyLookup, walletUtxos, type BtcWalletChain, type ChainUtxo } from "./chain";
+export { broadcastSigned, cappedFeeRate, historyLookup, summarizeCoins, walletCoins, walletExtent, walletUtxos, type BtcWalletChain, type ChainUtxo, type CoinSummary } from "./chain";
+export { openWalletChain, walletChainOf, type OpenedWalletChain } from "./client-chain";
 export { openBtcWallet, unlockBtcWallet, type BtcWalletSettings, type OpenedWallet } from "./wallet";

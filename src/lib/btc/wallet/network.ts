@@ -62,15 +62,24 @@ export function isBtcNetwork(s: string): s is BtcNetwork {
 }
 
 /**
- * The Bitcoin network that goes with the Ethereum side, until the Bitcoin data layer's own
- * `btcNetwork` setting lands (it will take precedence; this stays its default): Ethereum mainnet
- * pairs with Bitcoin mainnet, the local devnet (chain 31337) with the devnet's regtest chain, and
- * any other chain (a testnet deployment) with Bitcoin testnet.
+ * The Bitcoin network that goes with the Ethereum side, when the `btcNetwork` setting was not set
+ * anywhere (see walletBtcNetwork): Ethereum mainnet pairs with Bitcoin mainnet, the local devnet
+ * (chain 31337) with the devnet's regtest chain, and any other chain (a testnet deployment) with
+ * Bitcoin testnet.
  */
 export function defaultBtcNetwork(eth: { network: string; chainId: number }): BtcNetwork {
   if (eth.network === "mainnet" || eth.chainId === 1) return "mainnet";
   if (eth.chainId === 31337) return "regtest";
   return "testnet";
+}
+
+/**
+ * The wallet's network: the `btcNetwork` setting when it was given (flag, env, config file, the
+ * mainnet preset, a deployment's `bitcoin.network`), else the Ethereum side's pairing above, so
+ * that a devnet deployment without a Bitcoin section still means regtest.
+ */
+export function walletBtcNetwork(setting: BtcNetwork | undefined, eth: { network: string; chainId: number }): BtcNetwork {
+  return setting ?? defaultBtcNetwork(eth);
 }
 
 /** BIP84 account path for account 0 of a network: m/84'/0'/0' on mainnet, m/84'/1'/0' elsewhere. */

@@ -127,7 +127,7 @@ export function decideFollow(i: FollowInput, p: FollowPolicy): FollowDecision {
   const ours = spender ? i.versions.find((v) => v.txid !== undefined && v.txid === spender.txid) : undefined;
   if (spender && !ours) {
     d.stage = "unknown-spender";
-    d.alerts.push({ key: `unknown-spender:${a}`, level: "critical", title: "deposit UTXO spent by an unknown transaction", text: `${a}: Bitcoin transaction ${spender.txid} spends the deposit's UTXO but is no signed version of this redemption (signer fraud? provideECDSAFraudProof is the remedy)` });
+    d.alerts.push({ key: `unknown-spender:${a}`, level: "critical", title: "deposit UTXO spent by an unknown transaction", text: `${a}: Bitcoin tx ${spender.txid} spends the deposit's UTXO but is no signed version of this redemption (signer fraud? provideECDSAFraudProof is the remedy)` });
     return withDeadlineAlerts(d, i, false);
   }
 

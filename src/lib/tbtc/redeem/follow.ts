@@ -30,8 +30,11 @@ export interface RedemptionBitcoin {
   feeRate(targetBlocks: number): Promise<number | undefined>;
   /** To every server; accepted when any took it (or already had it). */
   broadcast(raw: string): Promise<{ accepted: boolean; detail: string }>;
-  /** Verified SPV parts of a confirmed transaction with up to `maxHeaders` headers from its block, and each header's difficulty. */
-  proof(txid: string, outputScript: string, maxHeaders: number): Promise<BitcoinProof>;
+  /**
+   * Verified SPV parts of a confirmed transaction with headers from its block (as many as the chain
+   * has up to `max`, at least `min`) and each header's difficulty; undefined while fewer than `min`.
+   */
+  proof(txid: string, outputScript: string, headers: { min: number; max: number }, rawTx: string): Promise<BitcoinProof | undefined>;
 }
 
 export interface BitcoinProof {
@@ -96,7 +99,7 @@ export interface FollowReport {
 
 export interface FollowDeps {
   provider: ethers.JsonRpcProvider;
-  /** undefined: report only (no key): nothing is sent or broadcast. */
+  /** undefined: report only (`keepctl redemptions`, watch without a key): nothing is sent or broadcast. */
   sender?: JournaledSender;
   system: string;
   bitcoin?: RedemptionBitcoin;
@@ -191,13 +194,13 @@ async function followOne(d: FollowDeps, h: RedemptionHistory, chainNow: number):
   const s = d.sender;
   const canAct = !!s && !d.dryRun;
   if (decision.provideSignature !== undefined && canAct) await provideSignature(s!, h, decision.provideSignature, act);
-  if (decision.broadcast !== undefined && d.bitcoin && !d.dryRun) {
+  if (decision.broadcast !== undefined && d.bitcoin && canAct) {
     const tx = signed[decision.broadcast].tx!;
     const r = await d.bitcoin.broadcast(tx.raw);
     act(r.accepted ? "broadcast" : "broadcast-failed");
     report.btcTxid = tx.txid;
-    d.onNote?.(h.deposit, r.accepted ? `broadcast Bitcoin transaction ${tx.txid} (version ${decision.broadcast}, ${tx.feeRateSatVb.toFixed(1)} sat/vB)` : `broadcast of ${tx.txid} refused: ${r.detail}`);
-    if (!r.accepted) report.alerts.push({ key: `btc-broadcast:${h.deposit}`, level: "warning", title: "redemption broadcast refused", text: `${h.deposit}: every Bitcoin server refused ${tx.txid}: ${r.detail}` });
+    d.onNote?.(h.deposit, r.accepted ? `broadcast Bitcoin tx ${tx.txid} (version ${decision.broadcast}, ${tx.feeRateSatVb.toFixed(1)} sat/vB)` : `broadcast of Bitcoin tx ${tx.txid} refused: ${r.detail}`);
+    if (!r.accepted) report.alerts.push({ key: `btc-broadcast:${h.deposit}`, level: "warning", title: "redemption broadcast refused", text: `${h.deposit}: every Bitcoin server refused tx ${tx.txid}: ${r.detail}` });
   }
   if (decision.prove !== undefined && d.bitcoin && canAct) await prove(d, s!, h, signed[decision.prove].tx!, report, act);
   else if (decision.increaseFee && canAct) await increaseFee(s!, h, decision, act, report);
@@ -248,11 +251,21 @@ async function prove(d: FollowDeps, s: JournaledSender, h: RedemptionHistory, tx
   if (prior.status === "pending") return act("proof-pending");
   const b = d.bitcoin!;
   const outScript = ethers.hexlify(ethers.getBytes(h.redeemerScript).subarray(1)).slice(2);
+  // Headers: the confirmations policy, the factor's worth and a few more (a retarget), as far as the chain has them.
+  const wanted = Math.max(d.policy.confirmations, Number(TX_PROOF_DIFFICULTY_FACTOR)) + EXTRA_HEADERS;
   const [proof, current, previous] = await Promise.all([
-    b.proof(tx.txid, outScript, Math.max(d.policy.confirmations, Number(TX_PROOF_DIFFICULTY_FACTOR)) + EXTRA_HEADERS),
+    // A server whose data does not verify (a wrong merkle node, headers that do not link or lack
+    // the work) is refused by the Bitcoin layer; no other server had a proof: warn, send nothing.
+    b.proof(tx.txid, outScript, { min: d.policy.confirmations, max: wanted }, tx.raw).catch((e: unknown) => {
+      if (e instanceof AccountConflictError) throw e;
+      report.alerts.push({ key: `btc-proof:${h.deposit}`, level: "warning", title: "no verifiable redemption proof", text: `${h.deposit}: ${e instanceof KeepctlError ? e.message : shortMessageOf(e)}; nothing was sent` });
+      return null;
+    }),
     readRelay(d.provider, d.system, "fetchRelayCurrentDifficulty"),
     readRelay(d.provider, d.system, "fetchRelayPreviousDifficulty"),
   ]);
+  if (proof === null) return act("proof-refused");
+  if (!proof) return act("confirming");
   const first = proof.difficulties[0] ?? 0n;
   const required = first === current ? current * TX_PROOF_DIFFICULTY_FACTOR : first === previous ? previous * TX_PROOF_DIFFICULTY_FACTOR : 0n;
   const count = headersNeeded(proof.difficulties, required, d.policy.confirmations) ?? proof.headers.length;
@@ -271,7 +284,7 @@ async function prove(d: FollowDeps, s: JournaledSender, h: RedemptionHistory, tx
     act("proof-submitted", r.status === "mined" ? r.hash : undefined);
     report.stage = "ended";
     report.state = stateName(State.REDEEMED);
-    report.alerts.push({ key: `redeemed:${h.deposit}`, level: "info", title: "redemption proven, bond freed", text: `${h.deposit}: the Bitcoin redemption ${tx.txid} is proven (Redeemed); the keep is closed and its signers' bonds are free` });
+    report.alerts.push({ key: `redeemed:${h.deposit}`, level: "info", title: "redemption proven, bond freed", text: `${h.deposit}: the redemption's Bitcoin tx ${tx.txid} is proven (Redeemed); the keep is closed and its signers' bonds are free` });
   } catch (e) {
     if (e instanceof AccountConflictError) throw e;
     if (await stateIs(s, h.deposit, State.REDEEMED)) {

@@ -15,6 +15,7 @@ import { settleJournal, type JournaledSender, type RedemptionOutcome } from "../
 import { followRedemptions, type FollowReport, type RedemptionBitcoin } from "../redeem/follow";
 import { HistoryCache } from "../redeem/redemption-history";
 import type { FollowPolicy } from "../redeem/follow-decide";
+import { DEFAULT_FOLLOW_POLICY } from "../redeem/follow-policy";
 import { loadTbtcRun } from "../read/report";
 import { decideLoop, dropRedeemedAlerts, needsCandidateRead, newBlockClock, nextPollDelayMs, observeHead, seedBlockClock, type BlockClock, type WatchPolicy, type WatchedDeposit } from "./watch-decide";
 import { parseBlockHeader, readHead, type BlockHeader } from "../../chain/preflight";
@@ -61,9 +62,7 @@ export interface WatchDeps {
 }
 
 /** Keys whose condition is re-evaluated every loop (resolved when absent). */
-const CONDITION_KEY = /^(warn|courtesy|liquidation|sig-timeout|proof-timeout|proof-deadline|btc-unreachable|btc-read|btc-broadcast|btc-fee-cap|unknown-spender|proof-refused|bad-signature):|^(tbtc-short|eth-low|stale-chain|rpc-failing)$/;
-
-export const DEFAULT_FOLLOW_POLICY: FollowPolicy = { confirmations: 6, maxFeeSats: 100_000n };
+const CONDITION_KEY = /^(warn|courtesy|liquidation|sig-timeout|proof-timeout|proof-deadline|btc-unreachable|btc-read|btc-broadcast|btc-proof|btc-fee-cap|unknown-spender|proof-refused|bad-signature):|^(tbtc-short|eth-low|stale-chain|rpc-failing)$/;
 
 export interface LoopState {
   loop: number;
