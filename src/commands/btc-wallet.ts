@@ -1,21 +1,51 @@
 import fs from "node:fs";
 import type { Command } from "commander";
 import type { Config } from "../lib/config";
-import { UsageError } from "../lib/errors";
+import { ConfigError, UsageError } from "../lib/errors";
 import type { Output } from "../lib/output";
+import { formatUnits } from "ethers";
 import {
-  AddressBook, bip84AccountPath, CHANGE, checkBtcKeyFilePerms, encryptKeystore, formatPath, historyLookup, mnemonicInput, newKeystorePassword, newMnemonic,
-  openBtcWallet, openWalletChain, RECEIVE, unlockBtcWallet, writeNewKeystore, writeNewPrivateFile, type BtcNetwork, type KeystoreFile, type OpenedWallet,
+  AddressBook, bip84AccountPath, CHANGE, checkBtcKeyFilePerms, configuredWalletNetwork, encryptKeystore, formatPath, historyLookup, mnemonicInput, newKeystorePassword, newMnemonic,
+  openBtcWallet, openWalletChain, RECEIVE, summarizeCoins, unlockBtcWallet, walletCoins, writeNewKeystore, writeNewPrivateFile,
+  type BtcNetwork, type BtcWalletSettings, type KeystoreFile, type OpenedWallet, type Utxo,
 } from "../lib/btc/wallet";
-import { addBitcoinOptions } from "./common";
-import { registerCoinCommands } from "./btc-wallet-coins";
-import { interactive, load, settingsOf, walletOptions } from "./btc-wallet-common";
+import { addBitcoinOptions, globalsOf, loadCommandConfig, outputOf } from "./common";
 
 /**
- * `keepctl btc-wallet create|import|address|xpub`: the operator's Bitcoin wallet (docs/btc-wallet.md).
+ * `keepctl btc-wallet create|import|address|xpub|balance|utxos`: the operator's Bitcoin wallet (docs/btc-wallet.md).
  * Thin: settings from config, the work in src/lib/btc/wallet, rendering here. The one secret this
  * command ever prints is a new mnemonic, once, straight to a terminal's stderr.
  */
+/** What the `btc-wallet` subcommands share: their wallet options, settings and network. */
+const interactive = () => !!process.stdin.isTTY && !!process.stderr.isTTY;
+
+/**
+ * The Bitcoin network of this run: `btcNetwork` when it was set anywhere (flag, env, config, the
+ * mainnet preset, the deployment's bitcoin.network), else the Ethereum side's pairing (mainnet
+ * with mainnet, regtest with the devnet's chain 31337, testnet otherwise).
+ */
+function btcNetworkOf(cfg: Config): BtcNetwork {
+  return configuredWalletNetwork(cfg);
+}
+
+function settingsOf(cfg: Config): BtcWalletSettings {
+  return { ...cfg.btcWallet, xpubOrigin: cfg.origins.btcXpub, strictPerms: cfg.signing.strictPerms };
+}
+
+function walletOptions(cmd: Command, keystoreOnly = false): Command {
+  cmd.option("--btc-keystore <file>", "the hot wallet's encrypted keystore (env KEEPCTL_BTC_KEYSTORE)")
+    .option("--btc-password-file <file>", "file holding the keystore password (env KEEPCTL_BTC_PASSWORD_FILE; else a hidden prompt on a terminal)");
+  if (!keystoreOnly) cmd.option("--btc-xpub <key>", "watch-only: the account's xpub/tpub, zpub/vpub or wpkh(...) descriptor (env KEEPCTL_BTC_XPUB)");
+  return cmd.option("--strict-perms", "a keystore or password file readable by group/others is an error, not a warning (env KEEPCTL_STRICT_PERMS)");
+}
+
+function load(cmd: Command, writesDataDir = false): { g: Record<string, unknown>; out: Output; cfg: Config; network: BtcNetwork } {
+  const g = globalsOf(cmd);
+  const out = outputOf(cmd);
+  const cfg = loadCommandConfig(g, out, { requireRpc: false, writesDataDir });
+  return { g, out, cfg, network: btcNetworkOf(cfg) };
+}
+
 function requireKeystorePath(cfg: Config, sub: string): string {
   const file = cfg.btcWallet.keystore;
   if (!file) throw new UsageError(`keepctl btc-wallet ${sub} needs the path of the keystore to write`, { hint: "pass --btc-keystore <file> (env KEEPCTL_BTC_KEYSTORE)" });
@@ -166,4 +196,67 @@ export function register(program: Command): void {
     });
 
   registerCoinCommands(wallet);
+}
+
+/**
+ * `keepctl btc-wallet balance|utxos`: the wallet's coins as the Bitcoin servers show them, a
+ * confirmed coin counted only once proven in a verified block (lib/btc/wallet/client-chain.ts).
+ * Read-only: no address is handed out, nothing is signed.
+ */
+const btc = (sats: bigint) => formatUnits(sats, 8);
+
+function coinPath(w: OpenedWallet, u: Utxo): string {
+  return w.account.originKnown ? `${formatPath(w.account.origin.path)}/${u.chain}/${u.index}` : `${u.chain}/${u.index}`;
+}
+
+async function readCoins(cmd: Command) {
+  const { out, cfg, network } = load(cmd);
+  const w = openBtcWallet(settingsOf(cfg), network, (m) => out.warn(m));
+  const counters = AddressBook.forAccount(cfg.dataDir, w.account).read();
+  const servers = await openWalletChain(cfg.btc, network, { onWarning: (m) => out.warn(m) });
+  if (!servers) {
+    throw new ConfigError("no Bitcoin server configured", { hint: "the coins are read from Bitcoin servers: set --btc-electrum-url or --btc-esplora-url (or KEEPCTL_BTC_ELECTRUM_URLS / KEEPCTL_BTC_ESPLORA_URLS)" });
+  }
+  try {
+    const { utxos, extent } = await walletCoins(w.account, servers.chain, counters);
+    const tip = servers.btc.verifiedTip();
+    return { out, network, w, utxos, extent, tipHeight: tip?.height };
+  } finally {
+    await servers.close();
+  }
+}
+
+function registerCoinCommands(wallet: Command): void {
+  addBitcoinOptions(walletOptions(wallet.command("balance")))
+    .description("the wallet's confirmed and unconfirmed BTC, from the Bitcoin servers (confirmed coins proven in verified blocks)")
+    .action(async (_opts, cmd: Command) => {
+      const { out, network, w, utxos, extent, tipHeight } = await readCoins(cmd);
+      const s = summarizeCoins(utxos);
+      if (out.json) {
+        out.document({ network, wallet: w.kind, ...s, totalSats: s.confirmedSats + s.unconfirmedSats, tipHeight, addressRange: extent });
+        return;
+      }
+      out.line(`confirmed: ${btc(s.confirmedSats)} BTC (${s.confirmedCoins} coin${s.confirmedCoins === 1 ? "" : "s"})`);
+      out.line(`unconfirmed: ${btc(s.unconfirmedSats)} BTC (${s.unconfirmedCoins} coin${s.unconfirmedCoins === 1 ? "" : "s"})`);
+      out.info(`${network} tip ${tipHeight ?? "?"}; coins looked up at ${extent.receive} receive and ${extent.change} change addresses (every one handed out, and past them up to the last with history before 20 in a row without)`);
+    });
+
+  addBitcoinOptions(walletOptions(wallet.command("utxos")))
+    .description("the wallet's unspent outputs, in the order coin selection spends them (confirmed first, largest first)")
+    .action(async (_opts, cmd: Command) => {
+      const { out, network, w, utxos, tipHeight } = await readCoins(cmd);
+      const rows = utxos.map((u) => ({ ...u, address: w.account.address(u.chain, u.index), path: coinPath(w, u), chainName: u.chain === CHANGE ? "change" : "receive" }));
+      if (out.json) {
+        out.document({ network, wallet: w.kind, tipHeight, utxos: rows.map((r) => ({ txid: r.txid, vout: r.vout, valueSats: r.valueSats, confirmations: r.confirmations, address: r.address, chain: r.chainName, index: r.index, path: r.path })) });
+        return;
+      }
+      out.table(rows, [
+        { header: "Outpoint", value: (r) => `${r.txid}:${r.vout}` },
+        { header: "BTC", align: "right", value: (r) => btc(r.valueSats) },
+        { header: "Confirmations", align: "right", value: (r) => String(r.confirmations) },
+        { header: "Address", value: (r) => r.address },
+        { header: "Path", value: (r) => r.path },
+      ]);
+      if (rows.length === 0) out.info("no unspent outputs");
+    });
 }

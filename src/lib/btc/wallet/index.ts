@@ -4,7 +4,7 @@
  * it knows addresses, coins and transactions, not deposits; the Bitcoin network reaches it only
  * through the BtcWalletChain interface.
  */
-export { BTC_NETWORKS, bip84AccountPath, defaultBtcNetwork, walletBtcNetwork, familyOf, formatPath, isBtcNetwork, networkParams, type BtcNetwork, type KeyFamily, type NetworkParams } from "./network";
+export { BTC_NETWORKS, bip84AccountPath, configuredWalletNetwork, defaultBtcNetwork, walletBtcNetwork, familyOf, formatPath, isBtcNetwork, networkParams, type BtcNetwork, type KeyFamily, type NetworkParams } from "./network";
 export { checkKeyFamily, looksLikeExtendedKey, parseExtendedPublicKey, toSlip132, withVersion, type ParsedExtendedKey } from "./extended-key";
 export { descriptorChecksum, formatOrigin, formatWpkhDescriptor, looksLikeDescriptor, parseWpkhDescriptor, splitDescriptorChecksum, withChecksum, type KeyOrigin, type ParsedDescriptor } from "./descriptor";
 export { Bip84Account, CHANGE, HotSigner, openMnemonic, RECEIVE, type AddressChain, type Bip32Derivation, type HotAccount } from "./account";
@@ -20,3 +20,4 @@ export { btcKeyFilePermProblems, checkBtcKeyFilePerms, keystorePassword, MIN_NEW
 export { broadcastSigned, cappedFeeRate, historyLookup, summarizeCoins, walletCoins, walletExtent, walletUtxos, type BtcWalletChain, type ChainUtxo, type CoinSummary } from "./chain";
 export { openWalletChain, walletChainOf, type OpenedWalletChain } from "./client-chain";
 export { openBtcWallet, unlockBtcWallet, type BtcWalletSettings, type OpenedWallet } from "./wallet";
+export { hasBtcWallet, reserveReceiveAddress } from "./payout";

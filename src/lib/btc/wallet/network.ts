@@ -82,6 +82,12 @@ export function walletBtcNetwork(setting: BtcNetwork | undefined, eth: { network
   return setting ?? defaultBtcNetwork(eth);
 }
 
+/** walletBtcNetwork over the configuration (structurally: lib/btc imports no config). */
+export function configuredWalletNetwork(cfg: { sources: Record<string, string>; btc: { network: BtcNetwork }; network: string; chainId: number }): BtcNetwork {
+  const set = cfg.sources.btcNetwork !== undefined && cfg.sources.btcNetwork !== "default";
+  return walletBtcNetwork(set ? cfg.btc.network : undefined, cfg);
+}
+
 /** BIP84 account path for account 0 of a network: m/84'/0'/0' on mainnet, m/84'/1'/0' elsewhere. */
 export function bip84AccountPath(network: BtcNetwork, account = 0): number[] {
   const H = 0x80000000;
