@@ -9,7 +9,7 @@ const path = require("node:path");
 const root = path.resolve(__dirname, "..");
 const doc = path.join(root, "docs", "commands.md");
 const bin = path.join(root, "bin", "keepctl");
-const commands = ["", "list-keeps", "check", "redeem", "watch", "rai-price", "emp-liquidate", "emp-dispute", "devnet", "replay", "btc-wallet", "btc-wallet create", "btc-wallet import", "btc-wallet address", "btc-wallet xpub", "config", "completion"];
+const commands = ["", "list-keeps", "check", "redeem", "watch", "rai-price", "emp-liquidate", "emp-dispute", "devnet", "replay", "btc-wallet", "btc-wallet create", "btc-wallet import", "btc-wallet address", "btc-wallet xpub", "btc-wallet balance", "btc-wallet utxos", "config", "completion"];
 const START = "<!-- help:start: generated from the real --help output; do not edit by hand -->";
 const END = "<!-- help:end -->";
 

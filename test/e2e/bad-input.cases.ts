@@ -412,6 +412,16 @@ const btc: Case[] = [
   dev("redeem: BTC_ADDRESS (seed name) too short", redeemYes, { ...keyEnv, BTC_ADDRESS: "tb1q" }, 2, "USAGE", /"tb1q" does not look like a BTC address \(from BTC_ADDRESS\)/),
   dev("redeem --yes: no BTC address", redeemYes, keyEnv, 3, "CONFIG", /^no BTC address to redeem to$/, { hint: /pass --btc-address/ }),
   { ...usage("redeem on mainnet: a testnet address", [...redeemDry, "--btc-address", TB1], /testnet/, { env: keyEnv }), backend: "dead", hint: /matching Bitcoin network/ },
+  // Following a redemption on Bitcoin (redeem --follow, watch, redemptions).
+  usage("--btc-confirmations 0", ["redeem", "--dry-run", "--btc-confirmations", "0"], /^must be between 1 and 100, got 0 \(from --btc-confirmations\)$/),
+  usage("--btc-confirmations 1.5", ["watch", "--once", "--btc-confirmations", "1.5"], WHOLE),
+  usageEnv("KEEPCTL_BTC_CONFIRMATIONS 101", { KEEPCTL_BTC_CONFIRMATIONS: "101" }, /must be between 1 and 100, got 101 \(from KEEPCTL_BTC_CONFIRMATIONS\)/),
+  usage("--max-btc-fee-sats 1999 (below the contract's 2 000 sat floor)", ["redemptions", "--max-btc-fee-sats", "1999"], RANGE),
+  usageEnv("KEEPCTL_MAX_BTC_FEE_SATS 1e5", { KEEPCTL_MAX_BTC_FEE_SATS: "1e5" }, /^expected a whole number, got "1e5" \(from KEEPCTL_MAX_BTC_FEE_SATS\)$/),
+  cfgErr("redeem --yes --follow with no Bitcoin server", ["--rpc-url", "http://127.0.0.1:9", "--deployment", "$DIR/d.json", ...redeemYes.slice(0, 2), "--follow", "--operator", GOOD, "--btc-address", TB1], /^--follow needs a Bitcoin server to broadcast and prove the redemption$/, { env: keyEnv, files: [{ name: "d.json", text: JSON.stringify({ chainId: 31337 }) }], hint: /set --btc-electrum-url or --btc-esplora-url/ }),
+  usage("devnet --btc-block-interval 1.5", ["devnet", "--btc-block-interval", "1.5"], /^--btc-block-interval must be a whole number, got "1\.5"$/),
+  usage("devnet --btc-esplora-port 0", ["devnet", "--btc-esplora-port", "0"], /^--btc-esplora-port must be between 1 and 65535, got 0$/),
+  usage("devnet --btc-electrum-port 70000", ["devnet", "--btc-electrum-port", "70000"], /^--btc-electrum-port must be between 1 and 65535, got 70000$/),
 ];
 
 // ---- Bitcoin network and servers (lib/btc settings; `keepctl config` resolves them) ----------------
