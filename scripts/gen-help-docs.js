@@ -9,12 +9,12 @@ const path = require("node:path");
 const root = path.resolve(__dirname, "..");
 const doc = path.join(root, "docs", "commands.md");
 const bin = path.join(root, "bin", "keepctl");
-const commands = ["", "list-keeps", "check", "redeem", "watch", "buy-tbtc", "rai-price", "emp-liquidate", "emp-dispute", "devnet", "replay", "config", "completion"];
+const commands = ["", "list-keeps", "check", "redeem", "watch", "redemptions", "buy-tbtc", "rai-price", "emp-liquidate", "emp-dispute", "devnet", "replay", "btc-wallet", "btc-wallet create", "btc-wallet import", "btc-wallet address", "btc-wallet xpub", "btc-wallet balance", "btc-wallet utxos", "config", "completion"];
 const START = "<!-- help:start: generated from the real --help output; do not edit by hand -->";
 const END = "<!-- help:end -->";
 
 const help = (cmd) =>
-  execFileSync(process.execPath, [bin, ...(cmd ? [cmd] : []), "--help"], { env: { ...process.env, NO_COLOR: "1", COLUMNS: "80" } })
+  execFileSync(process.execPath, [bin, ...(cmd ? cmd.split(" ") : []), "--help"], { env: { ...process.env, NO_COLOR: "1", COLUMNS: "80" } })
     .toString()
     .trimEnd();
 

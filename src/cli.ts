@@ -18,6 +18,7 @@ import * as devnet from "./commands/devnet";
 import * as replay from "./commands/replay";
 import * as config from "./commands/config";
 import * as completion from "./commands/completion";
+import * as btcWallet from "./commands/btc-wallet";
 
 const VERSION: string = require("../../package.json").version;
 
@@ -73,6 +74,7 @@ export function buildProgram(): Command {
   empDispute.register(program);
   devnet.register(program);
   replay.register(program);
+  btcWallet.register(program);
   config.register(program);
   completion.register(program);
 

@@ -57,7 +57,7 @@ export function register(program: Command): void {
       checkKeyFilePerms(cfg.signing, (m) => out.warn(m));
       // Refused before anything is sent: a redemption that cannot be followed is not started with --follow.
       if (g.follow && !dryRun && !cfg.btc.electrumUrls.length && !cfg.btc.esploraUrls.length) throw noBitcoinServer();
-      const script = payoutScriptOf(cfg, true)!;
+      const script = (await payoutScriptOf(cfg, true, (m) => out.info(m)))!;
       // Engine alerts (fee cap reached, another sender on the key) and the pipeline's (a TBTC
       // shortfall, what was redeemed) go to the configured channels, like the watch loop's.
       const alert = channelAlert(cfg.alerts, (channel, error) => out.warn(`alert via ${channel} failed: ${error}`));

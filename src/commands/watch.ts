@@ -42,7 +42,7 @@ export function register(program: Command): void {
       const cfg = loadCommandConfig(g, out, { writesDataDir: true });
       const operators = requireOperators(cfg);
       const redeem = g.redeem !== false;
-      const script = redeem ? payoutScriptOf(cfg, false) : undefined;
+      const script = redeem ? await payoutScriptOf(cfg, false, (m) => out.info(m)) : undefined;
       // A daemon's log: stamped lines on stdout, or NDJSON with --json (the one event renderer).
       const write: (ev: WatchEvent) => void = eventWriter(out, { stream: "stdout" });
       const exporter = await startLoopMetrics(g, "watch", { intervalSec: cfg.watch.interval, warnBelowPct: cfg.tbtc.warnThreshold, out });

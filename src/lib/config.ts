@@ -13,6 +13,8 @@ import { findDuplicateKey } from "./json-keys";
 import { closestName } from "./names";
 
 export { closestName } from "./names";
+import { looksLikeDescriptor, parseWpkhDescriptor } from "./btc/wallet/descriptor";
+import { parseExtendedPublicKey } from "./btc/wallet/extended-key";
 import { BTC_NETWORKS, type BtcNetwork } from "./btc/networks";
 import { InvalidServerUrl, electrumUrlFromParts, parseElectrumUrl, parseEsploraUrl } from "./btc/urls";
 
@@ -27,7 +29,7 @@ import { InvalidServerUrl, electrumUrlFromParts, parseElectrumUrl, parseEsploraU
  * written any other way than plain digits is an error, never a silent fallback to a default.
  */
 export type Source = "flag" | "env" | "file" | "preset" | "deployment" | "default";
-export type SectionName = "core" | "rpc" | "signing" | "alerts" | "tbtc" | "rai" | "emp" | "watch" | "btc";
+export type SectionName = "core" | "rpc" | "signing" | "alerts" | "tbtc" | "rai" | "emp" | "watch" | "btc" | "btcWallet";
 
 export interface Setting<T = unknown> {
   key: string;
@@ -245,6 +247,17 @@ function parseRoutingKey(raw: unknown): string {
   return s;
 }
 
+/**
+ * A watch-only Bitcoin account: xpub/tpub, zpub/vpub, or a wpkh(...) descriptor (checksum verified
+ * when given). Checked for shape here; its network is checked once the Bitcoin network is known.
+ */
+export function parseBtcWatchOnlyKey(raw: unknown): string {
+  const s = scalarText(raw).trim();
+  if (looksLikeDescriptor(s)) parseWpkhDescriptor(s);
+  else parseExtendedPublicKey(s);
+  return s;
+}
+
 function parsePath(raw: unknown): string {
   return path.resolve(expandHome(scalarText(raw)));
 }
@@ -377,6 +390,11 @@ export const SETTINGS: Setting[] = [
   { key: "disputeDelay", section: "emp", flag: "disputeDelay", env: ["KEEPCTL_DISPUTE_DELAY"], default: 60, describe: "seconds after a liquidation before disputing it", schema: int(0, 86_400) },
   { key: "empLookback", section: "emp", field: "lookback", flag: "lookback", env: ["KEEPCTL_EMP_LOOKBACK"], describe: "disputer price lookback (s); default the EMP's liquidationLiveness", schema: int(0, 31_536_000) },
   { key: "botRetries", section: "emp", field: "retries", flag: "retries", env: ["KEEPCTL_BOT_RETRIES"], default: 3, describe: "retries of a failed EMP bot pass", schema: int(0, 20) },
+  // ---- the operator's Bitcoin wallet (keepctl btc-wallet; the mint flow) ----
+  { key: "btcKeystore", section: "btcWallet", field: "keystore", flag: "btcKeystore", env: ["KEEPCTL_BTC_KEYSTORE"], describe: "encrypted BIP39 seed of the operator's Bitcoin wallet (hot; written by keepctl btc-wallet create/import)", schema: rule(parsePath) },
+  { key: "btcPasswordFile", section: "btcWallet", field: "passwordFile", flag: "btcPasswordFile", env: ["KEEPCTL_BTC_PASSWORD_FILE"], describe: "file holding the Bitcoin keystore password", schema: rule(parsePath) },
+  { key: "btcXpub", section: "btcWallet", field: "xpub", flag: "btcXpub", env: ["KEEPCTL_BTC_XPUB"], describe: "watch-only Bitcoin account: xpub/tpub, zpub/vpub or a wpkh(...) descriptor (transactions go out as PSBTs)", schema: rule(parseBtcWatchOnlyKey) },
+  { key: "maxBtcFeeRate", section: "btcWallet", field: "maxFeeRate", flag: "maxBtcFeeRate", env: ["KEEPCTL_MAX_BTC_FEE_RATE"], default: 200, describe: "hard cap on a Bitcoin transaction's fee rate (sat/vB); never signed above", schema: num(1, 100_000) },
 ];
 // Stryker restore all
 
@@ -431,6 +449,7 @@ export interface EmpSection {
   defenseActivationPercent?: number; disputeDelay: number; lookback?: number; retries: number;
 }
 export interface WatchSection { interval: number; minEthBalance: string; maxBlockAgeSec: number; maxFailedPasses: number }
+export interface BtcWalletSection { keystore?: string; passwordFile?: string; xpub?: string; maxFeeRate: number }
 /** lib/btc's settings (connectBitcoin takes this section). */
 export interface BtcSection { network: BtcNetwork; electrumUrls: string[]; esploraUrls: string[]; timeoutMs: number; retries: number }
 
@@ -446,6 +465,7 @@ export interface Config {
   rai: RaiSection;
   emp: EmpSection;
   watch: WatchSection;
+  btcWallet: BtcWalletSection;
   btc: BtcSection;
   // Flat copies of the most used values, for modules that take a structural slice of Config.
   rpcUrls: string[];
@@ -822,7 +842,7 @@ function applyKeySourceRule(cfg: Config): void {
 /** Builds the typed sections and the flat copies from the resolved values. */
 function finish(cfg: Config): void {
   const v = cfg.values;
-  const sections: Record<string, Record<string, unknown>> = { core: {}, rpc: {}, signing: {}, alerts: {}, tbtc: {}, rai: {}, emp: {}, watch: {}, btc: {} };
+  const sections: Record<string, Record<string, unknown>> = { core: {}, rpc: {}, signing: {}, alerts: {}, tbtc: {}, rai: {}, emp: {}, watch: {}, btc: {}, btcWallet: {} };
   for (const s of SETTINGS) if (v[s.key] !== undefined) sections[s.section][s.field ?? s.key] = v[s.key];
   cfg.network = v.network as string;
   cfg.dataDir = v.dataDir as string;
@@ -834,6 +854,7 @@ function finish(cfg: Config): void {
   cfg.rai = { ...(sections.rai as unknown as RaiSection), network: cfg.network, contracts: v.contracts as Record<string, string>, startBlock: v.startBlock as number, logChunkSize: v.logChunkSize as number };
   cfg.emp = sections.emp as unknown as EmpSection;
   cfg.watch = sections.watch as unknown as WatchSection;
+  cfg.btcWallet = sections.btcWallet as unknown as BtcWalletSection;
   cfg.btc = sections.btc as unknown as BtcSection;
   Object.assign(cfg, {
     rpcUrls: v.rpcUrls, chainId: v.chainId, contracts: v.contracts, startBlock: v.startBlock, operators: v.operators,

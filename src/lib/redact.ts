@@ -5,6 +5,7 @@ import { wordlists } from "ethers";
  * echoed before the config that would register it has loaded (a key typed into --operator):
  * - anything shaped like a 32-byte hex secret (64 hex digits, with or without 0x);
  * - a BIP-39 mnemonic: a run of 12 or more lowercase words of the English list;
+ * - a BIP32 extended private key (xprv…, tprv…, zprv…, vprv…);
  * - URL credentials, path and query (providers put API keys there): URLs keep their origin only.
  * Registered values (passwords, webhook tokens, URL parts that a provider may echo alone) are
  * replaced too, wherever they appear.
@@ -125,10 +126,13 @@ export function redact(text: string, opts: { keepHashes?: boolean } = {}): strin
   const URL_RE = /\b(?:https?|wss?|tcp|tls|ssl):\/\/[^\s"'<>)]+/g;
   const HEX_KEY_RE = /(^|[^0-9a-zA-Z])((?:0x)?[0-9a-fA-F]{64})(?![0-9a-zA-Z])/g;
   /** Labels after which a 64-hex value is a hash keepctl means to show. */
+  /** A BIP32 extended private key (xprv, tprv, and the SLIP-132 yprv/zprv/uprv/vprv and multisig forms). */
+  const XPRV_RE = /\b[xtyzuvYZUV]prv[1-9A-HJ-NP-Za-km-z]{100,112}\b/g;
   const HASH_LABEL_RE = /(?:\btx|\btxHash|\bhash|\btransactionHash|\bblockHash|\btransaction|\bblock|\blog)["']?\s*[:=]?\s*["']?$/i;
   let out = text;
   for (const s of [...secrets].sort((a, b) => b.length - a.length)) out = out.split(s).join("***");
   out = out.replace(URL_RE, (m) => redactUrl(m));
+  out = out.replace(XPRV_RE, "***");
   out = out.replace(HEX_KEY_RE, (m, before: string, hex: string, offset: number, whole: string) => {
     if (isRegistered(hex)) return before + "***";
     if (opts.keepHashes && hex.startsWith("0x")) return m;

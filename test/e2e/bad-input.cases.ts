@@ -24,6 +24,8 @@ export interface FileSpec {
   text?: string;
   /** A keystore of the row's $KEY encrypted with this password. */
   keystorePassword?: string;
+  /** A keepctl Bitcoin keystore of this mnemonic and password; `tamper` flips a ciphertext digit after writing. */
+  btcKeystore?: { mnemonic: string; password: string; network: "mainnet" | "regtest"; tamper?: boolean };
   dir?: boolean;
   mode?: number;
 }
@@ -576,4 +578,54 @@ const strict: Case[] = [
   usage("devnet --subgraph-port abc", ["devnet", "--subgraph-port", "abc"], /--subgraph-port must be a whole number/),
 ];
 
-export const TABLE: Case[] = [...addresses, ...wrong, ...nums, ...urls, ...files, ...keys, ...names, ...btc, ...bitcoin, ...doubles, ...strict];
+// ---- the operator's Bitcoin wallet (keepctl btc-wallet) ------------------------------------------
+const ABANDON = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
+const ZPUB = "zpub6rFR7y4Q2AijBEqTUquhVz398htDFrtymD9xYYfG1m4wAcvPhXNfE3EfH1r1ADqtfSdVCToUG868RvUUkgDKf31mGDtKsAYz2oz2AGutZYs";
+const VPUB = "vpub5Y6cjg78GGuNLsaPhmYsiw4gYX3HoQiRBiSwDaBXKUafCt9bNwWQiitDk5VZ5BVxYnQdwoTyXSs2JHRPAgjAvtbBrf8ZhDYe2jWAqvZVnsc";
+const MAIN_DESCRIPTOR = "wpkh([73c5da0a/84h/0h/0h]xpub6CatWdiZiodmUeTDp8LT5or8nmbKNcuyvz7WyksVFkKB4RHwCD3XyuvPEbvqAQY3rAPshWcMLoP2fMFMKHPJ4ZeZXYVUhLv1VMrjPC7PW6V/<0;1>/*)#qf45pmyh";
+const TPRV = "tprv8ZgxMBicQKsPd7Uf69XL1XwhmjHopUGep8GuEiJDZmbQz6o58LninorQAfcKZWARbtRtfnLcJ5MQ2AtHcQJCCRUcMRvmDUjyEmNUWwx8UbK";
+const BTC_PW = "btc-pw-Xy7-right";
+const btcKs = (more: Partial<NonNullable<FileSpec["btcKeystore"]>> = {}): FileSpec => ({ name: "btc.json", btcKeystore: { mnemonic: ABANDON, password: BTC_PW, network: "mainnet", ...more }, mode: 0o600 });
+const btcPw = (text: string, mode = 0o600): FileSpec => ({ name: "btcpw", text, mode });
+const words = (text: string): FileSpec => ({ name: "m.txt", text, mode: 0o600 });
+const BTC_FILES = ["--btc-keystore", "$DIR/btc.json", "--btc-password-file", "$DIR/btcpw"];
+const MISMATCH_TO_TEST = /^give the tpub\/vpub of m\/84'\/1'\/0' for a test network, or run against mainnet$/;
+const btcWallet: Case[] = [
+  { ...cfgErr("btc-wallet: a testnet vpub on mainnet", ["btc-wallet", "address", "--btc-xpub", VPUB], /^--btc-xpub is a test-network key \(vpub\), but the Bitcoin network is mainnet$/), code: "BTC_NETWORK_MISMATCH", hint: /give the xpub\/zpub of m\/84'\/0'\/0' for mainnet/ },
+  { ...cfgErr("btc-wallet: a mainnet zpub on the devnet (regtest)", ["btc-wallet", "address", "--btc-xpub", ZPUB], /^--btc-xpub is a mainnet key \(zpub\), but the Bitcoin network is regtest$/), backend: "devnet", code: "BTC_NETWORK_MISMATCH", hint: MISMATCH_TO_TEST },
+  { ...cfgErr("btc-wallet: a mainnet descriptor on the devnet", ["btc-wallet", "xpub", "--btc-xpub", MAIN_DESCRIPTOR], /^--btc-xpub is a mainnet key \(xpub\), but the Bitcoin network is regtest$/), backend: "devnet", code: "BTC_NETWORK_MISMATCH", hint: MISMATCH_TO_TEST },
+  { ...cfgErr("btc-wallet: KEEPCTL_BTC_XPUB mainnet on the devnet", ["btc-wallet", "address"], /^KEEPCTL_BTC_XPUB is a mainnet key \(zpub\), but the Bitcoin network is regtest$/), backend: "devnet", env: { KEEPCTL_BTC_XPUB: ZPUB }, code: "BTC_NETWORK_MISMATCH", hint: MISMATCH_TO_TEST },
+  { ...cfgErr("btc-wallet: a mainnet keystore on the devnet", ["btc-wallet", "address", "--btc-keystore", "$DIR/btc.json"], /^Bitcoin keystore \S+btc\.json is a mainnet key \(xpub\), but the Bitcoin network is regtest$/), backend: "devnet", files: [btcKs()], code: "BTC_NETWORK_MISMATCH", hint: MISMATCH_TO_TEST },
+  usage("btc-wallet: a descriptor with a bad checksum", ["btc-wallet", "address", "--btc-xpub", MAIN_DESCRIPTOR.replace(/#.*$/, "#qf45pmyx")], /^the descriptor checksum #qf45pmyx does not match the descriptor \(a character is wrong or missing\) \(from --btc-xpub\)$/),
+  usageEnv("KEEPCTL_BTC_XPUB a descriptor with a bad checksum", { KEEPCTL_BTC_XPUB: MAIN_DESCRIPTOR.replace("73c5da0a", "73c5da0b") }, /^the descriptor checksum #qf45pmyh does not match the descriptor .*\(from KEEPCTL_BTC_XPUB\)$/),
+  usage("btc-wallet: a taproot descriptor", ["btc-wallet", "xpub", "--btc-xpub", "tr(xpub6CatWdiZiodmUeTDp8LT5or8nmbKNcuyvz7WyksVFkKB4RHwCD3XyuvPEbvqAQY3rAPshWcMLoP2fMFMKHPJ4ZeZXYVUhLv1VMrjPC7PW6V/0/*)"], /^only wpkh\(\.\.\.\) descriptors are supported \(BIP84 native segwit\); this one is taproot \(tr\(\.\.\.\)\) \(from --btc-xpub\)$/),
+  usage("btc-wallet: a private key pasted as --btc-xpub", ["btc-wallet", "address", "--btc-xpub", TPRV], /^that is an extended PRIVATE key; a watch-only wallet takes the account's public key \(from --btc-xpub\)$/, { secrets: [TPRV] }),
+  usage("btc-wallet: a damaged xpub", ["btc-wallet", "address", "--btc-xpub", ZPUB.slice(0, -2)], /^not an extended public key: its base58 checksum does not match .*\(from --btc-xpub\)$/),
+  usage("btc-wallet: both a keystore and an xpub", ["btc-wallet", "address", "--btc-keystore", "$DIR/btc.json", "--btc-xpub", ZPUB], /^both a Bitcoin keystore and a watch-only key \(--btc-xpub\) were given; refusing to guess which wallet is meant$/, { files: [btcKs()], hint: /set only one of --btc-keystore/ }),
+  cfgErr("btc-wallet: no wallet configured", ["btc-wallet", "address"], /^no Bitcoin wallet configured$/, { hint: /pass --btc-keystore <file>.*or --btc-xpub/ }),
+  { ...cfgErr("btc-wallet: a wrong keystore password", ["btc-wallet", "xpub", "--verify", ...BTC_FILES], /^wrong password for Bitcoin keystore \S+btc\.json$/, { files: [btcKs(), btcPw("btc-pw-Zq2-wrong\n")], hint: /^check the password file/, secrets: [BTC_PW, "btc-pw-Zq2-wrong", ABANDON] }), code: "WRONG_PASSWORD" },
+  { ...cfgErr("btc-wallet: a keystore altered after it was written", ["btc-wallet", "xpub", "--verify", ...BTC_FILES], /^Bitcoin keystore \S+btc\.json was altered after it was written: its contents do not authenticate$/, { files: [btcKs({ tamper: true }), btcPw(BTC_PW)], hint: /restore it from a backup/, secrets: [BTC_PW] }), code: "BTC_KEYSTORE_CORRUPT" },
+  { ...cfgErr("btc-wallet: an Ethereum keystore as --btc-keystore", ["btc-wallet", "address", "--btc-keystore", "$DIR/key.json"], /^\S+key\.json is not a keepctl Bitcoin keystore \(it looks like an Ethereum keystore\)$/, { files: [ks("eth-pw-Wq3")], hint: /goes to --keystore/ }), code: "BTC_KEYSTORE_INVALID" },
+  { ...cfgErr("btc-wallet: a keystore that is not JSON", ["btc-wallet", "xpub", "--btc-keystore", "$DIR/k.txt"], /^\S+k\.txt is not a keepctl Bitcoin keystore \(not JSON\)$/, { files: [{ name: "k.txt", text: "hello", mode: 0o600 }], hint: /btc-wallet create/ }), code: "BTC_KEYSTORE_INVALID" },
+  cfgErr("btc-wallet: a missing keystore", ["btc-wallet", "address", "--btc-keystore", "$DIR/none.json"], /^Bitcoin keystore \S+none\.json does not exist$/, { hint: /btc-wallet create/ }),
+  cfgErr("btc-wallet: keystore open to others, --strict-perms", ["btc-wallet", "address", "--strict-perms", "--btc-keystore", "$DIR/btc.json"], /^Bitcoin keystore \S+btc\.json is open to group\/others \(mode 0644\); run chmod 600 on it$/, { files: [{ ...btcKs(), mode: 0o644 }], hint: /chmod 600 the file/ }),
+  cfgErr("btc-wallet: xpub --verify on a watch-only wallet", ["btc-wallet", "xpub", "--verify", "--btc-xpub", ZPUB], /^the Bitcoin wallet is watch-only: it has no key to sign with$/, { hint: /PSBT/ }),
+  { ...usage("btc-wallet import: a word not in the BIP39 list", ["btc-wallet", "import", ...BTC_FILES, "--mnemonic-file", "$DIR/m.txt"], /^word 3 of 12 is not in the BIP39 English word list$/, { files: [btcPw(BTC_PW), words(ABANDON.replace(/^(\w+ \w+) abandon/, "$1 abandonn"))], hint: /check the words against the written copy/, secrets: ["abandonn", BTC_PW] }), code: "BAD_MNEMONIC" },
+  { ...usage("btc-wallet import: a mnemonic with a bad checksum", ["btc-wallet", "import", ...BTC_FILES, "--mnemonic-file", "$DIR/m.txt"], /^the mnemonic's checksum does not match: a word is wrong or the words are out of order$/, { files: [btcPw(BTC_PW), words(ABANDON.replace(/about$/, "able"))], hint: /check the words/, secrets: ["abandon abandon abandon abandon", BTC_PW] }), code: "BAD_MNEMONIC" },
+  { ...usage("btc-wallet import: 11 words", ["btc-wallet", "import", ...BTC_FILES, "--mnemonic-file", "$DIR/m.txt"], /^a BIP39 mnemonic has 12, 15, 18, 21 or 24 words; this one has 11$/, { files: [btcPw(BTC_PW), words(ABANDON.replace(/ about$/, ""))], hint: /check the words/ }), code: "BAD_MNEMONIC" },
+  usage("btc-wallet import: no mnemonic file off a terminal", ["btc-wallet", "import", ...BTC_FILES], /^the mnemonic to import is read from a file or typed on a terminal, and there is no terminal$/, { files: [btcPw(BTC_PW)], hint: /--mnemonic-file/ }),
+  usage("btc-wallet import: over an existing keystore", ["btc-wallet", "import", ...BTC_FILES, "--mnemonic-file", "$DIR/m.txt"], /^Bitcoin keystore \S+btc\.json already exists; keepctl never writes over it$/, { files: [btcKs(), btcPw(BTC_PW), words(ABANDON)], hint: /choose another path/ }),
+  usage("btc-wallet create: off a terminal without --mnemonic-out", ["btc-wallet", "create", ...BTC_FILES], /^keepctl btc-wallet create shows the new mnemonic only on a terminal, and there is none$/, { files: [btcPw(BTC_PW)], hint: /--mnemonic-out/ }),
+  usage("btc-wallet create: no --btc-keystore", ["btc-wallet", "create", "--mnemonic-out", "$DIR/w.txt", "--btc-password-file", "$DIR/btcpw"], /^keepctl btc-wallet create needs the path of the keystore to write$/, { files: [btcPw(BTC_PW)], hint: /--btc-keystore <file>/ }),
+  usage("btc-wallet create: a short password", ["btc-wallet", "create", ...BTC_FILES, "--mnemonic-out", "$DIR/w.txt"], /^the keystore password must have at least 8 characters; nothing was written$/, { files: [btcPw("short7!\n")], hint: /long passphrase/ }),
+  usage("btc-wallet create: --words 13", ["btc-wallet", "create", "--words", "13", ...BTC_FILES, "--mnemonic-out", "$DIR/w.txt"], /^--words must be 12 or 24, got "13"$/, { files: [btcPw(BTC_PW)] }),
+  cfgErr("btc-wallet create: password file unreadable", ["btc-wallet", "create", "--btc-keystore", "$DIR/btc.json", "--btc-password-file", "$DIR/nope", "--mnemonic-out", "$DIR/w.txt"], /^Bitcoin password file \S+nope cannot be read$/, { hint: /--btc-password-file/ }),
+  cfgErr("btc-wallet balance: no Bitcoin server configured", ["btc-wallet", "balance", "--btc-xpub", ZPUB], /^no Bitcoin server configured$/, { hint: /the coins are read from Bitcoin servers: set --btc-electrum-url or --btc-esplora-url/ }),
+  { name: "btc-wallet utxos: the only Bitcoin server refuses connections", backend: "none", argv: ["btc-wallet", "utxos", "--btc-xpub", ZPUB, "--btc-electrum-url", "tcp://127.0.0.1:1"], exit: 4, code: "BTC_UNREACHABLE", error: /^no Bitcoin server gave the chain tip: tcp:\/\/127\.0\.0\.1:1 \(cannot connect \(ECONNREFUSED\)\)$/, hint: /check the Bitcoin server URLs/ },
+  usage("btc-wallet balance: --btc-network unknown", ["btc-wallet", "balance", "--btc-xpub", ZPUB, "--btc-network", "bitcoin"], /^Bitcoin network must be mainnet, testnet, testnet4, signet, regtest; got "bitcoin" \(from --btc-network\)$/),
+  { ...cfgErr("btc-wallet address: a mainnet zpub with --btc-network regtest", ["btc-wallet", "address", "--btc-xpub", ZPUB, "--btc-network", "regtest"], /^--btc-xpub is a mainnet key \(zpub\), but the Bitcoin network is regtest$/), code: "BTC_NETWORK_MISMATCH", hint: MISMATCH_TO_TEST },
+  usageEnv("KEEPCTL_MAX_BTC_FEE_RATE 0", { KEEPCTL_MAX_BTC_FEE_RATE: "0" }, /^must be between 1 and 100000, got 0 \(from KEEPCTL_MAX_BTC_FEE_RATE\)$/),
+  usageEnv("KEEPCTL_MAX_BTC_FEE_RATE not a number", { KEEPCTL_MAX_BTC_FEE_RATE: "10sat" }, /^expected a decimal number, got "10sat" \(from KEEPCTL_MAX_BTC_FEE_RATE\)$/),
+];
+
+export const TABLE: Case[] = [...addresses, ...wrong, ...nums, ...urls, ...files, ...keys, ...names, ...btc, ...bitcoin, ...doubles, ...strict, ...btcWallet];

@@ -9,6 +9,7 @@ import { type Devnet, startDevnet } from "../../src/devnet/scenario";
 import { PACKAGE_ROOT } from "../../src/devnet/node";
 import { deployUniswap } from "../../src/devnet/uniswap";
 import { APIKEY, TABLE, type Backend, type Case } from "./bad-input.cases";
+import { encryptKeystore } from "../../src/lib/btc/wallet/keystore";
 
 /**
  * Every row of the bad-input TABLE through the built binary: the exit code, one `error:` line (and
@@ -76,7 +77,12 @@ async function prepareFiles(r: Case, i: number, dir: string): Promise<void> {
   for (const f of r.files ?? []) {
     const p = path.join(dir, f.name);
     if (f.dir) fs.mkdirSync(p, { recursive: true });
-    else if (f.keystorePassword !== undefined) {
+    else if (f.btcKeystore) {
+      const b = f.btcKeystore;
+      const doc = await encryptKeystore(b.mnemonic, b.password, b.network);
+      if (b.tamper) doc.crypto.ciphertext = (doc.crypto.ciphertext[0] === "0" ? "1" : "0") + doc.crypto.ciphertext.slice(1);
+      fs.writeFileSync(p, JSON.stringify(doc));
+    } else if (f.keystorePassword !== undefined) {
       const k = keys[i];
       fs.writeFileSync(p, await ethers.encryptKeystoreJson({ address: k.address, privateKey: k.privateKey }, f.keystorePassword, { scrypt: { N: 1024 } }));
     } else fs.writeFileSync(p, subst(f.text ?? "", i));
@@ -180,6 +186,7 @@ function secretsOf(r: Case, i: number): string[] {
   const out = (r.secrets ?? []).map((s) => subst(s, i));
   if (usesKey(r)) out.push(keys[i].privateKey, keys[i].privateKey.slice(2));
   for (const f of r.files ?? []) if (f.keystorePassword) out.push(f.keystorePassword);
+  for (const f of r.files ?? []) if (f.btcKeystore) out.push(f.btcKeystore.password, f.btcKeystore.mnemonic);
   const pk = r.env?.KEEPCTL_PRIVATE_KEY;
   if (pk && !pk.includes("$KEY")) out.push(pk, ...(pk.length >= 40 ? [pk.replace(/^0x/, "")] : []));
   if (r.backend !== "none" && r.backend !== "devnet") out.push(APIKEY);

@@ -8,6 +8,7 @@ import type { AccountLock } from "../../chain/account-lock";
 import type { Journal } from "../../chain/journal";
 import { connectFromConfig } from "../read/report";
 import { btcNetworkForChain, decodeBtcAddress, type DecodedBtcAddress } from "../btc-address";
+import { configuredWalletNetwork, hasBtcWallet, reserveReceiveAddress } from "../../btc/wallet";
 import { JournaledSender, redeemEventOf, type RedeemEvent } from "./redeemer";
 import type { TbtcContracts } from "./redeem-facts";
 
@@ -25,12 +26,22 @@ export function tbtcContractsOf(cfg: Config): TbtcContracts {
   };
 }
 
-/** The configured BTC payout address, decoded and checked against the chain's Bitcoin network. */
-export function payoutScriptOf(cfg: Config, required: boolean): DecodedBtcAddress | undefined {
-  const addr = cfg.tbtc.btcAddress;
+/**
+ * The BTC payout address, decoded and checked against the chain's Bitcoin network: --btc-address
+ * when given, else the operator's Bitcoin wallet's next receive address (docs/btc-wallet.md), so
+ * that redeemed BTC lands in a wallet keepctl can spend. `warn` hears which one was chosen.
+ */
+export async function payoutScriptOf(cfg: Config, required: boolean, warn: (m: string) => void = () => undefined): Promise<DecodedBtcAddress | undefined> {
+  let addr = cfg.tbtc.btcAddress;
+  const wallet = { ...cfg.btcWallet, xpubOrigin: cfg.origins.btcXpub, strictPerms: cfg.signing.strictPerms };
+  if (!addr && hasBtcWallet(wallet)) {
+    const r = await reserveReceiveAddress(wallet, configuredWalletNetwork(cfg), cfg.dataDir, cfg.btc, warn);
+    warn(`paying out to the Bitcoin wallet's receive address ${r.index} (${r.wallet}), handed out for this run only`);
+    addr = r.address;
+  }
   if (!addr) {
     if (!required) return undefined;
-    throw new ConfigError("no BTC address to redeem to", { hint: "pass --btc-address ADDR or set KEEPCTL_BTC_ADDRESS" });
+    throw new ConfigError("no BTC address to redeem to", { hint: "pass --btc-address ADDR or set KEEPCTL_BTC_ADDRESS, or configure a Bitcoin wallet (KEEPCTL_BTC_KEYSTORE or KEEPCTL_BTC_XPUB)" });
   }
   return decodeBtcAddress(addr, btcNetworkForChain(cfg.chainId));
 }
