@@ -1,0 +1,53 @@
+import { fpDiv, fpMul } from "./fixed-point";
+import { feeAdjusted } from "./position-math";
+
+/**
+ * What settleExpired() pays its caller, by the contract's formula (PricelessPositionManager):
+ * the caller's whole synthetic balance × the expiry price, plus, for a sponsor, the position's
+ * collateral less its debt at that price (never below 0), all capped at the collateral left in
+ * the positions' pool. A pending withdrawal is not subtracted; liquidated collateral is not in
+ * the pool. Numbers in, numbers out.
+ */
+export interface SettleInput {
+  /** The oracle's price (int256): a negative price counts as 0. */
+  expiryPrice: bigint;
+  /** synth.balanceOf(caller): all of it is burned. */
+  tokenBalance: bigint;
+  /** The caller's position, if any (raw values as stored). */
+  position: { rawCollateral: bigint; tokensOutstanding: bigint } | null;
+  rawTotalPositionCollateral: bigint;
+  cumulativeFeeMultiplier: bigint;
+}
+
+export interface SettlePayout {
+  /** Collateral paid: what the raw pool drops by, fee-adjusted (the contract's _removeCollateral). */
+  payout: bigint;
+  /** min(owed, pool) before that rounding. */
+  owedOrPool: bigint;
+  /** tokenBalance × price. */
+  forTokens: bigint;
+  /** max(0, position collateral − tokensOutstanding × price); 0 without a position. */
+  forPosition: bigint;
+  /** The pool held less than was owed: the payout is what is left. */
+  capped: boolean;
+  tokensBurned: bigint;
+  price: bigint;
+}
+
+export function expectedSettlePayout(i: SettleInput): SettlePayout {
+  const price = i.expiryPrice < 0n ? 0n : i.expiryPrice;
+  const m = i.cumulativeFeeMultiplier;
+  const forTokens = fpMul(i.tokenBalance, price);
+  let forPosition = 0n;
+  const collateral = i.position ? feeAdjusted(i.position.rawCollateral, m) : 0n;
+  if (i.position && collateral > 0n) {
+    const debt = fpMul(i.position.tokensOutstanding, price);
+    forPosition = debt < collateral ? collateral - debt : 0n;
+  }
+  const owed = forTokens + forPosition;
+  const pool = feeAdjusted(i.rawTotalPositionCollateral, m);
+  const target = owed < pool ? owed : pool;
+  const rawLeft = i.rawTotalPositionCollateral - fpDiv(target, m);
+  const payout = pool - feeAdjusted(rawLeft > 0n ? rawLeft : 0n, m);
+  return { payout, owedOrPool: target, forTokens, forPosition, capped: owed > pool, tokensBurned: i.tokenBalance, price };
+}
