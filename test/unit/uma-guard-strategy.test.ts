@@ -41,7 +41,7 @@ describe("decideGuard", () => {
   it("deposits exactly what brings the ratio back to the target after a price rise", () => {
     const price = wad("1.2"); // 150 / 120 = 1.25 < 1.5: need 180 -> deposit 30
     const d = decideGuard(input({ price }));
-    expect(d).toMatchObject({ action: "top-up", reason: "below-target", deposit: wad(30), repay: 0n, shortfall: 0n, ratio: wad("1.25"), ratioAfter: wad("1.5") });
+    expect(d).toMatchObject({ action: "top-up", reason: "below-target", deposit: wad(30), repay: 0n, shortfall: 0n, ratio: wad("1.25"), ratioAfter: wad("1.5"), cancelWithdrawal: false });
     expect(atTarget(wad(150) + d.deposit, wad(100), price, wad("1.5"))).toBe(true);
     expect(atTarget(wad(150) + d.deposit - 1n, wad(100), price, wad("1.5"))).toBe(false);
   });
@@ -81,6 +81,10 @@ describe("decideGuard", () => {
     expect(d.shortfall).toBeGreaterThan(0n);
     const tiny = decideGuard(input({ tokens: wad(5), collateral: wad(5), price: wad(2), prefer: "repay", walletSyn: wad(1000), walletColl: 0n, min: wad(5) }));
     expect(tiny.repay).toBe(0n);
+    // a position already below the minimum (the contract cannot get there, but never repay "negative")
+    const below = decideGuard(input({ tokens: wad(4), collateral: wad(4), price: wad(2), prefer: "repay", walletSyn: wad(1000), walletColl: 0n, min: wad(5) }));
+    expect(below.repay).toBe(0n);
+    expect(below.shortfall).toBe(wad(8));
   });
 
   it("without enough funds: uses all it has, reports the shortfall and alerts (critical when the liquidators would still act)", () => {
@@ -115,6 +119,17 @@ describe("decideGuard", () => {
     const withTokens = decideGuard(input({ walletColl: wad(10), walletSyn: wad(95) }));
     expect(withTokens.alert).toBeUndefined();
     expect(withTokens.fundedUpTo).toBe((wad(160) * E18 * E18) / (wad("1.5") * wad(5)));
+  });
+
+  it("with every token repayable (no minimum) the wallet defends any price: no limit, no warning", () => {
+    const d = decideGuard(input({ min: 0n, walletSyn: wad(100), walletColl: 0n }));
+    expect(d.fundedUpTo).toBeNull();
+    expect(d.alert).toBeUndefined();
+  });
+
+  it("takes a custom margin for the floor", () => {
+    expect(decideGuard(input({ margin: wad("0.1") })).floor).toBe(wad("1.375"));
+    expect(decideGuard(input({ margin: 0n })).floor).toBe(wad("1.25"));
   });
 
   it("counts a pending withdrawal as gone, and cancels it first when it is what drags the ratio down", () => {

@@ -73,6 +73,13 @@ describe("positionFigures", () => {
     expect(empty).toMatchObject({ exists: false, ratio: null, liquidationPrice: null, liquidatorTriggerPrice: null, liquidatable: false });
   });
 
+  it("with no tokens outstanding anywhere (GCR 0) only the requirement limits minting", () => {
+    const f = positionFigures({ ...input(), totals: { rawTotalPositionCollateral: 0n, totalTokensOutstanding: 0n, cumulativeFeeMultiplier: E18 } });
+    expect(f.maxMintable).toBeNull();
+    expect(f.maxMintableAtRequirement).toBe(wad(60));
+    expect(positionFigures({ ...input({ price: null }), totals: { rawTotalPositionCollateral: 0n, totalTokensOutstanding: 0n, cumulativeFeeMultiplier: E18 } }).maxMintableAtRequirement).toBeNull();
+  });
+
   it("fee-adjusts the collateral by the multiplier", () => {
     expect(positionFigures(input({ m: wad("0.5") }))).toMatchObject({ collateral: wad(100), ratio: wad(1), gcr: wad("0.65") });
   });

@@ -27,6 +27,10 @@ describe("expectedSettlePayout (settleExpired's formula)", () => {
     const neg = expectedSettlePayout({ ...base, expiryPrice: -5n, tokenBalance: wad(10), position: { rawCollateral: wad(200), tokensOutstanding: wad(100) } });
     expect(neg).toMatchObject({ price: 0n, forTokens: 0n, forPosition: wad(200), payout: wad(200) });
   });
+  it("a price of exactly 0 pays the position its collateral and the tokens nothing", () => {
+    expect(expectedSettlePayout({ ...base, expiryPrice: 0n, tokenBalance: wad(10), position: { rawCollateral: wad(200), tokensOutstanding: wad(100) } })).toMatchObject({ payout: wad(200), forTokens: 0n });
+    expect(expectedSettlePayout({ ...base, expiryPrice: 1n, tokenBalance: E18, position: null })).toMatchObject({ payout: 1n, price: 1n });
+  });
   it("an undercapitalised pool pays what it has", () => {
     const r = expectedSettlePayout({ rawTotalPositionCollateral: wad(150), cumulativeFeeMultiplier: E18, expiryPrice: wad(1), tokenBalance: wad(100), position: { rawCollateral: wad(150), tokensOutstanding: wad(40) } });
     expect(r).toMatchObject({ forTokens: wad(100), forPosition: wad(110), payout: wad(150), capped: true });
@@ -62,12 +66,15 @@ describe("launch parameters", () => {
   it("builds the Creator's struct: FixedPoint at 18 decimals, minSponsorTokens at the collateral's", () => {
     const p = params();
     expect(p).toMatchObject({ collateralRequirement: wad("1.25"), disputeBondPercentage: wad("0.1"), sponsorDisputeRewardPercentage: wad("0.05"), disputerDisputeRewardPercentage: wad("0.2"), minSponsorTokens: wad(100), withdrawalLiveness: 7200n, liquidationLiveness: 7200n, expirationTimestamp: 2000n });
+    expect(p.financialProductLibraryAddress).toBe("0x0000000000000000000000000000000000000000");
+    expect([p.syntheticName, p.syntheticSymbol, p.collateralAddress, p.priceFeedIdentifier]).toEqual(["n", "s", "0x00000000000000000000000000000000000000c0", "0x" + "00".repeat(32)]);
     expect(creatorParamsOf(RR_RAI_PRESET, { expirationTimestamp: 1n, collateralAddress: "0x00000000000000000000000000000000000000c0", collateralDecimals: 6, syntheticName: "n", syntheticSymbol: "s", identifierHex: "0x" }).minSponsorTokens).toBe(100_000_000n);
   });
   it("lists what the Creator would refuse, in words", () => {
     expect(launchProblems(params(), 1999n)).toEqual([]);
     expect(launchProblems(params(), 2000n)).toEqual(["the expiry 1970-01-01T00:33:20.000Z is not after the chain's time 1970-01-01T00:33:20.000Z"]);
     expect(launchProblems(params({ syntheticName: " ", syntheticSymbol: "" }), 0n)).toEqual(["the synthetic token needs a name", "the synthetic token needs a symbol"]);
+    expect(launchProblems(params({ syntheticSymbol: "  " }), 0n)).toEqual(["the synthetic token needs a symbol"]);
     expect(launchProblems(params({ withdrawalLiveness: 0n }), 0n)).toEqual(["the withdrawal liveness must be more than 0 s and less than 5200 weeks, not 0 s"]);
     expect(launchProblems(params({ liquidationLiveness: 5200n * 7n * 86400n }), 0n)).toEqual([`the liquidation liveness must be more than 0 s and less than 5200 weeks, not ${5200 * 7 * 86400} s`]);
     expect(launchProblems(params({ liquidationLiveness: 5200n * 7n * 86400n - 1n }), 0n)).toEqual([]);

@@ -96,6 +96,7 @@ describe("create", () => {
     const r = checkCreate(state({ now: EXPIRY }), wad(60), wad(100))!;
     expect(r.revert).toBe("Only callable pre-expiry");
     expect(r.message).toBe("the EMP expired at 2023-11-15T22:13:20Z: minting is only possible before expiry");
+    expect(r.hint).toBe("after expiry, `emp-sponsor settle` pays out the position and the tokens");
     expect(checkCreate(state({ now: EXPIRY - 1n }), wad(60), wad(100))).toBeNull();
   });
 });
@@ -103,7 +104,10 @@ describe("create", () => {
 describe("deposit, withdraw and the withdrawal request", () => {
   it("deposit needs an open position, no pending request and more than 0", () => {
     expect(checkDeposit(state(), 1n)).toBeNull();
-    expect(checkDeposit(state(), 0n)!.revert).toBe("Invalid collateral amount");
+    expect(checkDeposit(state(), 0n)).toEqual({ revert: "Invalid collateral amount", message: "the deposit must be more than 0" });
+    expect(checkDeposit(state({ now: EXPIRY }), wad(1))!.message).toMatch(/: a deposit is only possible before expiry$/);
+    expect(checkDeposit(pendingState(), wad(1))!.message).toMatch(/the contract refuses a deposit until/);
+    expect(checkDeposit(none(state()), wad(1))!.hint).toBe("open one with `emp-sponsor create COLLATERAL TOKENS`");
     expect(checkDeposit(none(state()), wad(1))!.revert).toBe("Position has no collateral");
     expect(checkDeposit(none(state()), wad(1))!.message).toBe("this account has no position in the EMP");
     expect(checkDeposit(pendingState(), wad(1))!.revert).toBe("Pending withdrawal");
@@ -120,7 +124,8 @@ describe("deposit, withdraw and the withdrawal request", () => {
     expect(checkWithdraw(state(), wad(500))!.message).toMatch(/after the withdrawal 0\.00 is below the GCR 1\.30/);
   });
   it("an instant withdrawal needs more than 0, a position, no pending request, and no expiry", () => {
-    expect(checkWithdraw(state(), 0n)!.revert).toBe("Invalid collateral amount");
+    expect(checkWithdraw(state(), 0n)).toEqual({ revert: "Invalid collateral amount", message: "the withdrawal must be more than 0" });
+    expect(checkWithdraw(state({ now: EXPIRY }), wad(1))!.message).toMatch(/: a withdrawal is only possible before expiry$/);
     expect(checkWithdraw(none(state()), wad(1))!.revert).toBe("Position has no collateral");
     expect(checkWithdraw(pendingState(), wad(1))!.message).toMatch(/refuses an instant withdrawal until/);
     expect(checkWithdraw(state({ now: EXPIRY }), wad(1))!.revert).toBe("Only callable pre-expiry");
@@ -138,7 +143,8 @@ describe("deposit, withdraw and the withdrawal request", () => {
     expect(late.revert).toBe("Request expires post-expiry");
     expect(late.message).toBe("the request would pass at 2023-11-15T22:13:20Z, at or after the EMP's expiry 2023-11-15T22:13:20Z: the contract refuses it");
     expect(checkRequestWithdrawal(state({ now: EXPIRY - 7201n }), wad(1))).toBeNull();
-    expect(checkRequestWithdrawal(state({ now: EXPIRY }), wad(1))!.revert).toBe("Only callable pre-expiry");
+    expect(checkRequestWithdrawal(state({ now: EXPIRY }), wad(1))!.message).toMatch(/: a withdrawal request is only possible before expiry$/);
+    expect(late.hint).toBe("after expiry, `emp-sponsor settle` pays the position out");
   });
 
   it("withdraw --passed: only once the request's time has come", () => {
@@ -146,7 +152,9 @@ describe("deposit, withdraw and the withdrawal request", () => {
     const early = checkWithdrawPassed(state({ pending: wad(50), passAt: NOW + 3600n }))!;
     expect(early.revert).toBe("Invalid withdraw request");
     expect(early.message).toBe("the withdrawal request passes at 2023-11-14T23:13:20Z, in 1 h: it cannot be carried out yet");
+    expect(checkWithdrawPassed(state({ pending: wad(50), passAt: NOW, now: EXPIRY }))!.message).toMatch(/: carrying out a withdrawal request is only possible before expiry$/);
     const nothing = checkWithdrawPassed(state())!;
+    expect(nothing.revert).toBe("Invalid withdraw request");
     expect(nothing.message).toBe("no withdrawal request is pending");
     expect(nothing.hint).toMatch(/--request/);
     expect(checkWithdrawPassed(none(state()))!.revert).toBe("Position has no collateral");
@@ -172,7 +180,7 @@ describe("redeem and repay", () => {
     const over = checkRedeem(state(), wad(101))!;
     expect(over.revert).toBe("Invalid token amount");
     expect(over.message).toBe("the position has 100 tokens outstanding, fewer than the 101 to redeem");
-    expect(checkRedeem(pendingState(), wad(10))!.revert).toBe("Pending withdrawal");
+    expect(checkRedeem(pendingState(), wad(10))!.message).toMatch(/the contract refuses a redemption until/);
     expect(checkRedeem(none(state()), wad(1))!.revert).toBe("Position has no collateral");
     // allowed after expiry
     expect(checkRedeem(state({ now: EXPIRY + 1n }), wad(100))).toBeNull();
@@ -184,9 +192,9 @@ describe("redeem and repay", () => {
     expect(r.message).toBe("repaying 95.000000000000000001 tokens would leave 4.999999999999999999, below the EMP's minimum position of 5 tokens: the contract would revert");
     expect(r.hint).toBe("repay at most 95, or redeem the whole position");
     expect(checkRepay(state(), wad(100))!.message).toMatch(/would leave 0, below/);
-    expect(checkRepay(state(), wad(101))!.revert).toBe("Invalid token amount");
-    expect(checkRepay(state({ now: EXPIRY }), wad(1))!.revert).toBe("Only callable pre-expiry");
-    expect(checkRepay(pendingState(), wad(1))!.revert).toBe("Pending withdrawal");
+    expect(checkRepay(state(), wad(101))!.message).toBe("the position has 100 tokens outstanding, fewer than the 101 to repay");
+    expect(checkRepay(state({ now: EXPIRY }), wad(1))!.message).toMatch(/: repaying is only possible before expiry$/);
+    expect(checkRepay(pendingState(), wad(1))!.message).toMatch(/the contract refuses repaying until/);
   });
   it("redeemPayout: the fraction of the collateral, or the whole position, as the contract pays it", () => {
     expect(redeemPayout(state(), wad(100))).toBe(wad(200));
@@ -197,6 +205,14 @@ describe("redeem and repay", () => {
     // at a multiplier of 0.5 raw 200 is worth 100
     expect(redeemPayout(state({ m: wad("0.5") }), wad(100))).toBe(wad(100));
     expect(redeemPayout(state({ m: wad("0.5") }), wad(50))).toBe(wad(50));
+    // all of a position whose fee-adjusted value does not divide back exactly: the whole raw amount
+    // leaves the pool (the contract deletes the position), not the fraction's re-converted value
+    const m = wad("0.333333333333333333");
+    const adj = (raw: bigint) => (raw * m) / E18;
+    const s = state({ raw: 10n, tokens: wad(1), total: 1000n, m });
+    expect(redeemPayout(s, wad(1))).toBe(adj(1000n) - adj(990n));
+    const share = adj(10n); // fraction 1 × collateral
+    expect(redeemPayout(s, wad(1))).not.toBe(adj(1000n) - adj(1000n - (share * E18) / m));
   });
 });
 

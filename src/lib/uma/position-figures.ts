@@ -85,7 +85,7 @@ export function positionFigures(i: PositionFiguresInput): PositionFigures {
     liquidationPrice: liquidationPrice(net, tokens, params.collateralRequirement),
     liquidatorTriggerRatio: trigger,
     liquidatorTriggerPrice: liquidatorTriggerPrice(net, tokens, params.collateralRequirement, i.crThreshold),
-    liquidatable: price !== null && tokens > 0n && isUndercollateralized(tokens, net, scalePrice(price, i.crThreshold), params.collateralRequirement),
+    liquidatable: price !== null && isUndercollateralized(tokens, net, scalePrice(price, i.crThreshold), params.collateralRequirement),
     maxMintable: mintable,
     maxMintableAtRequirement: mintable === null ? atRequirement : atRequirement === null ? mintable : (atRequirement < mintable ? atRequirement : mintable),
     maxInstantWithdrawal: blocked ? 0n : maxInstantWithdrawal(p, gcr, m),

@@ -38,16 +38,14 @@ export function expectedSettlePayout(i: SettleInput): SettlePayout {
   const price = i.expiryPrice < 0n ? 0n : i.expiryPrice;
   const m = i.cumulativeFeeMultiplier;
   const forTokens = fpMul(i.tokenBalance, price);
-  let forPosition = 0n;
-  const collateral = i.position ? feeAdjusted(i.position.rawCollateral, m) : 0n;
-  if (i.position && collateral > 0n) {
-    const debt = fpMul(i.position.tokensOutstanding, price);
-    forPosition = debt < collateral ? collateral - debt : 0n;
-  }
+  // No position reads as 0 / 0 (the contract's deleted record): nothing for it.
+  const position = i.position ?? { rawCollateral: 0n, tokensOutstanding: 0n };
+  const collateral = feeAdjusted(position.rawCollateral, m);
+  const debt = fpMul(position.tokensOutstanding, price);
+  const forPosition = debt < collateral ? collateral - debt : 0n;
   const owed = forTokens + forPosition;
   const pool = feeAdjusted(i.rawTotalPositionCollateral, m);
   const target = owed < pool ? owed : pool;
-  const rawLeft = i.rawTotalPositionCollateral - fpDiv(target, m);
-  const payout = pool - feeAdjusted(rawLeft > 0n ? rawLeft : 0n, m);
+  const payout = pool - feeAdjusted(i.rawTotalPositionCollateral - fpDiv(target, m), m);
   return { payout, owedOrPool: target, forTokens, forPosition, capped: owed > pool, tokensBurned: i.tokenBalance, price };
 }

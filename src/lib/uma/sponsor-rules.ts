@@ -50,7 +50,7 @@ function roundedPlaces(v: bigint, places: number): string {
 
 /** 7200 -> "2 h", 5400 -> "1 h 30 min", 90 -> "1 min 30 s". */
 export function durationText(seconds: bigint): string {
-  const s = seconds > 0n ? seconds : 0n;
+  const s = seconds;
   const parts: [bigint, string][] = [[s / 86400n, "d"], [(s % 86400n) / 3600n, "h"], [(s % 3600n) / 60n, "min"], [s % 60n, "s"]];
   const shown = parts.filter(([n]) => n > 0n).slice(0, 2).map(([n, u]) => `${n} ${u}`);
   return shown.length ? shown.join(" ") : "0 s";
