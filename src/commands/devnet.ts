@@ -80,7 +80,7 @@ export function register(program: Command): void {
     .option("--no-auto-sign", "do not play the keeps' signers (redemption signatures stay pending)")
     .option("--no-rai", "skip the RAI OracleRelayer/RateSetter doubles, their rate history and the loopback subgraph")
     .option("--no-emp", "skip the UMA ExpiringMultiParty and its sponsors")
-    .addHelpText("after", "\nAlso deploys, unless skipped: the RAI OracleRelayer/RateSetter doubles with 12 h of rate updates\nand a loopback subgraph (rai-price), and a UMA ExpiringMultiParty with sponsors (EMP bots).\nRuns until Ctrl-C (SIGINT) or SIGTERM, then stops the node and the subgraph server. The\ndeployment file is also copied to <data-dir>/devnet/deployment.json so that `--network devnet`\nfinds it. All accounts come from hardhat's public test mnemonic: never reuse their keys.")
+    .addHelpText("after", "\nAlso deploys, unless skipped: the RAI OracleRelayer/RateSetter doubles with 12 h of rate updates\nand a loopback subgraph (rai-price), and a UMA ExpiringMultiParty with sponsors (EMP bots), created\nthrough UMA's ExpiringMultiPartyCreator; an actor proposes each expiry price from the RAI feed.\nRuns until Ctrl-C (SIGINT) or SIGTERM, then stops the node and the subgraph server. The\ndeployment file is also copied to <data-dir>/devnet/deployment.json so that `--network devnet`\nfinds it. All accounts come from hardhat's public test mnemonic: never reuse their keys.")
     .action(async (_opts: unknown, cmd: Command) => {
       assertDevInstall();
       const g = globalsOf(cmd);
@@ -93,6 +93,7 @@ export function register(program: Command): void {
       await assertPortFree(port);
       const { devnetWallet, startDevnet } = await import("../devnet/scenario");
       const { startAutoSigner } = await import("../devnet/autosign");
+      const { startExpiryProposer, PROPOSER_ACCOUNT_INDEX } = await import("../devnet/expiry-proposer");
 
       const rai = raiFlag !== false;
       const emp = empFlag !== false;
@@ -100,6 +101,12 @@ export function register(program: Command): void {
       out.info(`starting a Hardhat node on 127.0.0.1:${port} and deploying ${parts.join(", ")} ...`);
       const devnet = await startDevnet({ port, out: outFile, seed: g.seed !== false, rai, emp });
       const signer = g.autoSign === false ? undefined : startAutoSigner(devnet.deployment, { onError: (e) => out.warn(`auto-signer: ${String(e)}`) });
+      // Proposes each EMP's expiry price from the RAI feed, so expire -> settle runs on the devnet.
+      const proposer = devnet.emp ? startExpiryProposer({
+        signer: await devnet.provider.getSigner(PROPOSER_ACCOUNT_INDEX), optimisticOracle: devnet.emp.deployment.addresses.optimisticOracle,
+        fromBlock: devnet.emp.deployment.deployBlock, rateSetter: devnet.rai?.deployment.addresses.RateSetter,
+        onError: (e) => out.warn(`expiry proposer: ${String(e)}`),
+      }) : undefined;
       try {
         let presetCopy: string | undefined;
         if (dataDir) {
@@ -129,6 +136,7 @@ export function register(program: Command): void {
         });
       } finally {
         signer?.stop();
+        proposer?.stop();
         out.info("stopping the devnet ...");
         await devnet.stop();
       }

@@ -15,7 +15,7 @@ import { openRedeemSession, payoutScriptOf } from "../lib/tbtc/redeem/redeem-ses
 import { channelAlert } from "../lib/alert";
 import { loadTbtcRun, preflightTbtcFromConfig } from "../lib/tbtc/read/report";
 import { State } from "../lib/tbtc/abis";
-import { addOperatorOption, addSigningOptions, collect, globalsOf, loadCommandConfig, outputOf, runState, shutdown, splitOption } from "./common";
+import { addOperatorOption, addSigningOptions, collect, confirmOnTerminal, globalsOf, loadCommandConfig, onTerminal, outputOf, requireYesOffTerminal, runState, shutdown, splitOption } from "./common";
 
 export function register(program: Command): void {
   addOperatorOption(addSigningOptions(program.command("redeem")), "operator whose at-risk deposits to redeem")
@@ -31,11 +31,9 @@ export function register(program: Command): void {
       const g = globalsOf(cmd);
       const out = outputOf(cmd);
       const dryRun = !!g.dryRun;
-      const interactive = !!process.stdin.isTTY && !!process.stderr.isTTY;
+      const interactive = onTerminal();
       // Refuse before touching the chain or the key: nothing can be sent without a yes.
-      if (!dryRun && !g.yes && !interactive) {
-        throw new UsageError("keepctl redeem sends transactions and needs --yes when not run on a terminal", { hint: "add --yes, or --dry-run to only see the plan" });
-      }
+      requireYesOffTerminal("redeem", g);
       const cfg = loadCommandConfig(g, out, { writesDataDir: true });
       const explicit = splitOption("--deposit", (g.deposit as string[] | undefined) ?? []).map((a) => {
         try {
@@ -62,7 +60,7 @@ export function register(program: Command): void {
             deposits, known, estimateGas: true,
             policy: { redeemBelowPct: cfg.tbtc.redeemBelow, feeSats: BigInt(cfg.tbtc.feeSats), ignoreThreshold: explicit.length > 0 },
             onPlan: (plan, gas) => { if (!out.json) showPlan(out, plan, gas, me, script.address); },
-            confirm: g.yes ? undefined : (plan) => confirm(`Send ${plan.funded.length} redemption(s) from ${me}?`),
+            confirm: g.yes ? undefined : (plan) => confirmOnTerminal(`Send ${plan.funded.length} redemption(s) from ${me}?`),
           },
         );
         const { plan, gas } = res;
@@ -108,12 +106,6 @@ async function operatorDeposits(cfg: Config, provider: Parameters<typeof loadTbt
   const live = run.deposits.filter((d) => !d.finished && (d.state === State.ACTIVE || d.state === State.COURTESY_CALL));
   const known = new Map<string, KnownRisk>(live.map((d) => [d.deposit.toLowerCase(), { collateralBp: d.collateralBp, courtesyDeadline: d.courtesyDeadline }]));
   return { deposits: live.map((d) => d.deposit), known };
-}
-
-async function confirm(message: string): Promise<boolean> {
-  // Loaded lazily: only needed on a TTY. Asked on stderr so stdout stays data.
-  const { default: ask } = await import("@inquirer/confirm");
-  return ask({ message, default: false }, { output: process.stderr });
 }
 
 const btc = (sats: bigint) => formatUnits(sats, 8);

@@ -301,6 +301,14 @@ export const SETTINGS: Setting[] = [
   { key: "disputeDelay", section: "emp", flag: "disputeDelay", env: ["KEEPCTL_DISPUTE_DELAY"], default: 60, describe: "seconds after a liquidation before disputing it", schema: int(0, 86_400) },
   { key: "empLookback", section: "emp", field: "lookback", flag: "lookback", env: ["KEEPCTL_EMP_LOOKBACK"], describe: "disputer price lookback (s); default the EMP's liquidationLiveness", schema: int(0, 31_536_000) },
   { key: "botRetries", section: "emp", field: "retries", flag: "retries", env: ["KEEPCTL_BOT_RETRIES"], default: 3, describe: "retries of a failed EMP bot pass", schema: int(0, 20) },
+  // ---- the sponsor's side (emp-position, emp-guard, emp-launch); ratios as decimal text, exact ----
+  { key: "empThreshold", section: "emp", field: "threshold", flag: "empThreshold", env: ["KEEPCTL_EMP_THRESHOLD"], describe: "emp-position: exit 10 when the position's ratio at the price is below this (e.g. 1.5)", schema: rule(parseDecimal18(false)) },
+  { key: "guardTarget", section: "emp", flag: "target", env: ["KEEPCTL_GUARD_TARGET"], describe: "emp-guard: the ratio to keep the position at or above (e.g. 1.5)", schema: rule(parseDecimal18(false)) },
+  { key: "guardPrefer", section: "emp", flag: "prefer", env: ["KEEPCTL_GUARD_PREFER"], default: "deposit", describe: "emp-guard: top up with collateral first (deposit) or by burning synthetic tokens first (repay)", schema: rule(parseChoice("prefer", ["deposit", "repay"] as const)) },
+  { key: "guardMargin", section: "emp", flag: "margin", env: ["KEEPCTL_GUARD_MARGIN"], default: "0.05", describe: "emp-guard: the floor for --target is the collateral requirement × (1 + this), in [0, 1)", schema: rule(parseDecimal18(true)) },
+  { key: "guardRunway", section: "emp", flag: "alertRunway", env: ["KEEPCTL_GUARD_ALERT_RUNWAY"], default: "0.1", describe: "emp-guard: warn when the wallet could not hold the target through a price rise of this share, in [0, 1)", schema: rule(parseDecimal18(true)) },
+  { key: "empCreator", section: "emp", field: "creator", flag: "creator", env: ["KEEPCTL_EMP_CREATOR"], describe: "emp-launch: UMA ExpiringMultiPartyCreator (else contracts.ExpiringMultiPartyCreator)", schema: rule(parseAddress) },
+  { key: "umaFinder", section: "emp", field: "finder", flag: "finder", env: ["KEEPCTL_UMA_FINDER"], describe: "emp-launch: UMA Finder the Creator uses (else contracts.UmaFinder)", schema: rule(parseAddress) },
 ];
 // Stryker restore all
 
@@ -347,6 +355,7 @@ export interface RaiSection {
 export interface EmpSection {
   address?: string; price?: string; crThreshold: string; liquidationDeadline: number; maxTokens?: string;
   defenseActivationPercent?: number; disputeDelay: number; lookback?: number; retries: number;
+  threshold?: string; guardTarget?: string; guardPrefer: "deposit" | "repay"; guardMargin: string; guardRunway: string; creator?: string; finder?: string;
 }
 export interface WatchSection { interval: number; minEthBalance: string; maxBlockAgeSec: number; maxFailedPasses: number }
 

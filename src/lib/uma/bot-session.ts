@@ -14,6 +14,7 @@ import { parseFixedStrict } from "../fixed-point";
 import { FP_DECIMALS } from "./fixed-point";
 import type { LiquidationConfig } from "./liquidation-strategy";
 import type { DisputeConfig } from "./dispute-strategy";
+import type { GuardConfig } from "./guard-strategy";
 
 /**
  * Everything an EMP bot needs before its first pass, built from the resolved Config: the EMP and
@@ -42,6 +43,8 @@ export interface BotSession {
   provider: KeepctlProvider;
   liquidation: LiquidationConfig;
   dispute: DisputeConfig;
+  /** emp-guard's settings; undefined without a target. */
+  guard?: GuardConfig;
   alert?: (a: Alert) => Promise<void>;
   close(): void;
 }
@@ -53,7 +56,7 @@ export function empAddressOf(cfg: Config): string {
   return emp;
 }
 
-export function strategyConfigOf(cfg: Config): { liquidation: LiquidationConfig; dispute: DisputeConfig } {
+export function strategyConfigOf(cfg: Config): { liquidation: LiquidationConfig; dispute: DisputeConfig; guard?: GuardConfig } {
   const crThreshold = parseFixedStrict(cfg.emp.crThreshold, FP_DECIMALS);
   const maxTokens = cfg.emp.maxTokens;
   return {
@@ -64,6 +67,13 @@ export function strategyConfigOf(cfg: Config): { liquidation: LiquidationConfig;
       defenseActivationPercent: cfg.emp.defenseActivationPercent,
     },
     dispute: { crThreshold, disputeDelay: BigInt(cfg.emp.disputeDelay) },
+    guard: cfg.emp.guardTarget === undefined ? undefined : {
+      target: parseFixedStrict(cfg.emp.guardTarget, FP_DECIMALS),
+      prefer: cfg.emp.guardPrefer,
+      margin: parseFixedStrict(cfg.emp.guardMargin, FP_DECIMALS),
+      runway: parseFixedStrict(cfg.emp.guardRunway, FP_DECIMALS),
+      crThreshold,
+    },
   };
 }
 

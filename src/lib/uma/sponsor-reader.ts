@@ -96,7 +96,7 @@ export interface WalletBalances {
 }
 
 /** The wallet's two tokens and its allowances to the EMP, in one eth_call. */
-export async function readWallet(provider: ethers.Provider, snap: Pick<SponsorSnapshot, "emp" | "params">, account: string): Promise<WalletBalances> {
+export async function readWallet(provider: ethers.Provider, snap: { emp: string; params: { collateralCurrency: string; tokenCurrency: string } }, account: string): Promise<WalletBalances> {
   const { collateralCurrency: coll, tokenCurrency: syn } = snap.params;
   const calls: ViewCall[] = [
     { to: coll, data: erc20Interface.encodeFunctionData("balanceOf", [account]) },
