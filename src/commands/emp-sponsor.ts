@@ -8,11 +8,10 @@ import { formatFixedTrimmed, parseFixedStrict } from "../lib/fixed-point";
 import type { Output } from "../lib/output";
 import type { SourceChoice } from "../lib/rai/feed";
 import { FP_DECIMALS } from "../lib/uma/fixed-point";
-import { readSponsorSnapshot, readWallet } from "../lib/uma/sponsor-reader";
-import { planSponsorAction, sponsorKey, type SponsorPlan, type SponsorRequest } from "../lib/uma/sponsor-plan";
-import { doneByEarlierRun, executeSponsorPlan, startSponsorRun, type SponsorOutcome } from "../lib/uma/sponsor-actions";
+import type { SponsorPlan, SponsorRequest } from "../lib/uma/sponsor-plan";
+import type { SponsorOutcome } from "../lib/uma/sponsor-actions";
 import { openSponsorSession, type SponsorSession } from "../lib/uma/sponsor-session";
-import { settleFlow, withdrawLiquidationsFlow, type FlowIo } from "../lib/uma/sponsor-flows";
+import { settleFlow, sponsorActionFlow, withdrawLiquidationsFlow, type FlowIo } from "../lib/uma/sponsor-flows";
 import {
   addSigningOptions, confirmOnTerminal, decimalArg, globalsOf, loadCommandConfig, onTerminal, outputOf, parseIntOption, requireYesOffTerminal, runState, shutdown,
 } from "./common";
@@ -118,27 +117,11 @@ async function open(cmd: Command, name: string): Promise<Opened> {
 async function runAction(cmd: Command, name: string, req: SponsorRequest): Promise<void> {
   const { out, session, dryRun, yes } = await open(cmd, name);
   try {
-    const sender = session.account!.sender;
-    const { run, recovered } = await startSponsorRun(sender, session.emp);
-    const key = sponsorKey(session.emp, session.sponsor, req);
-    const earlier = doneByEarlierRun(sender, recovered, key);
-    if (earlier) {
-      report(out, { action: req.action, key, sponsor: session.sponsor, dryRun }, { status: "done-earlier", hash: earlier.hash });
-      return;
-    }
-    const [snap, price] = await Promise.all([
-      readSponsorSnapshot(session.provider, session.emp, session.sponsor),
-      session.price ? session.price.update().then(() => session.price!.current()) : Promise.resolve(null),
-    ]);
-    const wallet = await readWallet(session.provider, snap, session.sponsor);
-    const plan = planSponsorAction(snap, wallet, req, { price, crThreshold: session.crThreshold });
-    showPlan(out, plan, price);
-    if (!dryRun && !yes && !(await confirmOnTerminal(`${plan.label} from ${session.sponsor}?`))) {
-      report(out, { action: req.action, key: plan.key, sponsor: session.sponsor, dryRun, plan }, { status: "cancelled" });
-      return;
-    }
-    const outcome = await executeSponsorPlan(run, plan);
-    report(out, { action: req.action, key: plan.key, sponsor: session.sponsor, dryRun, plan }, outcome);
+    const r = await sponsorActionFlow(session, req, {
+      confirm: yes ? async () => true : (m) => confirmOnTerminal(m),
+      onPlan: (plan, price) => showPlan(out, plan, price),
+    });
+    report(out, { action: req.action, key: r.key, sponsor: session.sponsor, dryRun, plan: r.plan }, r.outcome);
   } finally {
     session.close();
   }

@@ -8,8 +8,8 @@ import { expectedSettlePayout, type SettlePayout } from "./settle-math";
 import { CONTRACT_STATE, NoExpiryPriceError, readExpiryPrice } from "./sponsor-expiry";
 import { readSponsorSnapshot, readWallet, type SponsorSnapshot } from "./sponsor-reader";
 import { checkExpire } from "./sponsor-rules";
-import { RuleRefusedError } from "./sponsor-plan";
-import { approveForSponsor, outcomeOf, startSponsorRun, type SponsorOutcome, type SponsorRun } from "./sponsor-actions";
+import { planSponsorAction, RuleRefusedError, sponsorKey, type SponsorPlan, type SponsorRequest } from "./sponsor-plan";
+import { approveForSponsor, doneByEarlierRun, executeSponsorPlan, outcomeOf, startSponsorRun, type SponsorOutcome, type SponsorRun } from "./sponsor-actions";
 import type { SponsorSession } from "./sponsor-session";
 
 /**
@@ -36,6 +36,30 @@ export interface FlowResult {
 const fx = (v: bigint) => formatFixedTrimmed(v, FP_DECIMALS);
 /** How often --wait looks at the oracle. */
 export const PRICE_POLL_MS = 2000;
+
+export type ActionResult = { key: string; plan?: SponsorPlan; price: bigint | null; outcome: SponsorOutcome | { status: "cancelled" } };
+
+/**
+ * One single-call action: settle an earlier crashed run's transaction first (if it was this very
+ * request and it mined, that is the answer: nothing more is sent), read the position, the wallet
+ * and the price, plan (the rule in words, exit 5; the funds, exit 6), show, confirm, send.
+ */
+export async function sponsorActionFlow(s: SponsorSession, req: SponsorRequest, io: { confirm(message: string): Promise<boolean>; onPlan?(plan: SponsorPlan, price: bigint | null): void }): Promise<ActionResult> {
+  const sender = s.account!.sender;
+  const { run, recovered } = await startSponsorRun(sender, s.emp);
+  const key = sponsorKey(s.emp, s.sponsor, req);
+  const earlier = doneByEarlierRun(sender, recovered, key);
+  if (earlier) return { key, price: null, outcome: { status: "done-earlier", hash: earlier.hash } };
+  const [snap, price] = await Promise.all([
+    readSponsorSnapshot(s.provider, s.emp, s.sponsor),
+    s.price ? s.price.update().then(() => s.price!.current()) : Promise.resolve(null),
+  ]);
+  const wallet = await readWallet(s.provider, snap, s.sponsor);
+  const plan = planSponsorAction(snap, wallet, req, { price, crThreshold: s.crThreshold });
+  io.onPlan?.(plan, price);
+  if (!sender.dryRun && !(await io.confirm(`${plan.label} from ${s.sponsor}?`))) return { key, plan, price, outcome: { status: "cancelled" } };
+  return { key, plan, price, outcome: await executeSponsorPlan(run, plan) };
+}
 
 function sendOutcomeJson(o: SponsorOutcome): Record<string, unknown> {
   return { status: o.status, ...(o.status === "mined" ? { hash: o.hash, blockNumber: o.blockNumber, events: o.events } : o.status === "pending" ? { hashes: o.hashes } : o.status === "done-earlier" ? { hash: o.hash ?? null } : {}) };
