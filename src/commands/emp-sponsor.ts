@@ -155,7 +155,10 @@ function report(out: Output, ctx: { action: string; key: string; sponsor: string
   switch (o.status) {
     case "mined":
       out.line(`${ctx.action}: mined in block ${o.blockNumber} ${o.hash}`);
-      for (const e of o.events) out.line(`  ${e.name} ${Object.entries(e.args).filter(([k]) => k !== "sponsor" && k !== "caller").map(([k, v]) => `${k}=${typeof v === "bigint" ? fx(v) : String(v)}`).join(" ")}`);
+      for (const e of o.events) {
+        const args = Object.entries(e.args).filter(([k]) => k !== "sponsor" && k !== "caller").map(([k, v]) => `${k}=${typeof v === "bigint" ? fx(v) : String(v)}`);
+        out.line(`  ${[e.name, ...args].join(" ")}`);
+      }
       return;
     case "dry-run":
       return out.info(o.simulated ? `dry run: simulated ok (gas limit ${o.gasLimit}); nothing was sent` : "dry run: the approval comes first, so the call itself was not simulated; nothing was sent");
