@@ -28,6 +28,11 @@ export default {
     "src/lib/fixed-point.ts",
     "src/lib/redact.ts",
     "src/lib/config.ts",
+    "src/lib/btc/header.ts",
+    "src/lib/btc/merkle.ts",
+    "src/lib/btc/spv.ts",
+    "src/lib/btc/tip-choice.ts",
+    "src/lib/btc/verified-chain.ts",
   ],
   coverageAnalysis: "perTest",
   // Static mutants (module-level tables such as config's schema) need a full re-run each; they

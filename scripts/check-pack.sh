@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks the production install: packs the checkout (`npm pack`, which runs `prepare` = build),
-# installs the tarball offline into a fresh prefix (runtime dependencies from npm's cache only), and
+# installs the tarball into a fresh prefix (--prefer-offline: npm's cache first, the registry only for
+# the package metadata that `npm ci` does not cache), and
 # runs the installed keepctl: --help, --version, `devnet` (must refuse: DEV_INSTALL, exit 3) and
 # `check` against a devnet started from this checkout (exit 10: the seeded scenario is at risk).
 # Prints the tarball's and the install's sizes. Usage: scripts/check-pack.sh  (npm run check-pack)
@@ -30,12 +31,14 @@ grep -qx 'package/dist/src/cli.js' <<<"$listing" || fail "dist/src/cli.js is not
 grep -qx 'package/bin/keepctl' <<<"$listing" || fail "bin/keepctl is not in the tarball"
 if grep -Eq '^package/(test|contracts|src)/' <<<"$listing"; then fail "the tarball holds test/, contracts/ or src/"; fi
 
-echo "check-pack: npm install -g --offline into a fresh prefix"
+echo "check-pack: npm install -g --prefer-offline into a fresh prefix"
 prefix="$work/prefix"
-# A clean HOME/config for npm too, except its cache: --offline must find everything there.
+# npm's own cache: the tarballs `npm ci` fetched are used from there. A tarball install resolves its
+# dependencies' version ranges from the registry's metadata, which `npm ci` (lock file only) never
+# fetches, so --offline fails on a fresh machine; --prefer-offline fetches just that metadata.
 cache="$(npm config get cache)"
-npm install -g --prefix "$prefix" --offline --cache "$cache" --no-audit --no-fund --loglevel=error "$tgz" >/dev/null \
-  || fail "offline install failed (are the runtime dependencies in npm's cache ($cache)? run npm ci once online)"
+npm install -g --prefix "$prefix" --prefer-offline --cache "$cache" --no-audit --no-fund --loglevel=error "$tgz" >/dev/null \
+  || fail "the install of the tarball failed (is the npm registry reachable? cache: $cache)"
 installed="$prefix/lib/node_modules/keepctl"
 [ -d "$installed" ] || fail "no $installed after install"
 for dev in hardhat typescript vitest solc @keep-network/tbtc @uma/contracts-node graphql; do

@@ -9,6 +9,7 @@ import * as listKeeps from "./commands/list-keeps";
 import * as check from "./commands/check";
 import * as redeem from "./commands/redeem";
 import * as watch from "./commands/watch";
+import * as redemptions from "./commands/redemptions";
 import * as raiPrice from "./commands/rai-price";
 import * as empLiquidate from "./commands/emp-liquidate";
 import * as empDispute from "./commands/emp-dispute";
@@ -67,6 +68,7 @@ export function buildProgram(): Command {
   check.register(program);
   redeem.register(program);
   watch.register(program);
+  redemptions.register(program);
   raiPrice.register(program);
   empLiquidate.register(program);
   empDispute.register(program);

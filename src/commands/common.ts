@@ -142,6 +142,29 @@ export function addSigningOptions(cmd: Command): Command {
     .option("--strict-perms", "a keystore or password file readable by group/others is an error, not a warning (env KEEPCTL_STRICT_PERMS)");
 }
 
+/**
+ * How a redemption is followed to its end on Bitcoin (watch, redeem --follow, redemptions): the
+ * confirmations before a proof and the cap on the cumulative BTC fee a fee increase may ask for.
+ */
+export function addRedemptionFollowOptions(cmd: Command): Command {
+  return cmd
+    .option("--btc-confirmations <n>", "Bitcoin confirmations before a redemption proof is sent (env KEEPCTL_BTC_CONFIRMATIONS; default 6)")
+    .option("--max-btc-fee-sats <sats>", "most cumulative BTC fee a fee increase may ask for; alert at the cap (env KEEPCTL_MAX_BTC_FEE_SATS; default 100000)");
+}
+
+/**
+ * The Bitcoin data layer's options (lib/btc, docs/bitcoin.md), for commands that read or send on
+ * the Bitcoin chain. Server URLs may carry API keys: prefer the file forms.
+ */
+export function addBitcoinOptions(cmd: Command): Command {
+  return cmd
+    .option("--btc-network <name>", "Bitcoin network: mainnet, testnet, testnet4, signet, regtest (env KEEPCTL_BTC_NETWORK; default mainnet on the mainnet preset, else the deployment file's bitcoin.network, else testnet)")
+    .option("--btc-electrum-url <url>", "Electrum server, tcp:// tls:// ssl:// ws:// wss://; repeat or comma-separate (env KEEPCTL_BTC_ELECTRUM_URLS)", collect)
+    .option("--btc-electrum-url-file <file>", "file with one Electrum server URL per line (env KEEPCTL_BTC_ELECTRUM_URLS_FILE)")
+    .option("--btc-esplora-url <url>", "Esplora REST base URL, http(s)://…/api; repeat or comma-separate (env KEEPCTL_BTC_ESPLORA_URLS)", collect)
+    .option("--btc-esplora-url-file <file>", "file with one Esplora URL per line (env KEEPCTL_BTC_ESPLORA_URLS_FILE)");
+}
+
 /** --metrics-addr and its companions, shared by watch and the EMP bots (docs/operations.md). */
 export function addMetricsOptions(cmd: Command): Command {
   return cmd

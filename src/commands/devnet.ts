@@ -80,6 +80,10 @@ export function register(program: Command): void {
     .option("--no-auto-sign", "do not play the keeps' signers (redemption signatures stay pending)")
     .option("--no-rai", "skip the RAI OracleRelayer/RateSetter doubles, their rate history and the loopback subgraph")
     .option("--no-emp", "skip the UMA ExpiringMultiParty and its sponsors")
+    .option("--btc-block-interval <s>", "the Bitcoin network mines a block every this many seconds; 0 = never by itself (default 10)", parseIntOption("--btc-block-interval", 0, 86_400))
+    .option("--btc-electrum-port <n>", "Electrum (TCP) port of the Bitcoin network on 127.0.0.1 (default: a free one)", parseIntOption("--btc-electrum-port", 1, 65535))
+    .option("--btc-electrum-ws-port <n>", "Electrum (WebSocket) port (default: a free one)", parseIntOption("--btc-electrum-ws-port", 1, 65535))
+    .option("--btc-esplora-port <n>", "Esplora REST port (default: a free one)", parseIntOption("--btc-esplora-port", 1, 65535))
     .addHelpText("after", "\nAlso deploys, unless skipped: the RAI OracleRelayer/RateSetter doubles with 12 h of rate updates\nand a loopback subgraph (rai-price), and a UMA ExpiringMultiParty with sponsors (EMP bots), created\nthrough UMA's ExpiringMultiPartyCreator; an actor proposes each expiry price from the RAI feed.\nRuns until Ctrl-C (SIGINT) or SIGTERM, then stops the node and the subgraph server. The\ndeployment file is also copied to <data-dir>/devnet/deployment.json so that `--network devnet`\nfinds it. All accounts come from hardhat's public test mnemonic: never reuse their keys.")
     .action(async (_opts: unknown, cmd: Command) => {
       assertDevInstall();
@@ -91,6 +95,9 @@ export function register(program: Command): void {
       const { emp: empFlag, rai: raiFlag, ...configFlags } = g;
       const dataDir = loadConfig(configFlags, undefined, { requireRpc: false }).dataDir;
       await assertPortFree(port);
+      const btcPorts = { electrumTcpPort: g.btcElectrumPort as number | undefined, electrumWsPort: g.btcElectrumWsPort as number | undefined, esploraPort: g.btcEsploraPort as number | undefined };
+      for (const p of Object.values(btcPorts)) if (p !== undefined) await assertPortFree(p);
+      const btcBlockSec = (g.btcBlockInterval as number | undefined) ?? 10;
       const { devnetWallet, startDevnet } = await import("../devnet/scenario");
       const { startAutoSigner } = await import("../devnet/autosign");
       const { startExpiryProposer, PROPOSER_ACCOUNT_INDEX } = await import("../devnet/expiry-proposer");
@@ -99,7 +106,9 @@ export function register(program: Command): void {
       const emp = empFlag !== false;
       const parts = ["tBTC v1", ...(rai ? ["RAI"] : []), ...(emp ? ["a UMA EMP"] : [])];
       out.info(`starting a Hardhat node on 127.0.0.1:${port} and deploying ${parts.join(", ")} ...`);
-      const devnet = await startDevnet({ port, out: outFile, seed: g.seed !== false, rai, emp });
+      const devnet = await startDevnet({ port, out: outFile, seed: g.seed !== false, rai, emp, btc: btcPorts });
+      // Mined only after seeding: the seeded proofs need their blocks, not the clock's.
+      if (btcBlockSec > 0) devnet.bitcoin?.net.setAutoMine(btcBlockSec * 1000);
       const signer = g.autoSign === false ? undefined : startAutoSigner(devnet.deployment, { onError: (e) => out.warn(`auto-signer: ${String(e)}`) });
       // Proposes each EMP's expiry price from the RAI feed, so expire -> settle runs on the devnet.
       const proposer = devnet.emp ? startExpiryProposer({
@@ -118,13 +127,14 @@ export function register(program: Command): void {
         if (out.json) {
           out.document({
             rpcUrl: f.rpcUrl, chainId: f.chainId, deploymentFile: outFile, presetCopy, contracts: f.contracts, operators: f.operators, deposits: f.deposits,
-            subgraphUrl: f.subgraphUrl, emp: f.emp,
+            subgraphUrl: f.subgraphUrl, emp: f.emp, bitcoin: f.bitcoin ? { ...f.bitcoin, blockIntervalSec: btcBlockSec } : undefined,
           });
         } else {
           out.line(`devnet ready: ${f.rpcUrl} (chain ${f.chainId}), ${f.deposits.length} deposits seeded`);
           out.line(`deployment file: ${outFile}`);
           if (presetCopy) out.line(`also at: ${presetCopy} (used by --network devnet)`);
           out.line(`operators: ${f.operators.join(", ")}`);
+          if (f.bitcoin) out.line(`Bitcoin (regtest double, a block every ${btcBlockSec || "-"} s): Electrum ${f.bitcoin.electrumUrls.join(", ")}, Esplora ${f.bitcoin.esploraUrls.join(", ")}`);
           out.line(`try: keepctl --deployment ${outFile} --rpc-url ${f.rpcUrl} list-keeps --operator ${f.operators[0] ?? "<address>"}`);
           const liq = f.emp?.liquidator;
           printPlaygroundHints(out, devnet, outFile, liq ? devnetWallet(liq.accountIndex).privateKey : undefined);

@@ -3,7 +3,7 @@ import { formatEther, formatUnits } from "ethers";
 import { parseAddress, requireOperators, type Config } from "../lib/config";
 import { checkKeyFilePerms } from "../lib/chain/wallet";
 import { echo } from "../lib/redact";
-import { UsageError } from "../lib/errors";
+import { ConfigError, ExitCode, UsageError } from "../lib/errors";
 import type { Output } from "../lib/output";
 import { AuditLog } from "../lib/audit";
 import type { Plan } from "../lib/tbtc/redeem/planner";
@@ -11,14 +11,19 @@ import type { KnownRisk } from "../lib/tbtc/redeem/redeem-facts";
 import type { RedemptionOutcome } from "../lib/tbtc/redeem/redeemer";
 import { outcomeExitCode, runRedemptionPipeline, shortfallError, type GasInfo } from "../lib/tbtc/redeem/pipeline";
 import { eventWriter } from "../lib/events";
-import { openRedeemSession, payoutScriptOf } from "../lib/tbtc/redeem/redeem-session";
+import { openRedeemSession, payoutScriptOf, type RedeemSession } from "../lib/tbtc/redeem/redeem-session";
+import { openRedemptionBitcoin } from "../lib/tbtc/redeem/bitcoin";
+import { followUntilDone } from "../lib/tbtc/redeem/follow-until";
+import { followPolicyOf } from "../lib/tbtc/redeem/follow-policy";
+import type { FollowReport } from "../lib/tbtc/redeem/follow";
+import { reportJson } from "../lib/tbtc/redeem/redemptions-view";
 import { channelAlert } from "../lib/alert";
 import { loadTbtcRun, preflightTbtcFromConfig } from "../lib/tbtc/read/report";
 import { State } from "../lib/tbtc/abis";
-import { addOperatorOption, addSigningOptions, collect, confirmOnTerminal, globalsOf, loadCommandConfig, onTerminal, outputOf, requireYesOffTerminal, runState, shutdown, splitOption } from "./common";
+import { addBitcoinOptions, addOperatorOption, addRedemptionFollowOptions, addSigningOptions, collect, confirmOnTerminal, globalsOf, loadCommandConfig, onTerminal, outputOf, requireYesOffTerminal, runState, shutdown, splitOption } from "./common";
 
 export function register(program: Command): void {
-  addOperatorOption(addSigningOptions(program.command("redeem")), "operator whose at-risk deposits to redeem")
+  addBitcoinOptions(addRedemptionFollowOptions(addOperatorOption(addSigningOptions(program.command("redeem")), "operator whose at-risk deposits to redeem")))
     .description("redeem at-risk deposits with the wallet's TBTC (shows the plan, confirms, sends)")
     .option("--deposit <address>", "deposit to redeem; repeat or comma-separate (default: at-risk deposits of --operator)", collect)
     .option("--btc-address <address>", "BTC address the redemption pays to (env KEEPCTL_BTC_ADDRESS)")
@@ -26,7 +31,8 @@ export function register(program: Command): void {
     .option("--fee-sats <sats>", "BTC fee left to the redemption tx (env KEEPCTL_REDEMPTION_FEE_SATS; default 10000)")
     .option("-y, --yes", "do not ask for confirmation (required when not on a terminal)")
     .option("--dry-run", "simulate and show the plan; send nothing")
-    .addHelpText("after", "\nExit codes: 0 done (also nothing to do, or a deposit redeemed by someone else first), 2 bad flag or\nno --yes off a terminal, 3 missing key/BTC address, 4 RPC (also a redemption deferred by it), 5 revert,\n6 not enough TBTC/ETH, 8 another sender uses the key, 9 a transaction sent but not mined yet (the next run\nsettles it). See docs/exit-codes.md.")
+    .option("--follow", "stay until each redemption requested is proven on Bitcoin: broadcast, prove, raise the fee (needs a Bitcoin server)")
+    .addHelpText("after", "\nExit codes: 0 done (also nothing to do, or a deposit redeemed by someone else first), 2 bad flag or\nno --yes off a terminal, 3 missing key/BTC address, 4 RPC (also a redemption deferred by it), 5 revert,\n6 not enough TBTC/ETH, 8 another sender uses the key, 9 a transaction sent but not mined yet (the next run\nsettles it), 10 with --follow: a followed redemption ended without its proof. See docs/exit-codes.md.")
     .action(async (_opts, cmd: Command) => {
       const g = globalsOf(cmd);
       const out = outputOf(cmd);
@@ -43,6 +49,8 @@ export function register(program: Command): void {
         }
       });
       checkKeyFilePerms(cfg.signing, (m) => out.warn(m));
+      // Refused before anything is sent: a redemption that cannot be followed is not started with --follow.
+      if (g.follow && !dryRun && !cfg.btc.electrumUrls.length && !cfg.btc.esploraUrls.length) throw noBitcoinServer();
       const script = payoutScriptOf(cfg, true)!;
       // Engine alerts (fee cap reached, another sender on the key) and the pipeline's (a TBTC
       // shortfall, what was redeemed) go to the configured channels, like the watch loop's.
@@ -92,13 +100,41 @@ export function register(program: Command): void {
           else out.info("cancelled: nothing was sent");
           return;
         }
-        if (out.json) out.document({ ...doc, results: res.outcomes.map(resultJson) });
-        else showResults(out, res.outcomes);
+        const requested = res.outcomes.filter((o) => o.status === "requested" || o.status === "already-requested");
+        let followed: FollowReport[] | undefined;
+        if (g.follow && requested.length) {
+          if (!out.json) showResults(out, res.outcomes);
+          followed = await followRequested(cfg, session, requested.map((o) => o.deposit), out);
+        }
+        if (out.json) out.document({ ...doc, results: res.outcomes.map(resultJson), ...(followed ? { followed: followed.map(reportJson) } : {}) });
+        else if (!followed) showResults(out, res.outcomes);
         runState.exitCode = outcomeExitCode(res.outcomes, { unfunded: plan.unfunded.length > 0 }) ?? runState.exitCode;
+        if (followed?.some((r) => r.state !== "REDEEMED")) runState.exitCode = shutdown.signal.aborted ? ExitCode.INTERRUPTED : ExitCode.UNHEALTHY;
       } finally {
         session.close();
       }
     });
+}
+
+function noBitcoinServer(): ConfigError {
+  return new ConfigError("--follow needs a Bitcoin server to broadcast and prove the redemption", { hint: "set --btc-electrum-url or --btc-esplora-url (or KEEPCTL_BTC_ELECTRUM_URLS / KEEPCTL_BTC_ESPLORA_URLS)" });
+}
+
+/** `--follow`: the redemptions just requested, followed until proven (or ended otherwise), with progress on stderr. */
+async function followRequested(cfg: Config, session: RedeemSession, deposits: string[], out: Output): Promise<FollowReport[]> {
+  const bitcoin = await openRedemptionBitcoin(cfg, { onWarning: (m) => out.warn(m) });
+  if (!bitcoin) throw noBitcoinServer();
+  try {
+    const log = eventWriter(out, { stream: "stderr", ndjson: false });
+    const { reports } = await followUntilDone(
+      { provider: session.fresh, sender: session.sender, system: session.contracts.system, bitcoin: bitcoin.client, policy: followPolicyOf(cfg), logChunkSize: cfg.logChunkSize, onNote: (d, text) => log({ type: "notice", text: `${d}: ${text}` }) },
+      deposits.map((d) => ({ deposit: d, fromBlock: cfg.startBlock })),
+      { intervalSec: Math.min(cfg.watch.interval, 30), signal: shutdown.signal, onPass: (rs) => { for (const r of rs) { log({ type: "redemption-progress", ...r }); for (const a of r.alerts) log(a.level === "info" ? { type: "notice", text: `${a.title}: ${a.text}` } : { type: "warning", deposit: r.deposit, message: `${a.title}: ${a.text}` }); } } },
+    );
+    return reports;
+  } finally {
+    await bitcoin.close();
+  }
 }
 
 async function operatorDeposits(cfg: Config, provider: Parameters<typeof loadTbtcRun>[1]["provider"]) {

@@ -12,10 +12,12 @@ import { connectFromConfig } from "../lib/tbtc/read/report";
 import { runWatch, unfinishedExitCode } from "../lib/tbtc/watch/watch-loop";
 import { eventWriter, type WatchEvent } from "../lib/events";
 import { readTbtc } from "../lib/tbtc/redeem/redeem-facts";
-import { addMetricsOptions, addOperatorOption, addSigningOptions, globalsOf, loadCommandConfig, outputOf, runState, shutdown, startLoopMetrics } from "./common";
+import { openRedemptionBitcoin, type RedemptionBitcoinHandle } from "../lib/tbtc/redeem/bitcoin";
+import { followPolicyOf } from "../lib/tbtc/redeem/follow-policy";
+import { addBitcoinOptions, addMetricsOptions, addOperatorOption, addRedemptionFollowOptions, addSigningOptions, globalsOf, loadCommandConfig, outputOf, runState, shutdown, startLoopMetrics } from "./common";
 
 export function register(program: Command): void {
-  addMetricsOptions(addOperatorOption(addSigningOptions(program.command("watch"))))
+  addBitcoinOptions(addRedemptionFollowOptions(addMetricsOptions(addOperatorOption(addSigningOptions(program.command("watch"))))))
     .description("loop: check the operators' deposits, courtesy-call, redeem by policy, submit signatures, alert, heartbeat")
     .option("--interval <seconds>", "seconds between loops (env KEEPCTL_INTERVAL; default 60)")
     .option("--on-block", "also start a loop as soon as a new block arrives")
@@ -65,7 +67,10 @@ export function register(program: Command): void {
       }
       exporter?.metrics.watchPool(provider.pool);
       let session: RedeemSession | undefined;
+      let bitcoin: RedemptionBitcoinHandle | undefined;
       try {
+        bitcoin = await openRedemptionBitcoin(cfg, { onWarning: (m) => out.warn(m) });
+        if (!bitcoin) emit({ type: "notice", text: "no Bitcoin server configured: redemptions cannot be broadcast or proven (set --btc-electrum-url or --btc-esplora-url)" });
         if (hasSigningKey(cfg)) {
           checkKeyFilePerms(cfg.signing, (m) => out.warn(m));
           const interactive = !!process.stdin.isTTY && !!process.stderr.isTTY;
@@ -102,6 +107,8 @@ export function register(program: Command): void {
           operators,
           sender: session?.sender,
           script: script?.redeemerOutputScript,
+          bitcoin: bitcoin?.client,
+          follow: followPolicyOf(cfg),
           hub,
           audit,
           policy: {
@@ -133,6 +140,7 @@ export function register(program: Command): void {
         }        else if (g.once) runState.exitCode = unfinishedExitCode(res.last) ?? runState.exitCode;
       } finally {
         session?.close();
+        await bitcoin?.close();
         provider.destroy();
         await exporter?.close();
       }

@@ -3,6 +3,7 @@ import { tbtcAbi } from "./artifacts";
 import { keepCompressedPublicKey, keepPublicKey64, signDigest, type DigestSignature } from "./signer";
 import { buildFundingProof, buildRedemptionProof, fundingProofArgs, hash160, redemptionProofArgs, uint64LE } from "./spv";
 import { type TbtcDeployment, currentWeiPerSat, depositContract, keepContract, send } from "./tbtc";
+import { fundOnBitcoin, redeemOnBitcoin } from "./btc";
 
 /** Deposit.currentState() values (tBTC v1.1.0). */
 export const DepositState = {
@@ -111,14 +112,24 @@ export async function openDeposit(dep: TbtcDeployment, opts: OpenDepositOptions)
   };
   if (fundWith === "none") return result;
 
-  const proof = buildFundingProof(keepCompressedPublicKey(keep), opts.lotSats, deposit);
+  // A real funding transaction on the devnet's Bitcoin chain when there is one (its UTXO exists, so
+  // the deposit can be redeemed on Bitcoin later); otherwise a synthetic one-transaction block.
+  let args: ReturnType<typeof fundingProofArgs>;
+  if (dep.bitcoin) {
+    const funded = await fundOnBitcoin(dep.bitcoin, keepCompressedPublicKey(keep), opts.lotSats);
+    args = funded.args;
+    result.fundingTxid = "0x" + Buffer.from(funded.txid, "hex").reverse().toString("hex");
+  } else {
+    const proof = buildFundingProof(keepCompressedPublicKey(keep), opts.lotSats, deposit);
+    args = fundingProofArgs(proof);
+    result.fundingTxid = proof.txid;
+  }
   if (fundWith === "proof") {
-    await send(depositC.provideBTCFundingProof(...fundingProofArgs(proof), GAS));
+    await send(depositC.provideBTCFundingProof(...args, GAS));
   } else {
     await send((tdt.connect(funder) as ethers.Contract).approve(dep.addresses.VendingMachine, BigInt(deposit), GAS));
-    await send((vendingMachine.connect(funder) as ethers.Contract).unqualifiedDepositToTbtc(deposit, ...fundingProofArgs(proof), GAS));
+    await send((vendingMachine.connect(funder) as ethers.Contract).unqualifiedDepositToTbtc(deposit, ...args, GAS));
   }
-  result.fundingTxid = proof.txid;
   return result;
 }
 
@@ -177,6 +188,12 @@ export async function redeemDeposit(dep: TbtcDeployment, depositAddr: string, op
 
   const utxoValue = request[3] as bigint;
   const requestedFee = request[5] as bigint;
+  if (dep.bitcoin) {
+    // What the redeemer's own wallet does on a real chain: broadcast the signed transaction, prove it.
+    const args = await redeemOnBitcoin(dep.bitcoin, { outpoint: request[6] as string, utxoValueSats: utxoValue, redeemerScript: request[4] as string, feeSats: requestedFee, signerPubkey64: keepPublicKey64(keep), digest: request[2] as string, signature: sig });
+    await send(deposit.provideRedemptionProof(...args));
+    return;
+  }
   const proof = buildRedemptionProof(request[6] as string, utxoValue - requestedFee, request[4] as string);
   await send(deposit.provideRedemptionProof(...redemptionProofArgs(proof)));
 }

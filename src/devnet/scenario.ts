@@ -4,6 +4,8 @@ import { ethers } from "ethers";
 import { type LocalNode, startHardhatNode } from "./node";
 import { type DepositStateName, type OpenedDeposit, courtesyCall, liquidateDeposit, openDeposit, redeemDeposit } from "./deposits";
 import { type DeployOptions, type TbtcDeployment, deployTbtcSystem } from "./tbtc";
+import { startDevnetBitcoin, type DevnetBitcoin } from "./btc";
+import type { BitcoinNetworkOptions } from "./bitcoin";
 import { type EmpPlayground, type PlaygroundFileParts, type RaiPlayground, playgroundFileParts, startEmpPlayground, startRaiPlayground } from "./playground";
 
 /**
@@ -146,6 +148,8 @@ export interface DevnetDeploymentFile {
   rai?: PlaygroundFileParts["rai"];
   /** The EMP's sponsors and bot wallets by hardhat account index (with `emp`). */
   emp?: PlaygroundFileParts["emp"];
+  /** The devnet's Bitcoin network: keepctl's `bitcoin` settings (regtest, its Electrum and Esplora servers). */
+  bitcoin?: DevnetBitcoin["file"];
 }
 
 export interface Devnet {
@@ -161,10 +165,14 @@ export interface Devnet {
   emp?: EmpPlayground;
   /** Where the file was written, if `out` was given. */
   outPath?: string;
+  /** The Bitcoin network double the deposits are funded on (absent with `btc: false`). */
+  bitcoin?: DevnetBitcoin;
   stop(): Promise<void>;
 }
 
-export interface StartDevnetOptions extends DeployOptions {
+export interface StartDevnetOptions extends Omit<DeployOptions, "bitcoin"> {
+  /** The Bitcoin network double's options (ports, block interval); false: none, synthetic proofs (default: started). */
+  btc?: false | BitcoinNetworkOptions;
   port?: number;
   /** Write the deployment JSON here. */
   out?: string;
@@ -188,6 +196,7 @@ export function devnetProvider(rpcUrl: string): ethers.JsonRpcProvider {
 }
 
 export function deploymentFileOf(rpcUrl: string, dep: TbtcDeployment, scenario: ScenarioSummary, extra?: PlaygroundFileParts): DevnetDeploymentFile {
+  const bitcoin = dep.bitcoin?.file;
   return {
     network: "devnet",
     chainId: 31337,
@@ -202,6 +211,7 @@ export function deploymentFileOf(rpcUrl: string, dep: TbtcDeployment, scenario: 
     ...(extra?.subgraphUrl ? { subgraphUrl: extra.subgraphUrl } : {}),
     ...(extra?.rai ? { rai: extra.rai } : {}),
     ...(extra?.emp ? { emp: extra.emp } : {}),
+    ...(bitcoin ? { bitcoin } : {}),
   };
 }
 
@@ -213,10 +223,12 @@ export function deploymentFileOf(rpcUrl: string, dep: TbtcDeployment, scenario: 
 export async function startDevnet(opts: StartDevnetOptions = {}): Promise<Devnet> {
   const node = await startHardhatNode({ port: opts.port });
   let rai: RaiPlayground | undefined;
+  let bitcoin: DevnetBitcoin | undefined;
   try {
+    bitcoin = opts.btc === false ? undefined : await startDevnetBitcoin(opts.btc ?? {});
     const provider = devnetProvider(node.rpcUrl);
     const signer = await provider.getSigner(0);
-    const deployment = await deployTbtcSystem(signer, opts);
+    const deployment = await deployTbtcSystem(signer, { ...opts, bitcoin });
     if (opts.rai) rai = await startRaiPlayground(signer, node.rpcUrl);
     const scenario = opts.seed === false ? await emptyScenario(deployment) : await seedScenario(deployment);
     const emp = opts.emp ? await startEmpPlayground(signer, provider) : undefined;
@@ -227,6 +239,7 @@ export async function startDevnet(opts: StartDevnetOptions = {}): Promise<Devnet
       fs.mkdirSync(path.dirname(outPath), { recursive: true });
       fs.writeFileSync(outPath, JSON.stringify(file, null, 2) + "\n");
     }
+    const btc = bitcoin;
     return {
       node,
       rpcUrl: node.rpcUrl,
@@ -237,14 +250,17 @@ export async function startDevnet(opts: StartDevnetOptions = {}): Promise<Devnet
       rai,
       emp,
       outPath,
+      bitcoin: btc,
       stop: async () => {
         await rai?.subgraph.stop();
+        await btc?.stop();
         provider.destroy();
         await node.stop();
       },
     };
   } catch (e) {
     await rai?.subgraph.stop();
+    await bitcoin?.stop();
     await node.stop();
     throw e;
   }

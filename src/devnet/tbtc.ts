@@ -1,3 +1,4 @@
+import type { DevnetBitcoin } from "./btc";
 import { ethers } from "ethers";
 import { type Deployable, doubleArtifact, linkTbtc, tbtcAbi } from "./artifacts";
 
@@ -37,9 +38,13 @@ export interface TbtcDeployment {
   };
   /** Fee `createDeposit` must carry (the keep factory's openKeepFeeEstimate). */
   openKeepFee: bigint;
+  /** The devnet's Bitcoin network: deposits are funded and the world's redemptions proven on it. Absent: synthetic one-block proofs (src/devnet/spv.ts). */
+  bitcoin?: DevnetBitcoin;
 }
 
 export interface DeployOptions {
+  /** Fund deposits and prove the world's redemptions on this Bitcoin network (see btc.ts). */
+  bitcoin?: DevnetBitcoin;
   /** ETH price in BTC (default 0.03: one 1-BTC lot needs 50 ETH of bond at 150%). */
   ethBtc?: number;
   /**
@@ -166,6 +171,7 @@ export async function deployTbtcSystem(signer: ethers.Signer, opts: DeployOption
     signer,
     addresses,
     deploymentBlock,
+    bitcoin: opts.bitcoin,
     contracts: {
       system: new ethers.Contract(systemAddr, tbtcAbi("TBTCSystem"), signer),
       tbtcToken: new ethers.Contract(addresses.TBTCToken, tbtcAbi("TBTCToken"), signer),

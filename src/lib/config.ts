@@ -7,19 +7,21 @@ import { z } from "zod";
 import { ConfigError, UsageError } from "./errors";
 import { echo, redact, redactUrl, registerSecret, registerSecretUrl } from "./redact";
 import { PRESETS, devnetDeploymentPath, type DeploymentFile } from "./presets";
+import { BTC_NETWORKS, type BtcNetwork } from "./btc/networks";
+import { InvalidServerUrl, electrumUrlFromParts, parseElectrumUrl, parseEsploraUrl } from "./btc/urls";
 
 /**
  * The only reader of process.env, .env and the config file. Every setting is one row of SETTINGS
  * with a zod schema for its value; resolution walks the layers flags > env > config file >
  * preset/deployment > default, validates each value as it is taken, records where it came from
- * (`keepctl config` says), and returns typed sections (rpc, signing, alerts, tbtc, rai, emp, watch)
+ * (`keepctl config` says), and returns typed sections (rpc, signing, alerts, tbtc, rai, emp, watch, btc)
  * so that lib functions take only the section they need.
  *
  * Strict on purpose: an unknown config-file key or KEEPCTL_* variable, an empty value, or a number
  * written any other way than plain digits is an error, never a silent fallback to a default.
  */
 export type Source = "flag" | "env" | "file" | "preset" | "deployment" | "default";
-export type SectionName = "core" | "rpc" | "signing" | "alerts" | "tbtc" | "rai" | "emp" | "watch";
+export type SectionName = "core" | "rpc" | "signing" | "alerts" | "tbtc" | "rai" | "emp" | "watch" | "btc";
 
 export interface Setting<T = unknown> {
   key: string;
@@ -135,6 +137,11 @@ export function parseHttpUrl(raw: unknown): string {
 }
 
 export const parseHttpUrls = (raw: unknown): string[] => parseList(raw).map(parseHttpUrl);
+
+/** Electrum server URLs (tcp://, tls://, ssl://, ws://, wss://); the error names the fix, never the URL. */
+export const parseElectrumUrls = (raw: unknown): string[] => parseList(raw).map((u) => parseElectrumUrl(u).url);
+/** Esplora base URLs (http:// or https://). */
+export const parseEsploraUrls = (raw: unknown): string[] => parseList(raw).map((u) => parseEsploraUrl(u).url);
 
 /** {"Name": "0x.."} from JSON, or "Name=0x..,Name2=0x.." from env. */
 export function parseContracts(raw: unknown): Record<string, string> {
@@ -254,6 +261,8 @@ export const SETTINGS: Setting[] = [
     schema: rule((r) => { const s = scalarText(r); if (!/^[a-zA-Z0-9]{14,90}$/.test(s)) throw new Error(`"${echo(s)}" does not look like a BTC address`); return s; }) },
   { key: "redeemBelow", section: "tbtc", flag: "redeemBelow", env: ["KEEPCTL_REDEEM_BELOW"], default: 130, describe: "redeem deposits whose collateralization % is below this", schema: num(100, 1000) },
   { key: "feeSats", section: "tbtc", flag: "feeSats", env: ["KEEPCTL_REDEMPTION_FEE_SATS"], default: 10000, describe: "BTC fee (sat) left to the redemption tx; >= 2000 and < half the UTXO", schema: int(2000) },
+  { key: "btcConfirmations", section: "tbtc", flag: "btcConfirmations", env: ["KEEPCTL_BTC_CONFIRMATIONS"], default: 6, describe: "Bitcoin confirmations before a redemption proof is sent (the relay's work rule applies on top)", schema: int(1, 100) },
+  { key: "maxBtcFeeSats", section: "tbtc", flag: "maxBtcFeeSats", env: ["KEEPCTL_MAX_BTC_FEE_SATS"], default: 100000, describe: "most cumulative BTC fee (sat) an increaseRedemptionFee may ask for; alert at the cap", schema: int(2000) },
   // ---- RAI redemption-rate feed (keepctl rai-price, UMA bots); defaults from the seed deployment ----
   { key: "subgraphUrl", section: "rai", flag: "subgraphUrl", env: ["KEEPCTL_SUBGRAPH_URL"], secret: "url", fileForm: { flag: "subgraphUrlFile", env: "KEEPCTL_SUBGRAPH_URL_FILE" },
     describe: "GraphQL endpoint (RAI feed)", schema: rule(parseHttpUrl) },
@@ -263,6 +272,15 @@ export const SETTINGS: Setting[] = [
   { key: "raiUpdateRateDelay", section: "rai", field: "updateRateDelay", env: ["KEEPCTL_RAI_UPDATE_RATE_DELAY"], default: 10800, describe: "RateSetter update delay; subgraph older than this is checked against events (s)", schema: int(1) },
   { key: "raiSource", section: "rai", field: "source", env: ["KEEPCTL_RAI_SOURCE"], default: "auto", describe: "RAI feed source: auto, subgraph or events", schema: rule(parseChoice("source", ["auto", "subgraph", "events"] as const)) },
   { key: "subgraphTimeoutMs", section: "rai", env: ["KEEPCTL_SUBGRAPH_TIMEOUT_MS"], default: 10000, describe: "per-request subgraph timeout (ms)", schema: int(100, 600_000) },
+  // ---- Bitcoin data layer (lib/btc): which network, which servers ----
+  { key: "btcNetwork", section: "btc", field: "network", flag: "btcNetwork", env: ["KEEPCTL_BTC_NETWORK"], default: "testnet",
+    describe: "Bitcoin network the servers must serve (checked by genesis block): mainnet, testnet, testnet4, signet, regtest; the mainnet preset sets mainnet", schema: rule(parseChoice("Bitcoin network", BTC_NETWORKS)) },
+  { key: "btcElectrumUrls", section: "btc", field: "electrumUrls", flag: "btcElectrumUrl", env: ["KEEPCTL_BTC_ELECTRUM_URLS", "BTC_ELECTRUM_SERVER"], default: [], secret: "url", list: true,
+    fileForm: { flag: "btcElectrumUrlFile", env: "KEEPCTL_BTC_ELECTRUM_URLS_FILE" }, describe: "Electrum servers (tcp://, tls:// or ssl://, ws://, wss://; ?insecure=1 skips TLS certificate checks)", schema: rule(parseElectrumUrls) },
+  { key: "btcEsploraUrls", section: "btc", field: "esploraUrls", flag: "btcEsploraUrl", env: ["KEEPCTL_BTC_ESPLORA_URLS"], default: [], secret: "url", list: true,
+    fileForm: { flag: "btcEsploraUrlFile", env: "KEEPCTL_BTC_ESPLORA_URLS_FILE" }, describe: "Esplora REST base URLs (http(s)://…/api)", schema: rule(parseEsploraUrls) },
+  { key: "btcTimeoutMs", section: "btc", field: "timeoutMs", env: ["KEEPCTL_BTC_TIMEOUT_MS"], default: 15000, describe: "per-request Bitcoin server timeout (ms)", schema: int(100, 600_000) },
+  { key: "btcRetries", section: "btc", field: "retries", env: ["KEEPCTL_BTC_RETRIES"], default: 2, describe: "attempts on the last Bitcoin server a request tries (the others get one each)", schema: int(1, 20) },
   // ---- signing ----
   { key: "maxFeeGwei", section: "signing", flag: "maxFeeGwei", env: ["KEEPCTL_MAX_FEE_GWEI"], default: 200, describe: "hard cap on maxFeePerGas (gwei); never signed above", schema: num(0.000000001, 1_000_000) },
   { key: "receiptTimeoutSec", section: "signing", env: ["KEEPCTL_RECEIPT_TIMEOUT"], default: 900, describe: "seconds to wait for a sent tx to mine before reporting it pending (still tracked)", schema: int(1, 86_400) },
@@ -346,7 +364,7 @@ export interface AlertsSection {
   slackWebhookUrl?: string; discordWebhookUrl?: string; telegramBotToken?: string; telegramChatId?: string; webhookUrl?: string; heartbeatUrl?: string;
   pagerdutyRoutingKey?: string; pagerdutyUrl?: string;
 }
-export interface TbtcSection { contracts: Record<string, string>; startBlock: number; operators: string[]; warnThreshold: number; btcAddress?: string; redeemBelow: number; feeSats: number }
+export interface TbtcSection { contracts: Record<string, string>; startBlock: number; operators: string[]; warnThreshold: number; btcAddress?: string; redeemBelow: number; feeSats: number; btcConfirmations: number; maxBtcFeeSats: number }
 export interface RaiSection {
   network: string; contracts: Record<string, string>; startBlock: number; logChunkSize: number;
   subgraphUrl?: string; rateSetter?: string; twapLength: number; lookback: number; updateRateDelay: number;
@@ -358,6 +376,8 @@ export interface EmpSection {
   threshold?: string; guardTarget?: string; guardPrefer: "deposit" | "repay"; guardMargin: string; guardRunway: string; creator?: string; finder?: string;
 }
 export interface WatchSection { interval: number; minEthBalance: string; maxBlockAgeSec: number; maxFailedPasses: number }
+/** lib/btc's settings (connectBitcoin takes this section). */
+export interface BtcSection { network: BtcNetwork; electrumUrls: string[]; esploraUrls: string[]; timeoutMs: number; retries: number }
 
 // ---- resolution ------------------------------------------------------------------------------
 
@@ -371,6 +391,7 @@ export interface Config {
   rai: RaiSection;
   emp: EmpSection;
   watch: WatchSection;
+  btc: BtcSection;
   // Flat copies of the most used values, for modules that take a structural slice of Config.
   rpcUrls: string[];
   chainId: number;
@@ -541,6 +562,39 @@ export function colorMode(env: NodeJS.ProcessEnv = process.env): ColorMode {
   return env.NO_COLOR ? "never" : "auto";
 }
 
+/**
+ * The seed's BTC_ELECTRUM_SERVER, BTC_ELECTRUM_PORT and BTC_ELECTRUM_PROTOCOL name one Electrum
+ * server between them: they become one URL under BTC_ELECTRUM_SERVER, which the btcElectrumUrls
+ * row reads below the KEEPCTL_ names. A port or protocol without a server is an error, not ignored.
+ */
+function combineSeedElectrumEnv(vars: Record<string, string | undefined>): void {
+  const server = vars.BTC_ELECTRUM_SERVER;
+  if (server === undefined) {
+    const stray = ["BTC_ELECTRUM_PORT", "BTC_ELECTRUM_PROTOCOL"].find((n) => vars[n] !== undefined);
+    if (stray) throw new UsageError(`${stray} is set but BTC_ELECTRUM_SERVER is not`, { hint: "set BTC_ELECTRUM_SERVER too, or give the whole URL in KEEPCTL_BTC_ELECTRUM_URLS (e.g. tls://electrum.example:50002)" });
+    return;
+  }
+  if (server.trim() === "") throw new UsageError("empty value (from BTC_ELECTRUM_SERVER)");
+  try {
+    vars.BTC_ELECTRUM_SERVER = electrumUrlFromParts(server, vars.BTC_ELECTRUM_PORT, vars.BTC_ELECTRUM_PROTOCOL);
+  } catch (e) {
+    if (e instanceof InvalidServerUrl) throw new UsageError(e.message, { hint: "or give the whole URL in KEEPCTL_BTC_ELECTRUM_URLS (e.g. tls://electrum.example:50002)" });
+    throw e;
+  }
+}
+
+/** A deployment file's optional `bitcoin` object: { network, electrumUrls, esploraUrls }, nothing else. */
+function deploymentBitcoin(d: DeploymentFile, file: string): Record<string, unknown> {
+  const b = d.bitcoin;
+  if (b === undefined || b === null) return {};
+  if (typeof b !== "object" || Array.isArray(b)) throw new ConfigError(`deployment file ${file}: "bitcoin" must be an object { network, electrumUrls, esploraUrls }`);
+  const known = ["network", "electrumUrls", "esploraUrls"];
+  const stray = Object.keys(b).find((k) => !known.includes(k));
+  if (stray) throw new ConfigError(`deployment file ${file}: unknown key "bitcoin.${echo(stray)}" (known: ${known.join(", ")})`);
+  const o = b as Record<string, unknown>;
+  return { btcNetwork: o.network, btcElectrumUrls: o.electrumUrls, btcEsploraUrls: o.esploraUrls };
+}
+
 /** A path-like value read outside the settings table (--config, --deployment): empty is an error, not "unset". */
 function nonEmpty(v: unknown, origin: string, fromFile: boolean): string | undefined {
   if (v === undefined || v === null) return undefined;
@@ -570,6 +624,7 @@ export function loadConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEn
   }
   const envVars: Record<string, string | undefined> = { ...dotenvVars, ...env };
   const envOrigin = (name: string) => (env[name] === undefined && name in dotenvVars ? `${name} in .env` : name);
+  combineSeedElectrumEnv(envVars);
 
   // A misspelt KEEPCTL_ name would otherwise leave its setting at a default without a word.
   const knownEnv = knownEnvNames();
@@ -624,8 +679,10 @@ export function loadConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEn
       chainId: d.chainId, contracts: d.contracts, operators: d.operators, startBlock: d.deploymentBlock,
       rpcUrls: d.rpcUrl ? [d.rpcUrl] : undefined,
       subgraphUrl: typeof d.subgraphUrl === "string" ? d.subgraphUrl : undefined,
+      ...deploymentBitcoin(d, cfg.deploymentFile),
     };
-    presetLayer = { source: "deployment", values, origin: (k) => `deployment file key "${k === "startBlock" ? "deploymentBlock" : k === "rpcUrls" ? "rpcUrl" : k}"` };
+    const fileKeys: Record<string, string> = { startBlock: "deploymentBlock", rpcUrls: "rpcUrl", btcNetwork: "bitcoin.network", btcElectrumUrls: "bitcoin.electrumUrls", btcEsploraUrls: "bitcoin.esploraUrls" };
+    presetLayer = { source: "deployment", values, origin: (k) => `deployment file key "${fileKeys[k] ?? k}"` };
     if (cfg.sources.network === "default") {
       cfg.values.network = typeof d.network === "string" ? d.network : "custom";
       cfg.sources.network = "deployment";
@@ -698,7 +755,7 @@ function applyKeySourceRule(cfg: Config): void {
 /** Builds the typed sections and the flat copies from the resolved values. */
 function finish(cfg: Config): void {
   const v = cfg.values;
-  const sections: Record<string, Record<string, unknown>> = { core: {}, rpc: {}, signing: {}, alerts: {}, tbtc: {}, rai: {}, emp: {}, watch: {} };
+  const sections: Record<string, Record<string, unknown>> = { core: {}, rpc: {}, signing: {}, alerts: {}, tbtc: {}, rai: {}, emp: {}, watch: {}, btc: {} };
   for (const s of SETTINGS) if (v[s.key] !== undefined) sections[s.section][s.field ?? s.key] = v[s.key];
   cfg.network = v.network as string;
   cfg.dataDir = v.dataDir as string;
@@ -710,6 +767,7 @@ function finish(cfg: Config): void {
   cfg.rai = { ...(sections.rai as unknown as RaiSection), network: cfg.network, contracts: v.contracts as Record<string, string>, startBlock: v.startBlock as number, logChunkSize: v.logChunkSize as number };
   cfg.emp = sections.emp as unknown as EmpSection;
   cfg.watch = sections.watch as unknown as WatchSection;
+  cfg.btc = sections.btc as unknown as BtcSection;
   Object.assign(cfg, {
     rpcUrls: v.rpcUrls, chainId: v.chainId, contracts: v.contracts, startBlock: v.startBlock, operators: v.operators,
     warnThreshold: v.warnThreshold, rpcTimeoutMs: v.rpcTimeoutMs, rpcRetries: v.rpcRetries, batchMaxCount: v.batchMaxCount,

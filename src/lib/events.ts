@@ -3,7 +3,7 @@ import { stampText, type Output } from "./output";
 import type { TxEvent } from "./chain/tx-types";
 import type { SettleOutcome } from "./chain/sender";
 import type { AlertLevel } from "./alert/types";
-import type { RedemptionProgress } from "./tbtc/redeem/progress";
+import type { FollowReport } from "./tbtc/redeem/follow";
 import type { LiquidationDecision } from "./uma/liquidation-strategy";
 import type { DisputeDecision, RewardRole } from "./uma/dispute-strategy";
 import type { GuardDecision } from "./uma/guard-strategy";
@@ -63,7 +63,7 @@ export type WatchEvent =
   | { type: "redeem-planned"; deposit: string; path: string; costTbtc: bigint; collateralPct: number }
   | { type: "redeem-skipped"; deposit: string; reason: string }
   | { type: "redemption"; deposit: string; path: string; status: string; hash: string | null; reason: string | null }
-  | ({ type: "redemption-progress" } & RedemptionProgress)
+  | ({ type: "redemption-progress" } & FollowReport)
   | { type: "alert"; key: string; level: AlertLevel; title: string; text: string; delivered: string[]; failed: { channel: string; error: string }[] }
   | { type: "alert-resolved"; key: string }
   | { type: "loop-error"; loop: number; error: string; code: string }
@@ -144,9 +144,13 @@ export function eventLine(ev: KeepctlEvent): EventLine | undefined {
       return { text: `cannot redeem ${ev.deposit}: ${ev.reason}` };
     case "redemption":
       return { text: `redemption ${ev.deposit}: ${ev.status}${ev.hash ? ` ${ev.hash}` : ""}${ev.reason ? ` (${ev.reason})` : ""}` };
-    case "redemption-progress":
+    case "redemption-progress": {
       if (ev.action === "nothing") return undefined;
-      return { text: `redemption ${ev.deposit}: ${ev.action}${ev.hash ? ` ${ev.hash}` : ""}${ev.error ? ` (${ev.error})` : ""}` };
+      // Ethereum actions carry their transaction; Bitcoin stages their Bitcoin tx and depth.
+      const onBitcoin = ["broadcast", "broadcast-failed", "in-mempool", "confirming", "waiting-for-work", "proof-refused"].includes(ev.action);
+      const ref = onBitcoin ? (ev.btcTxid ? ` Bitcoin tx ${ev.btcTxid}${ev.confirmations ? ` (${ev.confirmations} confirmations)` : ""}` : "") : ev.hash ? ` ${ev.hash}` : "";
+      return { text: `redemption ${ev.deposit}: ${ev.action}${ref}${ev.error ? ` (${ev.error})` : ""}` };
+    }
     case "alert":
       return { text: `ALERT [${ev.level.toUpperCase()}] ${ev.title}: ${ev.text}` };
     case "alert-resolved":

@@ -53,7 +53,7 @@ export const PRESETS: Record<string, NetworkPreset> = {
   mainnet: {
     name: "mainnet",
     chainId: 1,
-    values: { chainId: 1, contracts: { ...MAINNET_CONTRACTS, ...MAINNET_RAI_CONTRACTS }, startBlock: MAINNET_START_BLOCK },
+    values: { chainId: 1, contracts: { ...MAINNET_CONTRACTS, ...MAINNET_RAI_CONTRACTS }, startBlock: MAINNET_START_BLOCK, btcNetwork: "mainnet" },
   },
   // The devnet's addresses change with every deploy; they come from its deployment file.
   devnet: {
@@ -77,6 +77,8 @@ export interface DeploymentFile {
   contracts: Record<string, string>;
   operators?: string[];
   deploymentBlock?: number;
+  /** The Bitcoin side (lib/btc): { network, electrumUrls: [...], esploraUrls: [...] }, each optional. */
+  bitcoin?: unknown;
   /** Anything else the writer wants to keep (accounts, scenario ids, ...). */
   [extra: string]: unknown;
 }

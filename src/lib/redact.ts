@@ -15,7 +15,8 @@ import { wordlists } from "ethers";
  *   `transaction 0x…`, `block 0x…`, `log 0x…`). A key typed by mistake never carries such a label.
  * - redact(text, { keepHashes: true }) (informational lines and logs that keepctl builds from
  *   chain data, e.g. `sent redeem (nonce 3) 0x…`): 0x-prefixed 64-hex values are kept unless
- *   registered; bare 64-hex (the form keys are usually pasted in) is still masked.
+ *   registered; bare 64-hex (the form keys are usually pasted in) is still masked unless labelled
+ *   (`Bitcoin tx 4a5e…`: Bitcoin prints its txids bare).
  * Tables, events and result documents are data, not messages: they are not passed through here.
  */
 const secrets = new Set<string>();
@@ -120,7 +121,8 @@ function redactMnemonics(text: string): string {
 export function redact(text: string, opts: { keepHashes?: boolean } = {}): string {
   // The patterns live here rather than at module level so that mutation testing (which swaps code
   // while the module stays loaded) can measure them; V8 compiles a literal once either way.
-  const URL_RE = /\b(?:https?|wss?):\/\/[^\s"'<>)]+/g;
+  // Electrum's raw-socket schemes too: a tls:// URL can carry credentials like any other.
+  const URL_RE = /\b(?:https?|wss?|tcp|tls|ssl):\/\/[^\s"'<>)]+/g;
   const HEX_KEY_RE = /(^|[^0-9a-zA-Z])((?:0x)?[0-9a-fA-F]{64})(?![0-9a-zA-Z])/g;
   /** Labels after which a 64-hex value is a hash keepctl means to show. */
   const HASH_LABEL_RE = /(?:\btx|\btxHash|\bhash|\btransactionHash|\bblockHash|\btransaction|\bblock|\blog)["']?\s*[:=]?\s*["']?$/i;
@@ -130,7 +132,8 @@ export function redact(text: string, opts: { keepHashes?: boolean } = {}): strin
   out = out.replace(HEX_KEY_RE, (m, before: string, hex: string, offset: number, whole: string) => {
     if (isRegistered(hex)) return before + "***";
     if (opts.keepHashes && hex.startsWith("0x")) return m;
-    if (!opts.keepHashes && HASH_LABEL_RE.test(whole.slice(Math.max(0, offset - 24), offset + before.length))) return m;
+    // Labelled in both modes: Bitcoin txids are bare hex by convention (`Bitcoin tx 4a5e…`).
+    if (HASH_LABEL_RE.test(whole.slice(Math.max(0, offset - 24), offset + before.length))) return m;
     return before + "***";
   });
   return redactMnemonics(out);

@@ -412,6 +412,42 @@ const btc: Case[] = [
   { ...usage("redeem on mainnet: a testnet address", [...redeemDry, "--btc-address", TB1], /testnet/, { env: keyEnv }), backend: "dead", hint: /matching Bitcoin network/ },
 ];
 
+// ---- Bitcoin network and servers (lib/btc settings; `keepctl config` resolves them) ----------------
+const ELECTRUM_SCHEME = /^unsupported Electrum URL scheme "(https|udp):\/\/" \(accepted: tcp:\/\/, tls:\/\/ \(or ssl:\/\/\), ws:\/\/, wss:\/\/\)/;
+const ESPLORA_URL = /^invalid Esplora URL \(must start with http:\/\/ or https:\/\/\)/;
+const SEED_HINT = /^or give the whole URL in KEEPCTL_BTC_ELECTRUM_URLS \(e\.g\. tls:\/\/electrum\.example:50002\)$/;
+const depFile = (bitcoin: unknown): FileSpec[] => [{ name: "d.json", text: JSON.stringify({ chainId: 31337, bitcoin }) }];
+const bitcoin: Case[] = [
+  usageEnv("KEEPCTL_BTC_NETWORK unknown", { KEEPCTL_BTC_NETWORK: "testnet3" }, /^Bitcoin network must be mainnet, testnet, testnet4, signet, regtest; got "testnet3" \(from KEEPCTL_BTC_NETWORK\)$/),
+  usageEnv("KEEPCTL_BTC_NETWORK empty", { KEEPCTL_BTC_NETWORK: "" }, /^empty value \(from KEEPCTL_BTC_NETWORK\)$/),
+  usageEnv("KEEPCTL_BTC_ELECTRUM_URLS https:// with an API key", { KEEPCTL_BTC_ELECTRUM_URLS: `https://electrum.example/${APIKEY}` }, new RegExp(ELECTRUM_SCHEME.source + / \(from KEEPCTL_BTC_ELECTRUM_URLS\)$/.source), { secrets: [APIKEY] }),
+  usageEnv("KEEPCTL_BTC_ELECTRUM_URLS tcp:// without a port", { KEEPCTL_BTC_ELECTRUM_URLS: "tcp://electrum.example" }, /^an Electrum tcp:\/\/ URL needs a port \(e\.g\. tcp:\/\/electrum\.example:50001\) \(from KEEPCTL_BTC_ELECTRUM_URLS\)$/),
+  usageEnv("KEEPCTL_BTC_ELECTRUM_URLS insecure=1 on tcp://", { KEEPCTL_BTC_ELECTRUM_URLS: "tcp://electrum.example:50001?insecure=1" }, /\?insecure=1 applies to tls:\/\/ and wss:\/\/ only/),
+  usageEnv("KEEPCTL_BTC_ELECTRUM_URLS a path on tls://", { KEEPCTL_BTC_ELECTRUM_URLS: `tls://electrum.example:50002/${APIKEY}` }, /is host:port only/, { secrets: [APIKEY] }),
+  usageEnv("KEEPCTL_BTC_ELECTRUM_URLS empty item", { KEEPCTL_BTC_ELECTRUM_URLS: "tcp://a.example:1,,tls://b.example:2" }, /empty item/),
+  usageEnv("KEEPCTL_BTC_ELECTRUM_URLS and its file both", { KEEPCTL_BTC_ELECTRUM_URLS: "tcp://a.example:1", KEEPCTL_BTC_ELECTRUM_URLS_FILE: "/nonexistent" }, /^KEEPCTL_BTC_ELECTRUM_URLS and KEEPCTL_BTC_ELECTRUM_URLS_FILE both set; set only one$/),
+  cfgErr("KEEPCTL_BTC_ELECTRUM_URLS_FILE missing", ["config"], /cannot read KEEPCTL_BTC_ELECTRUM_URLS_FILE=.*: ENOENT/, { env: { KEEPCTL_BTC_ELECTRUM_URLS_FILE: "$DIR/none" }, hint: /give a readable file/ }),
+  usage("KEEPCTL_BTC_ELECTRUM_URLS_FILE holds a bad scheme", ["config"], /^unsupported Electrum URL scheme "udp:\/\/" .*\(from KEEPCTL_BTC_ELECTRUM_URLS_FILE=/, { env: { KEEPCTL_BTC_ELECTRUM_URLS_FILE: "$DIR/urls" }, files: [{ name: "urls", text: `tls://ok.example:50002\nudp://electrum.example/${APIKEY}\n` }], secrets: [APIKEY] }),
+  usageEnv("KEEPCTL_BTC_ESPLORA_URLS ws:// with an API key", { KEEPCTL_BTC_ESPLORA_URLS: `ws://esplora.example/${APIKEY}` }, new RegExp(ESPLORA_URL.source + / \(from KEEPCTL_BTC_ESPLORA_URLS\)$/.source), { secrets: [APIKEY] }),
+  cfgErr("KEEPCTL_BTC_ESPLORA_URLS_FILE missing", ["config"], /cannot read KEEPCTL_BTC_ESPLORA_URLS_FILE=.*: ENOENT/, { env: { KEEPCTL_BTC_ESPLORA_URLS_FILE: "$DIR/none" }, hint: /give a readable file/ }),
+  usageEnv("KEEPCTL_BTC_TIMEOUT_MS 1e3", { KEEPCTL_BTC_TIMEOUT_MS: "1e3" }, WHOLE),
+  usageEnv("KEEPCTL_BTC_TIMEOUT_MS 50 (below 100)", { KEEPCTL_BTC_TIMEOUT_MS: "50" }, RANGE),
+  usageEnv("KEEPCTL_BTC_RETRIES 0", { KEEPCTL_BTC_RETRIES: "0" }, RANGE),
+  usageEnv("BTC_ELECTRUM_SERVER (seed name) without a port", { BTC_ELECTRUM_SERVER: "electrum.example" }, /^BTC_ELECTRUM_SERVER needs BTC_ELECTRUM_PORT/, { hint: SEED_HINT }),
+  usageEnv("BTC_ELECTRUM_PORT (seed name) not a port", { BTC_ELECTRUM_SERVER: "electrum.example", BTC_ELECTRUM_PORT: "70000" }, /^BTC_ELECTRUM_PORT must be a port number 1\.\.65535, got "70000"$/, { hint: SEED_HINT }),
+  usageEnv("BTC_ELECTRUM_PROTOCOL (seed name) http", { BTC_ELECTRUM_SERVER: "electrum.example", BTC_ELECTRUM_PORT: "50002", BTC_ELECTRUM_PROTOCOL: "http" }, /^BTC_ELECTRUM_PROTOCOL must be tcp, ssl, tls, ws or wss; got "http"$/, { hint: SEED_HINT }),
+  usageEnv("BTC_ELECTRUM_SERVER (seed name) a URL, not a host", { BTC_ELECTRUM_SERVER: "tls://electrum.example", BTC_ELECTRUM_PORT: "50002" }, /^BTC_ELECTRUM_SERVER must be a host name or IP address/, { hint: SEED_HINT }),
+  usageEnv("BTC_ELECTRUM_PORT (seed name) without a server", { BTC_ELECTRUM_PORT: "50002" }, /^BTC_ELECTRUM_PORT is set but BTC_ELECTRUM_SERVER is not$/, { hint: /set BTC_ELECTRUM_SERVER too/ }),
+  cfgErr("config file: btcNetwork unknown", ["--config", "$DIR/c.json", "config"], /^Bitcoin network must be .*; got "bitcoin" \(from config file key "btcNetwork"\)$/, { files: fromFile({ btcNetwork: "bitcoin" }) }),
+  cfgErr("config file: btcElectrumUrls a bad scheme", ["--config", "$DIR/c.json", "config"], new RegExp(ELECTRUM_SCHEME.source + / \(from config file key "btcElectrumUrls"\)$/.source), { files: fromFile({ btcElectrumUrls: ["udp://electrum.example:1"] }) }),
+  cfgErr("config file: btcRetries 2.5", ["--config", "$DIR/c.json", "config"], /expected a whole number, got "2\.5" \(from config file key "btcRetries"\)/, { files: fromFile({ btcRetries: 2.5 }) }),
+  cfgErr("--deployment bitcoin.network unknown", ["--deployment", "$DIR/d.json", "config"], /^Bitcoin network must be .*; got "main" \(from deployment file key "bitcoin\.network"\)$/, { files: depFile({ network: "main" }) }),
+  cfgErr("--deployment bitcoin.esploraUrls a bad URL", ["--deployment", "$DIR/d.json", "config"], new RegExp(ESPLORA_URL.source + / \(from deployment file key "bitcoin\.esploraUrls"\)$/.source), { files: depFile({ esploraUrls: [`tcp://esplora.example/${APIKEY}`] }), secrets: [APIKEY] }),
+  cfgErr("--deployment bitcoin not an object", ["--deployment", "$DIR/d.json", "config"], /^deployment file .*: "bitcoin" must be an object \{ network, electrumUrls, esploraUrls \}$/, { files: depFile("regtest") }),
+  cfgErr("--deployment bitcoin with an unknown key", ["--deployment", "$DIR/d.json", "config"], /^deployment file .*: unknown key "bitcoin\.electrumUrl" \(known: network, electrumUrls, esploraUrls\)$/, { files: depFile({ electrumUrl: ["tcp://h:1"] }) }),
+  cfgErr("KEEPCTL_BTC_ELECTRUM_URL (typo)", ["config"], /unknown environment variable "KEEPCTL_BTC_ELECTRUM_URL" \(did you mean "KEEPCTL_BTC_ELECTRUM_URLS"\?\)/, { env: { KEEPCTL_BTC_ELECTRUM_URL: "tcp://h:1" }, hint: /docs\/configuration\.md lists every KEEPCTL_ variable/ }),
+];
+
 // ---- RPC doubles and a dead endpoint ---------------------------------------------------------------
 const rpc = (name: string, backend: Backend, argv: string[], exit: number, code: string, error: RegExp, more: Partial<Case> = {}): Case =>
   ({ name, backend, argv, exit, code, error, secrets: [APIKEY], ...more });
@@ -507,4 +543,4 @@ const sponsorSide: Case[] = [
   dev("emp-launch: the collateral is not whitelisted", [...LAUNCH, "--expiry", "2000000000", "--yes", "--collateral", "$A:TBTCToken"], keyEnv, 3, "GOVERNANCE_STEP_MISSING", /^this chain is not ready for the EMP: the collateral 0x[0-9a-fA-F]{40} is not on UMA's CollateralWhitelist 0x[0-9a-fA-F]{40}: it must be approved by a UMIP vote \(with a Store final fee\) first$/, { hint: /docs\/emp-sponsor\.md/ }),
 ];
 
-export const TABLE: Case[] = [...addresses, ...wrong, ...nums, ...urls, ...files, ...keys, ...names, ...btc, ...doubles, ...sponsorSide];
+export const TABLE: Case[] = [...addresses, ...wrong, ...nums, ...urls, ...files, ...keys, ...names, ...btc, ...bitcoin, ...doubles, ...sponsorSide];

@@ -67,6 +67,9 @@ describe("redaction without registration", () => {
     const hash = "0x" + "d4".repeat(32);
     expect(redact(`sent redeem (nonce 3) ${hash}`, { keepHashes: true })).toBe(`sent redeem (nonce 3) ${hash}`);
     expect(redact(`raw ${hash.slice(2)}`, { keepHashes: true })).toBe("raw ***");
+    // a Bitcoin txid is bare hex: kept with its label, masked without
+    expect(redact(`broadcast Bitcoin tx ${hash.slice(2)} (version 0)`, { keepHashes: true })).toBe(`broadcast Bitcoin tx ${hash.slice(2)} (version 0)`);
+    expect(redact(`broadcast ${hash.slice(2)} (version 0)`, { keepHashes: true })).toBe("broadcast *** (version 0)");
     const reg = "0x" + "e5".repeat(32);
     registerSecret(reg);
     expect(redact(`sent ${reg}`, { keepHashes: true })).toBe("sent ***");

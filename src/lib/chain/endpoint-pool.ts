@@ -32,6 +32,10 @@ export interface EndpointPoolOptions {
   /** One message per cool-down started (the caller prints it; this module never does). */
   onWarning?: (message: string) => void;
   now?: () => number;
+  /** What the warning calls an endpoint (default "RPC endpoint"; the Bitcoin layer says "Bitcoin server"). */
+  what?: string;
+  /** What it calls the others (default "other endpoints"). */
+  others?: string;
 }
 
 export const DEFAULT_COOL_DOWN_MS = 30_000;
@@ -56,6 +60,8 @@ export class EndpointPool {
   private readonly coolDownMs: number;
   private readonly maxCoolDownMs: number;
   private readonly onWarning?: (message: string) => void;
+  private readonly what: string;
+  private readonly others: string;
   readonly now: () => number;
 
   constructor(urls: readonly string[], opts: EndpointPoolOptions = {}) {
@@ -64,6 +70,8 @@ export class EndpointPool {
     this.maxCoolDownMs = Math.max(this.coolDownMs, opts.maxCoolDownMs ?? DEFAULT_MAX_COOL_DOWN_MS);
     this.onWarning = opts.onWarning;
     this.now = opts.now ?? Date.now;
+    this.what = opts.what ?? "RPC endpoint";
+    this.others = opts.others ?? "other endpoints";
   }
 
   /** Per-endpoint state, live (the provider's stats hold this same array). */
@@ -123,7 +131,7 @@ export class EndpointPool {
     e.stats.coolingUntil = now + ms;
     // With one endpoint the call's own error says it all; with several, failover would hide it.
     if (this.endpoints.length > 1) {
-      this.onWarning?.(`RPC endpoint ${e.label} failed (${reason}); other endpoints are used first for ${formatSeconds(ms)}`);
+      this.onWarning?.(`${this.what} ${e.label} failed (${reason}); ${this.others} are used first for ${formatSeconds(ms)}`);
     }
   }
 }

@@ -10,11 +10,14 @@ import type { KeepctlProvider } from "../../chain/provider";
 import { AccountConflictError } from "../../chain/nonce";
 import { State, stateName } from "../abis";
 import { depositWriteInterface } from "../redeem/redeem-abi";
-import { type KnownRisk, type TbtcContracts } from "../redeem/redeem-facts";
+import { headBlock, type KnownRisk, type TbtcContracts } from "../redeem/redeem-facts";
 import { settleJournal, type JournaledSender, type RedemptionOutcome } from "../redeem/redeemer";
-import { advanceRedemption, type RedemptionProgress } from "../redeem/progress";
+import { followRedemptions, type FollowReport, type RedemptionBitcoin } from "../redeem/follow";
+import { HistoryCache } from "../redeem/redemption-history";
+import type { FollowPolicy } from "../redeem/follow-decide";
+import { DEFAULT_FOLLOW_POLICY } from "../redeem/follow-policy";
 import { loadTbtcRun } from "../read/report";
-import { decideLoop, depositAlerts, dropRedeemedAlerts, needsCandidateRead, newBlockClock, nextPollDelayMs, observeHead, seedBlockClock, type BlockClock, type WatchPolicy, type WatchedDeposit } from "./watch-decide";
+import { decideLoop, dropRedeemedAlerts, needsCandidateRead, newBlockClock, nextPollDelayMs, observeHead, seedBlockClock, type BlockClock, type WatchPolicy, type WatchedDeposit } from "./watch-decide";
 import { parseBlockHeader, readHead, type BlockHeader } from "../../chain/preflight";
 import { toQuantity } from "ethers";
 import { outcomeExitCode, runRedemptionPipeline } from "../redeem/pipeline";
@@ -36,6 +39,10 @@ export interface WatchDeps {
   sender?: JournaledSender;
   /** Length-prefixed payout script; undefined disables redemption (alerts only). */
   script?: string;
+  /** The Bitcoin side of redemptions (broadcast, proof, fee); undefined: no Bitcoin server configured. */
+  bitcoin?: RedemptionBitcoin;
+  /** Confirmations before a proof and the fee cap (defaults: 6, 100,000 sat). */
+  follow?: FollowPolicy;
   hub: AlertHub;
   audit: AuditLog;
   policy: WatchPolicy;
@@ -55,7 +62,7 @@ export interface WatchDeps {
 }
 
 /** Keys whose condition is re-evaluated every loop (resolved when absent). */
-const CONDITION_KEY = /^(warn|courtesy|liquidation|sig-timeout|proof-timeout):|^(tbtc-short|eth-low|stale-chain|rpc-failing)$/;
+const CONDITION_KEY = /^(warn|courtesy|liquidation|sig-timeout|proof-timeout|proof-deadline|btc-unreachable|btc-read|btc-broadcast|btc-proof|btc-fee-cap|unknown-spender|proof-refused|bad-signature):|^(tbtc-short|eth-low|stale-chain|rpc-failing)$/;
 
 export interface LoopState {
   loop: number;
@@ -67,6 +74,8 @@ export interface LoopState {
   seeded?: boolean;
   /** The head the last poll found: the next loop starts from it instead of reading it again. */
   polledHead?: BlockHeader;
+  /** Redemption events read by earlier loops. */
+  history?: HistoryCache;
 }
 
 /** Blocks back from the first head whose timestamp gives the chain's pace. */
@@ -78,7 +87,8 @@ export interface LoopSummary {
   atRisk: number;
   courtesyCalls: string[];
   redemptions: RedemptionOutcome[];
-  signatures: RedemptionProgress[];
+  /** Every redemption in progress this loop followed (signature, Bitcoin broadcast, proof, fee). */
+  signatures: FollowReport[];
   alerts: Alert[];
 }
 
@@ -192,23 +202,33 @@ export async function watchOnce(d: WatchDeps, st: LoopState): Promise<LoopSummar
   const redemptions: RedemptionOutcome[] = pipe?.outcomes ?? [];
   for (const o of redemptions) d.emit({ type: "redemption", deposit: o.deposit, path: o.path, status: o.status, hash: o.hash ?? null, reason: o.reason ?? null });
 
-  // 4. Redemption signatures for deposits being redeemed (ours just now, or found in the scan).
+  // 4. Every redemption in progress, ours or not (the operator's bond is at risk whoever redeemed):
+  // the keep's signature to the deposit, the Bitcoin transaction broadcast, proven, its fee raised.
   const inFlight = new Set(live.filter((x) => x.state === State.AWAITING_WITHDRAWAL_SIGNATURE || x.state === State.AWAITING_WITHDRAWAL_PROOF).map((x) => x.deposit));
   for (const o of redemptions) if (o.status === "requested" || o.status === "already-requested") inFlight.add(o.deposit);
-  const signatures: RedemptionProgress[] = [];
+  const signatures: FollowReport[] = [];
   const timeoutAlerts: Alert[] = [];
-  if (s && !d.signal.aborted) {
-    // Side by side, like the courtesy calls: each deposit's signature is its own action.
-    const progress = await Promise.all([...inFlight].map((addr) => advanceRedemption(s, d.contracts, addr, run.blockTime, { dryRun: d.dryRun })));
-    for (const [i, addr] of [...inFlight].entries()) {
-      const p = progress[i];
+  if (inFlight.size && !d.signal.aborted) {
+    const byAddress = new Map(run.deposits.map((x) => [x.deposit.toLowerCase(), x]));
+    const targets = [...inFlight].map((addr) => {
+      const x = byAddress.get(addr.toLowerCase());
+      return { deposit: addr, keep: x?.keep, fromBlock: x?.createdBlock ?? d.contracts.startBlock };
+    });
+    // A request mined in this loop is after the scan's head: read the head again.
+    const head = redemptions.some((o) => o.status === "requested") ? await headBlock(rp) : { number: run.block, timestamp: run.blockTime };
+    const reports = await followRedemptions(
+      { provider: rp, sender: s, system: d.contracts.system, bitcoin: d.bitcoin, policy: d.follow ?? DEFAULT_FOLLOW_POLICY, dryRun: d.dryRun, logChunkSize: d.cfg.logChunkSize, historyCache: (st.history ??= new HistoryCache()), onNote: (deposit, text) => d.emit({ type: "notice", text: `${deposit}: ${text}` }) },
+      targets,
+      head,
+    );
+    for (const p of reports) {
       signatures.push(p);
-      if (p.action === "signature-submitted" && p.hash) d.audit.record("provide-redemption-signature", { deposit: addr, digest: p.digest, hash: p.hash });
+      if (p.actions.includes("signature-submitted") && p.hash) d.audit.record("provide-redemption-signature", { deposit: p.deposit, digest: p.digest, hash: p.hash });
+      if (p.actions.includes("proof-submitted") && p.hash) d.audit.record("provide-redemption-proof", { deposit: p.deposit, btcTxid: p.btcTxid, hash: p.hash });
+      if (p.actions.includes("fee-increased") && p.hash) d.audit.record("increase-redemption-fee", { deposit: p.deposit, step: p.feeIncreases + 1, hash: p.hash });
+      if (p.actions.includes("broadcast")) d.audit.record("btc-broadcast", { deposit: p.deposit, btcTxid: p.btcTxid });
       d.emit({ type: "redemption-progress", ...p });
-      if (p.requestedAt !== undefined) {
-        const st2 = p.state === "AWAITING_WITHDRAWAL_PROOF" ? State.AWAITING_WITHDRAWAL_PROOF : State.AWAITING_WITHDRAWAL_SIGNATURE;
-        timeoutAlerts.push(...depositAlerts({ address: addr, state: st2, undercollateralizedPct: 0, severePct: 0, courtesyDeadline: null, requestedAt: p.requestedAt }, { chainNow: run.blockTime }, d.policy));
-      }
+      for (const a of p.alerts) timeoutAlerts.push({ ...a, fields: { deposit: p.deposit } });
     }
   }
 
@@ -305,5 +325,5 @@ export async function runWatch(d: WatchDeps): Promise<{ loops: number; failures:
  * outcomeExitCode): a redemption that failed, was deferred, or is pending, or a signature pending.
  */
 export function unfinishedExitCode(s: LoopSummary | undefined): number | undefined {
-  return outcomeExitCode(s?.redemptions ?? [], { signaturePending: s?.signatures.some((p) => p.action === "signature-pending") });
+  return outcomeExitCode(s?.redemptions ?? [], { signaturePending: s?.signatures.some((p) => p.actions.some((a) => a === "signature-pending" || a === "proof-pending" || a === "fee-increase-pending")) });
 }
