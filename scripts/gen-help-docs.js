@@ -9,12 +9,14 @@ const path = require("node:path");
 const root = path.resolve(__dirname, "..");
 const doc = path.join(root, "docs", "commands.md");
 const bin = path.join(root, "bin", "keepctl");
-const commands = ["", "list-keeps", "check", "redeem", "watch", "rai-price", "emp-liquidate", "emp-dispute", "devnet", "replay", "config", "completion"];
+const commands = ["", "list-keeps", "check", "redeem", "watch", "redemptions", "rai-price", "emp-liquidate", "emp-dispute",
+  "emp-position", "emp-sponsor", ...["create", "deposit", "withdraw", "cancel-withdrawal", "redeem", "repay", "settle", "withdraw-liquidation"].map((a) => `emp-sponsor ${a}`),
+  "emp-guard", "emp-launch", "devnet", "replay", "config", "completion"];
 const START = "<!-- help:start: generated from the real --help output; do not edit by hand -->";
 const END = "<!-- help:end -->";
 
 const help = (cmd) =>
-  execFileSync(process.execPath, [bin, ...(cmd ? [cmd] : []), "--help"], { env: { ...process.env, NO_COLOR: "1", COLUMNS: "80" } })
+  execFileSync(process.execPath, [bin, ...(cmd ? cmd.split(" ") : []), "--help"], { env: { ...process.env, NO_COLOR: "1", COLUMNS: "80" } })
     .toString()
     .trimEnd();
 

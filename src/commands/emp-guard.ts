@@ -15,7 +15,9 @@ function renderGuardSummary(out: Output, s: GuardPassSummary): void {
   const state = s.expired ? " (expired: nothing to guard; settle with emp-sponsor settle)" : "";
   out.line(`pass ${s.pass}: block ${s.block}, price ${fx(s.price)}, ratio ${fx(d.ratio)}, target ${fx(d.target)} (floor ${fx(d.floor)}, liquidators' trigger ${fx(d.trigger)})${state}`);
   if (d.action === "top-up") {
-    out.line(`topped up: ${[d.cancelWithdrawal ? "cancelled the pending withdrawal" : "", d.deposit > 0n ? `deposit ${fx(d.deposit)}` : "", d.repay > 0n ? `repay ${fx(d.repay)}` : ""].filter(Boolean).join(", ") || "nothing the wallet can do"}; ratio after ${fx(d.ratioAfter)}${d.shortfall > 0n ? `, ${fx(d.shortfall)} collateral short of the target` : ""}`);
+    // Said as done only when something was mined; a dry run or a pending send is not a top-up yet.
+    const verb = s.sent.some((t) => t.status === "mined" || t.status === "done-earlier") ? "topped up" : s.sent.some((t) => t.status === "dry-run") ? "would top up (dry run)" : "top-up";
+    out.line(`${verb}: ${[d.cancelWithdrawal ? "cancelled the pending withdrawal" : "", d.deposit > 0n ? `deposit ${fx(d.deposit)}` : "", d.repay > 0n ? `repay ${fx(d.repay)}` : ""].filter(Boolean).join(", ") || "nothing the wallet can do"}; ratio after ${fx(d.ratioAfter)}${d.shortfall > 0n ? `, ${fx(d.shortfall)} collateral short of the target` : ""}`);
   } else {
     out.line(`${d.action}: ${d.reason}`);
   }
