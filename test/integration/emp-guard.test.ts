@@ -14,7 +14,7 @@ import type { Alert } from "../../src/lib/alert/types";
 import { RaiFeed } from "../../src/lib/rai/feed";
 import { annualize, RAY } from "../../src/lib/rai/math";
 import { BotSender, botEventOf, type BotEvent } from "../../src/lib/uma/bot-sender";
-import { raiFeedPrice, type BotContext } from "../../src/lib/uma/bot-loop";
+import { fixedPrice, raiFeedPrice, type BotContext, type PriceSource } from "../../src/lib/uma/bot-loop";
 import { EmpClient, empInterface, encodeApprove, encodeSponsorCall } from "../../src/lib/uma/emp-client";
 import { EmpGuard } from "../../src/lib/uma/guard";
 import { EmpLiquidator } from "../../src/lib/uma/liquidator";
@@ -65,12 +65,12 @@ async function increaseTime(s: number) {
   await provider.send("evm_mine", []);
 }
 
-function ctxFor(i: number, o: { lookback?: number; alerts?: Alert[] } = {}) {
+function ctxFor(i: number, o: { lookback?: number; alerts?: Alert[]; price?: PriceSource } = {}) {
   const events: BotEvent[] = [];
   const emit = (ev: Omit<BotEvent, "bot">) => events.push(ev as BotEvent);
   const wallet = new ethers.Wallet(keyOf(i), provider);
   const action = new ActionSender(wallet, provider, Journal.open(path.join(dataDir, String(i))), { maxFeeGwei: 100, dryRun: false, pollMs: 50, onEvent: (ev) => { const b = botEventOf(ev); if (b) emit(b); } });
-  const price = raiFeedPrice(new RaiFeed({ provider, rateSetter: rai.addresses.RateSetter, lookback: o.lookback ?? 0, chunkSize: 50 }));
+  const price = o.price ?? raiFeedPrice(new RaiFeed({ provider, rateSetter: rai.addresses.RateSetter, lookback: o.lookback ?? 0, chunkSize: 50 }));
   const ctx: BotContext = { client: new EmpClient(provider, dep.addresses.emp), params: undefined as never, sender: new BotSender(action, emit), price, emit, scan: { fromBlock: dep.deployBlock, chunkSize: 50 }, alert: async (a) => { o.alerts?.push(a); } };
   return { ctx, events };
 }
@@ -167,6 +167,36 @@ describe("emp-guard against keepctl's liquidator, one RAI rate history", () => {
     expect(d.disputes).toEqual([]);
     expect(disputer.events.filter((e) => e.type === "decision" && e.sponsor === addr(A)).map((e) => e.reason)).toEqual(["correct-liquidation"]);
     expect(await empEvents("LiquidationDisputed")).toEqual([]);
+  });
+
+  it("a liquidation the feed's price does not support is disputed: a liquidator priced at 1.3 while the feed says ~1.0", async () => {
+    // A (150 / 100) is at ~1.5 by the feed; at 1.3 it looks liquidatable (100 × 1.3 × 0.98 × 1.25 = 159.25 > 150),
+    // and so does B (130 / 100), which the feed also puts above the trigger (122.5 < 130).
+    const wrong = await withParams(ctxFor(L, { price: fixedPrice(wad("1.3")) }));
+    await new EmpLiquidator(wrong.ctx).runPass();
+    const created = await empEvents("LiquidationCreated", addr(A));
+    expect(created.map((e) => [e.args.liquidator, e.args.lockedCollateral])).toEqual([[addr(L), wad("150")]]);
+    expect((await empEvents("LiquidationCreated", addr(B))).map((e) => e.args.lockedCollateral)).toEqual([wad("130")]);
+
+    await (await erc20(dep.addresses.collateral, await provider.getSigner(D)).allocateTo(addr(D), wad("100"))).wait();
+    await increaseTime(61);
+    const disputer = await withParams(ctxFor(D, { lookback: 7200 }));
+    const fromBlock = (await provider.getBlockNumber()) + 1;
+    await new EmpDisputer(disputer.ctx).runPass();
+    // From the chain: each of the two liquidations disputed once, by D; D's other transactions only approve the bond.
+    const disputed = await empEvents("LiquidationDisputed");
+    expect(disputed.map((e) => [e.args.sponsor, e.args.liquidator, e.args.disputer, e.args.liquidationId]).sort()).toEqual([[addr(A), addr(L), addr(D), 0n], [addr(B), addr(L), addr(D), 0n]].sort());
+    const sentTo: string[] = [];
+    for (let b = fromBlock; b <= (await provider.getBlockNumber()); b++) {
+      for (const h of (await provider.getBlock(b))!.transactions) {
+        const tx = (await provider.getTransaction(h))!;
+        if (tx.from === addr(D)) sentTo.push(tx.to === dep.addresses.emp ? `emp ${empInterface.parseTransaction(tx)?.name}` : tx.data.startsWith("0x095ea7b3") ? "approve" : `other ${tx.to} ${tx.data.slice(0, 10)}`);
+      }
+    }
+    expect(sentTo.filter((t) => t !== "approve")).toEqual(["emp dispute", "emp dispute"]);
+    // A second pass disputes nothing more.
+    await new EmpDisputer(disputer.ctx).runPass();
+    expect((await empEvents("LiquidationDisputed")).length).toBe(2);
   });
 
   it("a pending withdrawal counts as gone: the guard cancels it before the liquidators net it out", async () => {

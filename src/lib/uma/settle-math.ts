@@ -45,7 +45,9 @@ export function expectedSettlePayout(i: SettleInput): SettlePayout {
   const forPosition = debt < collateral ? collateral - debt : 0n;
   const owed = forTokens + forPosition;
   const pool = feeAdjusted(i.rawTotalPositionCollateral, m);
-  const target = owed < pool ? owed : pool;
+  // One comparison decides both the cap and what is paid from the pool.
+  const capped = owed > pool;
+  const target = capped ? pool : owed;
   const payout = pool - feeAdjusted(i.rawTotalPositionCollateral - fpDiv(target, m), m);
-  return { payout, owedOrPool: target, forTokens, forPosition, capped: owed > pool, tokensBurned: i.tokenBalance, price };
+  return { payout, owedOrPool: target, forTokens, forPosition, capped, tokensBurned: i.tokenBalance, price };
 }
