@@ -1,8 +1,8 @@
-import { CHAOS_COMMANDS, runChaosCase, startEmpWorld, startTbtcWorld, type ChaosCaseResult, type ChaosCommand, type EmpWorld, type TbtcWorld } from "../src/devnet/chaos";
+import { CHAOS_COMMANDS, runChaosCase, runFollowChaosCase, startEmpWorld, startTbtcWorld, type ChaosCaseResult, type ChaosCommand, type EmpWorld, type TbtcWorld } from "../src/devnet/chaos";
 import { FAULT_KINDS } from "../src/devnet/fault-proxy";
 
 /**
- * `npm run chaos`: exactly once under a lossy RPC, at scale. For each command, one fault-free run
+ * `npm run chaos`: exactly once under a lossy RPC (and, for redeem-follow, lossy Bitcoin servers), at scale. For each command, one fault-free run
  * and N seeded runs at the fault rate, each counted from the chain. Flags: --seeds N (default 20),
  * --rate R (default 0.3), --first S (first seed, default 1), --only COMMAND.
  * Exit 0 only when every run finished every action with 0 duplicate and 0 reverted transactions.
@@ -22,7 +22,7 @@ async function main(): Promise<number> {
   const first = Number(flag("--first") ?? 1);
   const only = flag("--only") as ChaosCommand | undefined;
   if (!Number.isInteger(seeds) || seeds < 1 || !(rate >= 0 && rate < 1) || !Number.isInteger(first)) {
-    process.stderr.write("usage: npm run chaos -- [--seeds N] [--rate 0..1] [--first SEED] [--only watch|redeem|emp-liquidate|emp-dispute]\n");
+    process.stderr.write("usage: npm run chaos -- [--seeds N] [--rate 0..1] [--first SEED] [--only watch|redeem|redeem-follow|emp-liquidate|emp-dispute]\n");
     return 2;
   }
   const commands = CHAOS_COMMANDS.filter((c) => !only || c === only);
@@ -39,14 +39,15 @@ async function main(): Promise<number> {
   let ok = true;
   try {
     for (const command of commands) {
-      const world = command === "watch" || command === "redeem" ? tbtc! : emp!;
-      const clean = await runChaosCase(world, command, { seed: 0, rate: 0 });
+      // redeem-follow spends the deposits' Bitcoin: a fresh world per case (see runFollowChaosCase).
+      const run = (seed: number, r: number) => (command === "redeem-follow" ? runFollowChaosCase({ seed, rate: r }) : runChaosCase(command === "watch" || command === "redeem" ? tbtc! : emp!, command, { seed, rate: r }));
+      const clean = await run(0, 0);
       const runs: ChaosCaseResult[] = [];
       for (let s = first; s < first + seeds; s++) {
-        const r = await runChaosCase(world, command, { seed: s, rate });
+        const r = await run(s, rate);
         runs.push(r);
         const bad = r.done !== r.required || r.duplicates > 0 || r.reverted > 0 || r.exitCodes.at(-1) !== 0;
-        process.stderr.write(`${command} seed ${s}: runs ${r.runs} (exits ${r.exitCodes.join(",")}), done ${r.done}/${r.required}, duplicates ${r.duplicates}, reverted ${r.reverted}, faults ${sum([r], (x) => Object.values(x.faults).reduce((a, b) => a + b, 0))} (${r.broadcastFaults} on broadcasts), ${r.ms} ms${bad ? "  <-- " + (r.stderrTail ?? "") : ""}\n`);
+        process.stderr.write(`${command} seed ${s}: runs ${r.runs} (exits ${r.exitCodes.join(",")}), done ${r.done}/${r.required}, duplicates ${r.duplicates}, reverted ${r.reverted}, faults ${sum([r], (x) => Object.values(x.faults).reduce((a, b) => a + b, 0))} (${r.broadcastFaults} on broadcasts)${command === "redeem-follow" ? `, Bitcoin faults ${r.btcFaults}` : ""}, ${r.ms} ms${bad ? "  <-- " + (r.stderrTail ?? "") : ""}\n`);
       }
       const faults = Object.fromEntries(FAULT_KINDS.map((k) => [k, sum(runs, (r) => r.faults[k])]));
       const required = sum(runs, (r) => r.required);
@@ -60,7 +61,7 @@ async function main(): Promise<number> {
       const row = (
         [
           `${command}: ${seeds} seeds at ${Math.round(rate * 100)}% faults (seeds ${first}..${first + seeds - 1})`,
-          `  faults injected: ${Object.entries(faults).map(([k, v]) => `${k} ${v}`).join(", ")}; on broadcasts ${sum(runs, (r) => r.broadcastFaults)}`,
+          `  faults injected: ${Object.entries(faults).map(([k, v]) => `${k} ${v}`).join(", ")}; on broadcasts ${sum(runs, (r) => r.broadcastFaults)}${command === "redeem-follow" ? `; on the Bitcoin servers ${sum(runs, (r) => r.btcFaults)}` : ""}`,
           `  actions required ${required}, done exactly once ${done}; duplicate transactions ${duplicates}; reverted ${reverted}; false "failed" alerts ${falseAlerts}`,
           `  invocations (cron-style re-runs) ${sum(runs, (r) => r.runs)} for ${seeds} seeds; transactions ${sum(runs, (r) => r.transactions)}`,
           `  wall time per seed ${meanMs} ms vs fault-free ${clean.ms} ms (${(meanMs / Math.max(1, clean.ms)).toFixed(1)}x)   ${met ? "[met]" : "[missed]"}`,

@@ -4,6 +4,7 @@ import { benchReplay } from "./replay";
 import { benchReplayRates } from "./replay-rates";
 import { benchTbtcScale, formatTbtcScale } from "./tbtc-scale";
 import { benchWatchIdle, formatWatchIdle } from "./watch-idle";
+import { benchRedemptionProof, formatRedemptionProof } from "./redemption-proof";
 import { benchReaction, formatReaction } from "./reaction";
 import { benchEmpScale, formatEmpScale } from "./emp-scale";
 import { benchRaiYear, formatRaiYear } from "./rai-year";
@@ -11,7 +12,7 @@ import { benchEmpPosition, formatEmpPosition } from "./emp-position";
 
 /**
  * `npm run bench`: the performance figures the project promises, measured on a fresh local node.
- * Flags: --deposits N (tBTC deposits, default 200), --only tbtc|scale|watch|reaction|emp|emp-position|rai|rai-year|replay.
+ * Flags: --deposits N (tBTC deposits, default 200), --only tbtc|scale|watch|proof|reaction|emp|emp-position|rai|rai-year|replay.
  * EMP bench: --sponsors N (1000), --emp-span BLOCKS (1,000,000), --rtt MS, --skip-baseline.
  * rai-year bench: --hours N (8,760), --rtt MS.
  * Scale bench (docs/performance.md): --keeps N (3500), --op-deposits N (300), --span BLOCKS
@@ -55,7 +56,12 @@ async function main(): Promise<number> {
   if (!only || only === "watch") {
     const r = await benchWatchIdle();
     process.stdout.write(formatWatchIdle(r) + "\n");
-    allMet &&= r.target.met;
+    allMet &&= r.target.met && r.btcTarget.met;
+  }
+  if (!only || only === "proof") {
+    const r = await benchRedemptionProof();
+    process.stdout.write(formatRedemptionProof(r) + "\n");
+    allMet &&= r.targets.every((t) => t.met);
   }
   if (!only || only === "reaction") {
     const r = await benchReaction();

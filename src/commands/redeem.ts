@@ -7,7 +7,7 @@ import { ConfigError, ExitCode, UsageError } from "../lib/errors";
 import type { Output } from "../lib/output";
 import { AuditLog } from "../lib/audit";
 import type { Plan } from "../lib/tbtc/redeem/planner";
-import type { KnownRisk } from "../lib/tbtc/redeem/redeem-facts";
+import { readDepositState, type KnownRisk } from "../lib/tbtc/redeem/redeem-facts";
 import type { RedemptionOutcome } from "../lib/tbtc/redeem/redeemer";
 import { outcomeExitCode, runRedemptionPipeline, shortfallError, type GasInfo } from "../lib/tbtc/redeem/pipeline";
 import { eventWriter } from "../lib/events";
@@ -61,7 +61,7 @@ export function register(program: Command): void {
       try {
         await preflightTbtcFromConfig(session.provider, cfg, explicit);
         const me = session.wallet.address;
-        const { deposits, known } = explicit.length ? { deposits: explicit, known: new Map<string, KnownRisk>() } : await operatorDeposits(cfg, session.provider);
+        const { deposits, known, inFlight } = explicit.length ? await explicitDeposits(session, explicit, !!g.follow) : await operatorDeposits(cfg, session.provider);
         const res = await runRedemptionPipeline(
           { sender: session.sender, contracts: session.contracts, script: script.redeemerOutputScript, audit: AuditLog.open(cfg.dataDir), dryRun, alert, signal: shutdown.signal },
           {
@@ -73,7 +73,20 @@ export function register(program: Command): void {
         );
         const { plan, gas } = res;
         const doc = { account: me, btcAddress: script.address, dryRun, ...planJson(plan, gas) };
-
+        // --follow also finishes what is already in flight on these deposits (a crashed run's
+        // redemption, or anyone's: the operator's bond is at stake whoever requested it).
+        if (plan.funded.length === 0 && !dryRun && !res.cancelled && g.follow && inFlight.length) {
+          const followed = await followRequested(cfg, session, inFlight, out);
+          if (out.json) out.document({ ...doc, results: [], followed: followed.map(reportJson) });
+          if (followed.some((r) => r.state !== "REDEEMED")) runState.exitCode = shutdown.signal.aborted ? ExitCode.INTERRUPTED : ExitCode.UNHEALTHY;
+          const short = shortfallError(plan);
+          if (short) {
+            if (out.json) out.error(short.message, short.hint);
+            else out.warn(short.message);
+            runState.exitCode = Math.max(runState.exitCode ?? 0, short.exitCode);
+          }
+          return;
+        }
         if (plan.funded.length === 0) {
           const short = shortfallError(plan);
           // --json prints exactly one document: the plan with the error inside (same shape as the
@@ -102,9 +115,10 @@ export function register(program: Command): void {
         }
         const requested = res.outcomes.filter((o) => o.status === "requested" || o.status === "already-requested");
         let followed: FollowReport[] | undefined;
-        if (g.follow && requested.length) {
+        const toFollow = [...new Set([...requested.map((o) => o.deposit.toLowerCase()), ...inFlight.map((d) => d.toLowerCase())])];
+        if (g.follow && toFollow.length) {
           if (!out.json) showResults(out, res.outcomes);
-          followed = await followRequested(cfg, session, requested.map((o) => o.deposit), out);
+          followed = await followRequested(cfg, session, toFollow, out);
         }
         if (out.json) out.document({ ...doc, results: res.outcomes.map(resultJson), ...(followed ? { followed: followed.map(reportJson) } : {}) });
         else if (!followed) showResults(out, res.outcomes);
@@ -137,11 +151,20 @@ async function followRequested(cfg: Config, session: RedeemSession, deposits: st
   }
 }
 
+const IN_REDEMPTION = new Set<number>([State.AWAITING_WITHDRAWAL_SIGNATURE, State.AWAITING_WITHDRAWAL_PROOF]);
+
 async function operatorDeposits(cfg: Config, provider: Parameters<typeof loadTbtcRun>[1]["provider"]) {
   const run = await loadTbtcRun(cfg, { operators: requireOperators(cfg), useCache: true, provider });
   const live = run.deposits.filter((d) => !d.finished && (d.state === State.ACTIVE || d.state === State.COURTESY_CALL));
   const known = new Map<string, KnownRisk>(live.map((d) => [d.deposit.toLowerCase(), { collateralBp: d.collateralBp, courtesyDeadline: d.courtesyDeadline }]));
-  return { deposits: live.map((d) => d.deposit), known };
+  const inFlight = run.deposits.filter((d) => !d.finished && d.state !== undefined && IN_REDEMPTION.has(d.state)).map((d) => d.deposit);
+  return { deposits: live.map((d) => d.deposit), known, inFlight };
+}
+
+/** `--deposit`s: redeemed whatever their collateralization; with --follow, the ones already in redemption are followed. */
+async function explicitDeposits(session: RedeemSession, explicit: string[], follow: boolean) {
+  const states = follow ? await Promise.all(explicit.map((d) => readDepositState(session.fresh, d))) : [];
+  return { deposits: explicit, known: new Map<string, KnownRisk>(), inFlight: explicit.filter((_, i) => IN_REDEMPTION.has(states[i])) };
 }
 
 const btc = (sats: bigint) => formatUnits(sats, 8);

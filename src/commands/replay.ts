@@ -65,7 +65,7 @@ function printComparison(out: Output, rep: ReplayReport): void {
   const row = (name: string, cells: string[]) => out.line(`  ${pad(name, 26)} ${cells.map((c) => pad(c, w)).join(" ")}`);
   rep.runs[0].deposits.forEach((d, i) => row(`${d.label} (${d.lotBtc} BTC)`, rep.runs.map((r) => {
     const x = r.deposits[i];
-    const at = x.outcome === "liquidated" ? x.liquidationStartedAt : x.outcome === "redeemed" || x.outcome === "redeeming" ? x.redemptionRequestedAt : null;
+    const at = x.outcome === "liquidated" || x.outcome === "redemption-timed-out" ? x.liquidationStartedAt : x.outcome === "redeemed" || x.outcome === "redeeming" ? x.redemptionRequestedAt : null;
     return `${x.outcome}${at ? ` ${short(at)}` : ""}`;
   })));
   row("courtesy-called", rep.runs.map((r) => String(r.courtesyCalled)));

@@ -18,7 +18,7 @@ import { addBitcoinOptions, addMetricsOptions, addOperatorOption, addRedemptionF
 
 export function register(program: Command): void {
   addBitcoinOptions(addRedemptionFollowOptions(addMetricsOptions(addOperatorOption(addSigningOptions(program.command("watch"))))))
-    .description("loop: check the operators' deposits, courtesy-call, redeem by policy, submit signatures, alert, heartbeat")
+    .description("loop: check the operators' deposits, courtesy-call, redeem by policy, finish redemptions on Bitcoin, alert, heartbeat")
     .option("--interval <seconds>", "seconds between loops (env KEEPCTL_INTERVAL; default 60)")
     .option("--on-block", "also start a loop as soon as a new block arrives")
     .option("--once", "run one loop and exit (for cron)")

@@ -10,6 +10,8 @@ import { openDeposit } from "./deposits";
 import { send, setEthBtcPrice } from "./tbtc";
 import { deployEmp, seedSponsors, type EmpDeployment, type EmpSeed } from "./uma";
 import { FAULT_KINDS, startFaultProxy, type FaultKind } from "./fault-proxy";
+import { startBitcoinFaultProxy } from "./bitcoin/fault-proxy";
+import { startAutoSigner } from "./autosign";
 import { encodeApprove, encodeCreateLiquidation, empInterface } from "../lib/uma/emp-client";
 import { parseFixedStrict } from "../lib/fixed-point";
 
@@ -23,8 +25,8 @@ const wad = (text: string): bigint => parseFixedStrict(text, 18);
  * from keepctl's own output. Used by test/integration/chaos.test.ts (a few seeds) and
  * `npm run chaos` (many).
  */
-export type ChaosCommand = "watch" | "redeem" | "emp-liquidate" | "emp-dispute";
-export const CHAOS_COMMANDS: readonly ChaosCommand[] = ["watch", "redeem", "emp-liquidate", "emp-dispute"];
+export type ChaosCommand = "watch" | "redeem" | "redeem-follow" | "emp-liquidate" | "emp-dispute";
+export const CHAOS_COMMANDS: readonly ChaosCommand[] = ["watch", "redeem", "redeem-follow", "emp-liquidate", "emp-dispute"];
 
 export interface ChaosCaseResult {
   command: ChaosCommand;
@@ -44,6 +46,8 @@ export interface ChaosCaseResult {
   faults: Record<FaultKind, number>;
   /** Faults that hit an eth_sendRawTransaction (lost or late answers to a broadcast). */
   broadcastFaults: number;
+  /** redeem-follow: faults the Bitcoin servers' proxy injected (drops, stalls, junk, errors). */
+  btcFaults: number;
   /** Critical "failed" alerts for an action that succeeded on chain. */
   falseFailureAlerts: number;
   ms: number;
@@ -64,6 +68,8 @@ const PAYOUT = "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx";
 const BIN = path.join(PACKAGE_ROOT, "bin", "keepctl");
 const RR_TOPIC = ethers.id("RedemptionRequested(address,address,bytes32,uint256,bytes,uint256,bytes)");
 const CC_TOPIC = ethers.id("CourtesyCalled(address,uint256)");
+const REDEEMED_TOPIC = ethers.id("Redeemed(address,bytes32,uint256)");
+const PROOF_SELECTOR = ethers.id("provideRedemptionProof(bytes4,bytes,bytes,bytes4,bytes,uint256,bytes)").slice(0, 10);
 
 // ---- worlds: one chain per family, reverted to a snapshot before every case ----------------------
 
@@ -151,7 +157,7 @@ export async function runChaosCase(world: TbtcWorld | EmpWorld, command: ChaosCo
   const rate = o.rate ?? 0.3;
   await resetWorld(world);
   const started = Date.now();
-  const setup = await prepare(world, command);
+  const setup = await prepare(world, command, { seed: o.seed, rate });
   const fromBlock = (await world.provider.getBlockNumber()) + 1;
   const nonceBefore = await world.provider.getTransactionCount(setup.account, "latest");
   // A stall outlasts the client's timeout (so the answer is lost), then reaches the node anyway.
@@ -189,6 +195,7 @@ export async function runChaosCase(world: TbtcWorld | EmpWorld, command: ChaosCo
   } finally {
     await proxy.close();
     await alerts.close();
+    await setup.close?.();
   }
   const counted = await setup.count(fromBlock);
   const txs = await transactionsFrom(world.provider, setup.account, fromBlock);
@@ -202,7 +209,7 @@ export async function runChaosCase(world: TbtcWorld | EmpWorld, command: ChaosCo
     command, seed: o.seed, rate, runs: exitCodes.length, exitCodes,
     required: counted.required, done: counted.done, duplicates: Math.max(counted.extraEvents, exactRepeats),
     reverted: txs.filter((t) => t.status !== 1).length, transactions: txs.length,
-    faults: { ...proxy.counts.faults }, broadcastFaults: proxy.counts.broadcastFaults, falseFailureAlerts, ms: Date.now() - started,
+    faults: { ...proxy.counts.faults }, broadcastFaults: proxy.counts.broadcastFaults, btcFaults: setup.btcFaults?.() ?? 0, falseFailureAlerts, ms: Date.now() - started,
     stderrTail: exitCodes.at(-1) === 0 ? undefined : stderrTail,
   };
 }
@@ -213,9 +220,13 @@ interface Setup {
   args: string[];
   env: Record<string, string>;
   count(fromBlock: number): Promise<{ required: number; done: number; extraEvents: number; succeeded: (a: SinkAlert) => boolean }>;
+  /** What the case started besides the binary (Bitcoin proxy, signers, miner). */
+  close?(): Promise<void>;
+  btcFaults?(): number;
 }
 
-async function prepare(world: TbtcWorld | EmpWorld, command: ChaosCommand): Promise<Setup> {
+async function prepare(world: TbtcWorld | EmpWorld, command: ChaosCommand, o: { seed: number; rate: number }): Promise<Setup> {
+  if (world.kind === "tbtc" && command === "redeem-follow") return prepareFollow(world, o);
   if (world.kind === "tbtc") {
     if (command !== "watch" && command !== "redeem") throw new Error(`${command} needs the EMP world`);
     // 150% -> ~107%: under the redeem line and under the courtesy-call threshold.
@@ -291,6 +302,70 @@ async function prepare(world: TbtcWorld | EmpWorld, command: ChaosCommand): Prom
       return { required: 1, done: ours.length === 1 ? 1 : 0, extraEvents: Math.max(0, ours.length - 1), succeeded: () => false };
     },
   };
+}
+
+/**
+ * redeem --follow end to end under faults on both sides: the Ethereum proxy of the case and a
+ * Bitcoin proxy (same rate, its own seed) in front of the double's Electrum and Esplora servers;
+ * the signers sign (never broadcast), a Bitcoin block every 700 ms. Needs a world whose deposits
+ * have never been redeemed on Bitcoin (Bitcoin is not reverted with the Ethereum snapshot):
+ * `runFollowChaosCase` starts one per case. Counted from both chains: one request and one
+ * `Redeemed` per deposit, one provideRedemptionProof per deposit from the key, and the proven
+ * txid in a block of the Bitcoin chain.
+ */
+async function prepareFollow(world: TbtcWorld, o: { seed: number; rate: number }): Promise<Setup> {
+  const net = world.devnet.bitcoin?.net;
+  if (!net) throw new Error("redeem-follow needs the devnet's Bitcoin network");
+  await setEthBtcPrice(world.devnet.deployment, 0.024);
+  const btcProxy = await startBitcoinFaultProxy({ electrumTcp: net.electrumTcpUrl, esplora: net.esploraUrl, rate: o.rate, seed: o.seed + 1000, stallMs: 2_500 });
+  const signer = startAutoSigner(world.devnet.deployment, { intervalMs: 300 });
+  net.setAutoMine(700);
+  return {
+    account: world.redeemer.address,
+    key: world.redeemer.privateKey,
+    args: ["redeem", "--yes", "--json", "--follow", "--operator", world.operator],
+    env: {
+      KEEPCTL_BTC_ADDRESS: PAYOUT,
+      KEEPCTL_BTC_ELECTRUM_URLS: btcProxy.electrumTcpUrl!,
+      KEEPCTL_BTC_ESPLORA_URLS: btcProxy.esploraUrl!,
+      KEEPCTL_BTC_TIMEOUT_MS: "2000",
+      KEEPCTL_BTC_RETRIES: "4",
+      KEEPCTL_INTERVAL: "1",
+    },
+    close: async () => {
+      net.setAutoMine(0);
+      signer.stop();
+      await btcProxy.close();
+    },
+    btcFaults: () => Object.values(btcProxy.counts.faults).reduce((a, b) => a + b, 0),
+    count: async (fromBlock) => {
+      const txs = await transactionsFrom(world.provider, world.redeemer.address, fromBlock);
+      let done = 0;
+      let extra = 0;
+      for (const d of world.deposits) {
+        const rr = await world.provider.getLogs({ topics: [RR_TOPIC, ethers.zeroPadValue(d, 32)], fromBlock, toBlock: "latest" });
+        const redeemed = await world.provider.getLogs({ topics: [REDEEMED_TOPIC, ethers.zeroPadValue(d, 32)], fromBlock, toBlock: "latest" });
+        const proofs = txs.filter((t) => t.to === d.toLowerCase() && t.data.startsWith(PROOF_SELECTOR)).length;
+        // The contract's txid is in internal byte order; the Bitcoin chain's in display order.
+        const txid = redeemed[0] ? ethers.hexlify(ethers.getBytes(redeemed[0].topics[2]).reverse()).slice(2) : undefined;
+        const inBlock = txid !== undefined && net.node.findTx(txid)?.block !== undefined;
+        if (rr.length === 1 && redeemed.length === 1 && proofs === 1 && inBlock) done++;
+        extra += Math.max(0, rr.length - 1) + Math.max(0, proofs - 1);
+      }
+      const ours = new Set(world.deposits.map((d) => d.toLowerCase()));
+      return { required: world.deposits.length, done, extraEvents: extra, succeeded: (a) => /redemption/.test(a.title) && [...ours].some((d) => a.text.toLowerCase().includes(d)) };
+    },
+  };
+}
+
+/** One redeem-follow case on a world of its own (see prepareFollow), closed afterwards. */
+export async function runFollowChaosCase(o: ChaosCaseOptions & { lots?: bigint[] }): Promise<ChaosCaseResult> {
+  const world = await startTbtcWorld(o.lots ?? [1n, 1n, 5n]);
+  try {
+    return await runChaosCase(world, "redeem-follow", o);
+  } finally {
+    await world.close();
+  }
 }
 
 const MNEMONIC = "test test test test test test test test test test test junk";

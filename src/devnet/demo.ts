@@ -44,8 +44,17 @@ async function demo(): Promise<void> {
     // The devnet operator's key is a well-known test key; a real operator uses --keystore.
     process.env.KEEPCTL_PRIVATE_KEY = devnetWallet(1).privateKey;
     await run(["watch", ...common, "--operator", op1, "--once", "--notify-courtesy", "--btc-address", "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"]);
-    delete process.env.KEEPCTL_PRIVATE_KEY;
     await run(["list-keeps", ...common, "--operator", op1]);
+
+    // The redemptions only free the bonds once their Bitcoin transactions are proven: the signers
+    // sign, nobody else broadcasts. A Bitcoin block every second from here on.
+    devnet.bitcoin?.net.setAutoMine(1000);
+    await run(["redemptions", ...common, "--operator", op1]);
+    process.stderr.write("\nredeem --follow stays with the redemptions in flight: Bitcoin broadcast, six confirmations, the SPV proof.\n");
+    await run(["redeem", ...common, "--operator", op1, "--yes", "--follow", "--btc-address", "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"]);
+    delete process.env.KEEPCTL_PRIVATE_KEY;
+    devnet.bitcoin?.net.setAutoMine(0);
+    await run(["redemptions", ...common, "--operator", op1, "--all"]);
 
     process.stderr.write("\nRAI: the redemption-rate TWAP over the seeded rate updates (events of the RateSetter double).\n");
     await run(["rai-price", ...common, "--points"]);

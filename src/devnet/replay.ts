@@ -14,12 +14,13 @@ import { JournaledSender } from "../lib/tbtc/redeem/redeemer";
 import { tbtcContractsOf } from "../lib/tbtc/redeem/redeem-session";
 import { decodeBtcAddress } from "../lib/tbtc/btc-address";
 import { watchOnce, type LoopState } from "../lib/tbtc/watch/watch-loop";
+import { openRedemptionBitcoin } from "../lib/tbtc/redeem/bitcoin";
+import { followPolicyOf } from "../lib/tbtc/redeem/follow-policy";
 import type { WatchPolicy } from "../lib/tbtc/watch/watch-decide";
 import { startDevnet, devnetWallet, type Devnet } from "./scenario";
 import { DepositState, openDeposit, signRedemptionDigest } from "./deposits";
 import { depositContract, ethBtcToMedianizerValue, send, weiPerSat, type TbtcDeployment } from "./tbtc";
 import { bondForPercent } from "./deposits";
-import { buildRedemptionProof, redemptionProofArgs } from "./spv";
 import { tbtcAbi } from "./artifacts";
 import { type Gap, type PortfolioEntry, type PricePoint, isoTime, priceAt } from "./replay-data";
 
@@ -119,7 +120,8 @@ export interface DepositOutcome {
   redemptionRequestedBy: "bot" | "other" | null;
   redeemedAt: string | null;
   liquidationStartedAt: string | null;
-  outcome: "redeemed" | "redeeming" | "liquidated" | "courtesy-called" | "survived";
+  /** redemption-timed-out: requested, never proven within 6 h, liquidated by someone's notifyRedemptionProofTimedOut. */
+  outcome: "redeemed" | "redeeming" | "redemption-timed-out" | "liquidated" | "courtesy-called" | "survived";
   bondLost: boolean;
   /** With the bot, a deposit it did not redeem: the last reason the watch loop gave for skipping it. */
   botSkipped: string | null;
@@ -215,12 +217,13 @@ async function readLive(book: WalkBook, deposits: Opened[], withPct: boolean): P
   return out;
 }
 
-/** What the rest of mainnet does around the operator's pass: notify, exit, sign, prove. */
-async function worldActs(dep: TbtcDeployment, book: WalkBook, deposits: Opened[], seriesNow: number, pctNow: Map<string, number>, courtesyAt: Map<string, { t: number; chain: number }>): Promise<void> {
+/** What the rest of mainnet does around the operator's pass: notify, exit, sign (never broadcast or prove), time out. */
+async function worldActs(dep: TbtcDeployment, book: WalkBook, deposits: Opened[], seriesNow: number, pctNow: Map<string, number>, courtesyAt: Map<string, { t: number; chain: number }>): Promise<number> {
   const jp = dep.provider as ethers.JsonRpcProvider;
   const system = dep.contracts.system;
   // States again (the bot may have just changed some); the price, hence the percentage, has not moved.
   const now = await readLive(book, deposits, false);
+  let signed = 0;
   for (const o of deposits) {
     const seen = now.get(o.deposit);
     if (!seen) continue;
@@ -260,19 +263,21 @@ async function worldActs(dep: TbtcDeployment, book: WalkBook, deposits: Opened[]
           await send(d.notifyCourtesyCallExpired(GAS));
         }
       }
-    } else if (state === DepositState.AWAITING_WITHDRAWAL_SIGNATURE || state === DepositState.AWAITING_WITHDRAWAL_PROOF) {
-      // The signing group: sign the requested digest, then broadcast the Bitcoin payout and
-      // prove it (anyone may submit both), as a live keep does within the hour.
+    } else if (state === DepositState.AWAITING_WITHDRAWAL_SIGNATURE) {
+      // The signing group signs the requested digest within the hour, as the keep-ecdsa client
+      // does — and, like it, never broadcasts the Bitcoin payout nor proves it: whoever requested
+      // the redemption (the operator's keepctl) must, or the proof times out.
       const logs = await system.queryFilter(system.filters.RedemptionRequested(o.deposit), dep.deploymentBlock);
       const req = (logs.at(-1) as ethers.EventLog).args;
-      if (state === DepositState.AWAITING_WITHDRAWAL_SIGNATURE) {
-        const sig = await signRedemptionDigest(dep, o.keep, req[2] as string);
-        await send(d.provideRedemptionSignature(sig.v, sig.r, sig.s, GAS));
-      }
-      const proof = buildRedemptionProof(req[6] as string, (req[3] as bigint) - (req[5] as bigint), req[4] as string);
-      await send(d.provideRedemptionProof(...redemptionProofArgs(proof), GAS));
+      const sig = await signRedemptionDigest(dep, o.keep, req[2] as string);
+      await send(d.provideRedemptionSignature(sig.v, sig.r, sig.s, GAS));
+      signed++;
+    } else if (state === DepositState.AWAITING_WITHDRAWAL_PROOF) {
+      // Mainnet's bots end an unproven redemption the second its 6 h are up (the bond goes to auction).
+      await tryCall("notifyRedemptionProofTimedOut");
     }
   }
+  return signed;
 }
 
 /**
@@ -320,7 +325,7 @@ export function contractPercent(bondWei: bigint, lotSats: bigint, ethBtc: number
 interface WalkOut { run: RunResult; actions: ReplayAction[] }
 
 /** The walk itself, from the current chain state; returns the per-deposit outcomes read from events. */
-async function walk(devnet: Devnet, rp: ethers.JsonRpcProvider, opts: ReplayOptions, kind: WalkKind, trace: ReplayTrace, dataDir: string, file: string): Promise<WalkOut> {
+async function walk(devnet: Devnet, rp: ethers.JsonRpcProvider, opts: ReplayOptions, kind: WalkKind, trace: ReplayTrace, dataDir: string, file: string, btcTime: { now: number }): Promise<WalkOut> {
   const bot = kind !== "none";
   const dep = devnet.deployment;
   const jp = devnet.provider as ethers.JsonRpcProvider;
@@ -348,6 +353,11 @@ async function walk(devnet: Devnet, rp: ethers.JsonRpcProvider, opts: ReplayOpti
   const hub = new AlertHub([{ name: "log", send: async () => undefined }]);
   const audit = AuditLog.open(cfg.dataDir);
   const contracts = tbtcContractsOf(cfg);
+  // The operator's Bitcoin servers (the devnet's, from the deployment file): the loop broadcasts and
+  // proves its redemptions itself, as on mainnet, while the walk mines Bitcoin blocks at chain time.
+  const bitcoin = await openRedemptionBitcoin(cfg);
+  const follow = followPolicyOf(cfg);
+  let btcClock = (await jp.getBlock("latest"))!.timestamp;
   const tbtcBefore = (await dep.contracts.tbtcToken.balanceOf(operator)) as bigint;
   let chainNow = chainBase;
   const st: LoopState = { loop: 0, lastHead: -1, lastNewBlockAt: chainNow };
@@ -372,7 +382,7 @@ async function walk(devnet: Devnet, rp: ethers.JsonRpcProvider, opts: ReplayOpti
     st.loop = i + 1;
     await watchOnce(
       {
-        cfg, provider, contracts, operators: [operator], sender, script, hub, audit, policy,
+        cfg, provider, contracts, operators: [operator], sender, script, hub, audit, policy, bitcoin: bitcoin?.client, follow,
         // The bot's own word is kept only to say why it did not act (never to count outcomes).
         emit: (ev) => {
           if (ev.type === "redeem-skipped") botSkipped.set(ev.deposit.toLowerCase(), ev.reason);
@@ -411,6 +421,7 @@ async function walk(devnet: Devnet, rp: ethers.JsonRpcProvider, opts: ReplayOpti
       else await rpc(jp, "evm_mine", []);
       lastPrice = price;
       chainNow = ts;
+      btcTime.now = p.t;
       while (pending.length && pending[0].openAt <= p.t) {
         const entry = pending.shift()!;
         const bondedAt = entry.openAt < t0 ? entry.openAt : p.t;
@@ -423,6 +434,13 @@ async function walk(devnet: Devnet, rp: ethers.JsonRpcProvider, opts: ReplayOpti
       }
       const pctNow = new Map<string, number>();
       const read = await readLive(book, opened, true);
+      // Bitcoin blocks, one per 10 min of chain time since the last point, while a redemption waits
+      // for them (nothing else on Bitcoin needs the clock: fundings mine their own blocks). Such a
+      // point always follows a touched one, so the blocks do not depend on which points were quiet.
+      const redeeming = [...read.values()].some((r) => r.state === DepositState.AWAITING_WITHDRAWAL_SIGNATURE || r.state === DepositState.AWAITING_WITHDRAWAL_PROOF);
+      const blocks = redeeming ? Math.min(36, Math.floor((ts - btcClock) / 600)) : 0;
+      if (blocks > 0 && devnet.bitcoin) devnet.bitcoin.net.mine(blocks);
+      btcClock = ts;
       settled = [...read.values()].every((r) => r.state === DepositState.ACTIVE && r.pct !== undefined && r.pct >= line);
       for (const [addr, r] of read) if (r.pct !== undefined) pctNow.set(addr, r.pct);
       for (const o of opened) {
@@ -443,12 +461,14 @@ async function walk(devnet: Devnet, rp: ethers.JsonRpcProvider, opts: ReplayOpti
       // anything at this point (the clock and the price have moved, the deposits opened).
       if (!settled || opts.everyPoint) {
         if (kind === "bot") await pass(i);
-        await worldActs(dep, book, opened, p.t, pctNow, courtesyAt);
-        if (kind === "seed") await pass(i);
+        const signed = await worldActs(dep, book, opened, p.t, pctNow, courtesyAt);
+        // The loop's next pass, a minute later on mainnet: it broadcasts what was just signed.
+        if (kind === "seed" || (kind === "bot" && signed > 0)) await pass(i);
       }
     }
   } finally {
     provider.destroy();
+    await bitcoin?.close();
   }
 
   await opts.onWalkEnd?.({ walk: kind, bot, devnet, fromBlock: startBlock + 1, seriesOf, operator, deposits: opened.map((o) => ({ label: o.entry.label, deposit: o.deposit })) });
@@ -495,7 +515,7 @@ async function walk(devnet: Devnet, rp: ethers.JsonRpcProvider, opts: ReplayOpti
       bondEth: ethers.formatEther(o.bondWei), operatorBondEth: ethers.formatEther(o.bondWei / 3n),
       lowestCollateralPct: low?.pct ?? null, lowestAt: low ? isoTime(low.t) : null,
       courtesyCalledAt: await when(cc), redemptionRequestedAt: await when(rq), redemptionRequestedBy: by, redeemedAt: await when(rd), liquidationStartedAt: await when(lq),
-      outcome: lq ? "liquidated" : rd ? "redeemed" : rq ? "redeeming" : state === DepositState.COURTESY_CALL ? "courtesy-called" : "survived",
+      outcome: lq && rq && (await blockTime(lq)) >= (await blockTime(rq)) ? "redemption-timed-out" : lq ? "liquidated" : rd ? "redeemed" : rq ? "redeeming" : state === DepositState.COURTESY_CALL ? "courtesy-called" : "survived",
       bondLost: !!lq,
       botSkipped: !rq && bot ? (botSkipped.get(o.deposit.toLowerCase()) ?? null) : null,
     });
@@ -550,7 +570,10 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayRun> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), "keepctl-replay-"));
   const file = path.join(home, "deployment.json");
   opts.onProgress?.("starting the devnet (real tBTC v1.1.0 contracts) ...");
-  const devnet = await startDevnet({ seed: false, out: file, ethBtc: opts.points[0].ethBtc });
+  // Bitcoin block times follow the series (not the wall clock), so that every proof's bytes, and
+  // with them the gas it costs, are the same in every run.
+  const btcTime = { now: opts.points[0].t - 86_400 };
+  const devnet = await startDevnet({ seed: false, out: file, ethBtc: opts.points[0].ethBtc, btc: { clock: () => btcTime.now } });
   // Reads go through a provider of our own that batches concurrent calls into one HTTP request.
   const rp = new ethers.JsonRpcProvider(devnet.rpcUrl, 31337, { staticNetwork: true, batchMaxCount: 200, batchStallTime: 0, cacheTimeout: -1 });
   try {
@@ -578,7 +601,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayRun> {
         await rpc(jp, "evm_revert", [snapshot]);
         snapshot = await rpc(jp, "evm_snapshot", []); // a snapshot is used up by its revert
       }
-      const w = await walk(devnet, rp, opts, kind, trace, path.join(home, kind), file);
+      const w = await walk(devnet, rp, opts, kind, trace, path.join(home, kind), file, btcTime);
       runs.push(w.run);
       actions.push(...w.actions);
     }

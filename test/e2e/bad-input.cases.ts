@@ -410,6 +410,16 @@ const btc: Case[] = [
   dev("redeem: BTC_ADDRESS (seed name) too short", redeemYes, { ...keyEnv, BTC_ADDRESS: "tb1q" }, 2, "USAGE", /"tb1q" does not look like a BTC address \(from BTC_ADDRESS\)/),
   dev("redeem --yes: no BTC address", redeemYes, keyEnv, 3, "CONFIG", /^no BTC address to redeem to$/, { hint: /pass --btc-address/ }),
   { ...usage("redeem on mainnet: a testnet address", [...redeemDry, "--btc-address", TB1], /testnet/, { env: keyEnv }), backend: "dead", hint: /matching Bitcoin network/ },
+  // Following a redemption on Bitcoin (redeem --follow, watch, redemptions).
+  usage("--btc-confirmations 0", ["redeem", "--dry-run", "--btc-confirmations", "0"], /^must be between 1 and 100, got 0 \(from --btc-confirmations\)$/),
+  usage("--btc-confirmations 1.5", ["watch", "--once", "--btc-confirmations", "1.5"], WHOLE),
+  usageEnv("KEEPCTL_BTC_CONFIRMATIONS 101", { KEEPCTL_BTC_CONFIRMATIONS: "101" }, /must be between 1 and 100, got 101 \(from KEEPCTL_BTC_CONFIRMATIONS\)/),
+  usage("--max-btc-fee-sats 1999 (below the contract's 2 000 sat floor)", ["redemptions", "--max-btc-fee-sats", "1999"], RANGE),
+  usageEnv("KEEPCTL_MAX_BTC_FEE_SATS 1e5", { KEEPCTL_MAX_BTC_FEE_SATS: "1e5" }, /^expected a whole number, got "1e5" \(from KEEPCTL_MAX_BTC_FEE_SATS\)$/),
+  cfgErr("redeem --yes --follow with no Bitcoin server", ["--rpc-url", "http://127.0.0.1:9", "--deployment", "$DIR/d.json", ...redeemYes.slice(0, 2), "--follow", "--operator", GOOD, "--btc-address", TB1], /^--follow needs a Bitcoin server to broadcast and prove the redemption$/, { env: keyEnv, files: [{ name: "d.json", text: JSON.stringify({ chainId: 31337 }) }], hint: /set --btc-electrum-url or --btc-esplora-url/ }),
+  usage("devnet --btc-block-interval 1.5", ["devnet", "--btc-block-interval", "1.5"], /^--btc-block-interval must be a whole number, got "1\.5"$/),
+  usage("devnet --btc-esplora-port 0", ["devnet", "--btc-esplora-port", "0"], /^--btc-esplora-port must be between 1 and 65535, got 0$/),
+  usage("devnet --btc-electrum-port 70000", ["devnet", "--btc-electrum-port", "70000"], /^--btc-electrum-port must be between 1 and 65535, got 70000$/),
 ];
 
 // ---- Bitcoin network and servers (lib/btc settings; `keepctl config` resolves them) ----------------
@@ -535,7 +545,7 @@ const sponsorSide: Case[] = [
   dev("emp-sponsor withdraw-liquidation --id 7: no such liquidation", ["emp-sponsor", "withdraw-liquidation", "--id", "7", "--yes"], keyEnv, 5, "WOULD_REVERT", /^the position has no liquidation 7 to withdraw \(none, or already withdrawn\)$/),
   dev("emp-sponsor deposit: --emp is an account", ["emp-sponsor", "deposit", "1", "--yes", "--emp", "$EOA"], keyEnv, 3, "NO_CONTRACT", NO_CONTRACT("EMP"), { hint: /check --emp/ }),
   dev("emp-position: --emp is the TBTCToken", ["emp-position", "--price", "1", "--sponsor", GOOD, "--emp", "$A:TBTCToken"], {}, 3, "WRONG_CONTRACT", /^EMP address 0x[0-9a-fA-F]{40} is not an EMP contract: /, { hint: /check --emp/ }),
-  dev("emp-position: no key and no --sponsor", ["emp-position", "--price", "1"], {}, 3, "CONFIG", /^no signing key configured/),
+  dev("emp-position: no key and no --sponsor", ["emp-position", "--price", "1"], {}, 3, "CONFIG", /^no signing key configured/, { hint: /./ }),
   dev("emp-guard: no --target", ["emp-guard", "--once", "--dry-run", "--price", "1"], keyEnv, 3, "CONFIG", /^emp-guard needs a target ratio: pass --target RATIO$/, { hint: /KEEPCTL_GUARD_TARGET/ }),
   dev("emp-guard: --target below the floor", ["emp-guard", "--once", "--dry-run", "--price", "1", "--target", "1.3"], keyEnv, 2, "USAGE", /^--target 1\.3 is below the floor 1\.3125 \(the EMP's collateral requirement 1\.25 × \(1 \+ margin 0\.05\)\)/, { hint: /^pass --target 1\.3125 or more$/ }),
   dev("emp-launch: an expiry in the past", [...LAUNCH, "--expiry", "1600000000", "--yes"], keyEnv, 2, "USAGE", /^the Creator would refuse these parameters: the expiry 2020-09-13T12:26:40\.000Z is not after the chain's time /),

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runChaosCase, startEmpWorld, startTbtcWorld, type ChaosCaseResult, type ChaosCommand, type EmpWorld, type TbtcWorld } from "../../src/devnet/chaos";
+import { runChaosCase, runFollowChaosCase, startEmpWorld, startTbtcWorld, type ChaosCaseResult, type ChaosCommand, type EmpWorld, type TbtcWorld } from "../../src/devnet/chaos";
 import { buildOnce } from "../helpers/cli";
 
 /**
@@ -46,6 +46,17 @@ describe("exactly once at 30% RPC faults (counted from the chain)", () => {
       expectExactlyOnce(r);
     });
   }
+
+  // A redemption finished on Bitcoin through faults on both sides: request, signature, Bitcoin
+  // broadcast, proof — each exactly once, counted from both chains (a fresh world: Bitcoin spends
+  // are not reverted with the Ethereum snapshot).
+  it("redeem --follow, seed 11, 30 % faults on the RPC and on the Bitcoin servers", async () => {
+    const r = await runFollowChaosCase({ seed: 11, rate: 0.3 });
+    results.push(r);
+    console.log(JSON.stringify({ c: r.command, s: r.seed, runs: r.runs, codes: r.exitCodes, req: r.required, done: r.done, dup: r.duplicates, rev: r.reverted, tx: r.transactions, f: Object.values(r.faults).reduce((a, b) => a + b, 0), btc: r.btcFaults, ms: r.ms, err: r.stderrTail }));
+    expectExactlyOnce(r);
+    expect(r.btcFaults).toBeGreaterThan(0);
+  }, 400_000);
 
   it("the faults really happened, broadcasts included", () => {
     const total = results.reduce((a, r) => a + Object.values(r.faults).reduce((x, y) => x + y, 0), 0);

@@ -12,7 +12,7 @@ import { planRedemptions, State } from "../../src/lib/tbtc/redeem/planner";
 import { readCandidates, readTbtc, type TbtcContracts } from "../../src/lib/tbtc/redeem/redeem-facts";
 import { JournaledSender, estimatePlanGas, executePlan, redeemEventOf, type RedeemEvent } from "../../src/lib/tbtc/redeem/redeemer";
 import { ActionSender } from "../../src/lib/chain/sender";
-import { advanceRedemption } from "../../src/lib/tbtc/redeem/progress";
+import { followRedemptions } from "../../src/lib/tbtc/redeem/follow";
 import { REDEMPTION_REQUESTED_TOPIC } from "../../src/lib/tbtc/redeem/redeem-abi";
 import { decodeBtcAddress } from "../../src/lib/tbtc/btc-address";
 
@@ -220,22 +220,29 @@ describe("redeem on the devnet (real tBTC v1 contracts)", () => {
     const s = session(w);
     const plan = planRedemptions(await readCandidates(provider, contracts, deposits, w.address), need, { redeemBelowPct: 130, feeSats: 10_000n });
     await executePlan(s.sender, contracts, plan, PAYOUT.redeemerOutputScript);
-    const now = async () => (await provider.getBlock("latest"))!.timestamp;
-
-    const waiting = await advanceRedemption(s.sender, contracts, deposits[0], await now());
+    // The follow pass of watch/redeem --follow, with no Bitcoin server: the Ethereum steps only.
+    const pass = async (deposit: string) => {
+      const head = (await provider.getBlock("latest"))!;
+      const [r] = await followRedemptions({ provider, sender: s.sender, system: contracts.system, policy: { confirmations: 6, maxFeeSats: 100_000n } }, [{ deposit, fromBlock: 0 }], { number: head.number, timestamp: head.timestamp });
+      return r;
+    };
+    const waiting = await pass(deposits[0]);
     expect(waiting.action).toBe("waiting-for-signature");
-    expect(waiting.overdue).toBeNull();
+    expect(waiting.alerts.filter((a) => a.level === "critical")).toEqual([]);
 
     const keep = (await depositContract(devnet.deployment, deposits[0]).keepAddress()) as string;
-    await signRedemptionDigest(devnet.deployment, keep, waiting.digest);
-    const done = await advanceRedemption(s.sender, contracts, deposits[0], await now());
+    await signRedemptionDigest(devnet.deployment, keep, waiting.digest!);
+    const nonce = await provider.getTransactionCount(w.address, "latest");
+    const done = await pass(deposits[0]);
     expect(done.action).toBe("signature-submitted");
     expect(await stateOf(deposits[0])).toBe(State.AWAITING_WITHDRAWAL_PROOF);
-    // Idempotent: the next loop finds nothing to do.
-    expect((await advanceRedemption(s.sender, contracts, deposits[0], await now())).action).toBe("awaiting-proof");
+    // Exactly one transaction, and the next pass finds nothing to send (counted from the nonce).
+    expect(await provider.getTransactionCount(w.address, "latest")).toBe(nonce + 1);
+    expect((await pass(deposits[0])).actions).not.toContain("signature-submitted");
+    expect(await provider.getTransactionCount(w.address, "latest")).toBe(nonce + 1);
 
     await increaseTime(provider, 2 * 3600 + 60);
-    const late = await advanceRedemption(s.sender, contracts, deposits[1], await now());
-    expect(late.overdue).toBe("signature");
+    const late = await pass(deposits[1]);
+    expect(late.alerts.some((a) => a.level === "critical" && /sign/i.test(a.text))).toBe(true);
   });
 });

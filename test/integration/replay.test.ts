@@ -21,7 +21,7 @@ const H = 3600;
 // Bonded at the November high, in mid-December, and at the window's first hour.
 const PORTFOLIO = '[{"label":"nov-high-5btc","lotBtc":5,"openAt":"2020-11-24T00:00:00Z"},{"label":"dec17-10btc","lotBtc":10,"openAt":"2020-12-17T00:00:00Z"},{"label":"dec20-1btc","lotBtc":1}]';
 
-interface Seen { courtesy: number[]; requested: Array<{ t: number; by: string }>; redeemed: number[]; liquidation: number[] }
+interface Seen { courtesy: number[]; requested: Array<{ t: number; by: string }>; redeemed: number[]; liquidation: number[]; provenBy?: string[] }
 const seen: Record<string, Record<string, Seen>> = { bot: {}, none: {}, seed: {} };
 let report: ReplayReport;
 let trace: ReplayTrace;
@@ -82,7 +82,10 @@ beforeAll(async () => {
         const s: Seen = { courtesy: [], requested: [], redeemed: [], liquidation: [] };
         for (const e of await q("CourtesyCalled")) s.courtesy.push(await hourOf(e));
         for (const e of await q("RedemptionRequested")) s.requested.push({ t: await hourOf(e), by: (e.args[1] as string).toLowerCase() });
-        for (const e of await q("Redeemed")) s.redeemed.push(await hourOf(e));
+        for (const e of await q("Redeemed")) {
+          s.redeemed.push(await hourOf(e));
+          (s.provenBy ??= []).push((await e.getTransaction()).from.toLowerCase());
+        }
         for (const e of await q("StartedLiquidation")) s.liquidation.push(await hourOf(e));
         seen[walk][d.label] = s;
       }
@@ -110,7 +113,10 @@ describe("keepctl replay on 2020-12-20 .. 12-28 (real ETH/BTC, every 3rd hour)",
         expect(got.requested, e.label).toEqual([]);
       } else {
         expect(got.requested, e.label).toEqual([{ t: want.below130, by: operator.toLowerCase() }]);
-        expect(got.redeemed, e.label).toEqual([want.below130]);
+        // Signed by the world in that pass, broadcast by the loop's next pass, confirmed by the
+        // next point's Bitcoin blocks and proven by the operator's own keepctl at that point.
+        expect(got.redeemed, e.label).toEqual([want.below130 + STEP * H]);
+        expect(got.provenBy, e.label).toEqual([operator.toLowerCase()]);
       }
     }
   });
@@ -150,6 +156,10 @@ describe("keepctl replay on 2020-12-20 .. 12-28 (real ETH/BTC, every 3rd hour)",
         called++;
         expect(got.courtesy, e.label).toEqual([want.courtesyAndRedeem]);
         expect(got.requested, e.label).toEqual([{ t: want.courtesyAndRedeem, by: operator.toLowerCase() }]);
+        // Signed at the next point (the world acts before the seed's pass), broadcast in that
+        // pass, proven one point later: within the 6 h, so no timeout liquidation.
+        expect(got.redeemed, e.label).toEqual([want.courtesyAndRedeem + 2 * STEP * H]);
+        expect(got.provenBy, e.label).toEqual([operator.toLowerCase()]);
         expect(got.liquidation, e.label).toEqual([]);
       } else if ("liquidation" in want) {
         expect(got.liquidation, e.label).toEqual([want.liquidation]);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { blockTimeSec, courtesyCallable, decideLoop, dropRedeemedAlerts, needsCandidateRead, newBlockClock, nextPollDelayMs, observeHead, seedBlockClock, type WatchPolicy, type WatchReadings, type WatchedDeposit } from "../../src/lib/tbtc/watch/watch-decide";
 import { State } from "../../src/lib/tbtc/redeem/planner";
-import { redemptionTimes } from "../../src/lib/tbtc/redeem/progress";
+import { redemptionTimes } from "../../src/lib/tbtc/redeem/redemption-times";
 
 const ETH = 10n ** 18n;
 const policy: WatchPolicy = { warnBelowPct: 135, redeemBelowPct: 130, notifyCourtesy: true, feeSats: 10_000n, minEthWei: ETH / 10n, maxBlockAgeSec: 300 };

@@ -29,13 +29,16 @@ export interface BitcoinFaultProxyOptions {
   lies?: Partial<Record<LieKind, number>>;
   /** How far a fake tip or confirmation count exceeds the truth (default 10). */
   fakeTipBy?: number;
+  /** Every answer (Electrum, Esplora) is held this long: a round-trip time; order kept (default 0). */
+  delayMs?: number;
 }
 
 export interface BitcoinFaultProxy {
   electrumTcpUrl?: string;
   electrumWsUrl?: string;
   esploraUrl?: string;
-  counts: { answers: number; faults: Record<BitcoinFaultKind, number>; lies: Record<LieKind, number> };
+  /** requests: client messages to the Electrum servers (a batch is one: one round trip). */
+  counts: { answers: number; requests: number; byMethod: Record<string, number>; faults: Record<BitcoinFaultKind, number>; lies: Record<LieKind, number> };
   setRate(rate: number): void;
   setLies(lies: Partial<Record<LieKind, number>>): void;
   close(): Promise<void>;
@@ -49,8 +52,11 @@ export async function startBitcoinFaultProxy(o: BitcoinFaultProxyOptions): Promi
   let lies = { ...(o.lies ?? {}) };
   const kinds = o.kinds ?? BITCOIN_FAULT_KINDS;
   const stallMs = o.stallMs ?? 5000;
+  const delayMs = o.delayMs ?? 0;
   const counts: BitcoinFaultProxy["counts"] = {
     answers: 0,
+    requests: 0,
+    byMethod: {},
     faults: Object.fromEntries(BITCOIN_FAULT_KINDS.map((k) => [k, 0])) as Record<BitcoinFaultKind, number>,
     lies: Object.fromEntries(LIE_KINDS.map((k) => [k, 0])) as Record<LieKind, number>,
   };
@@ -72,7 +78,11 @@ export async function startBitcoinFaultProxy(o: BitcoinFaultProxyOptions): Promi
     const noteRequest = (text: string) => {
       try {
         const p = JSON.parse(text) as unknown;
-        for (const r of Array.isArray(p) ? p : [p]) if (r && typeof r === "object" && "id" in r && typeof r.method === "string") pending.set(JSON.stringify(r.id), { method: r.method, params: Array.isArray(r.params) ? r.params : [] });
+        for (const r of Array.isArray(p) ? p : [p]) {
+          if (!(r && typeof r === "object" && "id" in r && typeof r.method === "string")) continue;
+          pending.set(JSON.stringify(r.id), { method: r.method, params: Array.isArray(r.params) ? r.params : [] });
+          counts.byMethod[r.method] = (counts.byMethod[r.method] ?? 0) + 1;
+        }
       } catch {
         /* the server will answer the parse error itself */
       }
@@ -136,6 +146,7 @@ export async function startBitcoinFaultProxy(o: BitcoinFaultProxyOptions): Promi
           const line = inBuf.slice(0, nl);
           inBuf = inBuf.slice(nl + 1);
           rw.noteRequest(line);
+          counts.requests++;
           upstream.write(line + "\n");
         }
       });
@@ -145,7 +156,9 @@ export async function startBitcoinFaultProxy(o: BitcoinFaultProxyOptions): Promi
         while ((nl = outBuf.indexOf("\n")) >= 0) {
           const line = outBuf.slice(0, nl);
           outBuf = outBuf.slice(nl + 1);
+          const held = delayMs > 0 ? sleep(delayMs) : undefined;
           chain = chain.then(async () => {
+            await held;
             const r = rw.rewrite(line);
             if (r.fault === "drop") return kill();
             if (r.fault === "stall") await sleep(stallMs);
@@ -177,12 +190,15 @@ export async function startBitcoinFaultProxy(o: BitcoinFaultProxyOptions): Promi
       client.on("message", (d) => {
         const t = d.toString();
         rw.noteRequest(t);
+        counts.requests++;
         if (upstream.readyState === WebSocket.OPEN) upstream.send(t);
         else early.push(t);
       });
       upstream.on("message", (d) => {
         const t = d.toString();
+        const held = delayMs > 0 ? sleep(delayMs) : undefined;
         chain = chain.then(async () => {
+          await held;
           const r = rw.rewrite(t);
           if (r.fault === "drop") return kill();
           if (r.fault === "stall") await sleep(stallMs);
@@ -209,6 +225,10 @@ export async function startBitcoinFaultProxy(o: BitcoinFaultProxyOptions): Promi
       const chunks: Buffer[] = [];
       for await (const c of req) chunks.push(c as Buffer);
       const path = new URL(req.url ?? "/", "http://x").pathname;
+      counts.requests++;
+      const route = `${req.method} /${path.split("/").filter(Boolean).map((p) => (/^[0-9a-f]{64}$/i.test(p) ? ":hash" : /^\d+$/.test(p) ? ":n" : p)).join("/")}`;
+      counts.byMethod[route] = (counts.byMethod[route] ?? 0) + 1;
+      if (delayMs > 0) await sleep(delayMs);
       const fault = drawFault();
       if (fault === "drop") return req.socket.destroy();
       if (fault === "stall") await sleep(stallMs);

@@ -1,6 +1,6 @@
 import type { Alert } from "../../alert/types";
 import { State, stateName } from "../abis";
-import { redemptionTimes } from "../redeem/progress";
+import { redemptionTimes } from "../redeem/redemption-times";
 import type { RedemptionOutcome } from "../redeem/redeemer";
 import { formatTbtc } from "../redeem/pipeline";
 
