@@ -37,6 +37,10 @@ const config: HardhatUserConfig = {
       // The tBTC Deposit master and libraries exceed the 24 KiB limit only in unoptimised
       // builds; allow it anyway so that any artifact deploys as it does on mainnet.
       allowUnlimitedContractSize: true,
+      // Prague, not Hardhat's default Osaka: under Osaka's 16.7M-gas transaction cap (EIP-7825),
+      // Hardhat 2.29's eth_estimateGas probes above the cap and fails for the ExpiringMultiParty
+      // Creator's createExpiringMultiParty (6.6M gas used), which `keepctl emp-launch` simulates.
+      hardfork: "prague",
       mining: { auto: true },
       // A devnet whose chain time starts in the past (KEEPCTL_DEVNET_INITIAL_DATE, ISO 8601): tests
       // that need block timestamps near this machine's clock after the tBTC deploy's 64-day jump.

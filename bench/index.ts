@@ -9,10 +9,11 @@ import { benchReaction, formatReaction } from "./reaction";
 import { benchEmpScale, formatEmpScale } from "./emp-scale";
 import { benchRaiYear, formatRaiYear } from "./rai-year";
 import { benchBuy, formatBuy } from "./buy";
+import { benchEmpPosition, formatEmpPosition } from "./emp-position";
 
 /**
  * `npm run bench`: the performance figures the project promises, measured on a fresh local node.
- * Flags: --deposits N (tBTC deposits, default 200), --only tbtc|scale|watch|proof|reaction|buy|emp|rai|rai-year|replay.
+ * Flags: --deposits N (tBTC deposits, default 200), --only tbtc|scale|watch|proof|reaction|buy|emp|emp-position|rai|rai-year|replay.
  * EMP bench: --sponsors N (1000), --emp-span BLOCKS (1,000,000), --rtt MS, --skip-baseline.
  * rai-year bench: --hours N (8,760), --rtt MS.
  * Scale bench (docs/performance.md): --keeps N (3500), --op-deposits N (300), --span BLOCKS
@@ -81,6 +82,11 @@ async function main(): Promise<number> {
     const r = await benchEmpScale({ sponsors, spanBlocks: span, proxy: { rttMs: rtt }, skipBaseline: process.argv.includes("--skip-baseline") });
     process.stdout.write(formatEmpScale(r) + "\n");
     allMet &&= r.targets.every((t) => t.met);
+  }
+  if (!only || only === "emp-position") {
+    const r = await benchEmpPosition();
+    process.stdout.write(formatEmpPosition(r) + "\n");
+    allMet &&= r.target.met;
   }
   if (!only || only === "rai") {
     const met = await benchRai();

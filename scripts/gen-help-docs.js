@@ -9,7 +9,10 @@ const path = require("node:path");
 const root = path.resolve(__dirname, "..");
 const doc = path.join(root, "docs", "commands.md");
 const bin = path.join(root, "bin", "keepctl");
-const commands = ["", "list-keeps", "check", "redeem", "watch", "redemptions", "buy-tbtc", "rai-price", "emp-liquidate", "emp-dispute", "devnet", "replay", "btc-wallet", "btc-wallet create", "btc-wallet import", "btc-wallet address", "btc-wallet xpub", "btc-wallet balance", "btc-wallet utxos", "config", "completion"];
+const commands = ["", "list-keeps", "check", "redeem", "watch", "redemptions", "buy-tbtc", "rai-price", "emp-liquidate", "emp-dispute",
+  "emp-position", "emp-sponsor", ...["create", "deposit", "withdraw", "cancel-withdrawal", "redeem", "repay", "settle", "withdraw-liquidation"].map((a) => `emp-sponsor ${a}`),
+  "emp-guard", "emp-launch", "devnet", "replay",
+  "btc-wallet", "btc-wallet create", "btc-wallet import", "btc-wallet address", "btc-wallet xpub", "btc-wallet balance", "btc-wallet utxos", "config", "completion"];
 const START = "<!-- help:start: generated from the real --help output; do not edit by hand -->";
 const END = "<!-- help:end -->";
 

@@ -54,7 +54,7 @@ export async function runBot<S>(
   if (flags.interval === 0) delete flags.interval;
   const cfg = loadCommandConfig(flags, out, { writesDataDir: true });
   checkKeyFilePerms(cfg.signing, (m) => out.warn(m));
-  const exporter = await startLoopMetrics(flags, bot === "liquidator" ? "emp-liquidate" : "emp-dispute", { intervalSec: cfg.watch.interval, out });
+  const exporter = await startLoopMetrics(flags, bot === "liquidator" ? "emp-liquidate" : bot === "disputer" ? "emp-dispute" : "emp-guard", { intervalSec: cfg.watch.interval, out });
   const metrics = exporter?.metrics;
   // Every transaction a bot ends goes to the audit log, like watch's actions.
   const audit = AuditLog.open(cfg.dataDir);

@@ -2,7 +2,7 @@ import net from "node:net";
 import type { Command } from "commander";
 import { Output } from "../lib/output";
 import { ExitCode, UsageError } from "../lib/errors";
-import { loadConfig, type Config, type LoadOptions } from "../lib/config";
+import { loadConfig, parseAddress, type Config, type LoadOptions } from "../lib/config";
 import { echo } from "../lib/redact";
 import { ensurePrivateDir } from "../lib/fs-safe";
 import { DEFAULT_HEALTH_INTERVALS, LoopMetrics, parseHealthIntervals, parseMetricsAddr, startMetricsServer } from "../lib/metrics";
@@ -229,3 +229,42 @@ export function addBuyBoundOptions(cmd: Command): Command {
 export function addBuyShortfallOptions(cmd: Command): Command {
   return addBuyBoundOptions(cmd.option("--buy-shortfall", "buy the TBTC an at-risk deposit lacks from the Uniswap V2 pool (contracts.UniswapV2Router02), then redeem it (env KEEPCTL_BUY_SHORTFALL)"));
 }
+/** stdin and stderr are a terminal: prompts may be shown. */
+export function onTerminal(): boolean {
+  return !!process.stdin.isTTY && !!process.stderr.isTTY;
+}
+
+/**
+ * A command that sends needs a yes: asked on a terminal, `--yes` anywhere else. Checked before
+ * the key or the network is touched, so nothing can be sent without one.
+ */
+export function requireYesOffTerminal(command: string, g: Record<string, unknown>): void {
+  if (!g.dryRun && !g.yes && !onTerminal()) {
+    throw new UsageError(`keepctl ${command} sends transactions and needs --yes when not run on a terminal`, { hint: "add --yes, or --dry-run to only see the plan" });
+  }
+}
+
+/** Asks on stderr (stdout stays data); loaded lazily, only a terminal needs it. */
+export async function confirmOnTerminal(message: string): Promise<boolean> {
+  const { default: ask } = await import("@inquirer/confirm");
+  return ask({ message, default: false }, { output: process.stderr });
+}
+
+/** A decimal ratio or amount typed by a person: up to 18 places, nothing else. */
+export function decimalArg(name: string) {
+  return (raw: string): string => {
+    if (!/^\d+(\.\d{1,18})?$/.test(raw)) throw new UsageError(`${name} must be a decimal number with at most 18 places, got "${echo(raw)}"`);
+    return raw;
+  };
+}
+
+export function addressArg(name: string) {
+  return (raw: string): string => {
+    try {
+      return parseAddress(raw);
+    } catch (e) {
+      throw new UsageError(`${name}: ${(e as Error).message}`);
+    }
+  };
+}
+

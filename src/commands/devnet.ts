@@ -80,7 +80,7 @@ export function register(program: Command): void {
     .option("--btc-electrum-port <n>", "Electrum (TCP) port of the Bitcoin network on 127.0.0.1 (default: a free one)", parseIntOption("--btc-electrum-port", 1, 65535))
     .option("--btc-electrum-ws-port <n>", "Electrum (WebSocket) port (default: a free one)", parseIntOption("--btc-electrum-ws-port", 1, 65535))
     .option("--btc-esplora-port <n>", "Esplora REST port (default: a free one)", parseIntOption("--btc-esplora-port", 1, 65535))
-    .addHelpText("after", "\nAlso deploys, unless skipped: the RAI OracleRelayer/RateSetter doubles with 12 h of rate updates\nand a loopback subgraph (rai-price), and a UMA ExpiringMultiParty with sponsors (EMP bots).\nRuns until Ctrl-C (SIGINT) or SIGTERM, then stops the node and the subgraph server. The\ndeployment file is also copied to <data-dir>/devnet/deployment.json so that `--network devnet`\nfinds it. All accounts come from hardhat's public test mnemonic: never reuse their keys.")
+    .addHelpText("after", "\nAlso deploys, unless skipped: the RAI OracleRelayer/RateSetter doubles with 12 h of rate updates\nand a loopback subgraph (rai-price), and a UMA ExpiringMultiParty with sponsors (EMP bots), created\nthrough UMA's ExpiringMultiPartyCreator; an actor proposes each expiry price from the RAI feed.\nRuns until Ctrl-C (SIGINT) or SIGTERM, then stops the node and the subgraph server. The\ndeployment file is also copied to <data-dir>/devnet/deployment.json so that `--network devnet`\nfinds it. All accounts come from hardhat's public test mnemonic: never reuse their keys.")
     .action(async (_opts: unknown, cmd: Command) => {
       assertDevInstall();
       const g = globalsOf(cmd);
@@ -99,6 +99,7 @@ export function register(program: Command): void {
       const btcBlockSec = (g.btcBlockInterval as number | undefined) ?? 10;
       const { devnetWallet, startDevnet } = await import("../devnet/scenario");
       const { startAutoSigner } = await import("../devnet/autosign");
+      const { startExpiryProposer, PROPOSER_ACCOUNT_INDEX } = await import("../devnet/expiry-proposer");
 
       const rai = raiFlag !== false;
       const emp = empFlag !== false;
@@ -109,6 +110,12 @@ export function register(program: Command): void {
       // Mined only after seeding: the seeded proofs need their blocks, not the clock's.
       if (btcBlockSec > 0) devnet.bitcoin?.net.setAutoMine(btcBlockSec * 1000);
       const signer = g.autoSign === false ? undefined : startAutoSigner(devnet.deployment, { onError: (e) => out.warn(`auto-signer: ${String(e)}`) });
+      // Proposes each EMP's expiry price from the RAI feed, so expire -> settle runs on the devnet.
+      const proposer = devnet.emp ? startExpiryProposer({
+        signer: await devnet.provider.getSigner(PROPOSER_ACCOUNT_INDEX), optimisticOracle: devnet.emp.deployment.addresses.optimisticOracle,
+        fromBlock: devnet.emp.deployment.deployBlock, rateSetter: devnet.rai?.deployment.addresses.RateSetter,
+        onError: (e) => out.warn(`expiry proposer: ${String(e)}`),
+      }) : undefined;
       try {
         let presetCopy: string | undefined;
         if (dataDir) {
@@ -139,6 +146,7 @@ export function register(program: Command): void {
         });
       } finally {
         signer?.stop();
+        proposer?.stop();
         out.info("stopping the devnet ...");
         await devnet.stop();
       }

@@ -8,7 +8,7 @@ import { addBotOptions, runBot } from "./bot-common";
 function renderLiquidatorSummary(out: Output, s: LiquidatorPassSummary): void {
   const price = s.price === null ? "none" : formatFixedTrimmed(s.price, FP_DECIMALS);
   const count = (st: string) => s.liquidations.filter((l) => l.status === st).length;
-  out.line(`pass ${s.pass}: block ${s.block}, price ${price}, ${s.positions} positions${s.expired ? " (expired: no new liquidations)" : ""}`);
+  out.line(`pass ${s.pass}: block ${s.block}, price ${price}, ${s.positions} positions${s.expired ? " (EMP expired: no new liquidations; withdrawals go on)" : ""}`);
   out.line(`liquidated ${count("liquidated")}, lost races ${count("lost-race")}, dry-run ${count("dry-run")}, withdrawn ${s.withdrawals.filter((w) => w.status === "withdrawn").length}`);
   for (const l of s.liquidations) {
     const detail = l.lockedCollateral !== undefined ? ` locked ${formatFixedTrimmed(l.lockedCollateral, FP_DECIMALS)} liquidated ${formatFixedTrimmed(l.liquidatedCollateral!, FP_DECIMALS)}` : "";

@@ -24,7 +24,7 @@ import { openBuyDeps } from "../lib/tbtc/buy/buy-session";
 import type { BuyRound } from "../lib/tbtc/buy/buy-round";
 import type { SwapOutcome } from "../lib/tbtc/buy/buyer";
 import { costPerDeposit, formatBp } from "../lib/tbtc/buy/buy-decide";
-import { addBitcoinOptions, addBuyShortfallOptions, addOperatorOption, addRedemptionFollowOptions, addSigningOptions, collect, globalsOf, loadCommandConfig, outputOf, runState, shutdown, splitOption } from "./common";
+import { addBitcoinOptions, addBuyShortfallOptions, addOperatorOption, addRedemptionFollowOptions, addSigningOptions, collect, confirmOnTerminal, globalsOf, loadCommandConfig, onTerminal, outputOf, requireYesOffTerminal, runState, shutdown, splitOption } from "./common";
 
 export function register(program: Command): void {
   addBuyShortfallOptions(addBitcoinOptions(addRedemptionFollowOptions(addOperatorOption(addSigningOptions(program.command("redeem")), "operator whose at-risk deposits to redeem"))))
@@ -41,11 +41,9 @@ export function register(program: Command): void {
       const g = globalsOf(cmd);
       const out = outputOf(cmd);
       const dryRun = !!g.dryRun;
-      const interactive = !!process.stdin.isTTY && !!process.stderr.isTTY;
+      const interactive = onTerminal();
       // Refuse before touching the chain or the key: nothing can be sent without a yes.
-      if (!dryRun && !g.yes && !interactive) {
-        throw new UsageError("keepctl redeem sends transactions and needs --yes when not run on a terminal", { hint: "add --yes, or --dry-run to only see the plan" });
-      }
+      requireYesOffTerminal("redeem", g);
       const cfg = loadCommandConfig(g, out, { writesDataDir: true });
       const explicit = splitOption("--deposit", (g.deposit as string[] | undefined) ?? []).map((a) => {
         try {
@@ -77,7 +75,7 @@ export function register(program: Command): void {
             deposits, known, estimateGas: true,
             policy: { redeemBelowPct: cfg.tbtc.redeemBelow, feeSats: BigInt(cfg.tbtc.feeSats), ignoreThreshold: explicit.length > 0 },
             onPlan: (plan, gas, round) => { if (!out.json) showPlan(out, plan, gas, me, script.address, round); },
-            confirm: g.yes ? undefined : (plan, _gas, round) => confirm(round?.order
+            confirm: g.yes ? undefined : (plan, _gas, round) => confirmOnTerminal(round?.order
               ? `Buy ${tbtcStr(round.order.amountTbtc)} TBTC for at most ${formatEther(round.order.maxEthWei)} ETH and send ${plan.funded.length} redemption(s) from ${me}?`
               : `Send ${plan.funded.length} redemption(s) from ${me}?`),
           },
@@ -177,12 +175,6 @@ async function operatorDeposits(cfg: Config, provider: Parameters<typeof loadTbt
 async function explicitDeposits(session: RedeemSession, explicit: string[], follow: boolean) {
   const states = follow ? await Promise.all(explicit.map((d) => readDepositState(session.fresh, d))) : [];
   return { deposits: explicit, known: new Map<string, KnownRisk>(), inFlight: explicit.filter((_, i) => IN_REDEMPTION.has(states[i])) };
-}
-
-async function confirm(message: string): Promise<boolean> {
-  // Loaded lazily: only needed on a TTY. Asked on stderr so stdout stays data.
-  const { default: ask } = await import("@inquirer/confirm");
-  return ask({ message, default: false }, { output: process.stderr });
 }
 
 const btc = (sats: bigint) => formatUnits(sats, 8);

@@ -80,6 +80,11 @@ export function playgroundFileParts(rai?: RaiPlayground, emp?: EmpPlayground): P
       UmaFinder: a.finder,
       UmaStore: a.store,
       UmaIdentifierWhitelist: a.identifierWhitelist,
+      UmaRegistry: a.registry,
+      UmaCollateralWhitelist: a.collateralWhitelist,
+      UmaOptimisticOracle: a.optimisticOracle,
+      UmaTokenFactory: a.tokenFactory,
+      ExpiringMultiPartyCreator: a.creator,
     });
     const { seed } = emp;
     parts.emp = {

@@ -395,6 +395,14 @@ export const SETTINGS: Setting[] = [
   { key: "btcPasswordFile", section: "btcWallet", field: "passwordFile", flag: "btcPasswordFile", env: ["KEEPCTL_BTC_PASSWORD_FILE"], describe: "file holding the Bitcoin keystore password", schema: rule(parsePath) },
   { key: "btcXpub", section: "btcWallet", field: "xpub", flag: "btcXpub", env: ["KEEPCTL_BTC_XPUB"], describe: "watch-only Bitcoin account: xpub/tpub, zpub/vpub or a wpkh(...) descriptor (transactions go out as PSBTs)", schema: rule(parseBtcWatchOnlyKey) },
   { key: "maxBtcFeeRate", section: "btcWallet", field: "maxFeeRate", flag: "maxBtcFeeRate", env: ["KEEPCTL_MAX_BTC_FEE_RATE"], default: 200, describe: "hard cap on a Bitcoin transaction's fee rate (sat/vB); never signed above", schema: num(1, 100_000) },
+  // ---- the sponsor's side (emp-position, emp-guard, emp-launch); ratios as decimal text, exact ----
+  { key: "empThreshold", section: "emp", field: "threshold", flag: "empThreshold", env: ["KEEPCTL_EMP_THRESHOLD"], describe: "emp-position: exit 10 when the position's ratio at the price is below this (e.g. 1.5)", schema: rule(parseDecimal18(false)) },
+  { key: "guardTarget", section: "emp", flag: "target", env: ["KEEPCTL_GUARD_TARGET"], describe: "emp-guard: the ratio to keep the position at or above (e.g. 1.5)", schema: rule(parseDecimal18(false)) },
+  { key: "guardPrefer", section: "emp", flag: "prefer", env: ["KEEPCTL_GUARD_PREFER"], default: "deposit", describe: "emp-guard: top up with collateral first (deposit) or by burning synthetic tokens first (repay)", schema: rule(parseChoice("prefer", ["deposit", "repay"] as const)) },
+  { key: "guardMargin", section: "emp", flag: "margin", env: ["KEEPCTL_GUARD_MARGIN"], default: "0.05", describe: "emp-guard: the floor for --target is the collateral requirement × (1 + this), in [0, 1)", schema: rule(parseDecimal18(true)) },
+  { key: "guardRunway", section: "emp", flag: "alertRunway", env: ["KEEPCTL_GUARD_ALERT_RUNWAY"], default: "0.1", describe: "emp-guard: warn when the wallet could not hold the target through a price rise of this share, in [0, 1)", schema: rule(parseDecimal18(true)) },
+  { key: "empCreator", section: "emp", field: "creator", flag: "creator", env: ["KEEPCTL_EMP_CREATOR"], describe: "emp-launch: UMA ExpiringMultiPartyCreator (else contracts.ExpiringMultiPartyCreator)", schema: rule(parseAddress) },
+  { key: "umaFinder", section: "emp", field: "finder", flag: "finder", env: ["KEEPCTL_UMA_FINDER"], describe: "emp-launch: UMA Finder the Creator uses (else contracts.UmaFinder)", schema: rule(parseAddress) },
 ];
 // Stryker restore all
 
@@ -447,6 +455,7 @@ export interface RaiSection {
 export interface EmpSection {
   address?: string; price?: string; crThreshold: string; liquidationDeadline: number; maxTokens?: string;
   defenseActivationPercent?: number; disputeDelay: number; lookback?: number; retries: number;
+  threshold?: string; guardTarget?: string; guardPrefer: "deposit" | "repay"; guardMargin: string; guardRunway: string; creator?: string; finder?: string;
 }
 export interface WatchSection { interval: number; minEthBalance: string; maxBlockAgeSec: number; maxFailedPasses: number }
 export interface BtcWalletSection { keystore?: string; passwordFile?: string; xpub?: string; maxFeeRate: number }

@@ -8,6 +8,7 @@ import type { FollowReport } from "./tbtc/redeem/follow";
 import type { BuyEvent } from "./tbtc/buy/buyer";
 import type { LiquidationDecision } from "./uma/liquidation-strategy";
 import type { DisputeDecision, RewardRole } from "./uma/dispute-strategy";
+import type { GuardDecision } from "./uma/guard-strategy";
 import { formatFixedTrimmed } from "./fixed-point";
 import { FP_DECIMALS } from "./uma/fixed-point";
 
@@ -83,12 +84,14 @@ export type BotEvent =
   | WarningEvent
   | ({ type: "decision"; price: bigint | null } & Omit<LiquidationDecision, "price">)
   | ({ type: "decision" } & DisputeDecision)
+  | ({ type: "decision"; sponsor: string; price: bigint | null } & GuardDecision)
   | (Skip & { action: "approve"; token: string; amount: bigint })
   | (Skip & { action: "liquidate"; sponsor: string; tokens: bigint; worstCaseFeeWei?: bigint })
   | (Skip & { action: "dispute"; sponsor: string; liquidationId: bigint; bond?: bigint })
+  | (Skip & { action: "deposit" | "repay" | "cancel-withdrawal"; sponsor: string; amount?: bigint })
   | (Skip & { action: "withdraw"; sponsor: string; liquidationId: bigint; role?: RewardRole; paidToLiquidator?: bigint; paidToDisputer?: bigint; paidToSponsor?: bigint })
   | { type: "withdrawn"; sponsor: string; liquidationId: bigint; role: RewardRole; hash: string; paidToLiquidator: bigint; paidToDisputer: bigint; paidToSponsor: bigint }
-  | { type: "heartbeat"; pass: number; block: number; time: bigint; price?: bigint | null; positions?: number; expired?: boolean; liquidated?: number; liquidations?: number; disputed?: number; withdrawn: number }
+  | { type: "heartbeat"; pass: number; block: number; time: bigint; price?: bigint | null; positions?: number; expired?: boolean; liquidated?: number; liquidations?: number; disputed?: number; withdrawn?: number; ratio?: bigint | null; toppedUp?: boolean }
   | { type: "error"; pass: number; attempt: number; willRetry: boolean; message: string; code: string };
 
 export type KeepctlEvent = WatchEvent | BotEvent;
@@ -184,10 +187,17 @@ export function eventLine(ev: KeepctlEvent): EventLine | undefined {
     case "decision":
       if (ev.action === "liquidate") return { text: `liquidate ${short(ev.sponsor)}: ${ev.reason}, ${fixed(ev.tokens)} tokens, max ${fixed(ev.maxCollateralPerToken)} collateral/token` };
       if (ev.action === "dispute") return { text: `dispute ${short(ev.sponsor)}#${ev.liquidationId}: ${ev.reason} at price ${fixed(ev.price)}, bond ${fixed(ev.bond)}` };
+      if (ev.action === "top-up") {
+        const steps = [ev.cancelWithdrawal ? "cancel the pending withdrawal" : "", ev.deposit > 0n ? `deposit ${fixed(ev.deposit)}` : "", ev.repay > 0n ? `repay ${fixed(ev.repay)} tokens` : ""].filter(Boolean);
+        return { text: `top up ${short(ev.sponsor)}: ratio ${fixed(ev.ratio)} below the target ${fixed(ev.target)} at price ${fixed(ev.price)}: ${steps.join(", ") || "nothing the wallet can do"}` };
+      }
       return undefined;
     case "skipped": {
       if (ev.reason !== "dry-run") return undefined;
-      const what = ev.action === "approve" ? `${fixed(ev.amount)} ${ev.token}` : ev.action === "liquidate" ? short(ev.sponsor) : `${short(ev.sponsor)}#${ev.liquidationId}`;
+      const what = ev.action === "approve" ? `${fixed(ev.amount)} ${ev.token}`
+        : ev.action === "liquidate" ? short(ev.sponsor)
+          : "liquidationId" in ev ? `${short(ev.sponsor)}#${ev.liquidationId}`
+            : `${short(ev.sponsor)}${"amount" in ev && ev.amount !== undefined ? ` ${fixed(ev.amount)}` : ""}`;
       return { text: `dry-run: would ${ev.action} ${what}${ev.simulated === false ? ` (${ev.note})` : " (simulated ok)"}` };
     }
     case "withdrawn":

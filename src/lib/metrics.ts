@@ -6,7 +6,7 @@ import { KeepctlError, ExitCode, UsageError } from "./errors";
 import type { BotEvent, WatchEvent } from "./events";
 
 /**
- * The Prometheus exporter of the long-running loops (watch, emp-liquidate, emp-dispute). Off
+ * The Prometheus exporter of the long-running loops (watch, emp-liquidate, emp-dispute, emp-guard). Off
  * unless --metrics-addr is given. Values come from what the loop already reports: its events
  * (deposits, transactions), its pass ends, the RPC endpoints' per-attempt observers, and the
  * journal. Each loop owns a Registry of its own (prom-client's global one would leak between
@@ -90,7 +90,7 @@ interface DepositSeen {
 }
 
 export interface LoopMetricsOptions {
-  /** watch | emp-liquidate | emp-dispute: the `loop` label of every series. */
+  /** watch | emp-liquidate | emp-dispute | emp-guard: the `loop` label of every series. */
   loop: string;
   intervalSec: number;
   healthIntervals?: number;
@@ -187,8 +187,8 @@ export class LoopMetrics {
         },
       });
     }
-    this.empPositions = new Gauge({ name: "keepctl_emp_positions", help: "EMP sponsor positions open at the last good pass (liquidator).", registers: o.loop === "emp-liquidate" ? registers : [] });
-    this.empMinRatio = new Gauge({ name: "keepctl_emp_min_collateral_ratio", help: "Lowest collateral / (tokens x price) among the EMP positions (NaN when none or no price).", registers: o.loop === "emp-liquidate" ? registers : [] });
+    this.empPositions = new Gauge({ name: "keepctl_emp_positions", help: "EMP sponsor positions open at the last good pass (liquidator: all; guard: its own, 0 or 1).", registers: o.loop === "emp-liquidate" || o.loop === "emp-guard" ? registers : [] });
+    this.empMinRatio = new Gauge({ name: "keepctl_emp_min_collateral_ratio", help: "Lowest collateral / (tokens x price) among the EMP positions, net of pending withdrawals (guard: its own after the pass; NaN when none or no price).", registers: o.loop === "emp-liquidate" || o.loop === "emp-guard" ? registers : [] });
     this.empLiquidations = new Gauge({ name: "keepctl_emp_liquidations", help: "EMP liquidations the disputer tracks at the last good pass.", registers: o.loop === "emp-dispute" ? registers : [] });
   }
 

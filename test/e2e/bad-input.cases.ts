@@ -628,4 +628,47 @@ const btcWallet: Case[] = [
   usageEnv("KEEPCTL_MAX_BTC_FEE_RATE not a number", { KEEPCTL_MAX_BTC_FEE_RATE: "10sat" }, /^expected a decimal number, got "10sat" \(from KEEPCTL_MAX_BTC_FEE_RATE\)$/),
 ];
 
-export const TABLE: Case[] = [...addresses, ...wrong, ...nums, ...urls, ...files, ...keys, ...names, ...btc, ...bitcoin, ...doubles, ...strict, ...btcWallet];
+// ---- the sponsor's side: emp-position, emp-sponsor, emp-guard, emp-launch ---------------------
+const AT_MOST_18 = (name: string, got: string) => new RegExp(`^${name} must be a decimal number with at most 18 places, got "${got.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}"$`);
+const LAUNCH = ["emp-launch", "--preset", "rr-rai"];
+const sponsorSide: Case[] = [
+  usage("emp-position --sponsor 0x12", ["emp-position", "--sponsor", "0x12"], /^--sponsor: invalid address "0x12"$/),
+  usage("emp-position --threshold 1e3", ["emp-position", "--threshold", "1e3"], AT_MOST_18("--threshold", "1e3")),
+  usageEnv("KEEPCTL_EMP_THRESHOLD -1", { KEEPCTL_EMP_THRESHOLD: "-1" }, /^expected a decimal number with at most 18 places, got "-1" \(from KEEPCTL_EMP_THRESHOLD\)$/),
+  usage("emp-sponsor deposit abc", ["emp-sponsor", "deposit", "abc", "--yes"], AT_MOST_18("collateral", "abc")),
+  usage("emp-sponsor create: 19 decimals", ["emp-sponsor", "create", "1.1234567890123456789", "1", "--yes"], AT_MOST_18("collateral", "1.1234567890123456789")),
+  usage("emp-sponsor repay 1e3", ["emp-sponsor", "repay", "1e3", "--yes"], AT_MOST_18("tokens", "1e3")),
+  usage("emp-sponsor redeem: no --yes off a terminal", ["emp-sponsor", "redeem", "5"], /^keepctl emp-sponsor redeem sends transactions and needs --yes when not run on a terminal$/, { hint: /add --yes, or --dry-run/ }),
+  usage("emp-sponsor withdraw: no amount", ["emp-sponsor", "withdraw", "--yes"], /^withdraw needs an amount of collateral \(or --passed\)$/),
+  usage("emp-sponsor withdraw 5 --passed", ["emp-sponsor", "withdraw", "5", "--passed", "--yes"], /^--passed takes no amount and no --request/),
+  usage("emp-sponsor settle --wait 1.5", ["emp-sponsor", "settle", "--yes", "--wait", "1.5"], /^--wait must be a whole number, got "1\.5"$/),
+  usage("emp-sponsor withdraw-liquidation --id x", ["emp-sponsor", "withdraw-liquidation", "--yes", "--id", "x"], /^--id must be a whole number, got "x"$/),
+  usage("emp-guard --target abc", ["emp-guard", "--once", "--target", "abc"], AT_MOST_18("--target", "abc")),
+  usage("emp-guard --prefer sideways", ["emp-guard", "--once", "--target", "1.5", "--prefer", "sideways"], /^prefer must be deposit, repay; got "sideways" \(from --prefer\)$/),
+  usage("emp-guard --margin 1", ["emp-guard", "--once", "--target", "1.5", "--margin", "1"], /^must be at least 0 and below 1, got 1 \(from --margin\)$/),
+  usage("emp-guard --alert-runway 0x1", ["emp-guard", "--once", "--target", "1.5", "--alert-runway", "0x1"], /at most 18 places, got "0x1" \(from --alert-runway\)$/),
+  usageEnv("KEEPCTL_GUARD_PREFER empty", { KEEPCTL_GUARD_PREFER: "" }, /^empty value \(from KEEPCTL_GUARD_PREFER\)$/),
+  usageEnv("KEEPCTL_GUARD_TARGET 1,5", { KEEPCTL_GUARD_TARGET: "1,5" }, /at most 18 places, got "1,5" \(from KEEPCTL_GUARD_TARGET\)$/),
+  usage("emp-launch --preset nope", ["emp-launch", "--preset", "nope", "--expiry", "1900000000"], /^option '--preset <name>' argument 'nope' is invalid/, cmdr),
+  usage("emp-launch without --preset", ["emp-launch", "--expiry", "1900000000"], /^required option '--preset <name>' not specified$/, cmdr),
+  usage("emp-launch --expiry tomorrow", [...LAUNCH, "--expiry", "tomorrow"], /^--expiry must be an ISO time with a zone \(2021-04-30T22:00:00Z\) or unix seconds, got "tomorrow"$/),
+  usage("emp-launch --expiry without a zone", [...LAUNCH, "--expiry", "2030-01-01T00:00:00"], /^--expiry must be an ISO time with a zone/),
+  usage("emp-launch --collateral 0x1", [...LAUNCH, "--expiry", "1900000000", "--collateral", "0x1"], /^--collateral: invalid address "0x1"$/),
+  usage("emp-launch --creator x", [...LAUNCH, "--expiry", "1900000000", "--yes", "--creator", "x"], /^invalid address "x" \(from --creator\)$/),
+  usageEnv("KEEPCTL_UMA_FINDER garbage", { KEEPCTL_UMA_FINDER: "finder" }, /^invalid address "finder" \(from KEEPCTL_UMA_FINDER\)$/),
+  dev("emp-sponsor deposit: no position", ["emp-sponsor", "deposit", "1", "--yes", "--price", "1"], keyEnv, 5, "WOULD_REVERT", /^this account has no position in the EMP$/, { hint: /emp-sponsor create COLLATERAL TOKENS/ }),
+  dev("emp-sponsor create: more collateral than the wallet holds", ["emp-sponsor", "create", "2000", "500", "--yes"], keyEnv, 6, "INSUFFICIENT_FUNDS", /^the wallet holds 0 collateral; create: 2000 collateral for 500 new tokens needs 2000$/, { hint: /fund the wallet/ }),
+  dev("emp-sponsor create: below the GCR", ["emp-sponsor", "create", "100", "100", "--yes"], keyEnv, 5, "WOULD_REVERT", /^collateral per token after this mint 1\.00 is below the GCR 2\.30 .*: the contract would revert$/, { hint: /^minting 100 tokens needs at least 230 collateral$/ }),
+  dev("emp-sponsor settle: not expired yet", ["emp-sponsor", "settle", "--yes"], keyEnv, 5, "WOULD_REVERT", /^the EMP expires at \S+Z, in \d+ d( \d+ h)?: it cannot be settled yet$/),
+  dev("emp-sponsor withdraw-liquidation --id 7: no such liquidation", ["emp-sponsor", "withdraw-liquidation", "--id", "7", "--yes"], keyEnv, 5, "WOULD_REVERT", /^the position has no liquidation 7 to withdraw \(none, or already withdrawn\)$/),
+  dev("emp-sponsor deposit: --emp is an account", ["emp-sponsor", "deposit", "1", "--yes", "--emp", "$EOA"], keyEnv, 3, "NO_CONTRACT", NO_CONTRACT("EMP"), { hint: /check --emp/ }),
+  dev("emp-position: --emp is the TBTCToken", ["emp-position", "--price", "1", "--sponsor", GOOD, "--emp", "$A:TBTCToken"], {}, 3, "WRONG_CONTRACT", /^EMP address 0x[0-9a-fA-F]{40} is not an EMP contract: /, { hint: /check --emp/ }),
+  dev("emp-position: no key and no --sponsor", ["emp-position", "--price", "1"], {}, 3, "CONFIG", /^no signing key configured/, { hint: /./ }),
+  dev("emp-guard: no --target", ["emp-guard", "--once", "--dry-run", "--price", "1"], keyEnv, 3, "CONFIG", /^emp-guard needs a target ratio: pass --target RATIO$/, { hint: /KEEPCTL_GUARD_TARGET/ }),
+  dev("emp-guard: --target below the floor", ["emp-guard", "--once", "--dry-run", "--price", "1", "--target", "1.3"], keyEnv, 2, "USAGE", /^--target 1\.3 is below the floor 1\.3125 \(the EMP's collateral requirement 1\.25 × \(1 \+ margin 0\.05\)\)/, { hint: /^pass --target 1\.3125 or more$/ }),
+  dev("emp-launch: an expiry in the past", [...LAUNCH, "--expiry", "1600000000", "--yes"], keyEnv, 2, "USAGE", /^the Creator would refuse these parameters: the expiry 2020-09-13T12:26:40\.000Z is not after the chain's time /),
+  dev("emp-launch: --creator is an account", [...LAUNCH, "--expiry", "2000000000", "--yes", "--creator", "$EOA"], keyEnv, 3, "NO_CONTRACT", NO_CONTRACT("ExpiringMultiPartyCreator"), { hint: /check --creator/ }),
+  dev("emp-launch: the collateral is not whitelisted", [...LAUNCH, "--expiry", "2000000000", "--yes", "--collateral", "$A:TBTCToken"], keyEnv, 3, "GOVERNANCE_STEP_MISSING", /^this chain is not ready for the EMP: the collateral 0x[0-9a-fA-F]{40} is not on UMA's CollateralWhitelist 0x[0-9a-fA-F]{40}: it must be approved by a UMIP vote \(with a Store final fee\) first$/, { hint: /docs\/emp-sponsor\.md/ }),
+];
+
+export const TABLE: Case[] = [...addresses, ...wrong, ...nums, ...urls, ...files, ...keys, ...names, ...btc, ...bitcoin, ...doubles, ...strict, ...btcWallet, ...sponsorSide];

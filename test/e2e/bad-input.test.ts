@@ -23,7 +23,9 @@ const home = fs.mkdtempSync(path.join(os.tmpdir(), "keepctl-e2e-bad-"));
 const deploymentFile = path.join(home, "deployment.json");
 const CONCURRENCY = 4;
 const isRoot = process.getuid?.() === 0;
-const rows = TABLE.filter((r) => !(r.needsNonRoot && isRoot));
+// BAD_INPUT_ONLY=regex runs only the rows whose name matches (to check new rows on a busy machine).
+const only = process.env.BAD_INPUT_ONLY ? new RegExp(process.env.BAD_INPUT_ONLY) : undefined;
+const rows = TABLE.filter((r) => !(r.needsNonRoot && isRoot) && (!only || only.test(r.name)));
 
 const EOA = ethers.Wallet.createRandom().address;
 const keys = rows.map(() => ethers.Wallet.createRandom());
@@ -168,7 +170,7 @@ beforeAll(async () => {
     ...(jsonRows.has(i) ? [async () => void json.set(i, await runRow(i, true))] : []),
   ]);
   await pool(tasks, CONCURRENCY);
-}, 600_000);
+}, 900_000); // ~460 rows on two shared cores: 600 s ran out under a load average of 20+
 
 afterAll(async () => {
   // BAD_INPUT_DUMP=file: every run's argv, exit code and output, to read when a row fails.
@@ -232,7 +234,7 @@ function checkCommon(r: Case, i: number, o: Outcome): void {
 
 describe("bad input: exit code, one error line, hint, nothing sent, no secret", () => {
   it("has at least 150 rows, with unique names", () => {
-    expect(rows.length).toBeGreaterThanOrEqual(150);
+    if (!only) expect(rows.length).toBeGreaterThanOrEqual(150);
     expect(new Set(rows.map((r) => r.name)).size).toBe(rows.length);
   });
 
@@ -262,7 +264,7 @@ describe("bad input with --json: exactly one document with error.code", () => {
 
   it("no double ever received a transaction", () => {
     const all = methodLogs.flat();
-    expect(all.length, "the doubles were asked nothing: the rows did not reach them").toBeGreaterThan(0);
+    if (!only) expect(all.length, "the doubles were asked nothing: the rows did not reach them").toBeGreaterThan(0);
     expect(all.filter((m) => m === "eth_sendRawTransaction" || m === "eth_sendTransaction")).toEqual([]);
   });
 });

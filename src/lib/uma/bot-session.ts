@@ -14,13 +14,14 @@ import { parseFixedStrict } from "../fixed-point";
 import { FP_DECIMALS } from "./fixed-point";
 import type { LiquidationConfig } from "./liquidation-strategy";
 import type { DisputeConfig } from "./dispute-strategy";
+import type { GuardConfig } from "./guard-strategy";
 
 /**
  * Everything an EMP bot needs before its first pass, built from the resolved Config: the EMP and
  * its parameters, the provider, the signing wallet with its journaled sender and account lock, the
  * price source (RAI feed or --price) and the alert channels.
  */
-export type BotName = "liquidator" | "disputer";
+export type BotName = "liquidator" | "disputer" | "guard";
 
 export interface OpenBotOptions {
   bot: BotName;
@@ -42,6 +43,8 @@ export interface BotSession {
   provider: KeepctlProvider;
   liquidation: LiquidationConfig;
   dispute: DisputeConfig;
+  /** emp-guard's settings; undefined without a target. */
+  guard?: GuardConfig;
   alert?: (a: Alert) => Promise<void>;
   close(): void;
 }
@@ -53,7 +56,7 @@ export function empAddressOf(cfg: Config): string {
   return emp;
 }
 
-export function strategyConfigOf(cfg: Config): { liquidation: LiquidationConfig; dispute: DisputeConfig } {
+export function strategyConfigOf(cfg: Config): { liquidation: LiquidationConfig; dispute: DisputeConfig; guard?: GuardConfig } {
   const crThreshold = parseFixedStrict(cfg.emp.crThreshold, FP_DECIMALS);
   const maxTokens = cfg.emp.maxTokens;
   return {
@@ -64,6 +67,13 @@ export function strategyConfigOf(cfg: Config): { liquidation: LiquidationConfig;
       defenseActivationPercent: cfg.emp.defenseActivationPercent,
     },
     dispute: { crThreshold, disputeDelay: BigInt(cfg.emp.disputeDelay) },
+    guard: cfg.emp.guardTarget === undefined ? undefined : {
+      target: parseFixedStrict(cfg.emp.guardTarget, FP_DECIMALS),
+      prefer: cfg.emp.guardPrefer,
+      margin: parseFixedStrict(cfg.emp.guardMargin, FP_DECIMALS),
+      runway: parseFixedStrict(cfg.emp.guardRunway, FP_DECIMALS),
+      crThreshold,
+    },
   };
 }
 
@@ -77,7 +87,9 @@ export async function openBotSession(cfg: Config, o: OpenBotOptions): Promise<Bo
     await preflightEmp(provider, { emp, rateSetter: cfg.emp.price === undefined ? cfg.rai.rateSetter ?? cfg.rai.contracts.RateSetter : undefined, policy: headPolicyOf(cfg.rpc, "error") });
     const client = new EmpClient(provider, emp);
     const params = await client.readParams();
-    const price = priceSourceOf(cfg, o, provider, Number(params.liquidationLiveness));
+    // The disputer prices liquidations back over their liveness; the others only need the current price.
+    const lookback = o.bot === "disputer" ? cfg.emp.lookback ?? Number(params.liquidationLiveness) : 0;
+    const price = priceSourceOf(cfg, { source: o.source, onWarning: (w) => o.emit({ type: "warning", message: redact(w) }) }, provider, lookback);
     const alert = channelAlert(cfg.alerts, (channel, error) => o.emit({ type: "warning", message: `alert via ${channel} failed: ${error}` }));
     // --dry-run sends nothing, so it may run beside the live bot of the same account (no lock).
     const account = await openSigningAccount(
@@ -108,18 +120,17 @@ export async function openBotSession(cfg: Config, o: OpenBotOptions): Promise<Bo
 }
 
 /**
- * --price wins; otherwise the RAI feed from events (RateSetter) and/or the subgraph. The
- * liquidator only needs the current price; the disputer looks back over liquidation liveness.
+ * --price wins; otherwise the RAI feed from events (RateSetter) and/or the subgraph, looking back
+ * `lookback` seconds (0: the current price only). Throws ConfigError when no source is configured.
  */
-function priceSourceOf(cfg: Config, o: OpenBotOptions, provider: KeepctlProvider, liquidationLiveness: number): PriceSource {
+export function priceSourceOf(cfg: Config, o: { source?: SourceChoice; onWarning?: (message: string) => void }, provider: KeepctlProvider, lookback: number): PriceSource {
   const fixed = cfg.emp.price;
   if (fixed !== undefined) return fixedPrice(parseFixedStrict(fixed, FP_DECIMALS));
   const rateSetter = cfg.rai.rateSetter ?? cfg.rai.contracts.RateSetter;
   const source = o.source ?? cfg.rai.source;
   if (!rateSetter && !cfg.rai.subgraphUrl) {
-    throw new ConfigError("no price source for the EMP bot", { hint: "pass --price, --rate-setter ADDR (or contracts.RateSetter in the deployment file), or --subgraph-url" });
+    throw new ConfigError("no price source for the EMP", { hint: "pass --price, --rate-setter ADDR (or contracts.RateSetter in the deployment file), or --subgraph-url" });
   }
-  const lookback = o.bot === "liquidator" ? 0 : cfg.emp.lookback ?? liquidationLiveness;
   const feed = new RaiFeed({
     provider, rateSetter, subgraphUrl: cfg.rai.subgraphUrl, source,
     twapLength: cfg.rai.twapLength,
@@ -129,5 +140,10 @@ function priceSourceOf(cfg: Config, o: OpenBotOptions, provider: KeepctlProvider
     floorBlock: cfg.tbtc.startBlock,
     subgraphTimeoutMs: cfg.rai.subgraphTimeoutMs,
   });
-  return raiFeedPrice(feed, (w) => o.emit({ type: "warning", message: redact(w) }));
+  return raiFeedPrice(feed, (w) => o.onWarning?.(redact(w)));
+}
+
+/** Whether a price source is configured (--price, a RateSetter or a subgraph). */
+export function hasPriceSource(cfg: Config): boolean {
+  return cfg.emp.price !== undefined || !!(cfg.rai.rateSetter ?? cfg.rai.contracts.RateSetter) || !!cfg.rai.subgraphUrl;
 }

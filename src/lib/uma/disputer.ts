@@ -21,6 +21,8 @@ export interface DisputerPassSummary {
   pass: number;
   block: number;
   time: bigint;
+  /** The EMP has expired: no new liquidations can come; disputes and withdrawals go on. */
+  expired: boolean;
   liquidations: number;
   disputes: DisputeOutcome[];
   withdrawals: WithdrawalOutcome[];
@@ -30,6 +32,7 @@ export class EmpDisputer {
   /** Every sponsor ever liquidated: liquidation records outlive positions. */
   private sponsors = new Set<string>();
   private scannedTo?: number;
+  private saidExpired = false;
 
   constructor(private readonly ctx: BotContext, private readonly config: DisputeConfig = {}) {}
 
@@ -96,13 +99,18 @@ export class EmpDisputer {
       ]);
     const withdrawals = await withdrawRewards(ctx, withdrawalCandidates(after, me, "disputer", now, ctx.params.liquidationLiveness), "disputer");
 
+    const expired = state.contractState !== 0 || state.currentTime >= ctx.params.expirationTimestamp;
+    if (expired && !this.saidExpired) {
+      this.saidExpired = true;
+      ctx.emit({ type: "warning", reason: "expired", message: `the EMP expired at ${new Date(Number(ctx.params.expirationTimestamp) * 1000).toISOString()}: no new liquidations can come; disputing open ones within their liveness and withdrawing what this bot is owed go on` });
+    }
     ctx.emit({
-      type: "heartbeat", pass, block, time: state.currentTime, liquidations: all.length,
+      type: "heartbeat", pass, block, time: state.currentTime, liquidations: all.length, expired,
       disputed: disputes.filter((d) => d.status === "disputed").length, withdrawn: withdrawals.filter((w) => w.status === "withdrawn").length,
     });
     const failed = disputes.find((d) => d.status === "failed");
     if (failed) throw new RevertError(`disputing liquidation ${failed.liquidationId} of ${failed.sponsor} failed: ${failed.message}`, { hint: "the next attempt re-reads the chain" });
-    return { pass, block, time: state.currentTime, liquidations: all.length, disputes, withdrawals };
+    return { pass, block, time: state.currentTime, expired, liquidations: all.length, disputes, withdrawals };
   }
 
   /** Incremental LiquidationCreated scan up to `head`. */

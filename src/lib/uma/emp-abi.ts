@@ -35,6 +35,28 @@ export const EMP_ABI = [
   "event EndedSponsorPosition(address indexed sponsor)",
   "event PositionCreated(address indexed sponsor, uint256 indexed collateralAmount, uint256 indexed tokenAmount)",
   "event RequestWithdrawal(address indexed sponsor, uint256 indexed collateralAmount)",
+  // ---- the sponsor's side (emp-position, emp-sponsor, emp-guard)
+  "function rawTotalPositionCollateral() view returns (uint256 rawValue)",
+  "function expiryPrice() view returns (uint256 rawValue)",
+  "function transformPriceIdentifier(uint256 requestTime) view returns (bytes32)",
+  "function create((uint256 rawValue) collateralAmount, (uint256 rawValue) numTokens)",
+  "function deposit((uint256 rawValue) collateralAmount)",
+  "function withdraw((uint256 rawValue) collateralAmount) returns ((uint256 rawValue) amountWithdrawn)",
+  "function requestWithdrawal((uint256 rawValue) collateralAmount)",
+  "function withdrawPassedRequest() returns ((uint256 rawValue) amountWithdrawn)",
+  "function cancelWithdrawal()",
+  "function redeem((uint256 rawValue) numTokens) returns ((uint256 rawValue) amountWithdrawn)",
+  "function repay((uint256 rawValue) numTokens)",
+  "function expire()",
+  "function settleExpired() returns ((uint256 rawValue) amountWithdrawn)",
+  "event Deposit(address indexed sponsor, uint256 indexed collateralAmount)",
+  "event Withdrawal(address indexed sponsor, uint256 indexed collateralAmount)",
+  "event RequestWithdrawalExecuted(address indexed sponsor, uint256 indexed collateralAmount)",
+  "event RequestWithdrawalCanceled(address indexed sponsor, uint256 indexed collateralAmount)",
+  "event Redeem(address indexed sponsor, uint256 indexed collateralAmount, uint256 indexed tokenAmount)",
+  "event Repay(address indexed sponsor, uint256 indexed numTokensRepaid, uint256 indexed newTokenCount)",
+  "event SettleExpiredPosition(address indexed caller, uint256 indexed collateralReturned, uint256 indexed tokensBurned)",
+  "event ContractExpired(address indexed caller)",
 ] as const;
 
 export { ERC20_ABI } from "../chain/erc20";

@@ -73,3 +73,19 @@ export function decodeCreateLiquidationResult(returnData: string): CreateLiquida
 export function decodeDisputeResult(returnData: string): bigint {
   return empInterface.decodeFunctionResult("dispute", returnData)[0].rawValue;
 }
+
+/** The sponsor's calls: each takes FixedPoint amounts ({rawValue}) or nothing. */
+export type SponsorCall =
+  | { fn: "create"; collateral: bigint; tokens: bigint }
+  | { fn: "deposit" | "withdraw" | "requestWithdrawal"; collateral: bigint }
+  | { fn: "redeem" | "repay"; tokens: bigint }
+  | { fn: "withdrawPassedRequest" | "cancelWithdrawal" | "expire" | "settleExpired" };
+
+export function encodeSponsorCall(emp: string, c: SponsorCall): TxRequest {
+  const raw = (v: bigint) => ({ rawValue: v });
+  const args = c.fn === "create" ? [raw(c.collateral), raw(c.tokens)]
+    : "collateral" in c ? [raw(c.collateral)]
+      : "tokens" in c ? [raw(c.tokens)]
+        : [];
+  return { to: ethers.getAddress(emp), data: empInterface.encodeFunctionData(c.fn, args) };
+}

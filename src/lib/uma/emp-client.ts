@@ -217,7 +217,7 @@ export class EmpClient {
   }
 }
 
-function positionOf(sponsor: string, p: ethers.Result, cumulativeFeeMultiplier: bigint): EmpPosition {
+export function positionOf(sponsor: string, p: ethers.Result, cumulativeFeeMultiplier: bigint): EmpPosition {
   const raw = (p[3] as Raw).rawValue;
   return {
     sponsor: ethers.getAddress(sponsor),
@@ -231,7 +231,7 @@ function positionOf(sponsor: string, p: ethers.Result, cumulativeFeeMultiplier: 
   };
 }
 
-function liquidationsOf(sponsor: string, rows: ethers.Result): EmpLiquidation[] {
+export function liquidationsOf(sponsor: string, rows: ethers.Result): EmpLiquidation[] {
   const who = ethers.getAddress(sponsor);
   return rows.map((r: ethers.Result, i: number) => ({
     sponsor: who,
@@ -253,7 +253,7 @@ function topicAddress(topic: string): string {
   return ethers.getAddress(ethers.dataSlice(topic, 12));
 }
 
-function identifierName(id: string): string {
+export function identifierName(id: string): string {
   try {
     return ethers.decodeBytes32String(id);
   } catch {

@@ -44,6 +44,7 @@ export class EmpLiquidator {
   private sponsors = new Set<string>();
   private mine = new Set<string>();
   private scannedTo?: number;
+  private saidExpired = false;
 
   constructor(private readonly ctx: BotContext, private readonly config: LiquidationConfig = {}) {}
 
@@ -74,6 +75,10 @@ export class EmpLiquidator {
     const open = new Set(positions.map((p) => p.sponsor));
     for (const s of this.sponsors) if (!open.has(s)) this.sponsors.delete(s);
     const expired = state.contractState !== 0 || state.currentTime >= ctx.params.expirationTimestamp;
+    if (expired && !this.saidExpired) {
+      this.saidExpired = true;
+      ctx.emit({ type: "warning", reason: "expired", message: `the EMP expired at ${new Date(Number(ctx.params.expirationTimestamp) * 1000).toISOString()}: the contract refuses new liquidations; withdrawing what this bot is owed goes on` });
+    }
     // After expiry no price is needed (the strategy stops at contract-expired), so a feed outage
     // cannot hold up the withdrawals below.
     let price: bigint | null = null;
