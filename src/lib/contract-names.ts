@@ -12,6 +12,10 @@ export const CONTRACT_NAMES_READ = [
   "Multicall3",
   "RateSetter",
   "ExpiringMultiParty",
+  "ExpiringMultiPartyCreator",
+  "UmaFinder",
+  "EmpCollateralToken",
+  "UniswapV2Router02",
 ] as const;
 
 /**
@@ -24,12 +28,17 @@ export const CONTRACT_NAMES_RECORDED = [
   "Relay",
   "SatWeiPriceFeed",
   "DepositMaster",
-  "EmpCollateralToken",
   "EmpSyntheticToken",
   "UmaMockOracle",
-  "UmaFinder",
   "UmaStore",
   "UmaIdentifierWhitelist",
+  "UmaRegistry",
+  "UmaCollateralWhitelist",
+  "UmaOptimisticOracle",
+  "UmaTokenFactory",
+  "UniswapV2Factory",
+  "WETH",
+  "TbtcWethPair",
 ] as const;
 
 export const KNOWN_CONTRACT_NAMES: readonly string[] = [...CONTRACT_NAMES_READ, ...CONTRACT_NAMES_RECORDED];

@@ -63,7 +63,7 @@ function subst(s: string, i: number): string {
     .replaceAll("$KEY", key.privateKey)
     .replaceAll("$EOA", EOA)
     .replaceAll("$OP", "0x70997970C51812dc3A010C7d01b50e0d17dc79C8")
-    .replace(/\$A:(\w+)/g, (_, name: string) => {
+    .replace(/\$A:([\w-]+)/g, (_, name: string) => {
       const a = devnet?.file.contracts[name as keyof typeof devnet.file.contracts];
       if (!a) throw new Error(`no devnet contract ${name}`);
       return a;
@@ -159,7 +159,7 @@ beforeAll(async () => {
     devnet = d;
     // A real Router02 over a factory that lists no TBTC/WETH pair (the "no pool" rows).
     const bare = await deployUniswap(d.deployment, "none");
-    Object.assign(d.file.contracts, { NoPairRouter: bare.addresses.UniswapV2Router02, NoPairFactory: bare.addresses.UniswapV2Factory });
+    Object.assign(d.file.contracts, { "x-NoPairRouter": bare.addresses.UniswapV2Router02, "x-NoPairFactory": bare.addresses.UniswapV2Factory });
     await double("devnetProxy", () => ({ forward: true }), d.rpcUrl);
     return d;
   });

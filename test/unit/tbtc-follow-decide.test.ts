@@ -185,3 +185,99 @@ describe("targetBlocks", () => {
     expect(targetBlocks(0, 6000, 1)).toBe(10);
   });
 });
+
+/** What each alert says, and the edges the first tests left open (found by `npm run mutate`). */
+describe("decideFollow: the words of every alert, and the edges", () => {
+  const alertOf = (d: ReturnType<typeof decideFollow>, key: string) => d.alerts.find((a) => a.key === key);
+  const iso = (t: number) => new Date(t * 1000).toISOString().replace(".000Z", "Z");
+
+  it("targetBlocks: ten-minute blocks left before the deadline, less the confirmations after the first", () => {
+    expect(targetBlocks(T, T + 6 * H, 6)).toBe(31);
+    expect(targetBlocks(T + 5 * H, T + 6 * H, 1)).toBe(6);
+    expect(targetBlocks(T + 6 * H - 60, T + 6 * H, 6)).toBe(1);
+  });
+
+  it("a redemption with no version read yet is 'requested', in either state, with nothing to do", () => {
+    for (const state of [5, 6]) {
+      const d = decideFollow(base({ state, versions: [] }), policy);
+      expect(d.stage).toBe("requested");
+      expect(d.provideSignature ?? d.broadcast ?? d.prove ?? d.increaseFee).toBeUndefined();
+    }
+  });
+
+  it("a signature the deposit has not taken is handed over only in state 5", () => {
+    const pending = [v(0, 10_000n, { provided: false })];
+    expect(decideFollow(base({ state: 5, versions: pending }), policy).provideSignature).toBe(0);
+    expect(decideFollow(base({ state: 6, versions: pending }), policy).provideSignature).toBeUndefined();
+  });
+
+  it("no Bitcoin server: a signed redemption is 'signed' with a critical alert naming the deadline, and the deadline alerts still come", () => {
+    const d = decideFollow(base({ btc: undefined, chainNow: T + 6 * H - 1800 }), policy);
+    expect(d.stage).toBe("signed");
+    expect(alertOf(d, "btc-unreachable:0xD")).toEqual({
+      key: "btc-unreachable:0xD", level: "critical", title: "redemption cannot be finished on Bitcoin",
+      text: `0xD: the signed redemption transaction cannot be broadcast or proven: no Bitcoin server configured or answering (the proof deadline is ${iso(T + 6 * H)})`,
+    });
+    expect(alertOf(d, "proof-deadline:0xD")).toBeDefined();
+    expect(decideFollow(base({ btc: undefined, versions: [v(0, 10_000n, { signed: false, txid: undefined })] }), policy).stage).toBe("requested");
+  });
+
+  it("an unknown spender: critical alert with the spender's txid and the remedy, and the deadline alerts still come", () => {
+    const d = decideFollow(base({ chainNow: T + 6 * H - 1800, btc: { tipHeight: 100, spender: { txid: "evil", height: 99 } } }), policy);
+    expect(d.stage).toBe("unknown-spender");
+    expect(alertOf(d, "unknown-spender:0xD")).toEqual({
+      key: "unknown-spender:0xD", level: "critical", title: "deposit UTXO spent by an unknown transaction",
+      text: "0xD: Bitcoin tx evil spends the deposit's UTXO but is no signed version of this redemption (signer fraud? provideECDSAFraudProof is the remedy)",
+    });
+    expect(alertOf(d, "proof-deadline:0xD")).toBeDefined();
+  });
+
+  it("a newer signed version is broadcast only while the older one is in the mempool", () => {
+    const two = [v(0, 10_000n), v(1, 20_000n)];
+    expect(decideFollow(base({ versions: two, btc: { tipHeight: 100, spender: { txid: "tx0" } } }), policy).broadcast).toBe(1);
+    expect(decideFollow(base({ versions: two, btc: { tipHeight: 100, spender: { txid: "tx0", height: 99 } } }), policy).broadcast).toBeUndefined();
+    expect(decideFollow(base({ btc: { tipHeight: 100, spender: { txid: "tx0" } } }), policy).broadcast).toBeUndefined();
+  });
+
+  it("no fee increase: the decision carries no increaseFee key at all", () => {
+    const d = decideFollow(base({ btc: { tipHeight: 100, spender: { txid: "tx0" } } }), policy);
+    expect("increaseFee" in d).toBe(false);
+  });
+
+  it("the fee-cap alerts say why, with the figures", () => {
+    const cheap = decideFollow(base({ chainNow: T + 4 * H, btc: { tipHeight: 100, spender: { txid: "tx0" }, marketFeeRate: 200 } }), { ...policy, maxFeeSats: 15_000n });
+    expect(alertOf(cheap, "btc-fee-cap:0xD")).toEqual({
+      key: "btc-fee-cap:0xD", level: "critical", title: "redemption fee at its cap",
+      text: "0xD: the redemption transaction is unconfirmed and its fee rate 90.9 sat/vB is below the market's 200.0 sat/vB, but the next fee (20000 sat) would exceed --max-btc-fee-sats 15000",
+    });
+    const slow = decideFollow(base({ chainNow: T + 6 * H - 3540, btc: { tipHeight: 100, spender: { txid: "tx0" } } }), { ...policy, maxFeeSats: 15_000n });
+    expect(alertOf(slow, "btc-fee-cap:0xD")?.text).toBe("0xD: the redemption transaction is unconfirmed and 59 min are left, less than 6 confirmations need, but the next fee (20000 sat) would exceed --max-btc-fee-sats 15000");
+    const floor = decideFollow(base({ chainNow: T + 4 * H, utxoValueSats: 21_000n, btc: { tipHeight: 100, spender: { txid: "tx0" }, marketFeeRate: 200 } }), policy);
+    expect(alertOf(floor, "btc-fee-cap:0xD")).toEqual({
+      key: "btc-fee-cap:0xD", level: "critical", title: "redemption fee cannot rise further",
+      text: "0xD: the next fee step would leave 1000 sat, below the contract's minimum output of 2000 sat",
+    });
+  });
+
+  it("the deadline alerts: their words, the last hour's edge, and state 5 gets no proof alert", () => {
+    const mempool = { tipHeight: 100, spender: { txid: "tx0" } };
+    const near = decideFollow(base({ chainNow: T + 6 * H - 1800, btc: mempool }), policy);
+    expect(alertOf(near, "proof-deadline:0xD")).toEqual({
+      key: "proof-deadline:0xD", level: "critical", title: "redemption proof deadline near",
+      text: `0xD: 30 min left before the 6 h proof deadline (${iso(T + 6 * H)}) and the transaction is not provable yet`,
+    });
+    expect(alertOf(decideFollow(base({ chainNow: T + 5 * H, btc: mempool }), policy), "proof-deadline:0xD")).toBeUndefined();
+    expect(alertOf(decideFollow(base({ chainNow: T + 5 * H + 1, btc: mempool }), policy), "proof-deadline:0xD")).toBeDefined();
+    const late = decideFollow(base({ chainNow: T + 6 * H + 1, btc: mempool }), policy);
+    expect(alertOf(late, "proof-timeout:0xD")).toEqual({
+      key: "proof-timeout:0xD", level: "critical", title: "redemption proof timed out",
+      text: "0xD: no proof within 6 h of the request; anyone may now call notifyRedemptionProofTimedOut and start the liquidation of the keep's bond (keepctl never does on its own keeps)",
+    });
+    const s5 = decideFollow(base({ state: 5, chainNow: T + 6 * H - 1800, versions: [v(0, 10_000n, { signed: false, provided: false, txid: undefined })] }), policy);
+    expect(s5.alerts.map((a) => a.key)).toEqual(["sig-timeout:0xD"]);
+    expect(alertOf(s5, "sig-timeout:0xD")).toEqual({
+      key: "sig-timeout:0xD", level: "critical", title: "redemption signature timed out",
+      text: "0xD: the keep did not sign within 2 h of the request; the signers can be liquidated (notifyRedemptionSignatureTimedOut)",
+    });
+  });
+});

@@ -73,3 +73,28 @@ describe("tBTC's redemption proof rules, locally", () => {
     expect(headersNeeded([5n, 5n, 4n, 4n, 4n, 4n], 30n, 1)).toBeUndefined();
   });
 });
+
+describe("tBTC's redemption proof rules: the edges (found by npm run mutate)", () => {
+  it("a transaction with no output, or that does not parse, is refused for good (retrying cannot help)", () => {
+    expect(checkRedemptionProof({ ...v1, outputVector: "0x00" }, rules)).toEqual({ ok: false, reason: "the transaction has no input or no output", retry: false });
+    const junk = checkRedemptionProof({ ...v1, inputVector: "0x02" }, rules);
+    expect(junk).toMatchObject({ ok: false, retry: false });
+    expect((junk as { reason: string }).reason).toMatch(/^the transaction does not parse: /);
+  });
+
+  it("the outpoint's index is little-endian, as tBTC's outpoint bytes are", () => {
+    const idx1 = v1.inputVector.replace("0d0000000000ffffffff", "0d0100000000ffffffff");
+    expect(checkRedemptionProof({ ...v1, inputVector: idx1 }, { ...rules, outpoint: rules.outpoint.replace(/00000000$/, "01000000") }).ok).toBe(true);
+    expect(checkRedemptionProof({ ...v1, inputVector: idx1 }, { ...rules, outpoint: rules.outpoint.replace(/00000000$/, "00000001") }).ok).toBe(false);
+  });
+
+  it("a wrong script or a fee above the latest is refused for good, not retried", () => {
+    expect(checkRedemptionProof(v1, { ...rules, redeemerScript: "0x160014" + "00".repeat(20) })).toMatchObject({ ok: false, retry: false });
+    expect(checkRedemptionProof(v1, { ...rules, latestFeeSats: rules.latestFeeSats - 1n })).toMatchObject({ ok: false, retry: false });
+  });
+
+  it("a difficulty the relay does not know is named with the relay's two epochs", () => {
+    const r = checkRedemptionProof(v1, { ...rules, relayCurrentDifficulty: 7n, relayPreviousDifficulty: 5n });
+    expect(r).toEqual({ ok: false, reason: "the block's difficulty 6353030562983 is neither the relay's current (7) nor its previous (5) epoch difficulty", retry: true });
+  });
+});

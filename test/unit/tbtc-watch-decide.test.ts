@@ -77,7 +77,12 @@ describe("redemption timeouts", () => {
     expect(redemptionTimes(State.AWAITING_WITHDRAWAL_SIGNATURE, 0, 7200).overdue).toBeNull();
     expect(redemptionTimes(State.AWAITING_WITHDRAWAL_SIGNATURE, 0, 7201).overdue).toBe("signature");
     expect(redemptionTimes(State.AWAITING_WITHDRAWAL_PROOF, 0, 7201).overdue).toBeNull();
+    expect(redemptionTimes(State.AWAITING_WITHDRAWAL_PROOF, 0, 21600).overdue).toBeNull();
     expect(redemptionTimes(State.AWAITING_WITHDRAWAL_PROOF, 0, 21601).overdue).toBe("proof");
+    // Past 6 h in state 5 it is the signature that is overdue, never the proof; other states: nothing.
+    expect(redemptionTimes(State.AWAITING_WITHDRAWAL_SIGNATURE, 0, 21601).overdue).toBe("signature");
+    expect(redemptionTimes(State.REDEEMED, 0, 21601).overdue).toBeNull();
+    expect(redemptionTimes(State.AWAITING_WITHDRAWAL_PROOF, 100, 0)).toEqual({ signatureDeadline: 7300, proofDeadline: 21700, overdue: null });
     const d = decideLoop(readings({ chainNow: 8000, deposits: [dep("0xa", undefined, { state: State.AWAITING_WITHDRAWAL_SIGNATURE, requestedAt: 0 })] }), policy);
     expect(keys(d)).toEqual(["sig-timeout:0xa"]);
   });
