@@ -37,13 +37,13 @@ describe("keepctl completion bash", () => {
     for (const c of commands) expect(got).toContain(c);
     expect(got).toContain("--deployment");
     expect(complete("keepctl wat")).toEqual(["watch"]);
-    expect(complete("keepctl emp-")).toEqual(["emp-dispute", "emp-liquidate"]);
+    expect(complete("keepctl emp-")).toEqual(["emp-dispute", "emp-guard", "emp-launch", "emp-liquidate", "emp-position", "emp-sponsor"]);
   });
 
   it("finds the command after global options that take a value, and offers its own options", () => {
     expect(complete("keepctl --deployment d.json --json wat")).toEqual(["watch"]);
     expect(complete("keepctl --deployment d.json watch --metrics-")).toEqual(["--metrics-addr", "--metrics-allow-remote"]);
-    expect(complete("keepctl emp-liquidate --max-")).toEqual(["--max-failed-passes", "--max-fee-gwei", "--max-tokens"]);
+    expect(complete("keepctl emp-liquidate --max-")).toEqual(["--max-failed-passes", "--max-fee-gwei", "--max-lag", "--max-tokens"]);
     // Options of another command are not offered.
     expect(complete("keepctl list-keeps --metrics-")).toEqual([]);
   });

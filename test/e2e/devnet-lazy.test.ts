@@ -106,7 +106,7 @@ describe("a production install (dependencies only, no devDependencies)", () => {
     const { loaded, stderr } = split(r);
     expect(r.code).toBe(3);
     expect(stderr.trim().split("\n")).toEqual([
-      "error: keepctl devnet needs the development install, and hardhat, @keep-network/tbtc, @uma/contracts-node, graphql are not installed",
+      "error: keepctl devnet needs the development install, and hardhat, @keep-network/tbtc, @uma/contracts-node, @uniswap/v2-core, @uniswap/v2-periphery, graphql are not installed",
       "hint: run `npm install` (devDependencies included, not --omit=dev / NODE_ENV=production) in a checkout of keepctl, then `npm run build`",
     ]);
     expect(loaded.filter((m) => m.includes(DEVNET_DIR))).toEqual([]);

@@ -20,7 +20,7 @@ describe("keepctl replay: bad input", () => {
     ["a malformed row", ["--prices", "@bad.csv"], "timestamp,iso_time,eth_btc\n1608422400,2020-12-20T00:00:00Z,0.0276\n1608426000,oops\n", /^error: .*bad\.csv:3: expected 3 columns, got 2/],
     ["a non-positive price", ["--prices", "@bad.csv"], "timestamp,iso_time,eth_btc\n1608422400,2020-12-20T00:00:00Z,-1\n", /^error: .*bad\.csv:2: eth_btc must be a positive number/],
     ["a missing file", ["--prices", "nope.csv"], undefined, /^error: --prices: cannot read nope\.csv \(ENOENT\)/],
-    ["a window outside the data", ["--prices", "@good", "--from", "2021-01-01"], undefined, /^error: the window .* is outside the data/],
+    ["a window outside the data", ["--prices", "@good", "--from", "2021-01-01T00:00:00Z"], undefined, /^error: the window .* is outside the data/],
     ["a bad portfolio", ["--prices", "@good", "--portfolio", "@pf.json"], '[{"lotBtc":2}]', /^error: .*pf\.json\[0\]\.lotBtc must be one of/],
     ["a bad --step", ["--prices", "@good", "--step", "0"], undefined, /^error: --step/],
     // 2020-12-20T01:00 -> 2020-12-21T08:00: 30 hours missing

@@ -44,7 +44,7 @@ describe("exactly once at 30% RPC faults (counted from the chain)", () => {
       results.push(r);
       console.log(JSON.stringify({ c: r.command, s: r.seed, runs: r.runs, codes: r.exitCodes, req: r.required, done: r.done, dup: r.duplicates, rev: r.reverted, tx: r.transactions, bf: r.broadcastFaults, f: Object.values(r.faults).reduce((a, b) => a + b, 0), ms: r.ms, err: r.stderrTail }));
       expectExactlyOnce(r);
-    });
+    }, 300_000);
   }
 
   // A redemption finished on Bitcoin through faults on both sides: request, signature, Bitcoin
