@@ -54,7 +54,9 @@ afterAll(async () => {
 
 const journal = () => {
   const f = path.join(dataDir, "journal.jsonl");
-  return fs.existsSync(f) ? fs.readFileSync(f, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as { key: string; state: string }) : [];
+  // Read while keepctl appends: a last line still being written is skipped, the next poll sees it.
+  const parse = (l: string): { key: string; state: string }[] => { try { return [JSON.parse(l)]; } catch { return []; } };
+  return fs.existsSync(f) ? fs.readFileSync(f, "utf8").split("\n").filter(Boolean).flatMap(parse) : [];
 };
 
 async function txsFrom(account: string): Promise<Array<{ to: string; data: string; status: number }>> {
