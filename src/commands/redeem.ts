@@ -7,7 +7,7 @@ import { ConfigError, ExitCode, UsageError } from "../lib/errors";
 import type { Output } from "../lib/output";
 import { AuditLog } from "../lib/audit";
 import type { Plan } from "../lib/tbtc/redeem/planner";
-import { readDepositState, type KnownRisk } from "../lib/tbtc/redeem/redeem-facts";
+import { depositsInRedemption, type KnownRisk } from "../lib/tbtc/redeem/redeem-facts";
 import type { RedemptionOutcome } from "../lib/tbtc/redeem/redeemer";
 import { outcomeExitCode, runRedemptionPipeline, shortfallError, type GasInfo } from "../lib/tbtc/redeem/pipeline";
 import { eventWriter } from "../lib/events";
@@ -173,8 +173,7 @@ async function operatorDeposits(cfg: Config, provider: Parameters<typeof loadTbt
 
 /** `--deposit`s: redeemed whatever their collateralization; with --follow, the ones already in redemption are followed. */
 async function explicitDeposits(session: RedeemSession, explicit: string[], follow: boolean) {
-  const states = follow ? await Promise.all(explicit.map((d) => readDepositState(session.fresh, d))) : [];
-  return { deposits: explicit, known: new Map<string, KnownRisk>(), inFlight: explicit.filter((_, i) => IN_REDEMPTION.has(states[i])) };
+  return { deposits: explicit, known: new Map<string, KnownRisk>(), inFlight: follow ? await depositsInRedemption(session.fresh, explicit) : [] };
 }
 
 const btc = (sats: bigint) => formatUnits(sats, 8);

@@ -415,7 +415,8 @@ function keyOf(index: number): string {
   return ethers.HDNodeWallet.fromPhrase(MNEMONIC, undefined, `m/44'/60'/0'/0/${index}`).privateKey;
 }
 
-async function transactionsFrom(provider: ethers.JsonRpcProvider, account: string, fromBlock: number): Promise<{ to: string; data: string; status: number }[]> {
+/** Every transaction `account` sent from `fromBlock` on, with its receipt status: what the chain says the key did. */
+export async function transactionsFrom(provider: ethers.JsonRpcProvider, account: string, fromBlock: number): Promise<{ to: string; data: string; status: number }[]> {
   const head = await provider.getBlockNumber();
   const out: { to: string; data: string; status: number }[] = [];
   for (let b = fromBlock; b <= head; b++) {

@@ -8,6 +8,7 @@ import { startDevnet, devnetWallet, type Devnet } from "../../src/devnet/scenari
 import { openDeposit } from "../../src/devnet/deposits";
 import { send, setEthBtcPrice } from "../../src/devnet/tbtc";
 import { startAutoSigner, type AutoSigner } from "../../src/devnet/autosign";
+import { transactionsFrom } from "../../src/devnet/chaos";
 import { buildOnce, spawnKeepctl } from "../helpers/cli";
 
 /**
@@ -58,19 +59,6 @@ const journal = () => {
   const parse = (l: string): { key: string; state: string }[] => { try { return [JSON.parse(l)]; } catch { return []; } };
   return fs.existsSync(f) ? fs.readFileSync(f, "utf8").split("\n").filter(Boolean).flatMap(parse) : [];
 };
-
-async function txsFrom(account: string): Promise<Array<{ to: string; data: string; status: number }>> {
-  const out: Array<{ to: string; data: string; status: number }> = [];
-  const head = await provider.getBlockNumber();
-  for (let b = 0; b <= head; b++) {
-    const block = await provider.getBlock(b, true);
-    for (const tx of block?.prefetchedTransactions ?? []) {
-      if (tx.from.toLowerCase() !== account.toLowerCase()) continue;
-      out.push({ to: (tx.to ?? "").toLowerCase(), data: tx.data, status: (await provider.getTransactionReceipt(tx.hash))?.status ?? 0 });
-    }
-  }
-  return out;
-}
 
 describe("redeem --follow, killed at each step and started again", () => {
   it("exactly one signature and one proof per deposit, both REDEEMED, counted from the chain", async () => {
@@ -124,7 +112,7 @@ describe("redeem --follow, killed at each step and started again", () => {
     devnet.bitcoin!.net.setAutoMine(0);
     expect(third.code, `${second.stderr()}\n---\n${third.stderr}`).toBe(0);
 
-    const txs = await txsFrom(redeemer.address);
+    const txs = await transactionsFrom(provider, redeemer.address, 0);
     expect(txs.filter((t) => t.status !== 1)).toEqual([]);
     for (const d of deposits) {
       const to = d.toLowerCase();

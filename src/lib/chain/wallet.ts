@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import { secretFilePermProblems } from "../file-perms";
 import { Wallet, type Provider } from "ethers";
 import { ConfigError } from "../errors";
 import { registerSecret } from "../redact";
@@ -23,26 +24,10 @@ export interface LoadWalletOptions {
 }
 
 /** Mode bits that let anyone but the owner read or change a secret file. */
-const OPEN_TO_OTHERS = 0o077;
 
 /** What is wrong with the key files' modes, one sentence each (files that cannot be stat'ed are skipped: reading them reports that). */
 export function keyFilePermProblems(files: { keystore?: string; passwordFile?: string }): string[] {
-  if (process.platform === "win32") return [];
-  const out: string[] = [];
-  for (const [what, file] of [["keystore", files.keystore], ["password file", files.passwordFile]] as const) {
-    if (!file) continue;
-    let mode: number;
-    try {
-      const st = fs.statSync(file);
-      // A directory's 0755 is no leak: reading it as a keystore fails and says so.
-      if (!st.isFile()) continue;
-      mode = st.mode & 0o777;
-    } catch {
-      continue;
-    }
-    if (mode & OPEN_TO_OTHERS) out.push(`${what} ${file} is open to group/others (mode ${mode.toString(8).padStart(4, "0")}); run chmod 600 on it`);
-  }
-  return out;
+  return secretFilePermProblems([["keystore", files.keystore], ["password file", files.passwordFile]]);
 }
 
 /**

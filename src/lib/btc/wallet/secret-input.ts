@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import { secretFilePermProblems } from "../../file-perms";
 import { generateMnemonic as bip39Generate, validateMnemonic } from "@scure/bip39";
 import { wordlist } from "@scure/bip39/wordlists/english";
 import { ConfigError, ExitCode, InterruptedError, KeepctlError, UsageError } from "../../errors";
@@ -20,26 +21,10 @@ export interface SecretPrompt {
 
 export const MIN_NEW_PASSWORD = 8;
 
-const OPEN_TO_OTHERS = 0o077;
 
 /** What is wrong with the modes of the wallet's secret files, one sentence each (as keyFilePermProblems for Ethereum). */
 export function btcKeyFilePermProblems(files: { keystore?: string; passwordFile?: string; mnemonicFile?: string }): string[] {
-  if (process.platform === "win32") return [];
-  const out: string[] = [];
-  const named = [["Bitcoin keystore", files.keystore], ["Bitcoin password file", files.passwordFile], ["mnemonic file", files.mnemonicFile]] as const;
-  for (const [what, file] of named) {
-    if (!file) continue;
-    let mode: number;
-    try {
-      const st = fs.statSync(file);
-      if (!st.isFile()) continue;
-      mode = st.mode & 0o777;
-    } catch {
-      continue;
-    }
-    if (mode & OPEN_TO_OTHERS) out.push(`${what} ${file} is open to group/others (mode ${mode.toString(8).padStart(4, "0")}); run chmod 600 on it`);
-  }
-  return out;
+  return secretFilePermProblems([["Bitcoin keystore", files.keystore], ["Bitcoin password file", files.passwordFile], ["mnemonic file", files.mnemonicFile]]);
 }
 
 /** A warning each, or with --strict-perms a ConfigError before any secret is read. */

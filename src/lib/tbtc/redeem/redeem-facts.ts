@@ -54,6 +54,12 @@ export async function readDepositState(provider: ethers.JsonRpcProvider, deposit
   return Number(await call<bigint>(provider, deposit, dep, "currentState"));
 }
 
+/** Of `deposits`, the ones in redemption now (AWAITING_WITHDRAWAL_SIGNATURE or _PROOF), read from the chain. */
+export async function depositsInRedemption(provider: ethers.JsonRpcProvider, deposits: readonly string[]): Promise<string[]> {
+  const states = await Promise.all(deposits.map((d) => readDepositState(provider, d)));
+  return deposits.filter((_, i) => states[i] === State.AWAITING_WITHDRAWAL_SIGNATURE || states[i] === State.AWAITING_WITHDRAWAL_PROOF);
+}
+
 /** Unix time the current courtesy call started (latest CourtesyCalled for the deposit). */
 export async function findCourtesyCalledAt(provider: ethers.JsonRpcProvider, c: TbtcContracts, deposit: string, toBlock: number): Promise<number | undefined> {
   const logs = await getLogsChunked(provider, {
