@@ -23,6 +23,7 @@ import * as replay from "./commands/replay";
 import * as config from "./commands/config";
 import * as completion from "./commands/completion";
 import * as btcWallet from "./commands/btc-wallet";
+import * as mint from "./commands/mint";
 
 const VERSION: string = require("../../package.json").version;
 
@@ -83,6 +84,7 @@ export function buildProgram(): Command {
   devnet.register(program);
   replay.register(program);
   btcWallet.register(program);
+  mint.register(program);
   config.register(program);
   completion.register(program);
 

@@ -109,7 +109,7 @@ export function register(program: Command): void {
       const devnet = await startDevnet({ port, out: outFile, seed: g.seed !== false, rai, emp, subgraphPort, btc: btcPorts, uniswap: pool });
       // Mined only after seeding: the seeded proofs need their blocks, not the clock's.
       if (btcBlockSec > 0) devnet.bitcoin?.net.setAutoMine(btcBlockSec * 1000);
-      const signer = g.autoSign === false ? undefined : startAutoSigner(devnet.deployment, { onError: (e) => out.warn(`auto-signer: ${String(e)}`) });
+      const signer = g.autoSign === false ? undefined : startAutoSigner(devnet.deployment, { publishKeys: true, onError: (e) => out.warn(`auto-signer: ${String(e)}`) });
       // Proposes each EMP's expiry price from the RAI feed, so expire -> settle runs on the devnet.
       const proposer = devnet.emp ? startExpiryProposer({
         signer: await devnet.provider.getSigner(PROPOSER_ACCOUNT_INDEX), optimisticOracle: devnet.emp.deployment.addresses.optimisticOracle,

@@ -97,7 +97,12 @@ export async function openDeposit(dep: TbtcDeployment, opts: OpenDepositOptions)
   const keep = findLog(created, systemEvents, "Created", dep.addresses.TBTCSystem).args[1] as string;
 
   const keepC = keepContract(dep, keep);
-  await send(keepC.submitPublicKey(keepPublicKey64(keep), GAS));
+  // An auto-signer publishing keys (`publishKeys`) may have been first.
+  if (((await keepC.getPublicKey()) as string) === "0x") {
+    await send(keepC.submitPublicKey(keepPublicKey64(keep), GAS)).catch(async (e: unknown) => {
+      if (((await keepC.getPublicKey()) as string) === "0x") throw e;
+    });
+  }
   const depositC = depositContract(dep, deposit);
   await send(depositC.retrieveSignerPubkey(GAS));
 

@@ -1,0 +1,150 @@
+import fs from "node:fs";
+import path from "node:path";
+import crypto from "node:crypto";
+import { ExitCode, KeepctlError } from "../../errors";
+import { PRIVATE_FILE_MODE, ensurePrivateDir } from "../../fs-safe";
+
+/**
+ * The mint flow's own crash-safe record, `<data dir>/mint-journal.jsonl` (0600, one fsynced JSON
+ * line per fact, folded on every read like the Ethereum journal): the orders (`--lot`, `--count`),
+ * each slot's deposit once its createDeposit is mined, and every Bitcoin funding transaction —
+ * raw bytes, txid and which output funds which deposit — written BEFORE the funding clock starts
+ * and before the transaction is broadcast. A deposit named by a funding record is never funded
+ * again, whatever happens to the process. The Ethereum transactions themselves are the journaled
+ * sender's (`mint:<order>:<slot>:create`, `<deposit>:retrieve-pubkey`, ...).
+ */
+export interface MintOrder {
+  id: string;
+  account: string;
+  lotSats: bigint;
+  count: number;
+  createdAt: string;
+  /** Slot index -> deposit address, once known. */
+  deposits: Map<number, string>;
+  /** Slot index -> how it ended (minted, setup-failed, ...). */
+  ended: Map<number, string>;
+}
+
+export interface FundingOutput {
+  deposit: string;
+  vout: number;
+  valueSats: bigint;
+  scriptHex: string;
+}
+
+export interface FundingRecord {
+  txid: string;
+  rawHex: string;
+  feeSats: bigint;
+  vsize: number;
+  outputs: FundingOutput[];
+  /** Outpoints it spends (`txid:vout`): never selected for another funding while it may confirm. */
+  inputs: string[];
+  broadcast: boolean;
+}
+
+type Line =
+  | { type: "order"; id: string; account: string; lotSats: string; count: number; at: string }
+  | { type: "deposit"; order: string; slot: number; deposit: string; at: string }
+  | { type: "funding"; txid: string; rawHex: string; feeSats: string; vsize: number; outputs: { deposit: string; vout: number; valueSats: string; scriptHex: string }[]; inputs: string[]; at: string }
+  | { type: "broadcast"; txid: string; at: string }
+  | { type: "ended"; order: string; slot: number; outcome: string; at: string };
+
+export interface MintJournalState {
+  orders: Map<string, MintOrder>;
+  fundings: Map<string, FundingRecord>;
+}
+
+export class MintJournal {
+  constructor(readonly file: string) {}
+
+  static open(dataDir: string): MintJournal {
+    ensurePrivateDir(dataDir);
+    return new MintJournal(path.join(dataDir, "mint-journal.jsonl"));
+  }
+
+  read(): MintJournalState {
+    const orders = new Map<string, MintOrder>();
+    const fundings = new Map<string, FundingRecord>();
+    let text = "";
+    try {
+      text = fs.readFileSync(this.file, "utf8");
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    }
+    const lines = text.split("\n");
+    lines.forEach((raw, i) => {
+      if (!raw.trim()) return;
+      let l: Line;
+      try {
+        l = JSON.parse(raw) as Line;
+      } catch (e) {
+        if (i >= lines.length - 2) return; // a torn last line: it never counted
+        throw new KeepctlError("JOURNAL_CORRUPT", ExitCode.CONFIG, `mint journal ${this.file} line ${i + 1} is not JSON`, { cause: e, hint: "fix or move the file aside (it records funding transactions: keep a copy)" });
+      }
+      if (l.type === "order") orders.set(l.id, { id: l.id, account: l.account, lotSats: BigInt(l.lotSats), count: l.count, createdAt: l.at, deposits: new Map(), ended: new Map() });
+      else if (l.type === "deposit") orders.get(l.order)?.deposits.set(l.slot, l.deposit.toLowerCase());
+      else if (l.type === "ended") orders.get(l.order)?.ended.set(l.slot, l.outcome);
+      else if (l.type === "funding") {
+        fundings.set(l.txid, { txid: l.txid, rawHex: l.rawHex, feeSats: BigInt(l.feeSats), vsize: l.vsize, inputs: l.inputs, broadcast: false, outputs: l.outputs.map((o) => ({ deposit: o.deposit.toLowerCase(), vout: o.vout, valueSats: BigInt(o.valueSats), scriptHex: o.scriptHex })) });
+      } else if (l.type === "broadcast") {
+        const f = fundings.get(l.txid);
+        if (f) f.broadcast = true;
+      }
+    });
+    return { orders, fundings };
+  }
+
+  /** Orders of `account` with a slot not ended yet, oldest first. */
+  unfinished(account: string): MintOrder[] {
+    return [...this.read().orders.values()].filter((o) => o.account === account.toLowerCase() && o.ended.size < o.count);
+  }
+
+  newOrder(account: string, lotSats: bigint, count: number): MintOrder {
+    const id = `${new Date().toISOString().replace(/[-:.TZ]/g, "").slice(0, 14)}-${crypto.randomBytes(3).toString("hex")}`;
+    this.append({ type: "order", id, account: account.toLowerCase(), lotSats: lotSats.toString(), count, at: now() });
+    return this.read().orders.get(id)!;
+  }
+
+  recordDeposit(order: string, slot: number, deposit: string): void {
+    this.append({ type: "deposit", order, slot, deposit: deposit.toLowerCase(), at: now() });
+  }
+
+  /** Written (fsynced) before the funding clock starts and before any broadcast. */
+  recordFunding(f: Omit<FundingRecord, "broadcast">): void {
+    this.append({ type: "funding", txid: f.txid, rawHex: f.rawHex, feeSats: f.feeSats.toString(), vsize: f.vsize, inputs: f.inputs, outputs: f.outputs.map((o) => ({ ...o, valueSats: o.valueSats.toString() })), at: now() });
+  }
+
+  recordBroadcast(txid: string): void {
+    this.append({ type: "broadcast", txid, at: now() });
+  }
+
+  recordEnded(order: string, slot: number, outcome: string): void {
+    this.append({ type: "ended", order, slot, outcome, at: now() });
+  }
+
+  private append(line: Line): void {
+    const fd = fs.openSync(this.file, "a", PRIVATE_FILE_MODE);
+    try {
+      fs.fchmodSync(fd, PRIVATE_FILE_MODE);
+      fs.writeSync(fd, JSON.stringify(line) + "\n");
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}
+
+/** The funding record (and output) that pays `deposit`, if any. */
+export function fundingOf(state: MintJournalState, deposit: string): { record: FundingRecord; output: FundingOutput } | undefined {
+  const d = deposit.toLowerCase();
+  for (const record of state.fundings.values()) {
+    const output = record.outputs.find((o) => o.deposit === d);
+    if (output) return { record, output };
+  }
+  return undefined;
+}
+
+function now(): string {
+  return new Date().toISOString();
+}

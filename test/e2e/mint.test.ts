@@ -1,0 +1,185 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { ChildProcess } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ethers } from "ethers";
+import { HDKey } from "@scure/bip32";
+import { mnemonicToSeedSync } from "@scure/bip39";
+import { p2wpkh } from "@scure/btc-signer";
+import { startDevnet, devnetWallet, type Devnet } from "../../src/devnet/scenario";
+import { send } from "../../src/devnet/tbtc";
+import { startAutoSigner, type AutoSigner } from "../../src/devnet/autosign";
+import { transactionsFrom } from "../../src/devnet/chaos";
+import { encryptKeystore, writeNewKeystore } from "../../src/lib/btc/wallet";
+import { buildOnce, runKeepctl, spawnKeepctl } from "../helpers/cli";
+
+/**
+ * `keepctl mint` through the binary on the devnet: the real tBTC v1.1.0 contracts, the keep
+ * factory double whose keys the auto-signer publishes, the Bitcoin network double (Electrum on
+ * loopback, blocks every 300 ms). Everything is counted from the chains: deposits from the
+ * account's own transactions, funding outputs from every block and the mempool of the Bitcoin
+ * double, the TBTC received against lot − the deposit's own signerFeeTbtc().
+ */
+const ABANDON = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
+const PASSWORD = "correct horse battery staple";
+const REGTEST = { bech32: "bcrt", pubKeyHash: 0x6f, scriptHash: 0xc4, wif: 0xef };
+const account = HDKey.fromMasterSeed(mnemonicToSeedSync(ABANDON), { private: 0x04358394, public: 0x043587cf }).derive("m/84'/1'/0'");
+const receiveAddress = (i: number) => p2wpkh(account.deriveChild(0).deriveChild(i).publicKey!, REGTEST).address!;
+const BTC = 100_000_000n;
+const CREATE = ethers.id("createDeposit(uint64)").slice(0, 10);
+const RETRIEVE = ethers.id("retrieveSignerPubkey()").slice(0, 10);
+const PROOF = ethers.id("provideBTCFundingProof(bytes4,bytes,bytes,bytes4,uint8,bytes,uint256,bytes)").slice(0, 10);
+const TDT_TO_TBTC = ethers.id("tdtToTbtc(uint256)").slice(0, 10);
+const CLONE_CREATED = ethers.id("DepositCloneCreated(address)");
+const DEPOSIT_ABI = ["function currentState() view returns (uint256)", "function signerFeeTbtc() view returns (uint256)", "function lotSizeSatoshis() view returns (uint64)", "function keepAddress() view returns (address)"];
+
+const home = fs.mkdtempSync(path.join(os.tmpdir(), "keepctl-e2e-mint-"));
+const dataDir = path.join(home, "data");
+let devnet: Devnet;
+let provider: ethers.JsonRpcProvider;
+let operator: ethers.Wallet;
+let signer: AutoSigner;
+let deploymentFile: string;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  buildOnce();
+  deploymentFile = path.join(home, "deployment.json");
+  devnet = await startDevnet({ seed: false, out: deploymentFile });
+  provider = new ethers.JsonRpcProvider(devnet.rpcUrl, 31337, { staticNetwork: true, cacheTimeout: -1 });
+  await send(devnet.deployment.contracts.keepFactory.setNextMembers([devnetWallet(3).address, devnetWallet(4).address, devnetWallet(5).address]));
+  operator = new ethers.Wallet(ethers.Wallet.createRandom().privateKey, provider);
+  await provider.send("hardhat_setBalance", [operator.address, ethers.toQuantity(ethers.parseEther("20"))]);
+  const ks = path.join(home, "btc.json");
+  writeNewKeystore(ks, await encryptKeystore(ABANDON, PASSWORD, "regtest"));
+  fs.writeFileSync(path.join(home, "btc-pw"), PASSWORD + "\n", { mode: 0o600 });
+  // The operator's BTC: three coins to its first receive addresses, confirmed.
+  const net = devnet.bitcoin!.net;
+  net.mine(30);
+  for (const [i, v] of [[0, 12n * BTC], [1, 9n * BTC], [2, 9n * BTC]] as const) net.wallet.fund(receiveAddress(i), v);
+  net.mine(1);
+  signer = startAutoSigner(devnet.deployment, { intervalMs: 200, publishKeys: true });
+  env = { KEEPCTL_PRIVATE_KEY: operator.privateKey, KEEPCTL_BTC_KEYSTORE: ks, KEEPCTL_BTC_PASSWORD_FILE: path.join(home, "btc-pw"), KEEPCTL_INTERVAL: "1" };
+}, 300_000);
+
+afterAll(async () => {
+  signer?.stop();
+  devnet?.bitcoin?.net.setAutoMine(0);
+  provider?.destroy();
+  await devnet?.stop();
+  fs.rmSync(home, { recursive: true, force: true });
+});
+
+const mint = (args: string[]) => ["--deployment", deploymentFile, "mint", "--yes", ...args];
+
+/** Outputs paying `script` in every block of the Bitcoin double and in its mempool. */
+function outputsPaying(scriptHex: string): { txid: string; value: bigint }[] {
+  const node = devnet.bitcoin!.net.node;
+  const found: { txid: string; value: bigint }[] = [];
+  const scan = (tx: { txid: string; outputs: { value: bigint; script: Uint8Array }[] }) => {
+    for (const o of tx.outputs) if (Buffer.from(o.script).toString("hex") === scriptHex) found.push({ txid: tx.txid, value: o.value });
+  };
+  for (let h = 0; h <= node.chain.height; h++) for (const tx of node.chain.entryAt(h)!.block.txs) scan(tx);
+  for (const e of node.mempool.all()) scan(e.tx);
+  return found;
+}
+
+/** The deposit's P2WPKH script, from the keep's published key (the contract's own rule, recomputed here). */
+async function depositScript(deposit: string): Promise<string> {
+  const keep = await new ethers.Contract(deposit, DEPOSIT_ABI, provider).keepAddress();
+  const key = ethers.getBytes(await new ethers.Contract(keep, ["function getPublicKey() view returns (bytes)"], provider).getPublicKey());
+  const compressed = ethers.concat([key[63] & 1 ? "0x03" : "0x02", key.subarray(0, 32)]);
+  return "0014" + ethers.ripemd160(ethers.sha256(compressed)).slice(2);
+}
+
+/** Deposits the operator opened: DepositCloneCreated in the receipts of its own createDeposit transactions. */
+async function depositsOpened(fromBlock: number): Promise<string[]> {
+  const logs = await provider.getLogs({ address: devnet.deployment.addresses.DepositFactory, topics: [CLONE_CREATED], fromBlock, toBlock: "latest" });
+  const out: string[] = [];
+  for (const l of logs) {
+    const tx = await provider.getTransaction(l.transactionHash);
+    if (tx?.from.toLowerCase() === operator.address.toLowerCase()) out.push(ethers.getAddress("0x" + l.data.slice(26)));
+  }
+  return out;
+}
+
+const tbtcOf = async () => (await devnet.deployment.contracts.tbtcToken.balanceOf(operator.address)) as bigint;
+
+async function expectMinted(deposits: string[], lotSats: bigint): Promise<bigint> {
+  let expected = 0n;
+  for (const d of deposits) {
+    const c = new ethers.Contract(d, DEPOSIT_ABI, provider);
+    expect(Number(await c.currentState()), `${d} ACTIVE`).toBe(4);
+    expect(await c.lotSizeSatoshis()).toBe(lotSats);
+    expect(((await devnet.deployment.contracts.tdt.ownerOf(BigInt(d))) as string).toLowerCase(), `${d} TDT with the VendingMachine`).toBe(devnet.deployment.addresses.VendingMachine.toLowerCase());
+    const outs = outputsPaying(await depositScript(d));
+    expect(outs, `${d} funding outputs on Bitcoin`).toHaveLength(1);
+    expect(outs[0].value).toBe(lotSats);
+    expected += lotSats * 10n ** 10n - ((await c.signerFeeTbtc()) as bigint);
+  }
+  return expected;
+}
+
+describe("keepctl mint on the devnet", () => {
+  it("mints one deposit of each lot (1, 5, 10 BTC) exactly once, TBTC = lot − signer fee", async () => {
+    const start = await provider.getBlockNumber();
+    devnet.bitcoin!.net.setAutoMine(300);
+    let expected = 0n;
+    const before = await tbtcOf();
+    for (const lot of [1n, 5n, 10n]) {
+      const from = await provider.getBlockNumber();
+      const r = await runKeepctl(mint(["--lot", String(lot)]), { home, dataDir, env });
+      expect(r.code, r.stderr).toBe(0);
+      const opened = await depositsOpened(from + 1);
+      expect(opened, `one deposit for the ${lot} BTC lot`).toHaveLength(1);
+      expected += await expectMinted(opened, lot * BTC);
+    }
+    devnet.bitcoin!.net.setAutoMine(0);
+    expect((await tbtcOf()) - before).toBe(expected);
+    const txs = await transactionsFrom(provider, operator.address, start);
+    expect(txs.filter((t) => t.status !== 1)).toEqual([]);
+    for (const [sel, n] of [[CREATE, 3], [RETRIEVE, 3], [PROOF, 3], [TDT_TO_TBTC, 3]] as const) expect(txs.filter((t) => t.data.startsWith(sel)), sel).toHaveLength(n);
+  }, 240_000);
+
+  it("killed right after the funding transaction is broadcast, restarted: no second output to either address", async () => {
+    const start = await provider.getBlockNumber();
+    const net = devnet.bitcoin!.net;
+    const journalFile = path.join(dataDir, "mint-journal.jsonl");
+    const lines = () => (fs.existsSync(journalFile) ? fs.readFileSync(journalFile, "utf8").split("\n").filter(Boolean).flatMap((l) => { try { return [JSON.parse(l) as { type: string; txid?: string; at: string }]; } catch { return []; } }) : []);
+    const known = new Set(lines().filter((l) => l.type === "funding").map((l) => l.txid));
+    const fundingInMempool = () => lines().some((l) => l.type === "funding" && !known.has(l.txid) && net.node.mempool.has(l.txid!));
+    const before = await tbtcOf();
+
+    // No blocks while the first run funds: it is killed with its funding transaction in the mempool.
+    const first = spawnKeepctl(mint(["--lot", "1", "--count", "2"]), { home, dataDir, env });
+    expect(await killWhen(first.child, fundingInMempool), first.stderr()).toBe(true);
+
+    net.setAutoMine(300);
+    const second = await runKeepctl(mint(["--lot", "1", "--count", "2"]), { home, dataDir, env });
+    net.setAutoMine(0);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toMatch(/resuming mint order/);
+
+    const opened = await depositsOpened(start + 1);
+    expect(opened).toHaveLength(2);
+    const expected = await expectMinted(opened, BTC);
+    expect((await tbtcOf()) - before).toBe(expected);
+    const txs = await transactionsFrom(provider, operator.address, start + 1);
+    for (const [sel, n] of [[CREATE, 2], [RETRIEVE, 2], [PROOF, 2], [TDT_TO_TBTC, 2]] as const) expect(txs.filter((t) => t.data.startsWith(sel)), sel).toHaveLength(n);
+  }, 240_000);
+});
+
+async function killWhen(child: ChildProcess, pred: () => boolean): Promise<boolean> {
+  const deadline = Date.now() + 120_000;
+  let exited = false;
+  child.once("exit", () => { exited = true; });
+  while (!pred()) {
+    if (exited) return false;
+    if (Date.now() > deadline) throw new Error("condition not reached in 120 s");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  child.kill("SIGKILL");
+  await new Promise((r) => (exited ? r(undefined) : child.once("exit", r)));
+  return true;
+}
