@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { formatUnits } from "ethers";
-import { requireContract } from "../lib/config";
+import { parseAddress, requireContract, type Config } from "../lib/config";
+import { btcNetworkForChain, decodeBtcAddress } from "../lib/tbtc/btc-address";
 import { checkKeyFilePerms } from "../lib/chain/wallet";
 import { echo } from "../lib/redact";
 import { ConfigError, ExitCode, UsageError } from "../lib/errors";
@@ -10,7 +11,7 @@ import { openRedeemSession } from "../lib/tbtc/redeem/redeem-session";
 import { settleJournal } from "../lib/tbtc/redeem/redeemer";
 import { AddressBook, configuredWalletNetwork, openBtcWallet, openWalletChain, unlockBtcWallet } from "../lib/btc/wallet";
 import { MintJournal } from "../lib/tbtc/mint/mint-journal";
-import { mintUntilDone, type MintDeps, type SlotReport } from "../lib/tbtc/mint/mint-flow";
+import { mintUntilDone, requestFunderAbort, type MintDeps, type SlotReport } from "../lib/tbtc/mint/mint-flow";
 import { preflightMint, tbtcBalance } from "../lib/tbtc/mint/mint-preflight";
 import { addBitcoinOptions, addSigningOptions, confirmOnTerminal, globalsOf, loadCommandConfig, onTerminal, outputOf, parseIntOption, requireYesOffTerminal, runState, shutdown } from "./common";
 
@@ -28,6 +29,8 @@ export function register(program: Command): void {
     .option("--btc-password-file <file>", "file holding the Bitcoin keystore password (env KEEPCTL_BTC_PASSWORD_FILE; else a hidden prompt on a terminal)")
     .option("--max-btc-fee-rate <sat/vB>", "hard cap on the funding transaction's fee rate, never signed above (env KEEPCTL_MAX_BTC_FEE_RATE; default 200)")
     .option("--btc-confirmations <n>", "Bitcoin confirmations before the funding proof is sent (env KEEPCTL_BTC_CONFIRMATIONS; default 6)")
+    .option("--abort <deposit>", "ask the signers of a deposit that failed after we funded it to return the BTC (requestFunderAbort); needs --btc-address")
+    .option("--btc-address <address>", "with --abort: where the signers should return the BTC")
     .option("-y, --yes", "do not ask for confirmation (required when not on a terminal)")
     .option("--dry-run", "check the lot, the ETH and the BTC, show the plan; send nothing")
     .addHelpText("after", "\nExit codes: 0 every deposit minted (or nothing to resume), 2 bad flag, a lot the system does not\nallow, or no --yes off a terminal, 3 missing wallet/key/server or a fee above the cap, 4 RPC or\nBitcoin servers, 6 not enough ETH or BTC (nothing sent), 8 another sender uses the key, 10 a deposit\nended without TBTC (signer setup failed, funding timed out, window too short, address already paid),\n11 the same step kept failing (the next run resumes), 130 interrupted (the next run resumes).\nSee docs/mint.md and docs/exit-codes.md.")
@@ -41,6 +44,7 @@ export function register(program: Command): void {
       if (lotSats === undefined && g.count !== undefined) throw new UsageError("--count needs --lot", { hint: "give --lot <btc>, or neither to resume unfinished mints" });
       const cfg = loadCommandConfig(g, out, { writesDataDir: true });
       checkKeyFilePerms(cfg.signing, (m) => out.warn(m));
+      if (g.abort !== undefined) return abort(cfg, out, String(g.abort), dryRun);
       const contracts = { system: requireContract(cfg, "TBTCSystem"), depositFactory: requireContract(cfg, "DepositFactory"), vendingMachine: requireContract(cfg, "VendingMachine"), depositToken: requireContract(cfg, "TBTCDepositToken"), token: requireContract(cfg, "TBTCToken") };
       const network = configuredWalletNetwork(cfg);
       const settings = { ...cfg.btcWallet, xpubOrigin: cfg.origins.btcXpub, strictPerms: cfg.signing.strictPerms };
@@ -117,6 +121,30 @@ export function register(program: Command): void {
         await servers.close();
       }
     });
+}
+
+/** `--abort DEPOSIT --btc-address ADDR`: requestFunderAbort, nothing else. */
+async function abort(cfg: Config, out: Output, raw: string, dryRun: boolean): Promise<void> {
+  let deposit: string;
+  try {
+    deposit = parseAddress(raw).toLowerCase();
+  } catch {
+    throw new UsageError(`--abort: invalid deposit address "${echo(raw)}"`);
+  }
+  if (!cfg.tbtc.btcAddress) throw new UsageError("--abort needs --btc-address: where the signers should return the BTC");
+  const script = decodeBtcAddress(cfg.tbtc.btcAddress, btcNetworkForChain(cfg.chainId)).redeemerOutputScript;
+  const contracts = { system: requireContract(cfg, "TBTCSystem"), depositFactory: requireContract(cfg, "DepositFactory"), vendingMachine: requireContract(cfg, "VendingMachine"), depositToken: requireContract(cfg, "TBTCDepositToken"), token: requireContract(cfg, "TBTCToken") };
+  const log = eventWriter(out, { stream: "stderr", ndjson: false });
+  const session = await openRedeemSession(cfg, { interactive: onTerminal(), dryRun, onEvent: log, onRpcWarning: (m) => out.warn(m) });
+  try {
+    if (!dryRun) await settleJournal(session.sender);
+    const r = await requestFunderAbort({ sender: session.sender, provider: session.fresh, contracts, fromBlock: cfg.startBlock }, deposit, script);
+    if (out.json) out.document({ deposit, btcAddress: cfg.tbtc.btcAddress, ...r });
+    else out.info(r.status === "pending" ? `requestFunderAbort for ${deposit} sent, not mined yet: the next run settles it` : `requestFunderAbort for ${deposit} ${r.status === "sent" ? "sent" : "was sent by an earlier run"}${r.hash ? ` (${r.hash})` : ""}; the signers may now return the BTC to ${cfg.tbtc.btcAddress} (they are not obliged to)`);
+    if (r.status === "pending") runState.exitCode = ExitCode.TX_PENDING;
+  } finally {
+    session.close();
+  }
 }
 
 /** BTC with at most 8 decimals -> satoshis. */

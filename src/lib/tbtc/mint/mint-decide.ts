@@ -115,7 +115,7 @@ export function fundingTargetBlocks(chainNow: number, deadline: number, confirma
   return Math.max(1, blocks - confirmations);
 }
 
-export function decideMint(f: MintFacts, deposit = "deposit"): MintDecision {
+export function decideMint(f: MintFacts, deposit: string): MintDecision {
   if (!f.created) return { step: "create", alerts: [] };
   switch (f.state) {
     case State.AWAITING_SIGNER_SETUP:

@@ -25,19 +25,20 @@ export interface MintAddresses {
   token: string;
 }
 
-async function call(p: ethers.JsonRpcProvider, to: string, iface: ethers.Interface, fn: string, args: unknown[] = []): Promise<ethers.Result> {
-  const raw = await p.send("eth_call", [{ to, data: iface.encodeFunctionData(fn, args) }, "latest"]);
+async function call(p: ethers.JsonRpcProvider, to: string, iface: ethers.Interface, fn: string, args: unknown[] = [], from?: string): Promise<ethers.Result> {
+  const raw = await p.send("eth_call", [{ to, data: iface.encodeFunctionData(fn, args), ...(from ? { from } : {}) }, "latest"]);
   return iface.decodeFunctionResult(fn, raw);
 }
 
-export async function readDepositFacts(p: ethers.JsonRpcProvider, c: MintAddresses, deposit: string, fromBlock: number): Promise<DepositChainFacts> {
+/** `account`: whose withdrawable amount is read (withdrawableAmount() answers for msg.sender). */
+export async function readDepositFacts(p: ethers.JsonRpcProvider, c: MintAddresses, deposit: string, fromBlock: number, account: string): Promise<DepositChainFacts> {
   const tdtId = BigInt(deposit);
   const [state, keep, owner, approved, withdrawable] = await Promise.all([
     call(p, deposit, mintDepositInterface, "currentState").then((r) => Number(r[0])),
     call(p, deposit, mintDepositInterface, "keepAddress").then((r) => r[0] as string),
     call(p, c.depositToken, tdtInterface, "ownerOf", [tdtId]).then((r) => r[0] as string),
     call(p, c.depositToken, tdtInterface, "getApproved", [tdtId]).then((r) => r[0] as string),
-    call(p, deposit, mintDepositInterface, "withdrawableAmount").then((r) => r[0] as bigint).catch(() => 0n),
+    call(p, deposit, mintDepositInterface, "withdrawableAmount", [], account).then((r) => r[0] as bigint).catch(() => 0n),
   ]);
   const topic = ethers.zeroPadValue(deposit, 32);
   const [pub, logs] = await Promise.all([

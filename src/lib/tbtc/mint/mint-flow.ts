@@ -1,9 +1,9 @@
 import { ethers } from "ethers";
-import { ExitCode, KeepctlError, RevertError, shortMessageOf } from "../../errors";
+import { ExitCode, KeepctlError, RevertError, shortMessageOf, UsageError } from "../../errors";
 import { AccountConflictError } from "../../chain/nonce";
 import { sleep } from "../../chain/sleep";
 import { fromHex, type BitcoinClient } from "../../btc";
-import { stateName } from "../abis";
+import { State, stateName } from "../abis";
 import type { JournaledSender } from "../redeem/redeemer";
 import { redemptionBitcoinOf } from "../redeem/bitcoin";
 import { headersNeeded, requiredDifficulty, TX_PROOF_DIFFICULTY_FACTOR } from "../redeem/proof-check";
@@ -171,7 +171,7 @@ async function ensureDeposit(d: MintDeps, order: MintOrder, slot: number): Promi
 }
 
 async function decide(d: MintDeps, js: MintJournalState, order: MintOrder, deposit: string, chainNow: number) {
-  const facts = await readDepositFacts(d.provider, d.contracts, deposit, d.fromBlock);
+  const facts = await readDepositFacts(d.provider, d.contracts, deposit, d.fromBlock, d.sender.address);
   const ours = fundingOf(js, deposit);
   let script: string | undefined;
   let foreignHistory = 0;
@@ -241,7 +241,7 @@ async function once(d: MintDeps, report: SlotReport, deposit: string, action: st
   } catch (e) {
     if (e instanceof AccountConflictError) throw e;
     if (e instanceof RevertError || (e instanceof KeepctlError && e.exitCode === ExitCode.REVERT)) {
-      const now = Number((await readDepositFacts(d.provider, d.contracts, deposit, d.fromBlock)).state);
+      const now = Number((await readDepositFacts(d.provider, d.contracts, deposit, d.fromBlock, d.sender.address)).state);
       if (now !== stateBefore) {
         s.journal.recordSkipped(`${deposit}:${action}`, `the deposit moved on to ${stateName(now)} first`);
         return true;
@@ -303,4 +303,20 @@ function failed(order: MintOrder, slot: number, e: unknown, deposit?: string): S
 
 function messageOf(e: unknown): string {
   return e instanceof KeepctlError ? e.message : shortMessageOf(e);
+}
+
+/**
+ * `keepctl mint --abort DEPOSIT --btc-address ADDR`: the TDT holder's requestFunderAbort on a
+ * deposit that failed after it was funded. It only emits FunderAbortRequested with the script;
+ * the signers are not obliged to return anything. Journaled like every call (`<deposit>:funder-abort`).
+ */
+export async function requestFunderAbort(d: Pick<MintDeps, "sender" | "provider" | "contracts" | "fromBlock">, deposit: string, outputScript: string): Promise<{ status: "sent" | "pending" | "done-earlier"; hash?: string }> {
+  const facts = await readDepositFacts(d.provider, d.contracts, deposit, d.fromBlock, d.sender.address);
+  if (facts.state !== State.FAILED_SETUP) throw new UsageError(`${deposit} is ${stateName(facts.state)}; requestFunderAbort is only for a deposit that failed its funding (FAILED_SETUP)`);
+  if (facts.tdtOwner.toLowerCase() !== d.sender.address.toLowerCase()) throw new UsageError(`the TDT of ${deposit} belongs to ${facts.tdtOwner}, not this account; only its holder may request the abort`);
+  const prior = await d.sender.settle(deposit, "funder-abort");
+  if (prior.status === "mined") return { status: "done-earlier", hash: prior.hash };
+  if (prior.status === "pending") return { status: "pending" };
+  const r = await d.sender.send(deposit, "funder-abort", { to: deposit, data: mintDepositInterface.encodeFunctionData("requestFunderAbort", [outputScript]), abi: mintDepositInterface }, { meta: { outputScript } });
+  return r.status === "mined" ? { status: "sent", hash: r.hash } : r.status === "pending" ? { status: "pending" } : { status: "done-earlier" };
 }
