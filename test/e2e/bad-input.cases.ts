@@ -671,4 +671,23 @@ const sponsorSide: Case[] = [
   dev("emp-launch: the collateral is not whitelisted", [...LAUNCH, "--expiry", "2000000000", "--yes", "--collateral", "$A:TBTCToken"], keyEnv, 3, "GOVERNANCE_STEP_MISSING", /^this chain is not ready for the EMP: the collateral 0x[0-9a-fA-F]{40} is not on UMA's CollateralWhitelist 0x[0-9a-fA-F]{40}: it must be approved by a UMIP vote \(with a Store final fee\) first$/, { hint: /docs\/emp-sponsor\.md/ }),
 ];
 
-export const TABLE: Case[] = [...addresses, ...wrong, ...nums, ...urls, ...files, ...keys, ...names, ...btc, ...bitcoin, ...doubles, ...strict, ...btcWallet, ...sponsorSide];
+// ---- keepctl mint ---------------------------------------------------------------------------------
+const MINT_WALLET = { KEEPCTL_BTC_KEYSTORE: "$DIR/btc.json", KEEPCTL_BTC_PASSWORD_FILE: "$DIR/btcpw" };
+const mintFiles = (pw = BTC_PW): FileSpec[] => [btcKs({ network: "regtest" }), btcPw(pw + "\n")];
+const mint: Case[] = [
+  usage("mint --lot abc", ["mint", "--yes", "--lot", "abc"], /^--lot must be a positive amount of BTC with at most 8 decimals, got "abc"$/, { hint: /e\.g\. --lot 1/ }),
+  usage("mint --lot with 9 decimals", ["mint", "--yes", "--lot", "0.123456789"], /^--lot must be a positive amount of BTC with at most 8 decimals, got "0\.123456789"$/, { hint: /--lot 1/ }),
+  usage("mint --lot 0", ["mint", "--yes", "--lot", "0"], /^--lot must be a positive amount of BTC/, { hint: /--lot 1/ }),
+  usage("mint --count 0", ["mint", "--yes", "--lot", "1", "--count", "0"], /^--count must be between 1 and 50, got 0$/),
+  usage("mint --count without --lot", ["mint", "--yes", "--count", "2"], /^--count needs --lot$/, { hint: /give --lot <btc>/ }),
+  usage("mint off a terminal without --yes", ["mint", "--lot", "1"], /^keepctl mint sends transactions and needs --yes when not run on a terminal$/, { hint: /add --yes/ }),
+  { ...usage("mint --abort 0x12", ["mint", "--yes", "--abort", "0x12"], /^--abort: invalid deposit address "0x12"$/), backend: "dead" },
+  { ...usage("mint --abort without --btc-address", ["mint", "--yes", "--abort", GOOD], /^--abort needs --btc-address: where the signers should return the BTC$/), backend: "dead" },
+  dev("mint: a watch-only KEEPCTL_BTC_XPUB", ["mint", "--yes", "--lot", "1"], { ...keyEnv, KEEPCTL_BTC_XPUB: VPUB }, 3, "CONFIG", /^keepctl mint funds deposits from a hot wallet; a watch-only --btc-xpub cannot sign the funding transaction$/, { hint: /--btc-keystore/ }),
+  dev("mint: a mainnet keystore on the devnet", ["mint", "--yes", "--lot", "1"], { ...keyEnv, ...MINT_WALLET }, 3, "BTC_NETWORK_MISMATCH", /^Bitcoin keystore \S+btc\.json is a mainnet key \(xpub\), but the Bitcoin network is regtest$/, { files: [btcKs(), btcPw(BTC_PW)], hint: MISMATCH_TO_TEST }),
+  dev("mint: a wrong Bitcoin keystore password", ["mint", "--yes", "--lot", "1"], { ...keyEnv, ...MINT_WALLET }, 3, "WRONG_PASSWORD", /^wrong password for Bitcoin keystore \S+btc\.json$/, { files: mintFiles("btc-pw-Zq2-wrong"), hint: /^check the password file/, secrets: [BTC_PW, "btc-pw-Zq2-wrong", ABANDON] }),
+  dev("mint --lot 2: a lot the system does not allow", ["mint", "--yes", "--lot", "2"], { ...keyEnv, ...MINT_WALLET }, 2, "USAGE", /^the tBTC system does not allow a lot of 2\.0 BTC$/, { files: mintFiles(), hint: /^choose one of 0\.01, .*10\.0 BTC \(TBTCSystem\.getAllowedLotSizes\)$/ }),
+  dev("mint --lot 10: no BTC in the wallet", ["mint", "--yes", "--lot", "10"], { ...keyEnv, ...MINT_WALLET }, 6, "INSUFFICIENT_FUNDS", /^not enough BTC: the payments and fee need \d+ sat, the wallet has \d+ sat; short by \d+ sat$/, { files: mintFiles(), hint: /keepctl btc-wallet address/ }),
+];
+
+export const TABLE: Case[] = [...addresses, ...wrong, ...nums, ...urls, ...files, ...keys, ...names, ...btc, ...bitcoin, ...doubles, ...strict, ...btcWallet, ...sponsorSide, ...mint];

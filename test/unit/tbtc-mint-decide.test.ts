@@ -22,7 +22,7 @@ const funding = (s: Partial<MintFacts> = {}) => ({ ...base, state: 2, keyPublish
 
 describe("decideMint: opening and signer setup", () => {
   it("opens the deposit first", () => {
-    expect(decideMint({ ...base, created: false }, D).step).toBe("create");
+    expect(decideMint({ ...base, created: false }, D)).toEqual({ step: "create", alerts: [] });
   });
   it("waits for the key until strictly after 3 h, then declares the setup failed", () => {
     const wait = decide({ chainNow: T0 + 3 * H });
@@ -30,7 +30,7 @@ describe("decideMint: opening and signer setup", () => {
     const failed = decide({ chainNow: T0 + 3 * H + 1 });
     expect(failed.step).toBe("notify-setup-failed");
     expect(failed.alerts).toHaveLength(1);
-    expect(failed.alerts[0]).toMatchObject({ key: `setup-failed:${D}`, level: "warning" });
+    expect(failed.alerts[0]).toMatchObject({ key: `setup-failed:${D}`, level: "warning", title: "signer setup failed" });
     expect(failed.alerts[0].text).toContain(D);
   });
   it("without a known creation time it only waits", () => {
@@ -45,7 +45,7 @@ describe("decideMint: opening and signer setup", () => {
   it("an address already paid by someone else is never funded", () => {
     const d = decide({ keyPublished: true, foreignHistory: 1 });
     expect(d).toMatchObject({ step: "stop", outcome: "foreign-funding" });
-    expect(d.alerts.map((a) => a.level)).toEqual(["critical"]);
+    expect(d.alerts.map((a) => [a.key, a.level, a.title])).toEqual([[`foreign-funding:${D}`, "critical", "deposit address already paid"]]);
     // Our own journaled funding goes on (the foreign payment is only noted later).
     expect(decide({ keyPublished: true, foreignHistory: 1, funding: { broadcast: false } }).step).toBe("retrieve-pubkey");
   });
@@ -60,8 +60,9 @@ describe("decideMint: the funding window", () => {
     expect(decideMint(funding({ chainNow: deadline - need }), D)).toMatchObject({ step: "prepare-funding", fundingDeadline: deadline, alerts: [] });
     const late = decideMint(funding({ chainNow: deadline - need + 1 }), D);
     expect(late).toMatchObject({ step: "stop", outcome: "window-too-short" });
-    expect(late.alerts[0]).toMatchObject({ key: `window-too-short:${D}`, level: "critical" });
+    expect(late.alerts[0]).toMatchObject({ key: `window-too-short:${D}`, level: "critical", title: "funding window too short" });
     expect(late.alerts[0].text).toContain("119 min are left");
+    expect(late.alerts[0].text).toContain("less than the 120 min 6 confirmations need");
     expect(late.alerts[0].text).toContain("no funding transaction is sent");
   });
   it("a journaled transaction no server knows is broadcast (again) under the same rule", () => {
@@ -96,14 +97,14 @@ describe("decideMint: the funding window", () => {
     expect(decideMint(funding({ funding: { broadcast: true, confirmations: 3 }, chainNow: deadline - H }), D).alerts).toEqual([]);
     const near = decideMint(funding({ funding: { broadcast: true, confirmations: 3 }, chainNow: deadline - H + 1 }), D);
     expect(near.alerts).toHaveLength(1);
-    expect(near.alerts[0]).toMatchObject({ key: `funding-deadline:${D}`, level: "critical" });
+    expect(near.alerts[0]).toMatchObject({ key: `funding-deadline:${D}`, level: "critical", title: "funding window about to close" });
     expect(near.alerts[0].text).toContain("60 min left");
     expect(near.alerts[0].text).toContain("3 of 6");
     expect(decideMint(funding({ funding: { broadcast: true, confirmations: 3 }, chainNow: deadline }), D).alerts[0].key).toBe(`funding-deadline:${D}`);
     const over = decideMint(funding({ funding: { broadcast: true, confirmations: 3 }, chainNow: deadline + 1 }), D);
     expect(over.step).toBe("wait-confirmations");
     expect(over.alerts).toHaveLength(1);
-    expect(over.alerts[0]).toMatchObject({ key: `funding-timeout:${D}`, level: "critical" });
+    expect(over.alerts[0]).toMatchObject({ key: `funding-timeout:${D}`, level: "critical", title: "funding window closed" });
     expect(over.alerts[0].text).toContain("notifyFundingTimedOut");
     // Provable: prove, whatever the clock says (nobody has closed it yet).
     expect(decideMint(funding({ funding: { broadcast: true, confirmations: 6 }, chainNow: deadline + 1 }), D)).toMatchObject({ step: "prove", alerts: [] });
@@ -111,7 +112,8 @@ describe("decideMint: the funding window", () => {
   it("other payments beside our seen funding: a warning, and it goes on", () => {
     const d = decideMint(funding({ foreignHistory: 1, funding: { broadcast: true, confirmations: 6 } }), D);
     expect(d.step).toBe("prove");
-    expect(d.alerts).toEqual([expect.objectContaining({ key: `foreign-funding:${D}`, level: "warning" })]);
+    expect(d.alerts).toEqual([expect.objectContaining({ key: `foreign-funding:${D}`, level: "warning", title: "other payments to the deposit address" })]);
+    expect(d.alerts[0].text).toBe(`${D}: 1 transaction(s) other than ours pay the deposit's address; only ours is proven`);
   });
 });
 
@@ -120,7 +122,7 @@ describe("decideMint: failed setup", () => {
     const d = decide({ state: 3, funding: { broadcast: true } });
     expect(d).toMatchObject({ step: "stop", outcome: "funding-timed-out" });
     expect(d.alerts).toHaveLength(1);
-    expect(d.alerts[0].level).toBe("critical");
+    expect(d.alerts[0]).toMatchObject({ key: `funded-then-failed:${D}`, level: "critical", title: "deposit closed after we funded it" });
     expect(d.alerts[0].text).toContain(`keepctl mint --abort ${D}`);
   });
   it("before any broadcast: the opening fee back when the contract holds it for us", () => {
@@ -134,15 +136,15 @@ describe("decideMint: failed setup", () => {
 
 describe("decideMint: TDT to TBTC", () => {
   it("approves the TDT, then swaps it; done once the VendingMachine holds it", () => {
-    expect(decide({ state: 4 }).step).toBe("approve-tdt");
-    expect(decide({ state: 4, tdtApproved: true }).step).toBe("tdt-to-tbtc");
+    expect(decide({ state: 4 })).toEqual({ step: "approve-tdt", alerts: [] });
+    expect(decide({ state: 4, tdtApproved: true })).toEqual({ step: "tdt-to-tbtc", alerts: [] });
     expect(decide({ state: 4, tdtOwner: "vending-machine" })).toMatchObject({ step: "stop", outcome: "minted", alerts: [] });
   });
   it("a TDT elsewhere, or a deposit no longer ACTIVE, cannot be minted", () => {
     const other = decide({ state: 4, tdtOwner: "other", tdtApproved: true });
     expect(other).toMatchObject({ step: "stop", outcome: "not-mintable" });
-    expect(other.alerts[0]).toMatchObject({ key: `not-mintable:${D}`, level: "warning" });
-    expect(decide({ state: 8, tdtOwner: "vending-machine" }).outcome).toBe("minted");
+    expect(other.alerts[0]).toEqual({ key: `not-mintable:${D}`, level: "warning", title: "deposit cannot be minted", text: `${D}: its TDT belongs to another account` });
+    expect(decide({ state: 8, tdtOwner: "vending-machine" })).toEqual({ step: "stop", outcome: "minted", alerts: [] });
     const called = decide({ state: 8 });
     expect(called.outcome).toBe("not-mintable");
     expect(called.alerts[0].text).toContain("state 8");
@@ -152,6 +154,7 @@ describe("decideMint: TDT to TBTC", () => {
 describe("fee target", () => {
   it("blocks before the deadline, less the confirmations, at least 1", () => {
     expect(fundingTargetBlocks(0, 3 * H, 6)).toBe(12);
+    expect(fundingTargetBlocks(T0, T0 + 3 * H, 6)).toBe(12);
     expect(fundingTargetBlocks(0, 3 * H - 1, 6)).toBe(11);
     expect(fundingTargetBlocks(0, 3 * H, 1)).toBe(17);
     expect(fundingTargetBlocks(0, 600, 6)).toBe(1);
