@@ -322,7 +322,7 @@ export const SETTINGS: Setting[] = [
     schema: rule((r) => { const s = scalarText(r); if (!/^[a-zA-Z0-9]{14,90}$/.test(s)) throw new Error(`"${echo(s)}" does not look like a BTC address`); return s; }) },
   { key: "redeemBelow", section: "tbtc", flag: "redeemBelow", env: ["KEEPCTL_REDEEM_BELOW"], default: 130, describe: "redeem deposits whose collateralization % is below this", schema: num(100, 1000) },
   { key: "feeSats", section: "tbtc", flag: "feeSats", env: ["KEEPCTL_REDEMPTION_FEE_SATS"], default: 10000, describe: "BTC fee (sat) left to the redemption tx; >= 2000 and < half the UTXO", schema: int(2000) },
-  { key: "btcConfirmations", section: "tbtc", flag: "btcConfirmations", env: ["KEEPCTL_BTC_CONFIRMATIONS"], default: 6, describe: "Bitcoin confirmations before a redemption proof is sent (the relay's work rule applies on top)", schema: int(1, 100) },
+  { key: "btcConfirmations", section: "tbtc", flag: "btcConfirmations", env: ["KEEPCTL_BTC_CONFIRMATIONS"], default: 6, describe: "Bitcoin confirmations before a redemption or funding proof is sent (the relay's work rule applies on top)", schema: int(1, 100) },
   { key: "maxBtcFeeSats", section: "tbtc", flag: "maxBtcFeeSats", env: ["KEEPCTL_MAX_BTC_FEE_SATS"], default: 100000, describe: "most cumulative BTC fee (sat) an increaseRedemptionFee may ask for; alert at the cap", schema: int(2000) },
   // ---- buying TBTC from the Uniswap V2 pool (redeem/watch --buy-shortfall, buy-tbtc) ----
   { key: "buyShortfall", section: "tbtc", flag: "buyShortfall", env: ["KEEPCTL_BUY_SHORTFALL"], default: false, describe: "buy the TBTC an at-risk deposit lacks from the Uniswap V2 pool, then redeem it", schema: rule(parseBoolean) },

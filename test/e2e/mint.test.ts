@@ -131,6 +131,7 @@ describe("keepctl mint on the devnet", () => {
       const from = await provider.getBlockNumber();
       const r = await runKeepctl(mint(["--lot", String(lot)]), { home, dataDir, env });
       expect(r.code, r.stderr).toBe(0);
+      if (process.env.MINT_TRANSCRIPT) fs.appendFileSync(process.env.MINT_TRANSCRIPT, `--- lot ${lot}\n${r.stderr}\n${r.stdout}\n`);
       const opened = await depositsOpened(from + 1);
       expect(opened, `one deposit for the ${lot} BTC lot`).toHaveLength(1);
       expected += await expectMinted(opened, lot * BTC);
@@ -142,7 +143,7 @@ describe("keepctl mint on the devnet", () => {
     for (const [sel, n] of [[CREATE, 3], [RETRIEVE, 3], [PROOF, 3], [TDT_TO_TBTC, 3]] as const) expect(txs.filter((t) => t.data.startsWith(sel)), sel).toHaveLength(n);
   }, 240_000);
 
-  it("killed right after the funding transaction is broadcast, restarted: no second output to either address", async () => {
+  it("2 × 1 BTC in one funding transaction, killed right after its broadcast, restarted: no second output to either address", async () => {
     const start = await provider.getBlockNumber();
     const net = devnet.bitcoin!.net;
     const journalFile = path.join(dataDir, "mint-journal.jsonl");
@@ -159,12 +160,16 @@ describe("keepctl mint on the devnet", () => {
     const second = await runKeepctl(mint(["--lot", "1", "--count", "2"]), { home, dataDir, env });
     net.setAutoMine(0);
     expect(second.code, second.stderr).toBe(0);
+    if (process.env.MINT_TRANSCRIPT) fs.appendFileSync(process.env.MINT_TRANSCRIPT, `--- killed\n${first.stderr()}\n--- resumed\n${second.stderr}\n${second.stdout}\n`);
     expect(second.stderr).toMatch(/resuming mint order/);
 
     const opened = await depositsOpened(start + 1);
     expect(opened).toHaveLength(2);
     const expected = await expectMinted(opened, BTC);
     expect((await tbtcOf()) - before).toBe(expected);
+    // The two lots went out in one Bitcoin transaction, an output of exactly 1 BTC each.
+    const [a, b] = await Promise.all(opened.map(async (d) => outputsPaying(await depositScript(d))[0].txid));
+    expect(a).toBe(b);
     const txs = await transactionsFrom(provider, operator.address, start + 1);
     for (const [sel, n] of [[CREATE, 2], [RETRIEVE, 2], [PROOF, 2], [TDT_TO_TBTC, 2]] as const) expect(txs.filter((t) => t.data.startsWith(sel)), sel).toHaveLength(n);
   }, 240_000);

@@ -52,6 +52,8 @@ export interface SlotReport {
 }
 
 const EXTRA_HEADERS = 4;
+/** How long deposits of one order wait for each other's keys to share one funding transaction. */
+export const FUNDING_BATCH_WAIT_SEC = 600;
 
 export async function mintPass(d: MintDeps, orderId: string): Promise<{ reports: SlotReport[]; progressed: boolean }> {
   let js = d.journal.read();
@@ -86,7 +88,11 @@ export async function mintPass(d: MintDeps, orderId: string): Promise<{ reports:
   slots.sort((a, b) => a.slot - b.slot);
 
   // 3. The deposits ready for funding: one transaction for all of them, journaled before anything else.
-  const toFund = slots.filter((s) => s.decision.step === "prepare-funding");
+  // Siblings whose keys are still coming (within FUNDING_BATCH_WAIT_SEC of their creation) are waited
+  // for, so that one transaction funds them all; a clock already running is never held up.
+  const youngWaiting = slots.some((s) => s.decision.step === "wait-signers" && s.facts.createdAt !== undefined && chainNow - s.facts.createdAt < FUNDING_BATCH_WAIT_SEC);
+  const toFund = slots.filter((s) => s.decision.step === "prepare-funding" && (!youngWaiting || s.facts.fundingTimerStart !== undefined));
+  for (const s of slots) if (s.decision.step === "prepare-funding" && !toFund.includes(s)) s.report.step = "wait-signers";
   if (toFund.length) {
     try {
       const reserved = new Set([...js.fundings.values()].flatMap((f) => f.inputs));
@@ -292,7 +298,7 @@ async function prove(d: MintDeps, js: MintJournalState, order: MintOrder, deposi
   if (count === undefined) return false;
   const data = mintDepositInterface.encodeFunctionData("provideBTCFundingProof", [proof.version, proof.inputVector, proof.outputVector, proof.locktime, output.vout, proof.merkleProof, proof.indexInBlock, "0x" + proof.headers.slice(0, count).join("")]);
   const acted = await once(d, report, deposit, "funding-proof", { to: deposit, data, abi: mintDepositInterface }, facts.state);
-  if (acted) d.onNote?.(`${deposit}: funding proven (${count} headers, lot ${order.lotSats} sat in ${record.txid}:${output.vout})`);
+  if (acted) d.onNote?.(`${deposit}: funding proven (${count} headers, lot ${order.lotSats} sat in output ${output.vout} of ${record.txid})`);
   return acted;
 }
 
