@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { formatUnits } from "ethers";
-import { parseAddress, requireContract, type Config } from "../lib/config";
+import { parseAddress, type Config } from "../lib/config";
 import { btcNetworkForChain, decodeBtcAddress } from "../lib/tbtc/btc-address";
 import { checkKeyFilePerms } from "../lib/chain/wallet";
 import { echo } from "../lib/redact";
@@ -9,9 +9,8 @@ import type { Output } from "../lib/output";
 import { eventWriter } from "../lib/events";
 import { openRedeemSession } from "../lib/tbtc/redeem/redeem-session";
 import { settleJournal } from "../lib/tbtc/redeem/redeemer";
-import { AddressBook, configuredWalletNetwork, openBtcWallet, openWalletChain, unlockBtcWallet } from "../lib/btc/wallet";
-import { MintJournal } from "../lib/tbtc/mint/mint-journal";
-import { mintUntilDone, requestFunderAbort, type MintDeps, type SlotReport } from "../lib/tbtc/mint/mint-flow";
+import { mintContractsOf, mintDepsOf, openMintWallet } from "../lib/tbtc/mint/mint-session";
+import { mintUntilDone, requestFunderAbort, type SlotReport } from "../lib/tbtc/mint/mint-flow";
 import { preflightMint, tbtcBalance } from "../lib/tbtc/mint/mint-preflight";
 import { addBitcoinOptions, addSigningOptions, confirmOnTerminal, globalsOf, loadCommandConfig, onTerminal, outputOf, parseIntOption, requireYesOffTerminal, runState, shutdown } from "./common";
 
@@ -45,26 +44,14 @@ export function register(program: Command): void {
       const cfg = loadCommandConfig(g, out, { writesDataDir: true });
       checkKeyFilePerms(cfg.signing, (m) => out.warn(m));
       if (g.abort !== undefined) return abort(cfg, out, String(g.abort), dryRun);
-      const contracts = { system: requireContract(cfg, "TBTCSystem"), depositFactory: requireContract(cfg, "DepositFactory"), vendingMachine: requireContract(cfg, "VendingMachine"), depositToken: requireContract(cfg, "TBTCDepositToken"), token: requireContract(cfg, "TBTCToken") };
-      const network = configuredWalletNetwork(cfg);
-      const settings = { ...cfg.btcWallet, xpubOrigin: cfg.origins.btcXpub, strictPerms: cfg.signing.strictPerms };
-      if (settings.xpub && !settings.keystore) throw new ConfigError("keepctl mint funds deposits from a hot wallet; a watch-only --btc-xpub cannot sign the funding transaction", { hint: "configure --btc-keystore (KEEPCTL_BTC_KEYSTORE)" });
-      const w = openBtcWallet(settings, network, (m) => out.warn(m));
-      const servers = await openWalletChain(cfg.btc, network, { onWarning: (m) => out.warn(m) });
-      if (!servers) throw new ConfigError("keepctl mint needs a Bitcoin server to fund and prove deposits", { hint: "set --btc-electrum-url or --btc-esplora-url (or KEEPCTL_BTC_ELECTRUM_URLS / KEEPCTL_BTC_ESPLORA_URLS)" });
       const log = eventWriter(out, { stream: "stderr", ndjson: false });
+      const w = await openMintWallet(cfg, { interactive: onTerminal(), warn: (m) => out.warn(m), what: "keepctl mint" });
       try {
-        const hot = await unlockBtcWallet(w, settings, { interactive: onTerminal() });
         const session = await openRedeemSession(cfg, { interactive: onTerminal(), dryRun, onEvent: log, onRpcWarning: (m) => out.warn(m) });
         try {
-          const journal = MintJournal.open(cfg.dataDir);
           const me = session.wallet.address;
-          const deps: MintDeps = {
-            sender: session.sender, provider: session.fresh, contracts, journal, btc: servers.btc,
-            wallet: { account: hot.account, signer: hot.signer, book: AddressBook.forAccount(cfg.dataDir, hot.account), chain: servers.chain, maxFeeRateSatVb: cfg.btcWallet.maxFeeRate },
-            confirmations: cfg.tbtc.btcConfirmations, fromBlock: cfg.startBlock,
-            onNote: (text) => log({ type: "notice", text }),
-          };
+          const deps = mintDepsOf(cfg, session, w, (text) => log({ type: "notice", text }));
+          const { journal, contracts } = deps;
           if (!dryRun) await settleJournal(session.sender);
           const resumed = journal.unfinished(me);
           let orderIds = resumed.map((o) => o.id);
@@ -114,11 +101,10 @@ export function register(program: Command): void {
           else if (results.some((r) => r.gaveUp)) runState.exitCode = ExitCode.LOOP_FAILING;
           else if (all.some((r) => r.outcome !== "minted")) runState.exitCode = ExitCode.UNHEALTHY;
         } finally {
-          hot.signer.wipe();
           session.close();
         }
       } finally {
-        await servers.close();
+        await w.close();
       }
     });
 }
@@ -133,7 +119,7 @@ async function abort(cfg: Config, out: Output, raw: string, dryRun: boolean): Pr
   }
   if (!cfg.tbtc.btcAddress) throw new UsageError("--abort needs --btc-address: where the signers should return the BTC");
   const script = decodeBtcAddress(cfg.tbtc.btcAddress, btcNetworkForChain(cfg.chainId)).redeemerOutputScript;
-  const contracts = { system: requireContract(cfg, "TBTCSystem"), depositFactory: requireContract(cfg, "DepositFactory"), vendingMachine: requireContract(cfg, "VendingMachine"), depositToken: requireContract(cfg, "TBTCDepositToken"), token: requireContract(cfg, "TBTCToken") };
+  const contracts = mintContractsOf(cfg);
   const log = eventWriter(out, { stream: "stderr", ndjson: false });
   const session = await openRedeemSession(cfg, { interactive: onTerminal(), dryRun, onEvent: log, onRpcWarning: (m) => out.warn(m) });
   try {

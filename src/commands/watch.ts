@@ -2,7 +2,9 @@ import type { Command } from "commander";
 import { formatEther, parseEther } from "ethers";
 import { requireOperators } from "../lib/config";
 import { checkKeyFilePerms } from "../lib/chain/wallet";
-import { ExitCode, KeepctlError, shortMessageOf } from "../lib/errors";
+import { ConfigError, ExitCode, KeepctlError, shortMessageOf } from "../lib/errors";
+import { mintDepsOf, openMintWallet, type MintWalletHandle } from "../lib/tbtc/mint/mint-session";
+import type { Replenisher } from "../lib/tbtc/mint/replenish";
 import { AuditLog, auditTransaction } from "../lib/audit";
 import { AlertHub, createNotifiers } from "../lib/alert";
 import type { Alert } from "../lib/alert/types";
@@ -33,6 +35,9 @@ export function register(program: Command): void {
     .option("--heartbeat-url <url>", "URL pinged after every loop that succeeded (env KEEPCTL_HEARTBEAT_URL; visible in ps: prefer --heartbeat-url-file)")
     .option("--heartbeat-url-file <file>", "file holding the heartbeat URL (env KEEPCTL_HEARTBEAT_URL_FILE)")
     .option("--max-failed-passes <n>", "exit 11 after this many failed loops in a row, after a critical alert; 0 = never (env KEEPCTL_MAX_FAILED_PASSES; default 5)")
+    .option("--replenish-to <tbtc>", "mint TBTC lots from the hot Bitcoin wallet while the balance is below this (env KEEPCTL_REPLENISH_TO; off by default; docs/mint.md)")
+    .option("--btc-keystore <file>", "the hot Bitcoin wallet --replenish-to funds deposits from (env KEEPCTL_BTC_KEYSTORE)")
+    .option("--btc-password-file <file>", "file holding the Bitcoin keystore password (env KEEPCTL_BTC_PASSWORD_FILE)")
     .option("--dry-run", "decide and report, send nothing")
     .action(async (_opts, cmd: Command) => {
       const g = globalsOf(cmd);
@@ -70,6 +75,7 @@ export function register(program: Command): void {
       exporter?.metrics.watchPool(provider.pool);
       let session: RedeemSession | undefined;
       let bitcoin: RedemptionBitcoinHandle | undefined;
+      let mintWallet: MintWalletHandle | undefined;
       try {
         bitcoin = await openRedemptionBitcoin(cfg, { onWarning: (m) => out.warn(m) });
         if (!bitcoin) emit({ type: "notice", text: "no Bitcoin server configured: redemptions cannot be broadcast or proven (set --btc-electrum-url or --btc-esplora-url)" });
@@ -108,6 +114,13 @@ export function register(program: Command): void {
           if (session && script) buy = await openBuyDeps(cfg, session.fresh, session.sender, { audit });
           else emit({ type: "notice", text: "--buy-shortfall needs a signing key and a BTC address: not buying" });
         }
+        // --replenish-to: the hot wallet and its servers are opened (and unlocked) before the first loop.
+        let replenish: Replenisher | undefined;
+        if (cfg.watch.replenishTo !== undefined && !g.dryRun) {
+          if (!session) throw new ConfigError("--replenish-to needs a signing key: minting sends transactions", { hint: "configure --keystore or KEEPCTL_PRIVATE_KEY" });
+          mintWallet = await openMintWallet(cfg, { interactive: !!process.stdin.isTTY && !!process.stderr.isTTY, warn: (m) => out.warn(m), what: "watch --replenish-to" });
+          replenish = { targetTbtc: parseEther(cfg.watch.replenishTo), deps: mintDepsOf(cfg, session, mintWallet, (text) => emit({ type: "notice", text: `replenish: ${text}` })) };
+        }
         const res = await runWatch({
           cfg,
           provider,
@@ -136,6 +149,7 @@ export function register(program: Command): void {
           maxFailedLoops: cfg.watch.maxFailedPasses,
           dryRun: !!g.dryRun,
           buy,
+          replenish,
         });
         // --once is for cron: a failed loop must show in the exit code (its own; RPC if unknown).
         // A fatal error (another sender on the key: 8, a config error: 3) ends the loop in every
@@ -149,6 +163,7 @@ export function register(program: Command): void {
         }        else if (g.once) runState.exitCode = unfinishedExitCode(res.last) ?? runState.exitCode;
       } finally {
         session?.close();
+        await mintWallet?.close();
         await bitcoin?.close();
         provider.destroy();
         await exporter?.close();

@@ -380,6 +380,7 @@ export const SETTINGS: Setting[] = [
   { key: "maxFailedPasses", section: "watch", flag: "maxFailedPasses", env: ["KEEPCTL_MAX_FAILED_PASSES"], default: 5, describe: "failed watch loops / EMP bot passes in a row before exiting 11 (0 = never)", schema: int(0, 10_000) },
   { key: "minEthBalance", section: "watch", env: ["KEEPCTL_MIN_ETH"], default: "0.1", describe: "alert when the account's ETH falls below this", schema: rule(parseDecimal18(false)) },
   { key: "maxBlockAgeSec", section: "watch", env: ["KEEPCTL_MAX_BLOCK_AGE"], default: 300, describe: "alert when no new block arrived for this many seconds", schema: int(1) },
+  { key: "replenishTo", section: "watch", flag: "replenishTo", env: ["KEEPCTL_REPLENISH_TO"], describe: "watch mints TBTC lots from the hot Bitcoin wallet while the balance is below this (off when unset)", schema: rule(parseDecimal18(false)) },
   // ---- UMA EMP bots (emp-liquidate, emp-dispute); decimals are kept as text, exact to 18 places ----
   { key: "empAddress", section: "emp", field: "address", flag: "emp", env: ["KEEPCTL_EMP_ADDRESS", "EMP_ADDRESS"], describe: "ExpiringMultiParty address (else contracts.ExpiringMultiParty)", schema: rule(parseAddress) },
   { key: "empPrice", section: "emp", field: "price", flag: "price", describe: "fixed price override for the EMP bots (decimal, 18 dp)", schema: rule(parseDecimal18(false)) },
@@ -457,7 +458,7 @@ export interface EmpSection {
   defenseActivationPercent?: number; disputeDelay: number; lookback?: number; retries: number;
   threshold?: string; guardTarget?: string; guardPrefer: "deposit" | "repay"; guardMargin: string; guardRunway: string; creator?: string; finder?: string;
 }
-export interface WatchSection { interval: number; minEthBalance: string; maxBlockAgeSec: number; maxFailedPasses: number }
+export interface WatchSection { interval: number; minEthBalance: string; maxBlockAgeSec: number; maxFailedPasses: number; replenishTo?: string }
 export interface BtcWalletSection { keystore?: string; passwordFile?: string; xpub?: string; maxFeeRate: number }
 /** lib/btc's settings (connectBitcoin takes this section). */
 export interface BtcSection { network: BtcNetwork; electrumUrls: string[]; esploraUrls: string[]; timeoutMs: number; retries: number }

@@ -173,7 +173,44 @@ describe("keepctl mint on the devnet", () => {
     const txs = await transactionsFrom(provider, operator.address, start + 1);
     for (const [sel, n] of [[CREATE, 2], [RETRIEVE, 2], [PROOF, 2], [TDT_TO_TBTC, 2]] as const) expect(txs.filter((t) => t.data.startsWith(sel)), sel).toHaveLength(n);
   }, 240_000);
+
+  it("watch --replenish-to mints back to the target with the same flow: 2 × 1 BTC for 2 TBTC short, then nothing more", async () => {
+    const start = await provider.getBlockNumber();
+    const net = devnet.bitcoin!.net;
+    const before = await tbtcOf();
+    // 2 TBTC short: 10 and 5 BTC lots would overshoot; two 1 BTC lots mint 1.999; the 0.001 left fits no lot.
+    const target = before + 2n * 10n ** 18n;
+    net.setAutoMine(300);
+    const w = spawnKeepctl(["--deployment", deploymentFile, "watch", "--operator", devnetWallet(9).address, "--replenish-to", ethers.formatUnits(target, 18)], { home, dataDir, env });
+    try {
+      const deadline = Date.now() + 150_000;
+      while ((await depositsOpened(start + 1)).length < 2 || (await tbtcOf()) - before < 2n * 10n ** 18n - 2n * 5n * 10n ** 14n) {
+        if (Date.now() > deadline) throw new Error(`not replenished in 150 s:\n${w.stdout().slice(-3000)}\n${w.stderr().slice(-2000)}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      // Five more loops: the shortfall is covered, nothing else is opened.
+      const loops = (w.stdout().match(/heartbeat|loop \d+ ok|\bok\b/g) ?? []).length;
+      await until(() => (w.stdout().match(/heartbeat|loop \d+ ok|\bok\b/g) ?? []).length >= loops + 5, "five more loops");
+    } finally {
+      w.child.kill("SIGTERM");
+      await w.done;
+      net.setAutoMine(0);
+    }
+    const opened = await depositsOpened(start + 1);
+    expect(opened).toHaveLength(2);
+    const expected = await expectMinted(opened, BTC);
+    expect((await tbtcOf()) - before).toBe(expected);
+    expect(await tbtcOf()).toBeLessThanOrEqual(target);
+  }, 240_000);
 });
+
+async function until(pred: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within 60 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 async function killWhen(child: ChildProcess, pred: () => boolean): Promise<boolean> {
   const deadline = Date.now() + 120_000;

@@ -20,8 +20,9 @@ import { DEFAULT_FOLLOW_POLICY } from "../redeem/follow-policy";
 import { loadTbtcRun } from "../read/report";
 import { decideLoop, dropRedeemedAlerts, needsCandidateRead, newBlockClock, nextPollDelayMs, observeHead, seedBlockClock, type BlockClock, type WatchPolicy, type WatchedDeposit } from "./watch-decide";
 import { parseBlockHeader, readHead, type BlockHeader } from "../../chain/preflight";
-import { toQuantity } from "ethers";
+import { formatUnits, toQuantity } from "ethers";
 import { outcomeExitCode, runRedemptionPipeline } from "../redeem/pipeline";
+import { replenishPass, type Replenisher } from "../mint/replenish";
 import type { WatchEvent } from "../../events";
 import type { BuyDeps } from "../buy/buyer";
 
@@ -63,6 +64,8 @@ export interface WatchDeps {
   now?: () => number;
   /** --buy-shortfall: the pool, its bounds and the relay (../buy/); undefined: never buy. */
   buy?: BuyDeps;
+  /** --replenish-to: mint lots back to the target with the Bitcoin wallet (../mint/); undefined: never mint. */
+  replenish?: Replenisher;
 }
 
 /** Keys whose condition is re-evaluated every loop (resolved when absent). */
@@ -238,8 +241,19 @@ export async function watchOnce(d: WatchDeps, st: LoopState): Promise<LoopSummar
     }
   }
 
+  // 4b. --replenish-to: the mint flow moves on, and new lots are opened while TBTC is below the target —
+  // not while this loop's means are needed for a redemption (a courtesy call open, TBTC short).
+  const mintAlerts: Alert[] = [];
+  if (d.replenish && s && !d.dryRun && !d.signal.aborted) {
+    const needsMeans = watched.some((w) => w.state === State.COURTESY_CALL) || (pipe?.plan.unfunded.length ?? 0) > 0;
+    const r = await replenishPass(d.replenish, { redemptionNeedsMeans: needsMeans });
+    for (const o of r.opened) d.emit({ type: "notice", text: `replenish: opened mint order ${o.order} (${o.count} × ${formatUnits(o.lotSats, 8)} BTC) toward ${formatUnits(d.replenish.targetTbtc, 18)} TBTC` });
+    for (const x of r.reports) if (x.outcome) d.emit({ type: "notice", text: `replenish: deposit ${x.deposit ?? "-"} ${x.outcome}` });
+    mintAlerts.push(...r.alerts);
+  }
+
   // 5. Alerts (deduped by the hub), then resolve conditions that cleared.
-  const alerts = [...reorgAlerts(s?.sender.takeReorgs() ?? []), ...dropRedeemedAlerts(decision.alerts, redemptions), ...(pipe?.alerts ?? []), ...timeoutAlerts];
+  const alerts = [...reorgAlerts(s?.sender.takeReorgs() ?? []), ...dropRedeemedAlerts(decision.alerts, redemptions), ...(pipe?.alerts ?? []), ...timeoutAlerts, ...mintAlerts];
   const seen = new Set<string>();
   await alertAll(d, alerts, seen);
   await resolveCleared(d, seen);
