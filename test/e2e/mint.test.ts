@@ -202,6 +202,42 @@ describe("keepctl mint on the devnet", () => {
     expect((await tbtcOf()) - before).toBe(expected);
     expect(await tbtcOf()).toBeLessThanOrEqual(target);
   }, 240_000);
+
+  it("a funding transaction stuck below the fee market is replaced (RBF), the replacement proven; one output to the address", async () => {
+    const start = await provider.getBlockNumber();
+    const net = devnet.bitcoin!.net;
+    const journalFile = path.join(dataDir, "mint-journal.jsonl");
+    const fundings = () => fs.readFileSync(journalFile, "utf8").split("\n").filter(Boolean).flatMap((l) => { try { return [JSON.parse(l) as { type: string; txid?: string; replaces?: string }]; } catch { return []; } }).filter((l) => l.type === "funding");
+    const known = new Set(fundings().map((l) => l.txid));
+    const before = await tbtcOf();
+    const run = spawnKeepctl(mint(["--lot", "1"]), { home, dataDir, env });
+    let first: string | undefined;
+    try {
+      await until(() => { first = fundings().find((l) => !known.has(l.txid) && net.node.mempool.has(l.txid!))?.txid; return first !== undefined; }, "funding in the mempool");
+      // Blocks full of 25 sat/vB fillers from now on, the servers estimating 26: ours (1 sat/vB) never gets in.
+      net.setMaxBlockVsize(3000);
+      net.setFeePressure({ feeRate: 25, vsize: 9000 });
+      net.setFeeEstimates(Object.fromEntries(Array.from({ length: 25 }, (_, i) => [i + 1, 26])));
+      net.setAutoMine(300);
+      const r = await run.done;
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/replaced \(RBF\)/);
+    } finally {
+      run.child.kill("SIGKILL");
+      net.setAutoMine(0);
+      net.setFeePressure(undefined);
+      net.setMaxBlockVsize(1_000_000);
+      net.setFeeEstimates("mempool");
+    }
+    const ours = fundings().filter((l) => !known.has(l.txid));
+    expect(ours.map((l) => l.replaces ?? null)).toEqual([null, first]);
+    const opened = await depositsOpened(start + 1);
+    expect(opened).toHaveLength(1);
+    const expected = await expectMinted(opened, BTC);
+    expect((await tbtcOf()) - before).toBe(expected);
+    const outs = outputsPaying(await depositScript(opened[0]));
+    expect(outs.map((o) => o.txid)).toEqual([ours[1].txid]);
+  }, 240_000);
 });
 
 async function until(pred: () => boolean, what: string): Promise<void> {

@@ -109,6 +109,25 @@ describe("decideMint: the funding window", () => {
     // Provable: prove, whatever the clock says (nobody has closed it yet).
     expect(decideMint(funding({ funding: { broadcast: true, confirmations: 6 }, chainNow: deadline + 1 }), D)).toMatchObject({ step: "prove", alerts: [] });
   });
+  it("a funding in the mempool below the market's rate for the blocks left is bumped, while the window is open", () => {
+    const stuck = { broadcast: true, confirmations: 0, feeRateSatVb: 1.5 };
+    expect(decideMint(funding({ funding: stuck, marketFeeRate: 1.6 }), D)).toMatchObject({ step: "bump-fee", alerts: [] });
+    expect(decideMint(funding({ funding: stuck, marketFeeRate: 1.5 }), D).step).toBe("wait-confirmations");
+    expect(decideMint(funding({ funding: stuck }), D).step).toBe("wait-confirmations");
+    expect(decideMint(funding({ funding: { broadcast: true, confirmations: 0 }, marketFeeRate: 9 }), D).step).toBe("wait-confirmations");
+    // Confirming already: no bump, whatever the market says.
+    expect(decideMint(funding({ funding: { ...stuck, confirmations: 1 }, marketFeeRate: 50 }), D).step).toBe("wait-confirmations");
+    // Under an hour left: bumped, and the alert stays.
+    const deadline = T0 + 3 * H;
+    const late = decideMint(funding({ funding: stuck, marketFeeRate: 20, chainNow: deadline - 600 }), D);
+    expect(late.step).toBe("bump-fee");
+    expect(late.alerts.map((a) => a.key)).toEqual([`funding-deadline:${D}`]);
+    expect(decideMint(funding({ funding: stuck, marketFeeRate: 20, chainNow: deadline }), D).step).toBe("bump-fee");
+    // Past the window: no more money into it.
+    const over = decideMint(funding({ funding: stuck, marketFeeRate: 20, chainNow: deadline + 1 }), D);
+    expect(over.step).toBe("wait-confirmations");
+    expect(over.alerts.map((a) => a.key)).toEqual([`funding-timeout:${D}`]);
+  });
   it("other payments beside our seen funding: a warning, and it goes on", () => {
     const d = decideMint(funding({ foreignHistory: 1, funding: { broadcast: true, confirmations: 6 } }), D);
     expect(d.step).toBe("prove");

@@ -37,6 +37,8 @@ export type MintStep =
   /** Send the journaled funding transaction to the Bitcoin servers. */
   | "broadcast"
   | "wait-confirmations"
+  /** Our funding sits in the mempool below the rate the blocks left need: replace it (RBF). */
+  | "bump-fee"
   | "prove"
   /** ERC721 approval of exactly this TDT to the VendingMachine. */
   | "approve-tdt"
@@ -75,7 +77,11 @@ export interface MintFacts {
     broadcast: boolean;
     /** undefined: no server knows it; 0: in the mempool; n: confirmations. */
     confirmations?: number;
+    /** What it pays, sat/vB. */
+    feeRateSatVb?: number;
   };
+  /** The servers' rate for confirmation within the blocks the window leaves (asked only for a funding in the mempool). */
+  marketFeeRate?: number;
   /** Transactions paying the deposit's address that are not our journaled funding. */
   foreignHistory: number;
   /** Confirmations the proof needs (the policy; the relay's work rule is checked at proof time). */
@@ -169,12 +175,16 @@ function awaitingFunding(f: MintFacts, a: string): MintDecision {
     return d;
   }
   const confirmations = fund.confirmations!;
+  const stuck = confirmations === 0 && left >= 0 && fund.feeRateSatVb !== undefined && f.marketFeeRate !== undefined && fund.feeRateSatVb < f.marketFeeRate;
   if (confirmations >= f.confirmationsRequired) {
     d.step = "prove";
-  } else if (left < 0) {
-    d.alerts.push({ key: `funding-timeout:${a}`, level: "critical", title: "funding window closed", text: `${a}: the 3 h funding window ended with the funding transaction at ${confirmations} confirmation(s); anyone may now call notifyFundingTimedOut and the BTC would stay with the signers` });
-  } else if (left < FUNDING_DEADLINE_WARNING_SEC) {
-    d.alerts.push({ key: `funding-deadline:${a}`, level: "critical", title: "funding window about to close", text: `${a}: ${Math.ceil(left / 60)} min left of the 3 h funding window and the funding transaction has ${confirmations} of ${f.confirmationsRequired} confirmations` });
+  } else {
+    if (stuck) d.step = "bump-fee";
+    if (left < 0) {
+      d.alerts.push({ key: `funding-timeout:${a}`, level: "critical", title: "funding window closed", text: `${a}: the 3 h funding window ended with the funding transaction at ${confirmations} confirmation(s); anyone may now call notifyFundingTimedOut and the BTC would stay with the signers` });
+    } else if (left < FUNDING_DEADLINE_WARNING_SEC) {
+      d.alerts.push({ key: `funding-deadline:${a}`, level: "critical", title: "funding window about to close", text: `${a}: ${Math.ceil(left / 60)} min left of the 3 h funding window and the funding transaction has ${confirmations} of ${f.confirmationsRequired} confirmations` });
+    }
   }
   if (f.foreignHistory > 0) d.alerts.push({ key: `foreign-funding:${a}`, level: "warning", title: "other payments to the deposit address", text: `${a}: ${f.foreignHistory} transaction(s) other than ours pay the deposit's address; only ours is proven` });
   return d;

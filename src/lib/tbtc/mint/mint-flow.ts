@@ -10,8 +10,8 @@ import { headersNeeded, requiredDifficulty, TX_PROOF_DIFFICULTY_FACTOR } from ".
 import { decideMint, fundingTargetBlocks, FUNDING_TIMEOUT_SEC, type MintAlert, type MintDecision, type MintOutcome, type MintStep } from "./mint-decide";
 import { depositFactoryInterface, DEPOSIT_CLONE_CREATED_TOPIC, mintDepositInterface, mintVendingMachineInterface, tdtInterface } from "./mint-abi";
 import { fundingScriptOf, readDepositFacts, readRelayDifficulties, readSystemFacts, type DepositChainFacts, type MintAddresses } from "./mint-facts";
-import { buildDepositFunding, type MintWallet } from "./mint-funding";
-import { fundingOf, type MintJournal, type MintJournalState, type MintOrder } from "./mint-journal";
+import { buildDepositFunding, buildFundingReplacement, type MintWallet } from "./mint-funding";
+import { fundingOf, fundingsOf, type FundingOutput, type FundingRecord, type MintJournal, type MintJournalState, type MintOrder } from "./mint-journal";
 
 /**
  * One pass over a mint order's deposits: each one's facts read from both chains, its next step
@@ -75,12 +75,12 @@ export async function mintPass(d: MintDeps, orderId: string): Promise<{ reports:
   const live = js.orders.get(orderId)!;
 
   // 2. Facts and decisions for every deposit still in flight.
-  const slots: { slot: number; deposit: string; facts: DepositChainFacts; decision: MintDecision; script?: string; report: SlotReport }[] = [];
+  const slots: { slot: number; deposit: string; facts: DepositChainFacts; decision: MintDecision; script?: string; funding?: { record: FundingRecord; output: FundingOutput }; marketFeeRate?: number; report: SlotReport }[] = [];
   await Promise.all([...live.deposits.entries()].filter(([slot]) => !live.ended.has(slot)).map(async ([slot, deposit]) => {
     try {
-      const { facts, decision, script, fundingTxid, confirmations } = await decide(d, js, live, deposit, chainNow);
+      const { facts, decision, script, funding, fundingTxid, confirmations, marketFeeRate } = await decide(d, js, live, deposit, chainNow);
       const report: SlotReport = { order: live.id, slot, deposit, state: stateName(facts.state), step: decision.step, outcome: decision.outcome, fundingAddressScript: script, fundingTxid, confirmations, setupDeadline: decision.setupDeadline, fundingDeadline: decision.fundingDeadline, alerts: decision.alerts };
-      slots.push({ slot, deposit, facts, decision, script, report });
+      slots.push({ slot, deposit, facts, decision, script, funding, marketFeeRate, report });
     } catch (e) {
       reports.push(failed(live, slot, e, deposit));
     }
@@ -109,10 +109,11 @@ export async function mintPass(d: MintDeps, orderId: string): Promise<{ reports:
     }
   }
 
-  // 4. Every other step, per deposit.
+  // 4. Every other step, per deposit (a funding transaction shared by several is bumped once).
+  const bumped = new Map<string, Promise<boolean>>();
   await Promise.all(slots.filter((s) => s.decision.step !== "prepare-funding").map(async (s) => {
     try {
-      const acted = await act(d, js, live, s.deposit, s.decision, s.facts, s.report);
+      const acted = s.decision.step === "bump-fee" ? await bumpOnce(d, s.funding!.record, s.marketFeeRate!, s.deposit, s.report, bumped) : await act(d, js, live, s.deposit, s.decision, s.facts, s.report, s.funding);
       if (acted) progressed = true;
     } catch (e) {
       if (e instanceof AccountConflictError) throw e;
@@ -178,34 +179,50 @@ async function ensureDeposit(d: MintDeps, order: MintOrder, slot: number): Promi
 
 async function decide(d: MintDeps, js: MintJournalState, order: MintOrder, deposit: string, chainNow: number) {
   const facts = await readDepositFacts(d.provider, d.contracts, deposit, d.fromBlock, d.sender.address);
-  const ours = fundingOf(js, deposit);
+  // The first funding and its RBF replacements are all ours; the one Bitcoin knows is the one followed.
+  const all = fundingsOf(js, deposit);
+  let ours = all.at(-1);
   let script: string | undefined;
   let foreignHistory = 0;
   let confirmations: number | undefined;
+  let marketFeeRate: number | undefined;
   if (facts.pubkey64) {
     script = fundingScriptOf(facts.pubkey64);
     if (ours && ours.output.scriptHex !== script) throw new KeepctlError("MINT_SCRIPT_MISMATCH", ExitCode.INTERNAL, `${deposit}: the journaled funding pays ${ours.output.scriptHex}, not the deposit's script ${script}`);
     const [history, tip] = await Promise.all([d.btc.history(fromHex(script, "script")), d.btc.tip()]);
     for (const h of history) {
-      if (ours && h.txid === ours.record.txid) confirmations = h.height > 0 ? Math.max(0, tip.height - h.height + 1) : 0;
-      else foreignHistory++;
+      const mine = all.find((f) => f.record.txid === h.txid);
+      if (!mine) {
+        foreignHistory++;
+        continue;
+      }
+      const c = h.height > 0 ? Math.max(0, tip.height - h.height + 1) : 0;
+      if (confirmations === undefined || c > confirmations) {
+        confirmations = c;
+        ours = mine;
+      }
+    }
+    // A funding waiting in the mempool: what the blocks the window leaves cost now (for a bump).
+    if (confirmations === 0 && facts.fundingTimerStart !== undefined) {
+      const target = fundingTargetBlocks(chainNow, facts.fundingTimerStart + FUNDING_TIMEOUT_SEC, d.confirmations);
+      marketFeeRate = await d.btc.feeRate(target).catch(() => undefined);
     }
   }
   const me = d.sender.address.toLowerCase();
   const owner = facts.tdtOwner.toLowerCase();
   const decision = decideMint({
     created: true, state: facts.state, keyPublished: !!facts.pubkey64, chainNow, createdAt: facts.createdAt, fundingTimerStart: facts.fundingTimerStart,
-    funding: ours ? { broadcast: ours.record.broadcast, confirmations } : undefined,
-    foreignHistory, confirmationsRequired: d.confirmations,
+    funding: ours ? { broadcast: all.some((f) => f.record.broadcast), confirmations, feeRateSatVb: Number(ours.record.feeSats) / ours.record.vsize } : undefined,
+    marketFeeRate, foreignHistory, confirmationsRequired: d.confirmations,
     tdtOwner: owner === me ? "us" : owner === d.contracts.vendingMachine.toLowerCase() ? "vending-machine" : "other",
     tdtApproved: facts.tdtApproved.toLowerCase() === d.contracts.vendingMachine.toLowerCase(),
     withdrawableWei: facts.withdrawableWei,
   }, deposit);
-  return { facts, decision, script, fundingTxid: ours?.record.txid, confirmations };
+  return { facts, decision, script, funding: ours, fundingTxid: ours?.record.txid, confirmations, marketFeeRate };
 }
 
 /** Acts on one decision; true when something was sent or recorded. */
-async function act(d: MintDeps, js: MintJournalState, order: MintOrder, deposit: string, decision: MintDecision, facts: DepositChainFacts, report: SlotReport): Promise<boolean> {
+async function act(d: MintDeps, js: MintJournalState, order: MintOrder, deposit: string, decision: MintDecision, facts: DepositChainFacts, report: SlotReport, funding?: { record: FundingRecord; output: FundingOutput }): Promise<boolean> {
   const call = (action: string, iface: ethers.Interface, fn: string, args: unknown[], to = deposit) => once(d, report, deposit, action, { to, data: iface.encodeFunctionData(fn, args), abi: iface }, facts.state);
   switch (decision.step) {
     case "notify-setup-failed":
@@ -221,7 +238,7 @@ async function act(d: MintDeps, js: MintJournalState, order: MintOrder, deposit:
     case "broadcast":
       return broadcast(d, js, deposit, report);
     case "prove":
-      return prove(d, js, order, deposit, facts, report);
+      return prove(d, funding!, order, deposit, facts, report);
     default:
       return false;
   }
@@ -272,8 +289,42 @@ async function broadcast(d: MintDeps, js: MintJournalState, deposit: string, rep
   }
 }
 
-async function prove(d: MintDeps, js: MintJournalState, order: MintOrder, deposit: string, facts: DepositChainFacts, report: SlotReport): Promise<boolean> {
-  const { record, output } = fundingOf(js, deposit)!;
+/** One bump per stuck transaction per pass, whichever of its deposits asks first. */
+function bumpOnce(d: MintDeps, record: FundingRecord, market: number, deposit: string, report: SlotReport, done: Map<string, Promise<boolean>>): Promise<boolean> {
+  let p = done.get(record.txid);
+  if (!p) {
+    p = bump(d, record, market, deposit, report);
+    done.set(record.txid, p);
+  }
+  return p;
+}
+
+/**
+ * RBF: the stuck funding replaced by one paying the market's rate for the blocks left, the same
+ * outputs to the same deposits; journaled as a replacement of the same funding before it leaves.
+ * CPFP is not tried: a replacement needs no second transaction to confirm.
+ */
+async function bump(d: MintDeps, record: FundingRecord, market: number, deposit: string, report: SlotReport): Promise<boolean> {
+  const r = buildFundingReplacement(d.wallet, record, market);
+  if ("reason" in r) {
+    report.alerts.push({ key: `funding-stuck:${deposit}`, level: "critical", title: "stuck funding cannot be bumped", text: `${deposit}: funding transaction ${record.txid} pays ${(Number(record.feeSats) / record.vsize).toFixed(1)} sat/vB, below the ${market.toFixed(1)} sat/vB the window's blocks need, and cannot be replaced: ${r.reason}` });
+    return false;
+  }
+  d.journal.recordFunding(r.record);
+  d.journal.recordBroadcast(r.record.txid);
+  try {
+    await d.btc.broadcast(fromHex(r.record.rawHex, "transaction"));
+  } catch (e) {
+    report.alerts.push({ key: `btc-broadcast:${deposit}`, level: "warning", title: "funding replacement refused", text: `${deposit}: no Bitcoin server took replacement ${r.record.txid} of ${record.txid}: ${messageOf(e)}` });
+    return false;
+  }
+  report.fundingTxid = r.record.txid;
+  d.onNote?.(`funding transaction ${record.txid} was stuck at ${(Number(record.feeSats) / record.vsize).toFixed(1)} sat/vB; replaced (RBF) by ${r.record.txid} at ${r.feeRateSatVb.toFixed(1)} sat/vB, the same outputs`);
+  return true;
+}
+
+async function prove(d: MintDeps, funding: { record: FundingRecord; output: FundingOutput }, order: MintOrder, deposit: string, facts: DepositChainFacts, report: SlotReport): Promise<boolean> {
+  const { record, output } = funding;
   const key = `${deposit}:funding-proof`;
   let prior = await d.sender.settle(deposit, "funding-proof");
   if (prior.status === "mined") prior = await d.sender.sender.verifyMined(key);

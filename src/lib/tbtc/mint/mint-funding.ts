@@ -1,5 +1,5 @@
 import {
-  AddressBook, buildFundingTx, cappedFeeRate, CHANGE, historyLookup, selectCoins, signHot, walletCoins,
+  AddressBook, buildFundingTx, buildReplacementTx, cappedFeeRate, CHANGE, historyLookup, planRbf, selectCoins, signHot, walletCoins,
   type Bip84Account, type BtcWalletChain, type HotSigner, type Payment, type Utxo,
 } from "../../btc/wallet";
 import type { FundingRecord } from "./mint-journal";
@@ -45,6 +45,8 @@ export async function buildDepositFunding(w: MintWallet, targets: readonly Fundi
     feeSats: signed.feeSats,
     vsize: signed.vsize,
     inputs: sel.inputs.map((u) => `${u.txid}:${u.vout}`),
+    coins: sel.inputs.map((u) => ({ txid: u.txid, vout: u.vout, valueSats: u.valueSats, scriptHex: u.scriptHex, chain: u.chain, index: u.index })),
+    change: sel.change ? { vout: targets.length, scriptHex: sel.change.scriptHex, valueSats: sel.change.valueSats, chain: change.chain, index: change.index } : undefined,
     outputs: targets.map((t, vout) => ({ deposit: t.deposit.toLowerCase(), vout, valueSats: t.lotSats, scriptHex: t.scriptHex })),
     notes: sel.notes,
     feeRateSatVb: sel.feeRateSatVb,
@@ -60,4 +62,26 @@ export async function checkBtcCovers(w: MintWallet, lotSats: bigint, count: numb
   const standIn = "0014" + "00".repeat(20);
   const sel = selectCoins({ utxos, payments: Array.from({ length: count }, () => ({ scriptHex: standIn, valueSats: lotSats })), feeRateSatVb: rate, maxFeeRateSatVb: w.maxFeeRateSatVb, changeScriptHex: standIn });
   return { feeSats: sel.feeSats, feeRateSatVb: sel.feeRateSatVb };
+}
+
+/**
+ * RBF of a stuck funding transaction (we signal it): the same coins, the same outputs to the same
+ * deposits (each exactly its lot), the fee raised from the change to `targetRate`. The caller
+ * journals it as a replacement before broadcasting it. Undefined (with why) when it cannot be done.
+ */
+export function buildFundingReplacement(w: Pick<MintWallet, "account" | "signer" | "maxFeeRateSatVb">, f: FundingRecord, targetRate: number): { record: Omit<FundingRecord, "broadcast">; feeRateSatVb: number } | { reason: string } {
+  if (!f.coins || !f.change) return { reason: f.coins ? "it has no change output to take a higher fee from" : "the journal does not hold its coins (an older record)" };
+  const payments: Payment[] = [...f.outputs].sort((a, b) => a.vout - b.vout).map((o) => ({ scriptHex: o.scriptHex, valueSats: o.valueSats }));
+  const plan = planRbf({ vsize: f.vsize, feeSats: f.feeSats, inputsSats: f.coins.reduce((s, c) => s + c.valueSats, 0n), inputCount: f.coins.length, payments, change: { vout: f.change.vout, scriptHex: f.change.scriptHex, valueSats: f.change.valueSats } }, targetRate, w.maxFeeRateSatVb);
+  if (!plan.feasible) return { reason: plan.reason };
+  const coins: Utxo[] = f.coins.map((c) => ({ ...c, confirmations: 1 }));
+  const tx = buildReplacementTx(w.account, { inputs: coins, payments, change: { chain: f.change.chain, index: f.change.index } }, plan);
+  const signed = signHot(tx, w.account, w.signer);
+  return {
+    feeRateSatVb: plan.feeRateSatVb,
+    record: {
+      txid: signed.txid, rawHex: signed.rawHex, feeSats: signed.feeSats, vsize: signed.vsize, inputs: f.inputs, coins: f.coins, outputs: f.outputs, replaces: f.txid,
+      change: plan.change ? { ...f.change, valueSats: plan.change.valueSats } : undefined,
+    },
+  };
 }

@@ -40,13 +40,28 @@ export interface FundingRecord {
   outputs: FundingOutput[];
   /** Outpoints it spends (`txid:vout`): never selected for another funding while it may confirm. */
   inputs: string[];
+  /** The coins themselves (value, script, key path): what an RBF replacement spends again. */
+  coins?: JournalCoin[];
+  /** Our change output and its key path. */
+  change?: { vout: number; scriptHex: string; valueSats: bigint; chain: 0 | 1; index: number };
+  /** The funding transaction this one replaces (RBF): the same outputs to the same deposits. */
+  replaces?: string;
   broadcast: boolean;
+}
+
+export interface JournalCoin {
+  txid: string;
+  vout: number;
+  valueSats: bigint;
+  scriptHex: string;
+  chain: 0 | 1;
+  index: number;
 }
 
 type Line =
   | { type: "order"; id: string; account: string; lotSats: string; count: number; at: string }
   | { type: "deposit"; order: string; slot: number; deposit: string; at: string }
-  | { type: "funding"; txid: string; rawHex: string; feeSats: string; vsize: number; outputs: { deposit: string; vout: number; valueSats: string; scriptHex: string }[]; inputs: string[]; at: string }
+  | { type: "funding"; txid: string; rawHex: string; feeSats: string; vsize: number; outputs: { deposit: string; vout: number; valueSats: string; scriptHex: string }[]; inputs: string[]; coins?: (Omit<JournalCoin, "valueSats"> & { valueSats: string })[]; change?: { vout: number; scriptHex: string; valueSats: string; chain: 0 | 1; index: number }; replaces?: string; at: string }
   | { type: "broadcast"; txid: string; at: string }
   | { type: "ended"; order: string; slot: number; outcome: string; at: string };
 
@@ -86,7 +101,12 @@ export class MintJournal {
       else if (l.type === "deposit") orders.get(l.order)?.deposits.set(l.slot, l.deposit.toLowerCase());
       else if (l.type === "ended") orders.get(l.order)?.ended.set(l.slot, l.outcome);
       else if (l.type === "funding") {
-        fundings.set(l.txid, { txid: l.txid, rawHex: l.rawHex, feeSats: BigInt(l.feeSats), vsize: l.vsize, inputs: l.inputs, broadcast: false, outputs: l.outputs.map((o) => ({ deposit: o.deposit.toLowerCase(), vout: o.vout, valueSats: BigInt(o.valueSats), scriptHex: o.scriptHex })) });
+        fundings.set(l.txid, {
+          txid: l.txid, rawHex: l.rawHex, feeSats: BigInt(l.feeSats), vsize: l.vsize, inputs: l.inputs, broadcast: false, replaces: l.replaces,
+          outputs: l.outputs.map((o) => ({ deposit: o.deposit.toLowerCase(), vout: o.vout, valueSats: BigInt(o.valueSats), scriptHex: o.scriptHex })),
+          coins: l.coins?.map((c) => ({ ...c, valueSats: BigInt(c.valueSats) })),
+          change: l.change && { ...l.change, valueSats: BigInt(l.change.valueSats) },
+        });
       } else if (l.type === "broadcast") {
         const f = fundings.get(l.txid);
         if (f) f.broadcast = true;
@@ -112,7 +132,13 @@ export class MintJournal {
 
   /** Written (fsynced) before the funding clock starts and before any broadcast. */
   recordFunding(f: Omit<FundingRecord, "broadcast">): void {
-    this.append({ type: "funding", txid: f.txid, rawHex: f.rawHex, feeSats: f.feeSats.toString(), vsize: f.vsize, inputs: f.inputs, outputs: f.outputs.map((o) => ({ ...o, valueSats: o.valueSats.toString() })), at: now() });
+    this.append({
+      type: "funding", txid: f.txid, rawHex: f.rawHex, feeSats: f.feeSats.toString(), vsize: f.vsize, inputs: f.inputs, replaces: f.replaces,
+      outputs: f.outputs.map((o) => ({ ...o, valueSats: o.valueSats.toString() })),
+      coins: f.coins?.map((c) => ({ ...c, valueSats: c.valueSats.toString() })),
+      change: f.change && { ...f.change, valueSats: f.change.valueSats.toString() },
+      at: now(),
+    });
   }
 
   recordBroadcast(txid: string): void {
@@ -135,14 +161,20 @@ export class MintJournal {
   }
 }
 
-/** The funding record (and output) that pays `deposit`, if any. */
+/** The latest funding record (and its output) that pays `deposit`, if any. */
 export function fundingOf(state: MintJournalState, deposit: string): { record: FundingRecord; output: FundingOutput } | undefined {
+  return fundingsOf(state, deposit).at(-1);
+}
+
+/** Every funding record that pays `deposit` (the first and its RBF replacements), oldest first. */
+export function fundingsOf(state: MintJournalState, deposit: string): { record: FundingRecord; output: FundingOutput }[] {
   const d = deposit.toLowerCase();
+  const out: { record: FundingRecord; output: FundingOutput }[] = [];
   for (const record of state.fundings.values()) {
     const output = record.outputs.find((o) => o.deposit === d);
-    if (output) return { record, output };
+    if (output) out.push({ record, output });
   }
-  return undefined;
+  return out;
 }
 
 function now(): string {
