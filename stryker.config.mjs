@@ -44,6 +44,7 @@ export default {
     "src/lib/btc/tip-choice.ts",
     "src/lib/btc/verified-chain.ts",
     "src/lib/tbtc/mint/mint-decide.ts",
+    "src/lib/tbtc/mint/replenish-decide.ts",
   ],
   coverageAnalysis: "perTest",
   // Static mutants (module-level tables such as config's schema) need a full re-run each; they

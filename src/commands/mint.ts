@@ -10,7 +10,8 @@ import { eventWriter } from "../lib/events";
 import { openRedeemSession } from "../lib/tbtc/redeem/redeem-session";
 import { settleJournal } from "../lib/tbtc/redeem/redeemer";
 import { mintContractsOf, mintDepsOf, openMintWallet } from "../lib/tbtc/mint/mint-session";
-import { mintUntilDone, requestFunderAbort, type SlotReport } from "../lib/tbtc/mint/mint-flow";
+import { acceptFundingPsbt, mintUntilDone, requestFunderAbort, type SlotReport } from "../lib/tbtc/mint/mint-flow";
+import { readPsbtFile } from "../lib/btc/wallet";
 import { preflightMint, tbtcBalance } from "../lib/tbtc/mint/mint-preflight";
 import { addBitcoinOptions, addSigningOptions, confirmOnTerminal, globalsOf, loadCommandConfig, onTerminal, outputOf, parseIntOption, requireYesOffTerminal, runState, shutdown } from "./common";
 
@@ -30,6 +31,8 @@ export function register(program: Command): void {
     .option("--btc-confirmations <n>", "Bitcoin confirmations before the funding proof is sent (env KEEPCTL_BTC_CONFIRMATIONS; default 6)")
     .option("--abort <deposit>", "ask the signers of a deposit that failed after we funded it to return the BTC (requestFunderAbort); needs --btc-address")
     .option("--btc-address <address>", "with --abort: where the signers should return the BTC")
+    .option("--psbt-out <file>", "watch-only wallet: write the funding transaction as a PSBT (BIP174) to this new file for a hardware wallet or Bitcoin Core to sign")
+    .option("--psbt-in <file>", "the signed PSBT of a funding keepctl wrote: checked to be the same transaction, then the mint goes on")
     .option("-y, --yes", "do not ask for confirmation (required when not on a terminal)")
     .option("--dry-run", "check the lot, the ETH and the BTC, show the plan; send nothing")
     .addHelpText("after", "\nExit codes: 0 every deposit minted (or nothing to resume), 2 bad flag, a lot the system does not\nallow, or no --yes off a terminal, 3 missing wallet/key/server or a fee above the cap, 4 RPC or\nBitcoin servers, 6 not enough ETH or BTC (nothing sent), 8 another sender uses the key, 10 a deposit\nended without TBTC (signer setup failed, funding timed out, window too short, address already paid),\n11 the same step kept failing (the next run resumes), 130 interrupted (the next run resumes).\nSee docs/mint.md and docs/exit-codes.md.")
@@ -45,7 +48,9 @@ export function register(program: Command): void {
       checkKeyFilePerms(cfg.signing, (m) => out.warn(m));
       if (g.abort !== undefined) return abort(cfg, out, String(g.abort), dryRun);
       const log = eventWriter(out, { stream: "stderr", ndjson: false });
-      const w = await openMintWallet(cfg, { interactive: onTerminal(), warn: (m) => out.warn(m), what: "keepctl mint" });
+      const psbtIn = g.psbtIn as string | undefined;
+      const psbtOut = g.psbtOut as string | undefined;
+      const w = await openMintWallet(cfg, { interactive: onTerminal(), warn: (m) => out.warn(m), what: "keepctl mint", psbt: psbtIn || psbtOut ? { out: psbtOut } : undefined });
       try {
         const session = await openRedeemSession(cfg, { interactive: onTerminal(), dryRun, onEvent: log, onRpcWarning: (m) => out.warn(m) });
         try {
@@ -53,6 +58,10 @@ export function register(program: Command): void {
           const deps = mintDepsOf(cfg, session, w, (text) => log({ type: "notice", text }));
           const { journal, contracts } = deps;
           if (!dryRun) await settleJournal(session.sender);
+          if (psbtIn && !dryRun) {
+            const r = acceptFundingPsbt(journal, readPsbtFile(psbtIn), psbtIn);
+            out.info(`signed funding ${r.txid} accepted from ${psbtIn} for ${r.deposits.length} deposit(s): the same transaction keepctl wrote, every signature valid`);
+          }
           const resumed = journal.unfinished(me);
           let orderIds = resumed.map((o) => o.id);
           const same = lotSats === undefined ? undefined : resumed.find((o) => o.lotSats === lotSats && o.count === count);
@@ -82,12 +91,14 @@ export function register(program: Command): void {
           const before = await tbtcBalance(session.fresh, contracts.token, me);
           const results: { id: string; reports: SlotReport[]; gaveUp: boolean }[] = [];
           let interrupted = false;
+          let awaitingPsbt = false;
           for (const id of orderIds) {
             const r = await mintUntilDone(deps, id, {
               intervalSec: Math.min(cfg.watch.interval, 30), signal: shutdown.signal,
               onPass: (rs) => { for (const x of rs) for (const a of x.alerts) log(a.level === "info" ? { type: "notice", text: `${a.title}: ${a.text}` } : { type: "warning", deposit: x.deposit, message: `${a.title}: ${a.text}` }); },
             });
             results.push({ id, reports: r.reports, gaveUp: r.gaveUp });
+            if (r.awaitingPsbt) awaitingPsbt = true;
             if (r.interrupted) {
               interrupted = true;
               break;
@@ -99,6 +110,7 @@ export function register(program: Command): void {
           else showResults(out, all, before, after);
           if (interrupted) runState.exitCode = ExitCode.INTERRUPTED;
           else if (results.some((r) => r.gaveUp)) runState.exitCode = ExitCode.LOOP_FAILING;
+          else if (awaitingPsbt && !all.some((r) => r.outcome && r.outcome !== "minted")) out.info("waiting for the signed PSBT: sign it, then run keepctl mint --psbt-in <signed file> (the deposits' funding clock has not started)");
           else if (all.some((r) => r.outcome !== "minted")) runState.exitCode = ExitCode.UNHEALTHY;
         } finally {
           session.close();

@@ -46,6 +46,8 @@ export function register(program: Command): void {
       out.stampLines();
       const cfg = loadCommandConfig(g, out, { writesDataDir: true });
       const operators = requireOperators(cfg);
+      // Refused before anything runs: minting sends transactions.
+      if (cfg.watch.replenishTo !== undefined && !g.dryRun && !hasSigningKey(cfg)) throw new ConfigError("--replenish-to needs a signing key: minting sends transactions", { hint: "configure --keystore or KEEPCTL_PRIVATE_KEY" });
       const redeem = g.redeem !== false;
       const script = redeem ? await payoutScriptOf(cfg, false, (m) => out.info(m)) : undefined;
       // A daemon's log: stamped lines on stdout, or NDJSON with --json (the one event renderer).
@@ -116,8 +118,7 @@ export function register(program: Command): void {
         }
         // --replenish-to: the hot wallet and its servers are opened (and unlocked) before the first loop.
         let replenish: Replenisher | undefined;
-        if (cfg.watch.replenishTo !== undefined && !g.dryRun) {
-          if (!session) throw new ConfigError("--replenish-to needs a signing key: minting sends transactions", { hint: "configure --keystore or KEEPCTL_PRIVATE_KEY" });
+        if (cfg.watch.replenishTo !== undefined && !g.dryRun && session) {
           mintWallet = await openMintWallet(cfg, { interactive: !!process.stdin.isTTY && !!process.stderr.isTTY, warn: (m) => out.warn(m), what: "watch --replenish-to" });
           replenish = { targetTbtc: parseEther(cfg.watch.replenishTo), deps: mintDepsOf(cfg, session, mintWallet, (text) => emit({ type: "notice", text: `replenish: ${text}` })) };
         }

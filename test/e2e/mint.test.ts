@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ethers } from "ethers";
 import { HDKey } from "@scure/bip32";
 import { mnemonicToSeedSync } from "@scure/bip39";
-import { p2wpkh } from "@scure/btc-signer";
+import { p2wpkh, Transaction } from "@scure/btc-signer";
+import { base64 } from "@scure/base";
 import { startDevnet, devnetWallet, type Devnet } from "../../src/devnet/scenario";
 import { send } from "../../src/devnet/tbtc";
 import { startAutoSigner, type AutoSigner } from "../../src/devnet/autosign";
@@ -237,6 +238,39 @@ describe("keepctl mint on the devnet", () => {
     expect((await tbtcOf()) - before).toBe(expected);
     const outs = outputsPaying(await depositScript(opened[0]));
     expect(outs.map((o) => o.txid)).toEqual([ours[1].txid]);
+  }, 240_000);
+
+  it("watch-only: --psbt-out writes the funding as a PSBT, an independent signer signs it, --psbt-in finishes the mint", async () => {
+    const start = await provider.getBlockNumber();
+    const net = devnet.bitcoin!.net;
+    const before = await tbtcOf();
+    const cold = { KEEPCTL_PRIVATE_KEY: operator.privateKey, KEEPCTL_BTC_XPUB: account.publicExtendedKey, KEEPCTL_INTERVAL: "1" };
+    const unsigned = path.join(home, "funding.psbt");
+    const first = await runKeepctl(mint(["--lot", "1", "--psbt-out", unsigned]), { home, dataDir, env: cold });
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toMatch(/written as a PSBT/);
+    const opened = await depositsOpened(start + 1);
+    expect(opened).toHaveLength(1);
+    // The clock has not started and nothing went to Bitcoin.
+    expect(Number(await new ethers.Contract(opened[0], DEPOSIT_ABI, provider).currentState())).toBe(1);
+    expect(outputsPaying(await depositScript(opened[0]))).toHaveLength(0);
+
+    // The signer: keys straight from the mnemonic (not keepctl's code), by each input's bip32Derivation path.
+    const tx = Transaction.fromPSBT(base64.decode(fs.readFileSync(unsigned, "utf8").trim()));
+    for (let i = 0; i < tx.inputsLength; i++) {
+      const [, { path: p }] = tx.getInput(i).bip32Derivation![0];
+      tx.signIdx(account.deriveChild(p.at(-2)!).deriveChild(p.at(-1)!).privateKey!, i);
+    }
+    const signed = path.join(home, "funding-signed.psbt");
+    fs.writeFileSync(signed, base64.encode(tx.toPSBT()) + "\n");
+
+    net.setAutoMine(300);
+    const second = await runKeepctl(mint(["--psbt-in", signed]), { home, dataDir, env: cold });
+    net.setAutoMine(0);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toMatch(/accepted from/);
+    const expected = await expectMinted(opened, BTC);
+    expect((await tbtcOf()) - before).toBe(expected);
   }, 240_000);
 });
 

@@ -1,5 +1,8 @@
 import { ethers } from "ethers";
-import { ExitCode, KeepctlError, RevertError, shortMessageOf, UsageError } from "../../errors";
+import fs from "node:fs";
+import { ConfigError, ExitCode, KeepctlError, RevertError, shortMessageOf, UsageError } from "../../errors";
+import { acceptSignedPsbt, decodePsbt, psbtBase64, unsignedTxid, writePsbtFile } from "../../btc/wallet";
+import type * as btc from "@scure/btc-signer";
 import { AccountConflictError } from "../../chain/nonce";
 import { sleep } from "../../chain/sleep";
 import { fromHex, type BitcoinClient } from "../../btc";
@@ -11,7 +14,7 @@ import { decideMint, fundingTargetBlocks, FUNDING_TIMEOUT_SEC, type MintAlert, t
 import { depositFactoryInterface, DEPOSIT_CLONE_CREATED_TOPIC, mintDepositInterface, mintVendingMachineInterface, tdtInterface } from "./mint-abi";
 import { fundingScriptOf, readDepositFacts, readRelayDifficulties, readSystemFacts, type DepositChainFacts, type MintAddresses } from "./mint-facts";
 import { buildDepositFunding, buildFundingReplacement, type MintWallet } from "./mint-funding";
-import { fundingOf, fundingsOf, type FundingOutput, type FundingRecord, type MintJournal, type MintJournalState, type MintOrder } from "./mint-journal";
+import { fundingOf, fundingsOf, pendingPsbtOf, type FundingOutput, type FundingRecord, type MintJournal, type MintJournalState, type MintOrder } from "./mint-journal";
 
 /**
  * One pass over a mint order's deposits: each one's facts read from both chains, its next step
@@ -40,7 +43,7 @@ export interface SlotReport {
   slot: number;
   deposit?: string;
   state?: string;
-  step: MintStep | "pending" | "failed";
+  step: MintStep | "pending" | "failed" | "awaiting-psbt";
   outcome?: MintOutcome;
   fundingAddressScript?: string;
   fundingTxid?: string;
@@ -52,6 +55,7 @@ export interface SlotReport {
 }
 
 const EXTRA_HEADERS = 4;
+const SKIP = Symbol("skip");
 /** How long deposits of one order wait for each other's keys to share one funding transaction. */
 export const FUNDING_BATCH_WAIT_SEC = 600;
 
@@ -78,8 +82,11 @@ export async function mintPass(d: MintDeps, orderId: string): Promise<{ reports:
   const slots: { slot: number; deposit: string; facts: DepositChainFacts; decision: MintDecision; script?: string; funding?: { record: FundingRecord; output: FundingOutput }; marketFeeRate?: number; report: SlotReport }[] = [];
   await Promise.all([...live.deposits.entries()].filter(([slot]) => !live.ended.has(slot)).map(async ([slot, deposit]) => {
     try {
-      const { facts, decision, script, funding, fundingTxid, confirmations, marketFeeRate } = await decide(d, js, live, deposit, chainNow);
-      const report: SlotReport = { order: live.id, slot, deposit, state: stateName(facts.state), step: decision.step, outcome: decision.outcome, fundingAddressScript: script, fundingTxid, confirmations, setupDeadline: decision.setupDeadline, fundingDeadline: decision.fundingDeadline, alerts: decision.alerts };
+      const { facts, decision: decided, script, funding, fundingTxid, confirmations, marketFeeRate } = await decide(d, js, live, deposit, chainNow);
+      // A PSBT out for this deposit: nothing happens until the signed one comes back (--psbt-in).
+      const waiting = pendingPsbtOf(js, deposit);
+      const decision: MintDecision = waiting && (decided.step === "prepare-funding" || decided.step === "retrieve-pubkey") ? { ...decided, step: "stop" } : decided;
+      const report: SlotReport = { order: live.id, slot, deposit, state: stateName(facts.state), step: waiting && decision !== decided ? "awaiting-psbt" : decision.step, outcome: decision.outcome, fundingAddressScript: script, fundingTxid: fundingTxid ?? (decision !== decided ? waiting?.txid : undefined), confirmations, setupDeadline: decision.setupDeadline, fundingDeadline: decision.fundingDeadline, alerts: decision.alerts };
       slots.push({ slot, deposit, facts, decision, script, funding, marketFeeRate, report });
     } catch (e) {
       reports.push(failed(live, slot, e, deposit));
@@ -98,14 +105,30 @@ export async function mintPass(d: MintDeps, orderId: string): Promise<{ reports:
       const reserved = new Set([...js.fundings.values()].flatMap((f) => f.inputs));
       // The tightest window among them sets the fee target (3 h from now for those whose clock has not started).
       const deadline = Math.min(...toFund.map((s) => s.decision.fundingDeadline ?? chainNow + FUNDING_TIMEOUT_SEC));
+      for (const p of js.psbts.values()) if (!js.fundings.has(p.txid)) for (const i of p.inputs) reserved.add(i);
       const f = await buildDepositFunding(d.wallet, toFund.map((s) => ({ deposit: s.deposit, scriptHex: s.script!, lotSats: live.lotSats })), { targetBlocks: fundingTargetBlocks(chainNow, deadline, d.confirmations), reserved });
+      if (f.unsigned) {
+        // Watch-only: the PSBT goes to the cold signer; these deposits wait for it (--psbt-in), the clock not started.
+        const file = d.wallet.psbtOut;
+        if (!file) throw new ConfigError("the Bitcoin wallet is watch-only: the funding transaction must go out as a PSBT", { hint: "pass --psbt-out FILE, sign it, then run keepctl mint --psbt-in SIGNED" });
+        if (fs.existsSync(file)) throw new ConfigError(`PSBT file ${file} already exists; keepctl never writes over it`, { hint: "give --psbt-out a new path (or sign the pending one and pass it with --psbt-in)" });
+        const txid = unsignedTxid(f.unsigned);
+        d.journal.recordPsbt({ txid, psbt: psbtBase64(f.unsigned), file, deposits: toFund.map((s) => s.deposit.toLowerCase()), inputs: f.inputs });
+        writePsbtFile(file, f.unsigned);
+        progressed = true;
+        d.onNote?.(`funding transaction ${txid} for ${toFund.length} deposit(s) written as a PSBT to ${file} (${f.feeRateSatVb.toFixed(1)} sat/vB): sign it, then run keepctl mint --psbt-in <signed file>`);
+        for (const s of toFund) Object.assign(s.report, { step: "awaiting-psbt", fundingTxid: txid });
+        throw SKIP;
+      }
       d.journal.recordFunding(f);
       progressed = true;
       d.onNote?.(`funding transaction ${f.txid} prepared for ${toFund.length} deposit(s) (${f.feeSats} sat fee, ${f.feeRateSatVb.toFixed(1)} sat/vB); journaled before the funding clock starts${f.notes.length ? `; ${f.notes.join("; ")}` : ""}`);
       for (const s of toFund) s.report.fundingTxid = f.txid;
     } catch (e) {
-      if (e instanceof AccountConflictError) throw e;
-      for (const s of toFund) Object.assign(s.report, { step: "failed", error: messageOf(e) });
+      if (e === SKIP) { /* the PSBT is out */ } else {
+        if (e instanceof AccountConflictError) throw e;
+        for (const s of toFund) Object.assign(s.report, { step: "failed", error: messageOf(e) });
+      }
     }
   }
 
@@ -130,7 +153,7 @@ export async function mintPass(d: MintDeps, orderId: string): Promise<{ reports:
 }
 
 /** Passes over the order until every deposit has ended (minted or otherwise); the last report of each. */
-export async function mintUntilDone(d: MintDeps, orderId: string, o: { intervalSec: number; signal: AbortSignal; onPass?: (r: SlotReport[]) => void; maxFailedPasses?: number }): Promise<{ reports: SlotReport[]; interrupted: boolean; gaveUp: boolean }> {
+export async function mintUntilDone(d: MintDeps, orderId: string, o: { intervalSec: number; signal: AbortSignal; onPass?: (r: SlotReport[]) => void; maxFailedPasses?: number }): Promise<{ reports: SlotReport[]; interrupted: boolean; gaveUp: boolean; awaitingPsbt?: boolean }> {
   const last = new Map<number, SlotReport>();
   const sorted = () => [...last.values()].sort((a, b) => a.slot - b.slot);
   let failing = 0;
@@ -140,6 +163,9 @@ export async function mintUntilDone(d: MintDeps, orderId: string, o: { intervalS
     o.onPass?.(reports);
     const order = d.journal.read().orders.get(orderId)!;
     if (order.ended.size >= order.count) return { reports: sorted(), interrupted: false, gaveUp: false };
+    // Everything left waits for the cold signer: nothing more this run can do.
+    const open = sorted().filter((r) => !order.ended.has(r.slot));
+    if (open.length && open.every((r) => r.step === "awaiting-psbt")) return { reports: sorted(), interrupted: false, gaveUp: false, awaitingPsbt: true };
     // A failure that repeats without progress (a revert, a refused funding) is the operator's to look at; the journal keeps the place.
     failing = !progressed && reports.some((r) => r.step === "failed") ? failing + 1 : 0;
     if (failing >= (o.maxFailedPasses ?? 3)) return { reports: sorted(), interrupted: false, gaveUp: true };
@@ -376,4 +402,22 @@ export async function requestFunderAbort(d: Pick<MintDeps, "sender" | "provider"
   if (prior.status === "pending") return { status: "pending" };
   const r = await d.sender.send(deposit, "funder-abort", { to: deposit, data: mintDepositInterface.encodeFunctionData("requestFunderAbort", [outputScript]), abi: mintDepositInterface }, { meta: { outputScript } });
   return r.status === "mined" ? { status: "sent", hash: r.hash } : r.status === "pending" ? { status: "pending" } : { status: "done-earlier" };
+}
+
+/**
+ * `--psbt-in FILE`: the cold signer's PSBT taken back — only if it is the very transaction keepctl
+ * wrote for a pending funding (same inputs, outputs, amounts) with every signature valid — and
+ * journaled as that funding; the flow then starts the clock and broadcasts it as for a hot wallet.
+ */
+export function acceptFundingPsbt(journal: MintJournal, signed: btc.Transaction, file: string): { txid: string; deposits: string[] } {
+  const js = journal.read();
+  const txid = unsignedTxid(signed);
+  const pending = js.psbts.get(txid);
+  if (!pending) throw new UsageError(`${file} is no funding transaction keepctl wrote and is waiting for (txid ${txid})`, { hint: `give the signed form of the PSBT keepctl wrote (pending: ${[...js.psbts.values()].filter((p) => !js.fundings.has(p.txid)).map((p) => p.file).join(", ") || "none"})` });
+  if (js.fundings.has(txid)) return { txid, deposits: pending.deposits };
+  const expected = decodePsbt(pending.psbt, "the PSBT keepctl wrote");
+  const tx = acceptSignedPsbt(expected, signed, `PSBT file ${file}`);
+  const outputs = pending.deposits.map((deposit, vout) => ({ deposit, vout, valueSats: expected.getOutput(vout).amount!, scriptHex: Buffer.from(expected.getOutput(vout).script!).toString("hex") }));
+  journal.recordFunding({ txid: tx.txid, rawHex: tx.rawHex, feeSats: tx.feeSats, vsize: tx.vsize, inputs: pending.inputs, outputs });
+  return { txid, deposits: pending.deposits };
 }

@@ -2,6 +2,7 @@ import {
   AddressBook, buildFundingTx, buildReplacementTx, cappedFeeRate, CHANGE, historyLookup, planRbf, selectCoins, signHot, walletCoins,
   type Bip84Account, type BtcWalletChain, type HotSigner, type Payment, type Utxo,
 } from "../../btc/wallet";
+import type * as btc from "@scure/btc-signer";
 import type { FundingRecord } from "./mint-journal";
 
 /**
@@ -13,7 +14,9 @@ import type { FundingRecord } from "./mint-journal";
  */
 export interface MintWallet {
   account: Bip84Account;
-  signer: HotSigner;
+  /** Absent: a watch-only wallet; funding transactions go out as PSBTs to `psbtOut`. */
+  signer?: HotSigner;
+  psbtOut?: string;
   book: AddressBook;
   chain: BtcWalletChain;
   maxFeeRateSatVb: number;
@@ -31,13 +34,16 @@ export async function spendableCoins(w: Pick<MintWallet, "account" | "book" | "c
   return utxos.filter((u) => !reserved.has(`${u.txid}:${u.vout}`));
 }
 
-export async function buildDepositFunding(w: MintWallet, targets: readonly FundingTarget[], o: { targetBlocks: number; reserved: ReadonlySet<string> }): Promise<Omit<FundingRecord, "broadcast"> & { notes: string[]; feeRateSatVb: number }> {
+export type BuiltFunding = (Omit<FundingRecord, "broadcast"> & { notes: string[]; feeRateSatVb: number; unsigned?: undefined }) | { unsigned: btc.Transaction; inputs: string[]; notes: string[]; feeRateSatVb: number };
+
+export async function buildDepositFunding(w: MintWallet, targets: readonly FundingTarget[], o: { targetBlocks: number; reserved: ReadonlySet<string> }): Promise<BuiltFunding> {
   const [utxos, rate] = await Promise.all([spendableCoins(w, o.reserved), cappedFeeRate(w.chain, o.targetBlocks, w.maxFeeRateSatVb)]);
   const payments: Payment[] = targets.map((t) => ({ scriptHex: t.scriptHex, valueSats: t.lotSats }));
   // The change address is reserved before selection (its script sizes the transaction); one unused is never handed out again.
   const change = await w.book.reserve(CHANGE, historyLookup(w.chain));
   const sel = selectCoins({ utxos, payments, feeRateSatVb: rate, maxFeeRateSatVb: w.maxFeeRateSatVb, changeScriptHex: change.scriptHex });
   const tx = buildFundingTx(w.account, sel, sel.change ? { chain: change.chain, index: change.index } : undefined);
+  if (!w.signer) return { unsigned: tx, inputs: sel.inputs.map((u) => `${u.txid}:${u.vout}`), feeRateSatVb: sel.feeRateSatVb, notes: sel.notes };
   const signed = signHot(tx, w.account, w.signer);
   return {
     txid: signed.txid,
@@ -70,6 +76,7 @@ export async function checkBtcCovers(w: MintWallet, lotSats: bigint, count: numb
  * journals it as a replacement before broadcasting it. Undefined (with why) when it cannot be done.
  */
 export function buildFundingReplacement(w: Pick<MintWallet, "account" | "signer" | "maxFeeRateSatVb">, f: FundingRecord, targetRate: number): { record: Omit<FundingRecord, "broadcast">; feeRateSatVb: number } | { reason: string } {
+  if (!w.signer) return { reason: "the wallet is watch-only: a replacement would need the cold signer (not automated)" };
   if (!f.coins || !f.change) return { reason: f.coins ? "it has no change output to take a higher fee from" : "the journal does not hold its coins (an older record)" };
   const payments: Payment[] = [...f.outputs].sort((a, b) => a.vout - b.vout).map((o) => ({ scriptHex: o.scriptHex, valueSats: o.valueSats }));
   const plan = planRbf({ vsize: f.vsize, feeSats: f.feeSats, inputsSats: f.coins.reduce((s, c) => s + c.valueSats, 0n), inputCount: f.coins.length, payments, change: { vout: f.change.vout, scriptHex: f.change.scriptHex, valueSats: f.change.valueSats } }, targetRate, w.maxFeeRateSatVb);

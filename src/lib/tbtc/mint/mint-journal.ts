@@ -63,11 +63,23 @@ type Line =
   | { type: "deposit"; order: string; slot: number; deposit: string; at: string }
   | { type: "funding"; txid: string; rawHex: string; feeSats: string; vsize: number; outputs: { deposit: string; vout: number; valueSats: string; scriptHex: string }[]; inputs: string[]; coins?: (Omit<JournalCoin, "valueSats"> & { valueSats: string })[]; change?: { vout: number; scriptHex: string; valueSats: string; chain: 0 | 1; index: number }; replaces?: string; at: string }
   | { type: "broadcast"; txid: string; at: string }
+  | { type: "psbt"; txid: string; psbt: string; file: string; deposits: string[]; inputs: string[]; at: string }
   | { type: "ended"; order: string; slot: number; outcome: string; at: string };
 
 export interface MintJournalState {
   orders: Map<string, MintOrder>;
   fundings: Map<string, FundingRecord>;
+  /** Unsigned funding transactions written as PSBTs for a cold signer, by txid (known before signing: segwit). */
+  psbts: Map<string, PendingPsbt>;
+}
+
+export interface PendingPsbt {
+  txid: string;
+  /** The unsigned PSBT keepctl wrote (base64): the signed one must be the same transaction. */
+  psbt: string;
+  file: string;
+  deposits: string[];
+  inputs: string[];
 }
 
 export class MintJournal {
@@ -81,6 +93,7 @@ export class MintJournal {
   read(): MintJournalState {
     const orders = new Map<string, MintOrder>();
     const fundings = new Map<string, FundingRecord>();
+    const psbts = new Map<string, PendingPsbt>();
     let text = "";
     try {
       text = fs.readFileSync(this.file, "utf8");
@@ -107,12 +120,14 @@ export class MintJournal {
           coins: l.coins?.map((c) => ({ ...c, valueSats: BigInt(c.valueSats) })),
           change: l.change && { ...l.change, valueSats: BigInt(l.change.valueSats) },
         });
+      } else if (l.type === "psbt") {
+        psbts.set(l.txid, { txid: l.txid, psbt: l.psbt, file: l.file, deposits: l.deposits.map((x) => x.toLowerCase()), inputs: l.inputs });
       } else if (l.type === "broadcast") {
         const f = fundings.get(l.txid);
         if (f) f.broadcast = true;
       }
     });
-    return { orders, fundings };
+    return { orders, fundings, psbts };
   }
 
   /** Orders of `account` with a slot not ended yet, oldest first. */
@@ -139,6 +154,11 @@ export class MintJournal {
       change: f.change && { ...f.change, valueSats: f.change.valueSats.toString() },
       at: now(),
     });
+  }
+
+  /** An unsigned funding written as a PSBT: its deposits wait for the signed one (`--psbt-in`), never funded otherwise. */
+  recordPsbt(p: PendingPsbt): void {
+    this.append({ type: "psbt", ...p, at: now() });
   }
 
   recordBroadcast(txid: string): void {
@@ -179,4 +199,12 @@ export function fundingsOf(state: MintJournalState, deposit: string): { record: 
 
 function now(): string {
   return new Date().toISOString();
+}
+
+/** The PSBT written for `deposit` and not yet signed back (no funding record pays the deposit). */
+export function pendingPsbtOf(state: MintJournalState, deposit: string): PendingPsbt | undefined {
+  const d = deposit.toLowerCase();
+  if (fundingOf(state, d)) return undefined;
+  for (const p of state.psbts.values()) if (p.deposits.includes(d) && !state.fundings.has(p.txid)) return p;
+  return undefined;
 }
