@@ -249,6 +249,7 @@ describe("keepctl mint on the devnet", () => {
     const first = await runKeepctl(mint(["--lot", "1", "--psbt-out", unsigned]), { home, dataDir, env: cold });
     expect(first.code, first.stderr).toBe(0);
     expect(first.stderr).toMatch(/written as a PSBT/);
+    expect(first.stderr).toMatch(/waiting for the signed PSBT/);
     const opened = await depositsOpened(start + 1);
     expect(opened).toHaveLength(1);
     // The clock has not started and nothing went to Bitcoin.

@@ -1,12 +1,11 @@
 import { ethers } from "ethers";
 import fs from "node:fs";
-import { ConfigError, ExitCode, KeepctlError, RevertError, shortMessageOf, UsageError } from "../../errors";
-import { acceptSignedPsbt, decodePsbt, psbtBase64, unsignedTxid, writePsbtFile } from "../../btc/wallet";
-import type * as btc from "@scure/btc-signer";
+import { ConfigError, ExitCode, KeepctlError, RevertError, shortMessageOf } from "../../errors";
+import { psbtBase64, unsignedTxid, writePsbtFile } from "../../btc/wallet";
 import { AccountConflictError } from "../../chain/nonce";
 import { sleep } from "../../chain/sleep";
 import { fromHex, type BitcoinClient } from "../../btc";
-import { State, stateName } from "../abis";
+import { stateName } from "../abis";
 import type { JournaledSender } from "../redeem/redeemer";
 import { redemptionBitcoinOf } from "../redeem/bitcoin";
 import { headersNeeded, requiredDifficulty, TX_PROOF_DIFFICULTY_FACTOR } from "../redeem/proof-check";
@@ -388,36 +387,3 @@ function messageOf(e: unknown): string {
   return e instanceof KeepctlError ? e.message : shortMessageOf(e);
 }
 
-/**
- * `keepctl mint --abort DEPOSIT --btc-address ADDR`: the TDT holder's requestFunderAbort on a
- * deposit that failed after it was funded. It only emits FunderAbortRequested with the script;
- * the signers are not obliged to return anything. Journaled like every call (`<deposit>:funder-abort`).
- */
-export async function requestFunderAbort(d: Pick<MintDeps, "sender" | "provider" | "contracts" | "fromBlock">, deposit: string, outputScript: string): Promise<{ status: "sent" | "pending" | "done-earlier"; hash?: string }> {
-  const facts = await readDepositFacts(d.provider, d.contracts, deposit, d.fromBlock, d.sender.address);
-  if (facts.state !== State.FAILED_SETUP) throw new UsageError(`${deposit} is ${stateName(facts.state)}; requestFunderAbort is only for a deposit that failed its funding (FAILED_SETUP)`);
-  if (facts.tdtOwner.toLowerCase() !== d.sender.address.toLowerCase()) throw new UsageError(`the TDT of ${deposit} belongs to ${facts.tdtOwner}, not this account; only its holder may request the abort`);
-  const prior = await d.sender.settle(deposit, "funder-abort");
-  if (prior.status === "mined") return { status: "done-earlier", hash: prior.hash };
-  if (prior.status === "pending") return { status: "pending" };
-  const r = await d.sender.send(deposit, "funder-abort", { to: deposit, data: mintDepositInterface.encodeFunctionData("requestFunderAbort", [outputScript]), abi: mintDepositInterface }, { meta: { outputScript } });
-  return r.status === "mined" ? { status: "sent", hash: r.hash } : r.status === "pending" ? { status: "pending" } : { status: "done-earlier" };
-}
-
-/**
- * `--psbt-in FILE`: the cold signer's PSBT taken back — only if it is the very transaction keepctl
- * wrote for a pending funding (same inputs, outputs, amounts) with every signature valid — and
- * journaled as that funding; the flow then starts the clock and broadcasts it as for a hot wallet.
- */
-export function acceptFundingPsbt(journal: MintJournal, signed: btc.Transaction, file: string): { txid: string; deposits: string[] } {
-  const js = journal.read();
-  const txid = unsignedTxid(signed);
-  const pending = js.psbts.get(txid);
-  if (!pending) throw new UsageError(`${file} is no funding transaction keepctl wrote and is waiting for (txid ${txid})`, { hint: `give the signed form of the PSBT keepctl wrote (pending: ${[...js.psbts.values()].filter((p) => !js.fundings.has(p.txid)).map((p) => p.file).join(", ") || "none"})` });
-  if (js.fundings.has(txid)) return { txid, deposits: pending.deposits };
-  const expected = decodePsbt(pending.psbt, "the PSBT keepctl wrote");
-  const tx = acceptSignedPsbt(expected, signed, `PSBT file ${file}`);
-  const outputs = pending.deposits.map((deposit, vout) => ({ deposit, vout, valueSats: expected.getOutput(vout).amount!, scriptHex: Buffer.from(expected.getOutput(vout).script!).toString("hex") }));
-  journal.recordFunding({ txid: tx.txid, rawHex: tx.rawHex, feeSats: tx.feeSats, vsize: tx.vsize, inputs: pending.inputs, outputs });
-  return { txid, deposits: pending.deposits };
-}
