@@ -12,7 +12,8 @@ import { headersNeeded, requiredDifficulty, TX_PROOF_DIFFICULTY_FACTOR } from ".
 import { decideMint, fundingTargetBlocks, FUNDING_TIMEOUT_SEC, type MintAlert, type MintDecision, type MintOutcome, type MintStep } from "./mint-decide";
 import { depositFactoryInterface, DEPOSIT_CLONE_CREATED_TOPIC, mintDepositInterface, mintVendingMachineInterface, tdtInterface } from "./mint-abi";
 import { fundingScriptOf, readDepositFacts, readRelayDifficulties, readSystemFacts, type DepositChainFacts, type MintAddresses } from "./mint-facts";
-import { buildDepositFunding, buildFundingReplacement, type MintWallet } from "./mint-funding";
+import { buildDepositFunding, type MintWallet } from "./mint-funding";
+import { bumpOnce } from "./funding-bump";
 import { fundingOf, fundingsOf, pendingPsbtOf, type FundingOutput, type FundingRecord, type MintJournal, type MintJournalState, type MintOrder } from "./mint-journal";
 
 /**
@@ -312,40 +313,6 @@ async function broadcast(d: MintDeps, js: MintJournalState, deposit: string, rep
     report.alerts.push({ key: `btc-broadcast:${deposit}`, level: "warning", title: "funding broadcast refused", text: `${deposit}: no Bitcoin server took funding transaction ${f.txid}: ${messageOf(e)}` });
     return false;
   }
-}
-
-/** One bump per stuck transaction per pass, whichever of its deposits asks first. */
-function bumpOnce(d: MintDeps, record: FundingRecord, market: number, deposit: string, report: SlotReport, done: Map<string, Promise<boolean>>): Promise<boolean> {
-  let p = done.get(record.txid);
-  if (!p) {
-    p = bump(d, record, market, deposit, report);
-    done.set(record.txid, p);
-  }
-  return p;
-}
-
-/**
- * RBF: the stuck funding replaced by one paying the market's rate for the blocks left, the same
- * outputs to the same deposits; journaled as a replacement of the same funding before it leaves.
- * CPFP is not tried: a replacement needs no second transaction to confirm.
- */
-async function bump(d: MintDeps, record: FundingRecord, market: number, deposit: string, report: SlotReport): Promise<boolean> {
-  const r = buildFundingReplacement(d.wallet, record, market);
-  if ("reason" in r) {
-    report.alerts.push({ key: `funding-stuck:${deposit}`, level: "critical", title: "stuck funding cannot be bumped", text: `${deposit}: funding transaction ${record.txid} pays ${(Number(record.feeSats) / record.vsize).toFixed(1)} sat/vB, below the ${market.toFixed(1)} sat/vB the window's blocks need, and cannot be replaced: ${r.reason}` });
-    return false;
-  }
-  d.journal.recordFunding(r.record);
-  d.journal.recordBroadcast(r.record.txid);
-  try {
-    await d.btc.broadcast(fromHex(r.record.rawHex, "transaction"));
-  } catch (e) {
-    report.alerts.push({ key: `btc-broadcast:${deposit}`, level: "warning", title: "funding replacement refused", text: `${deposit}: no Bitcoin server took replacement ${r.record.txid} of ${record.txid}: ${messageOf(e)}` });
-    return false;
-  }
-  report.fundingTxid = r.record.txid;
-  d.onNote?.(`funding transaction ${record.txid} was stuck at ${(Number(record.feeSats) / record.vsize).toFixed(1)} sat/vB; replaced (RBF) by ${r.record.txid} at ${r.feeRateSatVb.toFixed(1)} sat/vB, the same outputs`);
-  return true;
 }
 
 async function prove(d: MintDeps, funding: { record: FundingRecord; output: FundingOutput }, order: MintOrder, deposit: string, facts: DepositChainFacts, report: SlotReport): Promise<boolean> {
