@@ -47,6 +47,12 @@ describe("planReplenish", () => {
     // 0.25 TBTC: 0.2 BTC (0.1999, 0.0501 left), 0.01 BTC × 5 (0.049975, 0.000125 left).
     expect(plan({ targetTbtc: E18 / 4n }).lotsSats).toEqual([BTC / 5n, BTC / 100n, BTC / 100n, BTC / 100n, BTC / 100n, BTC / 100n]);
   });
+  it("a shortfall exactly what a lot mints takes that lot", () => {
+    expect(plan({ targetTbtc: net(1), allowedLotsSats: [BTC / 2n, BTC] }).lotsSats).toEqual([BTC]);
+    expect(plan({ targetTbtc: net(1) - 1n, allowedLotsSats: [BTC / 2n, BTC] }).lotsSats).toEqual([BTC / 2n]);
+    // A lot listed twice is one size.
+    expect(plan({ targetTbtc: net(1), allowedLotsSats: [BTC, BTC] }).lotsSats).toEqual([BTC]);
+  });
   it("two lots of 1 for a target of 2 TBTC", () => {
     const p = plan({ targetTbtc: 2n * E18, allowedLotsSats: [BTC, 5n * BTC, 10n * BTC] });
     expect(p.lotsSats).toEqual([BTC, BTC]);

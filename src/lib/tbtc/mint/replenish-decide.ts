@@ -40,7 +40,8 @@ export function planReplenish(i: ReplenishInput): ReplenishPlan {
   const shortfall = i.targetTbtc - i.balanceTbtc - i.inFlightTbtc;
   if (shortfall <= 0n) return { lotsSats: [], mintsTbtc: 0n };
   if (i.redemptionNeedsMeans) return { lotsSats: [], mintsTbtc: 0n, reason: "a redemption needs this loop's means first (a courtesy call open or TBTC short for an at-risk deposit)" };
-  const lots = [...i.allowedLotsSats].sort((a, b) => (a > b ? -1 : a < b ? 1 : 0));
+  // Largest first (lot sizes are far below 2^53 sat).
+  const lots = [...new Set(i.allowedLotsSats)].sort((a, b) => Number(b - a));
   const out: bigint[] = [];
   let left = shortfall;
   let btc = i.spendableSats - i.btcFeeReserveSats;
