@@ -324,6 +324,7 @@ export const SETTINGS: Setting[] = [
   { key: "feeSats", section: "tbtc", flag: "feeSats", env: ["KEEPCTL_REDEMPTION_FEE_SATS"], default: 10000, describe: "BTC fee (sat) left to the redemption tx; >= 2000 and < half the UTXO", schema: int(2000) },
   { key: "btcConfirmations", section: "tbtc", flag: "btcConfirmations", env: ["KEEPCTL_BTC_CONFIRMATIONS"], default: 6, describe: "Bitcoin confirmations before a redemption proof is sent (the relay's work rule applies on top)", schema: int(1, 100) },
   { key: "maxBtcFeeSats", section: "tbtc", flag: "maxBtcFeeSats", env: ["KEEPCTL_MAX_BTC_FEE_SATS"], default: 100000, describe: "most cumulative BTC fee (sat) an increaseRedemptionFee may ask for; alert at the cap", schema: int(2000) },
+  { key: "preapprove", section: "tbtc", env: ["KEEPCTL_PREAPPROVE"], default: true, describe: "watch approves a deposit's exact redemption requirement once it is below the warn level, so the redemption is one transaction (--no-preapprove turns it off)", schema: rule(parseBoolean) },
   // ---- buying TBTC from the Uniswap V2 pool (redeem/watch --buy-shortfall, buy-tbtc) ----
   { key: "buyShortfall", section: "tbtc", flag: "buyShortfall", env: ["KEEPCTL_BUY_SHORTFALL"], default: false, describe: "buy the TBTC an at-risk deposit lacks from the Uniswap V2 pool, then redeem it", schema: rule(parseBoolean) },
   { key: "buyMaxPrice", section: "tbtc", flag: "maxPrice", env: ["KEEPCTL_BUY_MAX_PRICE"], default: 5, describe: "most premium (%) a TBTC buy may pay over the system's ETH/BTC price", schema: num(0, 1000) },
@@ -444,7 +445,7 @@ export interface AlertsSection {
   pagerdutyRoutingKey?: string; pagerdutyUrl?: string;
 }
 export interface TbtcSection {
-  contracts: Record<string, string>; startBlock: number; operators: string[]; warnThreshold: number; btcAddress?: string; redeemBelow: number; feeSats: number; btcConfirmations: number; maxBtcFeeSats: number;
+  contracts: Record<string, string>; startBlock: number; operators: string[]; warnThreshold: number; btcAddress?: string; redeemBelow: number; feeSats: number; btcConfirmations: number; maxBtcFeeSats: number; preapprove: boolean;
   buyShortfall: boolean; buyMaxPrice: number; buyMaxSlippage: number; buyMaxEthPerDay: string; buyDeadlineSec: number;
 }
 export interface RaiSection {

@@ -78,8 +78,10 @@ export function parseHealthIntervals(value: string): number {
 
 /** Which action a transaction event belongs to: tBTC events carry `action`, bot keys end in it. */
 function txKind(ev: { key?: string; action?: string }): string {
-  if (ev.action) return ev.action;
+  // A pre-approval's action carries its amount and deposit set (its journal identity): one kind.
+  if (ev.action) return ev.action.startsWith("preapprove:") ? "preapprove" : ev.action;
   const k = ev.key ?? "";
+  if (k.includes(":preapprove:")) return "preapprove";
   const i = k.lastIndexOf(":");
   return i >= 0 ? k.slice(i + 1) : k || "unknown";
 }
