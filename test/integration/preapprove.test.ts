@@ -17,6 +17,7 @@ import { JournaledSender } from "../../src/lib/tbtc/redeem/redeemer";
 import { tbtcContractsOf } from "../../src/lib/tbtc/redeem/redeem-session";
 import { decodeBtcAddress } from "../../src/lib/tbtc/btc-address";
 import { REDEMPTION_REQUESTED_TOPIC } from "../../src/lib/tbtc/redeem/redeem-abi";
+import { readStandingPreapprovals } from "../../src/lib/tbtc/watch/preapprove";
 import { runWatch, type WatchDeps, type WatchEvent } from "../../src/lib/tbtc/watch/watch-loop";
 
 /**
@@ -197,5 +198,13 @@ describe("watch pre-approval", () => {
     expect(await token.allowance(redeemer, own)).toBe(need.own);
     expect(await token.allowance(redeemer, devnet.deployment.addresses.VendingMachine)).toBe(need.vm);
     expect(await nonce()).toBe(n0);
+    // `keepctl redemptions` counts them from the journal's accounts, with no key
+    const standing = await readStandingPreapprovals(provider, Journal.open(cfg.dataDir), devnet.deployment.addresses.TBTCToken, new Set());
+    expect(standing.map((l) => [l.account, l.spender.toLowerCase(), l.allowance]).sort()).toEqual([
+      [redeemer.toLowerCase(), own.toLowerCase(), need.own], [redeemer.toLowerCase(), devnet.deployment.addresses.VendingMachine.toLowerCase(), need.vm],
+    ].sort());
+    // still needed while the deposit is below the warn level again
+    const again = await readStandingPreapprovals(provider, Journal.open(cfg.dataDir), devnet.deployment.addresses.TBTCToken, new Set([own.toLowerCase()]));
+    expect(again.map((l) => l.spender.toLowerCase())).toEqual([devnet.deployment.addresses.VendingMachine.toLowerCase()]);
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { State } from "../../src/lib/tbtc/abis";
 import {
   decidePreapprovals,
+  depositsStillAtRisk,
   inPreapprovalZone,
   leftoverPreapprovals,
   needsPreapprovalRead,
@@ -107,6 +108,11 @@ describe("decidePreapprovals", () => {
     expect(decidePreapprovals([cand(A)], none, VM, { ...P, enabled: false })).toEqual([]);
   });
 
+  it("lists a spender's deposits sorted whatever the order they came in", () => {
+    const out = decidePreapprovals([cand(C, { path: "vending-machine" }), cand(A, { path: "vending-machine" })], none, VM, P);
+    expect(out[0].deposits).toEqual([A.toLowerCase(), C.toLowerCase()]);
+  });
+
   it("orders the approvals by spender (a stable order of sends)", () => {
     const out = decidePreapprovals([cand(C), cand(A), cand(B)], none, VM, P);
     expect(out.map((o) => o.spender)).toEqual([A, B, C]);
@@ -120,6 +126,11 @@ describe("preapprovalAction and setDigest", () => {
     expect(setDigest(["a"])).toBe("e40c292c");
     expect(setDigest(["foobar"])).toBe("bf9cf968");
     expect(setDigest(["FOOBAR"])).toBe("bf9cf968");
+  });
+  it("keeps the leading zeros of an 8-hex-digit digest, and separates the members", () => {
+    // FNV-1a 32 of "akd" is 0x0d368b73 (computed with an independent implementation)
+    expect(setDigest(["akd"])).toBe("0d368b73");
+    expect(setDigest(["a", "b"])).not.toBe(setDigest(["ab"]));
   });
   it("does not depend on order or case, and tells different sets apart", () => {
     expect(setDigest([B, A])).toBe(setDigest([A.toUpperCase(), B.toLowerCase()]));
@@ -154,8 +165,26 @@ describe("leftoverPreapprovals", () => {
     expect(leftoverPreapprovals(grants, al, new Set([C.toLowerCase()]))).toEqual([]);
     expect(leftoverPreapprovals(grants, al, new Set())).toEqual([{ spender: VM, allowance: 9n, deposits: [A, B, C].map((x) => x.toLowerCase()).sort() }]);
   });
+  it("lists the deposits sorted whatever the order of the grants", () => {
+    const out = leftoverPreapprovals([{ spender: VM, deposits: [C] }, { spender: VM, deposits: [A] }], new Map([[VM.toLowerCase(), 1n]]), new Set());
+    expect(out[0].deposits).toEqual([A.toLowerCase(), C.toLowerCase()]);
+  });
   it("one row per spender, each judged on its own", () => {
     const out = leftoverPreapprovals([{ spender: A, deposits: [A] }, { spender: B, deposits: [B] }], new Map([[A.toLowerCase(), 1n], [B.toLowerCase(), 2n]]), new Set([B.toLowerCase()]));
     expect(out.map((o) => o.spender)).toEqual([A]);
+  });
+});
+
+describe("depositsStillAtRisk", () => {
+  it("redeemable deposits strictly below the warn level, by lower-case address", () => {
+    const out = depositsStillAtRisk([
+      { address: A, state: State.ACTIVE, collateralPct: 139.99 },
+      { address: B, state: State.COURTESY_CALL, collateralPct: 120 },
+      { address: C, state: State.ACTIVE, collateralPct: 140 },
+      { address: "0xd1", state: State.AWAITING_WITHDRAWAL_SIGNATURE, collateralPct: 100 },
+      { address: "0xd2", state: State.ACTIVE },
+      { address: "0xd3", collateralPct: 100 },
+    ], 140);
+    expect([...out].sort()).toEqual([A.toLowerCase(), B.toLowerCase()].sort());
   });
 });

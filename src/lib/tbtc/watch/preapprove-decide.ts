@@ -130,3 +130,8 @@ export function leftoverPreapprovals(grants: readonly PreapprovalGrant[], allowa
   }
   return out;
 }
+
+/** Lower-case addresses of the redeemable deposits below the warn level: what keeps a pre-approval needed. */
+export function depositsStillAtRisk(deposits: readonly { address: string; state?: number; collateralPct?: number }[], warnBelowPct: number): Set<string> {
+  return new Set(deposits.filter((d) => d.state !== undefined && REDEEMABLE.has(d.state) && d.collateralPct !== undefined && d.collateralPct < warnBelowPct).map((d) => d.address.toLowerCase()));
+}

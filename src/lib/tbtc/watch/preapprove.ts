@@ -90,3 +90,19 @@ export async function readLeftoverPreapprovals(provider: ethers.JsonRpcProvider,
   const allowances = await readAllowances(provider, token, account, [...new Set(grants.map((g) => g.spender.toLowerCase()))]);
   return leftoverPreapprovals(grants, allowances, stillAtRisk);
 }
+
+export interface StandingPreapproval extends LeftoverApproval {
+  account: string;
+}
+
+/**
+ * `keepctl redemptions`: the pre-approvals of every account in the journal that no deposit needs
+ * any more (no key needed: the journal names the accounts). `stillAtRisk` as above.
+ */
+export async function readStandingPreapprovals(provider: ethers.JsonRpcProvider, journal: Journal, token: string, stillAtRisk: ReadonlySet<string>): Promise<StandingPreapproval[]> {
+  const accounts = new Set<string>();
+  for (const e of journal.entries().values()) if (e.account && PREAPPROVAL_ACTION.test(splitKey(e.key).action)) accounts.add(e.account.toLowerCase());
+  const out: StandingPreapproval[] = [];
+  for (const account of accounts) for (const l of await readLeftoverPreapprovals(provider, journal, token, account, stillAtRisk)) out.push({ account, ...l });
+  return out;
+}

@@ -24,7 +24,7 @@ import { toQuantity } from "ethers";
 import { outcomeExitCode, runRedemptionPipeline } from "../redeem/pipeline";
 import type { WatchEvent } from "../../events";
 import type { BuyDeps } from "../buy/buyer";
-import { needsPreapprovalRead } from "./preapprove-decide";
+import { depositsStillAtRisk, needsPreapprovalRead } from "./preapprove-decide";
 import { readLeftoverPreapprovals, runPreapprovals, type PreapprovalOutcome } from "./preapprove";
 
 /**
@@ -229,8 +229,7 @@ export async function watchOnce(d: WatchDeps, st: LoopState): Promise<LoopSummar
     const zone = watched.filter((w) => needsPreapprovalRead(w, policy)).map((w) => w.address);
     try {
       preapprovals.push(...(await runPreapprovals(s, d.contracts, zone, policy, known)));
-      const atRiskNow = new Set(watched.filter((w) => (w.state === State.ACTIVE || w.state === State.COURTESY_CALL) && w.collateralPct !== undefined && w.collateralPct < d.policy.warnBelowPct).map((w) => w.address.toLowerCase()));
-      const left = await readLeftoverPreapprovals(rp, s.journal, d.contracts.token, s.address, atRiskNow);
+      const left = await readLeftoverPreapprovals(rp, s.journal, d.contracts.token, s.address, depositsStillAtRisk(watched, d.policy.warnBelowPct));
       preapprovalsLeft = left.length;
       d.emit({ type: "preapprovals-left", count: left.length, tbtc: left.reduce((t, l) => t + l.allowance, 0n), spenders: left.map((l) => l.spender) });
     } catch (e) {
