@@ -67,7 +67,7 @@ async function main(): Promise<number> {
   if (!only || only === "reaction") {
     const r = await benchReaction();
     process.stdout.write(formatReaction(r) + "\n");
-    allMet &&= r.target.met;
+    allMet &&= r.target.met && (r.redemptionTarget?.met ?? true);
   }
   if (!only || only === "buy") {
     const r = await benchBuy();
