@@ -211,6 +211,7 @@ const nums: Case[] = [
   usage("buy-tbtc --max-slippage 51", ["buy-tbtc", "--amount", "0.1", "--dry-run", "--max-slippage", "51"], RANGE),
   usage("buy-tbtc --max-eth-per-day 1e3", ["buy-tbtc", "--amount", "0.1", "--dry-run", "--max-eth-per-day", "1e3"], /expected a decimal number with at most 18 places, got "1e3"/),
   usageEnv("KEEPCTL_BUY_SHORTFALL maybe", { KEEPCTL_BUY_SHORTFALL: "maybe" }, /^expected true or false, got "maybe" \(from KEEPCTL_BUY_SHORTFALL\)$/),
+  usageEnv("KEEPCTL_PREAPPROVE maybe", { KEEPCTL_PREAPPROVE: "maybe" }, /^expected true or false, got "maybe" \(from KEEPCTL_PREAPPROVE\)$/),
   usage("buy-tbtc --amount 1e3", ["buy-tbtc", "--amount", "1e3", "--dry-run"], /^--amount must be a TBTC amount with at most 18 decimals, got "1e3"$/, { hint: /e\.g\. --amount 0\.25/ }),
   usage("buy-tbtc --amount 0", ["buy-tbtc", "--amount", "0", "--dry-run"], /^--amount must be more than 0$/),
   usage("buy-tbtc --amount with 19 decimals", ["buy-tbtc", "--amount", "0." + "1".repeat(19), "--dry-run"], /^--amount must be a TBTC amount with at most 18 decimals/, { hint: /e\.g\. --amount 0\.25/ }),
