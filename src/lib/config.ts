@@ -308,7 +308,7 @@ export const SETTINGS: Setting[] = [
   { key: "rpcTimeoutMs", section: "rpc", field: "timeoutMs", env: ["KEEPCTL_RPC_TIMEOUT_MS"], default: 15000, describe: "per-request RPC timeout (ms)", schema: int(100, 600_000) },
   { key: "rpcRetries", section: "rpc", field: "retries", env: ["KEEPCTL_RPC_RETRIES"], default: 3, describe: "attempts per RPC URL before failing over", schema: int(1, 20) },
   { key: "batchMaxCount", section: "rpc", env: ["KEEPCTL_BATCH_MAX_COUNT"], default: 100, describe: "JSON-RPC calls per batch (1 disables batching)", schema: int(1, 1000) },
-  { key: "logChunkSize", section: "rpc", env: ["KEEPCTL_LOG_CHUNK_SIZE"], default: 5000, describe: "blocks per eth_getLogs call (shrinks on range errors)", schema: int(1) },
+  { key: "logChunkSize", section: "rpc", env: ["KEEPCTL_LOG_CHUNK_SIZE"], default: 10000, describe: "blocks per eth_getLogs call to start with (the provider's cap when known; a refusal's named cap, else half, is learned and remembered per endpoint)", schema: int(1) },
   { key: "maxLagBlocks", section: "rpc", flag: "maxLag", env: ["KEEPCTL_MAX_LAG"], default: 3, describe: "blocks an RPC endpoint's head may trail the freshest one seen before it is set aside (0 = no check)", schema: int(0, 1_000_000) },
   { key: "maxHeadAgeSec", section: "rpc", env: ["KEEPCTL_MAX_HEAD_AGE"], default: (v: Record<string, unknown>) => ([31337, 1337].includes(v.chainId as number) ? 0 : 600), describe: "oldest chain head (s) a run may judge from; 0 = no limit (default 0 on local dev chains, whose clock is moved)", schema: int(0, 31_536_000) },
   // ---- tBTC ----
@@ -773,12 +773,12 @@ export function loadConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEn
     validateDeployment(d, cfg.deploymentFile);
     cfg.deployment = d;
     const values: Record<string, unknown> = {
-      chainId: d.chainId, contracts: d.contracts, operators: d.operators, startBlock: d.deploymentBlock,
+      chainId: d.chainId, contracts: d.contracts, operators: d.operators, startBlock: d.deploymentBlock, logChunkSize: d.logBlockRange,
       rpcUrls: d.rpcUrl ? [d.rpcUrl] : undefined,
       subgraphUrl: typeof d.subgraphUrl === "string" ? d.subgraphUrl : undefined,
       ...deploymentBitcoin(d, cfg.deploymentFile),
     };
-    const fileKeys: Record<string, string> = { startBlock: "deploymentBlock", rpcUrls: "rpcUrl", btcNetwork: "bitcoin.network", btcElectrumUrls: "bitcoin.electrumUrls", btcEsploraUrls: "bitcoin.esploraUrls" };
+    const fileKeys: Record<string, string> = { logChunkSize: "logBlockRange", startBlock: "deploymentBlock", rpcUrls: "rpcUrl", btcNetwork: "bitcoin.network", btcElectrumUrls: "bitcoin.electrumUrls", btcEsploraUrls: "bitcoin.esploraUrls" };
     presetLayer = { source: "deployment", values, origin: (k) => `deployment file key "${fileKeys[k] ?? k}"` };
     if (cfg.sources.network === "default") {
       cfg.values.network = typeof d.network === "string" ? d.network : "custom";
