@@ -26,6 +26,8 @@ export interface ProviderProxyOptions {
    * asked; default "block range is too wide (N blocks, max M)". Tests give other providers' wordings.
    */
   rangeRefusalMessage?: (span: number, max: number, from: number) => string;
+  /** The message of a batch refusal (code -32600); default "batch size too large (N calls, max M)". */
+  batchRefusalMessage?: (calls: number, max: number) => string;
   /** Most logs one eth_getLogs may return (default 10,000; 0 = no cap). */
   maxLogResults?: number;
   /** Most calls in one JSON-RPC batch (default 100; 0 = no cap). */
@@ -56,7 +58,7 @@ export interface ProviderProxy {
   url: string;
   counts: ProviderProxyCounts;
   /** The settings in force (defaults filled in). */
-  settings: Required<Omit<ProviderProxyOptions, "target" | "rangeRefusalMessage">>;
+  settings: Required<Omit<ProviderProxyOptions, "target" | "rangeRefusalMessage" | "batchRefusalMessage">>;
   /** Time spent waiting for the node since the last reset (its share of the wall time). */
   upstreamMs(): number;
   resetCounts(): void;
@@ -218,7 +220,7 @@ export async function startProviderProxy(o: ProviderProxyOptions): Promise<Provi
     for (const c of calls) counts.byMethod[c.method] = (counts.byMethod[c.method] ?? 0) + 1;
     if (batch && settings.maxBatchCalls > 0 && calls.length > settings.maxBatchCalls) {
       counts.batchRefused++;
-      return send(200, rpcError(null, -32600, `batch size too large (${calls.length} calls, max ${settings.maxBatchCalls})`));
+      return send(200, rpcError(null, -32600, o.batchRefusalMessage?.(calls.length, settings.maxBatchCalls) ?? `batch size too large (${calls.length} calls, max ${settings.maxBatchCalls})`));
     }
     const answers = await answerCalls(calls);
     return send(200, batch ? answers : answers[0]);

@@ -4,6 +4,7 @@ import path from "node:path";
 import { ethers } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getLogsChunked, KeepctlProvider } from "../../src/lib/chain";
+import { connectWithConfig } from "../../src/lib/chain/provider";
 import { startHardhatNode, type LocalNode } from "../../src/devnet/node";
 import { startDevnet, type Devnet } from "../../src/devnet/scenario";
 import { startProviderProxy, type ProviderProxy, type ProviderProxyOptions } from "../../src/devnet/provider-proxy";
@@ -97,6 +98,60 @@ describe("learning the eth_getLogs cap from the refusal", () => {
     expect(r.refused).toBe(2);
     expect(r.calls).toBe(2 + Math.ceil(total() / 2500));
     expect(r.learned).toEqual([]);
+  });
+});
+
+describe("learning the batch cap from the refusal", () => {
+  const accounts = Array.from({ length: 45 }, (_, i) => ethers.getAddress(ethers.toBeHex(i + 1, 20)));
+  const readAll = (kp: KeepctlProvider) => Promise.all(accounts.map((a) => kp.getBalance(a)));
+
+  it("a cap the refusal names: one refusal, the batch split at the cap, the endpoint not set aside; later batches split before sending", async () => {
+    const p = await proxy({ maxBatchCalls: 10 });
+    const learned: number[] = [];
+    const kp = new KeepctlProvider([p.url], 31337, { backoffMs: 1, batchMaxCount: 100, onLearnedBatchMax: (n) => learned.push(n) });
+    try {
+      const first = await readAll(kp);
+      expect(first).toHaveLength(45);
+      expect(first.every((b) => b === 0n)).toBe(true);
+      expect(p.counts.batchRefused).toBe(1);
+      expect(learned).toEqual([10]);
+      expect(p.counts.httpRequests).toBe(1 + Math.ceil(45 / 10));
+      expect(kp.pool.stats[0].state).not.toBe("cooling");
+      p.resetCounts();
+      await readAll(kp);
+      expect(p.counts.batchRefused).toBe(0);
+      expect(p.counts.httpRequests).toBe(Math.ceil(45 / 10));
+    } finally {
+      kp.destroy();
+    }
+  });
+
+  it("a refusal naming no cap halves until the batch passes", async () => {
+    const p = await proxy({ maxBatchCalls: 10, batchRefusalMessage: () => "Batch size is too large" });
+    const kp = new KeepctlProvider([p.url], 31337, { backoffMs: 1, batchMaxCount: 100 });
+    try {
+      expect(await readAll(kp)).toHaveLength(45);
+      // 45 -> 22 (refused) -> 11 (refused) -> 5: every part of at most 5 passes
+      expect(kp.learnedBatchMax).toBe(5);
+      expect(p.counts.batchRefused).toBeGreaterThanOrEqual(3);
+    } finally {
+      kp.destroy();
+    }
+  });
+
+  it("connectWithConfig remembers the cap per endpoint in the data dir and starts the next provider at it", async () => {
+    const p = await proxy({ maxBatchCalls: 10 });
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "keepctl-batch-"));
+    const cfg = { rpcUrls: [p.url], chainId: 31337, rpcTimeoutMs: 5000, rpcRetries: 1, batchMaxCount: 100, dataDir };
+    const a = await connectWithConfig(cfg);
+    await readAll(a);
+    a.destroy();
+    expect(loadEndpointLimits(dataDir, p.url)).toEqual({ batchCalls: 10 });
+    p.resetCounts();
+    const b = await connectWithConfig(cfg);
+    await readAll(b);
+    b.destroy();
+    expect(p.counts.batchRefused).toBe(0);
   });
 });
 

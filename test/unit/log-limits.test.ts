@@ -2,8 +2,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { chunkAfterRefusal, limitFromRefusal } from "../../src/lib/chain/log-limits";
-import { endpointKey, endpointLimitsFile, loadEndpointLimits, rememberLogBlocks, startingLogChunk } from "../../src/lib/chain/endpoint-limits";
+import { batchCapFromRefusal, chunkAfterRefusal, isBatchTooLarge, limitFromRefusal } from "../../src/lib/chain/log-limits";
+import { endpointKey, endpointLimitsFile, loadEndpointLimits, rememberBatchCalls, rememberLogBlocks, startingBatchMax, startingLogChunk } from "../../src/lib/chain/endpoint-limits";
 
 // The refusals hosted providers send for an eth_getLogs range they will not serve (their wordings).
 const ALCHEMY = "Log response size exceeded. You can make eth_getLogs requests with up to a 2K block range and no limit on the response size, or you can request any block range with a cap of 10K logs in the response. Based on your parameters, this block range should work: [0x1, 0x7d0]";
@@ -103,5 +103,33 @@ describe("endpoint limits, remembered", () => {
     expect(startingLogChunk(10_000, { logBlocks: 2000 })).toBe(2000);
     expect(startingLogChunk(1000, { logBlocks: 2000 })).toBe(1000);
     expect(startingLogChunk(10_000, {})).toBe(10_000);
+  });
+});
+
+describe("batch refusals", () => {
+  it("reads the batch cap a refusal names", () => {
+    expect(batchCapFromRefusal("batch size too large (150 calls, max 100)")).toBe(100);
+    expect(batchCapFromRefusal("batch limit of 50 exceeded")).toBe(50);
+    expect(batchCapFromRefusal("requests are limited to 10 requests per batch")).toBe(10);
+    expect(batchCapFromRefusal("maximum batch size is 1,000")).toBe(1000);
+    expect(batchCapFromRefusal("Batch size is too large")).toBeUndefined();
+    expect(batchCapFromRefusal("batch limit of 0 exceeded")).toBeUndefined();
+  });
+  it("tells a batch too large from other refusals of a batch", () => {
+    expect(isBatchTooLarge("batch size too large (150 calls, max 100)")).toBe(true);
+    expect(isBatchTooLarge("Batch size is too large")).toBe(true);
+    expect(isBatchTooLarge("batch limit exceeded")).toBe(true);
+    expect(isBatchTooLarge("batch requests are not supported")).toBe(false);
+    expect(isBatchTooLarge("request too large")).toBe(false);
+  });
+  it("the batch cap is remembered like the log cap, and a provider starts at it when smaller", () => {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), "keepctl-limits-"));
+    rememberLogBlocks(d, "http://a", 2000);
+    rememberBatchCalls(d, "http://a", 50);
+    rememberBatchCalls(d, "http://a", 80);
+    expect(loadEndpointLimits(d, "http://a")).toEqual({ logBlocks: 2000, batchCalls: 50 });
+    expect(startingBatchMax(100, { batchCalls: 50 })).toBe(50);
+    expect(startingBatchMax(20, { batchCalls: 50 })).toBe(20);
+    expect(startingBatchMax(100, {})).toBe(100);
   });
 });

@@ -12,6 +12,8 @@ import { writePrivateFile } from "../fs-safe";
 export interface EndpointLimits {
   /** Most blocks one eth_getLogs may span, as the endpoint's refusal named it. */
   logBlocks?: number;
+  /** Most calls one JSON-RPC batch may carry, as the endpoint's refusal named it (or half the refused one). */
+  batchCalls?: number;
 }
 
 interface LimitsFile {
@@ -38,23 +40,39 @@ function read(file: string): LimitsFile {
   return { version: 1, endpoints: {} };
 }
 
+const valid = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 1;
+
 export function loadEndpointLimits(dataDir: string, url: string): EndpointLimits {
   const e = read(endpointLimitsFile(dataDir)).endpoints[endpointKey(url)];
-  return e && Number.isSafeInteger(e.logBlocks) && e.logBlocks! >= 1 ? { logBlocks: e.logBlocks } : {};
+  if (!e) return {};
+  return { ...(valid(e.logBlocks) ? { logBlocks: e.logBlocks } : {}), ...(valid(e.batchCalls) ? { batchCalls: e.batchCalls } : {}) };
 }
 
-/** Remembers a cap the endpoint named (the smaller one wins: a provider's limit is its word). */
-export function rememberLogBlocks(dataDir: string, url: string, blocks: number, now = new Date()): void {
+/** Remembers a limit the endpoint told us (the smaller one wins: a provider's limit is its word). */
+function remember(dataDir: string, url: string, field: keyof EndpointLimits, value: number, now: Date): void {
   const file = endpointLimitsFile(dataDir);
   const doc = read(file);
   const key = endpointKey(url);
-  const prev = doc.endpoints[key]?.logBlocks;
-  if (prev !== undefined && prev <= blocks) return;
-  doc.endpoints[key] = { ...doc.endpoints[key], logBlocks: blocks, learnedAt: now.toISOString() };
+  const prev = doc.endpoints[key]?.[field];
+  if (prev !== undefined && prev <= value) return;
+  doc.endpoints[key] = { ...doc.endpoints[key], [field]: value, learnedAt: now.toISOString() };
   writePrivateFile(file, JSON.stringify(doc));
+}
+
+export function rememberLogBlocks(dataDir: string, url: string, blocks: number, now = new Date()): void {
+  remember(dataDir, url, "logBlocks", blocks, now);
+}
+
+export function rememberBatchCalls(dataDir: string, url: string, calls: number, now = new Date()): void {
+  remember(dataDir, url, "batchCalls", calls, now);
 }
 
 /** The chunk a scan starts at: the configured size, or the endpoint's remembered cap when smaller. */
 export function startingLogChunk(configured: number, remembered: EndpointLimits): number {
   return remembered.logBlocks !== undefined && remembered.logBlocks < configured ? remembered.logBlocks : configured;
+}
+
+/** The batch size a provider starts with: the configured one, or the endpoint's remembered cap when smaller. */
+export function startingBatchMax(configured: number, remembered: EndpointLimits): number {
+  return remembered.batchCalls !== undefined && remembered.batchCalls < configured ? remembered.batchCalls : configured;
 }

@@ -63,3 +63,21 @@ export function chunkAfterRefusal(size: number, message: string, minChunk = 1): 
   if (named && named.blocks < size) return { chunk: Math.max(minChunk, named.blocks), ...(named.kind === "cap" ? { learnedCap: named.blocks } : {}) };
   return { chunk: Math.max(minChunk, Math.floor(size / 2)) };
 }
+
+/**
+ * The batch cap a refused JSON-RPC batch names ("batch size too large (150 calls, max 100)",
+ * "batch limit of 50 exceeded", "…limited to 10 requests per batch"), or undefined.
+ */
+export function batchCapFromRefusal(message: string): number | undefined {
+  const m =
+    /\bmax(?:imum)?(?: batch(?: size)?)?(?: is)?:?\s*(\d[\d,]*)/i.exec(message) ??
+    /batch (?:size )?limit(?: of| is)?:?\s*(\d[\d,]*)/i.exec(message) ??
+    /limited to (\d[\d,]*)(?: calls| requests)?(?: per| in a)? batch/i.exec(message);
+  const n = m ? Number(m[1].replace(/,/g, "")) : NaN;
+  return Number.isSafeInteger(n) && n >= 1 ? n : undefined;
+}
+
+/** A non-array answer to a batch that says the batch is too big (not a rate limit). */
+export function isBatchTooLarge(message: string): boolean {
+  return /batch/i.test(message) && /too (large|big|long)|exceed|limit|max/i.test(message);
+}
