@@ -13,6 +13,7 @@ export default {
     "src/lib/chain/journal.ts",
     "src/lib/tbtc/redeem/planner.ts",
     "src/lib/tbtc/watch/preapprove-decide.ts",
+    "src/lib/chain/log-limits.ts",
     "src/lib/tbtc/buy/buy-decide.ts",
     "src/lib/uniswap/v2-math.ts",
     "src/lib/tbtc/read/health.ts",

@@ -363,5 +363,7 @@ export async function runWatch(d: WatchDeps): Promise<{ loops: number; failures:
  * outcomeExitCode): a redemption that failed, was deferred, or is pending, or a signature pending.
  */
 export function unfinishedExitCode(s: LoopSummary | undefined): number | undefined {
-  return outcomeExitCode(s?.redemptions ?? [], { signaturePending: s?.signatures.some((p) => p.actions.some((a) => a === "signature-pending" || a === "proof-pending" || a === "fee-increase-pending")) });
+  // A pre-approval sent but not mined is an action in flight too (cron re-runs to settle it); a failed one is not: it is only an optimisation.
+  const pending = s?.signatures.some((p) => p.actions.some((a) => a === "signature-pending" || a === "proof-pending" || a === "fee-increase-pending")) || s?.preapprovals.some((p) => p.status === "pending");
+  return outcomeExitCode(s?.redemptions ?? [], { signaturePending: pending });
 }
