@@ -36,10 +36,17 @@ describe("limitFromRefusal", () => {
     expect(limitFromRefusal("you can request any block range with a cap of 10K logs")).toBeUndefined();
     expect(limitFromRefusal("")).toBeUndefined();
   });
+  it("whatever the case of the words, and with spaces inside a suggested range", () => {
+    for (const w of [ALCHEMY, QUICKNODE, GETH_PUBLIC, PROXY, DRPC]) expect(limitFromRefusal(w.toUpperCase())).toEqual(limitFromRefusal(w));
+    expect(limitFromRefusal("TRY WITH THIS BLOCK RANGE [0X10, 0X2A]")).toEqual({ blocks: 27, kind: "suggested" });
+    expect(limitFromRefusal("try [ 100 , 149 ]")).toEqual({ blocks: 50, kind: "suggested" });
+  });
   it("reads K as thousands and drops thousands separators", () => {
     expect(limitFromRefusal("requests with up to a 1.5K block range")).toEqual({ blocks: 1500, kind: "cap" });
     expect(limitFromRefusal("eth_getLogs is limited to a 1,000,000 range")).toEqual({ blocks: 1_000_000, kind: "cap" });
     expect(limitFromRefusal("exceed maximum block range: 0")).toBeUndefined();
+    expect(limitFromRefusal("exceed maximum block range: 1")).toEqual({ blocks: 1, kind: "cap" });
+    expect(limitFromRefusal("try [5, 5]")).toEqual({ blocks: 1, kind: "suggested" });
   });
 });
 
@@ -114,6 +121,14 @@ describe("batch refusals", () => {
     expect(batchCapFromRefusal("maximum batch size is 1,000")).toBe(1000);
     expect(batchCapFromRefusal("Batch size is too large")).toBeUndefined();
     expect(batchCapFromRefusal("batch limit of 0 exceeded")).toBeUndefined();
+    expect(batchCapFromRefusal("batch limit of 1 exceeded")).toBe(1);
+    expect(batchCapFromRefusal("batch limit 50")).toBe(50);
+    expect(batchCapFromRefusal("batch limit:25")).toBe(25);
+    expect(batchCapFromRefusal("maximum batch is 20")).toBe(20);
+    expect(batchCapFromRefusal("batch too large, max:30")).toBe(30);
+    expect(batchCapFromRefusal("limited to 1,000 calls per batch")).toBe(1000);
+    expect(batchCapFromRefusal("limited to 40 per batch")).toBe(40);
+    expect(batchCapFromRefusal("limited to 40 requests in a batch")).toBe(40);
   });
   it("tells a batch too large from other refusals of a batch", () => {
     expect(isBatchTooLarge("batch size too large (150 calls, max 100)")).toBe(true);

@@ -72,7 +72,7 @@ export function batchCapFromRefusal(message: string): number | undefined {
   const m =
     /\bmax(?:imum)?(?: batch(?: size)?)?(?: is)?:?\s*(\d[\d,]*)/i.exec(message) ??
     /batch (?:size )?limit(?: of| is)?:?\s*(\d[\d,]*)/i.exec(message) ??
-    /limited to (\d[\d,]*)(?: calls| requests)?(?: per| in a)? batch/i.exec(message);
+    /limited to (\d[\d,]*) (?:calls |requests )?(?:per|in a) batch/i.exec(message);
   const n = m ? Number(m[1].replace(/,/g, "")) : NaN;
   return Number.isSafeInteger(n) && n >= 1 ? n : undefined;
 }
