@@ -22,15 +22,21 @@ export interface RefusalLimit {
   kind: "cap" | "suggested";
 }
 
-const NUM = String.raw`(\d[\d,]*(?:\.\d+)?)\s*(k)?`;
-const CAP_PATTERNS: RegExp[] = [
-  new RegExp(String.raw`up to an? ${NUM}[ -]?blocks?[ -]range`, "i"),
-  new RegExp(String.raw`limited to an? ${NUM}\s*(?:blocks?\s*)?range`, "i"),
-  new RegExp(String.raw`maximum block range:?\s*${NUM}`, "i"),
-  new RegExp(String.raw`ranges? over ${NUM}\s*blocks`, "i"),
-  new RegExp(String.raw`\bmax(?:imum)?(?: allowed)?(?: (?:range|blocks?))?(?: is)?:?\s*${NUM}\s*(?:blocks?)?\)`, "i"),
-];
-const RANGE = /\[\s*(0x[0-9a-f]+|\d+)\s*,\s*(0x[0-9a-f]+|\d+)\s*\]/i;
+// Built per call (a refusal is rare): cheap, and no module state.
+function capPatterns(): RegExp[] {
+  const NUM = String.raw`(\d[\d,]*(?:\.\d+)?)\s*(k)?`;
+  return [
+    new RegExp(String.raw`up to an? ${NUM}[ -]?blocks?[ -]range`, "i"),
+    new RegExp(String.raw`limited to an? ${NUM}\s*(?:blocks?\s*)?range`, "i"),
+    new RegExp(String.raw`maximum block range:?\s*${NUM}`, "i"),
+    new RegExp(String.raw`ranges? over ${NUM}\s*blocks`, "i"),
+    new RegExp(String.raw`\bmax(?:imum)?(?: allowed)?(?: (?:range|blocks?))?(?: is)?:?\s*${NUM}\s*(?:blocks?)?\)`, "i"),
+  ];
+}
+
+function suggestedRange(message: string): RegExpExecArray | null {
+  return /\[\s*(0x[0-9a-f]+|\d+)\s*,\s*(0x[0-9a-f]+|\d+)\s*\]/i.exec(message);
+}
 
 function toNumber(digits: string, k: string | undefined): number | undefined {
   const n = Number(digits.replace(/,/g, "")) * (k ? 1000 : 1);
@@ -39,13 +45,13 @@ function toNumber(digits: string, k: string | undefined): number | undefined {
 
 /** The limit a refusal names, or undefined when it names none. */
 export function limitFromRefusal(message: string): RefusalLimit | undefined {
-  for (const re of CAP_PATTERNS) {
+  for (const re of capPatterns()) {
     const m = re.exec(message);
     if (!m) continue;
     const blocks = toNumber(m[1], m[2]);
     if (blocks !== undefined) return { blocks, kind: "cap" };
   }
-  const r = RANGE.exec(message);
+  const r = suggestedRange(message);
   if (r) {
     const from = Number(BigInt(r[1]));
     const to = Number(BigInt(r[2]));
