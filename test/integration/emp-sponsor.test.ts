@@ -357,9 +357,17 @@ describe("expiry: expire -> the Optimistic Oracle's price -> settle", () => {
       const r = await settleAs(A);
       expect(r.json.status).toBe("settled");
       const [settled] = await empEvents("SettleExpiredPosition", addr(A));
-      // Independent: 60 tokens × price + (250 − 100 × price), FixedPoint floors.
+      // Independent, from the events alone: the position's collateral and debt (PositionCreated), the
+      // tokens A still holds (the synthetic's Transfer events) and the proposed price:
+      // held × price + (collateral − debt × price), FixedPoint floors (60 × p + 250 − 100 × p).
       const mul = (a: bigint, b: bigint) => (a * b) / E18;
-      const want = mul(wad("60"), price) + (wad("250") - mul(wad("100"), price));
+      const [opened] = await empEvents("PositionCreated", addr(A));
+      const syn = new ethers.Contract(dep.addresses.synthetic, ["event Transfer(address indexed from, address indexed to, uint256 value)"], provider);
+      const [settleLog] = await provider.getLogs({ address: dep.addresses.emp, fromBlock: dep.deployBlock, toBlock: "latest", topics: [empInterface.getEvent("SettleExpiredPosition")!.topicHash, ethers.zeroPadValue(addr(A), 32)] });
+      const moves = (await syn.queryFilter(syn.filters.Transfer(), dep.deployBlock, settleLog.blockNumber - 1)) as ethers.EventLog[];
+      const heldByA = moves.reduce((b, e) => b + (e.args.to === addr(A) ? (e.args.value as bigint) : 0n) - (e.args.from === addr(A) ? (e.args.value as bigint) : 0n), 0n);
+      expect([opened.args.collateralAmount, opened.args.tokenAmount, heldByA]).toEqual([wad("250"), wad("100"), wad("60")]);
+      const want = mul(heldByA, price) + (opened.args.collateralAmount - mul(opened.args.tokenAmount, price));
       expect(settled.args.collateralReturned).toBe(want);
       expect(settled.args.tokensBurned).toBe(wad("60"));
       expect((await erc20(dep.addresses.collateral).balanceOf(addr(A))) - collBefore).toBe(want);
