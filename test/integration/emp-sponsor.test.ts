@@ -7,6 +7,7 @@ import { startHardhatNode, type LocalNode } from "../../src/devnet/node";
 import { deployEmp, deployUmaInfrastructure, loadUmaArtifact, DEVNET_OO_LIVENESS, type EmpDeployment } from "../../src/devnet/uma";
 import { deployRai, seedRateHistory, type RaiDeployment, type SeededRate } from "../../src/devnet/rai";
 import { startExpiryProposer } from "../../src/devnet/expiry-proposer";
+import { startProviderProxy } from "../../src/devnet/provider-proxy";
 import { loadConfig } from "../../src/lib/config";
 import { Journal } from "../../src/lib/chain/journal";
 import { RAY } from "../../src/lib/rai/math";
@@ -326,6 +327,28 @@ describe("liquidations of the sponsor's position", () => {
     now = BigInt((await provider.getBlock("latest"))!.timestamp);
     const gone = await refused(withdrawLiquidationsFlow(s, io, { dryRun: false, id: 0n }));
     expect(gone.message).toBe("the position has no liquidation 0 to withdraw (none, or already withdrawn)");
+  });
+});
+
+describe("emp-position's requests", () => {
+  it("reads one sponsor in one HTTP request after the session opens: the head, the EMP probe and the snapshot in one batch", async () => {
+    await openDirect(A, wad("260"), wad("100"));
+    const proxy = await startProviderProxy({ target: node.rpcUrl, rttMs: 0 });
+    try {
+      const cfg = loadConfig({ deployment: depFile, dataDir, price: "1", rpcUrl: proxy.url }, { KEEPCTL_LOCK_DIR: path.join(tmp, "locks") }, { dotenv: false });
+      const s = await openSponsorSession(cfg, { key: "none", sponsor: addr(A), dryRun: true, interactive: false, price: "required" });
+      sessions.push(s);
+      proxy.resetCounts();
+      const view = await loadPositionView(s);
+      expect(proxy.counts.httpRequests).toBe(1);
+      expect(Object.keys(proxy.counts.byMethod).sort()).toEqual(["eth_call", "eth_getBlockByNumber", "eth_getCode"]);
+      // What was read in that request is the chain's position (the independent oracle: the contract).
+      const p = await position(A);
+      expect([view.figures.collateral, view.figures.tokens]).toEqual([p.rawCollateral[0], p.tokensOutstanding[0]]);
+      expect(view.figures.ratio).toBe(wad("2.6"));
+    } finally {
+      await proxy.close();
+    }
   });
 });
 

@@ -58,6 +58,12 @@ describe("launch parameters", () => {
     expect(presetName(apr21)).toBe("RAI Redemption Rate APR 2021");
     expect(presetSymbol(BigInt(Date.UTC(2030, 11, 31) / 1000))).toBe("RR-RAI-DEC30");
     expect(presetSymbol(BigInt(Date.UTC(2105, 0, 1) / 1000))).toBe("RR-RAI-JAN05");
+    // Every month, against the platform's own English month names (Intl), at the month's first and last second (UTC).
+    for (let m = 0; m < 12; m++) {
+      const want = new Date(Date.UTC(2027, m, 1)).toLocaleString("en-US", { month: "short", timeZone: "UTC" }).toUpperCase();
+      expect(presetSymbol(BigInt(Date.UTC(2027, m, 1) / 1000))).toBe(`RR-RAI-${want}27`);
+      expect(presetName(BigInt(Date.UTC(2027, m + 1, 1) / 1000 - 1))).toBe(`RAI Redemption Rate ${want} 2027`);
+    }
   });
   const params = (over: Partial<CreatorParams> = {}): CreatorParams => ({
     ...creatorParamsOf(RR_RAI_PRESET, { expirationTimestamp: 2000n, collateralAddress: "0x00000000000000000000000000000000000000c0", collateralDecimals: 18, syntheticName: "n", syntheticSymbol: "s", identifierHex: "0x" + "00".repeat(32) }),
