@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { expectedSettlePayout } from "../../src/lib/uma/settle-math";
-import { creatorParamsOf, launchProblems, presetName, presetSymbol, RR_RAI_PRESET, type CreatorParams } from "../../src/lib/uma/launch-params";
+import { creatorParamsOf, LAUNCH_PRESETS, launchProblems, presetName, presetSymbol, RR_RAI_PRESET, type CreatorParams } from "../../src/lib/uma/launch-params";
 
 const E18 = 10n ** 18n;
 const wad = (n: number | string) => {
@@ -51,6 +51,8 @@ describe("expectedSettlePayout (settleExpired's formula)", () => {
 describe("launch parameters", () => {
   it("the rr-rai preset is the seed's deployment", () => {
     expect(RR_RAI_PRESET).toEqual({ priceIdentifier: "RaiRedemptionRate", collateralRequirement: "1.25", disputeBondPercentage: "0.1", sponsorDisputeRewardPercentage: "0.05", disputerDisputeRewardPercentage: "0.2", minSponsorTokens: "100", withdrawalLiveness: 7200, liquidationLiveness: 7200 });
+    // --preset's choices: rr-rai, and nothing else
+    expect(LAUNCH_PRESETS).toEqual({ "rr-rai": RR_RAI_PRESET });
   });
   it("names the synthetic after the expiry month, as RR-RAI-APR21", () => {
     const apr21 = BigInt(Date.UTC(2021, 3, 30, 22) / 1000);
