@@ -88,6 +88,7 @@ export function register(program: Command): void {
             },
             onLost: (e: KeepctlError) => {
               leaseLost = e;
+              emit({ type: "warning", message: `${e.message}; stopping (exit ${e.exitCode})` });
               exporter?.metrics.setLease("standby");
               fence.abort();
             },
