@@ -155,8 +155,13 @@ describe("two watchers, one key, one state URL", () => {
     const from = await provider.getBlockNumber();
     const a = watch("a");
     await until(() => holds(a) && loopDone(a), "A holding the lease, first pass (all healthy)", [a]);
-    const b = watch("b");
-    await until(() => standby(b) === 1, "B waiting as the standby", [a, b]);
+    const b = watch("b", ["--metrics-addr", "127.0.0.1:0"]);
+    await until(() => standby(b) === 1 && /serving metrics on 127\.0\.0\.1:\d+/.test(b.stderr() + b.stdout()), "B waiting as the standby", [a, b]);
+    const port = Number(/serving metrics on 127\.0\.0\.1:(\d+)/.exec(b.stderr() + b.stdout())![1]);
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect([health.status, ((await health.json()) as { status: string }).status]).toEqual([200, "standby"]);
+    const leaseHeld = async () => /^keepctl_lease_held\{loop="watch"\} (\d)$/m.exec(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())?.[1];
+    expect(await leaseHeld()).toBe("0");
     // The price drops: both deposits are at risk. A's first transaction stays in the pool.
     await provider.send("evm_setAutomine", [false]);
     const priced = setEthBtcPrice(devnet.deployment, 0.024);
@@ -173,6 +178,7 @@ describe("two watchers, one key, one state URL", () => {
     console.log(`[measured] takeover after kill -9: ${((Date.now() - killedAt) / 1000).toFixed(1)} s (lease 3 s, refresh 0.5 s)`);
     await until(() => loopDone(b), "B's first pass", [b]);
     expect(standby(b)).toBe(1);
+    expect(await leaseHeld()).toBe("1");
     b.child.kill("SIGINT");
     expect((await b.done).code).toBe(130);
     const bEvents = eventsOf(b);
