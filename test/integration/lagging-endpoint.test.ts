@@ -7,6 +7,7 @@ import { startDevnet, devnetWallet, type Devnet } from "../../src/devnet/scenari
 import { openDeposit } from "../../src/devnet/deposits";
 import { send, setEthBtcPrice } from "../../src/devnet/tbtc";
 import { startLagProxy, type LagProxy } from "../../src/devnet/lag-proxy";
+import { startFaultProxy } from "../../src/devnet/fault-proxy";
 import { REDEMPTION_REQUESTED_TOPIC } from "../../src/lib/tbtc/redeem/redeem-abi";
 import { buildOnce, runKeepctl, type Run } from "../helpers/cli";
 
@@ -118,6 +119,28 @@ describe("a lagging endpoint: no action on a stale head, a warning naming it", (
     expect(await provider.getTransactionCount(w.address, "latest")).toBe(0);
     expect(lag.counts.broadcasts).toEqual([]);
   }, 120_000);
+
+  for (const order of ["first", "second"] as const) {
+    it(`the fresh endpoint's first head answer is lost (${order} of two, beside the laggard): asked again, nothing planned on the stale view`, async () => {
+      // A fresh process: without the fresh endpoint's head, the laggard's would be the freshest known.
+      let lost = 0;
+      const fresh = await startFaultProxy({ target: devnet.rpcUrl, pick: (calls) => (lost === 0 && calls.length === 1 && calls[0].method === "eth_blockNumber" ? (lost++, "http-503") : undefined) });
+      try {
+        const w = await redeemer();
+        const urls = order === "first" ? [fresh.url, lag.url] : [lag.url, fresh.url];
+        // The head-age check off: it would refuse the stale view on this machine's clock alone.
+        const r = await watch(urls, w, dataDir(), { KEEPCTL_MAX_HEAD_AGE: "0" });
+        expect(lost).toBe(1);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stderr.match(new RegExp(LAG_WARNING.source, "g"))).toHaveLength(1);
+        expect(await provider.getTransactionCount(w.address, "latest")).toBe(0);
+        expect(lag.counts.broadcasts.length + fresh.forwardedBroadcasts.length).toBe(0);
+        expect(await requests()).toBe(0);
+      } finally {
+        await fresh.close();
+      }
+    }, 120_000);
+  }
 
   it("flapping between lagging and fresh, beside a fresh one: named, never acted on", async () => {
     lag.setLag((n) => (n % 2 === 0 ? 0 : 50));

@@ -319,6 +319,53 @@ describe("failover with a memory", () => {
   });
 });
 
+describe("failover beside a laggard", () => {
+  const payload = { jsonrpc: "2.0", id: 1, method: "eth_blockNumber", params: [] } as const;
+  const opts = { timeoutMs: 5000, retries: 3, backoffMs: 5, chainId: 31337n, onHttpRequest: () => undefined };
+  /** Fails its first `n` requests with a 503, then forwards. */
+  const flaky = (n: number) => proxy((_c, hit) => (hit <= n ? { status: 503, body: { error: "unavailable" } } : "forward"));
+
+  it("the fresh endpoint's one attempt failed and the last one only lags: the retries go back to the fresh one", async () => {
+    const fresh = await flaky(1);
+    const laggard = await proxy(() => "forward");
+    const pool = new EndpointPool([fresh.url, laggard.url]);
+    const judged: string[] = [];
+    const accept = async (ep: { url: string }) => (judged.push(ep.url), ep.url === laggard.url ? "its head is 8 blocks behind" : undefined);
+    const [r] = await postWithFailover(pool, payload, { ...opts, accept });
+    expect("result" in r && typeof r.result).toBe("string");
+    expect([fresh.hits.length, laggard.hits.length]).toEqual([2, 1]);
+    expect(judged).toEqual([laggard.url, fresh.url]);
+  });
+
+  it("a fresh endpoint that keeps failing: at most `retries` attempts in all, and the error names both", async () => {
+    const fresh = await flaky(99);
+    const laggard = await proxy(() => "forward");
+    const pool = new EndpointPool([fresh.url, laggard.url]);
+    const accept = async (ep: { url: string }) => (ep.url === laggard.url ? "its head is 8 blocks behind" : undefined);
+    const e = await rejection(postWithFailover(pool, payload, { ...opts, accept }));
+    expect(e.message).toBe(`no RPC endpoint answered: ${fresh.url} (HTTP 503), ${laggard.url} (its head is 8 blocks behind), ${fresh.url} (HTTP 503)`);
+    expect([fresh.hits.length, laggard.hits.length]).toEqual([3, 1]);
+  });
+
+  it("without a refusal the order is as before: one attempt at the first, the retries at the last", async () => {
+    const first = await flaky(1);
+    const last = await flaky(2);
+    const pool = new EndpointPool([first.url, last.url]);
+    const [r] = await postWithFailover(pool, payload, { ...opts, accept: async () => undefined });
+    expect("result" in r && typeof r.result).toBe("string");
+    expect([first.hits.length, last.hits.length]).toEqual([1, 3]);
+  });
+
+  it("a payload sent at most once (maxAttempts 1) gets no second chance", async () => {
+    const fresh = await flaky(1);
+    const laggard = await proxy(() => "forward");
+    const pool = new EndpointPool([fresh.url, laggard.url]);
+    const accept = async (ep: { url: string }) => (ep.url === laggard.url ? "lags" : undefined);
+    await rejection(postWithFailover(pool, payload, { ...opts, accept, maxAttempts: 1 }));
+    expect([fresh.hits.length, laggard.hits.length]).toEqual([1, 0]);
+  });
+});
+
 describe("batching", () => {
   const addresses = Array.from({ length: 10 }, (_, i) => ethers.zeroPadValue(ethers.toBeHex(i + 1), 20));
 

@@ -140,7 +140,12 @@ export class KeepctlProvider extends ethers.JsonRpcProvider {
     return this.siblings;
   }
 
-  /** Asks every endpoint not set aside for a failure for its head, then sets the laggards aside. */
+  /**
+   * Asks every endpoint not set aside for a failure for its head, then sets the laggards aside.
+   * An endpoint whose answer fails is asked again (at least once, up to `retries` times, in parallel with the
+   * others): without its head, a lagging endpoint that happened to answer would be the freshest
+   * known, and a fresh process would plan on its stale view (the chaos run's lag seeds did).
+   */
   private runCensus(): Promise<void> {
     const eps = this.pool.endpoints;
     const askable = eps.filter((ep) => !(this.pool.isCooling(ep) && ep.demotedFor === "failure"));
@@ -148,12 +153,16 @@ export class KeepctlProvider extends ethers.JsonRpcProvider {
     this.pool.resetBest();
     return Promise.all(
       askable.map(async (ep) => {
-        try {
-          const n = parseQuantity(await providers[ep.index].send("eth_blockNumber", []), "eth_blockNumber");
-          this.pool.observeHead(ep, n);
-          return { index: ep.index, number: n };
-        } catch {
-          return { index: ep.index }; // no answer: no head to compare; its failure is its own problem
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const n = parseQuantity(await providers[ep.index].send("eth_blockNumber", []), "eth_blockNumber");
+            this.pool.observeHead(ep, n);
+            return { index: ep.index, number: n };
+          } catch {
+            // No answer after every attempt: no head to compare; its failure is its own problem.
+            if (attempt >= Math.max(2, this.retries)) return { index: ep.index };
+            await sleep(this.backoffMs * attempt);
+          }
         }
       }),
     ).then((heads) => {
@@ -351,7 +360,9 @@ export interface PostOptions {
 /**
  * POSTs one payload. Endpoints come from the pool: healthy ones in configured order, cooling ones
  * only when nothing else is left. Each gets one attempt while another endpoint remains (a dead
- * URL costs one attempt per cool-down, not `retries` per call); the last one gets `retries`.
+ * URL costs one attempt per cool-down, not `retries` per call); the last one gets `retries`. When
+ * the last one's answer was refused (it lags), the retries go back to those whose one attempt
+ * failed on a fault a retry can fix.
  */
 export async function postWithFailover(pool: EndpointPool, payload: Payload, o: PostOptions): Promise<Result[]> {
   const body = JSON.stringify(payload);
@@ -359,6 +370,23 @@ export async function postWithFailover(pool: EndpointPool, payload: Payload, o: 
   const failures: string[] = [];
   const tried = new Set<Endpoint>();
   let budget = o.maxAttempts ?? Number.POSITIVE_INFINITY;
+  let refusedAny = false;
+  const secondChance: Endpoint[] = [];
+  /** The answer, if it came and its judge accepts it; otherwise the reason is recorded. */
+  const use = async (ep: Endpoint, r: Attempted): Promise<Result[] | undefined> => {
+    if (!r.ok) {
+      failures.push(`${ep.label} (${r.error.message})`);
+      return undefined;
+    }
+    const refused = await o.accept?.(ep, r.results);
+    if (refused) {
+      refusedAny = true;
+      failures.push(`${ep.label} (${refused})`);
+      return undefined;
+    }
+    if (!o.passive) pool.succeeded(ep, "call");
+    return r.results;
+  };
   for (let ep = pool.next(tried); ep && budget > 0; ep = pool.next(tried)) {
     tried.add(ep);
     // Back from a cool-down: prove it with a cheap read while a known-good endpoint remains.
@@ -369,17 +397,19 @@ export async function postWithFailover(pool: EndpointPool, payload: Payload, o: 
     const isLast = pool.next(tried) === undefined;
     const r = await attemptEndpoint(ep, body, isBatch, Math.min(budget, isLast ? o.retries : 1), isLast, o);
     budget -= r.used;
-    if (r.ok) {
-      const refused = await o.accept?.(ep, r.results);
-      if (refused) {
-        failures.push(`${ep.label} (${refused})`);
-        continue;
-      }
-      if (!o.passive) pool.succeeded(ep, "call");
-      return r.results;
-    }
-    pool.failed(ep, r.error.message, r.error.retryAfterMs);
-    failures.push(`${ep.label} (${r.error.message})`);
+    const results = await use(ep, r);
+    if (results) return results;
+    if (!r.ok) pool.failed(ep, r.error.message, r.error.retryAfterMs);
+    if (!r.ok && r.error.retry && !isLast) secondChance.push(ep);
+  }
+  // The endpoint that went last only lagged (its answers are refused, however often it is asked):
+  // the retries belong to those whose one attempt failed on a fault a retry can fix.
+  for (const ep of refusedAny ? secondChance : []) {
+    if (budget <= 0 || o.retries <= 1) break;
+    const r = await attemptEndpoint(ep, body, isBatch, Math.min(budget, o.retries - 1), true, o);
+    budget -= r.used;
+    const results = await use(ep, r);
+    if (results) return results;
   }
   // URL first, detail in parentheses: the CLI's redactor treats a trailing ":" or ";" as part of a URL.
   throw new RpcError(`no RPC endpoint answered: ${failures.join(", ")}`, {
