@@ -2,7 +2,7 @@ import { Journal } from "../chain/journal";
 import { ExitCode, KeepctlError } from "../errors";
 import { Lease } from "./lease";
 import { PgJournalBackend } from "./pg-journal";
-import { PgStateStore, type LeaseRow } from "./pg-store";
+import type { LeaseRow, PgStateStore } from "./pg-store";
 import type { LeaseTimings } from "./lease-rules";
 import type { LeaseLostError } from "./errors";
 
@@ -38,7 +38,9 @@ export interface SharedState {
 }
 
 export async function openSharedState(o: SharedStateOptions): Promise<SharedState> {
-  const store = await PgStateStore.open(o.url, { queryTimeoutMs: Math.max(1_000, Math.min(5_000, Math.floor(o.timings.refreshMs * 2))) });
+  // Loaded only with --state-url: a one-machine keepctl never loads the PostgreSQL client.
+  const { PgStateStore: Store } = await import("./pg-store");
+  const store: PgStateStore = await Store.open(o.url, { queryTimeoutMs: Math.max(1_000, Math.min(5_000, Math.floor(o.timings.refreshMs * 2))) });
   try {
     if (o.readOnly) {
       const backend = new PgJournalBackend(store, o.name);
