@@ -59,6 +59,7 @@ const standby = (s: Spawned) => notices(s).filter((t) => t.startsWith("standby:"
 const loopDone = (s: Spawned) => eventsOf(s).some((e) => e.type === "heartbeat" && e.ok === true);
 const alertsTo = (name: string) => hooks.got.filter((g) => g.path === `/${name}`).map((g) => JSON.parse(g.body) as { key: string; level: string; title: string });
 const requestsFor = async (d: string) => (await provider.getLogs({ topics: [RR_TOPIC, ethers.zeroPadValue(d, 32)], fromBlock: 0, toBlock: "latest" })).length;
+const journalCount = async (state: string) => (await sql.query("SELECT count(*)::int AS n FROM keepctl_journal WHERE line LIKE $1", [`%"state":"${state}"%`])).rows[0].n as number;
 const journalHas = async (state: string) => (await sql.query("SELECT count(*)::int AS n FROM keepctl_journal WHERE line LIKE $1", [`%"state":"${state}"%`])).rows[0].n > 0;
 
 async function until(cond: () => boolean | Promise<boolean>, what: string, s: Spawned[], ms = 120_000): Promise<void> {
@@ -218,6 +219,42 @@ describe("two watchers, one key, one state URL", () => {
     expect(alertsTo("a").filter((x) => x.level === "critical").map((x) => [x.key, x.title])).toEqual([[`lease-lost:${redeemer.address}`, "the lease was taken over"]]);
     b.child.kill("SIGINT");
     expect((await b.done).code).toBe(130);
+    await expectEachRedeemedOnce(from);
+  }, 400_000);
+
+  it("kill -9 twice in a row (after a broadcast, then after a mined transaction), a fresh standby each time: every action once", async () => {
+    const from = await provider.getBlockNumber();
+    const a = watch("a");
+    await until(() => holds(a) && loopDone(a), "A holding the lease, first pass (all healthy)", [a]);
+    const b = watch("b");
+    await until(() => standby(b) === 1, "B waiting as the standby", [a, b]);
+    await provider.send("evm_setAutomine", [false]);
+    const priced = setEthBtcPrice(devnet.deployment, 0.024);
+    await until(async () => (await provider.send("eth_getBlockByNumber", ["pending", false])).transactions.length > 0, "the price update in the pool", [a, b]);
+    await provider.send("evm_mine", []);
+    await priced;
+    // 1: A broadcast its first transaction (in the pool, not mined): kill -9.
+    await until(async () => (await journalCount("sent")) >= 1, "A's first broadcast", [a, b]);
+    a.child.kill("SIGKILL");
+    await a.done;
+    const c = watch("c");
+    await until(() => holds(b), "B taking over", [b, c]);
+    await until(() => standby(c) === 1, "C waiting as the standby", [b, c]);
+    // 2: mine until one of B's own transactions is journaled mined, then kill -9 B.
+    const minedBefore = await journalCount("mined");
+    await until(async () => {
+      await provider.send("evm_mine", []);
+      return (await journalCount("mined")) >= minedBefore + 2;
+    }, "B settling A's transaction and mining one of its own", [b, c]);
+    b.child.kill("SIGKILL");
+    await b.done;
+    await provider.send("evm_setAutomine", [true]);
+    await provider.send("evm_mine", []);
+    await until(() => holds(c), "C taking over", [c]);
+    await until(() => eventsOf(c).some((e) => e.type === "heartbeat" && e.ok === true), "C's first pass", [c]);
+    c.child.kill("SIGINT");
+    expect((await c.done).code).toBe(130);
+    expect(eventsOf(c).some((e) => e.type === "loop-error")).toBe(false);
     await expectEachRedeemedOnce(from);
   }, 400_000);
 });
