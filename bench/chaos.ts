@@ -1,4 +1,4 @@
-import { CHAOS_COMMANDS, CHAOS_TWISTS, runChaosCase, runFollowChaosCase, startEmpWorld, startTbtcWorld, type ChaosCaseResult, type ChaosCommand, type ChaosTwist, type EmpWorld, type TbtcWorld } from "../src/devnet/chaos";
+import { CHAOS_COMMANDS, CHAOS_TWISTS, TBTC_CHAOS_COMMANDS, runChaosCase, runFollowChaosCase, startEmpWorld, startTbtcWorld, type ChaosCaseResult, type ChaosCommand, type ChaosTwist, type EmpWorld, type TbtcWorld } from "../src/devnet/chaos";
 import { FAULT_KINDS } from "../src/devnet/fault-proxy";
 
 /**
@@ -39,7 +39,7 @@ async function main(): Promise<number> {
     process.stderr.write(`--only must be one of ${CHAOS_COMMANDS.join(", ")}\n`);
     return 2;
   }
-  const needTbtc = commands.some((c) => c === "watch" || c === "redeem");
+  const needTbtc = commands.some((c) => TBTC_CHAOS_COMMANDS.has(c));
   const needEmp = commands.some((c) => c === "emp-liquidate" || c === "emp-dispute");
   const tbtc: TbtcWorld | undefined = needTbtc ? await startTbtcWorld() : undefined;
   const emp: EmpWorld | undefined = needEmp ? await startEmpWorld() : undefined;
@@ -49,7 +49,7 @@ async function main(): Promise<number> {
   try {
     for (const command of commands) {
       // redeem-follow spends the deposits' Bitcoin: a fresh world per case (see runFollowChaosCase).
-      const run = (seed: number, r: number) => (command === "redeem-follow" ? runFollowChaosCase({ seed, rate: r }) : runChaosCase(command === "watch" || command === "redeem" ? tbtc! : emp!, command, { seed, rate: r, twist: r === 0 ? "none" : twistOf(seed) }));
+      const run = (seed: number, r: number) => (command === "redeem-follow" ? runFollowChaosCase({ seed, rate: r }) : runChaosCase(TBTC_CHAOS_COMMANDS.has(command) ? tbtc! : emp!, command, { seed, rate: r, twist: r === 0 ? "none" : twistOf(seed) }));
       const clean = await run(0, 0);
       const runs: ChaosCaseResult[] = [];
       for (let s = first; s < first + seeds; s++) {

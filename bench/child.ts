@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
  */
 export function runChildJson<T>(script: string, name: string, args: string[], cwd: string): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], { cwd, env: { PATH: process.env.PATH ?? "", HOME: cwd, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [script, ...args], { cwd, env: { PATH: process.env.PATH ?? "", HOME: cwd, NO_COLOR: "1", ...(process.env.KEEPCTL_LOG_CHUNK_SIZE ? { KEEPCTL_LOG_CHUNK_SIZE: process.env.KEEPCTL_LOG_CHUNK_SIZE } : {}) }, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
     child.stdout.on("data", (d) => (out += d));

@@ -10,10 +10,11 @@ import { benchEmpScale, formatEmpScale } from "./emp-scale";
 import { benchRaiYear, formatRaiYear } from "./rai-year";
 import { benchBuy, formatBuy } from "./buy";
 import { benchEmpPosition, formatEmpPosition } from "./emp-position";
+import { benchEmpGuard, formatEmpGuard } from "./emp-guard";
 
 /**
  * `npm run bench`: the performance figures the project promises, measured on a fresh local node.
- * Flags: --deposits N (tBTC deposits, default 200), --only tbtc|scale|watch|proof|reaction|buy|emp|emp-position|rai|rai-year|replay.
+ * Flags: --deposits N (tBTC deposits, default 200), --only tbtc|scale|watch|proof|reaction|buy|emp|emp-position|emp-guard|rai|rai-year|replay.
  * EMP bench: --sponsors N (1000), --emp-span BLOCKS (1,000,000), --rtt MS, --skip-baseline.
  * rai-year bench: --hours N (8,760), --rtt MS.
  * Scale bench (docs/performance.md): --keeps N (3500), --op-deposits N (300), --span BLOCKS
@@ -67,7 +68,7 @@ async function main(): Promise<number> {
   if (!only || only === "reaction") {
     const r = await benchReaction();
     process.stdout.write(formatReaction(r) + "\n");
-    allMet &&= r.target.met;
+    allMet &&= r.target.met && (r.redemptionTarget?.met ?? true);
   }
   if (!only || only === "buy") {
     const r = await benchBuy();
@@ -86,6 +87,11 @@ async function main(): Promise<number> {
   if (!only || only === "emp-position") {
     const r = await benchEmpPosition();
     process.stdout.write(formatEmpPosition(r) + "\n");
+    allMet &&= r.target.met;
+  }
+  if (!only || only === "emp-guard") {
+    const r = await benchEmpGuard();
+    process.stdout.write(formatEmpGuard(r) + "\n");
     allMet &&= r.target.met;
   }
   if (!only || only === "rai") {

@@ -16,9 +16,11 @@ import { REDEMPTION_REQUESTED_TOPIC } from "../src/lib/tbtc/redeem/redeem-abi";
  * provider proxy (80 ms RTT), and the ETH/BTC price drops so that the at-risk deposits fall below
  * the courtesy-call threshold. Counted from the chain: the block that includes the price change,
  * and the block that includes each CourtesyCalled event. Target (issue 13): the next block.
- * Then the same drop on a fresh devnet with `--redeem-below 125` instead (operator A's TBTC): the
- * blocks of the approval and of RedemptionRequested, printed for information (a redemption approves,
- * then requests: the request waits for its approval to be mined).
+ * Then the same drop on a fresh devnet with `--redeem-below 125` instead (operator A's TBTC), twice:
+ * with pre-approval (the default: the 128 % and 127 % deposits are below the 130 % warn level, so
+ * watch approves their exact total before the drop; target: RedemptionRequested in the block after
+ * the drop), and with --no-preapprove for comparison (approve, then request: the request waits for
+ * its approval to be mined).
  */
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const BLOCK_MS = 12_000;
@@ -27,22 +29,38 @@ export interface ReactionResult {
   dropBlock: number;
   calledBlocks: number[];
   reactionBlocks?: number;
-  /** The same drop with `--redeem-below` (no courtesy calls): approve, then the request. */
-  redemption?: { dropBlock: number; approveBlocks: number[]; requestBlocks: number[]; error?: string };
+  /** The same drop with `--redeem-below` (no courtesy calls), with pre-approval. */
+  redemption?: RedemptionReaction;
+  /** The same with --no-preapprove: approve, then the request. */
+  unapproved?: RedemptionReaction;
   target: { name: string; met: boolean; detail: string };
+  /** Redemption requested in the block after the drop, with pre-approval. */
+  redemptionTarget?: { name: string; met: boolean; detail: string };
+}
+
+export interface RedemptionReaction {
+  dropBlock: number;
+  /** The account's approvals before the drop (pre-approvals) and after it. */
+  preapproveBlocks: number[];
+  approveBlocks: number[];
+  requestBlocks: number[];
+  error?: string;
 }
 
 interface Measured {
   dropBlock: number;
   /** Blocks of the events looked for (CourtesyCalled, or RedemptionRequested). */
   blocks: number[];
-  /** Blocks of the account's approvals (redeem mode). */
+  /** Blocks of the account's approvals after the drop, and before it (redeem mode). */
   approveBlocks: number[];
+  preapproveBlocks: number[];
   err: string;
 }
 
+type Mode = "courtesy" | "redeem" | "redeem-no-preapprove";
+
 /** Starts a seeded devnet on 12 s blocks and watch through the proxy, drops the price, counts blocks. */
-async function measure(mode: "courtesy" | "redeem", o: { rttMs?: number; log: (m: string) => void }): Promise<Measured> {
+async function measure(mode: Mode, o: { rttMs?: number; log: (m: string) => void }): Promise<Measured> {
   const log = o.log;
   log(`reaction (${mode}): starting the seeded devnet ...`);
   const devnet = await startDevnet({ seed: true });
@@ -60,7 +78,7 @@ async function measure(mode: "courtesy" | "redeem", o: { rttMs?: number; log: (m
     // Courtesy calls: any account. Redemptions: operator A, who holds TBTC from its VendingMachine
     // deposits; --redeem-below 125 takes the at-risk VendingMachine deposit only after the drop.
     const bot = mode === "courtesy" ? devnetWallet(8) : devnetWallet(1);
-    const actArgs = mode === "courtesy" ? ["--notify-courtesy", "--no-redeem"] : ["--redeem-below", "125", "--btc-address", "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx"];
+    const actArgs = mode === "courtesy" ? ["--notify-courtesy", "--no-redeem"] : ["--redeem-below", "125", "--btc-address", "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx", ...(mode === "redeem" ? [] : ["--no-preapprove"])];
     child = spawn(process.execPath, [path.join(PACKAGE_ROOT, "bin/keepctl"), "--deployment", file, "--rpc-url", proxy.url, "watch", "--on-block", "--interval", "3600",
       ...actArgs, "--operator", devnet.scenario.operators[0]], {
       cwd: home,
@@ -74,6 +92,16 @@ async function measure(mode: "courtesy" | "redeem", o: { rttMs?: number; log: (m
     // the first loop (cold scan) is done long before the next block or two
     await sleep(15_000);
     if (exited) throw new Error(`watch exited early: ${err.slice(-1500)}`);
+    const approveTxs = async (fromBlock: number) => {
+      // The account's approve() transactions (transferFrom emits Approval too: not counted).
+      const logs = await raw.send("eth_getLogs", [{ address: devnet.deployment.addresses.TBTCToken, topics: [ethers.id("Approval(address,address,uint256)"), ethers.zeroPadValue(bot.address, 32)], fromBlock: ethers.toQuantity(fromBlock), toBlock: "latest" }]) as { blockNumber: string; transactionHash: string }[];
+      const out: number[] = [];
+      for (const l of logs) if ((await raw.getTransaction(l.transactionHash))?.data.startsWith("0x095ea7b3")) out.push(Number(l.blockNumber));
+      return out;
+    };
+    // With pre-approval, the drop comes once the approval is mined (what a quiet market gives it).
+    for (let waited = 0; mode === "redeem" && waited < 3 * BLOCK_MS && !(await approveTxs(0)).length; waited += 1000) await sleep(1000);
+    const preapproveBlocks = await approveTxs(0);
 
     // The drop: 0.03 -> 0.0288 ETH/BTC takes the 128% and 127% deposits to ~123%, below 125%.
     const deployer = await raw.getSigner(0);
@@ -100,11 +128,7 @@ async function measure(mode: "courtesy" | "redeem", o: { rttMs?: number; log: (m
     // let a second action (if any) land in the next block too
     await sleep(BLOCK_MS + 1000);
     blocks = await found();
-    // The account's approve() transactions (transferFrom emits Approval too: not counted).
-    const approvalLogs = await raw.send("eth_getLogs", [{ address: devnet.deployment.addresses.TBTCToken, topics: [ethers.id("Approval(address,address,uint256)"), ethers.zeroPadValue(bot.address, 32)], fromBlock: ethers.toQuantity(dropBlock), toBlock: "latest" }]) as { blockNumber: string; transactionHash: string }[];
-    const approvals: { blockNumber: string }[] = [];
-    for (const l of approvalLogs) if ((await raw.getTransaction(l.transactionHash))?.data.startsWith("0x095ea7b3")) approvals.push(l);
-    return { dropBlock, blocks, approveBlocks: approvals.map((l) => Number(l.blockNumber)), err };
+    return { dropBlock, blocks, approveBlocks: await approveTxs(dropBlock), preapproveBlocks, err };
   } finally {
     if (child && !exited) {
       child.kill("SIGTERM");
@@ -124,17 +148,21 @@ export async function benchReaction(o: { rttMs?: number; log?: (m: string) => vo
   // Every at-risk deposit counts: the last courtesy call is the operator's exposure.
   const reaction = calledBlocks.length ? Math.max(...calledBlocks) - m.dropBlock : undefined;
   const first = calledBlocks.length ? Math.min(...calledBlocks) - m.dropBlock : undefined;
-  let redemption: ReactionResult["redemption"];
+  let redemption: RedemptionReaction | undefined;
+  let unapproved: RedemptionReaction | undefined;
+  let redemptionTarget: ReactionResult["redemptionTarget"];
   if (o.redemption !== false) {
-    try {
-      const r = await measure("redeem", { rttMs: o.rttMs, log });
-      redemption = { dropBlock: r.dropBlock, approveBlocks: r.approveBlocks, requestBlocks: r.blocks, ...(r.blocks.length ? {} : { error: `no redemption request; watch stderr: ${r.err.slice(-300)}` }) };
-    } catch (e) {
-      redemption = { dropBlock: 0, approveBlocks: [], requestBlocks: [], error: e instanceof Error ? e.message : String(e) };
-    }
+    redemption = await measureRedemption("redeem", o.rttMs, log);
+    unapproved = await measureRedemption("redeem-no-preapprove", o.rttMs, log);
+    const after = redemption.requestBlocks.length ? Math.max(...redemption.requestBlocks) - redemption.dropBlock : undefined;
+    redemptionTarget = {
+      name: "redemption: RedemptionRequested in the block after the price drop, with pre-approval (12 s blocks)",
+      met: after === 1 && redemption.approveBlocks.length === 0,
+      detail: redemption.error ?? `pre-approval in block ${redemption.preapproveBlocks.join(", ") || "-"} (before the drop in ${redemption.dropBlock}); RedemptionRequested after ${after} block(s); approvals after the drop: ${redemption.approveBlocks.length}`,
+    };
   }
   return {
-    dropBlock: m.dropBlock, calledBlocks, reactionBlocks: reaction, redemption,
+    dropBlock: m.dropBlock, calledBlocks, reactionBlocks: reaction, redemption, unapproved, redemptionTarget,
     target: { name: "reaction: every courtesy call in the block after the price drop (12 s blocks)", met: reaction === 1,
       detail: reaction === undefined ? `no courtesy call within ${(4 * BLOCK_MS) / 1000} s; watch stderr: ${m.err.slice(-300)}`
         : `first after ${first} block(s), last after ${reaction} (drop in block ${m.dropBlock}, CourtesyCalled in ${calledBlocks.join(", ")})` +
@@ -142,18 +170,28 @@ export async function benchReaction(o: { rttMs?: number; log?: (m: string) => vo
   };
 }
 
+async function measureRedemption(mode: Mode, rttMs: number | undefined, log: (m: string) => void): Promise<RedemptionReaction> {
+  try {
+    const r = await measure(mode, { rttMs, log });
+    return { dropBlock: r.dropBlock, preapproveBlocks: r.preapproveBlocks, approveBlocks: r.approveBlocks, requestBlocks: r.blocks, ...(r.blocks.length ? {} : { error: `no redemption request; watch stderr: ${r.err.slice(-300)}` }) };
+  } catch (e) {
+    return { dropBlock: 0, preapproveBlocks: [], approveBlocks: [], requestBlocks: [], error: e instanceof Error ? e.message : String(e) };
+  }
+}
+
 export function formatReaction(r: ReactionResult): string {
   return [
     `reaction time (12 s blocks, watch --on-block --notify-courtesy through the proxy, 80 ms RTT)`,
     `  price drop in block ${r.dropBlock}; CourtesyCalled in block(s) ${r.calledBlocks.join(", ") || "none"}`,
     `  [${r.target.met ? "met" : "missed"}] ${r.target.name}: ${r.target.detail}`,
-    ...(r.redemption ? [redemptionLine(r.redemption)] : []),
+    ...(r.redemptionTarget ? [`  [${r.redemptionTarget.met ? "met" : "missed"}] ${r.redemptionTarget.name}: ${r.redemptionTarget.detail}`] : []),
+    ...(r.unapproved ? [redemptionLine(r.unapproved)] : []),
   ].join("\n");
 }
 
-/** Not a target: a redemption approves, then requests (the request waits for its approval to be mined). */
-function redemptionLine(r: NonNullable<ReactionResult["redemption"]>): string {
-  if (r.error) return `  redemption (watch --redeem-below 125, same drop): ${r.error}`;
+/** Not a target: without pre-approval a redemption approves, then requests (the request waits for its approval to be mined). */
+function redemptionLine(r: RedemptionReaction): string {
+  if (r.error) return `  redemption (watch --redeem-below 125 --no-preapprove, same drop): ${r.error}`;
   const after = (bs: number[]) => bs.map((b) => b - r.dropBlock).join(", ");
-  return `  redemption (watch --redeem-below 125, same drop in block ${r.dropBlock}): approval after ${after(r.approveBlocks) || "-"} block(s), RedemptionRequested after ${after(r.requestBlocks)} block(s) (approve, then request: 2 blocks)`;
+  return `  redemption (watch --redeem-below 125 --no-preapprove, same drop in block ${r.dropBlock}): approval after ${after(r.approveBlocks) || "-"} block(s), RedemptionRequested after ${after(r.requestBlocks)} block(s)`;
 }

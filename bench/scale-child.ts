@@ -35,7 +35,8 @@ async function baseline(rpcUrl: string, file: string, operator: string, cap: num
 async function ours(rpcUrl: string, file: string, dataDir: string, operator: string): Promise<{ found: number; finished: number; phases: string }> {
   // One Hardhat process answers every request in turn, where a hosted provider spreads them over
   // servers: a long scan's last batch can wait longer than the default 15 s timeout behind the others.
-  const env = { PATH: process.env.PATH ?? "", KEEPCTL_RPC_TIMEOUT_MS: "120000" };
+  // KEEPCTL_LOG_CHUNK_SIZE passes through, so a run can reproduce the 5,000-block chunks of before issue 21.
+  const env = { PATH: process.env.PATH ?? "", KEEPCTL_RPC_TIMEOUT_MS: "120000", ...(process.env.KEEPCTL_LOG_CHUNK_SIZE ? { KEEPCTL_LOG_CHUNK_SIZE: process.env.KEEPCTL_LOG_CHUNK_SIZE } : {}) };
   const cfg = loadConfig({ deployment: file, rpcUrl, dataDir, operator: [operator] }, env, { cwd: process.cwd(), dotenv: false });
   const run = await loadTbtcRun(cfg, { operators: [operator], useCache: true, staleHead: "warn" });
   return {

@@ -86,8 +86,12 @@ export function buildProgram(): Command {
   config.register(program);
   completion.register(program);
 
-  program.exitOverride();
-  for (const c of program.commands) c.exitOverride();
+  // Every level, subcommands of subcommands too (emp-sponsor create): commander's own exit is 1.
+  const override = (c: Command) => {
+    c.exitOverride();
+    for (const sub of c.commands) override(sub);
+  };
+  override(program);
   return program;
 }
 

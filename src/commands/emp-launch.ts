@@ -17,12 +17,18 @@ import { addSigningOptions, addressArg, confirmOnTerminal, globalsOf, loadComman
 
 /** --expiry: an ISO time with its zone (2021-04-30T22:00:00Z) or unix seconds. */
 export function parseExpiry(raw: string): bigint {
+  const refused = (why = "") => new UsageError(`--expiry must be an ISO time with a zone (2021-04-30T22:00:00Z) or unix seconds, got "${echo(raw)}"${why}`);
   if (/^\d{9,11}$/.test(raw)) return BigInt(raw);
-  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(raw)) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T\d{2}:\d{2}(:\d{2})?(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.exec(raw);
+  if (m) {
+    // Date.parse rolls 2030-02-30 over into March: an expiry one typo away must not be taken.
+    const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+    const day = new Date(Date.UTC(y, mo - 1, d));
+    if (mo < 1 || mo > 12 || day.getUTCMonth() !== mo - 1 || day.getUTCDate() !== d) throw refused(`: there is no ${m[1]}-${m[2]}-${m[3]}`);
     const ms = Date.parse(raw);
     if (Number.isFinite(ms)) return BigInt(Math.floor(ms / 1000));
   }
-  throw new UsageError(`--expiry must be an ISO time with a zone (2021-04-30T22:00:00Z) or unix seconds, got "${echo(raw)}"`);
+  throw refused();
 }
 
 const fx = (v: bigint) => formatFixedTrimmed(v, FP_DECIMALS);

@@ -1,4 +1,9 @@
+import path from "node:path";
 import type { Command } from "commander";
+import { formatUnits } from "ethers";
+import { Journal } from "../lib/chain/journal";
+import { readStandingPreapprovals, type StandingPreapproval } from "../lib/tbtc/watch/preapprove";
+import { depositsStillAtRisk } from "../lib/tbtc/watch/preapprove-decide";
 import { parseAddress, requireOperators } from "../lib/config";
 import { ExitCode, UsageError } from "../lib/errors";
 import { echo } from "../lib/redact";
@@ -31,16 +36,22 @@ export function register(program: Command): void {
       const operators = requireOperators(cfg);
       const provider = await connectFromConfig(cfg, { onWarning: (m) => out.warn(m) });
       let rows: RedemptionRow[];
+      let left: StandingPreapproval[];
       let run: Awaited<ReturnType<typeof loadTbtcRun>>;
       try {
         run = await withScanProgress(out, (hooks) => loadTbtcRun(cfg, { operators, useCache: g.cache !== false, staleHead: "error", provider, ...hooks }));
         const targets = redemptionTargets(run.deposits, cfg.startBlock).filter((t) => !only.length || only.includes(t.deposit.toLowerCase()));
         rows = (await readRedemptionReports(cfg, provider, targets, { number: run.block, timestamp: run.blockTime }, { onWarning: (m) => out.warn(m) })).filter((r) => g.all || r.live);
+        // watch's pre-approvals that no deposit needs any more: left standing, counted here (read only).
+        const atRisk = depositsStillAtRisk(run.deposits.map((x) => ({ address: x.deposit, state: x.state, collateralPct: x.collateralBp === undefined ? undefined : Number(x.collateralBp) / 100 })), cfg.tbtc.warnThreshold);
+        left = cfg.contracts.TBTCToken ? await readStandingPreapprovals(provider, new Journal(path.join(cfg.dataDir, "journal.jsonl")), cfg.contracts.TBTCToken, atRisk) : [];
       } finally {
         provider.destroy();
       }
       if (rows.some((r) => r.needsAttention)) runState.exitCode = ExitCode.UNHEALTHY;
-      if (out.json) return out.document({ ...tbtcReportHeader(cfg, run), redemptions: rows.map((r) => r.json) });
+      const preapprovalsLeft = left.map((l) => ({ account: l.account, spender: l.spender, allowanceTbtc: formatUnits(l.allowance, 18), deposits: l.deposits }));
+      if (out.json) return out.document({ ...tbtcReportHeader(cfg, run), redemptions: rows.map((r) => r.json), preapprovalsLeft });
+      if (left.length) out.info(`${left.length} pre-approval(s) no longer needed, left standing (they can only pull TBTC into a redemption this account asks for): ${left.map((l) => `${formatUnits(l.allowance, 18)} TBTC to ${l.spender}`).join(", ")}`);
       if (!rows.length) return out.info(g.all ? "no redemptions of these operators' deposits" : "no redemption in progress (--all shows the ended ones)");
       render(out, rows, run.blockTime);
       for (const r of rows) for (const a of r.report.alerts) (a.level === "info" ? out.info : out.warn).call(out, `${a.title}: ${a.text}`);

@@ -28,6 +28,7 @@ export function register(program: Command): void {
     .option("--redeem-below <pct>", "redeem deposits below this collateralization % (env KEEPCTL_REDEEM_BELOW; default 130)")
     .option("--notify-courtesy", "call notifyCourtesyCall on ACTIVE deposits below the courtesy-call threshold")
     .option("--no-redeem", "never redeem; alert only")
+    .option("--no-preapprove", "do not approve a deposit's exact redemption requirement while it is between --threshold and --redeem-below (env KEEPCTL_PREAPPROVE=false)")
     .option("--btc-address <address>", "BTC address redemptions pay to (env KEEPCTL_BTC_ADDRESS)")
     .option("--fee-sats <sats>", "BTC fee left to the redemption tx (env KEEPCTL_REDEMPTION_FEE_SATS)")
     .option("--heartbeat-url <url>", "URL pinged after every loop that succeeded (env KEEPCTL_HEARTBEAT_URL; visible in ps: prefer --heartbeat-url-file)")
@@ -105,6 +106,8 @@ export function register(program: Command): void {
             emit(ev);
             // The pipeline audits redemptions; the approvals before them only show here.
             if ("action" in ev && ev.action === "approve") auditTransaction(audit, ev);
+            // A pre-approval's action names its amount and set (its journal key keeps them): one audit action.
+            if ("action" in ev && ev.action?.startsWith("preapprove:")) auditTransaction(audit, { ...ev, action: "preapprove" });
             // "sent" is worth a message of its own: mining can take a while on a busy chain.
             if (ev.type === "sent" && ev.action === "redeem") {
               void hub.notify({ key: `redeem-sent:${ev.deposit}`, level: "info", title: "redemption sent", text: `redemption of ${ev.deposit} sent (nonce ${ev.nonce}, tx ${ev.hash})` }).catch(() => undefined);
@@ -161,6 +164,7 @@ export function register(program: Command): void {
           maxFailedLoops: cfg.watch.maxFailedPasses,
           dryRun: !!g.dryRun,
           buy,
+          preapprove: g.preapprove !== false && cfg.tbtc.preapprove,
         });
         // --once is for cron: a failed loop must show in the exit code (its own; RPC if unknown).
         // A fatal error (another sender on the key: 8, a config error: 3) ends the loop in every

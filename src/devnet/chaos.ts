@@ -7,7 +7,7 @@ import { ethers } from "ethers";
 import { PACKAGE_ROOT, startHardhatNode, type LocalNode } from "./node";
 import { startDevnet, devnetWallet, type Devnet } from "./scenario";
 import { openDeposit } from "./deposits";
-import { send, setEthBtcPrice } from "./tbtc";
+import { depositContract, send, setEthBtcPrice } from "./tbtc";
 import { deployEmp, seedSponsors, type EmpDeployment, type EmpSeed } from "./uma";
 import { FAULT_KINDS, startFaultProxy, type FaultKind } from "./fault-proxy";
 import { startLagProxy, type LagProxy } from "./lag-proxy";
@@ -26,8 +26,10 @@ const wad = (text: string): bigint => parseFixedStrict(text, 18);
  * from keepctl's own output. Used by test/integration/chaos.test.ts (a few seeds) and
  * `npm run chaos` (many).
  */
-export type ChaosCommand = "watch" | "redeem" | "redeem-follow" | "emp-liquidate" | "emp-dispute";
-export const CHAOS_COMMANDS: readonly ChaosCommand[] = ["watch", "redeem", "redeem-follow", "emp-liquidate", "emp-dispute"];
+export type ChaosCommand = "watch" | "watch-preapprove" | "redeem" | "redeem-follow" | "emp-liquidate" | "emp-dispute";
+export const CHAOS_COMMANDS: readonly ChaosCommand[] = ["watch", "watch-preapprove", "redeem", "redeem-follow", "emp-liquidate", "emp-dispute"];
+/** The commands that run in the tBTC world. */
+export const TBTC_CHAOS_COMMANDS: ReadonlySet<ChaosCommand> = new Set(["watch", "watch-preapprove", "redeem"]);
 
 /**
  * Besides the lossy wire, a case may carry one "twist" of the chain's own making:
@@ -267,10 +269,43 @@ interface Setup {
   btcFaults?(): number;
 }
 
+/**
+ * watch's pre-approval: the deposits at ~135 %, between --threshold 140 and --redeem-below 130.
+ * Exactly one approve() of the VendingMachine for the exact total the contracts price (every world
+ * deposit is held by it), and no redemption request.
+ */
+async function preparePreapprove(world: TbtcWorld): Promise<Setup> {
+  await setEthBtcPrice(world.devnet.deployment, 0.027);
+  const vm = world.devnet.deployment.addresses.VendingMachine;
+  let want = 0n;
+  for (const d of world.deposits) {
+    const c = depositContract(world.devnet.deployment, d);
+    want += ((await c.lotSizeTbtc()) as bigint) + ((await c.getOwnerRedemptionTbtcRequirement(world.redeemer.address)) as bigint);
+  }
+  return {
+    account: world.redeemer.address,
+    key: world.redeemer.privateKey,
+    args: ["watch", "--once", "--json", "--operator", world.operator, "--threshold", "140", "--redeem-below", "130"],
+    env: { KEEPCTL_BTC_ADDRESS: PAYOUT },
+    count: async (fromBlock) => {
+      const logs = await world.provider.getLogs({ address: world.devnet.deployment.addresses.TBTCToken, topics: [ethers.id("Approval(address,address,uint256)"), ethers.zeroPadValue(world.redeemer.address, 32)], fromBlock, toBlock: "latest" });
+      const approvals: { spender: string; amount: bigint }[] = [];
+      for (const l of logs) {
+        if (!(await world.provider.getTransaction(l.transactionHash))?.data.startsWith("0x095ea7b3")) continue;
+        approvals.push({ spender: ethers.getAddress(ethers.dataSlice(l.topics[2], 12)), amount: BigInt(l.data) });
+      }
+      const rr = await world.provider.getLogs({ topics: [RR_TOPIC], fromBlock, toBlock: "latest" });
+      const exact = approvals.filter((a) => a.spender === ethers.getAddress(vm) && a.amount === want).length;
+      return { required: 1, done: exact === 1 ? 1 : 0, extraEvents: Math.max(0, approvals.length - 1) + rr.length, succeeded: () => false };
+    },
+  };
+}
+
 async function prepare(world: TbtcWorld | EmpWorld, command: ChaosCommand, o: { seed: number; rate: number }): Promise<Setup> {
   if (world.kind === "tbtc" && command === "redeem-follow") return prepareFollow(world, o);
   if (world.kind === "tbtc") {
-    if (command !== "watch" && command !== "redeem") throw new Error(`${command} needs the EMP world`);
+    if (!TBTC_CHAOS_COMMANDS.has(command)) throw new Error(`${command} needs the EMP world`);
+    if (command === "watch-preapprove") return preparePreapprove(world);
     // 150% -> ~107%: under the redeem line and under the courtesy-call threshold.
     await setEthBtcPrice(world.devnet.deployment, 0.024);
     const args = command === "watch"

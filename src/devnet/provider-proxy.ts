@@ -21,6 +21,13 @@ export interface ProviderProxyOptions {
   rttMs?: number;
   /** Most blocks one eth_getLogs may span, inclusive (default 10,000; 0 = no cap). */
   maxLogBlockRange?: number;
+  /**
+   * The message of a range refusal (code -32005), from the span asked, the cap and the first block
+   * asked; default "block range is too wide (N blocks, max M)". Tests give other providers' wordings.
+   */
+  rangeRefusalMessage?: (span: number, max: number, from: number) => string;
+  /** The message of a batch refusal (code -32600); default "batch size too large (N calls, max M)". */
+  batchRefusalMessage?: (calls: number, max: number) => string;
   /** Most logs one eth_getLogs may return (default 10,000; 0 = no cap). */
   maxLogResults?: number;
   /** Most calls in one JSON-RPC batch (default 100; 0 = no cap). */
@@ -51,7 +58,7 @@ export interface ProviderProxy {
   url: string;
   counts: ProviderProxyCounts;
   /** The settings in force (defaults filled in). */
-  settings: Required<Omit<ProviderProxyOptions, "target">>;
+  settings: Required<Omit<ProviderProxyOptions, "target" | "rangeRefusalMessage" | "batchRefusalMessage">>;
   /** Time spent waiting for the node since the last reset (its share of the wall time). */
   upstreamMs(): number;
   resetCounts(): void;
@@ -151,10 +158,12 @@ export async function startProviderProxy(o: ProviderProxyOptions): Promise<Provi
     if (c.method !== "eth_getLogs" || settings.maxLogBlockRange <= 0) return undefined;
     const f = (c.params?.[0] ?? {}) as { fromBlock?: unknown; toBlock?: unknown; blockHash?: unknown };
     if (f.blockHash) return undefined;
-    const span = (await blockOf(f.toBlock, "latest")) - (await blockOf(f.fromBlock, "latest")) + 1;
+    const from = await blockOf(f.fromBlock, "latest");
+    const span = (await blockOf(f.toBlock, "latest")) - from + 1;
     if (span <= settings.maxLogBlockRange) return undefined;
     counts.rangeRefused++;
-    return rpcError(c.id, -32005, `block range is too wide (${span} blocks, max ${settings.maxLogBlockRange})`);
+    const message = o.rangeRefusalMessage?.(span, settings.maxLogBlockRange, from) ?? `block range is too wide (${span} blocks, max ${settings.maxLogBlockRange})`;
+    return rpcError(c.id, -32005, message);
   }
 
   async function answerCalls(calls: RpcCall[]): Promise<RpcAnswer[]> {
@@ -211,7 +220,7 @@ export async function startProviderProxy(o: ProviderProxyOptions): Promise<Provi
     for (const c of calls) counts.byMethod[c.method] = (counts.byMethod[c.method] ?? 0) + 1;
     if (batch && settings.maxBatchCalls > 0 && calls.length > settings.maxBatchCalls) {
       counts.batchRefused++;
-      return send(200, rpcError(null, -32600, `batch size too large (${calls.length} calls, max ${settings.maxBatchCalls})`));
+      return send(200, rpcError(null, -32600, o.batchRefusalMessage?.(calls.length, settings.maxBatchCalls) ?? `batch size too large (${calls.length} calls, max ${settings.maxBatchCalls})`));
     }
     const answers = await answerCalls(calls);
     return send(200, batch ? answers : answers[0]);

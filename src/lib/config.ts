@@ -320,7 +320,7 @@ export const SETTINGS: Setting[] = [
   { key: "rpcTimeoutMs", section: "rpc", field: "timeoutMs", env: ["KEEPCTL_RPC_TIMEOUT_MS"], default: 15000, describe: "per-request RPC timeout (ms)", schema: int(100, 600_000) },
   { key: "rpcRetries", section: "rpc", field: "retries", env: ["KEEPCTL_RPC_RETRIES"], default: 3, describe: "attempts per RPC URL before failing over", schema: int(1, 20) },
   { key: "batchMaxCount", section: "rpc", env: ["KEEPCTL_BATCH_MAX_COUNT"], default: 100, describe: "JSON-RPC calls per batch (1 disables batching)", schema: int(1, 1000) },
-  { key: "logChunkSize", section: "rpc", env: ["KEEPCTL_LOG_CHUNK_SIZE"], default: 5000, describe: "blocks per eth_getLogs call (shrinks on range errors)", schema: int(1) },
+  { key: "logChunkSize", section: "rpc", env: ["KEEPCTL_LOG_CHUNK_SIZE"], default: 10000, describe: "blocks per eth_getLogs call to start with (the provider's cap when known; a refusal's named cap, else half, is learned and remembered per endpoint)", schema: int(1) },
   { key: "maxLagBlocks", section: "rpc", flag: "maxLag", env: ["KEEPCTL_MAX_LAG"], default: 3, describe: "blocks an RPC endpoint's head may trail the freshest one seen before it is set aside (0 = no check)", schema: int(0, 1_000_000) },
   { key: "maxHeadAgeSec", section: "rpc", env: ["KEEPCTL_MAX_HEAD_AGE"], default: (v: Record<string, unknown>) => ([31337, 1337].includes(v.chainId as number) ? 0 : 600), describe: "oldest chain head (s) a run may judge from; 0 = no limit (default 0 on local dev chains, whose clock is moved)", schema: int(0, 31_536_000) },
   // ---- tBTC ----
@@ -336,6 +336,7 @@ export const SETTINGS: Setting[] = [
   { key: "feeSats", section: "tbtc", flag: "feeSats", env: ["KEEPCTL_REDEMPTION_FEE_SATS"], default: 10000, describe: "BTC fee (sat) left to the redemption tx; >= 2000 and < half the UTXO", schema: int(2000) },
   { key: "btcConfirmations", section: "tbtc", flag: "btcConfirmations", env: ["KEEPCTL_BTC_CONFIRMATIONS"], default: 6, describe: "Bitcoin confirmations before a redemption proof is sent (the relay's work rule applies on top)", schema: int(1, 100) },
   { key: "maxBtcFeeSats", section: "tbtc", flag: "maxBtcFeeSats", env: ["KEEPCTL_MAX_BTC_FEE_SATS"], default: 100000, describe: "most cumulative BTC fee (sat) an increaseRedemptionFee may ask for; alert at the cap", schema: int(2000) },
+  { key: "preapprove", section: "tbtc", env: ["KEEPCTL_PREAPPROVE"], default: true, describe: "watch approves a deposit's exact redemption requirement once it is below the warn level, so the redemption is one transaction (--no-preapprove turns it off)", schema: rule(parseBoolean) },
   // ---- buying TBTC from the Uniswap V2 pool (redeem/watch --buy-shortfall, buy-tbtc) ----
   { key: "buyShortfall", section: "tbtc", flag: "buyShortfall", env: ["KEEPCTL_BUY_SHORTFALL"], default: false, describe: "buy the TBTC an at-risk deposit lacks from the Uniswap V2 pool, then redeem it", schema: rule(parseBoolean) },
   { key: "buyMaxPrice", section: "tbtc", flag: "maxPrice", env: ["KEEPCTL_BUY_MAX_PRICE"], default: 5, describe: "most premium (%) a TBTC buy may pay over the system's ETH/BTC price", schema: num(0, 1000) },
@@ -464,7 +465,7 @@ export interface AlertsSection {
   pagerdutyRoutingKey?: string; pagerdutyUrl?: string;
 }
 export interface TbtcSection {
-  contracts: Record<string, string>; startBlock: number; operators: string[]; warnThreshold: number; btcAddress?: string; redeemBelow: number; feeSats: number; btcConfirmations: number; maxBtcFeeSats: number;
+  contracts: Record<string, string>; startBlock: number; operators: string[]; warnThreshold: number; btcAddress?: string; redeemBelow: number; feeSats: number; btcConfirmations: number; maxBtcFeeSats: number; preapprove: boolean;
   buyShortfall: boolean; buyMaxPrice: number; buyMaxSlippage: number; buyMaxEthPerDay: string; buyDeadlineSec: number;
 }
 export interface RaiSection {
@@ -792,12 +793,12 @@ export function loadConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEn
     validateDeployment(d, cfg.deploymentFile);
     cfg.deployment = d;
     const values: Record<string, unknown> = {
-      chainId: d.chainId, contracts: d.contracts, operators: d.operators, startBlock: d.deploymentBlock,
+      chainId: d.chainId, contracts: d.contracts, operators: d.operators, startBlock: d.deploymentBlock, logChunkSize: d.logBlockRange,
       rpcUrls: d.rpcUrl ? [d.rpcUrl] : undefined,
       subgraphUrl: typeof d.subgraphUrl === "string" ? d.subgraphUrl : undefined,
       ...deploymentBitcoin(d, cfg.deploymentFile),
     };
-    const fileKeys: Record<string, string> = { startBlock: "deploymentBlock", rpcUrls: "rpcUrl", btcNetwork: "bitcoin.network", btcElectrumUrls: "bitcoin.electrumUrls", btcEsploraUrls: "bitcoin.esploraUrls" };
+    const fileKeys: Record<string, string> = { logChunkSize: "logBlockRange", startBlock: "deploymentBlock", rpcUrls: "rpcUrl", btcNetwork: "bitcoin.network", btcElectrumUrls: "bitcoin.electrumUrls", btcEsploraUrls: "bitcoin.esploraUrls" };
     presetLayer = { source: "deployment", values, origin: (k) => `deployment file key "${fileKeys[k] ?? k}"` };
     if (cfg.sources.network === "default") {
       cfg.values.network = typeof d.network === "string" ? d.network : "custom";

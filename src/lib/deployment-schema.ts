@@ -31,6 +31,7 @@ export const DEPLOYMENT_SECTIONS: Record<string, SectionSpec> = {
   contracts: { kind: "any", describe: "contract addresses by name (src/lib/contract-names.ts)" },
   operators: { kind: "any", describe: "default operator addresses" },
   deploymentBlock: { kind: "any", describe: "first block of log scans" },
+  logBlockRange: { kind: "any", describe: "the RPC provider's eth_getLogs block cap (log chunks start at it)" },
   subgraphUrl: { kind: "any", describe: "RAI subgraph URL" },
   bitcoin: {
     kind: "object",

@@ -67,6 +67,10 @@ export type WatchEvent =
   | { type: "courtesy-call-failed"; deposit: string; error: string }
   | { type: "redeem-planned"; deposit: string; path: string; costTbtc: bigint; collateralPct: number }
   | { type: "redeem-skipped"; deposit: string; reason: string }
+  /** watch approved (or found approved) the exact TBTC a zone deposit's redemption will pull. */
+  | { type: "preapproval"; spender: string; amountTbtc: bigint; deposits: string[]; status: string; hash: string | null; error: string | null }
+  /** Pre-approvals still standing that no deposit below the warn level needs (left, counted). */
+  | { type: "preapprovals-left"; count: number; tbtc: bigint; spenders: string[] }
   | { type: "redemption"; deposit: string; path: string; status: string; hash: string | null; reason: string | null }
   | ({ type: "redemption-progress" } & FollowReport)
   | { type: "alert"; key: string; level: AlertLevel; title: string; text: string; delivered: string[]; failed: { channel: string; error: string }[] }
@@ -158,6 +162,11 @@ export function eventLine(ev: KeepctlEvent): EventLine | undefined {
       return { text: `redeem ${ev.deposit} via ${ev.path} for ${formatUnits(ev.costTbtc, 18)} TBTC (collateralization ${ev.collateralPct.toFixed(2)}%)` };
     case "redeem-skipped":
       return { text: `cannot redeem ${ev.deposit}: ${ev.reason}` };
+    case "preapproval":
+      if (ev.status === "done-earlier") return undefined;
+      return { text: `pre-approval of ${formatUnits(ev.amountTbtc, 18)} TBTC to ${ev.spender} for ${ev.deposits.join(", ")}: ${ev.status}${ev.hash ? ` ${ev.hash}` : ""}${ev.error ? ` (${ev.error})` : ""}`, warn: ev.status === "failed" || ev.status === "pending" };
+    case "preapprovals-left":
+      return ev.count ? { text: `${ev.count} pre-approval(s) no longer needed, left standing: ${formatUnits(ev.tbtc, 18)} TBTC to ${ev.spenders.join(", ")}` } : undefined;
     case "redemption":
       return { text: `redemption ${ev.deposit}: ${ev.status}${ev.hash ? ` ${ev.hash}` : ""}${ev.reason ? ` (${ev.reason})` : ""}` };
     case "buy-planned":

@@ -1,3 +1,4 @@
+import { formatEther } from "ethers";
 import http from "node:http";
 import net from "node:net";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
@@ -78,8 +79,10 @@ export function parseHealthIntervals(value: string): number {
 
 /** Which action a transaction event belongs to: tBTC events carry `action`, bot keys end in it. */
 function txKind(ev: { key?: string; action?: string }): string {
-  if (ev.action) return ev.action;
+  // A pre-approval's action carries its amount and deposit set (its journal identity): one kind.
+  if (ev.action) return ev.action.startsWith("preapprove:") ? "preapprove" : ev.action;
   const k = ev.key ?? "";
+  if (k.includes(":preapprove:")) return "preapprove";
   const i = k.lastIndexOf(":");
   return i >= 0 ? k.slice(i + 1) : k || "unknown";
 }
@@ -128,6 +131,8 @@ export class LoopMetrics {
   private readonly empPositions: Gauge;
   private readonly empMinRatio: Gauge;
   private readonly empLiquidations: Gauge;
+  private readonly preapprovalsLeft: Gauge;
+  private readonly preapprovalsLeftTbtc: Gauge;
 
   constructor(private readonly o: LoopMetricsOptions) {
     this.now = o.now ?? Date.now;
@@ -189,6 +194,8 @@ export class LoopMetrics {
         },
       });
     }
+    this.preapprovalsLeft = new Gauge({ name: "keepctl_preapprovals_left", help: "watch's pre-approvals still standing that no deposit below the warn level needs (left, not revoked).", registers: o.loop === "watch" ? registers : [] });
+    this.preapprovalsLeftTbtc = new Gauge({ name: "keepctl_preapprovals_left_tbtc", help: "TBTC (tokens) those left pre-approvals still allow.", registers: o.loop === "watch" ? registers : [] });
     this.empPositions = new Gauge({ name: "keepctl_emp_positions", help: "EMP sponsor positions open at the last good pass (liquidator: all; guard: its own, 0 or 1).", registers: o.loop === "emp-liquidate" || o.loop === "emp-guard" ? registers : [] });
     this.empMinRatio = new Gauge({ name: "keepctl_emp_min_collateral_ratio", help: "Lowest collateral / (tokens x price) among the EMP positions, net of pending withdrawals (guard: its own after the pass; NaN when none or no price).", registers: o.loop === "emp-liquidate" || o.loop === "emp-guard" ? registers : [] });
     this.empLiquidations = new Gauge({ name: "keepctl_emp_liquidations", help: "EMP liquidations the disputer tracks at the last good pass.", registers: o.loop === "emp-dispute" ? registers : [] });
@@ -260,6 +267,10 @@ export class LoopMetrics {
       case "heartbeat":
         // watch's pass end (the bots' heartbeat is mid-pass; their runner calls passEnded).
         if (this.o.loop === "watch" && typeof ev.ok === "boolean") this.passEnded(ev.ok, Number(ev.ms));
+        break;
+      case "preapprovals-left":
+        this.preapprovalsLeft.set(Number(ev.count));
+        this.preapprovalsLeftTbtc.set(Number(formatEther(ev.tbtc as bigint)));
         break;
       case "sent":
         if ("key" in ev) this.sent.inc({ kind: kind() });

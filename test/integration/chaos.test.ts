@@ -34,6 +34,7 @@ function expectExactlyOnce(r: ChaosCaseResult): void {
 describe("exactly once at 30% RPC faults (counted from the chain)", () => {
   const cases: [ChaosCommand, () => TbtcWorld | EmpWorld][] = [
     ["watch", () => tbtc],
+    ["watch-preapprove", () => tbtc],
     ["redeem", () => tbtc],
     ["emp-liquidate", () => emp],
     ["emp-dispute", () => emp],

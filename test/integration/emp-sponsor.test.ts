@@ -7,6 +7,7 @@ import { startHardhatNode, type LocalNode } from "../../src/devnet/node";
 import { deployEmp, deployUmaInfrastructure, loadUmaArtifact, DEVNET_OO_LIVENESS, type EmpDeployment } from "../../src/devnet/uma";
 import { deployRai, seedRateHistory, type RaiDeployment, type SeededRate } from "../../src/devnet/rai";
 import { startExpiryProposer } from "../../src/devnet/expiry-proposer";
+import { startProviderProxy } from "../../src/devnet/provider-proxy";
 import { loadConfig } from "../../src/lib/config";
 import { Journal } from "../../src/lib/chain/journal";
 import { RAY } from "../../src/lib/rai/math";
@@ -329,6 +330,28 @@ describe("liquidations of the sponsor's position", () => {
   });
 });
 
+describe("emp-position's requests", () => {
+  it("reads one sponsor in one HTTP request after the session opens: the head, the EMP probe and the snapshot in one batch", async () => {
+    await openDirect(A, wad("260"), wad("100"));
+    const proxy = await startProviderProxy({ target: node.rpcUrl, rttMs: 0 });
+    try {
+      const cfg = loadConfig({ deployment: depFile, dataDir, price: "1", rpcUrl: proxy.url }, { KEEPCTL_LOCK_DIR: path.join(tmp, "locks") }, { dotenv: false });
+      const s = await openSponsorSession(cfg, { key: "none", sponsor: addr(A), dryRun: true, interactive: false, price: "required" });
+      sessions.push(s);
+      proxy.resetCounts();
+      const view = await loadPositionView(s);
+      expect(proxy.counts.httpRequests).toBe(1);
+      expect(Object.keys(proxy.counts.byMethod).sort()).toEqual(["eth_call", "eth_getBlockByNumber", "eth_getCode"]);
+      // What was read in that request is the chain's position (the independent oracle: the contract).
+      const p = await position(A);
+      expect([view.figures.collateral, view.figures.tokens]).toEqual([p.rawCollateral[0], p.tokensOutstanding[0]]);
+      expect(view.figures.ratio).toBe(wad("2.6"));
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
 describe("expiry: expire -> the Optimistic Oracle's price -> settle", () => {
   it("settles a sponsor holding part of its tokens and a token holder, paying exactly the contract's formula recomputed from the events", async () => {
     await openDirect(A, wad("250"), wad("100"));
@@ -357,9 +380,17 @@ describe("expiry: expire -> the Optimistic Oracle's price -> settle", () => {
       const r = await settleAs(A);
       expect(r.json.status).toBe("settled");
       const [settled] = await empEvents("SettleExpiredPosition", addr(A));
-      // Independent: 60 tokens × price + (250 − 100 × price), FixedPoint floors.
+      // Independent, from the events alone: the position's collateral and debt (PositionCreated), the
+      // tokens A still holds (the synthetic's Transfer events) and the proposed price:
+      // held × price + (collateral − debt × price), FixedPoint floors (60 × p + 250 − 100 × p).
       const mul = (a: bigint, b: bigint) => (a * b) / E18;
-      const want = mul(wad("60"), price) + (wad("250") - mul(wad("100"), price));
+      const [opened] = await empEvents("PositionCreated", addr(A));
+      const syn = new ethers.Contract(dep.addresses.synthetic, ["event Transfer(address indexed from, address indexed to, uint256 value)"], provider);
+      const [settleLog] = await provider.getLogs({ address: dep.addresses.emp, fromBlock: dep.deployBlock, toBlock: "latest", topics: [empInterface.getEvent("SettleExpiredPosition")!.topicHash, ethers.zeroPadValue(addr(A), 32)] });
+      const moves = (await syn.queryFilter(syn.filters.Transfer(), dep.deployBlock, settleLog.blockNumber - 1)) as ethers.EventLog[];
+      const heldByA = moves.reduce((b, e) => b + (e.args.to === addr(A) ? (e.args.value as bigint) : 0n) - (e.args.from === addr(A) ? (e.args.value as bigint) : 0n), 0n);
+      expect([opened.args.collateralAmount, opened.args.tokenAmount, heldByA]).toEqual([wad("250"), wad("100"), wad("60")]);
+      const want = mul(heldByA, price) + (opened.args.collateralAmount - mul(opened.args.tokenAmount, price));
       expect(settled.args.collateralReturned).toBe(want);
       expect(settled.args.tokensBurned).toBe(wad("60"));
       expect((await erc20(dep.addresses.collateral).balanceOf(addr(A))) - collBefore).toBe(want);

@@ -56,7 +56,7 @@ describe("loadConfig precedence", () => {
     expect(cfg.operators).toEqual([]);
     expect(cfg.rpcTimeoutMs).toBe(15000);
     expect(cfg.batchMaxCount).toBe(100);
-    expect(cfg.logChunkSize).toBe(5000);
+    expect(cfg.logChunkSize).toBe(10000);
   });
 
   it("flag beats env beats config file beats preset beats default", () => {
@@ -151,7 +151,7 @@ describe("loadConfig precedence", () => {
   it("fills the typed sections from the same layers", () => {
     const cwd = dir({ "c.json": { interval: 5, raiSource: "events", crThreshold: "0.1" } });
     const cfg = load({ rpcUrl: [RPC], config: "c.json", retries: "4", heartbeatUrl: "http://127.0.0.1:1/hb" }, { KEEPCTL_REDEEM_BELOW: "120.5" }, cwd);
-    expect(cfg.rpc).toEqual({ urls: [RPC], chainId: 1, timeoutMs: 15000, retries: 3, batchMaxCount: 100, logChunkSize: 5000, maxHeadAgeSec: 600, maxLagBlocks: 3 });
+    expect(cfg.rpc).toEqual({ urls: [RPC], chainId: 1, timeoutMs: 15000, retries: 3, batchMaxCount: 100, logChunkSize: 10000, maxHeadAgeSec: 600, maxLagBlocks: 3 });
     expect([cfg.watch.interval, cfg.rai.source, cfg.emp.crThreshold, cfg.emp.retries, cfg.tbtc.redeemBelow]).toEqual([5, "events", "0.1", 4, 120.5]);
     expect(cfg.alerts.heartbeatUrl).toBe("http://127.0.0.1:1/hb");
     expect(cfg.rai.contracts.RateSetter).toBe(getAddress(MAINNET_RAI_CONTRACTS.RateSetter));

@@ -129,4 +129,17 @@ describe("what the events become", () => {
     expect(samples(parsed, "keepctl_deposit_collateralization_percent").map((s) => s.labels!.deposit)).toEqual(["0xB"]);
     expect(valueOf(parsed, "keepctl_min_collateralization_percent")).toBe(151);
   });
+
+  it("pre-approvals: one transaction kind whatever the amount in the key, and the left ones as gauges", async () => {
+    const m = new LoopMetrics({ loop: "watch", intervalSec: 60, warnBelowPct: 130 });
+    m.observe({ type: "sent", label: "x", nonce: 0, hash: "0x1", maxFeePerGas: 1n, maxPriorityFeePerGas: 1n, confirmed: true, key: "0xV:preapprove:5:0:e40c292c", deposit: "0xV", action: "preapprove:5:0:e40c292c" });
+    m.observe({ type: "mined", label: "x", nonce: 1, hash: "0x2", blockNumber: 7, status: 1, gasUsed: 1n, key: "0xW:preapprove:7:1:811c9dc5" });
+    m.observe({ type: "preapprovals-left", count: 2, tbtc: 3n * 10n ** 18n / 2n, spenders: ["0xV", "0xW"] });
+    const parsed = parseMetrics(await m.registry.metrics());
+    expect(valueOf(parsed, "keepctl_transactions_sent_total", { kind: "preapprove" })).toBe(1);
+    expect(valueOf(parsed, "keepctl_transactions_total", { kind: "preapprove", outcome: "mined" })).toBe(1);
+    expect(samples(parsed, "keepctl_transactions_sent_total")).toHaveLength(1);
+    expect(valueOf(parsed, "keepctl_preapprovals_left")).toBe(2);
+    expect(valueOf(parsed, "keepctl_preapprovals_left_tbtc")).toBe(1.5);
+  });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { expectedSettlePayout } from "../../src/lib/uma/settle-math";
-import { creatorParamsOf, launchProblems, presetName, presetSymbol, RR_RAI_PRESET, type CreatorParams } from "../../src/lib/uma/launch-params";
+import { creatorParamsOf, LAUNCH_PRESETS, launchProblems, presetName, presetSymbol, RR_RAI_PRESET, type CreatorParams } from "../../src/lib/uma/launch-params";
 
 const E18 = 10n ** 18n;
 const wad = (n: number | string) => {
@@ -51,6 +51,8 @@ describe("expectedSettlePayout (settleExpired's formula)", () => {
 describe("launch parameters", () => {
   it("the rr-rai preset is the seed's deployment", () => {
     expect(RR_RAI_PRESET).toEqual({ priceIdentifier: "RaiRedemptionRate", collateralRequirement: "1.25", disputeBondPercentage: "0.1", sponsorDisputeRewardPercentage: "0.05", disputerDisputeRewardPercentage: "0.2", minSponsorTokens: "100", withdrawalLiveness: 7200, liquidationLiveness: 7200 });
+    // --preset's choices: rr-rai, and nothing else
+    expect(LAUNCH_PRESETS).toEqual({ "rr-rai": RR_RAI_PRESET });
   });
   it("names the synthetic after the expiry month, as RR-RAI-APR21", () => {
     const apr21 = BigInt(Date.UTC(2021, 3, 30, 22) / 1000);
@@ -58,6 +60,12 @@ describe("launch parameters", () => {
     expect(presetName(apr21)).toBe("RAI Redemption Rate APR 2021");
     expect(presetSymbol(BigInt(Date.UTC(2030, 11, 31) / 1000))).toBe("RR-RAI-DEC30");
     expect(presetSymbol(BigInt(Date.UTC(2105, 0, 1) / 1000))).toBe("RR-RAI-JAN05");
+    // Every month, against the platform's own English month names (Intl), at the month's first and last second (UTC).
+    for (let m = 0; m < 12; m++) {
+      const want = new Date(Date.UTC(2027, m, 1)).toLocaleString("en-US", { month: "short", timeZone: "UTC" }).toUpperCase();
+      expect(presetSymbol(BigInt(Date.UTC(2027, m, 1) / 1000))).toBe(`RR-RAI-${want}27`);
+      expect(presetName(BigInt(Date.UTC(2027, m + 1, 1) / 1000 - 1))).toBe(`RAI Redemption Rate ${want} 2027`);
+    }
   });
   const params = (over: Partial<CreatorParams> = {}): CreatorParams => ({
     ...creatorParamsOf(RR_RAI_PRESET, { expirationTimestamp: 2000n, collateralAddress: "0x00000000000000000000000000000000000000c0", collateralDecimals: 18, syntheticName: "n", syntheticSymbol: "s", identifierHex: "0x" + "00".repeat(32) }),

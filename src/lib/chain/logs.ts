@@ -1,10 +1,12 @@
 import { ethers } from "ethers";
 import { RpcError } from "../errors";
+import { chunkAfterRefusal } from "./log-limits";
 
 /**
  * eth_getLogs over a long block range. Public endpoints cap a query at some number of blocks or
- * results (often 10k) and say so in an error; we scan in chunks and halve the chunk when told
- * the range is too large, instead of failing the whole scan.
+ * results (often 10k) and say so in an error; we scan in chunks, and when told the range is too
+ * large we retry at the limit the refusal names (log-limits.ts), or at half when it names none,
+ * instead of failing the whole scan.
  */
 export interface LogQuery {
   address?: string | string[];
@@ -24,9 +26,12 @@ export interface GetLogsOptions {
    * batches. Default 1.
    */
   concurrency?: number;
+  /** A refusal named the endpoint's block cap (smaller than the chunk asked): worth remembering. */
+  onLearnedCap?: (blocks: number) => void;
 }
 
-export const DEFAULT_LOG_CHUNK_SIZE = 5000;
+/** What most hosted providers allow per eth_getLogs when nothing better is known. */
+export const DEFAULT_LOG_CHUNK_SIZE = 10_000;
 
 /**
  * Chunks in flight at once for a scan from a deployment to today's head. Latency, not the node,
@@ -114,7 +119,9 @@ export async function getLogsChunked(
           });
         }
         // The endpoint's limit is stable: keep the smaller chunk for the rest of the scan.
-        chunk = Math.max(minChunk, Math.min(chunk, Math.floor(size / 2)));
+        const next = chunkAfterRefusal(size, errorText(e), minChunk);
+        if (next.learnedCap !== undefined && next.learnedCap < chunk) opts.onLearnedCap?.(next.learnedCap);
+        chunk = Math.min(chunk, next.chunk);
         retryQueue.unshift(r);
       }
     }

@@ -415,8 +415,10 @@ export async function preflightTbtc(provider: ethers.JsonRpcProvider, o: TbtcPre
 /**
  * The EMP bots: the head, the EMP (and the RateSetter when the price comes from its events), then
  * the EMP's collateral and synthetic tokens, which only the EMP can name: two round trips.
+ * `tokens: false` leaves the token probes out (one round trip): for a command that reads only the
+ * EMP (emp-position), the tokens are never called, and the EMP probe already refuses a zero address.
  */
-export async function preflightEmp(provider: ethers.JsonRpcProvider, o: { emp: string; rateSetter?: string; policy: HeadPolicy }): Promise<Preflight> {
+export async function preflightEmp(provider: ethers.JsonRpcProvider, o: { emp: string; rateSetter?: string; policy: HeadPolicy; tokens?: boolean }): Promise<Preflight> {
   const emp = empProbe(o.emp);
   const probes = [emp, ...(o.rateSetter ? [rateSetterProbe(o.rateSetter)] : [])];
   const head = readHead(provider);
@@ -425,6 +427,7 @@ export async function preflightEmp(provider: ethers.JsonRpcProvider, o: { emp: s
   probed.catch(() => undefined);
   const warnings = judgeHead(await head, { ...o.policy, evidence: o.policy.evidence ?? evidenceOf(provider) });
   const answers = await probed;
+  if (o.tokens === false) return { head: await head, warnings };
   const [, [collateral], [synthetic]] = answers.get(emp)!;
   await runProbes(provider, [erc20Probe("collateral token", collateral as string, o.emp), erc20Probe("synthetic token", synthetic as string, o.emp)]);
   return { head: await head, warnings };

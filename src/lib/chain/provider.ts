@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import { ethers } from "ethers";
 import { RpcError } from "../errors";
 import { redact } from "../redact";
@@ -5,6 +6,8 @@ import { Endpoint, EndpointPool, type EndpointStats } from "./endpoint-pool";
 import { sleep } from "./sleep";
 import { parseQuantity } from "./preflight";
 import { isLagging, judgeLag } from "./head-lag";
+import { batchCapFromRefusal, isBatchTooLarge } from "./log-limits";
+import { loadEndpointLimits, rememberBatchCalls, startingBatchMax } from "./endpoint-limits";
 
 export type { EndpointStats } from "./endpoint-pool";
 
@@ -48,6 +51,8 @@ export interface ConnectOptions {
    * and every read batch carries an eth_blockNumber that proves the answer's freshness.
    */
   maxLagBlocks?: number;
+  /** A batch refusal told us the endpoint's batch cap (to remember it for the next run). */
+  onLearnedBatchMax?: (calls: number) => void;
 }
 
 export const DEFAULT_TIMEOUT_MS = 15_000;
@@ -64,7 +69,14 @@ type Result = ethers.JsonRpcResult | ethers.JsonRpcError;
 
 /** A failed HTTP exchange; `retry` says whether the same URL is worth another attempt. */
 class AttemptError extends Error {
-  constructor(message: string, readonly retry: boolean, readonly retryAfterMs?: number, readonly timedOut = false) {
+  constructor(message: string, readonly retry: boolean, readonly retryAfterMs?: number, readonly timedOut = false, readonly batchRefused?: { cap?: number }) {
+    super(message);
+  }
+}
+
+/** The endpoint answered, but refused the batch as too large: split it, do not fail the endpoint. */
+class BatchRefusedError extends Error {
+  constructor(message: string, readonly cap?: number) {
     super(message);
   }
 }
@@ -94,6 +106,9 @@ export class KeepctlProvider extends ethers.JsonRpcProvider {
   private siblings?: KeepctlProvider[];
   private readonly countInto?: RpcStats;
   private readonly passive: boolean;
+  private readonly onLearnedBatchMax?: (calls: number) => void;
+  /** The batch cap an endpoint's refusal taught this provider (batches above it are split before sending). */
+  learnedBatchMax?: number;
 
   constructor(rpcUrls: string[], chainId: number, opts: Omit<ConnectOptions, "rpcUrls" | "chainId"> & { pool?: EndpointPool; countInto?: RpcStats; passive?: boolean } = {}) {
     if (rpcUrls.length === 0) throw new RpcError("no RPC URL given", { hint: "pass --rpc-url or set KEEPCTL_RPC_URLS" });
@@ -114,6 +129,7 @@ export class KeepctlProvider extends ethers.JsonRpcProvider {
     this.stats = newStats(this.pool.stats);
     this.maxLagBlocks = opts.maxLagBlocks ?? DEFAULT_MAX_LAG_BLOCKS;
     this.batchMax = opts.batchMaxCount ?? DEFAULT_BATCH_MAX_COUNT;
+    this.onLearnedBatchMax = opts.onLearnedBatchMax;
     this.countInto = opts.countInto;
     this.passive = opts.passive ?? false;
     this.censusDue = this.comparesHeads;
@@ -256,15 +272,54 @@ export class KeepctlProvider extends ethers.JsonRpcProvider {
    */
   private async postReads(payload: Payload, post: PostOptions): Promise<Result[]> {
     const calls = Array.isArray(payload) ? payload : [payload];
-    let results = await this.postFresh(payload, post);
+    let results = await this.postSplit(payload, post);
     for (let attempt = 1; attempt < this.retries; attempt++) {
       const redo = calls.filter((c) => results.some((r) => r.id === c.id && "error" in r && r.error && isTransientRpcError(r.error)));
       if (redo.length === 0) break;
       await sleep(this.backoffMs * 2 ** (attempt - 1));
-      const again = await this.postFresh(Array.isArray(payload) ? redo : redo[0], post);
+      const again = await this.postSplit(Array.isArray(payload) ? redo : redo[0], post);
       results = results.map((r) => again.find((a) => a.id === r.id) ?? r);
     }
     return results;
+  }
+
+  /**
+   * A batch within the endpoint's cap: split before sending when a refusal taught the cap, and
+   * when the endpoint refuses a batch as too large, learn the cap it names (else half the batch)
+   * and send the parts side by side. The refusal is an answer, not a failure of the endpoint.
+   */
+  private async postSplit(payload: Payload, post: PostOptions, depth = 0): Promise<Result[]> {
+    const calls = Array.isArray(payload) ? payload : [payload];
+    const max = this.learnedBatchMax;
+    if (Array.isArray(payload) && max !== undefined && calls.length > max) {
+      const parts: Payload[] = [];
+      for (let i = 0; i < calls.length; i += max) {
+        const part = calls.slice(i, i + max);
+        parts.push(part.length === 1 ? part[0] : part);
+      }
+      return (await Promise.all(parts.map((p) => this.postSplit(p, post, depth + 1)))).flat();
+    }
+    try {
+      return await this.postFresh(payload, post);
+    } catch (e) {
+      if (!(e instanceof BatchRefusedError) || calls.length <= 1 || depth > 20) {
+        if (e instanceof BatchRefusedError) throw new RpcError(`no RPC endpoint answered: ${e.message}`, { hint: "set KEEPCTL_BATCH_MAX_COUNT=1", cause: e });
+        throw e;
+      }
+      // (A named cap equal to this batch means the head check tipped it over: resent without it.)
+      // Batches sent side by side are refused side by side: one refusal's lesson is enough.
+      if (this.learnedBatchMax !== undefined && this.learnedBatchMax < calls.length) return this.postSplit(payload, post, depth + 1);
+      let next = e.cap !== undefined && e.cap <= calls.length ? e.cap : Math.floor(calls.length / 2);
+      if (this.learnedBatchMax !== undefined && next >= this.learnedBatchMax) next = Math.floor(calls.length / 2);
+      next = Math.max(1, next);
+      this.learnedBatchMax = next;
+      this.onLearnedBatchMax?.(next);
+      return this.postSplit(payload, post, depth + 1);
+    }
+  }
+
+  private effectiveBatchMax(): number {
+    return Math.min(this.batchMax, this.learnedBatchMax ?? Number.POSITIVE_INFINITY);
   }
 
   /**
@@ -281,7 +336,7 @@ export class KeepctlProvider extends ethers.JsonRpcProvider {
     }
     const calls = Array.isArray(payload) ? payload : [payload];
     // A batch at the size limit (or batching switched off) goes without the check; the census still holds.
-    const withHead = this.batchMax > 1 && calls.length < this.batchMax;
+    const withHead = this.effectiveBatchMax() > 1 && calls.length < this.effectiveBatchMax();
     const sent: Payload = withHead ? [...calls, { jsonrpc: "2.0", id: HEAD_CHECK_ID as unknown as number, method: "eth_blockNumber", params: [] }] : payload;
     const census = this.census;
     const accept = async (ep: Endpoint, results: Result[]): Promise<string | undefined> => {
@@ -397,6 +452,8 @@ export async function postWithFailover(pool: EndpointPool, payload: Payload, o: 
     const isLast = pool.next(tried) === undefined;
     const r = await attemptEndpoint(ep, body, isBatch, Math.min(budget, isLast ? o.retries : 1), isLast, o);
     budget -= r.used;
+    // A batch refused as too large is an answer from a working endpoint: the caller splits it.
+    if (!r.ok && r.error.batchRefused) throw new BatchRefusedError(`${ep.label} (${r.error.message})`, r.error.batchRefused.cap);
     const results = await use(ep, r);
     if (results) return results;
     if (!r.ok) pool.failed(ep, r.error.message, r.error.retryAfterMs);
@@ -501,6 +558,7 @@ async function postOnce(url: string, body: string, isBatch: boolean, timeoutMs: 
   if (isBatch && !Array.isArray(json)) {
     const msg = (json as { error?: { message?: string } })?.error?.message ?? "non-array answer";
     if (/rate|too many/i.test(msg)) throw new AttemptError(`rate limited: ${msg}`, true);
+    if (isBatchTooLarge(msg)) throw new AttemptError(`batch refused as too large: ${msg}`, false, undefined, false, { cap: batchCapFromRefusal(msg) });
     throw new AttemptError(`batch rejected: ${msg} (set KEEPCTL_BATCH_MAX_COUNT=1)`, false);
   }
   const results = (Array.isArray(json) ? json : [json]) as Result[];
@@ -581,13 +639,26 @@ export function connectWithConfig(cfg: {
   rpcRetries: number;
   batchMaxCount: number;
   rpc?: { maxLagBlocks?: number };
+  /** Where an endpoint's learned batch cap is remembered (only when the directory exists). */
+  dataDir?: string;
 }, o: { onWarning?: (message: string) => void; chainCheck?: ConnectOptions["chainCheck"] } = {}): Promise<KeepctlProvider> {
+  const url = cfg.rpcUrls[0];
+  const dir = cfg.dataDir !== undefined && url !== undefined && fs.existsSync(cfg.dataDir) ? cfg.dataDir : undefined;
   return connect({
     rpcUrls: cfg.rpcUrls,
     chainId: cfg.chainId,
     timeoutMs: cfg.rpcTimeoutMs,
     retries: cfg.rpcRetries,
-    batchMaxCount: cfg.batchMaxCount,
+    batchMaxCount: dir ? startingBatchMax(cfg.batchMaxCount, loadEndpointLimits(dir, url!)) : cfg.batchMaxCount,
+    onLearnedBatchMax: dir
+      ? (calls) => {
+          try {
+            rememberBatchCalls(dir, url!, calls);
+          } catch {
+            // a read-only data dir costs a refusal next run, nothing more
+          }
+        }
+      : undefined,
     maxLagBlocks: cfg.rpc?.maxLagBlocks,
     onWarning: o.onWarning,
     chainCheck: o.chainCheck,

@@ -30,7 +30,8 @@ export interface SponsorSession {
   price?: PriceSource;
   crThreshold: bigint;
   alert?: (a: Alert) => Promise<void>;
-  preflight(): Promise<Preflight>;
+  /** `tokens: false`: the EMP alone, for a read that never calls its tokens (one round trip). */
+  preflight(o?: { tokens?: boolean }): Promise<Preflight>;
   close(): void;
 }
 
@@ -75,7 +76,7 @@ export async function openSponsorSession(cfg: Config, o: OpenSponsorOptions): Pr
     return {
       provider, emp, sponsor: ethers.getAddress(sponsor!), account, price, alert,
       crThreshold: parseFixedStrict(cfg.emp.crThreshold, FP_DECIMALS),
-      preflight: () => preflightEmp(provider, { emp, rateSetter: price ? rateSetter : undefined, policy: headPolicyOf(cfg.rpc, "error") }),
+      preflight: (p) => preflightEmp(provider, { emp, rateSetter: price ? rateSetter : undefined, policy: headPolicyOf(cfg.rpc, "error"), tokens: p?.tokens }),
       close: () => {
         held?.lock?.release();
         provider.destroy();
@@ -99,10 +100,11 @@ export interface PositionView {
 
 /**
  * The position in one go: the EMP preflight, the one-call snapshot and the price update start
- * together, so after the head only the preflight's token probes cost a round trip of their own.
+ * together, in one JSON-RPC batch: one round trip after the chain id. The EMP's tokens are not
+ * probed: nothing here calls them (emp-sponsor probes them before it moves any).
  */
 export async function loadPositionView(s: SponsorSession): Promise<PositionView> {
-  const preflight = s.preflight();
+  const preflight = s.preflight({ tokens: false });
   const snapshot = readSponsorSnapshot(s.provider, s.emp, s.sponsor);
   const priced = s.price ? s.price.update() : Promise.resolve();
   for (const p of [preflight, snapshot, priced]) p.catch(() => undefined);

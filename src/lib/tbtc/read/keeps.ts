@@ -108,6 +108,8 @@ export interface ScanOptions {
   chunkSize?: number;
   concurrency?: number;
   onProgress?: (doneBlocks: number, totalBlocks: number) => void;
+  /** The endpoint named its eth_getLogs block cap in a refusal. */
+  onLearnedCap?: (blocks: number) => void;
 }
 
 /**
@@ -124,7 +126,7 @@ export async function scanTbtcEvents(provider: ethers.Provider, o: ScanOptions):
       fromBlock: o.fromBlock,
       toBlock: o.toBlock,
     },
-    { chunkSize: o.chunkSize, concurrency: o.concurrency ?? 4, onProgress: o.onProgress },
+    { chunkSize: o.chunkSize, concurrency: o.concurrency ?? 4, onProgress: o.onProgress, onLearnedCap: o.onLearnedCap },
   );
   const factory = o.factory.toLowerCase();
   const system = o.system.toLowerCase();

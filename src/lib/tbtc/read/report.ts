@@ -1,6 +1,7 @@
 import { connectWithConfig, type KeepctlProvider, type RpcStats } from "../../chain/provider";
 import { headPolicyOf, preflightTbtc, type BlockHeader, type HeadPolicy, type TbtcPreflight } from "../../chain/preflight";
 import { requireContract, type Config } from "../../config";
+import { loadEndpointLimits, rememberLogBlocks, startingLogChunk } from "../../chain/endpoint-limits";
 import { judgeDeposit, type Judgement } from "./health";
 import { loadOperatorDeposits, type OperatorDeposit, type TbtcReport } from "./scan";
 
@@ -43,6 +44,26 @@ export function preflightTbtcFromConfig(provider: KeepctlProvider, cfg: Config, 
   return preflightTbtc(provider, { contracts: cfg.contracts, startBlock: cfg.startBlock, policy: headPolicyOf(cfg.rpc, "error"), deposits });
 }
 
+/**
+ * Where the scan's log chunks start and where a cap the endpoint names goes: the configured size
+ * (the provider's cap from the deployment file or config, else 10,000), or the cap this endpoint
+ * named on an earlier run when smaller (remembered in the data dir's cache, not with --no-cache).
+ */
+function logChunkingOf(cfg: Config, provider: KeepctlProvider, useCache?: boolean): { logChunkSize: number; onLearnedLogCap?: (blocks: number) => void } {
+  const url = provider.pool?.endpoints[0]?.url;
+  if (!useCache || !url) return { logChunkSize: cfg.logChunkSize };
+  return {
+    logChunkSize: startingLogChunk(cfg.logChunkSize, loadEndpointLimits(cfg.dataDir, url)),
+    onLearnedLogCap: (blocks) => {
+      try {
+        rememberLogBlocks(cfg.dataDir, url, blocks);
+      } catch {
+        // a read-only data dir costs a refusal next run, nothing more
+      }
+    },
+  };
+}
+
 export async function loadTbtcRun(cfg: Config, o: TbtcRunOptions): Promise<TbtcRun> {
   const factory = requireContract(cfg, "BondedECDSAKeepFactory");
   const system = requireContract(cfg, "TBTCSystem");
@@ -65,7 +86,7 @@ export async function loadTbtcRun(cfg: Config, o: TbtcRunOptions): Promise<TbtcR
       startBlock: cfg.startBlock,
       operators: o.operators,
       dataDir: o.useCache ? cfg.dataDir : undefined,
-      logChunkSize: cfg.logChunkSize,
+      ...logChunkingOf(cfg, provider, o.useCache),
       onScanProgress: o.onScanProgress,
     });
     const { factoryKeepCount, warnings } = await pre;

@@ -77,6 +77,8 @@ export interface LoadOptions {
   /** Cache directory root; undefined disables the cache (--no-cache). */
   dataDir?: string;
   logChunkSize?: number;
+  /** The endpoint named its eth_getLogs block cap in a refusal (to remember it). */
+  onLearnedLogCap?: (blocks: number) => void;
   logConcurrency?: number;
   onScanProgress?: (doneBlocks: number, totalBlocks: number) => void;
   /**
@@ -324,6 +326,7 @@ function startScan(provider: ethers.JsonRpcProvider, o: LoadOptions, cache: Tbtc
         // Every chunk in one tick: one round trip for the whole range (see SCAN_LOG_CONCURRENCY).
         concurrency: o.logConcurrency ?? SCAN_LOG_CONCURRENCY,
         onProgress: o.onScanProgress,
+        onLearnedCap: o.onLearnedLogCap,
       })
     : Promise.resolve(undefined);
   const snap: Snapshot = cache.snapshot && cache.snapshot.block === block ? cache.snapshot : { block, blockTime: head.timestamp, facts: {} as Record<string, StoredLiveFacts> };

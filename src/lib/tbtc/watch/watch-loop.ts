@@ -24,6 +24,8 @@ import { toQuantity } from "ethers";
 import { outcomeExitCode, runRedemptionPipeline } from "../redeem/pipeline";
 import type { WatchEvent } from "../../events";
 import type { BuyDeps } from "../buy/buyer";
+import { depositsStillAtRisk, needsPreapprovalRead } from "./preapprove-decide";
+import { readLeftoverPreapprovals, runPreapprovals, type PreapprovalOutcome } from "./preapprove";
 
 /**
  * The `keepctl watch` loop: refresh -> judge -> courtesy calls -> redeem by policy -> submit
@@ -63,6 +65,12 @@ export interface WatchDeps {
   now?: () => number;
   /** --buy-shortfall: the pool, its bounds and the relay (../buy/); undefined: never buy. */
   buy?: BuyDeps;
+  /**
+   * Approve a zone deposit's exact redemption requirement while it is between the warn level and
+   * the redeem line, so its redemption is one transaction when it crosses (preapprove.ts). The
+   * command turns it on (--no-preapprove off); library callers opt in.
+   */
+  preapprove?: boolean;
 }
 
 /** Keys whose condition is re-evaluated every loop (resolved when absent). */
@@ -93,6 +101,10 @@ export interface LoopSummary {
   redemptions: RedemptionOutcome[];
   /** Every redemption in progress this loop followed (signature, Bitcoin broadcast, proof, fee). */
   signatures: FollowReport[];
+  /** Pre-approvals decided this loop (sent, or found done by an earlier run). */
+  preapprovals: PreapprovalOutcome[];
+  /** Pre-approvals standing that no deposit below the warn level needs; undefined when not counted. */
+  preapprovalsLeft?: number;
   alerts: Alert[];
 }
 
@@ -208,6 +220,26 @@ export async function watchOnce(d: WatchDeps, st: LoopState): Promise<LoopSummar
   const redemptions: RedemptionOutcome[] = pipe?.outcomes ?? [];
   for (const o of redemptions) d.emit({ type: "redemption", deposit: o.deposit, path: o.path, status: o.status, hash: o.hash ?? null, reason: o.reason ?? null });
 
+  // 3b. Pre-approval: the deposits between the warn level and the redeem line get their exact
+  // allowance now, so crossing the line costs one transaction (the request), in the next block.
+  const preapprovals: PreapprovalOutcome[] = [];
+  let preapprovalsLeft: number | undefined;
+  if (s && d.script && d.preapprove && !d.dryRun && !d.signal.aborted) {
+    const policy = { enabled: true, warnBelowPct: d.policy.warnBelowPct, redeemBelowPct: d.policy.redeemBelowPct };
+    const zone = watched.filter((w) => needsPreapprovalRead(w, policy)).map((w) => w.address);
+    try {
+      preapprovals.push(...(await runPreapprovals(s, d.contracts, zone, policy, known)));
+      const left = await readLeftoverPreapprovals(rp, s.journal, d.contracts.token, s.address, depositsStillAtRisk(watched, d.policy.warnBelowPct));
+      preapprovalsLeft = left.length;
+      d.emit({ type: "preapprovals-left", count: left.length, tbtc: left.reduce((t, l) => t + l.allowance, 0n), spenders: left.map((l) => l.spender) });
+    } catch (e) {
+      if (e instanceof AccountConflictError) throw e;
+      // A pre-approval is an optimisation: its failure never fails the loop (the redeem line still approves).
+      d.emit({ type: "notice", text: `pre-approval skipped this loop: ${redact(shortMessageOf(e))}` });
+    }
+    for (const p of preapprovals) d.emit({ type: "preapproval", spender: p.spender, amountTbtc: p.amount, deposits: p.deposits, status: p.status, hash: p.hash ?? null, error: p.error ?? null });
+  }
+
   // 4. Every redemption in progress, ours or not (the operator's bond is at risk whoever redeemed):
   // the keep's signature to the deposit, the Bitcoin transaction broadcast, proven, its fee raised.
   const inFlight = new Set(live.filter((x) => x.state === State.AWAITING_WITHDRAWAL_SIGNATURE || x.state === State.AWAITING_WITHDRAWAL_PROOF).map((x) => x.deposit));
@@ -244,7 +276,7 @@ export async function watchOnce(d: WatchDeps, st: LoopState): Promise<LoopSummar
   await alertAll(d, alerts, seen);
   await resolveCleared(d, seen);
   const atRisk = watched.filter((w) => w.state === State.COURTESY_CALL || (w.collateralPct !== undefined && w.collateralPct < d.policy.warnBelowPct)).length;
-  return { block: run.block, deposits: watched.length, atRisk, courtesyCalls, redemptions, signatures, alerts };
+  return { block: run.block, deposits: watched.length, atRisk, courtesyCalls, redemptions, signatures, preapprovals, preapprovalsLeft, alerts };
 }
 
 /**
@@ -331,5 +363,7 @@ export async function runWatch(d: WatchDeps): Promise<{ loops: number; failures:
  * outcomeExitCode): a redemption that failed, was deferred, or is pending, or a signature pending.
  */
 export function unfinishedExitCode(s: LoopSummary | undefined): number | undefined {
-  return outcomeExitCode(s?.redemptions ?? [], { signaturePending: s?.signatures.some((p) => p.actions.some((a) => a === "signature-pending" || a === "proof-pending" || a === "fee-increase-pending")) });
+  // A pre-approval sent but not mined is an action in flight too (cron re-runs to settle it); a failed one is not: it is only an optimisation.
+  const pending = s?.signatures.some((p) => p.actions.some((a) => a === "signature-pending" || a === "proof-pending" || a === "fee-increase-pending")) || s?.preapprovals.some((p) => p.status === "pending");
+  return outcomeExitCode(s?.redemptions ?? [], { signaturePending: pending });
 }
