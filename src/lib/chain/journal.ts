@@ -66,8 +66,56 @@ export class JournalInFlightError extends KeepctlError {
   }
 }
 
+/**
+ * Where the journal's lines are kept: a file of this machine (the default), or the shared state
+ * database (lib/state), whose writes before a broadcast are fenced by the account's lease.
+ */
+export interface JournalBackend {
+  /** Where it is, for messages (a path, or a database URL cut to its origin). */
+  readonly where: string;
+  /** Every line so far, in the order written (a torn last line included, as written). */
+  lines(): string[];
+  append(line: string): void;
+  /** The signed transaction's line: durable (and for a shared store, proven ours) before it is broadcast. */
+  appendBeforeBroadcast?(line: string): Promise<void>;
+}
+
+/** `<data-dir>/journal.jsonl`: one JSON line per state change, fsynced before we go on. */
+export class FileJournalBackend implements JournalBackend {
+  constructor(readonly where: string) {}
+
+  lines(): string[] {
+    try {
+      return fs.readFileSync(this.where, "utf8").split("\n");
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+      return [];
+    }
+  }
+
+  append(line: string): void {
+    const fd = fs.openSync(this.where, "a", PRIVATE_FILE_MODE);
+    try {
+      // 0600 whatever the umask: the journal holds signed transactions and what the account does.
+      fs.fchmodSync(fd, PRIVATE_FILE_MODE);
+      fs.writeSync(fd, line + "\n");
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}
+
 export class Journal {
-  constructor(readonly file: string) {}
+  readonly backend: JournalBackend;
+  constructor(fileOrBackend: string | JournalBackend) {
+    this.backend = typeof fileOrBackend === "string" ? new FileJournalBackend(fileOrBackend) : fileOrBackend;
+  }
+
+  /** Where the journal is (a file path, or the state database). */
+  get file(): string {
+    return this.backend.where;
+  }
 
   static open(dataDir: string): Journal {
     ensurePrivateDir(dataDir);
@@ -77,13 +125,7 @@ export class Journal {
   /** Folds the whole file (re-read each time: a cron run and a watch loop may share it). */
   entries(): Map<string, JournalEntry> {
     const map = new Map<string, JournalEntry>();
-    let text = "";
-    try {
-      text = fs.readFileSync(this.file, "utf8");
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-    }
-    const lines = text.split("\n");
+    const lines = this.backend.lines();
     lines.forEach((raw, i) => {
       if (!raw.trim()) return;
       let line: Line;
@@ -189,7 +231,10 @@ export class Journal {
   /** TxSender hooks that keep this journal in step with one send for `key`. */
   hooks(key: string): Required<TxHooks> {
     return {
-      beforeBroadcast: (rawTx, hash, nonce) => this.recordSending(key, { rawTx, hash, nonce }),
+      beforeBroadcast: (rawTx, hash, nonce) => {
+        const line = this.line({ key, state: "sending", attempt: { rawTx, hash, nonce } });
+        return this.backend.appendBeforeBroadcast ? this.backend.appendBeforeBroadcast(line) : this.backend.append(line);
+      },
       onEvent: (ev: TxEvent) => {
         if (ev.type === "sent" || ev.type === "replaced") this.recordSent(key);
         else if (ev.type === "mined") this.append({ key, state: "mined", minedHash: ev.hash, status: ev.status, blockNumber: ev.blockNumber, blockHash: ev.blockHash });
@@ -201,15 +246,11 @@ export class Journal {
   }
 
   private append(line: Omit<Line, "at">): void {
-    const fd = fs.openSync(this.file, "a", PRIVATE_FILE_MODE);
-    try {
-      // 0600 whatever the umask: the journal holds signed transactions and what the account does.
-      fs.fchmodSync(fd, PRIVATE_FILE_MODE);
-      fs.writeSync(fd, JSON.stringify({ ...line, at: new Date().toISOString() }) + "\n");
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
+    this.backend.append(this.line(line));
+  }
+
+  private line(line: Omit<Line, "at">): string {
+    return JSON.stringify({ ...line, at: new Date().toISOString() });
   }
 }
 
