@@ -139,7 +139,8 @@ function openSharedStateFor(signing: SigningSection, url: string, name: string, 
   });
 }
 
-async function chainTag(provider: JsonRpcProvider): Promise<string> {
+/** The chain's name in lock and lease names: `<chain id>-<the genesis hash's first 12 hex digits>`. */
+export async function chainTag(provider: JsonRpcProvider): Promise<string> {
   const [network, genesis] = await Promise.all([provider.getNetwork(), provider.getBlock(0)]);
   return `${network.chainId}-${(genesis?.hash ?? "0x").slice(2, 14) || "unknown"}`;
 }

@@ -80,3 +80,9 @@ export async function openSharedState(o: SharedStateOptions): Promise<SharedStat
   }
 }
 
+
+/** The state database alone, for `keepctl state` (no lease taken). Closed by the caller. */
+export async function openStateStore(url: string): Promise<PgStateStore> {
+  const { PgStateStore: Store } = await import("./pg-store");
+  return Store.open(url);
+}
