@@ -122,6 +122,14 @@ describe("keepctl state migrate / status", () => {
     const inFlightKeys = [...lastStates(journalFile)].filter(([, s]) => s === "sent" || s === "sending").map(([k]) => k).sort();
     expect(inFlightKeys.length).toBeGreaterThan(0);
     const fileLines = fs.readFileSync(journalFile, "utf8").split("\n").filter((l) => l.trim()).length;
+    // 3a. The same data dir with --state-url before migrating: refused, nothing sent (the pool and the database unchanged).
+    const pendingBefore = await provider.getTransactionCount(redeemer.address, "pending");
+    const early = await keepctl(["watch", "--once", "--operator", operator, "--data-dir", fileDir, "--state-url-file", stateUrlFile]);
+    expect(early.code, early.stdout + early.stderr).toBe(3);
+    expect(early.stderr).toMatch(new RegExp(`^error: the data dir ${fileDir} has ${inFlightKeys.length} transaction\\(s\\) of ${redeemer.address} in flight \\(.*\\) that the state database does not know: nothing sent$`, "m"));
+    expect(early.stderr).toMatch(/^hint: move them first: keepctl state migrate --from /m);
+    expect(await provider.getTransactionCount(redeemer.address, "pending")).toBe(pendingBefore);
+    expect(await dbLines()).toBe(0);
     // 3. Moved: every line (one account in this journal), the in-flight ones named.
     const moved = await keepctl(["state", "migrate", "--json", "--from", fileDir, "--state-url-file", stateUrlFile]);
     expect(moved.code, moved.stderr).toBe(0);
@@ -141,10 +149,10 @@ describe("keepctl state migrate / status", () => {
     expect(again.code).toBe(3);
     expect((JSON.parse(again.stdout) as { error: { code: string } }).error.code).toBe("STATE_NOT_EMPTY");
     expect(await dbLines()).toBe(fileLines);
-    // 6. A watch on the state URL, another data dir: it settles the migrated transaction as its own.
+    // 6. The same data dir, now with --state-url: it settles the migrated transaction as its own.
     await provider.send("evm_setAutomine", [true]);
     await provider.send("evm_mine", []);
-    const b = watch(path.join(home, "shared-watch"), ["--state-url-file", stateUrlFile, "--lease-refresh", "0.5", "--lease-duration", "3"]);
+    const b = watch(fileDir, ["--state-url-file", stateUrlFile, "--lease-refresh", "0.5", "--lease-duration", "3"]);
     await until(() => holds(b) && loopDone(b), "the shared watch's first pass", [b]);
     // 7. status while it holds the lease: its pid, a live lease, nothing in flight any more.
     await until(async () => {

@@ -84,3 +84,20 @@ export async function migrateJournalLines(o: MigrateOptions): Promise<{ written:
     await lease.release();
   }
 }
+
+/**
+ * The in-flight transactions of a data dir's file journal that the shared journal does not hold
+ * (by hash). Such a transaction may still be mined; the shared journal's holder would take it for
+ * a foreign sender's, or sign its action again: `keepctl state migrate` first.
+ */
+export function unmigratedInFlight(fileInFlight: readonly { key: string; attempts: readonly { hash: string }[] }[], sharedHashes: ReadonlySet<string>): string[] {
+  return fileInFlight.filter((e) => e.attempts.some((a) => !sharedHashes.has(a.hash.toLowerCase()))).map((e) => e.key);
+}
+
+export function notMigratedError(dataDir: string, account: string, keys: readonly string[]): KeepctlError {
+  return stateConfigError(
+    "JOURNAL_NOT_MIGRATED",
+    `the data dir ${dataDir} has ${keys.length} transaction(s) of ${account} in flight (${keys.slice(0, 3).join(", ")}${keys.length > 3 ? ", ..." : ""}) that the state database does not know: nothing sent`,
+    `move them first: keepctl state migrate --from ${dataDir} (or settle them with a run without --state-url)`,
+  );
+}
