@@ -52,6 +52,7 @@ export async function openSharedState(o: SharedStateOptions): Promise<SharedStat
       wait: o.wait,
       signal: o.signal,
       onStandby: (info) => o.onStandby?.(info.holder),
+      onUnreachable: (e) => o.onRenewError?.(e),
       refuse: (row) =>
         new KeepctlError("ACCOUNT_LOCKED", ExitCode.ACCOUNT_CONFLICT, `account ${o.account} is in use by another keepctl (pid ${row?.pid ?? "?"} on ${row?.host ?? "?"}, lease epoch ${row?.epoch ?? "?"} in ${store.where})`, {
           hint: "one keepctl sends per account; stop that process first, or run `watch`, which waits as the standby",
