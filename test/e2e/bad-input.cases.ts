@@ -713,4 +713,16 @@ const mint: Case[] = [
   usage("deposits --account 0x12", ["deposits", "--account", "0x12"], /^--account: invalid address "0x12"$/, { hint: /give the 0x address of the account that ran keepctl mint/ }),
 ];
 
-export const TABLE: Case[] = [...addresses, ...wrong, ...nums, ...urls, ...files, ...keys, ...names, ...btc, ...bitcoin, ...doubles, ...strict, ...btcWallet, ...sponsorSide, ...mint];
+// ---- the shared state store (--state-url, docs/high-availability.md) -------------------------
+const STATE_PW = "st4tePassw0rdX";
+const LEASE_HINT = /^lower --lease-refresh \(KEEPCTL_LEASE_REFRESH\) or raise --lease-duration \(KEEPCTL_LEASE_DURATION\)$/;
+const sharedState: Case[] = [
+  usageEnv("KEEPCTL_STATE_URL not a PostgreSQL URL", { KEEPCTL_STATE_URL: `mysql://keepctl:${STATE_PW}@db.internal/keepctl` }, /^invalid state URL \(must start with postgres:\/\/ or postgresql:\/\/, e\.g\. postgres:\/\/keepctl:PASSWORD@db\.internal:5432\/keepctl\) \(from KEEPCTL_STATE_URL\)$/, { secrets: [STATE_PW] }),
+  usageEnv("--lease-refresh above half of --lease-duration", { KEEPCTL_LEASE_REFRESH: "8", KEEPCTL_LEASE_DURATION: "15" }, /^--lease-refresh \(8 s\) is more than half of --lease-duration \(15 s\): one late renewal would lose the lease$/, { hint: LEASE_HINT }),
+  usage("--lease-refresh above half the default duration", ["watch", "--once", "--operator", GOOD, "--lease-refresh", "7.6"], /^--lease-refresh \(7\.6 s\) is more than half of --lease-duration \(15 s\)/, { hint: LEASE_HINT }),
+  // The database does not answer: refused before the key is used, so nothing is sent (the nonce is counted).
+  dev("redeem --yes: the state database does not answer", ["redeem", "--yes", "--operator", "$OP"], { ...keyEnv, ...BTC, KEEPCTL_STATE_URL: `postgres://keepctl:${STATE_PW}@127.0.0.1:1/keepctl` }, 4, "STATE_UNREACHABLE", /^the state database postgres:\/\/127\.0\.0\.1:1\/\*\*\* did not answer: /, { hint: /runs and this host can reach it$/, secrets: [STATE_PW] }),
+  dev("watch --once: the state database does not answer", ["watch", "--once", "--operator", "$OP"], { ...keyEnv, ...BTC, KEEPCTL_STATE_URL: `postgres://keepctl:${STATE_PW}@127.0.0.1:1/keepctl` }, 4, "STATE_UNREACHABLE", /^the state database postgres:\/\/127\.0\.0\.1:1\/\*\*\* did not answer: /, { hint: /runs and this host can reach it$/, secrets: [STATE_PW], noJson: true }),
+];
+
+export const TABLE: Case[] = [...addresses, ...wrong, ...nums, ...urls, ...files, ...keys, ...names, ...btc, ...bitcoin, ...doubles, ...strict, ...btcWallet, ...sponsorSide, ...mint, ...sharedState];
