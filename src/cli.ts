@@ -25,6 +25,7 @@ import * as completion from "./commands/completion";
 import * as btcWallet from "./commands/btc-wallet";
 import * as mint from "./commands/mint";
 import * as state from "./commands/state";
+import * as deposits from "./commands/deposits";
 
 const VERSION: string = require("../../package.json").version;
 
@@ -87,6 +88,7 @@ export function buildProgram(): Command {
   btcWallet.register(program);
   mint.register(program);
   state.register(program);
+  deposits.register(program);
   config.register(program);
   completion.register(program);
 

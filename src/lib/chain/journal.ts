@@ -1,9 +1,9 @@
-import fs from "node:fs";
 import path from "node:path";
 import { Transaction, type TransactionReceipt } from "ethers";
 import { ExitCode, KeepctlError } from "../errors";
 import { redact } from "../redact";
-import { PRIVATE_FILE_MODE, ensurePrivateDir } from "../fs-safe";
+import { ensurePrivateDir } from "../fs-safe";
+import { appendSyncedLine, parseJsonLines, readLines } from "../jsonl";
 import type { TxEvent, TxHooks } from "./tx-types";
 
 /**
@@ -85,24 +85,11 @@ export class FileJournalBackend implements JournalBackend {
   constructor(readonly where: string) {}
 
   lines(): string[] {
-    try {
-      return fs.readFileSync(this.where, "utf8").split("\n");
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-      return [];
-    }
+    return readLines(this.where);
   }
 
   append(line: string): void {
-    const fd = fs.openSync(this.where, "a", PRIVATE_FILE_MODE);
-    try {
-      // 0600 whatever the umask: the journal holds signed transactions and what the account does.
-      fs.fchmodSync(fd, PRIVATE_FILE_MODE);
-      fs.writeSync(fd, line + "\n");
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
+    appendSyncedLine(this.where, line);
   }
 }
 
@@ -125,16 +112,9 @@ export class Journal {
   /** Folds the whole file (re-read each time: a cron run and a watch loop may share it). */
   entries(): Map<string, JournalEntry> {
     const map = new Map<string, JournalEntry>();
-    const lines = this.backend.lines();
-    lines.forEach((raw, i) => {
-      if (!raw.trim()) return;
-      let line: Line;
-      try {
-        line = JSON.parse(raw) as Line;
-      } catch (e) {
-        if (i >= lines.length - 2) return; // torn last line from a crash mid-write: it never counted
-        throw new KeepctlError("JOURNAL_CORRUPT", ExitCode.CONFIG, `journal ${this.file} line ${i + 1} is not JSON`, { cause: e, hint: "fix or move the file aside" });
-      }
+    const lines = parseJsonLines<Line>(this.backend.lines(), (n, cause) =>
+      new KeepctlError("JOURNAL_CORRUPT", ExitCode.CONFIG, `journal ${this.file} line ${n} is not JSON`, { cause, hint: "fix or move the file aside" }));
+    for (const line of lines) {
       const prev = map.get(line.key);
       const entry: JournalEntry = prev ?? { key: line.key, state: line.state, attempts: [], createdAt: line.at, updatedAt: line.at };
       if (prev && line.state === "planned") {
@@ -152,7 +132,7 @@ export class Journal {
       for (const k of [...MINED_FIELDS, "reason", "meta"] as const) if (line[k] !== undefined) (entry as unknown as Record<string, unknown>)[k] = line[k];
       if (line.reorged !== undefined) entry.reason = line.reorged;
       map.set(line.key, entry);
-    });
+    }
     return map;
   }
 
