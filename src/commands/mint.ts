@@ -7,6 +7,7 @@ import { echo } from "../lib/redact";
 import { ConfigError, ExitCode, UsageError } from "../lib/errors";
 import type { Output } from "../lib/output";
 import { eventWriter } from "../lib/events";
+import { mintNeedsLocalStateError } from "../lib/state/errors";
 import { openRedeemSession } from "../lib/tbtc/redeem/redeem-session";
 import { settleJournal } from "../lib/tbtc/redeem/redeemer";
 import { mintContractsOf, mintDepsOf, openMintWallet } from "../lib/tbtc/mint/mint-session";
@@ -47,6 +48,7 @@ export function register(program: Command): void {
       const count = (g.count as number | undefined) ?? 1;
       if (lotSats === undefined && g.count !== undefined) throw new UsageError("--count needs --lot", { hint: "give --lot <btc>, or neither to resume unfinished mints" });
       const cfg = loadCommandConfig(g, out, { writesDataDir: true });
+      if (cfg.signing.stateUrl) throw mintNeedsLocalStateError("keepctl mint");
       checkKeyFilePerms(cfg.signing, (m) => out.warn(m));
       if (g.abort !== undefined) return abort(cfg, out, String(g.abort), dryRun);
       const log = eventWriter(out, { stream: "stderr", ndjson: false });

@@ -11,6 +11,7 @@ import type { Alert } from "../lib/alert/types";
 import type { RedeemEvent } from "../lib/tbtc/redeem/redeemer";
 import { hasSigningKey, openRedeemSession, payoutScriptOf, tbtcContractsOf, type RedeemSession } from "../lib/tbtc/redeem/redeem-session";
 import { connectFromConfig } from "../lib/tbtc/read/report";
+import { mintNeedsLocalStateError } from "../lib/state/errors";
 import { runWatch, unfinishedExitCode } from "../lib/tbtc/watch/watch-loop";
 import { eventWriter, type WatchEvent } from "../lib/events";
 import { readTbtc } from "../lib/tbtc/redeem/redeem-facts";
@@ -47,6 +48,7 @@ export function register(program: Command): void {
       out.stampLines();
       const cfg = loadCommandConfig(g, out, { writesDataDir: true });
       const operators = requireOperators(cfg);
+      if (cfg.watch.replenishTo !== undefined && cfg.signing.stateUrl) throw mintNeedsLocalStateError("watch --replenish-to");
       // Refused before anything runs: minting sends transactions.
       if (cfg.watch.replenishTo !== undefined && !g.dryRun && !hasSigningKey(cfg)) throw new ConfigError("--replenish-to needs a signing key: minting sends transactions", { hint: "configure --keystore or KEEPCTL_PRIVATE_KEY" });
       const redeem = g.redeem !== false;

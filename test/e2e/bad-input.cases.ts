@@ -723,6 +723,10 @@ const sharedState: Case[] = [
   // The database does not answer: refused before the key is used, so nothing is sent (the nonce is counted).
   dev("redeem --yes: the state database does not answer", ["redeem", "--yes", "--operator", "$OP"], { ...keyEnv, ...BTC, KEEPCTL_STATE_URL: `postgres://keepctl:${STATE_PW}@127.0.0.1:1/keepctl` }, 4, "STATE_UNREACHABLE", /^the state database postgres:\/\/127\.0\.0\.1:1\/\*\*\* did not answer: /, { hint: /runs and this host can reach it$/, secrets: [STATE_PW] }),
   dev("watch --once: the state database does not answer", ["watch", "--once", "--operator", "$OP"], { ...keyEnv, ...BTC, KEEPCTL_STATE_URL: `postgres://keepctl:${STATE_PW}@127.0.0.1:1/keepctl` }, 4, "STATE_UNREACHABLE", /^the state database postgres:\/\/127\.0\.0\.1:1\/\*\*\* did not answer: /, { hint: /runs and this host can reach it$/, secrets: [STATE_PW], noJson: true }),
+
+  // Minting keeps its journal in the data dir: refused with a shared state store before any key or server is opened.
+  { ...cfgErr("watch --replenish-to with --state-url", ["watch", "--once", "--operator", GOOD, "--replenish-to", "5"], /^watch --replenish-to cannot run with --state-url: the mint journal \(Bitcoin funding transactions\) is kept in the data dir, where a standby host would not see an in-flight mint$/, { env: { KEEPCTL_STATE_URL: `postgres://keepctl:${STATE_PW}@127.0.0.1:1/keepctl` }, hint: /^mint on one host without --state-url/, secrets: [STATE_PW] }), backend: "dead", code: "STATE_MINT_UNSUPPORTED" },
+  { ...cfgErr("mint with --state-url", ["mint", "--yes", "--lot", "1"], /^keepctl mint cannot run with --state-url: the mint journal/, { env: { KEEPCTL_STATE_URL: `postgres://keepctl:${STATE_PW}@127.0.0.1:1/keepctl` }, hint: /^mint on one host without --state-url/, secrets: [STATE_PW] }), backend: "dead", code: "STATE_MINT_UNSUPPORTED" },
 ];
 
 export const TABLE: Case[] = [...addresses, ...wrong, ...nums, ...urls, ...files, ...keys, ...names, ...btc, ...bitcoin, ...doubles, ...strict, ...btcWallet, ...sponsorSide, ...mint, ...sharedState];

@@ -1,3 +1,5 @@
+import fs from "node:fs";
+import path from "node:path";
 import type { JsonRpcProvider, Wallet } from "ethers";
 import type { SigningSection } from "../config";
 import type { Alert } from "../alert/types";
@@ -11,6 +13,7 @@ import { privateRelayTransport } from "./private-relay";
 import { openSharedState, type SharedState } from "../state";
 import type { LeaseRow } from "../state/pg-store";
 import type { LeaseLostError } from "../state/errors";
+import { notMigratedError, unmigratedInFlight } from "../state/migrate";
 
 /**
  * The signing side every sending command opens the same way (redeem, watch, the EMP bots): the
@@ -87,6 +90,7 @@ export async function openSigningAccount(signing: SigningSection, dataDir: strin
     throw e;
   }
   try {
+    if (shared && !o.dryRun) refuseUnmigrated(dataDir, wallet.address, shared.journal);
     const journal = shared?.journal ?? Journal.open(dataDir);
     const sender = new ActionSender(wallet, provider, journal, {
       maxFeeGwei: signing.maxFeeGwei,
@@ -115,6 +119,18 @@ export async function openSigningAccount(signing: SigningSection, dataDir: strin
   }
 }
 
+/**
+ * Adding --state-url to a data dir whose own journal still has this account's transactions in
+ * flight would hide them from the shared journal: refused until they are migrated (or settled).
+ */
+function refuseUnmigrated(dataDir: string, account: string, shared: Journal): void {
+  const file = path.join(dataDir, "journal.jsonl");
+  if (!fs.existsSync(file)) return;
+  const hashes = new Set([...shared.entries().values()].flatMap((e) => e.attempts.map((a) => a.hash.toLowerCase())));
+  const keys = unmigratedInFlight(new Journal(file).resume(account), hashes);
+  if (keys.length) throw notMigratedError(dataDir, account, keys);
+}
+
 function openSharedStateFor(signing: SigningSection, url: string, name: string, account: string, o: SigningAccountOptions): Promise<SharedState> {
   const timings = { refreshMs: signing.leaseRefreshSec * 1000, durationMs: signing.leaseDurationSec * 1000 };
   const h = o.lease;
@@ -139,7 +155,8 @@ function openSharedStateFor(signing: SigningSection, url: string, name: string, 
   });
 }
 
-async function chainTag(provider: JsonRpcProvider): Promise<string> {
+/** The chain's name in lock and lease names: `<chain id>-<the genesis hash's first 12 hex digits>`. */
+export async function chainTag(provider: JsonRpcProvider): Promise<string> {
   const [network, genesis] = await Promise.all([provider.getNetwork(), provider.getBlock(0)]);
   return `${network.chainId}-${(genesis?.hash ?? "0x").slice(2, 14) || "unknown"}`;
 }

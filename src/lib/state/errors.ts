@@ -32,3 +32,16 @@ export class StateUnreachableError extends KeepctlError {
 export function stateConfigError(code: string, message: string, hint: string, cause?: unknown): ConfigError {
   return new ConfigError(message, { code, hint, cause });
 }
+
+/**
+ * Minting keeps its own journal (the Bitcoin funding transactions, src/lib/tbtc/mint) in the data
+ * dir, which a standby on another host cannot see: after a takeover it would fund the same
+ * shortfall again. Until that journal lives in the state store, the two are refused together.
+ */
+export function mintNeedsLocalStateError(what: string): ConfigError {
+  return stateConfigError(
+    "STATE_MINT_UNSUPPORTED",
+    `${what} cannot run with --state-url: the mint journal (Bitcoin funding transactions) is kept in the data dir, where a standby host would not see an in-flight mint`,
+    "mint on one host without --state-url / KEEPCTL_STATE_URL (keepctl mint, or a separate watch --replenish-to), or drop --replenish-to from the shared watch",
+  );
+}

@@ -52,6 +52,7 @@ export async function openSharedState(o: SharedStateOptions): Promise<SharedStat
       wait: o.wait,
       signal: o.signal,
       onStandby: (info) => o.onStandby?.(info.holder),
+      onUnreachable: (e) => o.onRenewError?.(e),
       refuse: (row) =>
         new KeepctlError("ACCOUNT_LOCKED", ExitCode.ACCOUNT_CONFLICT, `account ${o.account} is in use by another keepctl (pid ${row?.pid ?? "?"} on ${row?.host ?? "?"}, lease epoch ${row?.epoch ?? "?"} in ${store.where})`, {
           hint: "one keepctl sends per account; stop that process first, or run `watch`, which waits as the standby",
@@ -80,3 +81,9 @@ export async function openSharedState(o: SharedStateOptions): Promise<SharedStat
   }
 }
 
+
+/** The state database alone, for `keepctl state` (no lease taken). Closed by the caller. */
+export async function openStateStore(url: string): Promise<PgStateStore> {
+  const { PgStateStore: Store } = await import("./pg-store");
+  return Store.open(url);
+}

@@ -3,7 +3,7 @@ import os from "node:os";
 import { performance } from "node:perf_hooks";
 import { InterruptedError } from "../errors";
 import { sleep } from "../chain/sleep";
-import { LeaseLostError, LeaseNotCurrentError } from "./errors";
+import { LeaseLostError, LeaseNotCurrentError, StateUnreachableError } from "./errors";
 import { judgeLease, maySign, retryDelayMs, signingWindowMs, type LeaseTimings } from "./lease-rules";
 import type { LeaseRow, PgStateStore } from "./pg-store";
 
@@ -70,12 +70,26 @@ export class Lease {
    * calling onStandby once; otherwise a lease held by another is refused at once with the error
    * `refuse(row)` builds (ACCOUNT_LOCKED, like the file lock).
    */
-  async acquire(o: { wait: boolean; signal?: AbortSignal; onStandby?: (info: StandbyInfo) => void; refuse: (row?: LeaseRow) => Error }): Promise<number> {
+  async acquire(o: { wait: boolean; signal?: AbortSignal; onStandby?: (info: StandbyInfo) => void; onUnreachable?: (e: StateUnreachableError) => void; refuse: (row?: LeaseRow) => Error }): Promise<number> {
     let told = false;
+    let unreachable = false;
     for (;;) {
       if (o.signal?.aborted) throw new InterruptedError("interrupted while waiting for the lease");
       const sentAt = this.now();
-      const answer = await this.o.store.upsertLease(this.o.name, this.holder, this.o.timings.durationMs, { host: os.hostname(), pid: process.pid });
+      let answer;
+      try {
+        answer = await this.o.store.upsertLease(this.o.name, this.holder, this.o.timings.durationMs, { host: os.hostname(), pid: process.pid });
+      } catch (e) {
+        // The standby outlives the database's outages (a restart, a lost link): it only waits,
+        // and signs nothing until it holds the lease. (A database that never answered failed
+        // earlier, when the store was opened: a wrong URL does not look like a healthy standby.)
+        if (!o.wait || !(e instanceof StateUnreachableError)) throw e;
+        if (!unreachable) o.onUnreachable?.(e);
+        unreachable = true;
+        await sleep(retryDelayMs(this.o.timings.refreshMs, (this.o.random ?? Math.random)()), o.signal);
+        continue;
+      }
+      unreachable = false;
       const v = judgeLease(undefined, answer);
       if (v.kind === "held") {
         this.epochHeld = v.epoch;

@@ -195,6 +195,24 @@ export class PgStateStore {
     });
   }
 
+  /** Every lease row, by name, with the database's time of the read (keepctl state status). */
+  async leaseRows(): Promise<{ name: string; row: LeaseRow & { acquiredAt: Date } }[]> {
+    const rows = await this.q<{ name: string; holder: string; epoch: string; expires_at: Date; acquired_at: Date; host: string; pid: number; db_now: Date }>(
+      "SELECT name, holder, epoch, expires_at, acquired_at, host, pid, now() AS db_now FROM keepctl_lease ORDER BY name",
+    );
+    return rows.map((r) => ({ name: r.name, row: { holder: r.holder, epoch: Number(r.epoch), expiresAt: r.expires_at, acquiredAt: r.acquired_at, host: r.host, pid: r.pid, dbNow: r.db_now } }));
+  }
+
+  /** Every journal scope and its line count. */
+  async journalScopes(): Promise<{ scope: string; lines: number }[]> {
+    return (await this.q<{ scope: string; n: string }>("SELECT scope, count(*) AS n FROM keepctl_journal GROUP BY scope ORDER BY scope")).map((r) => ({ scope: r.scope, lines: Number(r.n) }));
+  }
+
+  /** The database's clock. */
+  async now(): Promise<Date> {
+    return (await this.q<{ now: Date }>("SELECT now() AS now"))[0].now;
+  }
+
   /** Every journal line of `scope`, in the order written. */
   async journalLines(scope: string): Promise<string[]> {
     return (await this.q<{ line: string }>("SELECT line FROM keepctl_journal WHERE scope = $1 ORDER BY id", [scope])).map((r) => r.line);

@@ -1,0 +1,53 @@
+import net from "node:net";
+
+/**
+ * A loopback TCP proxy in front of one server (tests: the link between one keepctl and its state
+ * database). cut() partitions the link the way a dead network does: the open connections stay
+ * open but carry nothing more, and new ones are accepted and never answered — the client sees
+ * timeouts, not a clean refusal. restore() forwards again (the dead connections are closed then,
+ * as a real network's would time out).
+ */
+export interface TcpProxy {
+  port: number;
+  cut(): void;
+  restore(): void;
+  close(): Promise<void>;
+}
+
+export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+  let cut = false;
+  const pairs = new Set<{ client: net.Socket; upstream?: net.Socket; dead: boolean }>();
+  const server = net.createServer((client) => {
+    const pair: { client: net.Socket; upstream?: net.Socket; dead: boolean } = { client, dead: cut };
+    pairs.add(pair);
+    client.on("error", () => undefined);
+    client.on("close", () => {
+      pair.upstream?.destroy();
+      pairs.delete(pair);
+    });
+    if (cut) return; // accepted, never answered
+    const upstream = net.connect(target.port, target.host);
+    pair.upstream = upstream;
+    upstream.on("error", () => client.destroy());
+    upstream.on("close", () => client.destroy());
+    client.on("data", (d) => void (!pair.dead && upstream.write(d)));
+    upstream.on("data", (d) => void (!pair.dead && client.write(d)));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    port,
+    cut() {
+      cut = true;
+      for (const p of pairs) p.dead = true;
+    },
+    restore() {
+      cut = false;
+      for (const p of pairs) if (p.dead) p.client.destroy();
+    },
+    async close() {
+      for (const p of pairs) p.client.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

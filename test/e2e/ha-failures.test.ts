@@ -1,0 +1,217 @@
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { ethers } from "ethers";
+import { Client } from "pg";
+import { startDevnet, devnetWallet, type Devnet } from "../../src/devnet/scenario";
+import { openDeposit } from "../../src/devnet/deposits";
+import { send, setEthBtcPrice } from "../../src/devnet/tbtc";
+import { startPostgres, type LocalPostgres } from "../../src/devnet/postgres";
+import { startTcpProxy, type TcpProxy } from "../../src/devnet/tcp-proxy";
+import { BIN, buildOnce, cliEnv, spawnKeepctl, type Run, type Spawned } from "../helpers/cli";
+
+/**
+ * The state database failing under two `watch` processes (one key, one state URL, a real
+ * PostgreSQL server, the devnet's tBTC contracts): the active's link to the database cut by a
+ * proxy while its RPC works, the database server stopped, and a standby whose clock is ten
+ * minutes ahead. Lease 3 s, refresh 0.5 s, loops every second, --max-failed-passes 0 (a pass that
+ * may not sign fails; with the default 5 the cut-off holder would exit 11 instead, for its
+ * supervisor to restart as the standby). Counted from the chain: one redemption request per
+ * deposit, no transaction twice, every nonce of the key one of its mined transactions.
+ */
+const home = fs.mkdtempSync(path.join(os.tmpdir(), "keepctl-e2e-hafail-"));
+const BTC = 100_000_000n;
+const PAYOUT = "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx";
+const RR_TOPIC = ethers.id("RedemptionRequested(address,address,bytes32,uint256,bytes,uint256,bytes)");
+const LEASE = ["--lease-refresh", "0.5", "--lease-duration", "3", "--max-failed-passes", "0"];
+
+let devnet: Devnet;
+let pg: LocalPostgres;
+let provider: ethers.JsonRpcProvider;
+let deploymentFile: string;
+let snapshot: string;
+const operator = devnetWallet(1).address;
+const deposits: string[] = [];
+let redeemer: ethers.Wallet;
+const running: Spawned[] = [];
+
+function urlFile(name: string, url: string): string {
+  const f = path.join(home, `state-url-${name}`);
+  fs.writeFileSync(f, url + "\n", { mode: 0o600 });
+  return f;
+}
+
+function watch(name: string, stateUrlFile: string, o: { faketime?: string } = {}): Spawned {
+  const args = [BIN, "--deployment", deploymentFile, "watch", "--json", "--interval", "1", "--operator", operator, "--state-url-file", stateUrlFile, ...LEASE];
+  const env = cliEnv({
+    home,
+    dataDir: path.join(home, `${name}-${Date.now()}`),
+    env: { KEEPCTL_PRIVATE_KEY: redeemer.privateKey, KEEPCTL_BTC_ADDRESS: PAYOUT, KEEPCTL_LOCK_DIR: path.join(home, `locks-${name}`), KEEPCTL_TX_POLL_MS: "100" },
+  });
+  let s: Spawned;
+  if (!o.faketime) s = spawnKeepctl(args.slice(1), { home, dataDir: env.KEEPCTL_DATA_DIR, env });
+  else {
+    // libfaketime shifts this process's clocks (wall and monotonic) only.
+    const child = spawn("faketime", ["-f", o.faketime, process.execPath, ...args], { cwd: home, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const done = new Promise<Run>((resolve, reject) => {
+      child.on("error", reject);
+      child.on("close", (code) => resolve({ code, stdout, stderr }));
+    });
+    s = { child, done, stdout: () => stdout, stderr: () => stderr };
+  }
+  running.push(s);
+  return s;
+}
+
+const eventsOf = (s: Spawned) => s.stdout().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+const notices = (s: Spawned) => eventsOf(s).filter((e) => e.type === "notice").map((e) => String(e.text));
+const holds = (s: Spawned) => notices(s).some((t) => t.startsWith("holding the account's lease"));
+const standby = (s: Spawned) => notices(s).filter((t) => t.startsWith("standby:"));
+const loopDone = (s: Spawned) => eventsOf(s).some((e) => e.type === "heartbeat" && e.ok === true);
+const sentBy = (s: Spawned) => eventsOf(s).filter((e) => e.type === "sent");
+const requestsFor = async (d: string) => (await provider.getLogs({ topics: [RR_TOPIC, ethers.zeroPadValue(d, 32)], fromBlock: 0, toBlock: "latest" })).length;
+const allRequested = async () => (await Promise.all(deposits.map(requestsFor))).every((n) => n >= 1);
+/** One query on a fresh connection (the server is stopped and started by a test). */
+async function query(text: string): Promise<{ rows: Record<string, unknown>[] }> {
+  const c = new Client({ connectionString: pg.url });
+  c.on("error", () => undefined);
+  await c.connect();
+  try {
+    return await c.query(text);
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+const epochNow = async () => Number((await query("SELECT max(epoch) AS e FROM keepctl_lease")).rows[0].e);
+
+async function until(cond: () => boolean | Promise<boolean>, what: string, s: Spawned[], ms = 120_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}:\n${s.map((x) => x.stdout() + x.stderr()).join("\n---\n")}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function expectEachRedeemedOnce(from: number): Promise<void> {
+  for (const d of deposits) expect(await requestsFor(d)).toBe(1);
+  const groups = new Map<string, number>();
+  let total = 0;
+  const head = await provider.getBlockNumber();
+  for (let n = from + 1; n <= head; n++) {
+    for (const tx of (await provider.getBlock(n, true))!.prefetchedTransactions) {
+      if (tx.from.toLowerCase() !== redeemer.address.toLowerCase()) continue;
+      total++;
+      const k = `${tx.to?.toLowerCase()}:${tx.data}`;
+      groups.set(k, (groups.get(k) ?? 0) + 1);
+    }
+  }
+  expect(Math.max(0, ...groups.values())).toBe(1);
+  expect(total).toBe(await provider.getTransactionCount(redeemer.address));
+}
+
+async function stopAll(...s: Spawned[]): Promise<(number | null)[]> {
+  for (const x of s) if (x.child.exitCode === null) x.child.kill("SIGINT");
+  return Promise.all(s.map(async (x) => (await x.done).code));
+}
+
+beforeAll(async () => {
+  buildOnce();
+  pg = await startPostgres();
+  deploymentFile = path.join(home, "deployment.json");
+  devnet = await startDevnet({ seed: false, out: deploymentFile });
+  provider = new ethers.JsonRpcProvider(devnet.rpcUrl, 31337, { staticNetwork: true, cacheTimeout: -1 });
+  const members = [operator, devnetWallet(3).address, devnetWallet(4).address];
+  for (let i = 0; i < 2; i++) deposits.push((await openDeposit(devnet.deployment, { lotSats: 5n * BTC, members, fundWith: "vendingMachine" })).deposit);
+  await openDeposit(devnet.deployment, { lotSats: 1n * BTC, members: [devnetWallet(5).address, devnetWallet(3).address, devnetWallet(4).address], fundWith: "vendingMachine" });
+  redeemer = new ethers.Wallet(ethers.Wallet.createRandom().privateKey, provider);
+  await provider.send("hardhat_setBalance", [redeemer.address, ethers.toQuantity(ethers.parseEther("10"))]);
+  await send(devnet.deployment.contracts.tbtcToken.transfer(redeemer.address, 10n * 10n ** 18n + 10n ** 16n));
+  snapshot = await provider.send("evm_snapshot", []);
+}, 300_000);
+
+beforeEach(async () => {
+  for (const s of running.splice(0)) if (s.child.exitCode === null) s.child.kill("SIGKILL");
+  await provider.send("evm_revert", [snapshot]);
+  snapshot = await provider.send("evm_snapshot", []);
+  await query("TRUNCATE keepctl_journal, keepctl_lease").catch(() => undefined);
+});
+
+afterAll(async () => {
+  for (const s of running.splice(0)) s.child.kill("SIGKILL");
+  provider?.destroy();
+  await devnet?.stop();
+  await pg?.stop();
+  fs.rmSync(home, { recursive: true, force: true });
+});
+
+describe("the state database failing under two watchers", () => {
+  it("the active's database link is cut (RPC still up): it sends nothing, the standby takes over and redeems each deposit once; the link back, the old one stops (14, or 8: see the comment)", async () => {
+    const from = await provider.getBlockNumber();
+    const proxy: TcpProxy = await startTcpProxy({ host: "127.0.0.1", port: pg.port });
+    try {
+      const a = watch("a", urlFile("a", pg.url.replace(`:${pg.port}/`, `:${proxy.port}/`)));
+      await until(() => holds(a) && loopDone(a), "A holding the lease, first pass (all healthy)", [a]);
+      const b = watch("b", urlFile("b", pg.url));
+      await until(() => standby(b).length === 1, "B waiting as the standby", [a, b]);
+      // A is cut off from the database; then the price drops: both deposits are at risk.
+      proxy.cut();
+      await setEthBtcPrice(devnet.deployment, 0.024);
+      await until(() => holds(b), "B taking over", [a, b]);
+      await until(async () => (await allRequested()) && loopDone(b), "B redeeming both deposits", [a, b]);
+      // A broadcast nothing: a signature needs a fenced journal write, and its database is gone.
+      expect(sentBy(a)).toEqual([]);
+      expect(notices(a).some((t) => t.startsWith("lease renewal failed"))).toBe(true);
+      // The link back: A's next renewal finds the lease at B's epoch and stops.
+      proxy.restore();
+      const ra = await a.done;
+      // Known: with its link back, A's nonce guard may see B's transactions before its renewal
+      // sees B's epoch, and it stops with 8 (ACCOUNT_CONFLICT) instead of 14. Either way it signed nothing.
+      expect([8, 14], ra.stdout + ra.stderr).toContain(ra.code);
+      expect(sentBy(a)).toEqual([]);
+      expect(await stopAll(b)).toEqual([130]);
+      await expectEachRedeemedOnce(from);
+    } finally {
+      await proxy.close();
+    }
+  }, 300_000);
+
+  it("the database server stopped 8 s (over twice the 3 s lease): nobody signs meanwhile; both recover and each deposit is redeemed once", async () => {
+    const from = await provider.getBlockNumber();
+    const url = urlFile("direct", pg.url);
+    const a = watch("a", url);
+    await until(() => holds(a) && loopDone(a), "A holding the lease, first pass (all healthy)", [a]);
+    const b = watch("b", url);
+    await until(() => standby(b).length === 1, "B waiting as the standby", [a, b]);
+    const nonce = await provider.getTransactionCount(redeemer.address, "pending");
+    await pg.pause();
+    try {
+      await setEthBtcPrice(devnet.deployment, 0.024);
+      // Sampled through the outage: no transaction of the key, no redemption request.
+      for (let i = 0; i < 8; i++) {
+        await pause(1_000);
+        expect(await provider.getTransactionCount(redeemer.address, "pending")).toBe(nonce);
+      }
+      for (const d of deposits) expect(await requestsFor(d)).toBe(0);
+      // Both still run: the holder waits for a renewal, the standby for the lease.
+      expect([a.child.exitCode, b.child.exitCode]).toEqual([null, null]);
+    } finally {
+      await pg.start();
+    }
+    await until(allRequested, "both deposits redeemed after the server returned", [a, b]);
+    const holder = holds(b) ? b : a;
+    await until(() => eventsOf(holder).filter((e) => e.type === "heartbeat" && e.ok === true).length >= 2, "a good pass after the outage", [a, b]);
+    await pause(2_000);
+    // The one that kept (or took) the lease runs on; the other is the standby, or (its lease gone) exited 14.
+    const codes = await stopAll(a, b);
+    for (const c of codes) expect([130, 14]).toContain(c);
+    expect(codes).toContain(130);
+    await expectEachRedeemedOnce(from);
+  }, 300_000);
+});
