@@ -18,6 +18,7 @@ import { quoteBuy, type BuyDeps } from "../src/lib/tbtc/buy/buyer";
 import { pairInterface } from "../src/lib/uniswap/v2-abi";
 import { COURTESY_CALLED_TOPIC } from "../src/lib/tbtc/abis";
 import { REDEMPTION_REQUESTED_TOPIC } from "../src/lib/tbtc/redeem/redeem-abi";
+import { stopChild } from "./child";
 
 /**
  * The buy path's numbers (issue 22), on a devnet with the real Uniswap V2 and a deep TBTC/WETH pool:
@@ -125,10 +126,7 @@ export async function benchBuy(o: { rttMs?: number; log?: (m: string) => void } 
       ],
     };
   } finally {
-    if (child && !exited) {
-      child.kill("SIGTERM");
-      await new Promise((r) => (exited ? r(undefined) : child!.once("exit", r)));
-    }
+    await stopChild(child);
     raw.destroy();
     await proxy.close();
     await devnet.stop();

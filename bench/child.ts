@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 
 /**
  * Runs a bench child script (its own process, so its peak RSS is its own) in a bare environment
@@ -20,4 +20,12 @@ export function runChildJson<T>(script: string, name: string, args: string[], cw
       }
     });
   });
+}
+
+/** Stops a long-running child (a watch loop under measurement) with SIGTERM and waits for it to exit. */
+export async function stopChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  await gone;
 }

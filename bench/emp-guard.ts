@@ -10,6 +10,7 @@ import { startProviderProxy } from "../src/devnet/provider-proxy";
 import { RaiFeed } from "../src/lib/rai/feed";
 import { annualize, RAY } from "../src/lib/rai/math";
 import { empInterface } from "../src/lib/uma/emp-calls";
+import { stopChild } from "./child";
 
 /**
  * emp-guard's reaction in blocks: the devnet (RAI feed and EMP) mines a block every 12 s, the built
@@ -142,10 +143,7 @@ async function measure(allowance: GuardReactionRun["allowance"], o: { rttMs?: nu
       ...(depositBlock === undefined ? { error: `no deposit within ${(10 * BLOCK_MS) / 1000} s; emp-guard said: ${err.slice(-400)}` } : {}),
     };
   } finally {
-    if (child && !exited) {
-      child.kill("SIGTERM");
-      await new Promise((r) => (exited ? r(undefined) : child!.once("exit", r)));
-    }
+    await stopChild(child);
     raw.destroy();
     await proxy.close();
     await devnet.stop();

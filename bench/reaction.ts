@@ -10,6 +10,7 @@ import { startProviderProxy } from "../src/devnet/provider-proxy";
 import { startWsProxy } from "../src/devnet/ws-proxy";
 import { COURTESY_CALLED_TOPIC } from "../src/lib/tbtc/abis";
 import { REDEMPTION_REQUESTED_TOPIC } from "../src/lib/tbtc/redeem/redeem-abi";
+import { stopChild } from "./child";
 
 /**
  * Reaction time in blocks: the seeded devnet mines a block every 12 s (interval mining, no
@@ -134,10 +135,7 @@ async function measure(mode: Mode, o: { rttMs?: number; log: (m: string) => void
     blocks = await found();
     return { dropBlock, blocks, approveBlocks: await approveTxs(dropBlock), preapproveBlocks, err };
   } finally {
-    if (child && !exited) {
-      child.kill("SIGTERM");
-      await new Promise((r) => (exited ? r(undefined) : child!.once("exit", r)));
-    }
+    await stopChild(child);
     raw.destroy();
     await proxy.close();
     await devnet.stop();

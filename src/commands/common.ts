@@ -143,7 +143,11 @@ export function addSigningOptions(cmd: Command): Command {
     .option("--password-file <file>", "keystore password file (env KEEPCTL_PASSWORD_FILE; else a hidden prompt on a terminal)")
     .option("--max-fee-gwei <gwei>", "hard cap on maxFeePerGas, never signed above (env KEEPCTL_MAX_FEE_GWEI; default 200)")
     .option("--strict-perms", "a keystore or password file readable by group/others is an error, not a warning (env KEEPCTL_STRICT_PERMS)")
-    .option("--confirmations <n>", "blocks deep a mined transaction must be before its action is final; auto = the finalized block, else 12 (env KEEPCTL_CONFIRMATIONS)");
+    .option("--confirmations <n>", "blocks deep a mined transaction must be before its action is final; auto = the finalized block, else 12 (env KEEPCTL_CONFIRMATIONS)")
+    .option("--state-url <url>", "PostgreSQL URL of the state shared by a standby host: journal and fenced lease (env KEEPCTL_STATE_URL; visible in ps: prefer --state-url-file)")
+    .option("--state-url-file <file>", "file holding the state URL (env KEEPCTL_STATE_URL_FILE)")
+    .option("--lease-refresh <seconds>", "seconds between lease renewals and standby retries (env KEEPCTL_LEASE_REFRESH; default 2; at most half the duration)")
+    .option("--lease-duration <seconds>", "seconds a renewal holds the lease, by the database's clock (env KEEPCTL_LEASE_DURATION; default 15)");
 }
 
 /**

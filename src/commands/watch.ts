@@ -79,6 +79,31 @@ export function register(program: Command): void {
       let session: RedeemSession | undefined;
       let bitcoin: RedemptionBitcoinHandle | undefined;
       let mintWallet: MintWalletHandle | undefined;
+      // A shared state store (--state-url): wait as the standby, and stop at once when the lease is lost.
+      const fence = new AbortController();
+      let leaseLost: KeepctlError | undefined;
+      const lease = cfg.signing.stateUrl
+        ? {
+            wait: true,
+            maxRpcMs: cfg.rpc.timeoutMs,
+            signal: shutdown.signal,
+            onStandby: (row?: { host: string; pid: number; epoch: number; expiresAt: Date }) => {
+              exporter?.metrics.setLease("standby");
+              emit({ type: "notice", text: `standby: another keepctl holds the account's lease${row ? ` (pid ${row.pid} on ${row.host}, epoch ${row.epoch}, until ${row.expiresAt.toISOString()} by the database's clock)` : ""}; waiting to take over when it expires` });
+            },
+            onHeld: (epoch: number) => {
+              exporter?.metrics.setLease("held");
+              emit({ type: "notice", text: `holding the account's lease (epoch ${epoch}): settling the shared journal, then watching` });
+            },
+            onLost: (e: KeepctlError) => {
+              leaseLost = e;
+              emit({ type: "warning", message: `${e.message}; stopping (exit ${e.exitCode})` });
+              exporter?.metrics.setLease("standby");
+              fence.abort();
+            },
+            onRenewError: (e: unknown) => emit({ type: "notice", text: `lease renewal failed (retrying every refresh; no signing once the lease is not confirmed): ${shortMessageOf(e)}` }),
+          }
+        : undefined;
       try {
         bitcoin = await openRedemptionBitcoin(cfg, { onWarning: (m) => out.warn(m) });
         if (!bitcoin) emit({ type: "notice", text: "no Bitcoin server configured: redemptions cannot be broadcast or proven (set --btc-electrum-url or --btc-esplora-url)" });
@@ -98,7 +123,7 @@ export function register(program: Command): void {
           };
           // Engine alerts (fee cap, another keepctl holding the account's lock) reach the operator's channels too.
           const alert = async (a: Alert) => void (await hub.notify(a));
-          session = await openRedeemSession(cfg, { interactive, dryRun: !!g.dryRun, provider, onEvent, alert });
+          session = await openRedeemSession(cfg, { interactive, dryRun: !!g.dryRun, provider, onEvent, alert, lease });
         } else {
           emit({ type: "notice", text: "no signing key configured: watching and alerting only (no courtesy calls, redemptions or signatures)" });
         }
@@ -145,7 +170,7 @@ export function register(program: Command): void {
             maxBlockAgeSec: cfg.watch.maxBlockAgeSec,
           },
           emit,
-          signal: shutdown.signal,
+          signal: lease ? AbortSignal.any([shutdown.signal, fence.signal]) : shutdown.signal,
           intervalSec: cfg.watch.interval,
           once: !!g.once,
           onBlock: !!g.onBlock,
@@ -159,7 +184,7 @@ export function register(program: Command): void {
         // --once is for cron: a failed loop must show in the exit code (its own; RPC if unknown).
         // A fatal error (another sender on the key: 8, a config error: 3) ends the loop in every
         // mode, so a supervisor sees the stop and does not take it for a clean shutdown.
-        const failed = res.fatal ?? (g.once && res.failures > 0 ? res.lastError : undefined);
+        const failed = leaseLost ?? res.fatal ?? (g.once && res.failures > 0 ? res.lastError : undefined);
         if (failed !== undefined) {
           runState.exitCode = failed instanceof KeepctlError ? failed.exitCode : ExitCode.RPC;
           // The log above is stdout (a daemon's log); the failure also ends on stderr like every
@@ -169,6 +194,7 @@ export function register(program: Command): void {
       } finally {
         session?.close();
         await mintWallet?.close();
+        await session?.closeState();
         await bitcoin?.close();
         provider.destroy();
         await exporter?.close();

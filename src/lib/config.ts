@@ -11,6 +11,7 @@ import { KNOWN_CONTRACT_NAMES, USER_KEY_PREFIX, isKnownContractName } from "./co
 import { DEPLOYMENT_FILE_MAX_BYTES, validateDeployment } from "./deployment-schema";
 import { findDuplicateKey } from "./json-keys";
 import { closestName } from "./names";
+import { leaseTimingsProblem } from "./state/lease-rules";
 
 export { closestName } from "./names";
 import { looksLikeDescriptor, parseWpkhDescriptor } from "./btc/wallet/descriptor";
@@ -161,6 +162,17 @@ export function parseRpcUrl(raw: unknown): string {
 }
 
 export const parseRpcUrls = (raw: unknown): string[] => parseList(raw).map(parseRpcUrl);
+
+/** A PostgreSQL connection URL (the shared state store). It carries a password: never echoed. */
+export function parseStateUrl(raw: unknown): string {
+  const s = scalarText(raw);
+  let ok = false;
+  try {
+    ok = !/\s/.test(s) && ["postgres:", "postgresql:"].includes(new URL(s).protocol);
+  } catch { /* reported below */ }
+  if (!ok) throw new Error("invalid state URL (must start with postgres:// or postgresql://, e.g. postgres://keepctl:PASSWORD@db.internal:5432/keepctl)");
+  return s;
+}
 
 /** Electrum server URLs (tcp://, tls://, ssl://, ws://, wss://); the error names the fix, never the URL. */
 export const parseElectrumUrls = (raw: unknown): string[] => parseList(raw).map((u) => parseElectrumUrl(u).url);
@@ -375,6 +387,10 @@ export const SETTINGS: Setting[] = [
   { key: "privateTxUrl", section: "signing", flag: "privateTxUrl", env: ["KEEPCTL_PRIVATE_TX_URL"], fileForm: { flag: "privateTxUrlFile", env: "KEEPCTL_PRIVATE_TX_URL_FILE" }, secret: "url",
     describe: "eth_sendRawTransaction relay the TBTC swaps are sent to instead of the public endpoint", schema: rule(parseHttpUrl) },
   { key: "lockDir", section: "signing", env: ["KEEPCTL_LOCK_DIR"], describe: "machine-wide directory of per-account send locks (default <tmpdir>/keepctl-locks)", schema: rule(parsePath) },
+  { key: "stateUrl", section: "signing", flag: "stateUrl", env: ["KEEPCTL_STATE_URL"], secret: "url", fileForm: { flag: "stateUrlFile", env: "KEEPCTL_STATE_URL_FILE" },
+    describe: "PostgreSQL URL of the shared state (journal + fenced lease) for two or more hosts; unset: files in the data dir", schema: rule(parseStateUrl) },
+  { key: "leaseRefreshSec", section: "signing", flag: "leaseRefresh", env: ["KEEPCTL_LEASE_REFRESH"], default: 2, describe: "seconds between lease renewals (and standby retries); at most half of the lease duration", schema: num(0.05, 3600) },
+  { key: "leaseDurationSec", section: "signing", flag: "leaseDuration", env: ["KEEPCTL_LEASE_DURATION"], default: 15, describe: "seconds a lease renewal holds the account, by the database's clock", schema: num(0.1, 86_400) },
   { key: "keystore", section: "signing", flag: "keystore", env: ["KEEPCTL_KEYSTORE"], describe: "encrypted JSON keystore of the signing account", schema: rule(parsePath) },
   { key: "passwordFile", section: "signing", flag: "passwordFile", env: ["KEEPCTL_PASSWORD_FILE"], describe: "file holding the keystore password", schema: rule(parsePath) },
   // Raw key: environment only (CI). No flag (argv is public), no config-file key.
@@ -454,6 +470,10 @@ export interface SigningSection {
   confirmations: number | "auto";
   lockDir?: string;
   privateTxUrl?: string;
+  /** The shared state store (PostgreSQL); unset: the data dir's files. */
+  stateUrl?: string;
+  leaseRefreshSec: number;
+  leaseDurationSec: number;
 }
 export interface AlertsSection {
   slackWebhookUrl?: string; discordWebhookUrl?: string; telegramBotToken?: string; telegramChatId?: string; webhookUrl?: string; heartbeatUrl?: string;
@@ -821,6 +841,8 @@ export function loadConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEn
     }
   }
   finish(cfg);
+  const leaseProblem = leaseTimingsProblem({ refreshMs: cfg.signing.leaseRefreshSec * 1000, durationMs: cfg.signing.leaseDurationSec * 1000 });
+  if (leaseProblem) throw new UsageError(leaseProblem, { hint: "lower --lease-refresh (KEEPCTL_LEASE_REFRESH) or raise --lease-duration (KEEPCTL_LEASE_DURATION)" });
   if (cfg.chainId === undefined) {
     throw new ConfigError("no chain id known for this network", { hint: "set KEEPCTL_CHAIN_ID or add chainId to the deployment file" });
   }

@@ -21,6 +21,8 @@ export const ExitCode = {
   TX_PENDING: 9,
   UNHEALTHY: 10,
   LOOP_FAILING: 11, // watch / an EMP bot gave up after --max-failed-passes failed passes in a row
+  /** The shared state's lease (PostgreSQL) was taken over by another keepctl: this one signs nothing more. */
+  LEASE_LOST: 14,
   INTERRUPTED: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];

@@ -44,10 +44,10 @@ export class FailureStreak {
   }
 }
 
-/** Usage (2), config (3), another sender on the account (8) and an interrupt (130) end a loop: retrying cannot help. */
+/** Usage (2), config (3), another sender on the account (8), a lost lease (14) and an interrupt (130) end a loop: retrying cannot help. */
 export function isFatal(e: unknown): e is KeepctlError {
   if (!(e instanceof KeepctlError)) return false;
-  const fatal: number[] = [ExitCode.USAGE, ExitCode.CONFIG, ExitCode.ACCOUNT_CONFLICT, ExitCode.INTERRUPTED];
+  const fatal: number[] = [ExitCode.USAGE, ExitCode.CONFIG, ExitCode.ACCOUNT_CONFLICT, ExitCode.LEASE_LOST, ExitCode.INTERRUPTED];
   return fatal.includes(e.exitCode);
 }
 

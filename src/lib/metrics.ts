@@ -114,6 +114,8 @@ export class LoopMetrics {
   private nextDeposits = new Map<string, DepositSeen>();
   private readonly pools = new Set<EndpointPool>();
   private inFlight?: () => number;
+  private leaseHeld?: Gauge;
+  private leaseState?: "standby" | "held";
 
   private readonly passes: Counter<"outcome">;
   private readonly passDuration: Histogram;
@@ -213,6 +215,16 @@ export class LoopMetrics {
     }
   }
 
+  /**
+   * The shared state's lease (--state-url): `keepctl_lease_held` 1 while this process holds it,
+   * 0 as the standby; /healthz answers 200 `standby` while it waits (a waiting standby is well).
+   */
+  setLease(state: "standby" | "held"): void {
+    if (!this.leaseHeld) this.leaseHeld = new Gauge({ name: "keepctl_lease_held", help: "1 while this process holds the account's lease in the shared state store, 0 as the standby.", registers: [this.registry] });
+    this.leaseState = state;
+    this.leaseHeld.set(state === "held" ? 1 : 0);
+  }
+
   /** How many journal entries may have a transaction in flight, read at each scrape. */
   watchJournal(count: () => number): void {
     this.inFlight = count;
@@ -286,9 +298,9 @@ export class LoopMetrics {
     return this.now() - this.lastGoodAt <= this.healthIntervals * this.o.intervalSec * 1000;
   }
 
-  health(): { status: "ok" | "stale" | "starting"; lastGoodPassAt: string | null; maxAgeSec: number } {
+  health(): { status: "ok" | "stale" | "starting" | "standby"; lastGoodPassAt: string | null; maxAgeSec: number } {
     return {
-      status: this.lastGoodAt === undefined ? "starting" : this.healthy() ? "ok" : "stale",
+      status: this.leaseState === "standby" ? "standby" : this.lastGoodAt === undefined ? "starting" : this.healthy() ? "ok" : "stale",
       lastGoodPassAt: this.lastGoodAt === undefined ? null : new Date(this.lastGoodAt).toISOString(),
       maxAgeSec: this.healthIntervals * this.o.intervalSec,
     };
@@ -318,7 +330,7 @@ export async function startMetricsServer(m: LoopMetrics, addr: MetricsAddr): Pro
     }
     if (path === "/healthz") {
       const h = m.health();
-      res.writeHead(h.status === "ok" ? 200 : 503, { "content-type": "application/json" }).end(`${JSON.stringify(h)}\n`);
+      res.writeHead(h.status === "ok" || h.status === "standby" ? 200 : 503, { "content-type": "application/json" }).end(`${JSON.stringify(h)}\n`);
       return;
     }
     res.writeHead(404, { "content-type": "text/plain" }).end("not found: try /metrics or /healthz\n");

@@ -717,4 +717,16 @@ const mint: Case[] = [
   dev("mint --lot 10: no BTC in the wallet", ["mint", "--yes", "--lot", "10"], { ...keyEnv, ...MINT_WALLET }, 6, "INSUFFICIENT_FUNDS", /^not enough BTC: the payments and fee need \d+ sat, the wallet has \d+ sat; short by \d+ sat$/, { files: mintFiles(), hint: /keepctl btc-wallet address/ }),
 ];
 
-export const TABLE: Case[] = [...addresses, ...wrong, ...nums, ...urls, ...files, ...keys, ...names, ...btc, ...bitcoin, ...doubles, ...strict, ...btcWallet, ...sponsorSide, ...mint];
+// ---- the shared state store (--state-url, docs/high-availability.md) -------------------------
+const STATE_PW = "st4tePassw0rdX";
+const LEASE_HINT = /^lower --lease-refresh \(KEEPCTL_LEASE_REFRESH\) or raise --lease-duration \(KEEPCTL_LEASE_DURATION\)$/;
+const sharedState: Case[] = [
+  usageEnv("KEEPCTL_STATE_URL not a PostgreSQL URL", { KEEPCTL_STATE_URL: `mysql://keepctl:${STATE_PW}@db.internal/keepctl` }, /^invalid state URL \(must start with postgres:\/\/ or postgresql:\/\/, e\.g\. postgres:\/\/keepctl:PASSWORD@db\.internal:5432\/keepctl\) \(from KEEPCTL_STATE_URL\)$/, { secrets: [STATE_PW] }),
+  usageEnv("--lease-refresh above half of --lease-duration", { KEEPCTL_LEASE_REFRESH: "8", KEEPCTL_LEASE_DURATION: "15" }, /^--lease-refresh \(8 s\) is more than half of --lease-duration \(15 s\): one late renewal would lose the lease$/, { hint: LEASE_HINT }),
+  usage("--lease-refresh above half the default duration", ["watch", "--once", "--operator", GOOD, "--lease-refresh", "7.6"], /^--lease-refresh \(7\.6 s\) is more than half of --lease-duration \(15 s\)/, { hint: LEASE_HINT }),
+  // The database does not answer: refused before the key is used, so nothing is sent (the nonce is counted).
+  dev("redeem --yes: the state database does not answer", ["redeem", "--yes", "--operator", "$OP"], { ...keyEnv, ...BTC, KEEPCTL_STATE_URL: `postgres://keepctl:${STATE_PW}@127.0.0.1:1/keepctl` }, 4, "STATE_UNREACHABLE", /^the state database postgres:\/\/127\.0\.0\.1:1\/\*\*\* did not answer: /, { hint: /runs and this host can reach it$/, secrets: [STATE_PW] }),
+  dev("watch --once: the state database does not answer", ["watch", "--once", "--operator", "$OP"], { ...keyEnv, ...BTC, KEEPCTL_STATE_URL: `postgres://keepctl:${STATE_PW}@127.0.0.1:1/keepctl` }, 4, "STATE_UNREACHABLE", /^the state database postgres:\/\/127\.0\.0\.1:1\/\*\*\* did not answer: /, { hint: /runs and this host can reach it$/, secrets: [STATE_PW], noJson: true }),
+];
+
+export const TABLE: Case[] = [...addresses, ...wrong, ...nums, ...urls, ...files, ...keys, ...names, ...btc, ...bitcoin, ...doubles, ...strict, ...btcWallet, ...sponsorSide, ...mint, ...sharedState];

@@ -4,11 +4,11 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ethers } from "ethers";
-import { startDevnet, devnetWallet, type Devnet } from "../../src/devnet/scenario";
-import { openDeposit } from "../../src/devnet/deposits";
-import { send, setEthBtcPrice } from "../../src/devnet/tbtc";
+import { devnetWallet, type Devnet } from "../../src/devnet/scenario";
+import { setEthBtcPrice } from "../../src/devnet/tbtc";
 import { startAutoSigner, type AutoSigner } from "../../src/devnet/autosign";
 import { transactionsFrom } from "../../src/devnet/chaos";
+import { startRedeemDevnet } from "../helpers/redeem-devnet";
 import { buildOnce, spawnKeepctl } from "../helpers/cli";
 
 /**
@@ -34,15 +34,10 @@ const dataDir = path.join(home, "data");
 
 beforeAll(async () => {
   buildOnce();
-  deploymentFile = path.join(home, "deployment.json");
-  devnet = await startDevnet({ seed: false, out: deploymentFile });
-  provider = new ethers.JsonRpcProvider(devnet.rpcUrl, 31337, { staticNetwork: true, cacheTimeout: -1 });
-  const members = [operator, devnetWallet(3).address, devnetWallet(4).address];
-  for (let i = 0; i < 2; i++) deposits.push((await openDeposit(devnet.deployment, { lotSats: 1n * BTC, members, fundWith: "vendingMachine" })).deposit);
-  await openDeposit(devnet.deployment, { lotSats: 1n * BTC, members: [devnetWallet(5).address, devnetWallet(3).address, devnetWallet(4).address], fundWith: "vendingMachine" });
-  redeemer = new ethers.Wallet(ethers.Wallet.createRandom().privateKey, provider);
-  await provider.send("hardhat_setBalance", [redeemer.address, ethers.toQuantity(ethers.parseEther("10"))]);
-  await send(devnet.deployment.contracts.tbtcToken.transfer(redeemer.address, 2n * 10n ** 18n + 10n ** 16n));
+  // 2 deposits of the operator's, and TBTC for both redemptions plus the signer fees.
+  const net = await startRedeemDevnet(home, { lotSats: 1n * BTC, tbtcWei: 2n * 10n ** 18n + 10n ** 16n });
+  ({ devnet, provider, deploymentFile, redeemer } = net);
+  deposits.push(...net.deposits);
   signer = startAutoSigner(devnet.deployment, { intervalMs: 200 });
 }, 300_000);
 

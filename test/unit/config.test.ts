@@ -157,7 +157,7 @@ describe("loadConfig precedence", () => {
     expect(cfg.rai.contracts.RateSetter).toBe(getAddress(MAINNET_RAI_CONTRACTS.RateSetter));
     expect(cfg.signing).toEqual({
       keySource: "none", maxFeeGwei: 200, strictPerms: false,
-      receiptTimeoutSec: 900, txPollMs: 2000, rebroadcastMs: 10000, replaceAfterSec: 60, replacementPct: 10, confirmations: "auto",
+      receiptTimeoutSec: 900, txPollMs: 2000, rebroadcastMs: 10000, replaceAfterSec: 60, replacementPct: 10, confirmations: "auto", leaseRefreshSec: 2, leaseDurationSec: 15,
     });
     // The compatibility accessor still answers for modules not yet converted.
     expect(cfg.values.interval).toBe(5);

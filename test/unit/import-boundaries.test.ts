@@ -102,6 +102,13 @@ const RULES: Array<{ name: string; breaks: (e: Edge) => boolean }> = [
   // tBTC's flows each have a room; reading (scan, report, health) is below them all.
   { name: "tBTC's read room imports a flow (redeem, watch)", breaks: (e) => under(e.from, "src/lib/tbtc/read") && (under(e.to, "src/lib/tbtc/redeem") || under(e.to, "src/lib/tbtc/watch")) },
   { name: "tBTC's redeem room imports the watch loop", breaks: (e) => under(e.from, "src/lib/tbtc/redeem") && under(e.to, "src/lib/tbtc/watch") },
+  // Minting builds on redeem's Bitcoin handle and sender; watch drives it (--replenish-to), never the reverse.
+  { name: "tBTC's mint room imports the watch loop", breaks: (e) => under(e.from, "src/lib/tbtc/mint") && under(e.to, "src/lib/tbtc/watch") },
+  { name: "tBTC's read or redeem room imports the mint room", breaks: (e) => (under(e.from, "src/lib/tbtc/read") || under(e.from, "src/lib/tbtc/redeem")) && under(e.to, "src/lib/tbtc/mint") },
+  // The state store knows journals and leases, not what they are for; and the PostgreSQL client
+  // (pg-store, the only importer of `pg`) loads only when --state-url is given: lazily, or as a type.
+  { name: "src/lib/state imports a protocol or the Bitcoin layer", breaks: (e) => under(e.from, "src/lib/state") && [...PROTOCOLS, "src/lib/btc"].some((p) => under(e.to, p)) },
+  { name: "pg-store (the PostgreSQL client) is loaded eagerly", breaks: (e) => e.to === "src/lib/state/pg-store.ts" && !e.dynamic && !e.typeOnly },
   // The Bitcoin network double is dev tooling with no protocol knowledge (it serves blocks, not
   // deposits), and it shares no code with the Bitcoin layer it stands in for: a bug in lib/btc's
   // hashing or parsing copied into the double would agree with itself and hide.
@@ -152,6 +159,15 @@ describe("import boundaries (docs/architecture.md)", () => {
       { from: "src/lib/tbtc/watch/watch-loop.ts", to: "src/lib/tbtc/redeem/pipeline.ts", dynamic: false, typeOnly: false },
       { from: "src/devnet/bitcoin/chain.ts", to: "src/devnet/deposits.ts", dynamic: false, typeOnly: false },
       { from: "src/devnet/bitcoin/chain.ts", to: "src/lib/btc/header.ts", dynamic: false, typeOnly: false },
+      { from: "src/lib/tbtc/mint/mint-flow.ts", to: "src/lib/tbtc/watch/replenish.ts", dynamic: false, typeOnly: true },
+      { from: "src/lib/tbtc/watch/watch-loop.ts", to: "src/lib/tbtc/mint/mint-flow.ts", dynamic: false, typeOnly: false },
+      { from: "src/lib/tbtc/redeem/pipeline.ts", to: "src/lib/tbtc/mint/mint-flow.ts", dynamic: false, typeOnly: false },
+      { from: "src/lib/tbtc/read/report.ts", to: "src/lib/tbtc/mint/mint-journal.ts", dynamic: false, typeOnly: true },
+      { from: "src/lib/state/lease.ts", to: "src/lib/tbtc/abis.ts", dynamic: false, typeOnly: false },
+      { from: "src/lib/state/index.ts", to: "src/lib/btc/pool.ts", dynamic: false, typeOnly: true },
+      { from: "src/lib/state/index.ts", to: "src/lib/state/pg-store.ts", dynamic: true, typeOnly: false },
+      { from: "src/lib/chain/session.ts", to: "src/lib/state/pg-store.ts", dynamic: false, typeOnly: true },
+      { from: "src/lib/state/lease.ts", to: "src/lib/state/pg-store.ts", dynamic: false, typeOnly: false },
     ];
     expect(violations(sample)).toEqual({
       "lib imports a command": ["src/lib/tbtc/report.ts -> src/commands/common.ts"],
@@ -170,6 +186,10 @@ describe("import boundaries (docs/architecture.md)", () => {
       "tBTC's read room imports a flow (redeem, watch)": ["src/lib/tbtc/read/report.ts -> src/lib/tbtc/redeem/planner.ts"],
       "tBTC's redeem room imports the watch loop": ["src/lib/tbtc/redeem/pipeline.ts -> src/lib/tbtc/watch/watch-decide.ts"],
       "the Bitcoin double (src/devnet/bitcoin) imports a protocol, lib/btc or the tBTC devnet": ["src/devnet/bitcoin/chain.ts -> src/devnet/deposits.ts", "src/devnet/bitcoin/chain.ts -> src/lib/btc/header.ts"],
+      "tBTC's mint room imports the watch loop": ["src/lib/tbtc/mint/mint-flow.ts -> src/lib/tbtc/watch/replenish.ts (type)"],
+      "tBTC's read or redeem room imports the mint room": ["src/lib/tbtc/read/report.ts -> src/lib/tbtc/mint/mint-journal.ts (type)", "src/lib/tbtc/redeem/pipeline.ts -> src/lib/tbtc/mint/mint-flow.ts"],
+      "src/lib/state imports a protocol or the Bitcoin layer": ["src/lib/state/index.ts -> src/lib/btc/pool.ts (type)", "src/lib/state/lease.ts -> src/lib/tbtc/abis.ts"],
+      "pg-store (the PostgreSQL client) is loaded eagerly": ["src/lib/state/lease.ts -> src/lib/state/pg-store.ts"],
     });
   });
 

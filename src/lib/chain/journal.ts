@@ -1,9 +1,9 @@
-import fs from "node:fs";
 import path from "node:path";
 import { Transaction, type TransactionReceipt } from "ethers";
 import { ExitCode, KeepctlError } from "../errors";
 import { redact } from "../redact";
-import { PRIVATE_FILE_MODE, ensurePrivateDir } from "../fs-safe";
+import { ensurePrivateDir } from "../fs-safe";
+import { appendSyncedLine, parseJsonLines, readLines } from "../jsonl";
 import type { TxEvent, TxHooks } from "./tx-types";
 
 /**
@@ -66,8 +66,43 @@ export class JournalInFlightError extends KeepctlError {
   }
 }
 
+/**
+ * Where the journal's lines are kept: a file of this machine (the default), or the shared state
+ * database (lib/state), whose writes before a broadcast are fenced by the account's lease.
+ */
+export interface JournalBackend {
+  /** Where it is, for messages (a path, or a database URL cut to its origin). */
+  readonly where: string;
+  /** Every line so far, in the order written (a torn last line included, as written). */
+  lines(): string[];
+  append(line: string): void;
+  /** The signed transaction's line: durable (and for a shared store, proven ours) before it is broadcast. */
+  appendBeforeBroadcast?(line: string): Promise<void>;
+}
+
+/** `<data-dir>/journal.jsonl`: one JSON line per state change, fsynced before we go on. */
+export class FileJournalBackend implements JournalBackend {
+  constructor(readonly where: string) {}
+
+  lines(): string[] {
+    return readLines(this.where);
+  }
+
+  append(line: string): void {
+    appendSyncedLine(this.where, line);
+  }
+}
+
 export class Journal {
-  constructor(readonly file: string) {}
+  readonly backend: JournalBackend;
+  constructor(fileOrBackend: string | JournalBackend) {
+    this.backend = typeof fileOrBackend === "string" ? new FileJournalBackend(fileOrBackend) : fileOrBackend;
+  }
+
+  /** Where the journal is (a file path, or the state database). */
+  get file(): string {
+    return this.backend.where;
+  }
 
   static open(dataDir: string): Journal {
     ensurePrivateDir(dataDir);
@@ -77,22 +112,9 @@ export class Journal {
   /** Folds the whole file (re-read each time: a cron run and a watch loop may share it). */
   entries(): Map<string, JournalEntry> {
     const map = new Map<string, JournalEntry>();
-    let text = "";
-    try {
-      text = fs.readFileSync(this.file, "utf8");
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-    }
-    const lines = text.split("\n");
-    lines.forEach((raw, i) => {
-      if (!raw.trim()) return;
-      let line: Line;
-      try {
-        line = JSON.parse(raw) as Line;
-      } catch (e) {
-        if (i >= lines.length - 2) return; // torn last line from a crash mid-write: it never counted
-        throw new KeepctlError("JOURNAL_CORRUPT", ExitCode.CONFIG, `journal ${this.file} line ${i + 1} is not JSON`, { cause: e, hint: "fix or move the file aside" });
-      }
+    const lines = parseJsonLines<Line>(this.backend.lines(), (n, cause) =>
+      new KeepctlError("JOURNAL_CORRUPT", ExitCode.CONFIG, `journal ${this.file} line ${n} is not JSON`, { cause, hint: "fix or move the file aside" }));
+    for (const line of lines) {
       const prev = map.get(line.key);
       const entry: JournalEntry = prev ?? { key: line.key, state: line.state, attempts: [], createdAt: line.at, updatedAt: line.at };
       if (prev && line.state === "planned") {
@@ -110,7 +132,7 @@ export class Journal {
       for (const k of [...MINED_FIELDS, "reason", "meta"] as const) if (line[k] !== undefined) (entry as unknown as Record<string, unknown>)[k] = line[k];
       if (line.reorged !== undefined) entry.reason = line.reorged;
       map.set(line.key, entry);
-    });
+    }
     return map;
   }
 
@@ -189,7 +211,10 @@ export class Journal {
   /** TxSender hooks that keep this journal in step with one send for `key`. */
   hooks(key: string): Required<TxHooks> {
     return {
-      beforeBroadcast: (rawTx, hash, nonce) => this.recordSending(key, { rawTx, hash, nonce }),
+      beforeBroadcast: (rawTx, hash, nonce) => {
+        const line = this.line({ key, state: "sending", attempt: { rawTx, hash, nonce } });
+        return this.backend.appendBeforeBroadcast ? this.backend.appendBeforeBroadcast(line) : this.backend.append(line);
+      },
       onEvent: (ev: TxEvent) => {
         if (ev.type === "sent" || ev.type === "replaced") this.recordSent(key);
         else if (ev.type === "mined") this.append({ key, state: "mined", minedHash: ev.hash, status: ev.status, blockNumber: ev.blockNumber, blockHash: ev.blockHash });
@@ -201,15 +226,11 @@ export class Journal {
   }
 
   private append(line: Omit<Line, "at">): void {
-    const fd = fs.openSync(this.file, "a", PRIVATE_FILE_MODE);
-    try {
-      // 0600 whatever the umask: the journal holds signed transactions and what the account does.
-      fs.fchmodSync(fd, PRIVATE_FILE_MODE);
-      fs.writeSync(fd, JSON.stringify({ ...line, at: new Date().toISOString() }) + "\n");
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
+    this.backend.append(this.line(line));
+  }
+
+  private line(line: Omit<Line, "at">): string {
+    return JSON.stringify({ ...line, at: new Date().toISOString() });
   }
 }
 

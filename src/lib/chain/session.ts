@@ -8,6 +8,9 @@ import { acquireAccountLock, defaultLockDir, type AccountLock } from "./account-
 import { ActionSender, type ActionSenderOptions, type SenderEvent } from "./sender";
 import { loadWallet } from "./wallet";
 import { privateRelayTransport } from "./private-relay";
+import { openSharedState, type SharedState } from "../state";
+import type { LeaseRow } from "../state/pg-store";
+import type { LeaseLostError } from "../state/errors";
 
 /**
  * The signing side every sending command opens the same way (redeem, watch, the EMP bots): the
@@ -19,6 +22,23 @@ export interface SigningAccount {
   journal: Journal;
   sender: ActionSender;
   lock?: AccountLock;
+  /** The shared state (--state-url): the lease and the shared journal; closed (lease released) by close(). */
+  shared?: SharedState;
+}
+
+/** How a sender on a shared state store (--state-url) holds the account's lease. */
+export interface LeaseHooks {
+  /** Wait as the standby while another keepctl holds it (watch, the bots); else refuse with exit 8. */
+  wait: boolean;
+  /** The longest one RPC call may take (ms): the holder stops signing this long before its lease could expire. */
+  maxRpcMs: number;
+  /** Ends the standby's wait (SIGINT/SIGTERM). */
+  signal?: AbortSignal;
+  onStandby?: (holder?: LeaseRow) => void;
+  onHeld?: (epoch: number) => void;
+  /** Another keepctl took the lease: this one must stop (it signs nothing more either way). */
+  onLost?: (e: LeaseLostError) => void;
+  onRenewError?: (e: unknown) => void;
 }
 
 export interface SigningAccountOptions {
@@ -31,6 +51,7 @@ export interface SigningAccountOptions {
   alert?: (a: Alert) => Promise<void>;
   /** Engine timings (tests shorten them). */
   timings?: Pick<ActionSenderOptions, "pollMs" | "receiptTimeoutMs" | "replaceAfterMs" | "rebroadcastMs">;
+  lease?: LeaseHooks;
 }
 
 export async function openSigningAccount(signing: SigningSection, dataDir: string, o: SigningAccountOptions, provider: JsonRpcProvider): Promise<SigningAccount> {
@@ -49,8 +70,16 @@ export async function openSigningAccount(signing: SigningSection, dataDir: strin
   // The nonce space is per chain: the lock is named by chain id and genesis hash, so two devnets
   // (or mainnet and a fork) with the same test key do not block each other.
   let lock: AccountLock | undefined;
+  let shared: SharedState | undefined;
   try {
-    lock = o.dryRun ? undefined : acquireAccountLock(signing.lockDir ?? defaultLockDir(), wallet.address, await chainTag(provider));
+    const tag = await chainTag(provider);
+    if (signing.stateUrl) {
+      shared = await openSharedStateFor(signing, signing.stateUrl, `${tag}-${wallet.address.toLowerCase()}`, wallet.address, o);
+      const state = shared;
+      lock = state.lease ? { file: state.store.where, release: () => void state.close() } : undefined;
+    } else {
+      lock = o.dryRun ? undefined : acquireAccountLock(signing.lockDir ?? defaultLockDir(), wallet.address, tag);
+    }
   } catch (e) {
     if (e instanceof KeepctlError && e.code === "ACCOUNT_LOCKED") {
       await o.alert?.({ key: `account-conflict:${wallet.address}`, level: "critical", title: "another keepctl uses this account", text: redact(e.message) }).catch(() => undefined);
@@ -58,7 +87,7 @@ export async function openSigningAccount(signing: SigningSection, dataDir: strin
     throw e;
   }
   try {
-    const journal = Journal.open(dataDir);
+    const journal = shared?.journal ?? Journal.open(dataDir);
     const sender = new ActionSender(wallet, provider, journal, {
       maxFeeGwei: signing.maxFeeGwei,
       receiptTimeoutMs: signing.receiptTimeoutSec * 1000,
@@ -78,11 +107,36 @@ export async function openSigningAccount(signing: SigningSection, dataDir: strin
       alert: o.alert,
       ...o.timings,
     });
-    return { wallet, lock, journal, sender };
+    return { wallet, lock, journal, sender, shared };
   } catch (e) {
-    lock?.release();
+    if (shared) await shared.close();
+    else lock?.release();
     throw e;
   }
+}
+
+function openSharedStateFor(signing: SigningSection, url: string, name: string, account: string, o: SigningAccountOptions): Promise<SharedState> {
+  const timings = { refreshMs: signing.leaseRefreshSec * 1000, durationMs: signing.leaseDurationSec * 1000 };
+  const h = o.lease;
+  return openSharedState({
+    url,
+    timings,
+    // Capped at a quarter of the lease: a broadcast that outlives the lease is still safe (its
+    // bytes were journaled, fenced, before it left, and the next holder settles them).
+    maxRpcMs: Math.min(h?.maxRpcMs ?? 15_000, timings.durationMs / 4),
+    name,
+    account,
+    readOnly: o.dryRun,
+    wait: h?.wait ?? false,
+    signal: h?.signal ?? o.signal,
+    onStandby: h?.onStandby,
+    onHeld: h?.onHeld,
+    onLost: (e) => {
+      void o.alert?.({ key: `lease-lost:${account}`, level: "critical", title: "the lease was taken over", text: redact(e.message) }).catch(() => undefined);
+      h?.onLost?.(e);
+    },
+    onRenewError: h?.onRenewError,
+  });
 }
 
 async function chainTag(provider: JsonRpcProvider): Promise<string> {

@@ -1,8 +1,8 @@
-import fs from "node:fs";
 import path from "node:path";
 import crypto from "node:crypto";
 import { ExitCode, KeepctlError } from "../../errors";
-import { PRIVATE_FILE_MODE, ensurePrivateDir } from "../../fs-safe";
+import { ensurePrivateDir } from "../../fs-safe";
+import { appendSyncedLine, parseJsonLines, readLines } from "../../jsonl";
 
 /**
  * The mint flow's own crash-safe record, `<data dir>/mint-journal.jsonl` (0600, one fsynced JSON
@@ -94,22 +94,9 @@ export class MintJournal {
     const orders = new Map<string, MintOrder>();
     const fundings = new Map<string, FundingRecord>();
     const psbts = new Map<string, PendingPsbt>();
-    let text = "";
-    try {
-      text = fs.readFileSync(this.file, "utf8");
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-    }
-    const lines = text.split("\n");
-    lines.forEach((raw, i) => {
-      if (!raw.trim()) return;
-      let l: Line;
-      try {
-        l = JSON.parse(raw) as Line;
-      } catch (e) {
-        if (i >= lines.length - 2) return; // a torn last line: it never counted
-        throw new KeepctlError("JOURNAL_CORRUPT", ExitCode.CONFIG, `mint journal ${this.file} line ${i + 1} is not JSON`, { cause: e, hint: "fix or move the file aside (it records funding transactions: keep a copy)" });
-      }
+    const lines = parseJsonLines<Line>(readLines(this.file), (n, cause) =>
+      new KeepctlError("JOURNAL_CORRUPT", ExitCode.CONFIG, `mint journal ${this.file} line ${n} is not JSON`, { cause, hint: "fix or move the file aside (it records funding transactions: keep a copy)" }));
+    for (const l of lines) {
       if (l.type === "order") orders.set(l.id, { id: l.id, account: l.account, lotSats: BigInt(l.lotSats), count: l.count, createdAt: l.at, deposits: new Map(), ended: new Map() });
       else if (l.type === "deposit") orders.get(l.order)?.deposits.set(l.slot, l.deposit.toLowerCase());
       else if (l.type === "ended") orders.get(l.order)?.ended.set(l.slot, l.outcome);
@@ -126,7 +113,7 @@ export class MintJournal {
         const f = fundings.get(l.txid);
         if (f) f.broadcast = true;
       }
-    });
+    }
     return { orders, fundings, psbts };
   }
 
@@ -170,14 +157,7 @@ export class MintJournal {
   }
 
   private append(line: Line): void {
-    const fd = fs.openSync(this.file, "a", PRIVATE_FILE_MODE);
-    try {
-      fs.fchmodSync(fd, PRIVATE_FILE_MODE);
-      fs.writeSync(fd, JSON.stringify(line) + "\n");
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
+    appendSyncedLine(this.file, JSON.stringify(line));
   }
 }
 

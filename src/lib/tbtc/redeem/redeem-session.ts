@@ -61,6 +61,8 @@ export interface RedeemSession {
   contracts: TbtcContracts;
   lock?: AccountLock;
   close(): void;
+  /** Ends the shared state's lease and connections (no-op with the data dir's files). */
+  closeState(): Promise<void>;
 }
 
 export interface OpenSessionOptions {
@@ -76,6 +78,8 @@ export interface OpenSessionOptions {
   timings?: SigningAccountOptions["timings"];
   /** Where the provider's "endpoint failing" lines go when it is opened here. */
   onRpcWarning?: (message: string) => void;
+  /** With a shared state store (--state-url): how the account's lease is held. */
+  lease?: SigningAccountOptions["lease"];
 }
 
 export async function openRedeemSession(cfg: Config, o: OpenSessionOptions): Promise<RedeemSession> {
@@ -86,10 +90,10 @@ export async function openRedeemSession(cfg: Config, o: OpenSessionOptions): Pro
     const account = await openSigningAccount(
       cfg.signing,
       cfg.dataDir,
-      { interactive: o.interactive, prompt: o.prompt, dryRun: o.dryRun, signal: o.signal, alert: o.alert, timings: o.timings, onEvent: (ev) => o.onEvent?.(redeemEventOf(ev)) },
+      { interactive: o.interactive, prompt: o.prompt, dryRun: o.dryRun, signal: o.signal, alert: o.alert, timings: o.timings, lease: o.lease, onEvent: (ev) => o.onEvent?.(redeemEventOf(ev)) },
       fresh,
     );
-    const { wallet: signer, lock, journal } = account;
+    const { wallet: signer, lock, journal, shared } = account;
     const sender = new JournaledSender(account.sender, o.onEvent);
     return {
       provider,
@@ -102,6 +106,9 @@ export async function openRedeemSession(cfg: Config, o: OpenSessionOptions): Pro
       close: () => {
         lock?.release();
         if (!o.provider) provider.destroy();
+      },
+      closeState: async () => {
+        await shared?.close();
       },
     };
   } catch (e) {
