@@ -47,6 +47,8 @@ export default {
     "src/lib/btc/verified-chain.ts",
     "src/lib/tbtc/mint/mint-decide.ts",
     "src/lib/tbtc/mint/replenish-decide.ts",
+    "src/lib/tbtc/mint/deposit-stage.ts",
+    "src/lib/tbtc/mint/funding-bump-decide.ts",
   ],
   coverageAnalysis: "perTest",
   // Static mutants (module-level tables such as config's schema) need a full re-run each; they

@@ -12,7 +12,7 @@ const bin = path.join(root, "bin", "keepctl");
 const commands = ["", "list-keeps", "check", "redeem", "watch", "redemptions", "buy-tbtc", "rai-price", "emp-liquidate", "emp-dispute",
   "emp-position", "emp-sponsor", ...["create", "deposit", "withdraw", "cancel-withdrawal", "redeem", "repay", "settle", "withdraw-liquidation"].map((a) => `emp-sponsor ${a}`),
   "emp-guard", "emp-launch", "devnet", "replay",
-  "btc-wallet", "btc-wallet create", "btc-wallet import", "btc-wallet address", "btc-wallet xpub", "btc-wallet balance", "btc-wallet utxos", "mint", "config", "completion"];
+  "btc-wallet", "btc-wallet create", "btc-wallet import", "btc-wallet address", "btc-wallet xpub", "btc-wallet balance", "btc-wallet utxos", "mint", "deposits", "config", "completion"];
 const START = "<!-- help:start: generated from the real --help output; do not edit by hand -->";
 const END = "<!-- help:end -->";
 

@@ -24,6 +24,7 @@ import * as config from "./commands/config";
 import * as completion from "./commands/completion";
 import * as btcWallet from "./commands/btc-wallet";
 import * as mint from "./commands/mint";
+import * as deposits from "./commands/deposits";
 
 const VERSION: string = require("../../package.json").version;
 
@@ -85,6 +86,7 @@ export function buildProgram(): Command {
   replay.register(program);
   btcWallet.register(program);
   mint.register(program);
+  deposits.register(program);
   config.register(program);
   completion.register(program);
 

@@ -715,6 +715,7 @@ const mint: Case[] = [
   dev("mint: a wrong Bitcoin keystore password", ["mint", "--yes", "--lot", "1"], { ...keyEnv, ...MINT_WALLET }, 3, "WRONG_PASSWORD", /^wrong password for Bitcoin keystore \S+btc\.json$/, { files: mintFiles("btc-pw-Zq2-wrong"), hint: /^check the password file/, secrets: [BTC_PW, "btc-pw-Zq2-wrong", ABANDON] }),
   dev("mint --lot 2: a lot the system does not allow", ["mint", "--yes", "--lot", "2"], { ...keyEnv, ...MINT_WALLET }, 2, "USAGE", /^the tBTC system does not allow a lot of 2\.0 BTC$/, { files: mintFiles(), hint: /^choose one of 0\.01, .*10\.0 BTC \(TBTCSystem\.getAllowedLotSizes\)$/ }),
   dev("mint --lot 10: no BTC in the wallet", ["mint", "--yes", "--lot", "10"], { ...keyEnv, ...MINT_WALLET }, 6, "INSUFFICIENT_FUNDS", /^not enough BTC: the payments and fee need \d+ sat, the wallet has \d+ sat; short by \d+ sat$/, { files: mintFiles(), hint: /keepctl btc-wallet address/ }),
+  usage("deposits --account 0x12", ["deposits", "--account", "0x12"], /^--account: invalid address "0x12"$/, { hint: /give the 0x address of the account that ran keepctl mint/ }),
 ];
 
 // ---- the shared state store (--state-url, docs/high-availability.md) -------------------------

@@ -144,6 +144,36 @@ describe("keepctl mint on the devnet", () => {
     for (const [sel, n] of [[CREATE, 3], [RETRIEVE, 3], [PROOF, 3], [TDT_TO_TBTC, 3]] as const) expect(txs.filter((t) => t.data.startsWith(sel)), sel).toHaveLength(n);
   }, 240_000);
 
+  it("keepctl deposits lists those three: minted, the lot, the funding txid on Bitcoin, deadlines from the chain's own block times", async () => {
+    const r = await runKeepctl(["--deployment", deploymentFile, "--json", "deposits"], { home, dataDir, env: {} });
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as { deposits: DepositsRow[] };
+    const opened = await depositsOpened(0);
+    expect(doc.deposits.map((d) => d.deposit).sort()).toEqual(opened.map((d) => d.toLowerCase()).sort());
+    for (const row of doc.deposits) {
+      const c = new ethers.Contract(row.deposit!, DEPOSIT_ABI, provider);
+      expect(row.state).toBe("ACTIVE");
+      expect(row.stage).toBe("minted");
+      expect(row.live).toBe(false);
+      expect(row.tdt).toBe("vending-machine");
+      expect(BigInt(row.lotSatoshis)).toBe(await c.lotSizeSatoshis());
+      expect(row.fundingTxid).toBe(outputsPaying(await depositScript(row.deposit!))[0].txid);
+      expect(ethers.parseUnits(row.tbtcMinted!, 18)).toBe(((await c.lotSizeSatoshis()) as bigint) * 10n ** 10n - ((await c.signerFeeTbtc()) as bigint));
+      const times = await operatorTimes(row.deposit!);
+      expect(row.signerSetupDeadline).toBe(iso(times.created + 3 * 3600));
+      expect(row.fundingDeadline).toBe(iso(times.retrieved! + 3 * 3600));
+    }
+    const table = await runKeepctl(["--deployment", deploymentFile, "deposits"], { home, dataDir, env: {} });
+    expect(table.code, table.stderr).toBe(0);
+    if (process.env.MINT_TRANSCRIPT) fs.appendFileSync(process.env.MINT_TRANSCRIPT, `--- deposits\n${table.stdout}\n--- deposits --json\n${r.stdout}\n`);
+    for (const d of opened) expect(table.stdout.toLowerCase()).toContain(d.toLowerCase());
+    expect(table.stdout.split("\n")[0]).toMatch(/\bstage\b/);
+    expect(table.stdout.split("\n").filter((l) => /\tminted\t/.test(l))).toHaveLength(3);
+    // --active: nothing is under way.
+    const active = await runKeepctl(["--deployment", deploymentFile, "--json", "deposits", "--active"], { home, dataDir, env: {} });
+    expect((JSON.parse(active.stdout) as { deposits: unknown[] }).deposits).toEqual([]);
+  }, 60_000);
+
   it("2 × 1 BTC in one funding transaction, killed right after its broadcast, restarted: no second output to either address", async () => {
     const start = await provider.getBlockNumber();
     const net = devnet.bitcoin!.net;
@@ -255,6 +285,12 @@ describe("keepctl mint on the devnet", () => {
     // The clock has not started and nothing went to Bitcoin.
     expect(Number(await new ethers.Contract(opened[0], DEPOSIT_ABI, provider).currentState())).toBe(1);
     expect(outputsPaying(await depositScript(opened[0]))).toHaveLength(0);
+    // keepctl deposits: waiting for the cold signer, the funding clock not started.
+    const view = await runKeepctl(["--deployment", deploymentFile, "--json", "deposits", "--active"], { home, dataDir, env: {} });
+    expect(view.code, view.stderr).toBe(0);
+    const rows = (JSON.parse(view.stdout) as { deposits: DepositsRow[] }).deposits;
+    expect(rows.map((x) => [x.deposit, x.state, x.stage, x.fundingDeadline, x.fundingTxid])).toEqual([[opened[0].toLowerCase(), "AWAITING_SIGNER_SETUP", "awaiting-psbt", null, null]]);
+    expect(rows[0].signerSetupDeadline).toBe(iso((await operatorTimes(opened[0])).created + 3 * 3600));
 
     // The signer: keys straight from the mnemonic (not keepctl's code), by each input's bip32Derivation path.
     const tx = Transaction.fromPSBT(base64.decode(fs.readFileSync(unsigned, "utf8").trim()));
@@ -274,6 +310,23 @@ describe("keepctl mint on the devnet", () => {
     expect((await tbtcOf()) - before).toBe(expected);
   }, 240_000);
 });
+
+interface DepositsRow { deposit: string | null; state: string | null; stage: string; live: boolean; lotSatoshis: string; fundingTxid: string | null; signerSetupDeadline: string | null; fundingDeadline: string | null; tdt: string; tbtcMinted: string | null }
+
+const iso = (t: number) => new Date(t * 1000).toISOString().replace(".000Z", "Z");
+
+/** Block times of the deposit's DepositCloneCreated and of the operator's retrieveSignerPubkey to it. */
+async function operatorTimes(deposit: string): Promise<{ created: number; retrieved?: number }> {
+  const logs = await provider.getLogs({ address: devnet.deployment.addresses.DepositFactory, topics: [CLONE_CREATED], fromBlock: 0, toBlock: "latest" });
+  const log = logs.find((l) => ethers.getAddress("0x" + l.data.slice(26)) === ethers.getAddress(deposit))!;
+  const created = (await provider.getBlock(log.blockNumber))!.timestamp;
+  let retrieved: number | undefined;
+  for (let b = log.blockNumber; b <= (await provider.getBlockNumber()) && retrieved === undefined; b++) {
+    const block = await provider.getBlock(b, true);
+    if (block!.prefetchedTransactions.some((t) => t.to?.toLowerCase() === deposit.toLowerCase() && t.data.startsWith(RETRIEVE))) retrieved = block!.timestamp;
+  }
+  return { created, retrieved };
+}
 
 async function until(pred: () => boolean, what: string): Promise<void> {
   const deadline = Date.now() + 60_000;

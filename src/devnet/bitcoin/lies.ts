@@ -6,10 +6,18 @@ import { parseTx, serializeTx } from "./tx";
  * What a dishonest Bitcoin server can say that a careful client must catch: a merkle branch with
  * a wrong node, headers of another chain (valid work and links, a different genesis), a header
  * above its own target, a tip higher than the chain (or inflated confirmations), a raw
- * transaction that is not the one asked for.
+ * transaction that is not the one asked for, a coin (and its history entry) that no block holds.
  */
-export type LieKind = "merkle" | "foreign-headers" | "bad-pow" | "fake-tip" | "wrong-raw-tx";
-export const LIE_KINDS: readonly LieKind[] = ["merkle", "foreign-headers", "bad-pow", "fake-tip", "wrong-raw-tx"];
+export type LieKind = "merkle" | "foreign-headers" | "bad-pow" | "fake-tip" | "wrong-raw-tx" | "fake-utxo";
+export const LIE_KINDS: readonly LieKind[] = ["merkle", "foreign-headers", "bad-pow", "fake-tip", "wrong-raw-tx", "fake-utxo"];
+
+/** The value of the coin a "fake-utxo" lie adds: 50 BTC, enough to pay for anything. */
+export const FAKE_UTXO_SATS = 5_000_000_000;
+
+/** A txid no block holds, the same for a script on every ask (so the lie is consistent). */
+export function fakeTxid(scriptKey: string): string {
+  return toHex(sha256Bytes(new TextEncoder().encode(`fake coin for ${scriptKey}`)));
+}
 
 /** A chain from another genesis (time changed, so its hash differs), mined to the regtest target. */
 export class ForeignChain {
@@ -88,6 +96,14 @@ export function lieInElectrum(method: string, params: unknown[], result: unknown
       return { result: { ...(result as Json), merkle }, told };
     }
   }
+  // A 50 BTC coin added to every address that has real coins, "confirmed" at a real coin's height.
+  if ((method === "blockchain.scripthash.listunspent" || method === "blockchain.scripthash.get_history") && Array.isArray(result) && result.length > 0 && c.tell("fake-utxo")) {
+    const real = result[0] as Json;
+    const tx_hash = fakeTxid(String(params[0]));
+    told.push("fake-utxo");
+    const fake = method === "blockchain.scripthash.listunspent" ? { tx_hash, tx_pos: 0, height: real.height, value: FAKE_UTXO_SATS } : { tx_hash, height: real.height };
+    return { result: [...result, fake], told };
+  }
   if (method === "blockchain.block.header") {
     const height = Number(params[0]);
     if (typeof result === "string") return { result: headerLie(result, height), told };
@@ -141,6 +157,15 @@ export async function lieInEsplora(path: string, body: Uint8Array, c: LieContext
     else merkle.push(toHex(sha256Bytes(new TextEncoder().encode("not a sibling"))));
     told.push("merkle");
     return out(JSON.stringify({ ...r, merkle }));
+  }
+  if ((parts[0] === "address" || parts[0] === "scripthash") && (parts[2] === "utxo" || parts[2] === "txs") && parts.length === 3) {
+    const list = JSON.parse(txt()) as Json[];
+    if (Array.isArray(list) && list.length > 0 && c.tell("fake-utxo")) {
+      told.push("fake-utxo");
+      const txid = fakeTxid(parts[1]);
+      const fake = parts[2] === "utxo" ? { txid, vout: 0, value: FAKE_UTXO_SATS, status: list[0].status } : { ...list[0], txid };
+      return out(JSON.stringify([...list, fake]));
+    }
   }
   if (parts[0] === "tx" && parts[2] === "hex" && c.tell("wrong-raw-tx")) return told.push("wrong-raw-tx"), out(wrongRawTx(txt()));
   if (parts[0] === "tx" && parts[2] === "raw" && c.tell("wrong-raw-tx")) return told.push("wrong-raw-tx"), out(fromHex(wrongRawTx(toHex(body))));
