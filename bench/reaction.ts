@@ -7,6 +7,7 @@ import { PACKAGE_ROOT } from "../src/devnet/node";
 import { devnetWallet, startDevnet } from "../src/devnet/scenario";
 import { ethBtcToMedianizerValue } from "../src/devnet/tbtc";
 import { startProviderProxy } from "../src/devnet/provider-proxy";
+import { startWsProxy } from "../src/devnet/ws-proxy";
 import { COURTESY_CALLED_TOPIC } from "../src/lib/tbtc/abis";
 import { REDEMPTION_REQUESTED_TOPIC } from "../src/lib/tbtc/redeem/redeem-abi";
 import { stopChild } from "./child";
@@ -37,6 +38,8 @@ export interface ReactionResult {
   target: { name: string; met: boolean; detail: string };
   /** Redemption requested in the block after the drop, with pre-approval. */
   redemptionTarget?: { name: string; met: boolean; detail: string };
+  /** The courtesy-call drop with a ws:// URL (heads pushed): at most the poll path's blocks. */
+  wsTarget?: { name: string; met: boolean; detail: string };
 }
 
 export interface RedemptionReaction {
@@ -61,11 +64,12 @@ interface Measured {
 type Mode = "courtesy" | "redeem" | "redeem-no-preapprove";
 
 /** Starts a seeded devnet on 12 s blocks and watch through the proxy, drops the price, counts blocks. */
-async function measure(mode: Mode, o: { rttMs?: number; log: (m: string) => void }): Promise<Measured> {
+async function measure(mode: Mode, o: { rttMs?: number; log: (m: string) => void; ws?: boolean }): Promise<Measured> {
   const log = o.log;
-  log(`reaction (${mode}): starting the seeded devnet ...`);
+  log(`reaction (${mode}${o.ws ? ", over a WebSocket" : ""}): starting the seeded devnet ...`);
   const devnet = await startDevnet({ seed: true });
-  const proxy = await startProviderProxy({ target: devnet.rpcUrl, rttMs: o.rttMs ?? 80 });
+  // The same RTT either way: per HTTP request, or per request/answer pair on the socket (a push pays half).
+  const proxy = o.ws ? await startWsProxy({ target: devnet.rpcUrl.replace(/^http/, "ws"), rttMs: o.rttMs ?? 80 }) : await startProviderProxy({ target: devnet.rpcUrl, rttMs: o.rttMs ?? 80 });
   const home = fs.mkdtempSync(path.join(os.tmpdir(), "keepctl-reaction-"));
   const raw = new ethers.JsonRpcProvider(devnet.rpcUrl, 31337, { staticNetwork: true, batchMaxCount: 1, cacheTimeout: -1 });
   let child: ReturnType<typeof spawn> | undefined;
@@ -139,13 +143,23 @@ async function measure(mode: Mode, o: { rttMs?: number; log: (m: string) => void
   }
 }
 
-export async function benchReaction(o: { rttMs?: number; log?: (m: string) => void; redemption?: boolean } = {}): Promise<ReactionResult> {
+export async function benchReaction(o: { rttMs?: number; log?: (m: string) => void; redemption?: boolean; ws?: boolean } = {}): Promise<ReactionResult> {
   const log = o.log ?? ((m: string) => process.stderr.write(m + "\n"));
   const m = await measure("courtesy", { rttMs: o.rttMs, log });
   const calledBlocks = m.blocks;
   // Every at-risk deposit counts: the last courtesy call is the operator's exposure.
   const reaction = calledBlocks.length ? Math.max(...calledBlocks) - m.dropBlock : undefined;
   const first = calledBlocks.length ? Math.min(...calledBlocks) - m.dropBlock : undefined;
+  let wsTarget: ReactionResult["wsTarget"];
+  if (o.ws !== false) {
+    const w = await measure("courtesy", { rttMs: o.rttMs, log, ws: true }).catch((e: Error) => ({ dropBlock: 0, blocks: [] as number[], err: e.message }));
+    const wsReaction = w.blocks.length ? Math.max(...w.blocks) - w.dropBlock : undefined;
+    wsTarget = {
+      name: "reaction over a WebSocket (newHeads pushed): at most the poll path's blocks",
+      met: wsReaction !== undefined && reaction !== undefined && wsReaction <= reaction,
+      detail: wsReaction === undefined ? `no courtesy call; watch stderr: ${w.err.slice(-300)}` : `last courtesy call after ${wsReaction} block(s) (poll path: ${reaction ?? "none"}; drop in block ${w.dropBlock}, CourtesyCalled in ${w.blocks.join(", ")})`,
+    };
+  }
   let redemption: RedemptionReaction | undefined;
   let unapproved: RedemptionReaction | undefined;
   let redemptionTarget: ReactionResult["redemptionTarget"];
@@ -160,7 +174,7 @@ export async function benchReaction(o: { rttMs?: number; log?: (m: string) => vo
     };
   }
   return {
-    dropBlock: m.dropBlock, calledBlocks, reactionBlocks: reaction, redemption, unapproved, redemptionTarget,
+    dropBlock: m.dropBlock, calledBlocks, reactionBlocks: reaction, redemption, unapproved, redemptionTarget, wsTarget,
     target: { name: "reaction: every courtesy call in the block after the price drop (12 s blocks)", met: reaction === 1,
       detail: reaction === undefined ? `no courtesy call within ${(4 * BLOCK_MS) / 1000} s; watch stderr: ${m.err.slice(-300)}`
         : `first after ${first} block(s), last after ${reaction} (drop in block ${m.dropBlock}, CourtesyCalled in ${calledBlocks.join(", ")})` +
@@ -182,6 +196,7 @@ export function formatReaction(r: ReactionResult): string {
     `reaction time (12 s blocks, watch --on-block --notify-courtesy through the proxy, 80 ms RTT)`,
     `  price drop in block ${r.dropBlock}; CourtesyCalled in block(s) ${r.calledBlocks.join(", ") || "none"}`,
     `  [${r.target.met ? "met" : "missed"}] ${r.target.name}: ${r.target.detail}`,
+    ...(r.wsTarget ? [`  [${r.wsTarget.met ? "met" : "missed"}] ${r.wsTarget.name}: ${r.wsTarget.detail}`] : []),
     ...(r.redemptionTarget ? [`  [${r.redemptionTarget.met ? "met" : "missed"}] ${r.redemptionTarget.name}: ${r.redemptionTarget.detail}`] : []),
     ...(r.unapproved ? [redemptionLine(r.unapproved)] : []),
   ].join("\n");

@@ -54,7 +54,7 @@ export function buildProgram(): Command {
     .option("--json", "print one JSON document (NDJSON events for loops) on stdout")
     .option("-v, --verbose", "show stack traces and debug detail on stderr")
     .option("-q, --quiet", "no informational messages on stderr")
-    .option("--rpc-url <url>", "JSON-RPC endpoint; repeat for failover (env KEEPCTL_RPC_URLS; visible in ps: prefer --rpc-url-file)", collect)
+    .option("--rpc-url <url>", "JSON-RPC endpoint (http(s):// or ws(s)://); repeat for failover (env KEEPCTL_RPC_URLS; visible in ps: prefer --rpc-url-file)", collect)
     .option("--rpc-url-file <file>", "file with JSON-RPC endpoints, one per line, keeping API keys out of argv (env KEEPCTL_RPC_URLS_FILE)")
     .option("--max-lag <blocks>", "set an RPC endpoint aside while its head trails the freshest by more than this (env KEEPCTL_MAX_LAG; default 3)")
     .addOption(new Option("--network <name>", "network preset (env KEEPCTL_NETWORK)").choices(["mainnet", "devnet"]))

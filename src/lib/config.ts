@@ -149,6 +149,20 @@ export function parseHttpUrl(raw: unknown): string {
 
 export const parseHttpUrls = (raw: unknown): string[] => parseList(raw).map(parseHttpUrl);
 
+/** A JSON-RPC endpoint: HTTP, or a WebSocket (ws://, wss://: new heads pushed by eth_subscribe). */
+export function parseRpcUrl(raw: unknown): string {
+  const s = scalarText(raw);
+  let ok = false;
+  try {
+    ok = !/\s/.test(s) && ["http:", "https:", "ws:", "wss:"].includes(new URL(s).protocol) && new URL(s).hostname !== "";
+  } catch { /* reported below */ }
+  // The value may embed an API key: never echo it.
+  if (!ok) throw new Error("invalid URL (must start with http://, https://, ws:// or wss://)");
+  return s;
+}
+
+export const parseRpcUrls = (raw: unknown): string[] => parseList(raw).map(parseRpcUrl);
+
 /** A PostgreSQL connection URL (the shared state store). It carries a password: never echoed. */
 export function parseStateUrl(raw: unknown): string {
   const s = scalarText(raw);
@@ -315,7 +329,7 @@ export const SETTINGS: Setting[] = [
   { key: "dataDir", section: "core", flag: "dataDir", env: ["KEEPCTL_DATA_DIR"], default: () => path.join(os.homedir(), ".keepctl"),
     describe: "cache, journal and lock directory (created 0700)", schema: rule(parsePath) },
   { key: "rpcUrls", section: "rpc", field: "urls", flag: "rpcUrl", env: ["KEEPCTL_RPC_URLS", "KEEPCTL_RPC_URL", "ETH_RPC_URL"], default: [], secret: "url", list: true,
-    fileForm: { flag: "rpcUrlFile", env: "KEEPCTL_RPC_URLS_FILE" }, describe: "JSON-RPC endpoints, tried in order", schema: rule(parseHttpUrls) },
+    fileForm: { flag: "rpcUrlFile", env: "KEEPCTL_RPC_URLS_FILE" }, describe: "JSON-RPC endpoints (http://, https://, ws://, wss://), tried in order", schema: rule(parseRpcUrls) },
   { key: "chainId", section: "rpc", env: ["KEEPCTL_CHAIN_ID"], describe: "expected chain id (checked on connect)", schema: int(1) },
   { key: "rpcTimeoutMs", section: "rpc", field: "timeoutMs", env: ["KEEPCTL_RPC_TIMEOUT_MS"], default: 15000, describe: "per-request RPC timeout (ms)", schema: int(100, 600_000) },
   { key: "rpcRetries", section: "rpc", field: "retries", env: ["KEEPCTL_RPC_RETRIES"], default: 3, describe: "attempts per RPC URL before failing over", schema: int(1, 20) },

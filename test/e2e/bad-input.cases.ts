@@ -87,6 +87,8 @@ const TIME_HINT = /^give unix seconds \(1700000000\) or ISO 8601 with a zone \(2
 const DECIMAL = /expected a decimal number|must be a decimal number/;
 const RANGE = /must be between/;
 const BADURL = /invalid URL \(must start with http:\/\/ or https:\/\/\)/;
+/** --rpc-url also takes WebSocket URLs. */
+const BADRPCURL = /invalid URL \(must start with http:\/\/, https:\/\/, ws:\/\/ or wss:\/\/\)/;
 const NOT_DEPOSIT = /^--deposit 0x[0-9a-fA-F]{40} is not a tBTC deposit: (there is no contract at that address|the TBTCDepositToken has no token for it)$/;
 const DEPOSIT_HINT = /pass the address of a Deposit contract/;
 const WRONG_DEP_HINT = /check contracts\.\w+ in the deployment file|KEEPCTL_CONTRACTS|must come from the same deployment/;
@@ -297,20 +299,23 @@ const nums: Case[] = [
 const KEYED = (scheme: string) => `${scheme}://rpc.example.com/v3/${APIKEY}`;
 const noKey = { secrets: [APIKEY] };
 const urls: Case[] = [
-  usage("--rpc-url ftp:// with a key", ["--rpc-url", KEYED("ftp"), "config"], BADURL, noKey),
-  usage("--rpc-url ws:// with a key", ["--rpc-url", KEYED("ws"), "list-keeps", "--operator", GOOD], BADURL, noKey),
+  usage("--rpc-url ftp:// with a key", ["--rpc-url", KEYED("ftp"), "config"], BADRPCURL, noKey),
+  // A ws:// URL is an endpoint like any other: refused on the wire (exit 4), its key never shown.
+  { name: "--rpc-url ws:// with a key, nothing listening", backend: "none", argv: ["--rpc-url", "ws://127.0.0.1:1/v3/" + APIKEY, "check", "--operator", GOOD], exit: 4, code: "RPC_UNREACHABLE", error: /^no RPC endpoint answered: ws:\/\/127\.0\.0\.1:1\/\*\*\* \(ECONNREFUSED\)$/, hint: /check --rpc-url/, ...noKey },
+  usage("--rpc-url ws:// only", ["--rpc-url", "ws://", "config"], BADRPCURL),
+  usage("--rpc-url wss:// with a space", ["--rpc-url", `wss://rpc.example.com/${APIKEY} x`, "config"], BADRPCURL, noKey),
   usage("--rpc-url empty", ["--rpc-url", "", "config"], /empty value/),
-  usage("--rpc-url not a URL", ["--rpc-url", "localhost:8545", "config"], BADURL),
-  usage("--rpc-url http:// only", ["--rpc-url", "http://", "config"], BADURL),
-  usage("--rpc-url with a space", ["--rpc-url", `http://rpc.example.com/${APIKEY} x`, "check", "--operator", GOOD], BADURL, noKey),
-  usageEnv("KEEPCTL_RPC_URLS second one bad", { KEEPCTL_RPC_URLS: `http://127.0.0.1:8545, javascript:alert(1)/${APIKEY}` }, BADURL, noKey),
+  usage("--rpc-url not a URL", ["--rpc-url", "localhost:8545", "config"], BADRPCURL),
+  usage("--rpc-url http:// only", ["--rpc-url", "http://", "config"], BADRPCURL),
+  usage("--rpc-url with a space", ["--rpc-url", `http://rpc.example.com/${APIKEY} x`, "check", "--operator", GOOD], BADRPCURL, noKey),
+  usageEnv("KEEPCTL_RPC_URLS second one bad", { KEEPCTL_RPC_URLS: `http://127.0.0.1:8545, javascript:alert(1)/${APIKEY}` }, BADRPCURL, noKey),
   usage("--rpc-url and --rpc-url-file both", ["--rpc-url", "http://127.0.0.1:1", "--rpc-url-file", "$DIR/u", "config"], /--rpc-url and --rpc-url-file both given; pass only one/, { files: [{ name: "u", text: "http://127.0.0.1:1\n" }] }),
   cfgErr("--rpc-url-file missing", ["--rpc-url-file", "$DIR/none", "config"], /cannot read --rpc-url-file .*: ENOENT/, { hint: /give a readable file/ }),
   cfgErr("--rpc-url-file a directory", ["--rpc-url-file", "$DIR", "list-keeps", "--operator", GOOD], /cannot read --rpc-url-file .*: EISDIR/, { hint: /give a readable file/ }),
   cfgErr("--rpc-url-file under a file (ENOTDIR)", ["--rpc-url-file", "$DIR/u/x", "config"], /cannot read --rpc-url-file .*: ENOTDIR/, { hint: /give a readable file/, files: [{ name: "u", text: "x" }] }),
   cfgErr("--rpc-url-file unreadable (mode 000)", ["--rpc-url-file", "$DIR/u", "config"], /cannot read --rpc-url-file .*: EACCES/, { hint: /give a readable file/, files: [{ name: "u", text: `http://h/${APIKEY}\n`, mode: 0o000 }], needsNonRoot: true, ...noKey }),
   cfgErr("--rpc-url-file empty", ["--rpc-url-file", "$DIR/u", "check", "--operator", GOOD], /--rpc-url-file .* holds no value/, { hint: /one value per line/, files: [{ name: "u", text: "\n# only a comment\n" }] }),
-  usage("--rpc-url-file holding a bad URL", ["--rpc-url-file", "$DIR/u", "config"], BADURL, { files: [{ name: "u", text: `ftp://h/${APIKEY}\n` }], ...noKey }),
+  usage("--rpc-url-file holding a bad URL", ["--rpc-url-file", "$DIR/u", "config"], BADRPCURL, { files: [{ name: "u", text: `ftp://h/${APIKEY}\n` }], ...noKey }),
   cfgErr("KEEPCTL_RPC_URLS_FILE missing", ["config"], /cannot read KEEPCTL_RPC_URLS_FILE=.*: ENOENT/, { env: { KEEPCTL_RPC_URLS_FILE: "$DIR/none" }, hint: /give a readable file/ }),
   usageEnv("KEEPCTL_RPC_URLS_FILE empty value", { KEEPCTL_RPC_URLS_FILE: "" }, /empty value \(from KEEPCTL_RPC_URLS_FILE\)/),
   usageEnv("KEEPCTL_RPC_URL and KEEPCTL_RPC_URLS_FILE both", { KEEPCTL_RPC_URL: "http://127.0.0.1:1", KEEPCTL_RPC_URLS_FILE: "/nonexistent" }, /KEEPCTL_RPC_URL and KEEPCTL_RPC_URLS_FILE both set; set only one/),

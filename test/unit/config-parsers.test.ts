@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   closestName, defaultConfigFile, displayValues, parseAddress, parseAddressList, parseBoolean, parseContracts,
-  parseDecimal18, parseHttpUrl, parseInteger, parseList, parseNumber,
+  parseDecimal18, parseHttpUrl, parseRpcUrl, parseRpcUrls, parseInteger, parseList, parseNumber,
 } from "../../src/lib/config";
 
 // The value parsers behind every setting, judged against the rules docs/configuration.md states
@@ -111,6 +111,13 @@ describe("URLs and contracts", () => {
       const m = err(() => parseHttpUrl(bad));
       expect(m).toBe("invalid URL (must start with http:// or https://)");
     }
+  });
+  it("RPC URLs: http, https, ws and wss, with a host and no spaces; never echoed", () => {
+    for (const good of ["https://eth.example/v3/KEY", "http://127.0.0.1:8545", "ws://127.0.0.1:8545", "wss://u:p@eth.example/ws/v3/KEY?x=1"]) expect(parseRpcUrl(good)).toBe(good);
+    for (const bad of ["ws://", "wss:// eth.example/KEYKEY", "eth.example", "tcp://eth.example", "ftp://x", "wss://eth.example/KEY x"]) {
+      expect(err(() => parseRpcUrl(bad))).toBe("invalid URL (must start with http://, https://, ws:// or wss://)");
+    }
+    expect(parseRpcUrls("http://a.example, wss://b.example/KEY")).toEqual(["http://a.example", "wss://b.example/KEY"]);
   });
   it("contracts from JSON, from Name=0x.. lists, or as an object; each address checked", () => {
     expect(parseContracts(`{"TBTCSystem":"${LOWER}"}`)).toEqual({ TBTCSystem: CHECKSUM });

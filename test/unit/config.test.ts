@@ -358,7 +358,7 @@ describe("loadConfig validation", () => {
   it("rejects a malformed RPC URL without echoing it", () => {
     const e = thrown(() => load({}, { KEEPCTL_RPC_URLS: "ftp://SECRET.example/key" }));
     expect(e).toBeInstanceOf(UsageError);
-    expect(e.message).toBe("invalid URL (must start with http:// or https://) (from KEEPCTL_RPC_URLS)");
+    expect(e.message).toBe("invalid URL (must start with http://, https://, ws:// or wss://) (from KEEPCTL_RPC_URLS)");
   });
 
   it("reports unreadable or malformed files as config errors", () => {
@@ -450,9 +450,9 @@ describe("ETH_RPC_URL (foundry's variable): below our own names, above the confi
   });
 
   it("is validated like ours, and never echoed (it often carries an API key)", () => {
-    const e = thrown(() => load({}, { ETH_RPC_URL: "ws://secret-key@node.example/abc" }));
+    const e = thrown(() => load({}, { ETH_RPC_URL: "tcp://secret-key@node.example/abc" }));
     expect(e).toBeInstanceOf(UsageError);
-    expect(e.message).toBe("invalid URL (must start with http:// or https://) (from ETH_RPC_URL)");
+    expect(e.message).toBe("invalid URL (must start with http://, https://, ws:// or wss://) (from ETH_RPC_URL)");
   });
 });
 

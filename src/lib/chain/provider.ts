@@ -6,7 +6,9 @@ import { Endpoint, EndpointPool, type EndpointStats } from "./endpoint-pool";
 import { sleep } from "./sleep";
 import { parseQuantity } from "./preflight";
 import { isLagging, judgeLag } from "./head-lag";
-import { batchCapFromRefusal, isBatchTooLarge } from "./log-limits";
+import { AttemptError, answersOf, isWebSocketUrl, statusError, type Payload, type Result } from "./rpc-wire";
+import { existingSocketOf, socketOf } from "./ws-rpc";
+import { HeadFeed } from "./head-feed";
 import { loadEndpointLimits, rememberBatchCalls, startingBatchMax } from "./endpoint-limits";
 
 export type { EndpointStats } from "./endpoint-pool";
@@ -63,16 +65,6 @@ export const DEFAULT_MAX_LAG_BLOCKS = 3;
 const HEAD_CHECK_ID = "keepctl-head";
 const BROADCAST = "eth_sendRawTransaction";
 const MAX_BACKOFF_MS = 8_000;
-
-type Payload = ethers.JsonRpcPayload | ethers.JsonRpcPayload[];
-type Result = ethers.JsonRpcResult | ethers.JsonRpcError;
-
-/** A failed HTTP exchange; `retry` says whether the same URL is worth another attempt. */
-class AttemptError extends Error {
-  constructor(message: string, readonly retry: boolean, readonly retryAfterMs?: number, readonly timedOut = false, readonly batchRefused?: { cap?: number }) {
-    super(message);
-  }
-}
 
 /** The endpoint answered, but refused the batch as too large: split it, do not fail the endpoint. */
 class BatchRefusedError extends Error {
@@ -133,6 +125,26 @@ export class KeepctlProvider extends ethers.JsonRpcProvider {
     this.countInto = opts.countInto;
     this.passive = opts.passive ?? false;
     this.censusDue = this.comparesHeads;
+  }
+
+  private feed?: HeadFeed;
+
+  /**
+   * New heads pushed by the first ws:// endpoint configured (undefined without one: poll). Its
+   * heads are `trusted` (good as the next pass's head) while the pool has not set it aside.
+   */
+  headFeed(onNotice: (text: string) => void): { feed: HeadFeed; trusted: () => boolean } | undefined {
+    const ep = this.pool.endpoints.find((e) => isWebSocketUrl(e.url));
+    if (!ep) return undefined;
+    this.feed ??= new HeadFeed(socketOf(ep), ep.label, { timeoutMs: this.timeoutMs, onNotice });
+    this.feed.start();
+    return { feed: this.feed, trusted: () => this.pool.isHealthy(ep) };
+  }
+
+  override destroy(): void {
+    this.feed?.stop();
+    if (!this.passive) for (const ep of this.pool.endpoints) existingSocketOf(ep)?.close();
+    super.destroy();
   }
 
   /** Several endpoints and a lag limit: heads are compared (with one, preflight judges the head's age). */
@@ -486,7 +498,7 @@ async function attemptEndpoint(ep: Endpoint, body: string, isBatch: boolean, att
     ep.stats.httpRequests++;
     const started = performance.now();
     try {
-      const { results, serverDate } = await postOnce(ep.url, body, isBatch, o.timeoutMs);
+      const { results, serverDate } = await exchange(ep, body, isBatch, o.timeoutMs);
       for (const f of ep.observers) f(performance.now() - started, true);
       if (serverDate !== undefined) ep.clockSkewSec = serverDate - Date.now() / 1000;
       return { ok: true, results, used };
@@ -508,7 +520,7 @@ function probe(pool: EndpointPool, ep: Endpoint, o: PostOptions): Promise<boolea
     o.onHttpRequest();
     ep.stats.httpRequests++;
     try {
-      const [r] = (await postOnce(ep.url, JSON.stringify({ jsonrpc: "2.0", id: 0, method: "eth_chainId", params: [] }), false, o.timeoutMs)).results;
+      const [r] = (await exchange(ep, JSON.stringify({ jsonrpc: "2.0", id: 0, method: "eth_chainId", params: [] }), false, o.timeoutMs)).results;
       if (!("result" in r) || typeof r.result !== "string") throw new AttemptError("probe: no chain id", false);
       if (BigInt(r.result) !== o.chainId) throw new AttemptError(`probe: serves chain ${BigInt(r.result)}, expected ${o.chainId}`, false);
       pool.succeeded(ep, "probe");
@@ -522,6 +534,12 @@ function probe(pool: EndpointPool, ep: Endpoint, o: PostOptions): Promise<boolea
     }
   })();
   return ep.probing;
+}
+
+/** One request at one endpoint, over its WebSocket (ws://, wss://) or an HTTP POST. */
+function exchange(ep: Endpoint, body: string, isBatch: boolean, timeoutMs: number): Promise<{ results: Result[]; serverDate?: number }> {
+  if (isWebSocketUrl(ep.url)) return socketOf(ep).request(body, isBatch, timeoutMs).then((results) => ({ results }));
+  return postOnce(ep.url, body, isBatch, timeoutMs);
 }
 
 async function postOnce(url: string, body: string, isBatch: boolean, timeoutMs: number): Promise<{ results: Result[]; serverDate?: number }> {
@@ -541,43 +559,17 @@ async function postOnce(url: string, body: string, isBatch: boolean, timeoutMs: 
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
     throw new AttemptError(cause?.code ?? cause?.message ?? "network error", true);
   }
-  if (res.status === 429 || res.status >= 500) {
-    throw new AttemptError(`HTTP ${res.status}`, true, retryAfterMs(res.headers.get("retry-after")));
-  }
-  if (!res.ok) {
-    // 401/403/404 will not change on retry; a 400 to a batch usually means "no batches here".
-    const hint = isBatch && res.status === 400 ? " (batch rejected? set KEEPCTL_BATCH_MAX_COUNT=1)" : "";
-    throw new AttemptError(`HTTP ${res.status}${hint}`, false);
-  }
+  if (!res.ok) throw statusError(res.status, res.headers.get("retry-after"), isBatch);
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
     throw new AttemptError("answer is not JSON", true);
   }
-  if (isBatch && !Array.isArray(json)) {
-    const msg = (json as { error?: { message?: string } })?.error?.message ?? "non-array answer";
-    if (/rate|too many/i.test(msg)) throw new AttemptError(`rate limited: ${msg}`, true);
-    if (isBatchTooLarge(msg)) throw new AttemptError(`batch refused as too large: ${msg}`, false, undefined, false, { cap: batchCapFromRefusal(msg) });
-    throw new AttemptError(`batch rejected: ${msg} (set KEEPCTL_BATCH_MAX_COUNT=1)`, false);
-  }
-  const results = (Array.isArray(json) ? json : [json]) as Result[];
-  // Some gateways answer HTTP 200 with a rate-limit error instead of 429.
-  if (results.length > 0 && results.every(isRateLimitError)) throw new AttemptError("rate limited", true);
+  const results = answersOf(json, isBatch);
   // The server's clock, to second precision: evidence for whose clock is off when a head looks stale.
   const date = Date.parse(res.headers.get("date") ?? "");
   return { results, serverDate: Number.isFinite(date) ? date / 1000 : undefined };
-}
-
-function isRateLimitError(r: Result): boolean {
-  if (!("error" in r) || !r.error) return false;
-  return r.error.code === 429 || /rate limit|too many requests/i.test(String(r.error.message));
-}
-
-function retryAfterMs(header: string | null): number | undefined {
-  if (!header) return undefined;
-  const s = Number(header);
-  return Number.isFinite(s) && s >= 0 ? s * 1000 : undefined;
 }
 
 /**

@@ -91,6 +91,8 @@ export interface LoopState {
   polledHead?: BlockHeader;
   /** Redemption events read by earlier loops. */
   history?: HistoryCache;
+  /** New heads pushed by a ws:// endpoint (null: none configured, poll). */
+  heads?: ReturnType<KeepctlProvider["headFeed"]> | null;
 }
 
 /** Blocks back from the first head whose timestamp gives the chain's pace. */
@@ -294,7 +296,8 @@ export async function watchOnce(d: WatchDeps, st: LoopState): Promise<LoopSummar
 }
 
 /**
- * Waits `intervalSec`, or less when `onBlock` and the head moves; returns early on abort. The
+ * Waits `intervalSec`, or less when `onBlock` and the head moves; returns early on abort. With a
+ * ws:// endpoint the head is pushed (eth_subscribe) and polled only while its socket is down. The
  * head is polled about once per block time (BlockClock), not every few seconds; the head a poll
  * finds is handed to the next loop, which then reads the new block's logs and the live deposits
  * in one batch (loadTbtcRun's knownHead): an idle block costs the poll and that one batch.
@@ -303,6 +306,7 @@ async function waitNext(d: WatchDeps, st: LoopState): Promise<void> {
   if (!d.onBlock) return sleep(d.intervalSec * 1000, d.signal);
   const until = Date.now() + d.intervalSec * 1000;
   const clock = (st.clock ??= newBlockClock());
+  if (st.heads === undefined) st.heads = d.provider.headFeed((text) => d.emit({ type: "notice", text })) ?? null;
   if (!st.seeded && clock.last) {
     // The pace of the chain so far, from one older block's timestamp (one call, once).
     st.seeded = true;
@@ -311,6 +315,18 @@ async function waitNext(d: WatchDeps, st: LoopState): Promise<void> {
     if (older) seedBlockClock(clock, older, clock.last);
   }
   while (!d.signal.aborted && Date.now() < until) {
+    // Pushed over a WebSocket: woken by the head itself. Polled while the socket is down.
+    const push = st.heads;
+    if (push?.feed.pushing) {
+      const head = await push.feed.next(st.lastHead, until, d.signal);
+      if (head) {
+        observeHead(clock, head, Date.now() / 1000);
+        // A head from an endpoint the pool set aside (lagging, failing) only wakes the loop: the pass reads its own.
+        if (push.trusted()) st.polledHead = head;
+        return;
+      }
+      continue;
+    }
     await sleep(Math.min(nextPollDelayMs(clock, Date.now()), until - Date.now()), d.signal);
     if (d.signal.aborted) return;
     const head = await readHead(d.provider).catch(() => undefined);
