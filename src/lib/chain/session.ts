@@ -75,13 +75,14 @@ export async function openSigningAccount(signing: SigningSection, dataDir: strin
   let lock: AccountLock | undefined;
   let shared: SharedState | undefined;
   try {
-    const tag = await chainTag(provider);
+    // A dry run takes no lock (it sends nothing), so it reads no genesis block for one either.
     if (signing.stateUrl) {
+      const tag = await chainTag(provider);
       shared = await openSharedStateFor(signing, signing.stateUrl, `${tag}-${wallet.address.toLowerCase()}`, wallet.address, o);
       const state = shared;
       lock = state.lease ? { file: state.store.where, release: () => void state.close() } : undefined;
     } else {
-      lock = o.dryRun ? undefined : acquireAccountLock(signing.lockDir ?? defaultLockDir(), wallet.address, tag);
+      lock = o.dryRun ? undefined : acquireAccountLock(signing.lockDir ?? defaultLockDir(), wallet.address, await chainTag(provider));
     }
   } catch (e) {
     if (e instanceof KeepctlError && e.code === "ACCOUNT_LOCKED") {
