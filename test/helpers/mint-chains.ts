@@ -59,20 +59,8 @@ export async function fundedEvents(devnet: Devnet, provider: ethers.JsonRpcProvi
   return (await provider.getLogs({ address: devnet.deployment.addresses.TBTCSystem, topics: [FUNDED, ethers.zeroPadValue(deposit, 32)], fromBlock: 0, toBlock: "latest" })).length;
 }
 
-/** Every transaction `account` sent, with its receipt's status (to, calldata). */
-export async function sentBy(provider: ethers.JsonRpcProvider, account: string, fromBlock: number): Promise<{ to: string; data: string; status: number }[]> {
-  const head = await provider.getBlockNumber();
-  const out: { to: string; data: string; status: number }[] = [];
-  for (let b = fromBlock; b <= head; b++) {
-    const block = await provider.getBlock(b, true);
-    for (const tx of block?.prefetchedTransactions ?? []) {
-      if (tx.from.toLowerCase() !== account.toLowerCase()) continue;
-      const r = await provider.getTransactionReceipt(tx.hash);
-      out.push({ to: (tx.to ?? "").toLowerCase(), data: tx.data, status: r?.status ?? 0 });
-    }
-  }
-  return out;
-}
+/** Every transaction `account` sent from `fromBlock` on, with its receipt status (the chaos harness's counter). */
+export { transactionsFrom as sentBy } from "../../src/devnet/chaos";
 
 /** Calls of `selector` among `txs` whose first argument is the deposit's TDT id (tdtToTbtc, approve's tokenId is second). */
 export function callsFor(txs: { to: string; data: string }[], selector: string, deposit: string, argIndex = 0): number {
