@@ -2,7 +2,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { formatUnits } from "ethers";
 import { parseAddress } from "../lib/config";
-import { UsageError } from "../lib/errors";
+import { ExitCode, UsageError } from "../lib/errors";
 import { echo } from "../lib/redact";
 import type { Output } from "../lib/output";
 import { formatDuration } from "../lib/tbtc/read/health";
@@ -10,7 +10,7 @@ import { connectFromConfig } from "../lib/tbtc/read/report";
 import { mintContractsOf } from "../lib/tbtc/mint/mint-session";
 import { MintJournal } from "../lib/tbtc/mint/mint-journal";
 import { readMintDeposits, type MintDepositRow } from "../lib/tbtc/mint/deposits-view";
-import { globalsOf, loadCommandConfig, outputOf } from "./common";
+import { globalsOf, loadCommandConfig, outputOf, runState } from "./common";
 
 /**
  * `keepctl deposits`: the operator's own minting deposits (docs/mint.md): each slot of each mint
@@ -23,7 +23,7 @@ export function register(program: Command): void {
     .description("the operator's own minting deposits (from the mint journal and the chain): stage, deadlines in chain time, lot, funding txid, TDT/TBTC")
     .option("--account <address>", "only the mint orders of this signing account (default: every account in the data dir's mint journal)")
     .option("--active", "only deposits still under way (not minted, failed or timed out)")
-    .addHelpText("after", "\nReads <data dir>/mint-journal.jsonl and the chain; sends nothing. Exit codes: 0, 2 bad flag, 3/4 as every\ncommand. See docs/mint.md.")
+    .addHelpText("after", "\nReads <data dir>/mint-journal.jsonl and the chain; sends nothing. Exit codes: 0, 2 bad flag, 3 as every command,\n4 when a deposit could not be read from the chain (shown with its error). See docs/mint.md.")
     .action(async (_opts, cmd: Command) => {
       const g = globalsOf(cmd);
       const out = outputOf(cmd);
@@ -47,6 +47,12 @@ export function register(program: Command): void {
         rows = (await readMintDeposits(provider, contracts, journal, { fromBlock: cfg.startBlock, account })).filter((r) => !g.active || r.live);
       } finally {
         provider.destroy();
+      }
+      // A deposit the chain could not be read for is shown with its error, and the run is not "all well".
+      const unread = rows.filter((r) => r.error).length;
+      if (unread) {
+        runState.exitCode = ExitCode.RPC;
+        out.warn(`${unread} deposit(s) could not be read from the chain: their stage is unknown (exit ${ExitCode.RPC})`);
       }
       if (out.json) return out.document({ chainId: cfg.chainId, block: head.number, blockTime: iso(head.timestamp), journal: journal.file, deposits: rows.map(rowJson) });
       if (!rows.length) return out.info(g.active ? "no minting deposit under way (without --active: the ended ones too)" : `no minting deposits in ${journal.file}`);
