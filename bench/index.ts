@@ -11,10 +11,12 @@ import { benchRaiYear, formatRaiYear } from "./rai-year";
 import { benchBuy, formatBuy } from "./buy";
 import { benchEmpPosition, formatEmpPosition } from "./emp-position";
 import { benchEmpGuard, formatEmpGuard } from "./emp-guard";
+import { benchHa, formatHa } from "./ha";
 
 /**
  * `npm run bench`: the performance figures the project promises, measured on a fresh local node.
- * Flags: --deposits N (tBTC deposits, default 200), --only tbtc|scale|watch|proof|reaction|buy|emp|emp-position|emp-guard|rai|rai-year|replay.
+ * Flags: --deposits N (tBTC deposits, default 200), --only tbtc|scale|watch|proof|reaction|buy|emp|emp-position|emp-guard|ha|rai|rai-year|replay.
+ * ha bench (PostgreSQL state store): --ha-reps N (short-lease takeovers, 5).
  * EMP bench: --sponsors N (1000), --emp-span BLOCKS (1,000,000), --rtt MS, --skip-baseline.
  * rai-year bench: --hours N (8,760), --rtt MS.
  * Scale bench (docs/performance.md): --keeps N (3500), --op-deposits N (300), --span BLOCKS
@@ -93,6 +95,13 @@ async function main(): Promise<number> {
     const r = await benchEmpGuard();
     process.stdout.write(formatEmpGuard(r) + "\n");
     allMet &&= r.target.met;
+  }
+  if (!only || only === "ha") {
+    const reps = Number(flag("--ha-reps") ?? 5);
+    if (!Number.isInteger(reps) || reps < 1) throw new Error("--ha-reps must be a positive whole number");
+    const r = await benchHa({ reps });
+    process.stdout.write(formatHa(r) + "\n");
+    allMet &&= r.targets.every((t) => t.met);
   }
   if (!only || only === "rai") {
     const met = await benchRai();

@@ -62,7 +62,7 @@ async function exec(bin: string, args: string[], timeoutMs = 60_000): Promise<st
   }
 }
 
-export async function startPostgres(o: { timeoutMs?: number } = {}): Promise<LocalPostgres> {
+export async function startPostgres(o: { timeoutMs?: number; /** Extra server settings (`-c name=value`), e.g. the bench's pg_stat_statements. */ settings?: Record<string, string> } = {}): Promise<LocalPostgres> {
   const bin = findPostgresBin();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "keepctl-pg-"));
   const data = path.join(dir, "data");
@@ -78,7 +78,7 @@ export async function startPostgres(o: { timeoutMs?: number } = {}): Promise<Loc
   fs.rmSync(pwfile, { force: true });
   const port = await freePort();
   const log = path.join(dir, "server.log");
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50`;
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50` + Object.entries(o.settings ?? {}).map(([k, v]) => ` -c ${k}=${v}`).join("");
   const start = async () => {
     await exec(path.join(bin, "pg_ctl"), ["-D", data, "-l", log, "-o", options, "-w", "-t", "60", "start"], o.timeoutMs);
   };

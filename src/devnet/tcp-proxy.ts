@@ -6,16 +6,24 @@ import net from "node:net";
  * open but carry nothing more, and new ones are accepted and never answered — the client sees
  * timeouts, not a clean refusal. restore() forwards again (the dead connections are closed then,
  * as a real network's would time out).
+ *
+ * It also counts round trips (the bench): a burst of bytes from the client after the server's
+ * answer (or as the connection's first bytes) is one request the client waits on. Chunking does
+ * not change the count, pipelined requests would count once.
  */
 export interface TcpProxy {
   port: number;
   cut(): void;
   restore(): void;
   close(): Promise<void>;
+  /** Connections accepted and client round trips forwarded since the start or the last resetCounts(). */
+  counts: { connections: number; roundTrips: number };
+  resetCounts(): void;
 }
 
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   let cut = false;
+  const counts = { connections: 0, roundTrips: 0 };
   const pairs = new Set<{ client: net.Socket; upstream?: net.Socket; dead: boolean }>();
   const server = net.createServer((client) => {
     const pair: { client: net.Socket; upstream?: net.Socket; dead: boolean } = { client, dead: cut };
@@ -26,17 +34,33 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       pairs.delete(pair);
     });
     if (cut) return; // accepted, never answered
+    counts.connections++;
     const upstream = net.connect(target.port, target.host);
     pair.upstream = upstream;
     upstream.on("error", () => client.destroy());
     upstream.on("close", () => client.destroy());
-    client.on("data", (d) => void (!pair.dead && upstream.write(d)));
-    upstream.on("data", (d) => void (!pair.dead && client.write(d)));
+    let clientSpokeLast = false;
+    client.on("data", (d) => {
+      if (pair.dead) return;
+      if (!clientSpokeLast) counts.roundTrips++;
+      clientSpokeLast = true;
+      upstream.write(d);
+    });
+    upstream.on("data", (d) => {
+      if (pair.dead) return;
+      clientSpokeLast = false;
+      client.write(d);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as net.AddressInfo).port;
   return {
     port,
+    counts,
+    resetCounts() {
+      counts.connections = 0;
+      counts.roundTrips = 0;
+    },
     cut() {
       cut = true;
       for (const p of pairs) p.dead = true;
