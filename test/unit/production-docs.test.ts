@@ -17,6 +17,7 @@ async function exportedNames(): Promise<Set<string>> {
   const names = new Set<string>();
   for (const loop of ["watch", "emp-liquidate", "emp-dispute"]) {
     const m = new LoopMetrics({ loop, intervalSec: 60, warnBelowPct: 130 });
+    m.setLease("held"); // keepctl_lease_held: exported with --state-url only
     for (const f of await m.registry.getMetricsAsJSON()) {
       names.add(f.name);
       if (f.type === "histogram") for (const s of ["_bucket", "_sum", "_count"]) names.add(f.name + s);
