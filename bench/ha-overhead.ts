@@ -8,12 +8,13 @@ import { Journal } from "../src/lib/chain/journal";
 import { openSharedState } from "../src/lib/state";
 import type { PgJournalBackend } from "../src/lib/state/pg-journal";
 import type { LocalPostgres } from "../src/devnet/postgres";
-import { startTcpProxy } from "../src/devnet/tcp-proxy";
+import { startTcpProxy, type TcpProxy } from "../src/devnet/tcp-proxy";
 
 /**
  * The state store's cost per journaled send: the one journaled sender (ActionSender) sends `sends`
- * small ETH transfers on the automining devnet from each of two keys, one journaled in files and one
- * in PostgreSQL (reached through a counting TCP proxy), their sends taking turns. Measured per send: the time from send()
+ * small ETH transfers on the automining devnet from each of three keys, their sends taking turns:
+ * one journaled in files, one in PostgreSQL through a counting TCP proxy, and one through a proxy
+ * that also adds FAR_RTT_MS of round-trip time (a database that is not on loopback). Measured per send: the time from send()
  * to the broadcast (the provider seeing eth_sendRawTransaction: the fenced write is on this path)
  * and to mined, the database round trips before the broadcast and in all (the background lines —
  * "sent", "mined" — awaited before the next send, so one send's writes do not spill into the
@@ -34,6 +35,8 @@ export interface OverheadResult {
   lineWrite: { writes: number; filesMs: number; pgMs: number };
   files: StoreFigures;
   pg: StoreFigures;
+  /** The same through a link with FAR_RTT_MS of added round-trip time. */
+  pgFar: StoreFigures;
   statements: { query: string; calls: number }[];
 }
 
@@ -101,54 +104,58 @@ async function lineWrites(write: (line: string) => void | Promise<void>, n: numb
 
 const per = (x: StoreFigures, n: number): StoreFigures => ({ msToBroadcast: x.msToBroadcast / n, msPerSend: x.msPerSend / n, roundTripsBeforeBroadcast: x.roundTripsBeforeBroadcast / n, roundTripsPerSend: x.roundTripsPerSend / n });
 
+/** Added round-trip time of the third key's database link: a database in the next building. */
+export const FAR_RTT_MS = 5;
+
 export async function measureJournalOverhead(o: { rpcUrl: string; pg: LocalPostgres; sql: Client; home: string; sends?: number }): Promise<OverheadResult> {
   const sends = o.sends ?? 20;
   const provider = new BroadcastWatchingProvider(o.rpcUrl, 31337, { staticNetwork: true, cacheTimeout: -1 });
-  const proxy = await startTcpProxy({ host: "127.0.0.1", port: o.pg.port });
+  const near = await startTcpProxy({ host: "127.0.0.1", port: o.pg.port });
+  const far = await startTcpProxy({ host: "127.0.0.1", port: o.pg.port }, { rttMs: FAR_RTT_MS });
+  const opened: { close(): Promise<void> }[] = [];
   try {
     const funded = async () => {
       const w = new ethers.Wallet(ethers.Wallet.createRandom().privateKey, provider);
       await provider.send("hardhat_setBalance", [w.address, ethers.toQuantity(ethers.parseEther("10"))]);
       return w;
     };
-    // Two keys, one per store, their sends interleaved: a change in the machine's load hits both alike.
-    const fileWallet = await funded();
-    const wallet = await funded();
+    // One key per store, their sends taking turns: a change in the machine's load hits all alike.
     const dir = path.join(o.home, "overhead-files");
     fs.mkdirSync(dir, { recursive: true });
-    const files = await lane({ journal: Journal.open(dir), wallet: fileWallet, provider, roundTrips: () => 0, settle: async () => undefined, prefix: "files" });
-
-    const url = o.pg.url.replace(`:${o.pg.port}/`, `:${proxy.port}/`);
-    const shared = await openSharedState({
-      url, timings: { refreshMs: 60_000, durationMs: 120_000 }, maxRpcMs: 5_000,
-      name: `31337-bench-${wallet.address.toLowerCase()}`, account: wallet.address, readOnly: false, wait: false,
-    });
-    let statements: OverheadResult["statements"] = [];
-    try {
+    const files = await lane({ journal: Journal.open(dir), wallet: await funded(), provider, roundTrips: () => 0, settle: async () => undefined, prefix: "files" });
+    const pgLane = async (proxy: TcpProxy, prefix: string) => {
+      const wallet = await funded();
+      const shared = await openSharedState({
+        url: o.pg.url.replace(`:${o.pg.port}/`, `:${proxy.port}/`), timings: { refreshMs: 60_000, durationMs: 120_000 }, maxRpcMs: 5_000,
+        name: `31337-bench-${wallet.address.toLowerCase()}`, account: wallet.address, readOnly: false, wait: false,
+      });
+      opened.push(shared);
       const backend = shared.journal.backend as PgJournalBackend;
-      const pg = await lane({ journal: shared.journal, wallet, provider, roundTrips: () => proxy.counts.roundTrips, settle: () => backend.flush(false), prefix: "pg" });
-      for (let i = 0; i < WARM_UP + sends; i++) {
-        if (i === WARM_UP) await o.sql.query("SELECT pg_stat_statements_reset()");
-        await sendOnce(files, provider, i, i >= WARM_UP);
-        await sendOnce(pg, provider, i, i >= WARM_UP);
-      }
-      const r = await o.sql.query<{ query: string; calls: string }>(
-        "SELECT query, calls FROM pg_stat_statements WHERE query NOT ILIKE '%pg_stat%' ORDER BY calls DESC, query",
-      );
-      statements = r.rows.map((x) => ({ query: x.query.replace(/\s+/g, " ").slice(0, 48), calls: Number(x.calls) }));
-      const writes = 50;
-      const filesJournal = Journal.open(path.join(o.home, "overhead-probe"));
-      const lineWrite = {
-        writes,
-        filesMs: await lineWrites((l) => filesJournal.backend.append(l), writes),
-        pgMs: await lineWrites((l) => backend.appendBeforeBroadcast(l), writes),
-      };
-      return { sends, lineWrite, files: per(files.sum, sends), pg: per(pg.sum, sends), statements };
-    } finally {
-      await shared.close();
+      return { backend, lane: await lane({ journal: shared.journal, wallet, provider, roundTrips: () => proxy.counts.roundTrips, settle: () => backend.flush(false), prefix }) };
+    };
+    const pg = await pgLane(near, "pg");
+    const pgFar = await pgLane(far, "pg-far");
+    for (let i = 0; i < WARM_UP + sends; i++) {
+      if (i === WARM_UP) await o.sql.query("SELECT pg_stat_statements_reset()");
+      for (const l of [files, pg.lane, pgFar.lane]) await sendOnce(l, provider, i, i >= WARM_UP);
     }
+    const r = await o.sql.query<{ query: string; calls: string }>(
+      "SELECT query, calls FROM pg_stat_statements WHERE query NOT ILIKE '%pg_stat%' ORDER BY calls DESC, query",
+    );
+    // Both PostgreSQL keys' statements: per send, halved.
+    const statements = r.rows.map((x) => ({ query: x.query.replace(/\s+/g, " ").slice(0, 48), calls: Number(x.calls) / 2 }));
+    const writes = 50;
+    const filesJournal = Journal.open(path.join(o.home, "overhead-probe"));
+    const lineWrite = {
+      writes,
+      filesMs: await lineWrites((l) => filesJournal.backend.append(l), writes),
+      pgMs: await lineWrites((l) => pg.backend.appendBeforeBroadcast(l), writes),
+    };
+    return { sends, lineWrite, files: per(files.sum, sends), pg: per(pg.lane.sum, sends), pgFar: per(pgFar.lane.sum, sends), statements };
   } finally {
+    for (const x of opened) await x.close();
     provider.destroy();
-    await proxy.close();
+    await near.close();
+    await far.close();
   }
 }

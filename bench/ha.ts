@@ -11,7 +11,7 @@ import { openDeposit } from "../src/devnet/deposits";
 import { send, setEthBtcPrice } from "../src/devnet/tbtc";
 import { startPostgres, type LocalPostgres } from "../src/devnet/postgres";
 import { startTcpProxy, type TcpProxy } from "../src/devnet/tcp-proxy";
-import { measureJournalOverhead, type OverheadResult } from "./ha-overhead";
+import { FAR_RTT_MS, measureJournalOverhead, type OverheadResult } from "./ha-overhead";
 
 /**
  * High availability on a real PostgreSQL server (issue 23's numbers): two `keepctl watch`
@@ -316,12 +316,12 @@ export function formatHa(r: HaResult): string {
   }
   const f = r.overhead;
   lines.push(`  journal per send (${f.sends} sends each, ETH transfers through the one journaled sender; background writes awaited between sends):`);
-  for (const [name, x] of [["files", f.files], ["postgres", f.pg]] as const) {
+  for (const [name, x] of [["files", f.files], ["postgres", f.pg], [`postgres, +${FAR_RTT_MS} ms RTT`, f.pgFar]] as const) {
     lines.push(`    ${name.padEnd(8)} send() to broadcast ${x.msToBroadcast.toFixed(1)} ms, send() to mined ${x.msPerSend.toFixed(1)} ms` +
-      (name === "postgres" ? `; ${x.roundTripsBeforeBroadcast.toFixed(1)} database round trips before the broadcast, ${x.roundTripsPerSend.toFixed(1)} in all` : ""));
+      (name !== "files" ? `; ${x.roundTripsBeforeBroadcast.toFixed(1)} database round trips before the broadcast, ${x.roundTripsPerSend.toFixed(1)} in all` : ""));
   }
   lines.push(`    one journal line written alone (median of ${f.lineWrite.writes}): files ${f.lineWrite.filesMs.toFixed(2)} ms, postgres (fenced write) ${f.lineWrite.pgMs.toFixed(2)} ms`);
-  if (f.statements.length) lines.push(`    statements per send: ${f.statements.map((x) => `${x.query} ${(x.calls / f.sends).toFixed(1)}`).join("; ")}`);
+  if (f.statements.length) lines.push(`    statements per send (each PostgreSQL key): ${f.statements.map((x) => `${x.query} ${(x.calls / f.sends).toFixed(1)}`).join("; ")}`);
   const i = r.idle;
   lines.push(`  idle (defaults: lease 15 s, refresh 2 s; ${i.seconds.toFixed(1)} s): holder ${(i.holderRoundTrips / i.seconds).toFixed(2)} round trips/s, standby ${(i.standbyRoundTrips / i.seconds).toFixed(2)} round trips/s; ` +
     `${(i.statements.reduce((n, x) => n + x.calls, 0) / i.seconds).toFixed(2)} statements/s on the server (pg_stat_statements)`);

@@ -21,7 +21,9 @@ export interface TcpProxy {
   resetCounts(): void;
 }
 
-export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+export async function startTcpProxy(target: { host: string; port: number }, o: { /** Added round-trip time (ms): half each way, order kept. */ rttMs?: number } = {}): Promise<TcpProxy> {
+  const half = (o.rttMs ?? 0) / 2;
+  const forward = (to: net.Socket, d: Buffer) => void (half > 0 ? setTimeout(() => to.write(d), half) : to.write(d));
   let cut = false;
   const counts = { connections: 0, roundTrips: 0 };
   const pairs = new Set<{ client: net.Socket; upstream?: net.Socket; dead: boolean }>();
@@ -44,12 +46,12 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       if (pair.dead) return;
       if (!clientSpokeLast) counts.roundTrips++;
       clientSpokeLast = true;
-      upstream.write(d);
+      forward(upstream, d);
     });
     upstream.on("data", (d) => {
       if (pair.dead) return;
       clientSpokeLast = false;
-      client.write(d);
+      forward(client, d);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
