@@ -84,12 +84,12 @@ function spendersOf(txid: string, vout: number): { txid: string; height: number 
 const heightOf = (txid: string) => devnet.bitcoin!.net.node.findTx(txid)?.block?.height;
 
 /** The market that leaves a 1 sat/vB transaction behind and takes a 1.2 sat/vB package. */
-function tightMarket(): void {
+function tightMarket(o: { mining: boolean }): void {
   const net = devnet.bitcoin!.net;
   net.setMaxBlockVsize(3000);
   net.setFeePressure({ feeRate: 1.1, vsize: 9000 });
   net.setFeeEstimates(Object.fromEntries(Array.from({ length: 25 }, (_, i) => [i + 1, 1.2])));
-  net.setAutoMine(300);
+  if (o.mining) net.setAutoMine(300);
 }
 function calmMarket(): void {
   const net = devnet.bitcoin!.net;
@@ -123,7 +123,7 @@ async function expectFundedOnce(deposits: string[]): Promise<string[]> {
 }
 
 describe("keepctl mint: a stuck funding bumped by the cheaper of RBF and CPFP", () => {
-  it("3 × 1 BTC in one 203 vB funding: CPFP from its change; killed once the child is journaled, restarted: one child, one funding, proven", async () => {
+  it("3 × 1 BTC in one 203 vB funding: CPFP from its change; killed once the child is journaled, the child dropped from the mempool, restarted: the same child re-sent, one funding, proven", async () => {
     const start = await provider.getBlockNumber();
     const known = new Set(lines().map((l) => l.txid));
     const ours = () => lines().filter((l) => !known.has(l.txid));
@@ -132,12 +132,19 @@ describe("keepctl mint: a stuck funding bumped by the cheaper of RBF and CPFP", 
     let second!: Awaited<ReturnType<typeof runKeepctl>>;
     try {
       await until(() => ours().some((l) => l.type === "funding" && net.node.mempool.has(l.txid!)), "funding in the mempool", first.child);
-      tightMarket();
+      // No blocks yet: the estimate alone makes it stuck; the bump's child cannot be mined before the kill.
+      tightMarket({ mining: false });
       // The child line is in the journal: killed there (before or after its broadcast, whichever came first).
       await until(() => ours().some((l) => l.type === "child"), "a CPFP child journaled", first.child);
       first.child.kill("SIGKILL");
       await first.done;
+      // Whether it left or not, no server knows it now (as if the process had died before the broadcast).
+      const child = ours().find((l) => l.type === "child")!.txid!;
+      net.dropTransaction(child);
+      expect(net.node.mempool.has(child)).toBe(false);
+      net.setAutoMine(300);
       second = await runKeepctl(mint(["--lot", "1", "--count", "3"]), { home, dataDir, env });
+      expect(second.stderr).toMatch(new RegExp(`CPFP child transaction ${child} of funding transaction [0-9a-f]{64} re-sent`));
     } finally {
       first.child.kill("SIGKILL");
       calmMarket();
@@ -170,7 +177,7 @@ describe("keepctl mint: a stuck funding bumped by the cheaper of RBF and CPFP", 
     let r!: Awaited<typeof run.done>;
     try {
       await until(() => ours().some((l) => l.type === "funding" && net.node.mempool.has(l.txid!)), "funding in the mempool", run.child);
-      tightMarket();
+      tightMarket({ mining: true });
       r = await run.done;
     } finally {
       run.child.kill("SIGKILL");

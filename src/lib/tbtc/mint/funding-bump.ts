@@ -47,7 +47,7 @@ async function bump(d: MintDeps, record: FundingRecord, market: number, deposit:
   const was = `funding transaction ${record.txid} was stuck at ${rateText(record.feeSats, record.vsize)}`;
   switch (decision.action) {
     case "none":
-      return child ? sendChild(d, child, deposit, report, `${deposit}: CPFP child ${child.txid} of ${record.txid} re-sent (the package pays ${decision.packageRateSatVb.toFixed(1)} sat/vB)`) : false;
+      return child ? sendChild(d, child, deposit, report, `${deposit}: CPFP child transaction ${child.txid} of funding transaction ${record.txid} re-sent (the package pays ${decision.packageRateSatVb.toFixed(1)} sat/vB)`) : false;
     case "stuck":
       cannotBump(record, market, deposit, report, decision.reason);
       return false;
@@ -62,7 +62,7 @@ async function bump(d: MintDeps, record: FundingRecord, market: number, deposit:
       }
       // Journaled (fsynced) before it can leave: a crash from here on re-sends these very bytes.
       d.journal.recordChild(built.record);
-      return sendChild(d, { ...built.record, broadcast: false }, deposit, report, `${was}; child ${built.record.txid} (CPFP) spends its change with a ${built.record.feeSats} sat fee, the package at ${built.packageRateSatVb.toFixed(1)} sat/vB (cheaper than a replacement)`);
+      return sendChild(d, { ...built.record, broadcast: false }, deposit, report, `${was}; CPFP child transaction ${built.record.txid} spends its change with a ${built.record.feeSats} sat fee, the package at ${built.packageRateSatVb.toFixed(1)} sat/vB (cheaper than a replacement)`);
     }
   }
 }
@@ -75,9 +75,9 @@ async function sendChild(d: MintDeps, child: ChildRecord, deposit: string, repor
   if (!child.broadcast) d.journal.recordBroadcast(child.txid);
   try {
     const r = await d.btc.broadcast(fromHex(child.rawHex, "transaction"));
-    if (r.txid !== child.txid) throw new KeepctlError("BTC_BAD_DATA", ExitCode.RPC, `a Bitcoin server answered txid ${r.txid} for CPFP child ${child.txid}`);
+    if (r.txid !== child.txid) throw new KeepctlError("BTC_BAD_DATA", ExitCode.RPC, `a Bitcoin server answered tx ${r.txid} for CPFP child transaction ${child.txid}`);
   } catch (e) {
-    report.alerts.push({ key: `btc-broadcast:${deposit}`, level: "warning", title: "CPFP child refused", text: `${deposit}: no Bitcoin server took CPFP child ${child.txid} of ${child.parent}: ${e instanceof KeepctlError ? e.message : shortMessageOf(e)}` });
+    report.alerts.push({ key: `btc-broadcast:${deposit}`, level: "warning", title: "CPFP child refused", text: `${deposit}: no Bitcoin server took CPFP child transaction ${child.txid} of funding transaction ${child.parent}: ${e instanceof KeepctlError ? e.message : shortMessageOf(e)}` });
     return false;
   }
   d.onNote?.(note);
@@ -96,10 +96,10 @@ async function replace(d: MintDeps, record: FundingRecord, market: number, depos
   try {
     await d.btc.broadcast(fromHex(r.record.rawHex, "transaction"));
   } catch (e) {
-    report.alerts.push({ key: `btc-broadcast:${deposit}`, level: "warning", title: "funding replacement refused", text: `${deposit}: no Bitcoin server took replacement ${r.record.txid} of ${record.txid}: ${e instanceof KeepctlError ? e.message : shortMessageOf(e)}` });
+    report.alerts.push({ key: `btc-broadcast:${deposit}`, level: "warning", title: "funding replacement refused", text: `${deposit}: no Bitcoin server took replacement transaction ${r.record.txid} of transaction ${record.txid}: ${e instanceof KeepctlError ? e.message : shortMessageOf(e)}` });
     return false;
   }
   report.fundingTxid = r.record.txid;
-  d.onNote?.(`${was}; replaced (RBF) by ${r.record.txid} at ${r.feeRateSatVb.toFixed(1)} sat/vB, the same outputs${child ? ` (its CPFP child ${child.txid} evicted and paid for)` : ""}`);
+  d.onNote?.(`${was}; replaced (RBF) by transaction ${r.record.txid} at ${r.feeRateSatVb.toFixed(1)} sat/vB, the same outputs${child ? ` (its CPFP child transaction ${child.txid} evicted and paid for)` : ""}`);
   return true;
 }

@@ -348,7 +348,7 @@ async function prove(d: MintDeps, funding: { record: FundingRecord; output: Fund
   if (count === undefined) return false;
   const data = mintDepositInterface.encodeFunctionData("provideBTCFundingProof", [proof.version, proof.inputVector, proof.outputVector, proof.locktime, output.vout, proof.merkleProof, proof.indexInBlock, "0x" + proof.headers.slice(0, count).join("")]);
   const acted = await once(d, report, deposit, "funding-proof", { to: deposit, data, abi: mintDepositInterface }, facts.state);
-  if (acted) d.onNote?.(`${deposit}: funding proven (${count} headers, lot ${order.lotSats} sat in output ${output.vout} of ${record.txid})`);
+  if (acted) d.onNote?.(`${deposit}: funding proven (${count} headers, lot ${order.lotSats} sat in output ${output.vout} of transaction ${record.txid})`);
   return acted;
 }
 
