@@ -11,10 +11,11 @@ import { benchRaiYear, formatRaiYear } from "./rai-year";
 import { benchBuy, formatBuy } from "./buy";
 import { benchEmpPosition, formatEmpPosition } from "./emp-position";
 import { benchEmpGuard, formatEmpGuard } from "./emp-guard";
+import { benchMint, formatMint } from "./mint";
 
 /**
  * `npm run bench`: the performance figures the project promises, measured on a fresh local node.
- * Flags: --deposits N (tBTC deposits, default 200), --only tbtc|scale|watch|proof|reaction|buy|emp|emp-position|emp-guard|rai|rai-year|replay.
+ * Flags: --deposits N (tBTC deposits, default 200), --only tbtc|scale|watch|proof|reaction|buy|mint|emp|emp-position|emp-guard|rai|rai-year|replay.
  * EMP bench: --sponsors N (1000), --emp-span BLOCKS (1,000,000), --rtt MS, --skip-baseline.
  * rai-year bench: --hours N (8,760), --rtt MS.
  * Scale bench (docs/performance.md): --keeps N (3500), --op-deposits N (300), --span BLOCKS
@@ -73,6 +74,11 @@ async function main(): Promise<number> {
   if (!only || only === "buy") {
     const r = await benchBuy();
     process.stdout.write(formatBuy(r) + "\n");
+    allMet &&= r.targets.every((t) => t.met);
+  }
+  if (!only || only === "mint") {
+    const r = await benchMint();
+    process.stdout.write(formatMint(r) + "\n");
     allMet &&= r.targets.every((t) => t.met);
   }
   if (!only || only === "emp") {
