@@ -12,10 +12,11 @@ import { benchBuy, formatBuy } from "./buy";
 import { benchEmpPosition, formatEmpPosition } from "./emp-position";
 import { benchEmpGuard, formatEmpGuard } from "./emp-guard";
 import { benchHa, formatHa } from "./ha";
+import { benchMint, formatMint } from "./mint";
 
 /**
  * `npm run bench`: the performance figures the project promises, measured on a fresh local node.
- * Flags: --deposits N (tBTC deposits, default 200), --only tbtc|scale|watch|proof|reaction|buy|emp|emp-position|emp-guard|ha|rai|rai-year|replay.
+ * Flags: --deposits N (tBTC deposits, default 200), --only tbtc|scale|watch|proof|reaction|buy|mint|emp|emp-position|emp-guard|ha|rai|rai-year|replay.
  * ha bench (PostgreSQL state store): --ha-reps N (short-lease takeovers, 5).
  * EMP bench: --sponsors N (1000), --emp-span BLOCKS (1,000,000), --rtt MS, --skip-baseline.
  * rai-year bench: --hours N (8,760), --rtt MS.
@@ -75,6 +76,11 @@ async function main(): Promise<number> {
   if (!only || only === "buy") {
     const r = await benchBuy();
     process.stdout.write(formatBuy(r) + "\n");
+    allMet &&= r.targets.every((t) => t.met);
+  }
+  if (!only || only === "mint") {
+    const r = await benchMint();
+    process.stdout.write(formatMint(r) + "\n");
     allMet &&= r.targets.every((t) => t.met);
   }
   if (!only || only === "emp") {

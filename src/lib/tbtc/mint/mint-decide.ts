@@ -37,7 +37,7 @@ export type MintStep =
   /** Send the journaled funding transaction to the Bitcoin servers. */
   | "broadcast"
   | "wait-confirmations"
-  /** Our funding sits in the mempool below the rate the blocks left need: replace it (RBF). */
+  /** Our funding (with its CPFP child, if any) sits in the mempool below the rate the blocks left need: RBF or CPFP, the cheaper (funding-bump.ts). */
   | "bump-fee"
   | "prove"
   /** ERC721 approval of exactly this TDT to the VendingMachine. */

@@ -102,7 +102,7 @@ export async function mintPass(d: MintDeps, orderId: string): Promise<{ reports:
   for (const s of slots) if (s.decision.step === "prepare-funding" && !toFund.includes(s)) s.report.step = "wait-signers";
   if (toFund.length) {
     try {
-      const reserved = new Set([...js.fundings.values()].flatMap((f) => f.inputs));
+      const reserved = new Set([...js.fundings.values()].flatMap((f) => f.inputs).concat([...js.children.values()].map((c) => c.input)));
       // The tightest window among them sets the fee target (3 h from now for those whose clock has not started).
       const deadline = Math.min(...toFund.map((s) => s.decision.fundingDeadline ?? chainNow + FUNDING_TIMEOUT_SEC));
       for (const p of js.psbts.values()) if (!js.fundings.has(p.txid)) for (const i of p.inputs) reserved.add(i);
@@ -212,6 +212,7 @@ async function decide(d: MintDeps, js: MintJournalState, order: MintOrder, depos
   let foreignHistory = 0;
   let confirmations: number | undefined;
   let marketFeeRate: number | undefined;
+  let packageRate: number | undefined;
   if (facts.pubkey64) {
     script = fundingScriptOf(facts.pubkey64);
     if (ours && ours.output.scriptHex !== script) throw new KeepctlError("MINT_SCRIPT_MISMATCH", ExitCode.INTERNAL, `${deposit}: the journaled funding pays ${ours.output.scriptHex}, not the deposit's script ${script}`);
@@ -232,13 +233,19 @@ async function decide(d: MintDeps, js: MintJournalState, order: MintOrder, depos
     if (confirmations === 0 && facts.fundingTimerStart !== undefined) {
       const target = fundingTargetBlocks(chainNow, facts.fundingTimerStart + FUNDING_TIMEOUT_SEC, d.confirmations);
       marketFeeRate = await d.btc.feeRate(target).catch(() => undefined);
+      // Our CPFP child, if the servers know it, pays for this funding too: the package's rate is the one judged.
+      const child = ours ? js.children.get(ours.record.txid) : undefined;
+      if (child && marketFeeRate !== undefined) {
+        const seen = (await d.btc.history(fromHex(child.output.scriptHex, "script"))).some((h) => h.txid === child.txid);
+        if (seen) packageRate = Number(ours!.record.feeSats + child.feeSats) / (ours!.record.vsize + child.vsize);
+      }
     }
   }
   const me = d.sender.address.toLowerCase();
   const owner = facts.tdtOwner.toLowerCase();
   const decision = decideMint({
     created: true, state: facts.state, keyPublished: !!facts.pubkey64, chainNow, createdAt: facts.createdAt, fundingTimerStart: facts.fundingTimerStart,
-    funding: ours ? { broadcast: all.some((f) => f.record.broadcast), confirmations, feeRateSatVb: Number(ours.record.feeSats) / ours.record.vsize } : undefined,
+    funding: ours ? { broadcast: all.some((f) => f.record.broadcast), confirmations, feeRateSatVb: packageRate ?? Number(ours.record.feeSats) / ours.record.vsize } : undefined,
     marketFeeRate, foreignHistory, confirmationsRequired: d.confirmations,
     tdtOwner: owner === me ? "us" : owner === d.contracts.vendingMachine.toLowerCase() ? "vending-machine" : "other",
     tdtApproved: facts.tdtApproved.toLowerCase() === d.contracts.vendingMachine.toLowerCase(),
@@ -341,7 +348,7 @@ async function prove(d: MintDeps, funding: { record: FundingRecord; output: Fund
   if (count === undefined) return false;
   const data = mintDepositInterface.encodeFunctionData("provideBTCFundingProof", [proof.version, proof.inputVector, proof.outputVector, proof.locktime, output.vout, proof.merkleProof, proof.indexInBlock, "0x" + proof.headers.slice(0, count).join("")]);
   const acted = await once(d, report, deposit, "funding-proof", { to: deposit, data, abi: mintDepositInterface }, facts.state);
-  if (acted) d.onNote?.(`${deposit}: funding proven (${count} headers, lot ${order.lotSats} sat in output ${output.vout} of ${record.txid})`);
+  if (acted) d.onNote?.(`${deposit}: funding proven (${count} headers, lot ${order.lotSats} sat in output ${output.vout} of transaction ${record.txid})`);
   return acted;
 }
 

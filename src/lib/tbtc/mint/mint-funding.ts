@@ -72,14 +72,15 @@ export async function checkBtcCovers(w: MintWallet, lotSats: bigint, count: numb
 
 /**
  * RBF of a stuck funding transaction (we signal it): the same coins, the same outputs to the same
- * deposits (each exactly its lot), the fee raised from the change to `targetRate`. The caller
+ * deposits (each exactly its lot), the fee raised from the change to `targetRate` (and by the fees
+ * of the descendants it evicts: our CPFP child, BIP125 rule 3). The caller
  * journals it as a replacement before broadcasting it. Undefined (with why) when it cannot be done.
  */
-export function buildFundingReplacement(w: Pick<MintWallet, "account" | "signer" | "maxFeeRateSatVb">, f: FundingRecord, targetRate: number): { record: Omit<FundingRecord, "broadcast">; feeRateSatVb: number } | { reason: string } {
+export function buildFundingReplacement(w: Pick<MintWallet, "account" | "signer" | "maxFeeRateSatVb">, f: FundingRecord, targetRate: number, descendantFeesSats = 0n): { record: Omit<FundingRecord, "broadcast">; feeRateSatVb: number } | { reason: string } {
   if (!w.signer) return { reason: "the wallet is watch-only: a replacement would need the cold signer (not automated)" };
   if (!f.coins || !f.change) return { reason: f.coins ? "it has no change output to take a higher fee from" : "the journal does not hold its coins (an older record)" };
   const payments: Payment[] = [...f.outputs].sort((a, b) => a.vout - b.vout).map((o) => ({ scriptHex: o.scriptHex, valueSats: o.valueSats }));
-  const plan = planRbf({ vsize: f.vsize, feeSats: f.feeSats, inputsSats: f.coins.reduce((s, c) => s + c.valueSats, 0n), inputCount: f.coins.length, payments, change: { vout: f.change.vout, scriptHex: f.change.scriptHex, valueSats: f.change.valueSats } }, targetRate, w.maxFeeRateSatVb);
+  const plan = planRbf({ vsize: f.vsize, feeSats: f.feeSats, inputsSats: f.coins.reduce((s, c) => s + c.valueSats, 0n), inputCount: f.coins.length, payments, change: { vout: f.change.vout, scriptHex: f.change.scriptHex, valueSats: f.change.valueSats }, descendantFeesSats }, targetRate, w.maxFeeRateSatVb);
   if (!plan.feasible) return { reason: plan.reason };
   const coins: Utxo[] = f.coins.map((c) => ({ ...c, confirmations: 1 }));
   const tx = buildReplacementTx(w.account, { inputs: coins, payments, change: { chain: f.change.chain, index: f.change.index } }, plan);

@@ -49,6 +49,26 @@ export interface FundingRecord {
   broadcast: boolean;
 }
 
+/**
+ * A CPFP child of a stuck funding: spends the funding's change output (`parent`:`change.vout`) to a
+ * fresh change address of ours, its fee lifting the package to the target rate. Journaled before
+ * it is broadcast; one per funding transaction, ever (a second child would only be a double spend
+ * of the same change, but a journaled child is re-sent as it is, never rebuilt).
+ */
+export interface ChildRecord {
+  txid: string;
+  rawHex: string;
+  /** The funding transaction whose change it spends. */
+  parent: string;
+  /** The outpoint it spends (`parent:vout`, the funding's change): never selected for a funding. */
+  input: string;
+  feeSats: bigint;
+  vsize: number;
+  /** Its one output: our new change, and the key path. */
+  output: { scriptHex: string; valueSats: bigint; chain: 0 | 1; index: number };
+  broadcast: boolean;
+}
+
 export interface JournalCoin {
   txid: string;
   vout: number;
@@ -62,6 +82,7 @@ type Line =
   | { type: "order"; id: string; account: string; lotSats: string; count: number; at: string }
   | { type: "deposit"; order: string; slot: number; deposit: string; at: string }
   | { type: "funding"; txid: string; rawHex: string; feeSats: string; vsize: number; outputs: { deposit: string; vout: number; valueSats: string; scriptHex: string }[]; inputs: string[]; coins?: (Omit<JournalCoin, "valueSats"> & { valueSats: string })[]; change?: { vout: number; scriptHex: string; valueSats: string; chain: 0 | 1; index: number }; replaces?: string; at: string }
+  | { type: "child"; txid: string; rawHex: string; parent: string; input: string; feeSats: string; vsize: number; output: { scriptHex: string; valueSats: string; chain: 0 | 1; index: number }; at: string }
   | { type: "broadcast"; txid: string; at: string }
   | { type: "psbt"; txid: string; psbt: string; file: string; deposits: string[]; inputs: string[]; at: string }
   | { type: "ended"; order: string; slot: number; outcome: string; at: string };
@@ -71,6 +92,8 @@ export interface MintJournalState {
   fundings: Map<string, FundingRecord>;
   /** Unsigned funding transactions written as PSBTs for a cold signer, by txid (known before signing: segwit). */
   psbts: Map<string, PendingPsbt>;
+  /** CPFP children, by the txid of the funding they spend the change of. */
+  children: Map<string, ChildRecord>;
 }
 
 export interface PendingPsbt {
@@ -94,6 +117,7 @@ export class MintJournal {
     const orders = new Map<string, MintOrder>();
     const fundings = new Map<string, FundingRecord>();
     const psbts = new Map<string, PendingPsbt>();
+    const children = new Map<string, ChildRecord>();
     const lines = parseJsonLines<Line>(readLines(this.file), (n, cause) =>
       new KeepctlError("JOURNAL_CORRUPT", ExitCode.CONFIG, `mint journal ${this.file} line ${n} is not JSON`, { cause, hint: "fix or move the file aside (it records funding transactions: keep a copy)" }));
     for (const l of lines) {
@@ -109,12 +133,16 @@ export class MintJournal {
         });
       } else if (l.type === "psbt") {
         psbts.set(l.txid, { txid: l.txid, psbt: l.psbt, file: l.file, deposits: l.deposits.map((x) => x.toLowerCase()), inputs: l.inputs });
+      } else if (l.type === "child") {
+        // The first child of a funding is the one: a later line for the same parent is never acted on.
+        if (!children.has(l.parent)) children.set(l.parent, { txid: l.txid, rawHex: l.rawHex, parent: l.parent, input: l.input, feeSats: BigInt(l.feeSats), vsize: l.vsize, output: { ...l.output, valueSats: BigInt(l.output.valueSats) }, broadcast: false });
       } else if (l.type === "broadcast") {
         const f = fundings.get(l.txid);
         if (f) f.broadcast = true;
+        for (const c of children.values()) if (c.txid === l.txid) c.broadcast = true;
       }
     }
-    return { orders, fundings, psbts };
+    return { orders, fundings, psbts, children };
   }
 
   /** Orders of `account` with a slot not ended yet, oldest first. */
@@ -141,6 +169,11 @@ export class MintJournal {
       change: f.change && { ...f.change, valueSats: f.change.valueSats.toString() },
       at: now(),
     });
+  }
+
+  /** Written (fsynced) before the child is broadcast: a restart re-sends these bytes, never builds another child. */
+  recordChild(c: Omit<ChildRecord, "broadcast">): void {
+    this.append({ type: "child", txid: c.txid, rawHex: c.rawHex, parent: c.parent, input: c.input, feeSats: c.feeSats.toString(), vsize: c.vsize, output: { ...c.output, valueSats: c.output.valueSats.toString() }, at: now() });
   }
 
   /** An unsigned funding written as a PSBT: its deposits wait for the signed one (`--psbt-in`), never funded otherwise. */
