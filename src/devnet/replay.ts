@@ -604,7 +604,8 @@ async function walk(devnet: Devnet, rp: ethers.JsonRpcProvider, opts: ReplayOpti
       courtesyCalled: deposits.filter((d) => d.courtesyCalledAt).length,
       redeemedByBot, liquidated: deposits.filter((d) => d.bondLost).length,
       bondsSeizedEth: ethers.formatEther(seized), operatorBondsSeizedEth: ethers.formatEther(seized / 3n),
-      operatorTbtcSpent: ethers.formatEther(tbtcBefore - tbtcAfter), operatorEthSpent: ethers.formatEther(spent.wei), operatorGasUsed: Number(spent.gas), operatorTxs: spent.txs,
+      // What redemptions took: the balance's fall, plus what --replenish-to minted back meanwhile.
+      operatorTbtcSpent: ethers.formatEther(tbtcBefore - tbtcAfter + (replenished ? ethers.parseEther(replenished.tbtcMinted) : 0n)), operatorEthSpent: ethers.formatEther(spent.wei), operatorGasUsed: Number(spent.gas), operatorTxs: spent.txs,
       chainPoints,
       ...(replenished ? { replenish: replenished } : {}),
     },
