@@ -61,6 +61,7 @@ function printReplenish(out: Output, rep: ReplayReport): void {
   row("TBTC minted", c.with.tbtcMinted, c.without.tbtcMinted, signed(c.difference.tbtcMinted));
   row("BTC spent (funding: lots + fees)", c.with.btcSpent, c.without.btcSpent, signed(c.difference.btcSpent));
   row("BTC received (redemptions)", c.with.btcReceived, c.without.btcReceived, signed(c.difference.btcReceived));
+  if (c.with.mints.length) out.line(`  minted back (created -> funded, series time): ${c.with.mints.map((m) => `${m.lotBtc} BTC ${short(m.createdAt)} -> ${short(m.fundedAt)}`).join("; ")}`);
 }
 
 function printRun(out: Output, r: RunResult): void {

@@ -92,6 +92,8 @@ export interface ReplenishTotals {
   btcSpent: string;
   /** BTC the operator's proven redemptions paid to the wallet (their Bitcoin transactions' outputs). */
   btcReceived: string;
+  /** Each mint deposit: its lot, the walked point whose pass created it and the one that proved its funding. */
+  mints: Array<{ lotBtc: string; createdAt: string; fundedAt: string }>;
 }
 
 const sats = (n: bigint) => ethers.formatUnits(n, 8);
@@ -103,23 +105,28 @@ function txOf(net: BitcoinNetwork, txidBytes32: string) {
   return net.node.findTx(display)?.tx ?? net.node.findTx(le)?.tx;
 }
 
-export async function replenishTotals(dep: TbtcDeployment, net: BitcoinNetwork, o: { fromBlock: number; operator: string; portfolio: ReadonlySet<string>; redeemedByOperator: string[]; walletScripts: (script: string) => boolean }): Promise<ReplenishTotals> {
+export async function replenishTotals(dep: TbtcDeployment, net: BitcoinNetwork, o: { fromBlock: number; operator: string; when: (e: ethers.EventLog) => Promise<string>; portfolio: ReadonlySet<string>; redeemedByOperator: string[]; walletScripts: (script: string) => boolean }): Promise<ReplenishTotals> {
   const system = new ethers.Contract(dep.addresses.TBTCSystem, tbtcAbi("TBTCSystem"), dep.provider);
   const token = new ethers.Contract(dep.addresses.TBTCToken, tbtcAbi("TBTCToken"), dep.provider);
   const me = o.operator.toLowerCase();
-  const [created, funded, redeemed, mints] = await Promise.all([
+  const [created, funded, redeemed, tokenMints] = await Promise.all([
     system.queryFilter(system.filters.Created(), o.fromBlock),
     system.queryFilter(system.filters.Funded(), o.fromBlock),
     system.queryFilter(system.filters.Redeemed(), o.fromBlock),
     token.queryFilter(token.filters.Transfer(ethers.ZeroAddress, o.operator), o.fromBlock),
   ]) as ethers.EventLog[][];
   // The operator's own deposits: created by a transaction it sent, not one of the portfolio's.
-  const mine = new Set<string>();
+  const mine = new Map<string, ethers.EventLog>();
   for (const e of created) {
     const d = (e.args[0] as string).toLowerCase();
-    if (!o.portfolio.has(d) && (await e.getTransaction()).from.toLowerCase() === me) mine.add(d);
+    if (!o.portfolio.has(d) && (await e.getTransaction()).from.toLowerCase() === me) mine.set(d, e);
   }
   const fundedMine = funded.filter((e) => mine.has((e.args[0] as string).toLowerCase()));
+  const mints: ReplenishTotals["mints"] = [];
+  for (const e of fundedMine) {
+    const d = new ethers.Contract(e.args[0] as string, ["function lotSizeSatoshis() view returns (uint64)"], dep.provider);
+    mints.push({ lotBtc: sats((await d.lotSizeSatoshis()) as bigint), createdAt: await o.when(mine.get((e.args[0] as string).toLowerCase())!), fundedAt: await o.when(e) });
+  }
   let spent = 0n;
   for (const txid of new Set(fundedMine.map((e) => e.args[1] as string))) {
     const tx = txOf(net, txid);
@@ -144,8 +151,9 @@ export async function replenishTotals(dep: TbtcDeployment, net: BitcoinNetwork, 
   }
   return {
     depositsFunded: fundedMine.length,
-    tbtcMinted: ethers.formatEther(mints.reduce((s, e) => s + (e.args[2] as bigint), 0n)),
+    tbtcMinted: ethers.formatEther(tokenMints.reduce((s, e) => s + (e.args[2] as bigint), 0n)),
     btcSpent: sats(spent),
     btcReceived: sats(received),
+    mints,
   };
 }

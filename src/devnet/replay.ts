@@ -592,7 +592,7 @@ async function walk(devnet: Devnet, rp: ethers.JsonRpcProvider, opts: ReplayOpti
   const spent = await operatorGas(rp, operator, startBlock + 1);
   const replenished = hotWallet && devnet.bitcoin
     ? {
-        ...(await replenishTotals(dep, devnet.bitcoin.net, { fromBlock: startBlock + 1, operator, portfolio: new Set(opened.map((o) => o.deposit.toLowerCase())), redeemedByOperator: deposits.filter((d) => d.redeemedAt && d.redemptionRequestedBy === "bot").map((d) => d.deposit), walletScripts: hotWallet.owns })),
+        ...(await replenishTotals(dep, devnet.bitcoin.net, { fromBlock: startBlock + 1, operator, when: async (e) => (await when(e))!, portfolio: new Set(opened.map((o) => o.deposit.toLowerCase())), redeemedByOperator: deposits.filter((d) => d.redeemedAt && d.redemptionRequestedBy === "bot").map((d) => d.deposit), walletScripts: hotWallet.owns })),
         depositsSaved: deposits.filter((d) => d.redeemedAt && d.redemptionRequestedBy === "bot" && !d.bondLost).length,
         depositsLost: deposits.filter((d) => d.bondLost).length,
       }

@@ -147,6 +147,10 @@ describe("keepctl replay --replenish-to on 2020-12-23 .. 12-24 (real ETH/BTC, 1.
     expect(spent).toBeGreaterThan(lots);
     expect(spent).toBeLessThan(lots + 100_000n);
     expect(c.with.depositsFunded).toBe(seen.bot.minted.length);
+    expect(c.with.mints.map((m) => m.lotBtc)).toEqual(seen.bot.minted.map(() => "1.0"));
+    // The first lot was created and funded between the two redemption requests (series time).
+    const second = report.runs[0].deposits.find((d) => d.label === "dec17-1btc")!.redemptionRequestedAt!;
+    expect(c.with.mints[0].createdAt >= report.window.from && c.with.mints[0].fundedAt <= second).toBe(true);
     expect(c.without.btcSpent).toBe("0.0");
   });
 });
