@@ -43,8 +43,26 @@ function readInput(flag: string, file: string): string {
 const pad = (s: string, n: number) => (s.length >= n ? s : s + " ".repeat(n - s.length));
 const short = (iso: string | null) => (iso ? iso.slice(5, 16).replace("T", " ") : "-");
 
-const WALK_TITLE = { bot: "WITH the bot (watch loop, real sender)", none: "WITHOUT a bot (baseline)", seed: "the SEED's policy (redeem only once courtesy-called)" } as const;
-const WALK_SHORT = { bot: "bot", none: "no bot", seed: "seed policy" } as const;
+const WALK_TITLE = { bot: "WITH the bot (watch loop, real sender)", "no-replenish": "the bot WITHOUT --replenish-to (same TBTC, same hot wallet float)", none: "WITHOUT a bot (baseline)", seed: "the SEED's policy (redeem only once courtesy-called)" } as const;
+const WALK_SHORT = { bot: "bot", "no-replenish": "bot, no replenish", none: "no bot", seed: "seed policy" } as const;
+
+/** --replenish-to: the bot with and without minting back, side by side. */
+function printReplenish(out: Output, rep: ReplayReport): void {
+  const c = rep.replenish;
+  if (!c) return;
+  out.line(`--replenish-to ${c.targetTbtc} TBTC (hot wallet float ${c.hotBtc} BTC per walk), from the chains' events:`);
+  const w = 20;
+  out.line(`  ${pad("", 34)} ${pad("with replenish", w)} ${pad("without", w)} difference`);
+  const row = (name: string, a: string | number, b: string | number, d: string | number) => out.line(`  ${pad(name, 34)} ${pad(String(a), w)} ${pad(String(b), w)} ${d}`);
+  const signed = (n: number | string) => (Number(n) > 0 ? `+${n}` : String(n));
+  row("deposits saved (redeemed by bot)", c.with.depositsSaved, c.without.depositsSaved, signed(c.difference.depositsSaved));
+  row("deposits lost (liquidation)", c.with.depositsLost, c.without.depositsLost, signed(c.difference.depositsLost));
+  row("mint deposits funded", c.with.depositsFunded, c.without.depositsFunded, signed(c.difference.depositsFunded));
+  row("TBTC minted", c.with.tbtcMinted, c.without.tbtcMinted, signed(c.difference.tbtcMinted));
+  row("BTC spent (funding: lots + fees)", c.with.btcSpent, c.without.btcSpent, signed(c.difference.btcSpent));
+  row("BTC received (redemptions)", c.with.btcReceived, c.without.btcReceived, signed(c.difference.btcReceived));
+  if (c.with.mints.length) out.line(`  minted back (created -> funded, series time): ${c.with.mints.map((m) => `${m.lotBtc} BTC ${short(m.createdAt)} -> ${short(m.fundedAt)}`).join("; ")}`);
+}
 
 function printRun(out: Output, r: RunResult): void {
   out.line(`${WALK_TITLE[r.walk]}:`);
@@ -86,6 +104,7 @@ function printReport(out: Output, rep: ReplayReport, chart: string[]): void {
   if (rep.runs.length > 1) printComparison(out, rep);
   if (rep.saved) out.line(`the bot saved ${Number(rep.saved.bondsEth).toFixed(4)} ETH of bonds from seizure (operator's third ${Number(rep.saved.operatorEth).toFixed(4)} ETH) against no bot`);
   if (rep.savedVsSeed) out.line(`the bot saved ${Number(rep.savedVsSeed.bondsEth).toFixed(4)} ETH of bonds from seizure (operator's third ${Number(rep.savedVsSeed.operatorEth).toFixed(4)} ETH) against the seed's policy`);
+  printReplenish(out, rep);
   out.line("(all outcomes read from the contracts' events)");
   out.line("");
   for (const l of chart) out.line(l);
@@ -138,7 +157,7 @@ function checkPlotOut(file: string): string {
 }
 
 /** Flags of the tBTC walk that the RAI walk does not take: refused rather than ignored. */
-const PRICES_ONLY = ["step", "portfolio", "tbtc", "eth", "threshold", "redeemBelow", "notifyCourtesy", "feeSats", "plotOut", "maxGap"];
+const PRICES_ONLY = ["step", "portfolio", "tbtc", "eth", "replenishTo", "hotBtc", "threshold", "redeemBelow", "notifyCourtesy", "feeSats", "plotOut", "maxGap"];
 
 async function replayRates(g: Record<string, unknown>, out: Output): Promise<void> {
   const stray = PRICES_ONLY.filter((k) => g[k] !== undefined).concat(g.redeem === false ? ["redeem"] : [], g.baseline === false ? ["baseline"] : [], g.seed === false ? ["seed"] : []);
@@ -172,6 +191,8 @@ export function register(program: Command): void {
     .option("--portfolio <file>", 'JSON array of {"lotBtc": 5, "openAt": "2020-11-24T00:00:00Z", "label": "a"} (default: 1/5/10 BTC lots over the first two days)')
     .option("--tbtc <n>", "TBTC the operator holds for redemptions (default 20)", parseNumberOption("--tbtc", 0, 1000))
     .option("--eth <n>", "ETH the operator holds for gas (default 10)", parseNumberOption("--eth", 0, 100000))
+    .option("--replenish-to <tbtc>", "the bot redeems to a hot Bitcoin wallet of its own and mints TBTC lots back (the real mint flow) while below this; also walks the same bot without it (docs/replay.md)", parseNumberOption("--replenish-to", 0.01, 1000))
+    .option("--hot-btc <n>", "with --replenish-to: BTC in the hot wallet at the start of each walk, besides what redemptions pay into it (default 0.01)", parseNumberOption("--hot-btc", 0, 1000))
     .option("--threshold <pct>", "watch: alert below this collateralization % (default 130)", parseNumberOption("--threshold", 100, 1000))
     .option("--redeem-below <pct>", "watch: redeem deposits below this collateralization % (default 130)", parseNumberOption("--redeem-below", 100, 1000))
     .option("--notify-courtesy", "watch: call notifyCourtesyCall on deposits below the courtesy-call threshold")
@@ -201,6 +222,7 @@ export function register(program: Command): void {
       // A bond set before the window must be priced by the file; checked before any node starts.
       for (const e of portfolio) if (e.openAt < points[0].t) lib.priceAt(series, e.openAt, e.label);
       const plotOut = g.plotOut === undefined ? undefined : checkPlotOut(g.plotOut as string);
+      if (g.hotBtc !== undefined && g.replenishTo === undefined) throw new UsageError("--hot-btc is the hot wallet of --replenish-to; give --replenish-to TBTC too (or drop --hot-btc)");
       const gaps = lib.findGaps(window);
       lib.refuseLongGaps(gaps, (g.maxGap as number | undefined) ?? 24);
       for (const gap of gaps) out.warn(`gap in the series: ${lib.isoTime(gap.from)} .. ${lib.isoTime(gap.to)} (${gap.missing} h missing; the price holds, the clock jumps)`);
@@ -224,6 +246,8 @@ export function register(program: Command): void {
         baseline: g.baseline !== false,
         seed: g.seed !== false,
         everyPoint: !!g.everyPoint,
+        replenishTo: g.replenishTo as number | undefined,
+        hotBtc: g.hotBtc as number | undefined,
         onProgress: (m) => out.info(m),
         signal: shutdown.signal,
       });

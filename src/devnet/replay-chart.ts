@@ -14,8 +14,8 @@ export const LINES = [
   { pct: 110, name: "liquidation (110 %)" },
 ] as const;
 
-const WALK_NAME: Record<WalkKind, string> = { bot: "bot", seed: "seed", none: "none" };
-const WALK_COLOUR: Record<WalkKind, string> = { bot: "#1a7f37", seed: "#9a6700", none: "#cf222e" };
+const WALK_NAME: Record<WalkKind, string> = { bot: "bot", "no-replenish": "nrep", seed: "seed", none: "none" };
+const WALK_COLOUR: Record<WalkKind, string> = { bot: "#1a7f37", "no-replenish": "#8250df", seed: "#9a6700", none: "#cf222e" };
 const KIND_LETTER: Record<ReplayAction["kind"], string> = { "courtesy-call": "C", redemption: "R", liquidation: "L" };
 
 /** The collateralization axis: always shows 100..160, widened to the data (capped, a deposit may open far above). */
@@ -195,7 +195,7 @@ export function svgChart(report: ReplayReport, trace: ReplayTrace): string {
   o.push(`<text x="${lx}" y="${ly}" font-weight="bold">actions</text>`);
   for (const run of report.runs) {
     ly += 18;
-    o.push(`<text x="${lx}" y="${ly}" fill="${WALK_COLOUR[run.walk]}">${run.walk === "bot" ? "with the bot" : run.walk === "seed" ? "seed's policy" : "no bot"}</text>`);
+    o.push(`<text x="${lx}" y="${ly}" fill="${WALK_COLOUR[run.walk]}">${run.walk === "bot" ? "with the bot" : run.walk === "no-replenish" ? "bot, no replenish" : run.walk === "seed" ? "seed's policy" : "no bot"}</text>`);
   }
   ly += 24;
   o.push(`<circle cx="${lx + 5}" cy="${ly - 4}" r="5" fill="none" stroke="#57606a" stroke-width="2"/><text x="${lx + 16}" y="${ly}">courtesy call</text>`);

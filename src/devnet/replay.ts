@@ -15,6 +15,7 @@ import { tbtcContractsOf } from "../lib/tbtc/redeem/redeem-session";
 import { decodeBtcAddress } from "../lib/tbtc/btc-address";
 import { watchOnce, type LoopState } from "../lib/tbtc/watch/watch-loop";
 import { openRedemptionBitcoin } from "../lib/tbtc/redeem/bitcoin";
+import { spendableCoins } from "../lib/tbtc/mint/mint-funding";
 import { followPolicyOf } from "../lib/tbtc/redeem/follow-policy";
 import type { WatchPolicy } from "../lib/tbtc/watch/watch-decide";
 import { startDevnet, devnetWallet, type Devnet } from "./scenario";
@@ -23,6 +24,9 @@ import { depositContract, ethBtcToMedianizerValue, send, weiPerSat, type TbtcDep
 import { bondForPercent } from "./deposits";
 import { tbtcAbi } from "./artifacts";
 import { type Gap, type PortfolioEntry, type PricePoint, isoTime, priceAt } from "./replay-data";
+import { openReplayHotWallet, publishNewKeepKeys, replenishTotals, type ReplayHotWallet, type ReplenishTotals } from "./replay-replenish";
+import type { Replenisher } from "../lib/tbtc/mint/replenish";
+import { mintedTbtc } from "../lib/tbtc/mint/replenish-decide";
 
 export * from "./replay-data";
 
@@ -47,8 +51,11 @@ const GAS = { gasLimit: 6_000_000 };
 const COURTESY_SEC = 6 * 3600;
 const PAYOUT_ADDRESS = "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx";
 
-/** The three walks from one snapshot: the watch loop, the seed's policy (act only once courtesy-called), nobody. */
-export type WalkKind = "bot" | "seed" | "none";
+/**
+ * The walks from one snapshot: the watch loop, the seed's policy (act only once courtesy-called),
+ * nobody; with --replenish-to, "bot" mints back and "no-replenish" is the same bot without it.
+ */
+export type WalkKind = "bot" | "no-replenish" | "seed" | "none";
 
 /** One action on the chain, as the events of a walk show it (the chart's markers, the report's timeline). */
 export interface ReplayAction {
@@ -101,6 +108,13 @@ export interface ReplayOptions {
   seed?: boolean;
   /** Touch the chain at every point, quiet or not (default false: quiet points are computed, see walk). */
   everyPoint?: boolean;
+  /**
+   * --replenish-to (whole TBTC): the bot redeems to a hot Bitcoin wallet of its own and mints
+   * lots back with the real mint flow; a walk of the same bot without it runs too ("no-replenish").
+   */
+  replenishTo?: number;
+  /** The hot wallet's BTC at the start of each of those walks (default DEFAULT_HOT_BTC, 0.01). */
+  hotBtc?: number;
   onProgress?: (msg: string) => void;
   /** Called after each walk, before the chain is reverted (tests read the events themselves). */
   onWalkEnd?: (w: { walk: WalkKind; bot: boolean; devnet: Devnet; fromBlock: number; seriesOf: (chainTs: number) => number; operator: string; deposits: Array<{ label: string; deposit: string }> }) => Promise<void>;
@@ -147,6 +161,18 @@ export interface RunResult {
   operatorTxs: number;
   /** Points where the chain moved (price, clock, a pass of the loop and the world); the rest were quiet. */
   chainPoints: number;
+  /** Walks with a hot Bitcoin wallet (--replenish-to): what was minted and spent, from both chains. */
+  replenish?: ReplenishTotals & { depositsSaved: number; depositsLost: number };
+}
+
+/** --replenish-to: the bot with it and without it, side by side (same snapshot, same TBTC). */
+export interface ReplenishComparison {
+  targetTbtc: number;
+  hotBtc: number;
+  with: NonNullable<RunResult["replenish"]>;
+  without: NonNullable<RunResult["replenish"]>;
+  /** with − without. */
+  difference: { depositsSaved: number; depositsLost: number; depositsFunded: number; tbtcMinted: string; btcSpent: string; btcReceived: string };
 }
 
 export interface ReplayReport {
@@ -161,6 +187,8 @@ export interface ReplayReport {
   savedVsSeed: { bondsEth: string; operatorEth: string } | null;
   /** Every courtesy call, redemption request and liquidation of every walk, in time order per walk. */
   actions: ReplayAction[];
+  /** With --replenish-to: the bot with and without it. */
+  replenish?: ReplenishComparison;
 }
 
 /** What runReplay returns: the report (deterministic), the chart's trace, and the timing (not deterministic). */
@@ -329,6 +357,8 @@ interface WalkOut { run: RunResult; actions: ReplayAction[] }
 /** The walk itself, from the current chain state; returns the per-deposit outcomes read from events. */
 async function walk(devnet: Devnet, rp: ethers.JsonRpcProvider, opts: ReplayOptions, kind: WalkKind, trace: ReplayTrace, dataDir: string, file: string, btcTime: { now: number }): Promise<WalkOut> {
   const bot = kind !== "none";
+  /** The watch loop acts before the world (the bot's policy), with or without --replenish-to. */
+  const isBot = kind === "bot" || kind === "no-replenish";
   const dep = devnet.deployment;
   const jp = devnet.provider as ethers.JsonRpcProvider;
   const world = await jp.getSigner(devnetWallet(WORLD_INDEX).address);
@@ -351,7 +381,30 @@ async function walk(devnet: Devnet, rp: ethers.JsonRpcProvider, opts: ReplayOpti
   const provider: KeepctlProvider = await connectFromConfig(cfg);
   const wallet = new ethers.Wallet(devnetWallet(OPERATOR_INDEX).privateKey, provider);
   const sender = new JournaledSender(new ActionSender(wallet, provider, Journal.open(cfg.dataDir), { maxFeeGwei: 1000, pollMs: 50, dryRun: false }));
-  const script = opts.redeem === false ? undefined : decodeBtcAddress(PAYOUT_ADDRESS, "testnet").redeemerOutputScript;
+  // --replenish-to: a hot Bitcoin wallet of the walk's own; the bot's redemptions pay into it and,
+  // in the "bot" walk, the real mint flow (watch's replenish path) spends it on new lots.
+  btcTime.now = opts.points[0].t - 3600;
+  const hotWallet: ReplayHotWallet | undefined = opts.replenishTo !== undefined && isBot && devnet.bitcoin
+    ? await openReplayHotWallet(cfg, kind, { sender, provider, net: devnet.bitcoin.net, floatSats: BigInt(Math.round((opts.hotBtc ?? DEFAULT_HOT_BTC) * 1e8)) })
+    : undefined;
+  const replenish: Replenisher | undefined = hotWallet && kind === "bot" ? { targetTbtc: ethers.parseEther(String(opts.replenishTo)), deps: hotWallet.deps } : undefined;
+  const script = opts.redeem === false ? undefined : hotWallet ? hotWallet.payout.redeemerOutputScript : decodeBtcAddress(PAYOUT_ADDRESS, "testnet").redeemerOutputScript;
+  // The mint's keeps are formed by other signers (the portfolio's keeps name the operator).
+  if (hotWallet) await send(dep.contracts.keepFactory.setNextMembers(LIQUIDITY_SIGNERS.map((j) => devnetWallet(j).address), GAS));
+  let keyCursor = startBlock + 1;
+  const mintMark = async () => `${await jp.getTransactionCount(operator)}:${fs.existsSync(hotWallet!.journal.file) ? fs.statSync(hotWallet!.journal.file).size : 0}`;
+  const mintInFlight = () => !!hotWallet && hotWallet.journal.unfinished(operator).length > 0;
+  // A point where a mint could start is busy too: TBTC a lot short of the target and BTC for a lot.
+  const minLotSats = replenish ? ((await dep.contracts.system.getAllowedLotSizes()) as bigint[]).reduce((a, b) => (b < a ? b : a)) : 0n;
+  const minMint = replenish ? mintedTbtc(minLotSats, (await dep.contracts.system.getSignerFeeDivisor()) as bigint) : 0n;
+  const mintWanted = async () => {
+    if (!replenish) return false;
+    if (mintInFlight()) return true;
+    const balance = (await dep.contracts.tbtcToken.balanceOf(operator)) as bigint;
+    if (balance + minMint > replenish.targetTbtc) return false;
+    const coins = await spendableCoins(replenish.deps.wallet, new Set());
+    return coins.reduce((s, u) => s + u.valueSats, 0n) >= minLotSats + 100_000n;
+  };
   const hub = new AlertHub([{ name: "log", send: async () => undefined }]);
   const audit = AuditLog.open(cfg.dataDir);
   const contracts = tbtcContractsOf(cfg);
@@ -376,7 +429,7 @@ async function walk(devnet: Devnet, rp: ethers.JsonRpcProvider, opts: ReplayOpti
   // was last read, and no deposit opening. Nobody can act there, so the chain is not touched: the
   // percentages are the contract's own arithmetic (checked against the contract at every point
   // that is read), and the next busy point moves the clock over the quiet stretch at once.
-  const line = kind === "bot" ? Math.max(policy.warnBelowPct, policy.redeemBelowPct, 125) : 125;
+  const line = isBot ? Math.max(policy.warnBelowPct, policy.redeemBelowPct, 125) : 125;
   let settled = false;
   let chainPoints = 0;
   const lotSats = (o: Opened) => BigInt(Math.round(o.entry.lotBtc * 1e8));
@@ -384,7 +437,7 @@ async function walk(devnet: Devnet, rp: ethers.JsonRpcProvider, opts: ReplayOpti
     st.loop = i + 1;
     await watchOnce(
       {
-        cfg, provider, contracts, operators: [operator], sender, script, hub, audit, policy, bitcoin: bitcoin?.client, follow,
+        cfg, provider, contracts, operators: [operator], sender, script, hub, audit, policy, bitcoin: bitcoin?.client, follow, replenish,
         // The bot's own word is kept only to say why it did not act (never to count outcomes).
         emit: (ev) => {
           if (ev.type === "redeem-skipped") botSkipped.set(ev.deposit.toLowerCase(), ev.reason);
@@ -400,7 +453,7 @@ async function walk(devnet: Devnet, rp: ethers.JsonRpcProvider, opts: ReplayOpti
     for (let i = 0; i < opts.points.length; i++) {
       if (opts.signal?.aborted) throw new InterruptedError();
       const p = opts.points[i];
-      if (opts.onProgress && (i % 240 === 0 || i === opts.points.length - 1)) opts.onProgress(`${kind === "bot" ? "bot" : kind === "seed" ? "seed policy" : "no bot"}: ${isoTime(p.t)} ETH/BTC ${p.ethBtc} (${i + 1}/${opts.points.length})`);
+      if (opts.onProgress && (i % 240 === 0 || i === opts.points.length - 1)) opts.onProgress(`${kind === "bot" ? "bot" : kind === "no-replenish" ? "bot without replenish" : kind === "seed" ? "seed policy" : "no bot"}: ${isoTime(p.t)} ETH/BTC ${p.ethBtc} (${i + 1}/${opts.points.length})`);
       const live = opened.filter((o) => !book.done.has(o.deposit));
       if (!opts.everyPoint && settled && i > 0 && i < opts.points.length - 1 && !(pending.length && pending[0].openAt <= p.t)) {
         const computed = live.map((o) => contractPercent(o.bondWei, lotSats(o), p.ethBtc));
@@ -429,6 +482,7 @@ async function walk(devnet: Devnet, rp: ethers.JsonRpcProvider, opts: ReplayOpti
         const bondedAt = entry.openAt < t0 ? entry.openAt : p.t;
         const bondPrice = entry.openAt < t0 ? priceAt(opts.series, entry.openAt, entry.label) : p.ethBtc;
         const d = await openPortfolioDeposit(dep, entry.lotBtc, bondPrice);
+        if (hotWallet) await send(dep.contracts.keepFactory.setNextMembers(LIQUIDITY_SIGNERS.map((j) => devnetWallet(j).address), GAS));
         opened.push({ entry, ...d, bondedAt, openedT: p.t });
         book.reader.set(d.deposit, depositContract(dep, d.deposit, rp));
         book.writer.set(d.deposit, depositContract(dep, d.deposit, world));
@@ -439,11 +493,13 @@ async function walk(devnet: Devnet, rp: ethers.JsonRpcProvider, opts: ReplayOpti
       // Bitcoin blocks, one per 10 min of chain time since the last point, while a redemption waits
       // for them (nothing else on Bitcoin needs the clock: fundings mine their own blocks). Such a
       // point always follows a touched one, so the blocks do not depend on which points were quiet.
-      const redeeming = [...read.values()].some((r) => r.state === DepositState.AWAITING_WITHDRAWAL_SIGNATURE || r.state === DepositState.AWAITING_WITHDRAWAL_PROOF);
+      // With --replenish-to, likewise while a mint is under way (its funding needs confirmations).
+      const redeeming = [...read.values()].some((r) => r.state === DepositState.AWAITING_WITHDRAWAL_SIGNATURE || r.state === DepositState.AWAITING_WITHDRAWAL_PROOF) || mintInFlight();
       const blocks = redeeming ? Math.min(36, Math.floor((ts - btcClock) / 600)) : 0;
       if (blocks > 0 && devnet.bitcoin) devnet.bitcoin.net.mine(blocks);
       btcClock = ts;
       settled = [...read.values()].every((r) => r.state === DepositState.ACTIVE && r.pct !== undefined && r.pct >= line);
+      if (settled && (await mintWanted())) settled = false;
       for (const [addr, r] of read) if (r.pct !== undefined) pctNow.set(addr, r.pct);
       for (const o of opened) {
         const pct = pctNow.get(o.deposit);
@@ -462,13 +518,23 @@ async function walk(devnet: Devnet, rp: ethers.JsonRpcProvider, opts: ReplayOpti
       // Every live deposit ACTIVE and above every line: neither the loop nor the world can act on
       // anything at this point (the clock and the price have moved, the deposits opened).
       if (!settled || opts.everyPoint) {
-        if (kind === "bot") await pass(i);
+        if (isBot) await pass(i);
         const signed = await worldActs(dep, book, opened, p.t, pctNow, courtesyAt);
         // The loop's next pass, a minute later on mainnet: it broadcasts what was just signed.
-        if (kind === "seed" || (kind === "bot" && signed > 0)) await pass(i);
+        if (kind === "seed" || (isBot && signed > 0)) await pass(i);
+        // A mint under way: the new keeps' signing groups publish their keys, and the loop's
+        // next passes (minutes apart on mainnet) move it on within the hour — retrieve the key,
+        // fund, prove, mint — for as long as each pass still does something.
+        for (let k = 0; k < 6 && mintInFlight(); k++) {
+          keyCursor = (await publishNewKeepKeys(dep, keyCursor)).next;
+          const before = await mintMark();
+          await pass(i);
+          if ((await mintMark()) === before) break;
+        }
       }
     }
   } finally {
+    await hotWallet?.close();
     provider.destroy();
     await bitcoin?.close();
   }
@@ -524,6 +590,13 @@ async function walk(devnet: Devnet, rp: ethers.JsonRpcProvider, opts: ReplayOpti
   }
   const tbtcAfter = (await dep.contracts.tbtcToken.balanceOf(operator)) as bigint;
   const spent = await operatorGas(rp, operator, startBlock + 1);
+  const replenished = hotWallet && devnet.bitcoin
+    ? {
+        ...(await replenishTotals(dep, devnet.bitcoin.net, { fromBlock: startBlock + 1, operator, when: async (e) => (await when(e))!, portfolio: new Set(opened.map((o) => o.deposit.toLowerCase())), redeemedByOperator: deposits.filter((d) => d.redeemedAt && d.redemptionRequestedBy === "bot").map((d) => d.deposit), walletScripts: hotWallet.owns })),
+        depositsSaved: deposits.filter((d) => d.redeemedAt && d.redemptionRequestedBy === "bot" && !d.bondLost).length,
+        depositsLost: deposits.filter((d) => d.bondLost).length,
+      }
+    : undefined;
   return {
     actions,
     run: {
@@ -531,8 +604,10 @@ async function walk(devnet: Devnet, rp: ethers.JsonRpcProvider, opts: ReplayOpti
       courtesyCalled: deposits.filter((d) => d.courtesyCalledAt).length,
       redeemedByBot, liquidated: deposits.filter((d) => d.bondLost).length,
       bondsSeizedEth: ethers.formatEther(seized), operatorBondsSeizedEth: ethers.formatEther(seized / 3n),
-      operatorTbtcSpent: ethers.formatEther(tbtcBefore - tbtcAfter), operatorEthSpent: ethers.formatEther(spent.wei), operatorGasUsed: Number(spent.gas), operatorTxs: spent.txs,
+      // What redemptions took: the balance's fall, plus what --replenish-to minted back meanwhile.
+      operatorTbtcSpent: ethers.formatEther(tbtcBefore - tbtcAfter + (replenished ? ethers.parseEther(replenished.tbtcMinted) : 0n)), operatorEthSpent: ethers.formatEther(spent.wei), operatorGasUsed: Number(spent.gas), operatorTxs: spent.txs,
       chainPoints,
+      ...(replenished ? { replenish: replenished } : {}),
     },
   };
 }
@@ -563,6 +638,27 @@ export function nodePid(port: number): number | undefined {
 }
 
 const minus = (a: string, b: string) => ethers.formatEther(ethers.parseEther(a) - ethers.parseEther(b));
+const minusBtc = (a: string, b: string) => ethers.formatUnits(ethers.parseUnits(a, 8) - ethers.parseUnits(b, 8), 8);
+
+/**
+ * The hot wallet's BTC at the start of a --replenish-to walk: a float for the funding fee and
+ * the replenisher's fee reserve (0.001 BTC), so that a redeemed lot (lot − the redemption's BTC
+ * fee) can be minted back whole; too small to mint a 0.01 BTC lot on its own.
+ */
+export const DEFAULT_HOT_BTC = 0.01;
+
+function compareReplenish(targetTbtc: number, hotBtc: number, runs: RunResult[]): ReplenishComparison | undefined {
+  const w = runs.find((r) => r.walk === "bot")?.replenish;
+  const wo = runs.find((r) => r.walk === "no-replenish")?.replenish;
+  if (!w || !wo) return undefined;
+  return {
+    targetTbtc, hotBtc, with: w, without: wo,
+    difference: {
+      depositsSaved: w.depositsSaved - wo.depositsSaved, depositsLost: w.depositsLost - wo.depositsLost, depositsFunded: w.depositsFunded - wo.depositsFunded,
+      tbtcMinted: minus(w.tbtcMinted, wo.tbtcMinted), btcSpent: minusBtc(w.btcSpent, wo.btcSpent), btcReceived: minusBtc(w.btcReceived, wo.btcReceived),
+    },
+  };
+}
 
 /**
  * Starts the devnet, funds the operator, snapshots, then walks with the bot, without it and with
@@ -592,7 +688,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayRun> {
     }
     if (wantTbtc > 0n) await send(dep.contracts.tbtcToken.transfer(operator, wantTbtc, GAS));
     await rpc(jp, "hardhat_setBalance", [operator, ethers.toQuantity(ethers.parseEther(String(opts.eth)))]);
-    const kinds: WalkKind[] = ["bot", ...(opts.baseline !== false ? (["none"] as const) : []), ...(opts.seed !== false ? (["seed"] as const) : [])];
+    const kinds: WalkKind[] = ["bot", ...(opts.replenishTo !== undefined ? (["no-replenish"] as const) : []), ...(opts.baseline !== false ? (["none"] as const) : []), ...(opts.seed !== false ? (["seed"] as const) : [])];
     const trace: ReplayTrace = { t: opts.points.map((p) => p.t), ethBtc: opts.points.map((p) => p.ethBtc), collateral: {} };
     const runs: RunResult[] = [];
     const actions: ReplayAction[] = [];
@@ -620,6 +716,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayRun> {
         policy: { warnBelowPct: opts.policy.warnBelowPct, redeemBelowPct: opts.policy.redeemBelowPct, notifyCourtesy: opts.policy.notifyCourtesy },
         budget: { tbtc: opts.tbtc, eth: opts.eth },
         runs, saved: savedAgainst(noBot), savedVsSeed: savedAgainst(seedRun), actions,
+        ...(opts.replenishTo !== undefined ? { replenish: compareReplenish(opts.replenishTo, opts.hotBtc ?? DEFAULT_HOT_BTC, runs) } : {}),
       },
       trace,
       stats: {

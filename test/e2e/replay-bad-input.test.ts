@@ -23,6 +23,10 @@ describe("keepctl replay: bad input", () => {
     ["a window outside the data", ["--prices", "@good", "--from", "2021-01-01T00:00:00Z"], undefined, /^error: the window .* is outside the data/],
     ["a bad portfolio", ["--prices", "@good", "--portfolio", "@pf.json"], '[{"lotBtc":2}]', /^error: .*pf\.json\[0\]\.lotBtc must be one of/],
     ["a bad --step", ["--prices", "@good", "--step", "0"], undefined, /^error: --step/],
+    ["a --replenish-to that is not a number", ["--prices", "@good", "--replenish-to", "lots"], undefined, /^error: --replenish-to must be a decimal number, got "lots"$/],
+    ["a --replenish-to of zero", ["--prices", "@good", "--replenish-to", "0"], undefined, /^error: --replenish-to must be between 0\.01 and 1000, got 0$/],
+    ["a negative --hot-btc", ["--prices", "@good", "--replenish-to", "2", "--hot-btc", "-1"], undefined, /^error: --hot-btc must be a decimal number, got "-1"$/],
+    ["--hot-btc without --replenish-to", ["--prices", "@good", "--hot-btc", "0.5"], undefined, /^error: --hot-btc is the hot wallet of --replenish-to; give --replenish-to TBTC too \(or drop --hot-btc\)$/],
     // 2020-12-20T01:00 -> 2020-12-21T08:00: 30 hours missing
     ["a gap longer than --max-gap", ["--prices", "@gap.csv"], "timestamp,iso_time,eth_btc\n1608422400,2020-12-20T00:00:00Z,0.0276\n1608426000,2020-12-20T01:00:00Z,0.0277\n1608537600,2020-12-21T08:00:00Z,0.0270\n", /^error: gap in the series: 2020-12-20T02:00:00Z \.\. 2020-12-21T07:00:00Z \(30 h missing\) is longer than --max-gap 24 h; pick a window without it or raise --max-gap$/],
     ["the same gap with a smaller --max-gap", ["--prices", "@gap3.csv", "--max-gap", "2"], "timestamp,iso_time,eth_btc\n1608422400,2020-12-20T00:00:00Z,0.0276\n1608436800,2020-12-20T04:00:00Z,0.0277\n", /^error: gap in the series: .* \(3 h missing\) is longer than --max-gap 2 h/],
@@ -38,6 +42,7 @@ describe("keepctl replay: bad input", () => {
     ["both --prices and --rates", ["--prices", "@good", "--rates", "@r.csv"], "timestamp,block,per_second_rate_ray\n", /^error: replay: give either --prices FILE \(tBTC\) or --rates FILE \(RAI\)$/],
     ["neither --prices nor --rates", [], undefined, /^error: replay: give either --prices FILE \(tBTC\) or --rates FILE \(RAI\)$/],
     ["a --prices option with --rates", ["--rates", "@ok-rates.csv", "--portfolio", "x.json"], "timestamp,block,per_second_rate_ray\n1645158362,14227921,999999999340827030001673352\n1645203368,14231287,999999999422705703456154869\n", /^error: --rates does not take --portfolio \(a --prices option\)$/],
+    ["--replenish-to with --rates", ["--rates", "@ok-rates.csv", "--replenish-to", "2"], "timestamp,block,per_second_rate_ray\n1645158362,14227921,999999999340827030001673352\n1645203368,14231287,999999999422705703456154869\n", /^error: --rates does not take --replenish-to \(a --prices option\)$/],
   ])("%s: one line, exit 2, no node started", async (_what, args, content, re) => {
     const resolved = args.map((a) => (a === "@good" ? good() : a === "@@dir" ? home : a.startsWith("@") ? write(a.slice(1), content as string) : a));
     const started = Date.now();
