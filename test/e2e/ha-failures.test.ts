@@ -10,6 +10,7 @@ import { openDeposit } from "../../src/devnet/deposits";
 import { send, setEthBtcPrice } from "../../src/devnet/tbtc";
 import { startPostgres, type LocalPostgres } from "../../src/devnet/postgres";
 import { startTcpProxy, type TcpProxy } from "../../src/devnet/tcp-proxy";
+import { transactionsFrom } from "../../src/devnet/chaos";
 import { BIN, buildOnce, cliEnv, spawnKeepctl, type Run, type Spawned } from "../helpers/cli";
 
 /**
@@ -74,7 +75,6 @@ const notices = (s: Spawned) => eventsOf(s).filter((e) => e.type === "notice").m
 const holds = (s: Spawned) => notices(s).some((t) => t.startsWith("holding the account's lease"));
 const standby = (s: Spawned) => notices(s).filter((t) => t.startsWith("standby:"));
 const loopDone = (s: Spawned) => eventsOf(s).some((e) => e.type === "heartbeat" && e.ok === true);
-const sentBy = (s: Spawned) => eventsOf(s).filter((e) => e.type === "sent");
 const requestsFor = async (d: string) => (await provider.getLogs({ topics: [RR_TOPIC, ethers.zeroPadValue(d, 32)], fromBlock: 0, toBlock: "latest" })).length;
 const allRequested = async () => (await Promise.all(deposits.map(requestsFor))).every((n) => n >= 1);
 /** One query on a fresh connection (the server is stopped and started by a test). */
@@ -152,7 +152,7 @@ afterAll(async () => {
 });
 
 describe("the state database failing under two watchers", () => {
-  it("the active's database link is cut (RPC still up): it sends nothing, the standby takes over and redeems each deposit once; the link back, the old one stops (14, or 8: see the comment)", async () => {
+  it("the active's database link is cut (RPC still up): it sends nothing, the standby takes over and redeems each deposit once; the link back, the old one exits 14", async () => {
     const from = await provider.getBlockNumber();
     const proxy: TcpProxy = await startTcpProxy({ host: "127.0.0.1", port: pg.port });
     try {
@@ -162,19 +162,36 @@ describe("the state database failing under two watchers", () => {
       await until(() => standby(b).length === 1, "B waiting as the standby", [a, b]);
       // A is cut off from the database; then the price drops: both deposits are at risk.
       proxy.cut();
+      const cutAt = await provider.getBlockNumber();
+      const nonceAtCut = await provider.getTransactionCount(redeemer.address, "pending");
       await setEthBtcPrice(devnet.deployment, 0.024);
-      await until(() => holds(b), "B taking over", [a, b]);
+      // Until B holds the lease A alone could sign: the key's pending nonce, sampled, must not move.
+      let movedBeforeTakeover = false;
+      await until(async () => {
+        if (holds(b)) return true;
+        movedBeforeTakeover ||= (await provider.getTransactionCount(redeemer.address, "pending")) !== nonceAtCut;
+        return false;
+      }, "B taking over", [a, b]);
+      expect(movedBeforeTakeover).toBe(false);
       await until(async () => (await allRequested()) && loopDone(b), "B redeeming both deposits", [a, b]);
-      // A broadcast nothing: a signature needs a fenced journal write, and its database is gone.
-      expect(sentBy(a)).toEqual([]);
       expect(notices(a).some((t) => t.startsWith("lease renewal failed"))).toBe(true);
-      // The link back: A's next renewal finds the lease at B's epoch and stops.
+      const nonceDone = await provider.getTransactionCount(redeemer.address, "pending");
+      // The link back: A's next renewal, or its nonce guard's check of the lease before it blames
+      // B's transactions on "another sender", finds the lease at B's epoch: exit 14, not 8.
       proxy.restore();
       const ra = await a.done;
-      // Known: with its link back, A's nonce guard may see B's transactions before its renewal
-      // sees B's epoch, and it stops with 8 (ACCOUNT_CONFLICT) instead of 14. Either way it signed nothing.
-      expect([8, 14], ra.stdout + ra.stderr).toContain(ra.code);
-      expect(sentBy(a)).toEqual([]);
+      expect(ra.code, ra.stdout + ra.stderr).toBe(14);
+      // One more pass of B's, then the chain: A's exit left nothing in the pool, and the key's
+      // nonce has not moved since B finished (A sent nothing once its link was back).
+      const beats = eventsOf(b).filter((e) => e.type === "heartbeat").length;
+      await until(() => eventsOf(b).filter((e) => e.type === "heartbeat").length > beats, "one more pass of B", [b]);
+      expect(await provider.getTransactionCount(redeemer.address, "pending")).toBe(nonceDone);
+      expect(await provider.getTransactionCount(redeemer.address, "latest")).toBe(nonceDone);
+      // Every transaction of the key since the cut succeeded, none twice, one nonce each.
+      const since = await transactionsFrom(provider, redeemer.address, cutAt + 1);
+      expect(since.filter((t) => t.status !== 1)).toEqual([]);
+      expect(new Set(since.map((t) => `${t.to}:${t.data}`)).size).toBe(since.length);
+      expect(since.length).toBe(nonceDone - nonceAtCut);
       expect(await stopAll(b)).toEqual([130]);
       await expectEachRedeemedOnce(from);
     } finally {
