@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -11,13 +10,13 @@ import { send, setEthBtcPrice } from "../../src/devnet/tbtc";
 import { startPostgres, type LocalPostgres } from "../../src/devnet/postgres";
 import { startTcpProxy, type TcpProxy } from "../../src/devnet/tcp-proxy";
 import { transactionsFrom } from "../../src/devnet/chaos";
-import { BIN, buildOnce, cliEnv, spawnKeepctl, type Run, type Spawned } from "../helpers/cli";
+import { buildOnce, spawnKeepctl, type Spawned } from "../helpers/cli";
 
 /**
  * The state database failing under two `watch` processes (one key, one state URL, a real
  * PostgreSQL server, the devnet's tBTC contracts): the active's link to the database cut by a
- * proxy while its RPC works, the database server stopped, and a standby whose clock is ten
- * minutes ahead. Lease 3 s, refresh 0.5 s, loops every second, --max-failed-passes 0 (a pass that
+ * proxy while its RPC works, the database server stopped, and watchers whose clocks are ten
+ * minutes off (behind and ahead). Lease 3 s, refresh 0.5 s, loops every second, --max-failed-passes 0 (a pass that
  * may not sign fails; with the default 5 the cut-off holder would exit 11 instead, for its
  * supervisor to restart as the standby). Counted from the chain: one redemption request per
  * deposit, no transaction twice, every nonce of the key one of its mined transactions.
@@ -44,28 +43,17 @@ function urlFile(name: string, url: string): string {
   return f;
 }
 
-function watch(name: string, stateUrlFile: string, o: { faketime?: string } = {}): Spawned {
-  const args = [BIN, "--deployment", deploymentFile, "watch", "--json", "--interval", "1", "--operator", operator, "--state-url-file", stateUrlFile, ...LEASE];
-  const env = cliEnv({
+/** libfaketime, preloaded into one keepctl: its wall clock (Date, timestamps) shifted, its monotonic clock (timers) not. */
+const FAKETIME_LIB = ["/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1", "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1", "/usr/lib/faketime/libfaketime.so.1"].find((p) => fs.existsSync(p));
+
+function watch(name: string, stateUrlFile: string, o: { clockOffset?: string } = {}): Spawned {
+  const args = ["--deployment", deploymentFile, "watch", "--json", "--interval", "1", "--operator", operator, "--state-url-file", stateUrlFile, ...LEASE];
+  const skew = o.clockOffset ? { LD_PRELOAD: FAKETIME_LIB!, FAKETIME: o.clockOffset, FAKETIME_DONT_FAKE_MONOTONIC: "1" } : {};
+  const s = spawnKeepctl(args, {
     home,
     dataDir: path.join(home, `${name}-${Date.now()}`),
-    env: { KEEPCTL_PRIVATE_KEY: redeemer.privateKey, KEEPCTL_BTC_ADDRESS: PAYOUT, KEEPCTL_LOCK_DIR: path.join(home, `locks-${name}`), KEEPCTL_TX_POLL_MS: "100" },
+    env: { KEEPCTL_PRIVATE_KEY: redeemer.privateKey, KEEPCTL_BTC_ADDRESS: PAYOUT, KEEPCTL_LOCK_DIR: path.join(home, `locks-${name}`), KEEPCTL_TX_POLL_MS: "100", ...skew },
   });
-  let s: Spawned;
-  if (!o.faketime) s = spawnKeepctl(args.slice(1), { home, dataDir: env.KEEPCTL_DATA_DIR, env });
-  else {
-    // libfaketime shifts this process's clocks (wall and monotonic) only.
-    const child = spawn("faketime", ["-f", o.faketime, process.execPath, ...args], { cwd: home, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const done = new Promise<Run>((resolve, reject) => {
-      child.on("error", reject);
-      child.on("close", (code) => resolve({ code, stdout, stderr }));
-    });
-    s = { child, done, stdout: () => stdout, stderr: () => stderr };
-  }
   running.push(s);
   return s;
 }
@@ -229,6 +217,49 @@ describe("the state database failing under two watchers", () => {
     const codes = await stopAll(a, b);
     for (const c of codes) expect([130, 14]).toContain(c);
     expect(codes).toContain(130);
+    await expectEachRedeemedOnce(from);
+  }, 300_000);
+
+  it.skipIf(!FAKETIME_LIB)("clocks ten minutes off (the active's behind, the standby's ahead): the standby does not take over early, takes over after a kill -9 in seconds, and a third (true clock) takes over from it; each deposit redeemed once", async () => {
+    const from = await provider.getBlockNumber();
+    const url = urlFile("skew", pg.url);
+    const a = watch("a", url, { clockOffset: "-10m" });
+    await until(() => holds(a) && loopDone(a), "A (clock 10 min behind) holding the lease, first pass", [a]);
+    const b = watch("b", url, { clockOffset: "+10m" });
+    await until(() => standby(b).length === 1, "B (clock 10 min ahead) waiting as the standby", [a, b]);
+    // The skew is real: each process stamps its events by its own clock (A's last one at least a pass old).
+    const offsetSec = (x: Spawned) => (Date.parse(String(eventsOf(x).at(-1)!.at)) - Date.now()) / 1000;
+    expect(Math.abs(offsetSec(a) + 600)).toBeLessThan(30);
+    expect(Math.abs(offsetSec(b) - 600)).toBeLessThan(30);
+    // Over two leases: by B's clock A's lease ran out 20 minutes ago, by the database's it is renewed.
+    await pause(7_000);
+    expect(holds(b)).toBe(false);
+    expect(await epochNow()).toBe(1);
+    expect((await query("SELECT bool_and(expires_at > now()) AS live FROM keepctl_lease")).rows[0].live).toBe(true);
+    expect([a.child.exitCode, b.child.exitCode]).toEqual([null, null]);
+
+    a.child.kill("SIGKILL");
+    const killedA = Date.now();
+    await setEthBtcPrice(devnet.deployment, 0.024);
+    // A lease dated by A's clock would have expired on B's first try, one dated by B's would last ten minutes.
+    await until(() => holds(b), "B taking over after A's kill -9", [a, b], 60_000);
+    console.log(`[measured] takeover with skewed clocks (A -10 min, B +10 min): ${((Date.now() - killedA) / 1000).toFixed(1)} s after kill -9 (lease 3 s, refresh 0.5 s)`);
+    expect(await epochNow()).toBe(2);
+    await until(async () => (await allRequested()) && loopDone(b), "B redeeming both deposits", [b]);
+
+    // The other way round: B (ahead) holds, C (true clock) waits, then takes over once B is killed.
+    const c = watch("c", url);
+    await until(() => standby(c).length === 1, "C waiting as the standby", [b, c]);
+    await pause(4_000);
+    expect(holds(c)).toBe(false);
+    b.child.kill("SIGKILL");
+    const killedB = Date.now();
+    await until(() => holds(c), "C taking over after B's kill -9", [b, c], 60_000);
+    console.log(`[measured] takeover from a clock 10 min ahead: ${((Date.now() - killedB) / 1000).toFixed(1)} s after kill -9`);
+    expect(await epochNow()).toBe(3);
+    const beats = eventsOf(c).filter((e) => e.type === "heartbeat" && e.ok === true).length;
+    await until(() => eventsOf(c).filter((e) => e.type === "heartbeat" && e.ok === true).length > beats, "a good pass of C", [c]);
+    expect(await stopAll(c)).toEqual([130]);
     await expectEachRedeemedOnce(from);
   }, 300_000);
 });
