@@ -1,7 +1,8 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { Client } from "pg";
 import { ethers } from "ethers";
 import { startHardhatNode, type LocalNode } from "../../src/devnet/node";
 import { deployEmp, seedSponsors, type EmpDeployment, type EmpSeed } from "../../src/devnet/uma";
@@ -16,7 +17,8 @@ import { buildOnce, spawnKeepctl, type Spawned } from "../helpers/cli";
  * liquidation in the pool (automine off); the standby takes the lease when it expires, settles
  * that transaction from the shared journal and liquidates the other position. Counted from the
  * chain: one LiquidationCreated per undercollateralized sponsor, none for the healthy ones, no
- * transaction twice, none reverted, every nonce of the key one of them.
+ * transaction twice, none reverted, every nonce of the key one of them. And fenced: an active
+ * paused (SIGSTOP) past its lease wakes to find it taken, signs nothing more and exits 14.
  */
 const MNEMONIC = "test test test test test test test test test test test junk";
 const keyOf = (i: number) => ethers.HDNodeWallet.fromPhrase(MNEMONIC, undefined, `m/44'/60'/0'/0/${i}`).privateKey;
@@ -30,6 +32,7 @@ let provider: ethers.JsonRpcProvider;
 let dep: EmpDeployment;
 let seed: EmpSeed;
 let urlFile: string;
+let snapshot: string;
 const running: Spawned[] = [];
 
 function liquidator(name: string): Spawned {
@@ -58,6 +61,26 @@ async function until(cond: () => boolean | Promise<boolean>, what: string, s: Sp
   }
 }
 
+/** Counted from the chain: one LiquidationCreated per target, none for the healthy, no tx twice or reverted, one nonce each. */
+async function expectEachLiquidatedOnce(from: number, startNonce: number): Promise<void> {
+  for (const l of ["cr-1.2", "pending-withdrawal"]) expect(await createdFor(byLabel(l).address)).toBe(1);
+  for (const l of ["cr-1.3", "cr-1.5", "cr-2.0"]) expect(await createdFor(byLabel(l).address)).toBe(0);
+  const txs = await transactionsFrom(provider, seed.liquidator.address, from + 1);
+  expect(txs.filter((t) => t.status !== 1)).toEqual([]);
+  expect(new Set(txs.map((t) => `${t.to}:${t.data}`)).size).toBe(txs.length);
+  expect(txs.length).toBe((await nonce("latest")) - startNonce);
+  expect(await nonce("pending")).toBe(await nonce("latest"));
+}
+
+/** With automine off: mines A's approvals as they come, until its first liquidation is sent (and left in the pool). */
+async function untilFirstLiquidationPooled(a: Spawned, others: Spawned[]): Promise<void> {
+  await until(async () => {
+    if (sentLiquidation(a)) return true;
+    if ((await nonce("pending")) > (await nonce("latest"))) await provider.send("evm_mine", []);
+    return false;
+  }, "A sending its first liquidation", [a, ...others]);
+}
+
 beforeAll(async () => {
   buildOnce();
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "keepctl-emp-standby-"));
@@ -67,7 +90,20 @@ beforeAll(async () => {
   seed = await seedSponsors(dep, provider);
   urlFile = path.join(tmp, "state-url");
   fs.writeFileSync(urlFile, pg.url + "\n", { mode: 0o600 });
+  snapshot = await provider.send("evm_snapshot", []);
 }, 180_000);
+
+beforeEach(async () => {
+  for (const s of running.splice(0)) if (s.child.exitCode === null) s.child.kill("SIGKILL");
+  await provider.send("evm_revert", [snapshot]);
+  snapshot = await provider.send("evm_snapshot", []);
+  const sql = new Client({ connectionString: pg.url });
+  await sql.connect();
+  await sql.query("TRUNCATE keepctl_journal, keepctl_lease").catch(() => undefined);
+  await sql.end();
+  fs.rmSync(path.join(tmp, "data-a"), { recursive: true, force: true });
+  fs.rmSync(path.join(tmp, "data-b"), { recursive: true, force: true });
+});
 
 afterAll(async () => {
   for (const s of running.splice(0)) if (s.child.exitCode === null) s.child.kill("SIGKILL");
@@ -81,7 +117,6 @@ describe("emp-liquidate on a state URL: the standby", () => {
   it("waits, takes over when the active is killed -9 mid-pass, settles its liquidation from the shared journal and does the rest: each liquidation once on chain", async () => {
     const from = await provider.getBlockNumber();
     const targets = [byLabel("cr-1.2").address, byLabel("pending-withdrawal").address];
-    const healthy = ["cr-1.3", "cr-1.5", "cr-2.0"].map((l) => byLabel(l).address);
     const startNonce = await nonce("latest");
     // Automine off: the test mines, so the active can be killed with a liquidation in the pool.
     await provider.send("evm_setAutomine", [false]);
@@ -90,12 +125,7 @@ describe("emp-liquidate on a state URL: the standby", () => {
       await until(() => holds(a), "A holding the lease", [a]);
       const b = liquidator("b");
       await until(() => standby(b).length === 1, "B waiting as the standby", [a, b]);
-      // Mine A's approvals as they come, until its first liquidation is sent (and left in the pool).
-      await until(async () => {
-        if (sentLiquidation(a)) return true;
-        if ((await nonce("pending")) > (await nonce("latest"))) await provider.send("evm_mine", []);
-        return false;
-      }, "A sending its first liquidation", [a, b]);
+      await untilFirstLiquidationPooled(a, [b]);
       a.child.kill("SIGKILL");
       await a.done;
       // On chain at the kill: no liquidation yet; one transaction of the key in the pool (A's).
@@ -117,14 +147,40 @@ describe("emp-liquidate on a state URL: the standby", () => {
       expect((await b.done).code).toBe(130);
       // B signed the second liquidation itself (A was dead, its only signed liquidation in the pool at the kill).
       expect(await nonce("latest")).toBeGreaterThan(atKill + 1);
-      // Counted from the chain.
-      for (const t of targets) expect(await createdFor(t)).toBe(1);
-      for (const h of healthy) expect(await createdFor(h)).toBe(0);
-      const txs = await transactionsFrom(provider, seed.liquidator.address, from + 1);
-      expect(txs.filter((t) => t.status !== 1)).toEqual([]);
-      expect(new Set(txs.map((t) => `${t.to}:${t.data}`)).size).toBe(txs.length);
-      expect(txs.length).toBe((await nonce("latest")) - startNonce);
-      expect(await nonce("pending")).toBe(await nonce("latest"));
+      await expectEachLiquidatedOnce(from, startNonce);
+    } finally {
+      await provider.send("evm_setAutomine", [true]);
+    }
+  }, 120_000);
+
+  it("SIGSTOP the active past its lease: the standby takes over and liquidates; SIGCONT, the old one signs nothing more and exits 14", async () => {
+    const from = await provider.getBlockNumber();
+    const targets = [byLabel("cr-1.2").address, byLabel("pending-withdrawal").address];
+    const startNonce = await nonce("latest");
+    await provider.send("evm_setAutomine", [false]);
+    try {
+      const a = liquidator("a");
+      await until(() => holds(a), "A holding the lease", [a]);
+      const b = liquidator("b");
+      await until(() => standby(b).length === 1, "B waiting as the standby", [a, b]);
+      await untilFirstLiquidationPooled(a, [b]);
+      a.child.kill("SIGSTOP");
+      await until(() => holds(b), "B taking over from the paused A", [a, b]);
+      await provider.send("evm_setAutomine", [true]);
+      await provider.send("evm_mine", []);
+      await until(async () => (await Promise.all(targets.map(createdFor))).every((n) => n >= 1) && eventsOf(b).some((e) => e.type === "heartbeat"), "B liquidating the other position", [a, b]);
+      const nonceDone = await nonce("pending");
+      // A wakes: its liquidation was mined, its lease is B's. Whatever it tries next is fenced.
+      a.child.kill("SIGCONT");
+      const ra = await a.done;
+      expect(ra.code, ra.stdout + ra.stderr).toBe(14);
+      const beats = eventsOf(b).filter((e) => e.type === "heartbeat").length;
+      await until(() => eventsOf(b).filter((e) => e.type === "heartbeat").length > beats, "one more pass of B", [b]);
+      // A signed nothing after it woke: the key's nonce has not moved since B was done.
+      expect(await nonce("pending")).toBe(nonceDone);
+      b.child.kill("SIGINT");
+      expect((await b.done).code).toBe(130);
+      await expectEachLiquidatedOnce(from, startNonce);
     } finally {
       await provider.send("evm_setAutomine", [true]);
     }
