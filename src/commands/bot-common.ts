@@ -37,7 +37,7 @@ export function addBotOptions(cmd: Command): Command {
     .option("--heartbeat-url <url>", "URL pinged after every pass that succeeded (env KEEPCTL_HEARTBEAT_URL; visible in ps: prefer --heartbeat-url-file)")
     .option("--heartbeat-url-file <file>", "file holding the heartbeat URL (env KEEPCTL_HEARTBEAT_URL_FILE)")
     .option("--max-failed-passes <n>", "exit 11 after this many failed passes in a row, after a critical alert; 0 = never (env KEEPCTL_MAX_FAILED_PASSES; default 5)")
-    .addHelpText("after", "\nExit codes: 0 done (also nothing to do, or a race lost to another bot), 2 bad flag, 3 missing\nsetting or no contract at --emp, 4 RPC unreachable, 5 revert, 6 insufficient funds, 8 another sender\nuses the key, 9 a transaction is still pending, 11 gave up after --max-failed-passes failed passes\nin a row, 130 interrupted.");
+    .addHelpText("after", "\nExit codes: 0 done (also nothing to do, or a race lost to another bot), 2 bad flag, 3 missing\nsetting or no contract at --emp, 4 RPC unreachable, 5 revert, 6 insufficient funds, 8 another sender\nuses the key, 9 a transaction is still pending, 11 gave up after --max-failed-passes failed passes\nin a row, 14 another keepctl took the --state-url lease, 130 interrupted.");
 }
 
 /** Loads config, opens the bot and runs its loop; `makePass` builds the bot's pass function. */
