@@ -48,7 +48,6 @@ const eventsOf = (s: Spawned) => s.stdout().split("\n").filter((l) => l.startsWi
 const notices = (s: Spawned) => eventsOf(s).filter((e) => e.type === "notice").map((e) => String(e.text));
 const holds = (s: Spawned) => notices(s).some((t) => t.startsWith("holding the account's lease"));
 const standby = (s: Spawned) => notices(s).filter((t) => t.startsWith("standby:"));
-const sentLiquidation = (s: Spawned) => eventsOf(s).some((e) => e.type === "sent" && String(e.label).startsWith("liquidate"));
 const createdFor = async (sponsor: string) => (await provider.getLogs({ address: dep.addresses.emp, topics: [CREATED, ethers.zeroPadValue(sponsor, 32)], fromBlock: 0, toBlock: "latest" })).length;
 const nonce = (tag: "latest" | "pending") => provider.getTransactionCount(seed.liquidator.address, tag);
 const byLabel = (l: string) => seed.sponsors.find((s) => s.label === l)!;
@@ -72,11 +71,18 @@ async function expectEachLiquidatedOnce(from: number, startNonce: number): Promi
   expect(await nonce("pending")).toBe(await nonce("latest"));
 }
 
-/** With automine off: mines A's approvals as they come, until its first liquidation is sent (and left in the pool). */
+/** The key's transactions in the pool (automine off), read from the node's pending block. */
+async function pooled(): Promise<{ to: string }[]> {
+  const block = await provider.send("eth_getBlockByNumber", ["pending", true]);
+  return (block?.transactions ?? []).filter((t: { from: string }) => t.from.toLowerCase() === seed.liquidator.address.toLowerCase());
+}
+
+/** With automine off: mines A's approvals as they come, until a liquidation (a call to the EMP) waits in the pool. */
 async function untilFirstLiquidationPooled(a: Spawned, others: Spawned[]): Promise<void> {
   await until(async () => {
-    if (sentLiquidation(a)) return true;
-    if ((await nonce("pending")) > (await nonce("latest"))) await provider.send("evm_mine", []);
+    const txs = await pooled();
+    if (txs.some((t) => t.to.toLowerCase() === dep.addresses.emp.toLowerCase())) return true;
+    if (txs.length) await provider.send("evm_mine", []);
     return false;
   }, "A sending its first liquidation", [a, ...others]);
 }
