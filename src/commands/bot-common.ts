@@ -10,6 +10,8 @@ import type { LoopMetrics } from "../lib/metrics";
 import { AuditLog, auditTransaction } from "../lib/audit";
 import { checkKeyFilePerms } from "../lib/chain/wallet";
 import { formatEther } from "ethers";
+import { KeepctlError, shortMessageOf } from "../lib/errors";
+import type { LeaseHooks } from "../lib/chain/session";
 import { addMetricsOptions, addSigningOptions, globalsOf, loadCommandConfig, outputOf, parseIntOption, shutdown, startLoopMetrics } from "./common";
 
 /*
@@ -35,7 +37,7 @@ export function addBotOptions(cmd: Command): Command {
     .option("--heartbeat-url <url>", "URL pinged after every pass that succeeded (env KEEPCTL_HEARTBEAT_URL; visible in ps: prefer --heartbeat-url-file)")
     .option("--heartbeat-url-file <file>", "file holding the heartbeat URL (env KEEPCTL_HEARTBEAT_URL_FILE)")
     .option("--max-failed-passes <n>", "exit 11 after this many failed passes in a row, after a critical alert; 0 = never (env KEEPCTL_MAX_FAILED_PASSES; default 5)")
-    .addHelpText("after", "\nExit codes: 0 done (also nothing to do, or a race lost to another bot), 2 bad flag, 3 missing\nsetting or no contract at --emp, 4 RPC unreachable, 5 revert, 6 insufficient funds, 8 another sender\nuses the key, 9 a transaction is still pending, 11 gave up after --max-failed-passes failed passes\nin a row, 130 interrupted.");
+    .addHelpText("after", "\nExit codes: 0 done (also nothing to do, or a race lost to another bot), 2 bad flag, 3 missing\nsetting or no contract at --emp, 4 RPC unreachable, 5 revert, 6 insufficient funds, 8 another sender\nuses the key, 9 a transaction is still pending, 11 gave up after --max-failed-passes failed passes\nin a row, 14 another keepctl took the --state-url lease, 130 interrupted.");
 }
 
 /** Loads config, opens the bot and runs its loop; `makePass` builds the bot's pass function. */
@@ -63,11 +65,39 @@ export async function runBot<S>(
     auditTransaction(audit, ev as BotEvent & { type: string }, { bot });
     return out.json ? out.event({ ...ev, bot }) : renderEvent(out, ev);
   };
+  // A looping bot on a shared state store (--state-url) waits as the standby, like watch, and
+  // stops at once when its lease is lost. A one-shot pass refuses a held lease (exit 8).
+  const fence = new AbortController();
+  const tell = (ev: BotEvent) => emit(ev);
+  let leaseLost: KeepctlError | undefined;
+  const lease: LeaseHooks | undefined = cfg.signing.stateUrl && !once
+    ? {
+        wait: true,
+        maxRpcMs: cfg.rpc.timeoutMs,
+        signal: shutdown.signal,
+        onStandby: (row) => {
+          metrics?.setLease("standby");
+          tell({ type: "notice", text: `standby: another keepctl holds the account's lease${row ? ` (pid ${row.pid} on ${row.host}, epoch ${row.epoch}, until ${row.expiresAt.toISOString()} by the database's clock)` : ""}; waiting to take over when it expires` });
+        },
+        onHeld: (epoch) => {
+          metrics?.setLease("held");
+          tell({ type: "notice", text: `holding the account's lease (epoch ${epoch}): settling the shared journal, then running` });
+        },
+        onLost: (e) => {
+          leaseLost = e;
+          tell({ type: "warning", message: `${e.message}; stopping (exit ${e.exitCode})` });
+          metrics?.setLease("standby");
+          fence.abort();
+        },
+        onRenewError: (e) => tell({ type: "notice", text: `lease renewal failed (retrying every refresh; no signing once the lease is not confirmed): ${shortMessageOf(e)}` }),
+      }
+    : undefined;
+  const signal = lease ? AbortSignal.any([shutdown.signal, fence.signal]) : shutdown.signal;
   let session: BotSession;
   try {
     session = await openBotSession(cfg, {
-      bot, dryRun: !!flags.dryRun, emit, signal: shutdown.signal, source: flags.source as SourceChoice | undefined,
-      interactive: !!process.stdin.isTTY && !!process.stderr.isTTY, onRpcWarning: (m) => out.warn(m),
+      bot, dryRun: !!flags.dryRun, emit, signal, source: flags.source as SourceChoice | undefined,
+      interactive: !!process.stdin.isTTY && !!process.stderr.isTTY, onRpcWarning: (m) => out.warn(m), lease,
     });
   } catch (e) {
     await exporter?.close();
@@ -81,18 +111,24 @@ export async function runBot<S>(
       metrics.watchJournal(() => sender.journal.resume(sender.address).length);
     }
     await runBotLoop(async (n) => {
+      if (leaseLost) throw leaseLost;
       const summary = await pass(n);
       if (metrics) await observeSummary(metrics, summary, () => session.provider.getBalance(sender.address));
       if (!out.json) render(out, summary);
       return summary;
     }, {
       intervalSec: cfg.watch.interval, once, retries: cfg.emp.retries,
-      signal: shutdown.signal, emit, heartbeatUrl: cfg.alerts.heartbeatUrl, alert: session.alert,
+      signal, emit, heartbeatUrl: cfg.alerts.heartbeatUrl, alert: session.alert,
       maxFailedPasses: cfg.watch.maxFailedPasses,
       onPassEnd: metrics ? (end) => metrics.passEnded(end.ok, end.ms) : undefined,
+    }).catch((e: unknown) => {
+      // Stopped by the fence: the lost lease is the reason (exit 14), not the interrupt it caused.
+      throw leaseLost ?? e;
     });
+    if (leaseLost) throw leaseLost;
   } finally {
     session.close();
+    await session.closeState();
     await exporter?.close();
   }
 }

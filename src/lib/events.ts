@@ -86,6 +86,8 @@ type Skip = { type: "skipped"; reason: string; simulated?: false; note?: string;
 export type BotEvent =
   | TransactionEvent
   | WarningEvent
+  /** The shared state's lease (--state-url): standby, holding, renewal failing. */
+  | { type: "notice"; text: string }
   | ({ type: "decision"; price: bigint | null } & Omit<LiquidationDecision, "price">)
   | ({ type: "decision" } & DisputeDecision)
   | ({ type: "decision"; sponsor: string; price: bigint | null } & GuardDecision)

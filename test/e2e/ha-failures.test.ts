@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -10,13 +9,14 @@ import { openDeposit } from "../../src/devnet/deposits";
 import { send, setEthBtcPrice } from "../../src/devnet/tbtc";
 import { startPostgres, type LocalPostgres } from "../../src/devnet/postgres";
 import { startTcpProxy, type TcpProxy } from "../../src/devnet/tcp-proxy";
-import { BIN, buildOnce, cliEnv, spawnKeepctl, type Run, type Spawned } from "../helpers/cli";
+import { transactionsFrom } from "../../src/devnet/chaos";
+import { buildOnce, spawnKeepctl, type Spawned } from "../helpers/cli";
 
 /**
  * The state database failing under two `watch` processes (one key, one state URL, a real
  * PostgreSQL server, the devnet's tBTC contracts): the active's link to the database cut by a
- * proxy while its RPC works, the database server stopped, and a standby whose clock is ten
- * minutes ahead. Lease 3 s, refresh 0.5 s, loops every second, --max-failed-passes 0 (a pass that
+ * proxy while its RPC works, the database server stopped, and watchers whose clocks are ten
+ * minutes off (behind and ahead). Lease 3 s, refresh 0.5 s, loops every second, --max-failed-passes 0 (a pass that
  * may not sign fails; with the default 5 the cut-off holder would exit 11 instead, for its
  * supervisor to restart as the standby). Counted from the chain: one redemption request per
  * deposit, no transaction twice, every nonce of the key one of its mined transactions.
@@ -43,28 +43,17 @@ function urlFile(name: string, url: string): string {
   return f;
 }
 
-function watch(name: string, stateUrlFile: string, o: { faketime?: string } = {}): Spawned {
-  const args = [BIN, "--deployment", deploymentFile, "watch", "--json", "--interval", "1", "--operator", operator, "--state-url-file", stateUrlFile, ...LEASE];
-  const env = cliEnv({
+/** libfaketime, preloaded into one keepctl: its wall clock (Date, timestamps) shifted, its monotonic clock (timers) not. */
+const FAKETIME_LIB = ["/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1", "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1", "/usr/lib/faketime/libfaketime.so.1"].find((p) => fs.existsSync(p));
+
+function watch(name: string, stateUrlFile: string, o: { clockOffset?: string } = {}): Spawned {
+  const args = ["--deployment", deploymentFile, "watch", "--json", "--interval", "1", "--operator", operator, "--state-url-file", stateUrlFile, ...LEASE];
+  const skew = o.clockOffset ? { LD_PRELOAD: FAKETIME_LIB!, FAKETIME: o.clockOffset, FAKETIME_DONT_FAKE_MONOTONIC: "1" } : {};
+  const s = spawnKeepctl(args, {
     home,
     dataDir: path.join(home, `${name}-${Date.now()}`),
-    env: { KEEPCTL_PRIVATE_KEY: redeemer.privateKey, KEEPCTL_BTC_ADDRESS: PAYOUT, KEEPCTL_LOCK_DIR: path.join(home, `locks-${name}`), KEEPCTL_TX_POLL_MS: "100" },
+    env: { KEEPCTL_PRIVATE_KEY: redeemer.privateKey, KEEPCTL_BTC_ADDRESS: PAYOUT, KEEPCTL_LOCK_DIR: path.join(home, `locks-${name}`), KEEPCTL_TX_POLL_MS: "100", ...skew },
   });
-  let s: Spawned;
-  if (!o.faketime) s = spawnKeepctl(args.slice(1), { home, dataDir: env.KEEPCTL_DATA_DIR, env });
-  else {
-    // libfaketime shifts this process's clocks (wall and monotonic) only.
-    const child = spawn("faketime", ["-f", o.faketime, process.execPath, ...args], { cwd: home, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const done = new Promise<Run>((resolve, reject) => {
-      child.on("error", reject);
-      child.on("close", (code) => resolve({ code, stdout, stderr }));
-    });
-    s = { child, done, stdout: () => stdout, stderr: () => stderr };
-  }
   running.push(s);
   return s;
 }
@@ -74,7 +63,6 @@ const notices = (s: Spawned) => eventsOf(s).filter((e) => e.type === "notice").m
 const holds = (s: Spawned) => notices(s).some((t) => t.startsWith("holding the account's lease"));
 const standby = (s: Spawned) => notices(s).filter((t) => t.startsWith("standby:"));
 const loopDone = (s: Spawned) => eventsOf(s).some((e) => e.type === "heartbeat" && e.ok === true);
-const sentBy = (s: Spawned) => eventsOf(s).filter((e) => e.type === "sent");
 const requestsFor = async (d: string) => (await provider.getLogs({ topics: [RR_TOPIC, ethers.zeroPadValue(d, 32)], fromBlock: 0, toBlock: "latest" })).length;
 const allRequested = async () => (await Promise.all(deposits.map(requestsFor))).every((n) => n >= 1);
 /** One query on a fresh connection (the server is stopped and started by a test). */
@@ -152,7 +140,7 @@ afterAll(async () => {
 });
 
 describe("the state database failing under two watchers", () => {
-  it("the active's database link is cut (RPC still up): it sends nothing, the standby takes over and redeems each deposit once; the link back, the old one stops (14, or 8: see the comment)", async () => {
+  it("the active's database link is cut (RPC still up): it sends nothing, the standby takes over and redeems each deposit once; the link back, the old one exits 14", async () => {
     const from = await provider.getBlockNumber();
     const proxy: TcpProxy = await startTcpProxy({ host: "127.0.0.1", port: pg.port });
     try {
@@ -162,19 +150,36 @@ describe("the state database failing under two watchers", () => {
       await until(() => standby(b).length === 1, "B waiting as the standby", [a, b]);
       // A is cut off from the database; then the price drops: both deposits are at risk.
       proxy.cut();
+      const cutAt = await provider.getBlockNumber();
+      const nonceAtCut = await provider.getTransactionCount(redeemer.address, "pending");
       await setEthBtcPrice(devnet.deployment, 0.024);
-      await until(() => holds(b), "B taking over", [a, b]);
+      // Until B holds the lease A alone could sign: the key's pending nonce, sampled, must not move.
+      let movedBeforeTakeover = false;
+      await until(async () => {
+        if (holds(b)) return true;
+        movedBeforeTakeover ||= (await provider.getTransactionCount(redeemer.address, "pending")) !== nonceAtCut;
+        return false;
+      }, "B taking over", [a, b]);
+      expect(movedBeforeTakeover).toBe(false);
       await until(async () => (await allRequested()) && loopDone(b), "B redeeming both deposits", [a, b]);
-      // A broadcast nothing: a signature needs a fenced journal write, and its database is gone.
-      expect(sentBy(a)).toEqual([]);
       expect(notices(a).some((t) => t.startsWith("lease renewal failed"))).toBe(true);
-      // The link back: A's next renewal finds the lease at B's epoch and stops.
+      const nonceDone = await provider.getTransactionCount(redeemer.address, "pending");
+      // The link back: A's next renewal, or its nonce guard's check of the lease before it blames
+      // B's transactions on "another sender", finds the lease at B's epoch: exit 14, not 8.
       proxy.restore();
       const ra = await a.done;
-      // Known: with its link back, A's nonce guard may see B's transactions before its renewal
-      // sees B's epoch, and it stops with 8 (ACCOUNT_CONFLICT) instead of 14. Either way it signed nothing.
-      expect([8, 14], ra.stdout + ra.stderr).toContain(ra.code);
-      expect(sentBy(a)).toEqual([]);
+      expect(ra.code, ra.stdout + ra.stderr).toBe(14);
+      // One more pass of B's, then the chain: A's exit left nothing in the pool, and the key's
+      // nonce has not moved since B finished (A sent nothing once its link was back).
+      const beats = eventsOf(b).filter((e) => e.type === "heartbeat").length;
+      await until(() => eventsOf(b).filter((e) => e.type === "heartbeat").length > beats, "one more pass of B", [b]);
+      expect(await provider.getTransactionCount(redeemer.address, "pending")).toBe(nonceDone);
+      expect(await provider.getTransactionCount(redeemer.address, "latest")).toBe(nonceDone);
+      // Every transaction of the key since the cut succeeded, none twice, one nonce each.
+      const since = await transactionsFrom(provider, redeemer.address, cutAt + 1);
+      expect(since.filter((t) => t.status !== 1)).toEqual([]);
+      expect(new Set(since.map((t) => `${t.to}:${t.data}`)).size).toBe(since.length);
+      expect(since.length).toBe(nonceDone - nonceAtCut);
       expect(await stopAll(b)).toEqual([130]);
       await expectEachRedeemedOnce(from);
     } finally {
@@ -212,6 +217,49 @@ describe("the state database failing under two watchers", () => {
     const codes = await stopAll(a, b);
     for (const c of codes) expect([130, 14]).toContain(c);
     expect(codes).toContain(130);
+    await expectEachRedeemedOnce(from);
+  }, 300_000);
+
+  it.skipIf(!FAKETIME_LIB)("clocks ten minutes off (the active's behind, the standby's ahead): the standby does not take over early, takes over after a kill -9 in seconds, and a third (true clock) takes over from it; each deposit redeemed once", async () => {
+    const from = await provider.getBlockNumber();
+    const url = urlFile("skew", pg.url);
+    const a = watch("a", url, { clockOffset: "-10m" });
+    await until(() => holds(a) && loopDone(a), "A (clock 10 min behind) holding the lease, first pass", [a]);
+    const b = watch("b", url, { clockOffset: "+10m" });
+    await until(() => standby(b).length === 1, "B (clock 10 min ahead) waiting as the standby", [a, b]);
+    // The skew is real: each process stamps its events by its own clock (A's last one at least a pass old).
+    const offsetSec = (x: Spawned) => (Date.parse(String(eventsOf(x).at(-1)!.at)) - Date.now()) / 1000;
+    expect(Math.abs(offsetSec(a) + 600)).toBeLessThan(30);
+    expect(Math.abs(offsetSec(b) - 600)).toBeLessThan(30);
+    // Over two leases: by B's clock A's lease ran out 20 minutes ago, by the database's it is renewed.
+    await pause(7_000);
+    expect(holds(b)).toBe(false);
+    expect(await epochNow()).toBe(1);
+    expect((await query("SELECT bool_and(expires_at > now()) AS live FROM keepctl_lease")).rows[0].live).toBe(true);
+    expect([a.child.exitCode, b.child.exitCode]).toEqual([null, null]);
+
+    a.child.kill("SIGKILL");
+    const killedA = Date.now();
+    await setEthBtcPrice(devnet.deployment, 0.024);
+    // A lease dated by A's clock would have expired on B's first try, one dated by B's would last ten minutes.
+    await until(() => holds(b), "B taking over after A's kill -9", [a, b], 60_000);
+    console.log(`[measured] takeover with skewed clocks (A -10 min, B +10 min): ${((Date.now() - killedA) / 1000).toFixed(1)} s after kill -9 (lease 3 s, refresh 0.5 s)`);
+    expect(await epochNow()).toBe(2);
+    await until(async () => (await allRequested()) && loopDone(b), "B redeeming both deposits", [b]);
+
+    // The other way round: B (ahead) holds, C (true clock) waits, then takes over once B is killed.
+    const c = watch("c", url);
+    await until(() => standby(c).length === 1, "C waiting as the standby", [b, c]);
+    await pause(4_000);
+    expect(holds(c)).toBe(false);
+    b.child.kill("SIGKILL");
+    const killedB = Date.now();
+    await until(() => holds(c), "C taking over after B's kill -9", [b, c], 60_000);
+    console.log(`[measured] takeover from a clock 10 min ahead: ${((Date.now() - killedB) / 1000).toFixed(1)} s after kill -9`);
+    expect(await epochNow()).toBe(3);
+    const beats = eventsOf(c).filter((e) => e.type === "heartbeat" && e.ok === true).length;
+    await until(() => eventsOf(c).filter((e) => e.type === "heartbeat" && e.ok === true).length > beats, "a good pass of C", [c]);
+    expect(await stopAll(c)).toEqual([130]);
     await expectEachRedeemedOnce(from);
   }, 300_000);
 });

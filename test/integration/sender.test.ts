@@ -9,6 +9,7 @@ import { connect, type KeepctlProvider } from "../../src/lib/chain/provider";
 import { Journal } from "../../src/lib/chain/journal";
 import { ActionSender, type ActionSenderOptions, type SenderEvent } from "../../src/lib/chain/sender";
 import { AccountConflictError } from "../../src/lib/chain/nonce";
+import { LeaseLostError } from "../../src/lib/state/errors";
 import { formatGwei } from "../../src/lib/chain/fees";
 import type { Alert } from "../../src/lib/alert/types";
 
@@ -313,6 +314,43 @@ describe("ActionSender: the account guard", () => {
     expect((await provider.getTransactionReceipt(foreign.hash))?.status).toBe(1);
     expect(await provider.getTransactionCount(wallet.address, "latest")).toBe(1);
     expect(await count()).toBe(0n);
+  });
+
+  it("the guard asks confirmSigner before it blames another sender: a lost lease is the error (exit 14), not a conflict, and no conflict alert", async () => {
+    const wallet = await fundedWallet();
+    const key = `${target}:bump`;
+    await provider.send("evm_setAutomine", [false]);
+    let asked = 0;
+    let signer: "ours" | "lost" = "ours";
+    const confirmSigner = async () => {
+      asked++;
+      if (signer === "lost") throw new LeaseLostError("another keepctl holds the lease at epoch 2");
+    };
+    const { sender, journal, alerts } = await actionSender(wallet, node.rpcUrl, { confirmSigner });
+    expect(await sender.startSession()).toEqual([]);
+    expect(asked).toBe(0); // nothing foreign: the lease is not asked
+    // The "other sender" is the keepctl that took this one's lease over.
+    await wallet.sendTransaction({ to: wallet.address, value: 1n, nonce: 0, gasLimit: 21_000n, maxFeePerGas: 10n ** 10n, maxPriorityFeePerGas: 10n ** 9n });
+    signer = "lost";
+    const err = await sender.send(key, { to: target, data: BUMP, label: key }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LeaseLostError);
+    expect(err).toMatchObject({ code: "LEASE_LOST", exitCode: 14 });
+    expect(asked).toBe(1);
+    expect(alerts).toEqual([]);
+    expect(journal.get(key)!.attempts).toEqual([]);
+    expect(sender.tx.conflict).toBeUndefined();
+    expect(await provider.getTransactionCount(wallet.address, "pending")).toBe(1);
+  });
+
+  it("confirmSigner answering that this process is still the signer leaves a foreign nonce a conflict (exit 8)", async () => {
+    const wallet = await fundedWallet();
+    await provider.send("evm_setAutomine", [false]);
+    await wallet.sendTransaction({ to: wallet.address, value: 1n, nonce: 0, gasLimit: 21_000n, maxFeePerGas: 10n ** 10n, maxPriorityFeePerGas: 10n ** 9n });
+    let asked = 0;
+    const { sender, alerts } = await actionSender(wallet, node.rpcUrl, { confirmSigner: async () => void asked++ });
+    await expect(sender.startSession()).rejects.toMatchObject({ code: "ACCOUNT_CONFLICT", exitCode: 8 });
+    expect(asked).toBe(1);
+    expect(alerts.map((a) => a.key)).toEqual([`account-conflict:${wallet.address}`]);
   });
 
   it("a session refuses to start while a foreign tx is pending from the account", async () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client } from "pg";
 import { startPostgres, type LocalPostgres } from "../../src/devnet/postgres";
+import { startTcpProxy } from "../../src/devnet/tcp-proxy";
 import { PgStateStore } from "../../src/lib/state/pg-store";
 import { Lease } from "../../src/lib/state/lease";
 import { PgJournalBackend } from "../../src/lib/state/pg-journal";
@@ -145,6 +146,54 @@ describe("the lease", () => {
     // and stays fenced: no later write is tried
     expect(() => a.assertMaySign()).toThrow(LeaseLostError);
     await b.release();
+  });
+
+  it("confirm(): a renewal now, awaited: resolves while the lease is ours, LeaseLostError once another holds it", async () => {
+    const s = await open();
+    const timings = { refreshMs: 60_000, durationMs: 120_000 };
+    const lost: LeaseLostError[] = [];
+    const a = new Lease({ store: s, name: "L6", timings, maxRpcMs: 100, onLost: (e) => lost.push(e) });
+    await a.acquire({ wait: false, refuse: () => new Error("refused") });
+    const before = (await sql.query("SELECT expires_at FROM keepctl_lease WHERE name = 'L6'")).rows[0].expires_at as Date;
+    await new Promise((r) => setTimeout(r, 20));
+    await a.confirm();
+    // it renewed (the row's expiry moved on), at the same epoch
+    const after = (await sql.query("SELECT expires_at FROM keepctl_lease WHERE name = 'L6'")).rows[0].expires_at as Date;
+    expect(after.getTime()).toBeGreaterThan(before.getTime());
+    expect(await row("L6")).toMatchObject({ holder: a.holder, epoch: 1, live: true });
+    // b takes over (a's row forced to expire); a's ticker has not run (refresh 60 s): confirm() finds out.
+    await sql.query("UPDATE keepctl_lease SET expires_at = now() - interval '1 second' WHERE name = 'L6'");
+    const b = new Lease({ store: s, name: "L6", timings, maxRpcMs: 100 });
+    await b.acquire({ wait: false, refuse: () => new Error("refused") });
+    const e = await a.confirm().then(() => undefined, (x: unknown) => x);
+    expect(e).toBeInstanceOf(LeaseLostError);
+    expect((e as KeepctlError).exitCode).toBe(14);
+    expect(lost).toHaveLength(1);
+    expect(() => a.assertMaySign()).toThrow(LeaseLostError);
+    // b's lease is untouched by a's attempt
+    expect(await row("L6")).toMatchObject({ holder: b.holder, epoch: 2, live: true });
+    await b.release();
+  });
+
+  it("confirm() over a cut link gives no verdict: LeaseNotCurrentError (exit 4), the lease not lost; the link back, it confirms", async () => {
+    const proxy = await startTcpProxy({ host: "127.0.0.1", port: pg.port });
+    try {
+      const s = await PgStateStore.open(pg.url.replace(`:${pg.port}/`, `:${proxy.port}/`), { queryTimeoutMs: 500 });
+      stores.push(s);
+      const a = new Lease({ store: s, name: "L7", timings: { refreshMs: 60_000, durationMs: 120_000 }, maxRpcMs: 100 });
+      await a.acquire({ wait: false, refuse: () => new Error("refused") });
+      proxy.cut();
+      const e = await a.confirm().then(() => undefined, (x: unknown) => x);
+      expect(e).toBeInstanceOf(LeaseNotCurrentError);
+      expect((e as KeepctlError).exitCode).toBe(4);
+      expect(a.lost).toBeUndefined();
+      proxy.restore();
+      await a.confirm();
+      expect(await row("L7")).toMatchObject({ holder: a.holder, epoch: 1, live: true });
+      await a.release();
+    } finally {
+      await proxy.close();
+    }
   });
 
   it("a holder whose renewals are not confirmed within the window stops signing (not lost)", async () => {

@@ -37,7 +37,7 @@ export type SenderEvent =
   | ({ type: "reorged" } & ReorgFinding);
 
 export interface ActionSenderOptions
-  extends Pick<TxSenderOptions, "maxFeeGwei" | "signal" | "pollMs" | "receiptTimeoutMs" | "replaceAfterMs" | "bumpPct" | "replacementPct" | "rebroadcastMs" | "gasMargin" | "minTipWei" | "beforeBroadcast"> {
+  extends Pick<TxSenderOptions, "maxFeeGwei" | "signal" | "pollMs" | "receiptTimeoutMs" | "replaceAfterMs" | "bumpPct" | "replacementPct" | "rebroadcastMs" | "gasMargin" | "minTipWei" | "beforeBroadcast" | "confirmSigner"> {
   dryRun: boolean;
   /** Blocks deep a receipt must be before its action is final (default "auto": finalized, else 12). */
   confirmations?: Confirmations;

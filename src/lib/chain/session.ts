@@ -93,6 +93,7 @@ export async function openSigningAccount(signing: SigningSection, dataDir: strin
   try {
     if (shared && !o.dryRun) refuseUnmigrated(dataDir, wallet.address, shared.journal);
     const journal = shared?.journal ?? Journal.open(dataDir);
+    const lease = shared?.lease;
     const sender = new ActionSender(wallet, provider, journal, {
       maxFeeGwei: signing.maxFeeGwei,
       receiptTimeoutMs: signing.receiptTimeoutSec * 1000,
@@ -110,6 +111,8 @@ export async function openSigningAccount(signing: SigningSection, dataDir: strin
       // their journaled txs after a restart.
       transports: signing.privateTxUrl ? [privateRelayTransport(signing.privateTxUrl)] : [],
       alert: o.alert,
+      // The nonce guard asks the lease first: the new holder's transactions mean "lease lost" (14), not "conflict" (8).
+      confirmSigner: lease ? () => lease.confirm() : undefined,
       ...o.timings,
     });
     return { wallet, lock, journal, sender, shared };

@@ -94,5 +94,12 @@ export interface TxSenderOptions {
   onEvent?: (ev: TxEvent) => void;
   /** Persist the signed tx BEFORE it leaves the process (see journal.ts); throwing aborts the send. */
   beforeBroadcast?: BeforeBroadcast;
+  /**
+   * Asked before the account guard blames another sender (nonces this process and its journal
+   * cannot explain): throws when this process may not be the account's signer any more. With a
+   * shared lease, a renewal now: the "other sender" may be the keepctl that took the lease over,
+   * and that is a lost lease (exit 14), not a conflict (exit 8).
+   */
+  confirmSigner?: () => Promise<void>;
   signal?: AbortSignal;
 }

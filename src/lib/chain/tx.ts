@@ -97,8 +97,9 @@ export class TxSender {
     try {
       await this.nonces.startSession();
     } catch (e) {
-      if (e instanceof AccountConflictError) this.halted = e;
-      throw e;
+      const judged = await this.judged(e);
+      if (judged instanceof AccountConflictError) this.halted = judged;
+      throw judged;
     }
   }
 
@@ -120,7 +121,8 @@ export class TxSender {
       if (this.halted) throw this.halted;
       if (this.opts.signal?.aborted) throw new InterruptedError(`not sending ${req.label}: shutting down`);
       tx = await this.queue.run(() => this.broadcastFirst(req, hooks));
-    } catch (e) {
+    } catch (caught) {
+      const e = await this.judged(caught);
       if (e instanceof AccountConflictError) this.halted ??= e;
       // Nothing of this action can be in a pool: broadcastFirst returns as soon as one may be.
       this.emit(hooks, { type: "failed", label: req.label, error: shortMessageOf(e), sent: false, final: true, code: codeOf(e) });
@@ -166,7 +168,8 @@ export class TxSender {
       const r = await this.watch(tx);
       this.inflight.delete(tx.nonce);
       return r;
-    } catch (e) {
+    } catch (caught) {
+      const e = await this.judged(caught);
       // A tx left pending keeps its nonce reserved: it may still be mined.
       if (!(e instanceof TxPendingError) && !(e instanceof InterruptedError)) this.inflight.delete(tx.nonce);
       if (e instanceof TxPendingError) {
@@ -179,6 +182,20 @@ export class TxSender {
       }
       throw e;
     }
+  }
+
+  /**
+   * An account conflict is only blamed on another sender once this process has confirmed it is
+   * still the signer (confirmSigner); otherwise the reason it is not (a lost lease) is the error.
+   */
+  private async judged(e: unknown): Promise<unknown> {
+    if (!(e instanceof AccountConflictError) || !this.opts.confirmSigner) return e;
+    try {
+      await this.opts.confirmSigner();
+    } catch (notSigner) {
+      return notSigner;
+    }
+    return e;
   }
 
   private emit(hooks: TxHooks, ev: TxEvent): void {

@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
 import os from "node:os";
 import { performance } from "node:perf_hooks";
-import { InterruptedError } from "../errors";
+import { InterruptedError, shortMessageOf } from "../errors";
 import { sleep } from "../chain/sleep";
 import { LeaseLostError, LeaseNotCurrentError, StateUnreachableError } from "./errors";
 import { judgeLease, maySign, retryDelayMs, signingWindowMs, type LeaseTimings } from "./lease-rules";
@@ -122,7 +122,7 @@ export class Lease {
       const v = judgeLease(this.epochHeld, answer);
       this.failingSince = undefined;
       if (v.kind === "held") this.renewedAt = sentAt;
-      else this.markLost(answer.row ? `another keepctl (pid ${answer.row.pid} on ${answer.row.host}) holds the lease ${this.o.name} at epoch ${answer.epoch}; this one held epoch ${this.epochHeld}` : `the lease ${this.o.name} is gone from the state database`);
+      else this.markLost(this.lostMessage(answer));
     } catch (e) {
       if (this.failingSince === undefined) {
         this.failingSince = sentAt;
@@ -132,6 +132,31 @@ export class Lease {
       this.renewing = false;
       this.schedule();
     }
+  }
+
+  /**
+   * A renewal now, awaited, for the nonce guard: before it blames "another sender" for nonces it
+   * cannot explain, the holder learns whether that sender is the keepctl that took its lease
+   * (LeaseLostError, exit 14). A renewal that fails gives no verdict (LeaseNotCurrentError: the
+   * pass fails, nothing is signed, the next one asks again). Returns when the lease is still ours.
+   */
+  async confirm(): Promise<void> {
+    if (this.lostError) throw this.lostError;
+    if (this.epochHeld === undefined) return;
+    const sentAt = this.now();
+    let answer;
+    try {
+      answer = await this.o.store.upsertLease(this.o.name, this.holder, this.o.timings.durationMs, { host: os.hostname(), pid: process.pid });
+    } catch (e) {
+      throw new LeaseNotCurrentError(`the lease ${this.o.name} could not be confirmed (${shortMessageOf(e)}): the account's nonces are not judged, and nothing is signed, until it is`);
+    }
+    if (judgeLease(this.epochHeld, answer).kind !== "held") throw this.markLost(this.lostMessage(answer));
+    this.renewedAt = sentAt;
+    this.failingSince = undefined;
+  }
+
+  private lostMessage(answer: { epoch: number; row?: LeaseRow }): string {
+    return answer.row ? `another keepctl (pid ${answer.row.pid} on ${answer.row.host}) holds the lease ${this.o.name} at epoch ${answer.epoch}; this one held epoch ${this.epochHeld}` : `the lease ${this.o.name} is gone from the state database`;
   }
 
   /** The lease is someone else's now (seen by a renewal or a fenced write). Final. */

@@ -129,16 +129,24 @@ export class PgStateStore {
     } catch (e) {
       throw this.mapError(e);
     }
+    // A checked-out client has no pool listener: a link that dies mid-transaction (a reset, a
+    // proxy closing it) would otherwise emit an unhandled 'error' and end the process.
+    let broken: Error | undefined;
+    const onError = (e: Error) => void (broken ??= e);
+    c.on("error", onError);
     try {
       await c.query("BEGIN");
       const out = await body(c);
       await c.query("COMMIT");
       return out;
     } catch (e) {
+      broken ??= e instanceof Error ? e : new Error(String(e));
       await c.query("ROLLBACK").catch(() => undefined);
       throw this.mapError(e);
     } finally {
-      c.release();
+      c.removeListener("error", onError);
+      // A failed transaction's connection is dropped, not reused: it may be dead or mid-query.
+      c.release(broken);
     }
   }
 

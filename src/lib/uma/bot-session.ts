@@ -2,7 +2,7 @@ import type { Config } from "../config";
 import { ConfigError } from "../errors";
 import { redact } from "../redact";
 import { connectWithConfig, type KeepctlProvider } from "../chain/provider";
-import { openSigningAccount, type SigningAccountOptions } from "../chain/session";
+import { openSigningAccount, type LeaseHooks, type SigningAccountOptions } from "../chain/session";
 import { headPolicyOf, preflightEmp } from "../chain/preflight";
 import type { AccountLock } from "../chain/account-lock";
 import { channelAlert, type Alert } from "../alert";
@@ -36,6 +36,8 @@ export interface OpenBotOptions {
   timings?: SigningAccountOptions["timings"];
   /** Where the provider's "endpoint failing" lines go (the command prints them on stderr). */
   onRpcWarning?: (message: string) => void;
+  /** With a shared state store (--state-url): how the account's lease is held (a looping bot waits as the standby). */
+  lease?: LeaseHooks;
 }
 
 export interface BotSession {
@@ -47,6 +49,8 @@ export interface BotSession {
   guard?: GuardConfig;
   alert?: (a: Alert) => Promise<void>;
   close(): void;
+  /** Ends the shared state's lease and connections, awaited (no-op with the data dir's files). */
+  closeState(): Promise<void>;
 }
 
 /** The EMP to watch: --emp / KEEPCTL_EMP_ADDRESS, else contracts.ExpiringMultiParty. */
@@ -95,7 +99,7 @@ export async function openBotSession(cfg: Config, o: OpenBotOptions): Promise<Bo
     const account = await openSigningAccount(
       cfg.signing,
       cfg.dataDir,
-      { interactive: o.interactive, prompt: o.prompt, dryRun: o.dryRun, signal: o.signal, alert, timings: o.timings, onEvent: (ev) => { const b = botEventOf(ev); if (b) o.emit(b); } },
+      { interactive: o.interactive, prompt: o.prompt, dryRun: o.dryRun, signal: o.signal, alert, timings: o.timings, lease: o.lease, onEvent: (ev) => { const b = botEventOf(ev); if (b) o.emit(b); } },
       provider,
     );
     lock = account.lock;
@@ -105,11 +109,15 @@ export async function openBotSession(cfg: Config, o: OpenBotOptions): Promise<Bo
       scan: { fromBlock: cfg.tbtc.startBlock, chunkSize: cfg.rpc.logChunkSize },
     };
     const held = lock;
+    const shared = account.shared;
     return {
       ctx, provider, alert, ...strategyConfigOf(cfg),
       close: () => {
         held?.release();
         provider.destroy();
+      },
+      closeState: async () => {
+        await shared?.close();
       },
     };
   } catch (e) {
